@@ -1,0 +1,25 @@
+//! The local CodePipeline service: AWS JSON 1.1 over HTTP, wire-compatible
+//! with every AWS SDK, covering custom action types, pipelines with an S3
+//! source stage, pipeline executions and the whole job-worker lifecycle.
+//!
+//! - `protocol.rs`: errors, timestamps, pagination of the wire protocol
+//! - `model.rs`: the wire shapes
+//! - `store.rs`: all state, behind one lock; records and [`Config`]
+//! - `action_types.rs`, `pipelines.rs`: declarations and their validation
+//! - `executions.rs`: the engine that runs stages and actions
+//! - `jobs.rs`: PollForJobs … PutJob*Result, nonces, timeouts
+//! - `views.rs`: pipeline state, executions, action executions
+//! - `server.rs`: the axum route and the runner of network effects
+
+mod action_types;
+mod executions;
+mod jobs;
+pub mod model;
+mod pipelines;
+pub mod protocol;
+mod server;
+mod store;
+mod views;
+
+pub use server::LocalCodePipeline;
+pub use store::Config;
