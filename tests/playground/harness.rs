@@ -1,0 +1,276 @@
+//! A playground per test: fakecloud and the local CodePipeline service on
+//! free ports, torn down when the test ends (the child dies with its test
+//! thread). Tests drive it only through the AWS SDK, as a user's tool would.
+
+use aws_sdk_codepipeline::Client as CodePipeline;
+use aws_sdk_codepipeline::error::ProvideErrorMetadata;
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionConfigurationProperty, ActionDeclaration, ActionOwner, ActionTypeId,
+    ArtifactDetails, ArtifactStore, ArtifactStoreType, InputArtifact, Job, OutputArtifact,
+    PipelineDeclaration, PipelineExecutionStatus, StageDeclaration,
+};
+use cpsf::local::codepipeline::Config;
+use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
+use std::time::Duration;
+
+pub const ARTIFACT_BUCKET: &str = "cpsf-artifacts";
+pub const SOURCE_BUCKET: &str = "cpsf-source";
+pub const SOURCE_KEY: &str = "app.zip";
+pub const SOURCE_BODY: &[u8] = b"PK-not-really-a-zip-but-bytes-are-bytes";
+
+pub struct Harness {
+    pub cp: CodePipeline,
+    pub s3: aws_sdk_s3::Client,
+    /// None when the playground runs in another process (`cpsf local up`).
+    _playground: Option<Playground>,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(Config::default()).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        let mut options = PlaygroundOptions::from_env().expect("fakecloud is installed (scripts/setup)");
+        options.codepipeline = config;
+        let playground = Playground::start(options).await.expect("playground starts");
+        let mut harness = Self::connect(playground.env()).await;
+        harness._playground = Some(playground);
+        harness
+    }
+
+    /// Clients for a playground at `env`, with the buckets and the source
+    /// object every test uses.
+    pub async fn connect(env: &LocalEnv) -> Self {
+        let sdk = env.sdk_config().await;
+        let harness = Self {
+            cp: env.codepipeline_client(&sdk),
+            s3: env.s3_client(&sdk),
+            _playground: None,
+        };
+        for bucket in [ARTIFACT_BUCKET, SOURCE_BUCKET] {
+            harness.s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+        }
+        harness
+            .s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(SOURCE_KEY)
+            .body(SOURCE_BODY.to_vec().into())
+            .send()
+            .await
+            .expect("put source object");
+        harness
+    }
+
+    /// Registers the Deploy action type the worker serves.
+    pub async fn create_deploy_type(&self) -> ActionTypeId {
+        let property = |name: &str, required: bool, secret: bool, queryable: bool| {
+            ActionConfigurationProperty::builder()
+                .name(name)
+                .required(required)
+                .key(true)
+                .secret(secret)
+                .queryable(queryable)
+                .build()
+                .unwrap()
+        };
+        self.cp
+            .create_custom_action_type()
+            .category(ActionCategory::Deploy)
+            .provider("StepFunctionsDeploy")
+            .version("1")
+            .settings(
+                aws_sdk_codepipeline::types::ActionTypeSettings::builder()
+                    .execution_url_template("https://console.example/states/{ExternalExecutionId}")
+                    .build(),
+            )
+            .configuration_properties(property("StateMachineArn", true, false, false))
+            .configuration_properties(property("Input", false, false, false))
+            .configuration_properties(property("Team", true, false, true))
+            .configuration_properties(property("Token", false, true, false))
+            .input_artifact_details(artifacts(0, 5))
+            .output_artifact_details(artifacts(0, 1))
+            .send()
+            .await
+            .expect("create action type");
+        deploy_type_id()
+    }
+
+    /// A pipeline: S3 source, then one stage of the given deploy actions.
+    pub async fn create_pipeline(&self, name: &str, deploys: Vec<ActionDeclaration>) {
+        self.cp
+            .create_pipeline()
+            .pipeline(pipeline(name, deploys))
+            .send()
+            .await
+            .expect("create pipeline");
+    }
+
+    pub async fn start_execution(&self, pipeline: &str) -> String {
+        self.cp
+            .start_pipeline_execution()
+            .name(pipeline)
+            .send()
+            .await
+            .expect("start pipeline")
+            .pipeline_execution_id
+            .unwrap()
+    }
+
+    /// Polls until a job is handed out (the source copy runs in the background).
+    pub async fn poll_job(&self) -> Job {
+        self.poll_job_where(None).await
+    }
+
+    pub async fn poll_job_where(&self, team: Option<&str>) -> Job {
+        wait_for("a job to be queued", || async {
+            let mut poll = self.cp.poll_for_jobs().action_type_id(deploy_type_id()).max_batch_size(1);
+            if let Some(team) = team {
+                poll = poll.query_param("Team", team);
+            }
+            poll.send().await.expect("poll").jobs.unwrap_or_default().into_iter().next()
+        })
+        .await
+    }
+
+    pub async fn acknowledge(&self, job: &Job) {
+        let status = self
+            .cp
+            .acknowledge_job()
+            .job_id(job.id().unwrap())
+            .nonce(job.nonce().unwrap())
+            .send()
+            .await
+            .expect("acknowledge")
+            .status;
+        assert_eq!(status.unwrap().as_str(), "InProgress");
+    }
+
+    /// An acknowledged job of a fresh pipeline `app`, ready for a result.
+    pub async fn acknowledged_job(&self) -> Job {
+        self.create_deploy_type().await;
+        self.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")]).await;
+        self.start_execution("app").await;
+        let job = self.poll_job().await;
+        self.acknowledge(&job).await;
+        job
+    }
+
+    pub async fn execution_status(&self, pipeline: &str, id: &str) -> PipelineExecutionStatus {
+        self.cp
+            .get_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(id)
+            .send()
+            .await
+            .expect("get execution")
+            .pipeline_execution
+            .unwrap()
+            .status
+            .unwrap()
+    }
+
+    pub async fn wait_for_status(&self, pipeline: &str, id: &str, want: PipelineExecutionStatus) {
+        wait_for(&format!("execution to be {want:?}"), || async {
+            (self.execution_status(pipeline, id).await == want).then_some(())
+        })
+        .await
+    }
+}
+
+pub fn deploy_type_id() -> ActionTypeId {
+    ActionTypeId::builder()
+        .category(ActionCategory::Deploy)
+        .owner(ActionOwner::Custom)
+        .provider("StepFunctionsDeploy")
+        .version("1")
+        .build()
+        .unwrap()
+}
+
+pub fn artifacts(min: i32, max: i32) -> ArtifactDetails {
+    ArtifactDetails::builder().minimum_count(min).maximum_count(max).build()
+}
+
+/// A deploy action reading the source artifact.
+pub fn deploy_action(name: &str, run_order: i32, team: &str) -> ActionDeclaration {
+    ActionDeclaration::builder()
+        .name(name)
+        .action_type_id(deploy_type_id())
+        .run_order(run_order)
+        .configuration("StateMachineArn", "arn:aws:states:us-east-1:123456789012:stateMachine:deploy")
+        .configuration("Team", team)
+        .configuration("Token", "s3cr3t")
+        .input_artifacts(InputArtifact::builder().name("SourceOutput").build().unwrap())
+        .build()
+        .unwrap()
+}
+
+pub fn source_action() -> ActionDeclaration {
+    ActionDeclaration::builder()
+        .name("Source")
+        .action_type_id(
+            ActionTypeId::builder()
+                .category(ActionCategory::Source)
+                .owner(ActionOwner::Aws)
+                .provider("S3")
+                .version("1")
+                .build()
+                .unwrap(),
+        )
+        .configuration("S3Bucket", SOURCE_BUCKET)
+        .configuration("S3ObjectKey", SOURCE_KEY)
+        .output_artifacts(OutputArtifact::builder().name("SourceOutput").build().unwrap())
+        .build()
+        .unwrap()
+}
+
+pub fn pipeline(name: &str, deploys: Vec<ActionDeclaration>) -> PipelineDeclaration {
+    PipelineDeclaration::builder()
+        .name(name)
+        .role_arn("arn:aws:iam::123456789012:role/pipeline")
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(ARTIFACT_BUCKET)
+                .build()
+                .unwrap(),
+        )
+        .stages(StageDeclaration::builder().name("Source").actions(source_action()).build().unwrap())
+        .stages(StageDeclaration::builder().name("Deploy").set_actions(Some(deploys)).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The error code of a failed call, e.g. `InvalidNonceException`.
+pub fn code<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
+    match result {
+        Ok(_) => panic!("expected the call to fail"),
+        Err(e) => e.code().unwrap_or("<none>").to_string(),
+    }
+}
+
+/// The error message of a failed call.
+pub fn message<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
+    match result {
+        Ok(_) => panic!("expected the call to fail"),
+        Err(e) => e.message().unwrap_or_default().to_string(),
+    }
+}
+
+/// Retries `check` every 50 ms for up to 20 s.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

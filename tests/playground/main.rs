@@ -1,0 +1,11 @@
+//! Integration tests of the local playground, driven only through the AWS
+//! SDK. One test binary (several modules) keeps link time down.
+
+mod action_types;
+mod concurrency;
+mod harness;
+mod jobs;
+mod limits;
+mod local_up;
+mod pipelines;
+mod timeouts;
