@@ -27,7 +27,10 @@ impl LocalEnv {
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.aws_endpoint.clone()),
-            ("AWS_ENDPOINT_URL_CODEPIPELINE", self.codepipeline_endpoint.clone()),
+            (
+                "AWS_ENDPOINT_URL_CODEPIPELINE",
+                self.codepipeline_endpoint.clone(),
+            ),
             ("AWS_REGION", REGION.into()),
             ("AWS_DEFAULT_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID.into()),
@@ -45,9 +48,11 @@ impl LocalEnv {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
         }
-        std::fs::write(path, self.export_lines()).with_context(|| format!("could not write {}", path.display()))
+        std::fs::write(path, self.export_lines())
+            .with_context(|| format!("could not write {}", path.display()))
     }
 
     /// An SdkConfig equal to what `aws_config` loads from the env file.
@@ -75,7 +80,9 @@ impl LocalEnv {
 
     pub fn s3_client(&self, sdk: &SdkConfig) -> aws_sdk_s3::Client {
         // fakecloud serves buckets by path, not by virtual host.
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build();
         aws_sdk_s3::Client::from_conf(config)
     }
 }

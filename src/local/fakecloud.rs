@@ -70,9 +70,14 @@ impl Fakecloud {
             .context("fakecloud did not report its port in time")??;
         let endpoint = format!("http://127.0.0.1:{port}");
         let fakecloud = Self { child, endpoint };
-        super::probe::wait_until_answers(&fakecloud.endpoint, "GET", "/_fakecloud/health", STARTUP_TIMEOUT)
-            .await
-            .context("fakecloud does not answer its health check")?;
+        super::probe::wait_until_answers(
+            &fakecloud.endpoint,
+            "GET",
+            "/_fakecloud/health",
+            STARTUP_TIMEOUT,
+        )
+        .await
+        .context("fakecloud does not answer its health check")?;
         Ok(fakecloud)
     }
 
@@ -86,7 +91,10 @@ impl Fakecloud {
             // SAFETY: plain syscall on a pid we own and have not reaped.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         }
-        if tokio::time::timeout(STOP_GRACE, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(STOP_GRACE, self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }
@@ -98,13 +106,17 @@ async fn read_port(stdout: impl AsyncRead + Unpin + Send + 'static) -> Result<u1
     let mut lines = BufReader::new(stdout).lines();
     while let Some(line) = lines.next_line().await? {
         if let Some(port) = line.trim().strip_prefix("FAKECLOUD_PORT=") {
-            let port = port.parse().with_context(|| format!("bad port line from fakecloud: {line}"))?;
+            let port = port
+                .parse()
+                .with_context(|| format!("bad port line from fakecloud: {line}"))?;
             forward_lines(lines);
             return Ok(port);
         }
         tracing::debug!(target: "fakecloud", "{line}");
     }
-    bail!("fakecloud exited before reporting its port (see its output with RUST_LOG=fakecloud=debug)")
+    bail!(
+        "fakecloud exited before reporting its port (see its output with RUST_LOG=fakecloud=debug)"
+    )
 }
 
 fn forward_output(stream: impl AsyncRead + Unpin + Send + 'static) {

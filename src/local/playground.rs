@@ -50,9 +50,14 @@ impl Playground {
         let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(service.serve(listener, shutdown.clone()));
-        super::probe::wait_until_answers(&env.codepipeline_endpoint, "POST", "/", Duration::from_secs(10))
-            .await
-            .context("the local CodePipeline service does not answer")?;
+        super::probe::wait_until_answers(
+            &env.codepipeline_endpoint,
+            "POST",
+            "/",
+            Duration::from_secs(10),
+        )
+        .await
+        .context("the local CodePipeline service does not answer")?;
         Ok(Self {
             fakecloud,
             env,

@@ -15,7 +15,9 @@ pub async fn http_status(endpoint: &str, method: &str, path: &str) -> Result<u16
         .context("the probe speaks plain http only")?
         .trim_end_matches('/');
     let mut stream = TcpStream::connect(authority).await?;
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).await?;
@@ -30,13 +32,19 @@ pub async fn http_status(endpoint: &str, method: &str, path: &str) -> Result<u16
 }
 
 /// Probes every 50 ms until the endpoint answers or `timeout` passes.
-pub async fn wait_until_answers(endpoint: &str, method: &str, path: &str, timeout: Duration) -> Result<u16> {
+pub async fn wait_until_answers(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<u16> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         match http_status(endpoint, method, path).await {
             Ok(code) => return Ok(code),
             Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(e).with_context(|| format!("{endpoint} did not answer within {timeout:?}"));
+                return Err(e)
+                    .with_context(|| format!("{endpoint} did not answer within {timeout:?}"));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }

@@ -21,8 +21,17 @@ async fn create_list_and_delete_a_custom_action_type() {
     // Creating the same definition again is accepted (set-up is re-runnable).
     h.create_deploy_type().await;
 
-    let custom = h.cp.list_action_types().action_owner_filter(ActionOwner::Custom).send().await.unwrap();
-    let ids: Vec<_> = custom.action_types().iter().map(|t| t.id().unwrap().clone()).collect();
+    let custom =
+        h.cp.list_action_types()
+            .action_owner_filter(ActionOwner::Custom)
+            .send()
+            .await
+            .unwrap();
+    let ids: Vec<_> = custom
+        .action_types()
+        .iter()
+        .map(|t| t.id().unwrap().clone())
+        .collect();
     assert_eq!(ids, vec![deploy_type_id()]);
     let listed = &custom.action_types()[0];
     assert_eq!(listed.action_configuration_properties().len(), 4);
@@ -30,8 +39,17 @@ async fn create_list_and_delete_a_custom_action_type() {
         listed.settings().unwrap().execution_url_template(),
         Some("https://console.example/states/{ExternalExecutionId}")
     );
-    let aws = h.cp.list_action_types().action_owner_filter(ActionOwner::Aws).send().await.unwrap();
-    assert!(aws.action_types().iter().any(|t| t.id().unwrap().provider() == "S3"));
+    let aws =
+        h.cp.list_action_types()
+            .action_owner_filter(ActionOwner::Aws)
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        aws.action_types()
+            .iter()
+            .any(|t| t.id().unwrap().provider() == "S3")
+    );
 
     h.cp.delete_custom_action_type()
         .category(ActionCategory::Deploy)
@@ -40,17 +58,23 @@ async fn create_list_and_delete_a_custom_action_type() {
         .send()
         .await
         .unwrap();
-    let custom = h.cp.list_action_types().action_owner_filter(ActionOwner::Custom).send().await.unwrap();
+    let custom =
+        h.cp.list_action_types()
+            .action_owner_filter(ActionOwner::Custom)
+            .send()
+            .await
+            .unwrap();
     assert!(custom.action_types().is_empty());
     // As in AWS, a deleted version cannot be created again.
-    let again = h.cp.create_custom_action_type()
-        .category(ActionCategory::Deploy)
-        .provider("StepFunctionsDeploy")
-        .version("1")
-        .input_artifact_details(artifacts(0, 5))
-        .output_artifact_details(artifacts(0, 1))
-        .send()
-        .await;
+    let again =
+        h.cp.create_custom_action_type()
+            .category(ActionCategory::Deploy)
+            .provider("StepFunctionsDeploy")
+            .version("1")
+            .input_artifact_details(artifacts(0, 5))
+            .output_artifact_details(artifacts(0, 1))
+            .send()
+            .await;
     assert_eq!(code(again), "ValidationException");
 }
 
@@ -83,5 +107,7 @@ async fn action_type_limits() {
     for i in 0..10 {
         ten = ten.configuration_properties(property(&format!("P{i}"), i == 0));
     }
-    ten.send().await.expect("ten properties, one queryable, is allowed");
+    ten.send()
+        .await
+        .expect("ten properties, one queryable, is allowed");
 }

@@ -15,7 +15,8 @@ async fn concurrent_pollers_never_share_a_job() {
     let mut executions = Vec::new();
     for i in 0..PIPELINES {
         let name = format!("app-{i}");
-        h.create_pipeline(&name, vec![deploy_action("Deploy", 1, "blue")]).await;
+        h.create_pipeline(&name, vec![deploy_action("Deploy", 1, "blue")])
+            .await;
         executions.push((name.clone(), h.start_execution(&name).await));
     }
     let handled = Arc::new(Mutex::new(Vec::new()));
@@ -24,14 +25,26 @@ async fn concurrent_pollers_never_share_a_job() {
             let (h, handled) = (h.clone(), handled.clone());
             tokio::spawn(async move {
                 let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-                while handled.lock().unwrap().len() < PIPELINES && tokio::time::Instant::now() < deadline {
-                    let polled = h.cp.poll_for_jobs().action_type_id(deploy_type_id()).max_batch_size(3).send().await.unwrap();
+                while handled.lock().unwrap().len() < PIPELINES
+                    && tokio::time::Instant::now() < deadline
+                {
+                    let polled =
+                        h.cp.poll_for_jobs()
+                            .action_type_id(deploy_type_id())
+                            .max_batch_size(3)
+                            .send()
+                            .await
+                            .unwrap();
                     for job in polled.jobs() {
                         // Every poller also tries to acknowledge every job it
                         // was handed; a job handed out twice would show up as
                         // two successful acknowledgements.
                         h.acknowledge(job).await;
-                        h.cp.put_job_success_result().job_id(job.id().unwrap()).send().await.unwrap();
+                        h.cp.put_job_success_result()
+                            .job_id(job.id().unwrap())
+                            .send()
+                            .await
+                            .unwrap();
                         handled.lock().unwrap().push(job.id().unwrap().to_string());
                     }
                 }
@@ -43,10 +56,17 @@ async fn concurrent_pollers_never_share_a_job() {
     }
     let handled = handled.lock().unwrap().clone();
     let unique: HashSet<&String> = handled.iter().collect();
-    assert_eq!(handled.len(), PIPELINES, "each job handled once: {handled:?}");
+    assert_eq!(
+        handled.len(),
+        PIPELINES,
+        "each job handled once: {handled:?}"
+    );
     assert_eq!(unique.len(), PIPELINES);
     for (name, id) in executions {
-        assert_eq!(h.execution_status(&name, &id).await, PipelineExecutionStatus::Succeeded);
+        assert_eq!(
+            h.execution_status(&name, &id).await,
+            PipelineExecutionStatus::Succeeded
+        );
     }
 }
 
@@ -54,15 +74,27 @@ async fn concurrent_pollers_never_share_a_job() {
 async fn racing_acknowledgements_of_one_job_have_one_winner() {
     let h = Arc::new(Harness::start().await);
     h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")]).await;
+    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
+        .await;
     h.start_execution("app").await;
     let job = h.poll_job().await;
     // Eight callers race with the right nonce and eight with a wrong one.
     let attempts: Vec<_> = (0..16)
         .map(|i| {
             let (h, id) = (h.clone(), job.id().unwrap().to_string());
-            let nonce = if i % 2 == 0 { job.nonce().unwrap().to_string() } else { format!("guess-{i}") };
-            tokio::spawn(async move { h.cp.acknowledge_job().job_id(id).nonce(nonce).send().await.is_ok() })
+            let nonce = if i % 2 == 0 {
+                job.nonce().unwrap().to_string()
+            } else {
+                format!("guess-{i}")
+            };
+            tokio::spawn(async move {
+                h.cp.acknowledge_job()
+                    .job_id(id)
+                    .nonce(nonce)
+                    .send()
+                    .await
+                    .is_ok()
+            })
         })
         .collect();
     let mut accepted = 0;

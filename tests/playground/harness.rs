@@ -31,7 +31,8 @@ impl Harness {
     }
 
     pub async fn start_with(config: Config) -> Self {
-        let mut options = PlaygroundOptions::from_env().expect("fakecloud is installed (scripts/setup)");
+        let mut options =
+            PlaygroundOptions::from_env().expect("fakecloud is installed (scripts/setup)");
         options.codepipeline = config;
         let playground = Playground::start(options).await.expect("playground starts");
         let mut harness = Self::connect(playground.env()).await;
@@ -49,7 +50,13 @@ impl Harness {
             _playground: None,
         };
         for bucket in [ARTIFACT_BUCKET, SOURCE_BUCKET] {
-            harness.s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+            harness
+                .s3
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .expect("create bucket");
         }
         harness
             .s3
@@ -125,11 +132,21 @@ impl Harness {
 
     pub async fn poll_job_where(&self, team: Option<&str>) -> Job {
         wait_for("a job to be queued", || async {
-            let mut poll = self.cp.poll_for_jobs().action_type_id(deploy_type_id()).max_batch_size(1);
+            let mut poll = self
+                .cp
+                .poll_for_jobs()
+                .action_type_id(deploy_type_id())
+                .max_batch_size(1);
             if let Some(team) = team {
                 poll = poll.query_param("Team", team);
             }
-            poll.send().await.expect("poll").jobs.unwrap_or_default().into_iter().next()
+            poll.send()
+                .await
+                .expect("poll")
+                .jobs
+                .unwrap_or_default()
+                .into_iter()
+                .next()
         })
         .await
     }
@@ -150,7 +167,8 @@ impl Harness {
     /// An acknowledged job of a fresh pipeline `app`, ready for a result.
     pub async fn acknowledged_job(&self) -> Job {
         self.create_deploy_type().await;
-        self.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")]).await;
+        self.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
+            .await;
         self.start_execution("app").await;
         let job = self.poll_job().await;
         self.acknowledge(&job).await;
@@ -190,7 +208,10 @@ pub fn deploy_type_id() -> ActionTypeId {
 }
 
 pub fn artifacts(min: i32, max: i32) -> ArtifactDetails {
-    ArtifactDetails::builder().minimum_count(min).maximum_count(max).build()
+    ArtifactDetails::builder()
+        .minimum_count(min)
+        .maximum_count(max)
+        .build()
 }
 
 /// A deploy action reading the source artifact.
@@ -199,10 +220,18 @@ pub fn deploy_action(name: &str, run_order: i32, team: &str) -> ActionDeclaratio
         .name(name)
         .action_type_id(deploy_type_id())
         .run_order(run_order)
-        .configuration("StateMachineArn", "arn:aws:states:us-east-1:123456789012:stateMachine:deploy")
+        .configuration(
+            "StateMachineArn",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:deploy",
+        )
         .configuration("Team", team)
         .configuration("Token", "s3cr3t")
-        .input_artifacts(InputArtifact::builder().name("SourceOutput").build().unwrap())
+        .input_artifacts(
+            InputArtifact::builder()
+                .name("SourceOutput")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -221,7 +250,12 @@ pub fn source_action() -> ActionDeclaration {
         )
         .configuration("S3Bucket", SOURCE_BUCKET)
         .configuration("S3ObjectKey", SOURCE_KEY)
-        .output_artifacts(OutputArtifact::builder().name("SourceOutput").build().unwrap())
+        .output_artifacts(
+            OutputArtifact::builder()
+                .name("SourceOutput")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -237,8 +271,20 @@ pub fn pipeline(name: &str, deploys: Vec<ActionDeclaration>) -> PipelineDeclarat
                 .build()
                 .unwrap(),
         )
-        .stages(StageDeclaration::builder().name("Source").actions(source_action()).build().unwrap())
-        .stages(StageDeclaration::builder().name("Deploy").set_actions(Some(deploys)).build().unwrap())
+        .stages(
+            StageDeclaration::builder()
+                .name("Source")
+                .actions(source_action())
+                .build()
+                .unwrap(),
+        )
+        .stages(
+            StageDeclaration::builder()
+                .name("Deploy")
+                .set_actions(Some(deploys))
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -270,7 +316,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -13,9 +13,19 @@ async fn continuation_token_is_at_most_2048_chars() {
     let h = Harness::start().await;
     let job = h.acknowledged_job().await;
     let id = job.id().unwrap();
-    let over = h.cp.put_job_success_result().job_id(id).continuation_token(text(2049)).send().await;
+    let over =
+        h.cp.put_job_success_result()
+            .job_id(id)
+            .continuation_token(text(2049))
+            .send()
+            .await;
     assert_eq!(code(over), "ValidationException");
-    h.cp.put_job_success_result().job_id(id).continuation_token(text(2048)).send().await.unwrap();
+    h.cp.put_job_success_result()
+        .job_id(id)
+        .continuation_token(text(2048))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -36,11 +46,21 @@ async fn execution_details_limits() {
         (details(1, 1, 101), "percentComplete"),
         (details(1, 1, -1), "percentComplete"),
     ] {
-        let result = h.cp.put_job_success_result().job_id(id).execution_details(bad).send().await;
+        let result =
+            h.cp.put_job_success_result()
+                .job_id(id)
+                .execution_details(bad)
+                .send()
+                .await;
         let text = message(result);
         assert!(text.contains(member), "message names {member}: {text}");
     }
-    h.cp.put_job_success_result().job_id(id).execution_details(details(2048, 1500, 100)).send().await.unwrap();
+    h.cp.put_job_success_result()
+        .job_id(id)
+        .execution_details(details(2048, 1500, 100))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -56,34 +76,65 @@ async fn failure_message_is_at_most_5000_chars_and_the_type_is_checked() {
             .build()
             .unwrap()
     };
-    let over = h.cp.put_job_failure_result().job_id(id).failure_details(failure(5001, 1)).send().await;
+    let over =
+        h.cp.put_job_failure_result()
+            .job_id(id)
+            .failure_details(failure(5001, 1))
+            .send()
+            .await;
     assert_eq!(code(over), "ValidationException");
-    let over = h.cp.put_job_failure_result().job_id(id).failure_details(failure(1, 1501)).send().await;
+    let over =
+        h.cp.put_job_failure_result()
+            .job_id(id)
+            .failure_details(failure(1, 1501))
+            .send()
+            .await;
     assert_eq!(code(over), "ValidationException");
     let unknown_type = FailureDetails::builder()
         .r#type(FailureType::from("Oops"))
         .message("x")
         .build()
         .unwrap();
-    let bad = h.cp.put_job_failure_result().job_id(id).failure_details(unknown_type).send().await;
+    let bad =
+        h.cp.put_job_failure_result()
+            .job_id(id)
+            .failure_details(unknown_type)
+            .send()
+            .await;
     assert_eq!(code(bad), "ValidationException");
-    h.cp.put_job_failure_result().job_id(id).failure_details(failure(5000, 1500)).send().await.unwrap();
+    h.cp.put_job_failure_result()
+        .job_id(id)
+        .failure_details(failure(5000, 1500))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn poll_arguments_are_checked() {
     let h = Harness::start().await;
     h.create_deploy_type().await;
-    let zero = h.cp.poll_for_jobs().action_type_id(deploy_type_id()).max_batch_size(0).send().await;
+    let zero =
+        h.cp.poll_for_jobs()
+            .action_type_id(deploy_type_id())
+            .max_batch_size(0)
+            .send()
+            .await;
     assert_eq!(code(zero), "ValidationException");
-    let two = h.cp.poll_for_jobs()
-        .action_type_id(deploy_type_id())
-        .query_param("Team", "a")
-        .query_param("StateMachineArn", "b")
-        .send()
-        .await;
+    let two =
+        h.cp.poll_for_jobs()
+            .action_type_id(deploy_type_id())
+            .query_param("Team", "a")
+            .query_param("StateMachineArn", "b")
+            .send()
+            .await;
     assert_eq!(code(two), "ValidationException");
-    let not_queryable = h.cp.poll_for_jobs().action_type_id(deploy_type_id()).query_param("Input", "a").send().await;
+    let not_queryable =
+        h.cp.poll_for_jobs()
+            .action_type_id(deploy_type_id())
+            .query_param("Input", "a")
+            .send()
+            .await;
     assert_eq!(code(not_queryable), "ValidationException");
     let mut missing = deploy_type_id();
     missing.version = "9".into();

@@ -34,9 +34,18 @@ async fn local_up(name: &str) -> LocalUp {
         .stderr(Stdio::null())
         .spawn()
         .expect("start cpsf local up");
-    let text = wait_for("the env file", || async { std::fs::read_to_string(&env_file).ok().filter(|t| t.lines().count() == 6) }).await;
+    let text = wait_for("the env file", || async {
+        std::fs::read_to_string(&env_file)
+            .ok()
+            .filter(|t| t.lines().count() == 6)
+    })
+    .await;
     let env = parse_env_file(&text);
-    LocalUp { child, env_file, env }
+    LocalUp {
+        child,
+        env_file,
+        env,
+    }
 }
 
 fn parse_env_file(text: &str) -> LocalEnv {
@@ -54,14 +63,20 @@ fn parse_env_file(text: &str) -> LocalEnv {
         codepipeline_endpoint: var("AWS_ENDPOINT_URL_CODEPIPELINE"),
     };
     for endpoint in [&env.aws_endpoint, &env.codepipeline_endpoint] {
-        assert!(endpoint.starts_with("http://127.0.0.1:"), "loopback only: {endpoint}");
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:"),
+            "loopback only: {endpoint}"
+        );
     }
     env
 }
 
 async fn wait_until_gone(endpoint: &str) {
     wait_for(&format!("{endpoint} to stop answering"), || async {
-        http_status(endpoint, "GET", "/").await.is_err().then_some(())
+        http_status(endpoint, "GET", "/")
+            .await
+            .is_err()
+            .then_some(())
     })
     .await;
 }
@@ -76,12 +91,18 @@ async fn a_client_of_the_env_file_runs_a_pipeline_end_to_end() {
     let up = local_up("e2e").await;
     let h = Harness::connect(&up.env).await;
     h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")]).await;
+    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
+        .await;
     let execution_id = h.start_execution("app").await;
     let job = h.poll_job().await;
     h.acknowledge(&job).await;
-    h.cp.put_job_success_result().job_id(job.id().unwrap()).send().await.unwrap();
-    h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Succeeded).await;
+    h.cp.put_job_success_result()
+        .job_id(job.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Succeeded)
+        .await;
 }
 
 #[tokio::test]
@@ -100,15 +121,26 @@ async fn sigterm_stops_fakecloud_and_removes_the_env_file() {
     let status = exited.expect("cpsf exits within 10 s of SIGTERM");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     wait_until_gone(&up.env.aws_endpoint).await;
-    assert!(!Path::new(&up.env_file).exists(), "a stale env file is removed");
+    assert!(
+        !Path::new(&up.env_file).exists(),
+        "a stale env file is removed"
+    );
 }
 
 #[tokio::test]
 async fn fakecloud_does_not_outlive_a_killed_cpsf() {
     let up = local_up("kill").await;
-    assert!(http_status(&up.env.aws_endpoint, "GET", "/_fakecloud/health").await.is_ok());
+    assert!(
+        http_status(&up.env.aws_endpoint, "GET", "/_fakecloud/health")
+            .await
+            .is_ok()
+    );
     signal(&up.child, libc::SIGKILL);
     wait_until_gone(&up.env.aws_endpoint).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(http_status(&up.env.aws_endpoint, "GET", "/_fakecloud/health").await.is_err());
+    assert!(
+        http_status(&up.env.aws_endpoint, "GET", "/_fakecloud/health")
+            .await
+            .is_err()
+    );
 }

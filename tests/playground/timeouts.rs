@@ -14,17 +14,28 @@ async fn an_unacknowledged_job_is_dispatched_again_with_a_new_nonce() {
     })
     .await;
     h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")]).await;
+    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
+        .await;
     h.start_execution("app").await;
     let first = h.poll_job().await;
-    let empty = h.cp.poll_for_jobs().action_type_id(deploy_type_id()).send().await.unwrap();
+    let empty =
+        h.cp.poll_for_jobs()
+            .action_type_id(deploy_type_id())
+            .send()
+            .await
+            .unwrap();
     assert!(empty.jobs().is_empty(), "dispatched, not yet timed out");
 
     tokio::time::sleep(Duration::from_millis(400)).await;
     let again = h.poll_job().await;
     assert_eq!(again.id(), first.id(), "the same job comes back");
     assert_ne!(again.nonce(), first.nonce(), "under a new nonce");
-    let stale = h.cp.acknowledge_job().job_id(first.id().unwrap()).nonce(first.nonce().unwrap()).send().await;
+    let stale =
+        h.cp.acknowledge_job()
+            .job_id(first.id().unwrap())
+            .nonce(first.nonce().unwrap())
+            .send()
+            .await;
     assert_eq!(code(stale), "InvalidNonceException");
     h.acknowledge(&again).await;
 }
@@ -37,12 +48,28 @@ async fn a_job_without_a_result_times_out_and_fails_the_pipeline() {
     })
     .await;
     let job = h.acknowledged_job().await;
-    let execution_id = job.data().unwrap().pipeline_context().unwrap().pipeline_execution_id().unwrap().to_string();
+    let execution_id = job
+        .data()
+        .unwrap()
+        .pipeline_context()
+        .unwrap()
+        .pipeline_execution_id()
+        .unwrap()
+        .to_string();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(h.execution_status("app", &execution_id).await, PipelineExecutionStatus::Failed);
-    let late = h.cp.put_job_success_result().job_id(job.id().unwrap()).send().await;
+    assert_eq!(
+        h.execution_status("app", &execution_id).await,
+        PipelineExecutionStatus::Failed
+    );
+    let late =
+        h.cp.put_job_success_result()
+            .job_id(job.id().unwrap())
+            .send()
+            .await;
     assert_eq!(code(late), "InvalidJobStateException");
     let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
-    let latest = state.stage_states()[1].action_states()[0].latest_execution().unwrap();
+    let latest = state.stage_states()[1].action_states()[0]
+        .latest_execution()
+        .unwrap();
     assert_eq!(latest.error_details().unwrap().code(), Some("TimedOut"));
 }

@@ -152,14 +152,19 @@ impl Store {
             version: input.version,
         };
         if self.action_types.remove(&id).is_none() {
-            return Err(ApiError::validation(format!("Action type {id} does not exist")));
+            return Err(ApiError::validation(format!(
+                "Action type {id} does not exist"
+            )));
         }
         self.deleted_action_types.insert(id);
         Ok(json!({}))
     }
 }
 
-fn validate_new_type(id: &ActionTypeId, properties: &[ConfigurationProperty]) -> Result<(), ApiError> {
+fn validate_new_type(
+    id: &ActionTypeId,
+    properties: &[ConfigurationProperty],
+) -> Result<(), ApiError> {
     if !CATEGORIES.contains(&id.category.as_str()) {
         return Err(ApiError::validation(format!(
             "category '{}' is not one of {}",
@@ -170,7 +175,9 @@ fn validate_new_type(id: &ActionTypeId, properties: &[ConfigurationProperty]) ->
     check_len("provider", &id.provider, 35)?;
     check_len("version", &id.version, 9)?;
     if id.provider.is_empty() || id.version.is_empty() {
-        return Err(ApiError::validation("provider and version must not be empty"));
+        return Err(ApiError::validation(
+            "provider and version must not be empty",
+        ));
     }
     if properties.len() > MAX_CONFIGURATION_PROPERTIES {
         return Err(ApiError::new(
@@ -182,7 +189,8 @@ fn validate_new_type(id: &ActionTypeId, properties: &[ConfigurationProperty]) ->
             ),
         ));
     }
-    let queryable: Vec<&ConfigurationProperty> = properties.iter().filter(|p| p.queryable).collect();
+    let queryable: Vec<&ConfigurationProperty> =
+        properties.iter().filter(|p| p.queryable).collect();
     if queryable.len() > 1 {
         return Err(ApiError::validation(
             "At most one configuration property can be queryable",

@@ -140,11 +140,9 @@ impl Store {
         let Some(exec) = self.executions.get_mut(execution_id) else {
             return;
         };
-        let Some(run) = exec
-            .actions
-            .iter_mut()
-            .find(|a| a.action_execution_id == action_execution_id && a.status == ActionStatus::InProgress)
-        else {
+        let Some(run) = exec.actions.iter_mut().find(|a| {
+            a.action_execution_id == action_execution_id && a.status == ActionStatus::InProgress
+        }) else {
             return;
         };
         run.updated = now;
@@ -156,11 +154,15 @@ impl Store {
                     if revision.is_some() {
                         artifact.revision = revision.clone();
                     }
-                    exec.artifacts.insert(artifact.name.clone(), artifact.clone());
+                    exec.artifacts
+                        .insert(artifact.name.clone(), artifact.clone());
                 }
             }
             ActionOutcome::Failed(error) => {
-                exec.status_summary = Some(format!("Action {} failed: {}", run.action_name, error.message));
+                exec.status_summary = Some(format!(
+                    "Action {} failed: {}",
+                    run.action_name, error.message
+                ));
                 run.status = ActionStatus::Failed;
                 run.error = Some(error);
             }
@@ -220,8 +222,15 @@ impl Store {
 
     /// Starts one action: a job for a custom action, a copy for S3 source.
     fn launch(&mut self, execution_id: &str, action: &ActionDeclaration, now: SystemTime) {
-        let exec = self.executions.get_mut(execution_id).expect("execution exists");
-        let store = exec.declaration.artifact_store.clone().expect("validated at create");
+        let exec = self
+            .executions
+            .get_mut(execution_id)
+            .expect("execution exists");
+        let store = exec
+            .declaration
+            .artifact_store
+            .clone()
+            .expect("validated at create");
         let input_artifacts: Vec<Artifact> = action
             .input_artifacts
             .iter()
@@ -284,6 +293,10 @@ impl Store {
 /// Artifact keys look like AWS's: `<pipeline, 20 chars>/<artifact, 20 chars>/<random>`.
 fn artifact_key(pipeline: &str, artifact: &str) -> String {
     let short = |s: &str| s.chars().take(20).collect::<String>();
-    let random: String = new_id().chars().filter(char::is_ascii_alphanumeric).take(7).collect();
+    let random: String = new_id()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(7)
+        .collect();
     format!("{}/{}/{random}", short(pipeline), short(artifact))
 }

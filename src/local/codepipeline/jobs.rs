@@ -7,7 +7,9 @@
 //! nonce; a job with no result in time is TimedOut and fails its action.
 
 use super::executions::ActionOutcome;
-use super::model::{ActionTypeId, ErrorDetails, ExecutionDetails, FAILURE_TYPES, FailureDetails, JobData};
+use super::model::{
+    ActionTypeId, ErrorDetails, ExecutionDetails, FAILURE_TYPES, FailureDetails, JobData,
+};
 use super::protocol::{ApiError, ApiResult, check_len, decode};
 use super::store::{JobRecord, JobStatus, Store, new_id};
 use serde::Deserialize;
@@ -123,7 +125,10 @@ impl Store {
             },
         );
         self.queue.insert(seq, job_id.clone());
-        let exec = self.executions.get_mut(execution_id).expect("checked above");
+        let exec = self
+            .executions
+            .get_mut(execution_id)
+            .expect("checked above");
         if let Some(run) = exec
             .actions
             .iter_mut()
@@ -165,7 +170,8 @@ impl Store {
         for job_id in timed_out {
             self.close_job(&job_id, JobStatus::TimedOut);
             let job = &self.jobs[&job_id];
-            let (execution_id, action_execution_id) = (job.execution_id.clone(), job.action_execution_id.clone());
+            let (execution_id, action_execution_id) =
+                (job.execution_id.clone(), job.action_execution_id.clone());
             let error = ErrorDetails {
                 code: "TimedOut".into(),
                 message: format!(
@@ -173,7 +179,12 @@ impl Store {
                     self.config.job_timeout.as_secs()
                 ),
             };
-            self.finish_action(&execution_id, &action_execution_id, ActionOutcome::Failed(error), now);
+            self.finish_action(
+                &execution_id,
+                &action_execution_id,
+                ActionOutcome::Failed(error),
+                now,
+            );
         }
     }
 
@@ -190,7 +201,9 @@ impl Store {
             return Err(ApiError::validation("maxBatchSize must be at least 1"));
         }
         if input.query_param.len() > 1 {
-            return Err(ApiError::validation("queryParam can hold at most one property"));
+            return Err(ApiError::validation(
+                "queryParam can hold at most one property",
+            ));
         }
         if let Some(key) = input.query_param.keys().next()
             && !action_type
@@ -275,12 +288,15 @@ impl Store {
         if size > MAX_OUTPUT_VARIABLES_CHARS {
             return Err(ApiError::new(
                 "OutputVariablesSizeExceededException",
-                format!("Output variables total {size} characters; the limit is {MAX_OUTPUT_VARIABLES_CHARS}"),
+                format!(
+                    "Output variables total {size} characters; the limit is {MAX_OUTPUT_VARIABLES_CHARS}"
+                ),
             ));
         }
         let job = self.open_job(&input.job_id)?;
         job.status = JobStatus::Succeeded;
-        let (execution_id, action_execution_id) = (job.execution_id.clone(), job.action_execution_id.clone());
+        let (execution_id, action_execution_id) =
+            (job.execution_id.clone(), job.action_execution_id.clone());
         if let Some(run) = self.action_run_mut(&execution_id, &action_execution_id) {
             record_details(run, &details, now);
             run.output_variables = variables;
@@ -307,13 +323,22 @@ impl Store {
                 FAILURE_TYPES.join(", ")
             )));
         }
-        check_len("failureDetails.message", &failure.message, MAX_FAILURE_MESSAGE)?;
+        check_len(
+            "failureDetails.message",
+            &failure.message,
+            MAX_FAILURE_MESSAGE,
+        )?;
         if let Some(id) = &failure.external_execution_id {
-            check_len("failureDetails.externalExecutionId", id, MAX_EXTERNAL_EXECUTION_ID)?;
+            check_len(
+                "failureDetails.externalExecutionId",
+                id,
+                MAX_EXTERNAL_EXECUTION_ID,
+            )?;
         }
         let job = self.open_job(&input.job_id)?;
         job.status = JobStatus::Failed;
-        let (execution_id, action_execution_id) = (job.execution_id.clone(), job.action_execution_id.clone());
+        let (execution_id, action_execution_id) =
+            (job.execution_id.clone(), job.action_execution_id.clone());
         if let Some(run) = self.action_run_mut(&execution_id, &action_execution_id)
             && failure.external_execution_id.is_some()
         {
@@ -323,14 +348,22 @@ impl Store {
             code: failure.kind,
             message: failure.message,
         };
-        self.finish_action(&execution_id, &action_execution_id, ActionOutcome::Failed(error), now);
+        self.finish_action(
+            &execution_id,
+            &action_execution_id,
+            ActionOutcome::Failed(error),
+            now,
+        );
         Ok(json!({}))
     }
 
     fn job_mut(&mut self, job_id: &str) -> Result<&mut JobRecord, ApiError> {
-        self.jobs
-            .get_mut(job_id)
-            .ok_or_else(|| ApiError::new("JobNotFoundException", format!("Job {job_id} does not exist")))
+        self.jobs.get_mut(job_id).ok_or_else(|| {
+            ApiError::new(
+                "JobNotFoundException",
+                format!("Job {job_id} does not exist"),
+            )
+        })
     }
 
     /// A job that may take a result: it must be acknowledged and not ended.
@@ -348,7 +381,11 @@ impl Store {
         Ok(job)
     }
 
-    fn action_run_mut(&mut self, execution_id: &str, action_execution_id: &str) -> Option<&mut super::store::ActionRun> {
+    fn action_run_mut(
+        &mut self,
+        execution_id: &str,
+        action_execution_id: &str,
+    ) -> Option<&mut super::store::ActionRun> {
         self.executions
             .get_mut(execution_id)?
             .actions
@@ -362,7 +399,11 @@ fn validate_details(details: &ExecutionDetails) -> Result<(), ApiError> {
         check_len("executionDetails.summary", summary, MAX_SUMMARY)?;
     }
     if let Some(id) = &details.external_execution_id {
-        check_len("executionDetails.externalExecutionId", id, MAX_EXTERNAL_EXECUTION_ID)?;
+        check_len(
+            "executionDetails.externalExecutionId",
+            id,
+            MAX_EXTERNAL_EXECUTION_ID,
+        )?;
     }
     if let Some(p) = details.percent_complete
         && !(0..=100).contains(&p)

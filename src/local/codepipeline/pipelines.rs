@@ -106,7 +106,12 @@ impl Store {
                 })
             })
             .collect();
-        let (page, next) = paginate(&summaries, input.next_token.as_deref(), input.max_results, 1000)?;
+        let (page, next) = paginate(
+            &summaries,
+            input.next_token.as_deref(),
+            input.max_results,
+            1000,
+        )?;
         Ok(json!({ "pipelines": page, "nextToken": next }))
     }
 
@@ -114,7 +119,10 @@ impl Store {
         self.pipelines.get(name).ok_or_else(|| {
             ApiError::new(
                 "PipelineNotFoundException",
-                format!("Account '{}' does not have a pipeline with name '{name}'", self.config.account_id),
+                format!(
+                    "Account '{}' does not have a pipeline with name '{name}'",
+                    self.config.account_id
+                ),
             )
         })
     }
@@ -122,13 +130,22 @@ impl Store {
     /// The declaration with secret configuration values hidden, as AWS shows it.
     pub fn masked(&self, pipeline: &PipelineDeclaration) -> PipelineDeclaration {
         let mut pipeline = pipeline.clone();
-        for action in pipeline.stages.iter_mut().flat_map(|s| s.actions.iter_mut()) {
-            action.configuration = self.masked_configuration(&action.action_type_id, &action.configuration);
+        for action in pipeline
+            .stages
+            .iter_mut()
+            .flat_map(|s| s.actions.iter_mut())
+        {
+            action.configuration =
+                self.masked_configuration(&action.action_type_id, &action.configuration);
         }
         pipeline
     }
 
-    pub fn masked_configuration(&self, type_id: &ActionTypeId, configuration: &Configuration) -> Configuration {
+    pub fn masked_configuration(
+        &self,
+        type_id: &ActionTypeId,
+        configuration: &Configuration,
+    ) -> Configuration {
         let secrets: HashSet<String> = self
             .action_type(type_id)
             .map(|t| {
@@ -142,7 +159,11 @@ impl Store {
         configuration
             .iter()
             .map(|(k, v)| {
-                let v = if secrets.contains(k) { MASK.to_string() } else { v.clone() };
+                let v = if secrets.contains(k) {
+                    MASK.to_string()
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect()
@@ -187,7 +208,10 @@ impl Store {
                 if !action_names.insert(action.name.as_str()) {
                     return Err(ApiError::new(
                         "InvalidActionDeclarationException",
-                        format!("Action name '{}' is used more than once in stage '{}'", action.name, stage.name),
+                        format!(
+                            "Action name '{}' is used more than once in stage '{}'",
+                            action.name, stage.name
+                        ),
                     ));
                 }
                 let is_source = action.action_type_id.category == "Source";
@@ -203,13 +227,21 @@ impl Store {
                 self.validate_action(action)?;
             }
             // Within a stage, an action sees outputs of lower run orders only.
-            let mut orders: Vec<i64> = stage.actions.iter().map(ActionDeclaration::run_order).collect();
+            let mut orders: Vec<i64> = stage
+                .actions
+                .iter()
+                .map(ActionDeclaration::run_order)
+                .collect();
             orders.sort_unstable();
             orders.dedup();
             for order in orders {
                 let group = stage.actions.iter().filter(|a| a.run_order() == order);
                 for action in group.clone() {
-                    if let Some(missing) = action.input_artifacts.iter().find(|a| !available.contains(a.name.as_str())) {
+                    if let Some(missing) = action
+                        .input_artifacts
+                        .iter()
+                        .find(|a| !available.contains(a.name.as_str()))
+                    {
                         return Err(ApiError::new(
                             "InvalidStructureException",
                             format!(
@@ -223,7 +255,10 @@ impl Store {
                     if !available.insert(artifact.name.as_str()) {
                         return Err(ApiError::new(
                             "InvalidStructureException",
-                            format!("Output artifact name '{}' is used more than once", artifact.name),
+                            format!(
+                                "Output artifact name '{}' is used more than once",
+                                artifact.name
+                            ),
                         ));
                     }
                 }
@@ -236,7 +271,10 @@ impl Store {
         let invalid = |message: String| ApiError::new("InvalidActionDeclarationException", message);
         validate_name("action.name", &action.name)?;
         if !(1..=999).contains(&action.run_order()) {
-            return Err(invalid(format!("Action '{}': runOrder must be within 1..999", action.name)));
+            return Err(invalid(format!(
+                "Action '{}': runOrder must be within 1..999",
+                action.name
+            )));
         }
         let action_type = self.action_type(&action.action_type_id).ok_or_else(|| {
             invalid(format!(
@@ -245,15 +283,27 @@ impl Store {
             ))
         })?;
         for (key, value) in &action.configuration {
-            if !action_type.action_configuration_properties.iter().any(|p| p.name == *key) {
+            if !action_type
+                .action_configuration_properties
+                .iter()
+                .any(|p| p.name == *key)
+            {
                 return Err(invalid(format!(
                     "Action configuration for action '{}' contains unknown configuration '{key}'",
                     action.name
                 )));
             }
-            check_len(&format!("configuration.{key}"), value, MAX_CONFIGURATION_VALUE)?;
+            check_len(
+                &format!("configuration.{key}"),
+                value,
+                MAX_CONFIGURATION_VALUE,
+            )?;
         }
-        for property in action_type.action_configuration_properties.iter().filter(|p| p.required) {
+        for property in action_type
+            .action_configuration_properties
+            .iter()
+            .filter(|p| p.required)
+        {
             if !action.configuration.contains_key(&property.name) {
                 return Err(invalid(format!(
                     "Action configuration for action '{}' is missing required configuration '{}'",
@@ -262,8 +312,16 @@ impl Store {
             }
         }
         for (what, count, details) in [
-            ("input", action.input_artifacts.len(), action_type.input_artifact_details),
-            ("output", action.output_artifacts.len(), action_type.output_artifact_details),
+            (
+                "input",
+                action.input_artifacts.len(),
+                action_type.input_artifact_details,
+            ),
+            (
+                "output",
+                action.output_artifacts.len(),
+                action_type.output_artifact_details,
+            ),
         ] {
             let count = count as i64;
             if count < details.minimum_count || count > details.maximum_count {

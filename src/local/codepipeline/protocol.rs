@@ -43,7 +43,9 @@ pub fn decode<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
 
 /// Wire timestamps are epoch seconds with a fraction.
 pub fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 /// Checks a string member's length the way AWS's validation does.
@@ -71,7 +73,9 @@ pub fn paginate<T: Clone>(
             .strip_prefix("offset-")
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n <= items.len())
-            .ok_or_else(|| ApiError::new("InvalidNextTokenException", "The next token is not valid"))?,
+            .ok_or_else(|| {
+                ApiError::new("InvalidNextTokenException", "The next token is not valid")
+            })?,
     };
     let max = max_results.unwrap_or(default_max).max(1);
     let end = (start + max).min(items.len());

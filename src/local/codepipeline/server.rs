@@ -41,7 +41,11 @@ impl LocalCodePipeline {
     }
 
     /// Serves on `listener` until `shutdown` is cancelled.
-    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
@@ -76,9 +80,18 @@ impl LocalCodePipeline {
         }) = queue.pop()
         {
             let dest = &artifact.location.s3_location;
-            let copied = copy_object(&self.s3, &source_bucket, &source_key, &dest.bucket_name, &dest.object_key).await;
+            let copied = copy_object(
+                &self.s3,
+                &source_bucket,
+                &source_key,
+                &dest.bucket_name,
+                &dest.object_key,
+            )
+            .await;
             let outcome = match copied {
-                Ok(revision) => ActionOutcome::Succeeded { revision: Some(revision) },
+                Ok(revision) => ActionOutcome::Succeeded {
+                    revision: Some(revision),
+                },
                 Err(message) => {
                     tracing::warn!(%source_bucket, %source_key, %message, "source action failed");
                     ActionOutcome::Failed(ErrorDetails {
@@ -88,7 +101,12 @@ impl LocalCodePipeline {
                 }
             };
             let mut store = self.store.lock().expect("store lock poisoned");
-            store.finish_action(&execution_id, &action_execution_id, outcome, SystemTime::now());
+            store.finish_action(
+                &execution_id,
+                &action_execution_id,
+                outcome,
+                SystemTime::now(),
+            );
             queue.extend(store.take_effects());
         }
     }
@@ -109,7 +127,12 @@ async fn copy_object(
         .key(key)
         .send()
         .await
-        .map_err(|e| format!("Could not read s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            format!(
+                "Could not read s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
     let revision = object
         .version_id()
         .or(object.e_tag())
@@ -163,7 +186,11 @@ fn dispatch(store: &mut Store, operation: &str, input: Value, now: SystemTime) -
     }
 }
 
-async fn handle(State(service): State<LocalCodePipeline>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(service): State<LocalCodePipeline>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -205,7 +232,12 @@ fn error_response(error: ApiError) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// AWS omits absent members rather than sending `null`.

@@ -40,7 +40,11 @@ impl Store {
             .map(|stage| {
                 // The newest execution that reached this stage.
                 let latest = executions.iter().find_map(|e| {
-                    let index = e.declaration.stages.iter().position(|s| s.name == stage.name)?;
+                    let index = e
+                        .declaration
+                        .stages
+                        .iter()
+                        .position(|s| s.name == stage.name)?;
                     e.stage_status.get(index).map(|status| (e, *status))
                 });
                 let actions: Vec<Value> = stage
@@ -48,10 +52,9 @@ impl Store {
                     .iter()
                     .map(|action| {
                         let run = executions.iter().find_map(|e| {
-                            e.actions
-                                .iter()
-                                .rev()
-                                .find(|a| a.stage_name == stage.name && a.action_name == action.name)
+                            e.actions.iter().rev().find(|a| {
+                                a.stage_name == stage.name && a.action_name == action.name
+                            })
                         });
                         let settings = self.settings(&action.action_type_id);
                         json!({
@@ -135,7 +138,12 @@ impl Store {
                 })
             })
             .collect();
-        let (page, next) = paginate(&summaries, input.next_token.as_deref(), input.max_results, 100)?;
+        let (page, next) = paginate(
+            &summaries,
+            input.next_token.as_deref(),
+            input.max_results,
+            100,
+        )?;
         Ok(json!({ "pipelineExecutionSummaries": page, "nextToken": next }))
     }
 
@@ -156,7 +164,12 @@ impl Store {
             .flat_map(|e| e.actions.iter().rev().map(move |run| (e, run)))
             .map(|(e, run)| self.action_execution_detail(e, run))
             .collect();
-        let (page, next) = paginate(&details, input.next_token.as_deref(), input.max_results, 100)?;
+        let (page, next) = paginate(
+            &details,
+            input.next_token.as_deref(),
+            input.max_results,
+            100,
+        )?;
         Ok(json!({ "actionExecutionDetails": page, "nextToken": next }))
     }
 
@@ -180,7 +193,9 @@ impl Store {
     }
 
     fn settings(&self, type_id: &super::model::ActionTypeId) -> ActionTypeSettings {
-        self.action_type(type_id).map(|t| t.settings).unwrap_or_default()
+        self.action_type(type_id)
+            .map(|t| t.settings)
+            .unwrap_or_default()
     }
 
     fn execution_url(&self, run: &ActionRun) -> Option<String> {
@@ -246,12 +261,18 @@ impl Store {
 }
 
 fn source_runs(exec: &ExecutionRecord) -> impl Iterator<Item = &ActionRun> {
-    exec.actions.iter().filter(|a| a.action_type_id.category == "Source")
+    exec.actions
+        .iter()
+        .filter(|a| a.action_type_id.category == "Source")
 }
 
 /// Fills an action type's URL template: `{ExternalExecutionId}` and
 /// `{Config:<property>}`, as AWS does.
-pub fn expand_url(template: &str, configuration: &Configuration, external_id: Option<&str>) -> String {
+pub fn expand_url(
+    template: &str,
+    configuration: &Configuration,
+    external_id: Option<&str>,
+) -> String {
     let mut url = template.to_string();
     if let Some(id) = external_id {
         url = url.replace("{ExternalExecutionId}", id);
@@ -274,6 +295,9 @@ mod tests {
             &config,
             Some("arn:x"),
         );
-        assert_eq!(url, "https://eu-west-1.console/#/v2/executions/details/arn:x");
+        assert_eq!(
+            url,
+            "https://eu-west-1.console/#/v2/executions/details/arn:x"
+        );
     }
 }
