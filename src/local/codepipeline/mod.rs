@@ -23,3 +23,6 @@ mod views;
 
 pub use server::LocalCodePipeline;
 pub use store::Config;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,216 @@
+//! Unit tests of the store: the engine and the job lifecycle driven with a
+//! synthetic clock, no network. The same rules are tested end to end through
+//! the AWS SDK in tests/playground/.
+
+use super::executions::ActionOutcome;
+use super::store::{Config, Effect, Store};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
+
+const T0: Duration = Duration::from_secs(1_800_000_000);
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(secs)
+}
+
+fn deploy_type() -> Value {
+    json!({"category": "Deploy", "owner": "Custom", "provider": "SF", "version": "1"})
+}
+
+/// A store with a pipeline `p`: S3 source, then deploy actions A (runOrder 1)
+/// and B (runOrder 2).
+fn store(config: Config) -> Store {
+    let mut store = Store::new(config);
+    store
+        .create_custom_action_type(json!({
+            "category": "Deploy", "provider": "SF", "version": "1",
+            "configurationProperties": [{"name": "Arn", "required": true, "key": true, "secret": false}],
+            "inputArtifactDetails": {"minimumCount": 0, "maximumCount": 1},
+            "outputArtifactDetails": {"minimumCount": 0, "maximumCount": 1},
+        }))
+        .unwrap();
+    let deploy = |name: &str, order: i64| {
+        json!({"name": name, "runOrder": order, "actionTypeId": deploy_type(),
+               "configuration": {"Arn": "arn"}, "inputArtifacts": [{"name": "Src"}]})
+    };
+    store
+        .create_pipeline(
+            json!({"pipeline": {
+            "name": "p", "roleArn": "r",
+            "artifactStore": {"type": "S3", "location": "artifacts"},
+            "stages": [
+                {"name": "Source", "actions": [{"name": "S", "actionTypeId":
+                    {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+                    "configuration": {"S3Bucket": "b", "S3ObjectKey": "k"},
+                    "outputArtifacts": [{"name": "Src"}]}]},
+                {"name": "Deploy", "actions": [deploy("B", 2), deploy("A", 1)]},
+            ]}}),
+            at(0),
+        )
+        .unwrap();
+    store
+}
+
+/// Starts an execution and completes its source action.
+fn start(store: &mut Store) -> String {
+    let id = store
+        .start_pipeline_execution(json!({"name": "p"}), at(0))
+        .unwrap()["pipelineExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let effects = store.take_effects();
+    let [
+        Effect::CopySource {
+            action_execution_id,
+            artifact,
+            ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("one source copy expected: {effects:?}");
+    };
+    assert_eq!(artifact.location.s3_location.bucket_name, "artifacts");
+    let revision = Some("v1".to_string());
+    store.finish_action(
+        &id,
+        action_execution_id,
+        ActionOutcome::Succeeded { revision },
+        at(1),
+    );
+    id
+}
+
+fn poll(store: &mut Store, now: SystemTime) -> Vec<Value> {
+    let polled = store
+        .poll_for_jobs(
+            json!({"actionTypeId": deploy_type(), "maxBatchSize": 5}),
+            now,
+        )
+        .unwrap();
+    polled["jobs"].as_array().unwrap().clone()
+}
+
+fn ack(store: &mut Store, job: &Value, now: SystemTime) {
+    store
+        .acknowledge_job(json!({"jobId": job["id"], "nonce": job["nonce"]}), now)
+        .unwrap();
+}
+
+fn status(store: &Store, id: &str) -> &'static str {
+    store.executions[id].status.as_str()
+}
+
+#[test]
+fn actions_run_in_run_order_and_the_execution_succeeds() {
+    let mut store = store(Config::default());
+    let id = start(&mut store);
+    let jobs = poll(&mut store, at(2));
+    assert_eq!(jobs.len(), 1, "only runOrder 1 is launched");
+    assert_eq!(jobs[0]["data"]["pipelineContext"]["action"]["name"], "A");
+    assert_eq!(jobs[0]["data"]["inputArtifacts"][0]["revision"], "v1");
+    ack(&mut store, &jobs[0], at(2));
+    store
+        .put_job_success_result(json!({"jobId": jobs[0]["id"]}), at(3))
+        .unwrap();
+
+    let jobs = poll(&mut store, at(4));
+    assert_eq!(jobs[0]["data"]["pipelineContext"]["action"]["name"], "B");
+    assert_eq!(status(&store, &id), "InProgress");
+    ack(&mut store, &jobs[0], at(4));
+    store
+        .put_job_success_result(json!({"jobId": jobs[0]["id"]}), at(5))
+        .unwrap();
+    assert_eq!(status(&store, &id), "Succeeded");
+}
+
+#[test]
+fn a_failed_action_fails_the_execution_and_skips_the_rest() {
+    let mut store = store(Config::default());
+    let id = start(&mut store);
+    let jobs = poll(&mut store, at(2));
+    ack(&mut store, &jobs[0], at(2));
+    store
+        .put_job_failure_result(
+            json!({"jobId": jobs[0]["id"], "failureDetails": {"type": "JobFailed", "message": "boom"}}),
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(status(&store, &id), "Failed");
+    assert_eq!(
+        store.executions[&id].status_summary.as_deref(),
+        Some("Action A failed: boom")
+    );
+    assert!(poll(&mut store, at(4)).is_empty(), "B never runs");
+}
+
+#[test]
+fn the_dispatch_timeout_requeues_exactly_at_its_limit() {
+    let mut store = store(Config {
+        dispatch_timeout: Duration::from_secs(30),
+        ..Config::default()
+    });
+    start(&mut store);
+    let first = poll(&mut store, at(10)).remove(0);
+    store.sweep(at(39));
+    assert!(
+        poll(&mut store, at(39)).is_empty(),
+        "29 s after dispatch: still dispatched"
+    );
+    store.sweep(at(40));
+    let again = poll(&mut store, at(40)).remove(0);
+    assert_eq!(again["id"], first["id"]);
+    assert_ne!(again["nonce"], first["nonce"]);
+    let stale = store.acknowledge_job(
+        json!({"jobId": first["id"], "nonce": first["nonce"]}),
+        at(41),
+    );
+    assert_eq!(stale.unwrap_err().code, "InvalidNonceException");
+}
+
+#[test]
+fn the_job_timeout_fails_the_action_and_each_continuation_gets_a_fresh_clock() {
+    let mut store = store(Config {
+        job_timeout: Duration::from_secs(100),
+        ..Config::default()
+    });
+    let id = start(&mut store);
+    let job = poll(&mut store, at(2)).remove(0);
+    ack(&mut store, &job, at(2));
+    store
+        .put_job_success_result(
+            json!({"jobId": job["id"], "continuationToken": "t"}),
+            at(90),
+        )
+        .unwrap();
+    store.sweep(at(150));
+    assert_eq!(
+        status(&store, &id),
+        "InProgress",
+        "the continuation job was queued at 90 s"
+    );
+    store.sweep(at(190));
+    assert_eq!(status(&store, &id), "Failed");
+    let run = &store.executions[&id].actions[1];
+    assert_eq!(run.error.as_ref().unwrap().code, "TimedOut");
+}
+
+#[test]
+fn an_update_does_not_change_a_running_execution() {
+    let mut store = store(Config::default());
+    let id = start(&mut store);
+    let mut declaration = store.pipelines["p"].declaration.clone();
+    declaration.stages[1].actions.retain(|a| a.name == "A");
+    store
+        .update_pipeline(json!({"pipeline": declaration}), at(2))
+        .unwrap();
+    for name in ["A", "B"] {
+        let job = poll(&mut store, at(3)).remove(0);
+        assert_eq!(job["data"]["pipelineContext"]["action"]["name"], name);
+        ack(&mut store, &job, at(3));
+        store
+            .put_job_success_result(json!({"jobId": job["id"]}), at(4))
+            .unwrap();
+    }
+    assert_eq!(status(&store, &id), "Succeeded");
+}
