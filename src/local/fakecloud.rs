@@ -10,18 +10,22 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-/// Where `scripts/setup` installs fakecloud, relative to the home directory.
-const INSTALL_PATH: &str = ".cache/cpsf/tools/bin/fakecloud";
+/// Where `scripts/setup` installs tools unless `CPSF_TOOLS` says otherwise,
+/// relative to the home directory.
+const DEFAULT_TOOLS: &str = ".cache/cpsf/tools";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Finds the fakecloud binary: `CPSF_FAKECLOUD`, then the set-up script's
-/// install location, then `PATH`.
+/// tools folder (`CPSF_TOOLS`, default `~/.cache/cpsf/tools`), then `PATH`.
 pub fn locate() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("CPSF_FAKECLOUD") {
         return Ok(PathBuf::from(path));
     }
-    let installed = std::env::var_os("HOME").map(|home| Path::new(&home).join(INSTALL_PATH));
+    let tools = std::env::var_os("CPSF_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(DEFAULT_TOOLS)));
+    let installed = tools.map(|dir| dir.join("bin/fakecloud"));
     if let Some(path) = installed.filter(|p| p.is_file()) {
         return Ok(path);
     }
