@@ -25,5 +25,6 @@
 //! the demo come next; each gets its own module here.
 
 pub mod cli;
+pub mod job;
 pub mod local;
 pub mod shutdown;

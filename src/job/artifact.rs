@@ -1,0 +1,254 @@
+//! Reading one file out of a pipeline artifact (a zip) held in memory,
+//! safely: bounded entry count and sizes, no path traversal, and a reader
+//! that stops one byte past the limit whatever the zip claims.
+
+use std::io::{Cursor, Read};
+use std::path::{Component, Path};
+
+/// Bounds on what an artifact may make the worker download and inflate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Size of the zip itself (the S3 object).
+    pub max_archive_bytes: u64,
+    pub max_entries: usize,
+    /// Uncompressed size of the one file read.
+    pub max_file_bytes: u64,
+    /// Declared uncompressed size of all entries together.
+    pub max_total_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_archive_bytes: 256 * 1024 * 1024,
+            max_entries: 10_000,
+            max_file_bytes: 8 * 1024 * 1024,
+            max_total_bytes: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("the input artifact is empty (0 bytes); the source action produced nothing")]
+    Empty,
+    #[error("the input artifact is not a zip file: {0}")]
+    NotZip(String),
+    #[error("the input artifact has {count} entries; at most {max} are read")]
+    TooManyEntries { count: usize, max: usize },
+    #[error(
+        "the input artifact would inflate to {total} bytes; at most {max} are accepted (zip bomb?)"
+    )]
+    TooLarge { total: u64, max: u64 },
+    #[error(
+        "the input artifact holds an unsafe path '{0}' (absolute or with '..'); refusing to read it"
+    )]
+    UnsafePath(String),
+    #[error("'{path}' is not in the input artifact. {listing}")]
+    Missing { path: String, listing: String },
+    #[error("'{path}' is larger than {max} bytes; the input file must be smaller")]
+    FileTooLarge { path: String, max: u64 },
+    #[error("could not read '{path}' from the input artifact: {reason}")]
+    Corrupt { path: String, reason: String },
+}
+
+/// How many other file names a "missing file" message lists.
+const LISTED: usize = 8;
+
+/// Returns the bytes of `path` inside the zip `archive`.
+pub fn read_file(archive: &[u8], path: &str, limits: &Limits) -> Result<Vec<u8>, ArtifactError> {
+    if archive.is_empty() {
+        return Err(ArtifactError::Empty);
+    }
+    let mut zip = zip::ZipArchive::new(Cursor::new(archive))
+        .map_err(|e| ArtifactError::NotZip(e.to_string()))?;
+    if zip.len() > limits.max_entries {
+        return Err(ArtifactError::TooManyEntries {
+            count: zip.len(),
+            max: limits.max_entries,
+        });
+    }
+    let wanted = normalize(path).ok_or_else(|| ArtifactError::UnsafePath(path.to_string()))?;
+    let mut names = Vec::with_capacity(zip.len());
+    let mut total: u64 = 0;
+    let mut found = None;
+    for index in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(index)
+            .map_err(|e| ArtifactError::NotZip(e.to_string()))?;
+        let Some(name) = entry.enclosed_name() else {
+            let raw = entry
+                .name()
+                .map(|n| n.into_owned())
+                .unwrap_or_else(|_| "<undecodable name>".into());
+            return Err(ArtifactError::UnsafePath(raw));
+        };
+        total = total.saturating_add(entry.size());
+        if entry.is_dir() {
+            continue;
+        }
+        let name = name.to_string_lossy().replace('\\', "/");
+        if name == wanted {
+            found = Some(index);
+        }
+        names.push(name);
+    }
+    if total > limits.max_total_bytes {
+        return Err(ArtifactError::TooLarge {
+            total,
+            max: limits.max_total_bytes,
+        });
+    }
+    let Some(index) = found else {
+        return Err(ArtifactError::Missing {
+            path: wanted,
+            listing: listing(&mut names),
+        });
+    };
+    let entry = zip.by_index(index).map_err(|e| ArtifactError::Corrupt {
+        path: wanted.clone(),
+        reason: e.to_string(),
+    })?;
+    let too_large = || ArtifactError::FileTooLarge {
+        path: wanted.clone(),
+        max: limits.max_file_bytes,
+    };
+    if entry.size() > limits.max_file_bytes {
+        return Err(too_large());
+    }
+    // The declared size may lie: never inflate more than the limit + 1.
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry
+        .take(limits.max_file_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ArtifactError::Corrupt {
+            path: wanted.clone(),
+            reason: e.to_string(),
+        })?;
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// `./app/deploy.json` and `/app/deploy.json` mean `app/deploy.json`;
+/// anything that climbs out (`..`) is refused.
+fn normalize(path: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for component in Path::new(path.trim()).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str()?.to_string()),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn listing(names: &mut [String]) -> String {
+    if names.is_empty() {
+        return "The artifact holds no files.".into();
+    }
+    names.sort();
+    let shown: Vec<&str> = names.iter().take(LISTED).map(String::as_str).collect();
+    let more = names.len().saturating_sub(LISTED);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("Files there: {}{tail}.", shown.join(", "))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+
+    /// A zip holding `files` (name, content).
+    pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, content) in files {
+            writer
+                .start_file(*name, SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(content).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn reads_a_file_by_normalized_path() {
+        let zip = zip_of(&[("app/deploy.json", b"{}"), ("app/template.yaml", b"x")]);
+        for path in ["app/deploy.json", "./app/deploy.json", "/app/deploy.json"] {
+            assert_eq!(read_file(&zip, path, &Limits::default()).unwrap(), b"{}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_lists_what_is_there() {
+        let zip = zip_of(&[("b.txt", b""), ("a.json", b"")]);
+        let err = read_file(&zip, "deploy.json", &Limits::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "'deploy.json' is not in the input artifact. Files there: a.json, b.txt."
+        );
+        let many: Vec<(String, &[u8])> = (0..12).map(|i| (format!("f{i:02}"), &b""[..])).collect();
+        let many: Vec<(&str, &[u8])> = many.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        let err = read_file(&zip_of(&many), "x", &Limits::default()).unwrap_err();
+        assert!(err.to_string().ends_with("f07 and 4 more."), "{err}");
+    }
+
+    #[test]
+    fn refuses_empty_garbage_and_traversal() {
+        assert_eq!(
+            read_file(b"", "a", &Limits::default()),
+            Err(ArtifactError::Empty)
+        );
+        assert!(matches!(
+            read_file(b"not a zip", "a", &Limits::default()),
+            Err(ArtifactError::NotZip(_))
+        ));
+        let zip = zip_of(&[("../evil", b"x"), ("ok", b"y")]);
+        assert_eq!(
+            read_file(&zip, "ok", &Limits::default()),
+            Err(ArtifactError::UnsafePath("../evil".into()))
+        );
+        let zip = zip_of(&[("ok", b"y")]);
+        assert_eq!(
+            read_file(&zip, "../ok", &Limits::default()),
+            Err(ArtifactError::UnsafePath("../ok".into()))
+        );
+    }
+
+    #[test]
+    fn enforces_entry_count_and_sizes() {
+        let limits = Limits {
+            max_entries: 2,
+            max_file_bytes: 10,
+            max_total_bytes: 25,
+            ..Limits::default()
+        };
+        let three = zip_of(&[("a", b""), ("b", b""), ("c", b"")]);
+        assert_eq!(
+            read_file(&three, "a", &limits),
+            Err(ArtifactError::TooManyEntries { count: 3, max: 2 })
+        );
+        let big = zip_of(&[("a", &[b'x'; 11])]);
+        assert_eq!(
+            read_file(&big, "a", &limits),
+            Err(ArtifactError::FileTooLarge {
+                path: "a".into(),
+                max: 10
+            })
+        );
+        let bomb = zip_of(&[("a", &[0u8; 20]), ("b", &[0u8; 20])]);
+        assert_eq!(
+            read_file(&bomb, "a", &limits),
+            Err(ArtifactError::TooLarge { total: 40, max: 25 })
+        );
+        let fits = zip_of(&[("a", &[b'x'; 10])]);
+        assert_eq!(read_file(&fits, "a", &limits).unwrap().len(), 10);
+    }
+}

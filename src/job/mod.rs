@@ -1,0 +1,5 @@
+//! The CodePipeline side of the worker: parsing a job, reading its input,
+//! deciding what to report, and reporting it.
+
+pub mod artifact;
+pub mod config;
