@@ -3,3 +3,6 @@
 
 pub mod artifact;
 pub mod config;
+pub mod data;
+pub mod decide;
+pub mod input;

@@ -1,0 +1,411 @@
+//! The decision core: given what is known about a job's execution, what to
+//! report to CodePipeline. Pure data in, data out; the AWS calls that gather
+//! the facts and send the report live in `sfn.rs` and `report.rs`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What CodePipeline is told at the end of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// The execution is still running: end this job and have CodePipeline
+    /// queue another one carrying `token`.
+    Continue {
+        token: String,
+        summary: String,
+        execution_arn: String,
+    },
+    Succeed {
+        summary: String,
+        execution_arn: String,
+        variables: BTreeMap<String, String>,
+        /// The execution's output, for the output artifact.
+        output: Option<String>,
+    },
+    Fail {
+        kind: FailureKind,
+        message: String,
+        execution_arn: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The action's configuration is wrong: the pipeline's author fixes it.
+    ConfigurationError,
+    /// The deployment itself failed, or its input was bad.
+    JobFailed,
+}
+
+impl Report {
+    pub fn fail(kind: FailureKind, message: impl Into<String>) -> Self {
+        Report::Fail {
+            kind,
+            message: message.into(),
+            execution_arn: None,
+        }
+    }
+}
+
+/// The continuation token: which execution a job follows. Small JSON, far
+/// below CodePipeline's 2,048-character limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Continuation {
+    pub execution_arn: String,
+}
+
+impl Continuation {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("plain struct serializes")
+    }
+
+    pub fn decode(token: &str) -> Result<Self, String> {
+        serde_json::from_str(token).map_err(|e| {
+            format!("the continuation token is not one cpsf wrote ({e}); was the action's provider changed mid-run?")
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    Running,
+    /// Redriven and about to run again: followed like a running one.
+    PendingRedrive,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    Unknown(String),
+}
+
+impl ExecutionStatus {
+    pub fn parse(status: &str) -> Self {
+        match status {
+            "RUNNING" => Self::Running,
+            "PENDING_REDRIVE" => Self::PendingRedrive,
+            "SUCCEEDED" => Self::Succeeded,
+            "FAILED" => Self::Failed,
+            "TIMED_OUT" => Self::TimedOut,
+            "ABORTED" => Self::Aborted,
+            other => Self::Unknown(other.to_string()),
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::TimedOut | Self::Aborted
+        )
+    }
+
+    fn label(&self) -> &str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::PendingRedrive => "PENDING_REDRIVE",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::TimedOut => "TIMED_OUT",
+            Self::Aborted => "ABORTED",
+            Self::Unknown(s) => s,
+        }
+    }
+}
+
+/// Why an execution ended badly, read from its history.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FailureFacts {
+    /// The state the execution was in when it failed.
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// Everything the decision needs about an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionFacts {
+    pub arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub status: ExecutionStatus,
+    pub output: Option<String>,
+    /// The newest state entered, for progress summaries.
+    pub current_state: Option<String>,
+    pub failure: FailureFacts,
+}
+
+/// CodePipeline's limits on what a job reports.
+pub const MAX_SUMMARY: usize = 2048;
+pub const MAX_FAILURE_MESSAGE: usize = 5000;
+pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
+
+/// What to report for an execution, given its facts.
+pub fn decide(facts: &ExecutionFacts) -> Report {
+    let arn = facts.arn.clone();
+    match &facts.status {
+        ExecutionStatus::Running
+        | ExecutionStatus::PendingRedrive
+        | ExecutionStatus::Unknown(_) => {
+            let summary = match &facts.current_state {
+                Some(state) => format!(
+                    "{} {}: in state '{state}'",
+                    facts.name,
+                    facts.status.label()
+                ),
+                None => format!("{} {}", facts.name, facts.status.label()),
+            };
+            Report::Continue {
+                token: Continuation {
+                    execution_arn: arn.clone(),
+                }
+                .encode(),
+                summary: cut(&summary, MAX_SUMMARY),
+                execution_arn: arn,
+            }
+        }
+        ExecutionStatus::Succeeded => {
+            let (variables, dropped) = output_variables(facts);
+            let mut summary = format!("{} succeeded", facts.name);
+            if !dropped.is_empty() {
+                summary.push_str(&format!(
+                    "; outputs not exported as variables (not a string/number/boolean, bad name, or over the size limit): {}",
+                    dropped.join(", ")
+                ));
+            }
+            Report::Succeed {
+                summary: cut(&summary, MAX_SUMMARY),
+                execution_arn: arn,
+                variables,
+                output: facts.output.clone(),
+            }
+        }
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {
+            Report::Fail {
+                kind: FailureKind::JobFailed,
+                message: failure_message(facts),
+                execution_arn: Some(arn),
+            }
+        }
+    }
+}
+
+/// "Execution X FAILED in state 'S': Error: cause", cut to CodePipeline's limit.
+pub fn failure_message(facts: &ExecutionFacts) -> String {
+    let failure = &facts.failure;
+    let mut message = format!("Execution {} {}", facts.name, facts.status.label());
+    if let Some(state) = &failure.state {
+        message.push_str(&format!(" in state '{state}'"));
+    }
+    match (&failure.error, &failure.cause) {
+        (Some(error), Some(cause)) => message.push_str(&format!(": {error}: {cause}")),
+        (Some(error), None) => message.push_str(&format!(": {error}")),
+        (None, Some(cause)) => message.push_str(&format!(": {cause}")),
+        (None, None) => {}
+    }
+    message.push_str(&format!(" (details: cpsf history {})", facts.arn));
+    cut(&message, MAX_FAILURE_MESSAGE)
+}
+
+/// `ExecutionArn`, `StateMachineArn`, and the scalar fields of the output's
+/// `outputs` object. Returns the variables and the names left out.
+fn output_variables(facts: &ExecutionFacts) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut variables = BTreeMap::from([
+        ("ExecutionArn".to_string(), facts.arn.clone()),
+        (
+            "StateMachineArn".to_string(),
+            facts.state_machine_arn.clone(),
+        ),
+    ]);
+    let mut size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut dropped = Vec::new();
+    let output: Option<Value> = facts
+        .output
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok());
+    let outputs = output
+        .as_ref()
+        .and_then(|o| o.get("outputs"))
+        .and_then(Value::as_object);
+    for (key, value) in outputs.into_iter().flatten() {
+        let text = match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let valid_name = !key.is_empty()
+            && key.len() <= 128
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '-' | '_'));
+        match text {
+            Some(text)
+                if valid_name && size + key.len() + text.len() <= MAX_OUTPUT_VARIABLES_CHARS =>
+            {
+                size += key.len() + text.len();
+                variables.insert(key.clone(), text);
+            }
+            _ => dropped.push(key.clone()),
+        }
+    }
+    (variables, dropped)
+}
+
+/// Cuts `text` to at most `max` characters on a character boundary, saying so.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    const MARK: &str = " …[truncated]";
+    let keep = max - MARK.chars().count();
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(MARK);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(status: &str) -> ExecutionFacts {
+        ExecutionFacts {
+            arn: "arn:aws:states:us-east-1:1:execution:sm:run-1".into(),
+            name: "run-1".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:sm".into(),
+            status: ExecutionStatus::parse(status),
+            output: None,
+            current_state: None,
+            failure: FailureFacts::default(),
+        }
+    }
+
+    #[test]
+    fn every_status_maps_to_its_report() {
+        let table = [
+            ("RUNNING", "continue"),
+            ("PENDING_REDRIVE", "continue"),
+            ("SOMETHING_NEW", "continue"),
+            ("SUCCEEDED", "succeed"),
+            ("FAILED", "fail"),
+            ("TIMED_OUT", "fail"),
+            ("ABORTED", "fail"),
+        ];
+        for (status, expected) in table {
+            let got = match decide(&facts(status)) {
+                Report::Continue { .. } => "continue",
+                Report::Succeed { .. } => "succeed",
+                Report::Fail { kind, .. } => {
+                    assert_eq!(kind, FailureKind::JobFailed);
+                    "fail"
+                }
+            };
+            assert_eq!(got, expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn running_hands_back_a_token_and_names_the_current_state() {
+        let mut f = facts("RUNNING");
+        f.current_state = Some("WaitForStack".into());
+        let Report::Continue {
+            token,
+            summary,
+            execution_arn,
+        } = decide(&f)
+        else {
+            panic!()
+        };
+        assert_eq!(Continuation::decode(&token).unwrap().execution_arn, f.arn);
+        assert_eq!(execution_arn, f.arn);
+        assert_eq!(summary, "run-1 RUNNING: in state 'WaitForStack'");
+        assert!(token.len() <= 2048);
+    }
+
+    #[test]
+    fn success_exports_scalar_outputs_as_variables() {
+        let mut f = facts("SUCCEEDED");
+        f.output = Some(
+            r#"{"outputs": {"Url": "https://x", "Port": 443, "Ready": true, "Nested": {"a": 1}, "bad name": "x"}, "other": 1}"#
+                .into(),
+        );
+        let Report::Succeed {
+            variables,
+            summary,
+            output,
+            ..
+        } = decide(&f)
+        else {
+            panic!()
+        };
+        assert_eq!(variables["Url"], "https://x");
+        assert_eq!(variables["Port"], "443");
+        assert_eq!(variables["Ready"], "true");
+        assert_eq!(variables["ExecutionArn"], f.arn);
+        assert_eq!(variables["StateMachineArn"], f.state_machine_arn);
+        assert!(!variables.contains_key("Nested") && !variables.contains_key("bad name"));
+        assert!(summary.contains("Nested, bad name"), "{summary}");
+        assert_eq!(output, f.output);
+    }
+
+    #[test]
+    fn output_variables_stay_within_the_size_limit() {
+        let mut f = facts("SUCCEEDED");
+        let big = "x".repeat(60_000);
+        f.output = Some(serde_json::json!({"outputs": {"A": big, "B": big, "C": big}}).to_string());
+        let Report::Succeed { variables, .. } = decide(&f) else {
+            panic!()
+        };
+        let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(size <= MAX_OUTPUT_VARIABLES_CHARS);
+        assert!(
+            variables.contains_key("A")
+                && variables.contains_key("B")
+                && !variables.contains_key("C")
+        );
+    }
+
+    #[test]
+    fn failure_names_state_error_and_cause() {
+        let mut f = facts("FAILED");
+        f.failure = FailureFacts {
+            state: Some("CreateStack".into()),
+            error: Some("Cpsf.StackFailed".into()),
+            cause: Some("Queue: Property VisibilityTimeout must be a number".into()),
+        };
+        let Report::Fail {
+            message,
+            execution_arn,
+            ..
+        } = decide(&f)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            message,
+            "Execution run-1 FAILED in state 'CreateStack': Cpsf.StackFailed: Queue: Property \
+             VisibilityTimeout must be a number (details: cpsf history arn:aws:states:us-east-1:1:execution:sm:run-1)"
+        );
+        assert_eq!(execution_arn.as_deref(), Some(f.arn.as_str()));
+    }
+
+    #[test]
+    fn long_failures_are_cut_cleanly_to_the_limit() {
+        let mut f = facts("TIMED_OUT");
+        f.failure.cause = Some("é".repeat(6000));
+        let Report::Fail { message, .. } = decide(&f) else {
+            panic!()
+        };
+        assert_eq!(message.chars().count(), MAX_FAILURE_MESSAGE);
+        assert!(message.ends_with("…[truncated]"));
+    }
+
+    #[test]
+    fn foreign_tokens_are_refused_with_a_reason() {
+        assert!(
+            Continuation::decode("not json")
+                .unwrap_err()
+                .contains("not one cpsf wrote")
+        );
+    }
+}
