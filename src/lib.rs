@@ -27,4 +27,5 @@
 pub mod cli;
 pub mod job;
 pub mod local;
+pub mod sfn;
 pub mod shutdown;

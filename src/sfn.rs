@@ -1,0 +1,349 @@
+//! Step Functions at the edge: start an execution, describe it, read the
+//! newest history, and turn the answers into plain facts for `job::decide`.
+
+use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts};
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::types::HistoryEvent;
+
+/// How many history pages (newest first) are read to explain a failure.
+const FAILURE_PAGES: usize = 3;
+const PAGE_SIZE: i32 = 100;
+
+/// Why an execution could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The action's configuration points at something wrong.
+    #[error("{0}")]
+    Configuration(String),
+    /// The input was refused.
+    #[error("{0}")]
+    Input(String),
+    #[error("could not start the execution: {0}")]
+    Other(String),
+}
+
+/// What DescribeExecution says, in plain types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Described {
+    pub arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub status: ExecutionStatus,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// Seconds since the epoch when it stopped, if it has.
+    pub stop_date: Option<f64>,
+}
+
+#[derive(Clone)]
+pub struct Sfn {
+    client: Client,
+}
+
+impl Sfn {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Starts `name` and returns its ARN. An execution of that name that
+    /// already exists is ours (names are one per action execution): its ARN
+    /// is returned and the caller carries on following it.
+    pub async fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<String, StartError> {
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await;
+        let error = match result {
+            Ok(output) => return Ok(output.execution_arn().to_string()),
+            Err(e) => e.into_service_error(),
+        };
+        let message = error.message().unwrap_or_default().to_string();
+        match error {
+            StartExecutionError::ExecutionAlreadyExists(_) => {
+                Ok(execution_arn(state_machine_arn, name))
+            }
+            StartExecutionError::StateMachineDoesNotExist(_) => {
+                Err(StartError::Configuration(format!(
+                    "StateMachineArn {state_machine_arn} does not exist (or this worker's role cannot see it): {message}"
+                )))
+            }
+            StartExecutionError::InvalidArn(_) => Err(StartError::Configuration(format!(
+                "StateMachineArn {state_machine_arn} is not a valid ARN: {message}"
+            ))),
+            StartExecutionError::StateMachineDeleting(_) => Err(StartError::Configuration(
+                format!("StateMachineArn {state_machine_arn} is being deleted"),
+            )),
+            StartExecutionError::InvalidExecutionInput(_) => Err(StartError::Input(format!(
+                "Step Functions refused the input: {message}"
+            ))),
+            other => Err(StartError::Other(DisplayErrorContext(other).to_string())),
+        }
+    }
+
+    pub async fn describe(&self, arn: &str) -> anyhow::Result<Described> {
+        let output = self
+            .client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("DescribeExecution {arn}: {}", DisplayErrorContext(e)))?;
+        Ok(Described {
+            arn: output.execution_arn().to_string(),
+            name: output.name().unwrap_or_default().to_string(),
+            state_machine_arn: output.state_machine_arn().to_string(),
+            status: ExecutionStatus::parse(output.status().as_str()),
+            output: output.output().map(str::to_string),
+            error: output.error().map(str::to_string),
+            cause: output.cause().map(str::to_string),
+            stop_date: output.stop_date().map(|d| d.as_secs_f64()),
+        })
+    }
+
+    /// Facts for the decision: what DescribeExecution said plus, from the
+    /// newest history, the current state and (if it failed) why.
+    pub async fn facts(&self, described: Described) -> anyhow::Result<ExecutionFacts> {
+        let failed =
+            described.status.is_terminal() && described.status != ExecutionStatus::Succeeded;
+        let pages = if failed { FAILURE_PAGES } else { 1 };
+        let events = self.newest_events(&described.arn, pages).await?;
+        let reading = read_newest(&events);
+        let mut failure = reading.failure;
+        // DescribeExecution's own error/cause are the execution's verdict.
+        failure.error = described.error.clone().or(failure.error);
+        failure.cause = described.cause.clone().or(failure.cause);
+        Ok(ExecutionFacts {
+            arn: described.arn,
+            name: described.name,
+            state_machine_arn: described.state_machine_arn,
+            status: described.status,
+            output: described.output,
+            current_state: reading.state,
+            failure: if failed {
+                failure
+            } else {
+                FailureFacts::default()
+            },
+        })
+    }
+
+    async fn newest_events(&self, arn: &str, pages: usize) -> anyhow::Result<Vec<HistoryEvent>> {
+        let mut events = Vec::new();
+        let mut token = None;
+        for _ in 0..pages {
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(arn)
+                .reverse_order(true)
+                .max_results(PAGE_SIZE)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("GetExecutionHistory {arn}: {}", DisplayErrorContext(e))
+                })?;
+            events.extend(page.events().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() || read_newest(&events).state.is_some() {
+                break;
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// `arn:aws:states:r:a:stateMachine:sm` + `name` → `arn:aws:states:r:a:execution:sm:name`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    let base = state_machine_arn.replacen(":stateMachine:", ":execution:", 1);
+    format!("{base}:{name}")
+}
+
+/// What the newest events (newest first) tell.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// The newest state entered.
+    pub state: Option<String>,
+    /// The newest error and cause, preferring the execution's own.
+    pub failure: FailureFacts,
+}
+
+pub fn read_newest(events: &[HistoryEvent]) -> Reading {
+    let mut reading = Reading::default();
+    let mut task_failure: Option<(Option<String>, Option<String>)> = None;
+    for event in events {
+        if reading.state.is_none()
+            && let Some(entered) = event.state_entered_event_details()
+        {
+            reading.state = Some(entered.name().to_string());
+        }
+        let execution_level = event
+            .execution_failed_event_details()
+            .map(|d| (d.error(), d.cause()))
+            .or_else(|| {
+                event
+                    .execution_timed_out_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .execution_aborted_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            });
+        if let Some((error, cause)) = execution_level
+            && reading.failure.error.is_none()
+            && reading.failure.cause.is_none()
+        {
+            reading.failure.error = error.map(str::to_string);
+            reading.failure.cause = cause.map(str::to_string);
+        }
+        let task_level = event
+            .activity_failed_event_details()
+            .map(|d| (d.error(), d.cause()))
+            .or_else(|| {
+                event
+                    .task_failed_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .activity_timed_out_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .task_timed_out_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .lambda_function_failed_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            });
+        if task_failure.is_none()
+            && let Some((error, cause)) = task_level
+        {
+            task_failure = Some((error.map(str::to_string), cause.map(str::to_string)));
+        }
+    }
+    if reading.failure.error.is_none()
+        && reading.failure.cause.is_none()
+        && let Some((error, cause)) = task_failure
+    {
+        reading.failure.error = error;
+        reading.failure.cause = cause;
+    }
+    reading.failure.state = reading.state.clone();
+    reading
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sfn::types::{
+        ActivityFailedEventDetails, ExecutionFailedEventDetails, HistoryEventType,
+        StateEnteredEventDetails,
+    };
+    use aws_smithy_types::DateTime;
+
+    fn event(id: i64, kind: HistoryEventType) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
+        HistoryEvent::builder()
+            .id(id)
+            .r#type(kind)
+            .timestamp(DateTime::from_secs(id))
+    }
+
+    fn entered(id: i64, name: &str) -> HistoryEvent {
+        event(id, HistoryEventType::TaskStateEntered)
+            .state_entered_event_details(
+                StateEnteredEventDetails::builder()
+                    .name(name)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn execution_arns_follow_the_state_machine_arn() {
+        assert_eq!(
+            execution_arn("arn:aws:states:us-east-1:1:stateMachine:deploy", "run-1"),
+            "arn:aws:states:us-east-1:1:execution:deploy:run-1"
+        );
+    }
+
+    #[test]
+    fn a_task_failure_names_the_task_and_the_execution_error() {
+        let newest_first = vec![
+            event(6, HistoryEventType::ExecutionFailed)
+                .execution_failed_event_details(
+                    ExecutionFailedEventDetails::builder()
+                        .error("Cpsf.StackFailed")
+                        .cause("stack broke")
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+            event(5, HistoryEventType::ActivityFailed)
+                .activity_failed_event_details(
+                    ActivityFailedEventDetails::builder()
+                        .error("Inner")
+                        .cause("inner cause")
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+            entered(4, "CreateStack"),
+            entered(2, "CheckStack"),
+        ];
+        let reading = read_newest(&newest_first);
+        assert_eq!(reading.state.as_deref(), Some("CreateStack"));
+        assert_eq!(
+            reading.failure,
+            FailureFacts {
+                state: Some("CreateStack".into()),
+                error: Some("Cpsf.StackFailed".into()),
+                cause: Some("stack broke".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn without_an_execution_error_the_task_failure_explains() {
+        let newest_first = vec![
+            event(5, HistoryEventType::ActivityFailed)
+                .activity_failed_event_details(
+                    ActivityFailedEventDetails::builder()
+                        .error("Boom")
+                        .cause("why")
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+            entered(4, "CreateStack"),
+        ];
+        let failure = read_newest(&newest_first).failure;
+        assert_eq!(
+            (failure.error.as_deref(), failure.cause.as_deref()),
+            (Some("Boom"), Some("why"))
+        );
+    }
+
+    #[test]
+    fn no_events_no_facts() {
+        assert_eq!(read_newest(&[]), Reading::default());
+    }
+}
