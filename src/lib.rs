@@ -27,5 +27,6 @@
 pub mod cli;
 pub mod job;
 pub mod local;
+pub mod metrics;
 pub mod sfn;
 pub mod shutdown;

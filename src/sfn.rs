@@ -4,6 +4,7 @@
 use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts};
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::types::HistoryEvent;
 
@@ -24,6 +25,16 @@ pub enum StartError {
     Other(String),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum DescribeError {
+    /// The execution is not there: following it is pointless.
+    #[error("{0}")]
+    Gone(String),
+    /// Anything else, after the SDK's retries: worth trying again later.
+    #[error("{0}")]
+    Other(String),
+}
+
 /// What DescribeExecution says, in plain types.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Described {
@@ -36,6 +47,26 @@ pub struct Described {
     pub cause: Option<String>,
     /// Seconds since the epoch when it stopped, if it has.
     pub stop_date: Option<f64>,
+}
+
+impl Described {
+    /// Facts from the description alone, without the history's detail.
+    pub fn into_facts(self) -> ExecutionFacts {
+        let failure = FailureFacts {
+            state: None,
+            error: self.error,
+            cause: self.cause,
+        };
+        ExecutionFacts {
+            arn: self.arn,
+            name: self.name,
+            state_machine_arn: self.state_machine_arn,
+            status: self.status,
+            output: self.output,
+            current_state: None,
+            failure,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -92,14 +123,23 @@ impl Sfn {
         }
     }
 
-    pub async fn describe(&self, arn: &str) -> anyhow::Result<Described> {
+    pub async fn describe(&self, arn: &str) -> Result<Described, DescribeError> {
         let output = self
             .client
             .describe_execution()
             .execution_arn(arn)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("DescribeExecution {arn}: {}", DisplayErrorContext(e)))?;
+            .map_err(|e| match e.into_service_error() {
+                DescribeExecutionError::ExecutionDoesNotExist(_)
+                | DescribeExecutionError::InvalidArn(_) => {
+                    DescribeError::Gone(format!("execution {arn} does not exist (was it deleted?)"))
+                }
+                other => DescribeError::Other(format!(
+                    "DescribeExecution {arn}: {}",
+                    DisplayErrorContext(other)
+                )),
+            })?;
         Ok(Described {
             arn: output.execution_arn().to_string(),
             name: output.name().unwrap_or_default().to_string(),
@@ -120,23 +160,19 @@ impl Sfn {
         let pages = if failed { FAILURE_PAGES } else { 1 };
         let events = self.newest_events(&described.arn, pages).await?;
         let reading = read_newest(&events);
-        let mut failure = reading.failure;
-        // DescribeExecution's own error/cause are the execution's verdict.
-        failure.error = described.error.clone().or(failure.error);
-        failure.cause = described.cause.clone().or(failure.cause);
-        Ok(ExecutionFacts {
-            arn: described.arn,
-            name: described.name,
-            state_machine_arn: described.state_machine_arn,
-            status: described.status,
-            output: described.output,
-            current_state: reading.state,
-            failure: if failed {
-                failure
-            } else {
-                FailureFacts::default()
-            },
-        })
+        let mut facts = described.into_facts();
+        facts.current_state = reading.state;
+        if failed {
+            // DescribeExecution's own error and cause are the verdict; the
+            // history adds the state, and fills in what is missing.
+            let failure = &mut facts.failure;
+            failure.state = reading.failure.state;
+            failure.error = failure.error.take().or(reading.failure.error);
+            failure.cause = failure.cause.take().or(reading.failure.cause);
+        } else {
+            facts.failure = FailureFacts::default();
+        }
+        Ok(facts)
     }
 
     async fn newest_events(&self, arn: &str, pages: usize) -> anyhow::Result<Vec<HistoryEvent>> {

@@ -50,11 +50,26 @@ impl Report {
 
 /// The continuation token: which execution a job follows. Small JSON, far
 /// below CodePipeline's 2,048-character limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Continuation {
     pub execution_arn: String,
+    /// When the token was handed back (epoch seconds): the next job's
+    /// pickup latency is measured from here.
+    #[serde(default)]
+    pub handed_back_at: f64,
+    /// Consecutive checks that failed (AWS errors after retries); the job
+    /// fails once this reaches [`MAX_CHECK_FAILURES`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub check_failures: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// How many continuation jobs in a row may fail to check the execution.
+pub const MAX_CHECK_FAILURES: u32 = 5;
 
 impl Continuation {
     pub fn encode(&self) -> String {
@@ -140,8 +155,8 @@ pub const MAX_SUMMARY: usize = 2048;
 pub const MAX_FAILURE_MESSAGE: usize = 5000;
 pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
 
-/// What to report for an execution, given its facts.
-pub fn decide(facts: &ExecutionFacts) -> Report {
+/// What to report for an execution, given its facts; `now` is epoch seconds.
+pub fn decide(facts: &ExecutionFacts, now: f64) -> Report {
     let arn = facts.arn.clone();
     match &facts.status {
         ExecutionStatus::Running
@@ -155,11 +170,13 @@ pub fn decide(facts: &ExecutionFacts) -> Report {
                 ),
                 None => format!("{} {}", facts.name, facts.status.label()),
             };
+            let continuation = Continuation {
+                execution_arn: arn.clone(),
+                handed_back_at: now,
+                check_failures: 0,
+            };
             Report::Continue {
-                token: Continuation {
-                    execution_arn: arn.clone(),
-                }
-                .encode(),
+                token: continuation.encode(),
                 summary: cut(&summary, MAX_SUMMARY),
                 execution_arn: arn,
             }
@@ -187,6 +204,42 @@ pub fn decide(facts: &ExecutionFacts) -> Report {
                 execution_arn: Some(arn),
             }
         }
+    }
+}
+
+/// The report when the execution could not be checked (an AWS error that
+/// outlasted the SDK's retries): try again in a later job, up to a limit.
+pub fn check_failed(
+    previous: Option<&Continuation>,
+    execution_arn: &str,
+    error: &str,
+    now: f64,
+) -> Report {
+    let failures = previous.map_or(0, |c| c.check_failures) + 1;
+    if failures >= MAX_CHECK_FAILURES {
+        return Report::Fail {
+            kind: FailureKind::JobFailed,
+            message: cut(
+                &format!(
+                    "Could not check execution {execution_arn} {failures} times in a row; last error: {error}"
+                ),
+                MAX_FAILURE_MESSAGE,
+            ),
+            execution_arn: Some(execution_arn.to_string()),
+        };
+    }
+    let continuation = Continuation {
+        execution_arn: execution_arn.to_string(),
+        handed_back_at: now,
+        check_failures: failures,
+    };
+    Report::Continue {
+        token: continuation.encode(),
+        summary: cut(
+            &format!("could not check the execution (attempt {failures}, will retry): {error}"),
+            MAX_SUMMARY,
+        ),
+        execution_arn: execution_arn.to_string(),
     }
 }
 
@@ -292,7 +345,7 @@ mod tests {
             ("ABORTED", "fail"),
         ];
         for (status, expected) in table {
-            let got = match decide(&facts(status)) {
+            let got = match decide(&facts(status), 1.0) {
                 Report::Continue { .. } => "continue",
                 Report::Succeed { .. } => "succeed",
                 Report::Fail { kind, .. } => {
@@ -312,7 +365,7 @@ mod tests {
             token,
             summary,
             execution_arn,
-        } = decide(&f)
+        } = decide(&f, 1.0)
         else {
             panic!()
         };
@@ -334,7 +387,7 @@ mod tests {
             summary,
             output,
             ..
-        } = decide(&f)
+        } = decide(&f, 1.0)
         else {
             panic!()
         };
@@ -353,7 +406,7 @@ mod tests {
         let mut f = facts("SUCCEEDED");
         let big = "x".repeat(60_000);
         f.output = Some(serde_json::json!({"outputs": {"A": big, "B": big, "C": big}}).to_string());
-        let Report::Succeed { variables, .. } = decide(&f) else {
+        let Report::Succeed { variables, .. } = decide(&f, 1.0) else {
             panic!()
         };
         let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -377,7 +430,7 @@ mod tests {
             message,
             execution_arn,
             ..
-        } = decide(&f)
+        } = decide(&f, 1.0)
         else {
             panic!()
         };
@@ -393,11 +446,34 @@ mod tests {
     fn long_failures_are_cut_cleanly_to_the_limit() {
         let mut f = facts("TIMED_OUT");
         f.failure.cause = Some("é".repeat(6000));
-        let Report::Fail { message, .. } = decide(&f) else {
+        let Report::Fail { message, .. } = decide(&f, 1.0) else {
             panic!()
         };
         assert_eq!(message.chars().count(), MAX_FAILURE_MESSAGE);
         assert!(message.ends_with("…[truncated]"));
+    }
+
+    #[test]
+    fn failed_checks_retry_then_fail() {
+        let mut previous: Option<Continuation> = None;
+        for attempt in 1..MAX_CHECK_FAILURES {
+            let Report::Continue { token, summary, .. } =
+                check_failed(previous.as_ref(), "arn:x", "throttled", 2.0)
+            else {
+                panic!("attempt {attempt} should continue");
+            };
+            assert!(summary.contains(&format!("attempt {attempt}")), "{summary}");
+            previous = Some(Continuation::decode(&token).unwrap());
+        }
+        let Report::Fail { message, .. } =
+            check_failed(previous.as_ref(), "arn:x", "throttled", 3.0)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            message,
+            "Could not check execution arn:x 5 times in a row; last error: throttled"
+        );
     }
 
     #[test]

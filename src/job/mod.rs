@@ -5,4 +5,7 @@ pub mod artifact;
 pub mod config;
 pub mod data;
 pub mod decide;
+pub mod handle;
 pub mod input;
+pub mod report;
+pub mod s3;

@@ -1,0 +1,401 @@
+//! One job from pickup to report. This is where the AWS edges
+//! (`report.rs`, `s3.rs`, `sfn.rs`) meet the pure parts (`config.rs`,
+//! `artifact.rs`, `input.rs`, `decide.rs`).
+//!
+//! # Why the execution is started before the job is acknowledged
+//!
+//! A worker can die at any point. The order of the steps for a new job is
+//! chosen so that no crash can leave a job stuck or start a second
+//! execution:
+//!
+//! 1. Read configuration and input. No side effects: dying here leaves the
+//!    job unacknowledged, CodePipeline hands it out again, and the next
+//!    worker repeats this.
+//! 2. StartExecution under a name derived from the action execution id,
+//!    with an input that is a pure function of the job. Dying after this
+//!    still leaves the job unacknowledged; the next worker starts the same
+//!    name with the same input, which Step Functions answers with the same
+//!    execution (or `ExecutionAlreadyExists`, which we treat as "ours").
+//!    Either way there is one execution.
+//! 3. AcknowledgeJob. If another worker was handed the job meanwhile, the
+//!    nonce no longer matches: we stop here and leave the job to it (it
+//!    follows the same execution by name).
+//! 4. Follow the execution for a short while and report. Dying between 3
+//!    and 4 leaves an acknowledged job without a result until CodePipeline
+//!    times it out; that window is as short as one DescribeExecution.
+//!
+//! Acknowledging first would open a worse window: acknowledged, never
+//! started, nobody will ever look at it again.
+//!
+//! A continuation job has no side effect before its report, so it is
+//! acknowledged first.
+
+use super::artifact::{self, Limits};
+use super::config::{ActionConfig, InputSource};
+use super::data::Job;
+use super::decide::{self, Continuation, FailureKind, Report};
+use super::input::{execution_name, parse_input_file, state_machine_input};
+use super::report::Reporter;
+use super::s3::ArtifactStore;
+use crate::metrics::Metrics;
+use crate::sfn::{DescribeError, Described, Sfn, StartError};
+use aws_config::SdkConfig;
+use backon::BackoffBuilder;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// How a job is handled; defaults suit AWS and the playground alike.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub artifact_limits: Limits,
+    /// How long a job follows a running execution before handing it back
+    /// as a continuation.
+    pub follow_for: Duration,
+    /// First and longest pause between two DescribeExecution calls.
+    pub check_min: Duration,
+    pub check_max: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            artifact_limits: Limits::default(),
+            follow_for: Duration::from_secs(10),
+            check_min: Duration::from_millis(200),
+            check_max: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How a job ended, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Continued,
+    /// Another worker holds the job (its nonce changed): left alone.
+    Abandoned,
+    /// The report could not be delivered.
+    ReportFailed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Continued => "continued",
+            Outcome::Abandoned => "abandoned",
+            Outcome::ReportFailed => "report_failed",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct JobRunner {
+    reporter: Reporter,
+    sfn: Sfn,
+    sdk: SdkConfig,
+    settings: Arc<JobSettings>,
+    metrics: Metrics,
+    /// Cancelled at shutdown: a job following a running execution hands it
+    /// back at once instead of waiting out `follow_for`.
+    shutdown: CancellationToken,
+}
+
+impl JobRunner {
+    pub fn new(
+        reporter: Reporter,
+        sfn: Sfn,
+        sdk: SdkConfig,
+        settings: JobSettings,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            reporter,
+            sfn,
+            sdk,
+            settings: Arc::new(settings),
+            metrics,
+            shutdown,
+        }
+    }
+
+    pub fn reporter(&self) -> &Reporter {
+        &self.reporter
+    }
+
+    /// Handles one job to the end. Never fails: every problem becomes a
+    /// report to CodePipeline or, if even that fails, a log line.
+    pub async fn run(&self, job: Job) -> Outcome {
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.id,
+            pipeline = %job.context.pipeline_name,
+            stage = %job.context.stage,
+            action = %job.context.action,
+            execution_arn = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let outcome = self.run_inner(&job).instrument(span.clone()).await;
+        self.metrics.job(outcome.as_str());
+        self.metrics.job_duration(started.elapsed().as_secs_f64());
+        span.in_scope(|| tracing::info!(outcome = outcome.as_str(), "job done"));
+        outcome
+    }
+
+    async fn run_inner(&self, job: &Job) -> Outcome {
+        let report = match &job.continuation_token {
+            None => self.start(job).await,
+            Some(token) => self.follow_up(job, token).await,
+        };
+        match report {
+            Some(report) => self.send(job, &report).await,
+            None => Outcome::Abandoned,
+        }
+    }
+
+    /// A new job: steps 1–4 of the module comment. `None`: abandoned.
+    async fn start(&self, job: &Job) -> Option<Report> {
+        let (config, input, name) = match self.prepare(job).await {
+            Ok(prepared) => prepared,
+            Err(report) => return self.acknowledge(job).await.then_some(report),
+        };
+        let started = self
+            .sfn
+            .start(&config.state_machine_arn, &name, &input)
+            .await;
+        let arn = match started {
+            Ok(arn) => arn,
+            Err(error) => {
+                self.metrics.aws_error("StartExecution");
+                let kind = match error {
+                    StartError::Configuration(_) => FailureKind::ConfigurationError,
+                    StartError::Input(_) | StartError::Other(_) => FailureKind::JobFailed,
+                };
+                return self
+                    .acknowledge(job)
+                    .await
+                    .then(|| Report::fail(kind, error.to_string()));
+            }
+        };
+        tracing::Span::current().record("execution_arn", arn.as_str());
+        tracing::info!(execution = %name, "execution started");
+        if !self.acknowledge(job).await {
+            return None;
+        }
+        let report = self.follow(job, &arn, None).await;
+        Some(match report {
+            Report::Continue {
+                token,
+                summary,
+                execution_arn,
+            } => Report::Continue {
+                token,
+                summary: decide::cut(&format!("started {name}; {summary}"), decide::MAX_SUMMARY),
+                execution_arn,
+            },
+            other => other,
+        })
+    }
+
+    /// Step 1: configuration, input and name, with no side effects.
+    async fn prepare(&self, job: &Job) -> Result<(ActionConfig, String, String), Report> {
+        let config = ActionConfig::parse(&job.configuration.0)
+            .map_err(|e| Report::fail(FailureKind::ConfigurationError, e.to_string()))?;
+        let object = match &config.input {
+            InputSource::Literal(object) => object.clone(),
+            InputSource::FilePath(path) => self.read_input_file(job, path).await?,
+        };
+        let input = state_machine_input(object, job)
+            .map_err(|e| Report::fail(FailureKind::JobFailed, e.to_string()))?;
+        let name = execution_name(config.execution_name_prefix.as_deref(), job);
+        Ok((config, input, name))
+    }
+
+    async fn read_input_file(
+        &self,
+        job: &Job,
+        path: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Report> {
+        let fail = |message: String| Report::fail(FailureKind::JobFailed, message);
+        let Some(artifact) = job.input_artifacts.first() else {
+            return Err(Report::fail(
+                FailureKind::ConfigurationError,
+                format!(
+                    "InputType is FilePath but the action has no input artifact to read '{path}' from"
+                ),
+            ));
+        };
+        let Some(credentials) = &job.credentials else {
+            return Err(fail(
+                "the job carries no artifact credentials to read the input artifact with".into(),
+            ));
+        };
+        let store = ArtifactStore::for_job(&self.sdk, credentials);
+        let limits = &self.settings.artifact_limits;
+        let bytes = store
+            .download(artifact, limits.max_archive_bytes)
+            .await
+            .map_err(|e| {
+                self.metrics.aws_error("GetObject");
+                fail(e)
+            })?;
+        let file = artifact::read_file(&bytes, path, limits)
+            .map_err(|e| fail(format!("input artifact '{}': {e}", artifact.name)))?;
+        parse_input_file(path, &file).map_err(|e| fail(e.to_string()))
+    }
+
+    /// A continuation job: acknowledge, then follow the execution it names.
+    async fn follow_up(&self, job: &Job, token: &str) -> Option<Report> {
+        if !self.acknowledge(job).await {
+            return None;
+        }
+        let continuation = match Continuation::decode(token) {
+            Ok(c) => c,
+            Err(message) => return Some(Report::fail(FailureKind::JobFailed, message)),
+        };
+        if continuation.handed_back_at > 0.0 {
+            self.metrics
+                .pickup_latency(epoch_now() - continuation.handed_back_at);
+        }
+        tracing::Span::current().record("execution_arn", continuation.execution_arn.as_str());
+        Some(
+            self.follow(job, &continuation.execution_arn, Some(&continuation))
+                .await,
+        )
+    }
+
+    /// Re-describes the execution with backoff until it ends, `follow_for`
+    /// passes or the worker shuts down; then decides what to report.
+    async fn follow(&self, job: &Job, arn: &str, previous: Option<&Continuation>) -> Report {
+        let deadline = Instant::now() + self.settings.follow_for;
+        let mut pauses = backon::ExponentialBuilder::default()
+            .with_min_delay(self.settings.check_min)
+            .with_max_delay(self.settings.check_max)
+            .with_jitter()
+            .without_max_times()
+            .build();
+        let described = loop {
+            let described = match self.sfn.describe(arn).await {
+                Ok(d) => d,
+                Err(DescribeError::Gone(message)) => {
+                    return Report::Fail {
+                        kind: FailureKind::JobFailed,
+                        message,
+                        execution_arn: Some(arn.to_string()),
+                    };
+                }
+                Err(DescribeError::Other(message)) => {
+                    self.metrics.aws_error("DescribeExecution");
+                    tracing::warn!(%message, "could not check the execution");
+                    return decide::check_failed(previous, arn, &message, epoch_now());
+                }
+            };
+            let now = Instant::now();
+            if described.status.is_terminal() || now >= deadline || self.shutdown.is_cancelled() {
+                break described;
+            }
+            let pause = pauses
+                .next()
+                .unwrap_or(self.settings.check_max)
+                .min(deadline - now);
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = self.shutdown.cancelled() => {}
+            }
+        };
+        self.conclude(job, described).await
+    }
+
+    /// Turns the final description into a report, writing the output
+    /// artifact when the execution succeeded.
+    async fn conclude(&self, job: &Job, described: Described) -> Report {
+        let stop_date = described.stop_date;
+        let facts = match self.sfn.facts(described.clone()).await {
+            Ok(facts) => facts,
+            Err(error) => {
+                // The history only adds detail; decide without it.
+                self.metrics.aws_error("GetExecutionHistory");
+                tracing::warn!(%error, "could not read the execution history");
+                described.into_facts()
+            }
+        };
+        let report = decide::decide(&facts, epoch_now());
+        if let Some(stopped) = stop_date {
+            self.metrics.completion_latency(epoch_now() - stopped);
+        }
+        if let Report::Succeed {
+            output: Some(output),
+            execution_arn,
+            ..
+        } = &report
+            && !job.output_artifacts.is_empty()
+            && let Err(message) = self.write_output(job, output).await
+        {
+            return Report::Fail {
+                kind: FailureKind::JobFailed,
+                message: format!("The execution succeeded, but {message}"),
+                execution_arn: Some(execution_arn.clone()),
+            };
+        }
+        report
+    }
+
+    async fn write_output(&self, job: &Job, output: &str) -> Result<(), String> {
+        let credentials = job
+            .credentials
+            .as_ref()
+            .ok_or("the job carries no artifact credentials to write the output artifact with")?;
+        let store = ArtifactStore::for_job(&self.sdk, credentials);
+        store
+            .upload_output(
+                &job.output_artifacts[0],
+                output,
+                job.encryption_key.as_ref(),
+            )
+            .await
+            .inspect_err(|_| self.metrics.aws_error("PutObject"))
+    }
+
+    /// Claims the job; false if it belongs to another worker now.
+    async fn acknowledge(&self, job: &Job) -> bool {
+        match self.reporter.acknowledge(job).await {
+            Ok(()) => true,
+            Err(error) => {
+                self.metrics.aws_error("AcknowledgeJob");
+                tracing::warn!(%error, "could not acknowledge the job; leaving it to whoever holds it");
+                false
+            }
+        }
+    }
+
+    async fn send(&self, job: &Job, report: &Report) -> Outcome {
+        let outcome = match report {
+            Report::Continue { .. } => Outcome::Continued,
+            Report::Succeed { .. } => Outcome::Succeeded,
+            Report::Fail { message, .. } => {
+                tracing::info!(%message, "reporting failure");
+                Outcome::Failed
+            }
+        };
+        match self.reporter.send(&job.id, report).await {
+            Ok(()) => outcome,
+            Err(error) => {
+                self.metrics.aws_error("PutJobResult");
+                tracing::error!(%error, "could not report the job's result");
+                Outcome::ReportFailed
+            }
+        }
+    }
+}
+
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
