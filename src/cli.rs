@@ -1,11 +1,17 @@
 //! Command line: parse, set up logging, dispatch to one command.
 
+use crate::aws::Clients;
+use crate::job::handle::JobSettings;
+use crate::job::poller::PollerSettings;
 use crate::local::codepipeline::Config as CodePipelineConfig;
 use crate::local::{Playground, PlaygroundOptions};
+use crate::worker::WorkerOptions;
 use anyhow::Result;
+use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -23,17 +29,79 @@ pub struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
+    /// Human-readable lines.
+    #[value(alias = "text")]
     Human,
+    /// One JSON object per line, for log pipelines.
     Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the custom Deploy action: poll CodePipeline for jobs and run
+    /// each as a Step Functions execution.
+    Worker(WorkerArgs),
     /// The local playground: fakecloud plus a local CodePipeline service.
     Local {
         #[command(subcommand)]
         command: LocalCommand,
     },
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// Action type category.
+    #[arg(long, env = "CPSF_ACTION_CATEGORY", default_value = "Deploy")]
+    category: String,
+    /// Action type owner.
+    #[arg(long, env = "CPSF_ACTION_OWNER", default_value = "Custom")]
+    owner: String,
+    /// Action type provider.
+    #[arg(
+        long,
+        env = "CPSF_ACTION_PROVIDER",
+        default_value = "StepFunctionsDeploy"
+    )]
+    provider: String,
+    /// Action type version.
+    #[arg(
+        long = "action-version",
+        env = "CPSF_ACTION_VERSION",
+        default_value = "1"
+    )]
+    action_version: String,
+    /// Only take jobs whose queryable property has this value (KEY=VALUE).
+    #[arg(long, env = "CPSF_QUERY_PARAM", value_parser = parse_key_value)]
+    query_param: Option<(String, String)>,
+    /// Most jobs handled at once.
+    #[arg(long, env = "CPSF_MAX_IN_FLIGHT", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_in_flight: u32,
+    /// First pause after a poll that found nothing.
+    #[arg(long, env = "CPSF_POLL_MIN", value_parser = humantime::parse_duration, default_value = "100ms")]
+    poll_min: Duration,
+    /// Longest pause between polls when idle (jitter included).
+    #[arg(long, env = "CPSF_POLL_MAX", value_parser = humantime::parse_duration, default_value = "1500ms")]
+    poll_max: Duration,
+    /// How long one job follows a running execution before handing it back
+    /// to CodePipeline as a continuation.
+    #[arg(long, env = "CPSF_FOLLOW_FOR", value_parser = humantime::parse_duration, default_value = "10s")]
+    follow_for: Duration,
+    /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "CPSF_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "30s")]
+    shutdown_grace: Duration,
+    /// Attempts per AWS call, retries included (default: the SDK's, 3, or AWS_MAX_ATTEMPTS).
+    #[arg(long, env = "CPSF_AWS_MAX_ATTEMPTS")]
+    aws_max_attempts: Option<u32>,
+    /// Serve /healthz and /metrics here, e.g. 127.0.0.1:9090.
+    #[arg(long, env = "CPSF_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{text}'")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -58,10 +126,46 @@ struct UpArgs {
 pub async fn run(cli: Cli) -> Result<()> {
     init_logging(cli.log_format);
     match cli.command {
+        Command::Worker(args) => worker(args).await,
         Command::Local {
             command: LocalCommand::Up(args),
         } => local_up(args).await,
     }
+}
+
+async fn worker(args: WorkerArgs) -> Result<()> {
+    let action_type = ActionTypeId::builder()
+        .category(ActionCategory::from(args.category.as_str()))
+        .owner(ActionOwner::from(args.owner.as_str()))
+        .provider(args.provider)
+        .version(args.action_version)
+        .build()?;
+    let options = WorkerOptions {
+        poller: PollerSettings {
+            action_type,
+            query: args.query_param,
+            max_in_flight: args.max_in_flight as usize,
+            poll_min: args.poll_min,
+            poll_max: args.poll_max,
+            shutdown_grace: args.shutdown_grace,
+        },
+        job: JobSettings {
+            follow_for: args.follow_for,
+            ..JobSettings::default()
+        },
+        listen: args.listen,
+    };
+    let sdk = crate::aws::load(args.aws_max_attempts).await;
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            crate::shutdown::signal().await;
+            tracing::info!("shutdown requested: no new jobs; finishing the ones in flight");
+            shutdown.cancel();
+        }
+    });
+    crate::worker::run(Clients::new(&sdk), options, shutdown).await
 }
 
 fn init_logging(format: LogFormat) {

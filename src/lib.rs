@@ -24,9 +24,12 @@
 //! The worker, the deploy state machine's task handlers, history, replay and
 //! the demo come next; each gets its own module here.
 
+pub mod aws;
 pub mod cli;
+pub mod health;
 pub mod job;
 pub mod local;
 pub mod metrics;
 pub mod sfn;
 pub mod shutdown;
+pub mod worker;

@@ -7,5 +7,6 @@ pub mod data;
 pub mod decide;
 pub mod handle;
 pub mod input;
+pub mod poller;
 pub mod report;
 pub mod s3;

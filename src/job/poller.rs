@@ -1,0 +1,220 @@
+//! The poll loop: asks CodePipeline for jobs, runs each in its own task
+//! with at most `max_in_flight` at once, and stops cleanly.
+//!
+//! Cadence: after a poll that returned jobs, poll again at once; when idle,
+//! back off exponentially with jitter up to `poll_max`, so an idle worker
+//! costs at most about one PollForJobs call a second.
+
+use super::data::Job;
+use super::decide::{FailureKind, Report};
+use super::handle::JobRunner;
+use crate::metrics::Metrics;
+use aws_sdk_codepipeline::error::DisplayErrorContext;
+use aws_sdk_codepipeline::types::{ActionTypeId, Job as SdkJob};
+use backon::BackoffBuilder;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// PollForJobs hands out at most this many jobs per call.
+const MAX_BATCH: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    pub action_type: ActionTypeId,
+    /// The queryable property's name and value, if the worker serves one.
+    pub query: Option<(String, String)>,
+    pub max_in_flight: usize,
+    /// First pause after an empty poll.
+    pub poll_min: Duration,
+    /// Longest pause between polls, jitter included.
+    pub poll_max: Duration,
+    /// How long in-flight jobs get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+pub struct Poller {
+    client: aws_sdk_codepipeline::Client,
+    runner: JobRunner,
+    settings: PollerSettings,
+    metrics: Metrics,
+}
+
+impl Poller {
+    pub fn new(
+        client: aws_sdk_codepipeline::Client,
+        runner: JobRunner,
+        settings: PollerSettings,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            client,
+            runner,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Polls until `shutdown` is cancelled, then waits up to the grace
+    /// period for in-flight jobs. Jobs following a running execution see
+    /// the same token and hand their execution back at once.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.settings.max_in_flight));
+        let tracker = TaskTracker::new();
+        let mut pauses = self.idle_backoff();
+        while !shutdown.is_cancelled() {
+            let free = slots.available_permits().min(MAX_BATCH);
+            if free == 0 {
+                // Wait for a slot (or shutdown) before polling again.
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => drop(permit),
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let jobs = self.poll(free).await;
+            let got_jobs = jobs.as_ref().is_ok_and(|j| !j.is_empty());
+            for job in jobs.unwrap_or_default() {
+                let permit = slots
+                    .clone()
+                    .try_acquire_owned()
+                    .expect("batch size is at most the free slots");
+                tracker.spawn(supervise(
+                    self.runner.clone(),
+                    self.metrics.clone(),
+                    job,
+                    permit,
+                ));
+            }
+            if got_jobs {
+                pauses = self.idle_backoff();
+                continue;
+            }
+            let pause = pauses.next().unwrap_or(self.settings.poll_max);
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+        tracker.close();
+        let in_flight = tracker.len();
+        if in_flight > 0 {
+            tracing::info!(in_flight, grace = ?self.settings.shutdown_grace, "waiting for in-flight jobs");
+        }
+        if tokio::time::timeout(self.settings.shutdown_grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = tracker.len(),
+                "shutdown grace ran out; unfinished jobs go back to CodePipeline and are retried"
+            );
+        }
+    }
+
+    async fn poll(&self, batch: usize) -> Result<Vec<SdkJob>, ()> {
+        let mut request = self
+            .client
+            .poll_for_jobs()
+            .action_type_id(self.settings.action_type.clone())
+            .max_batch_size(batch as i32);
+        if let Some((key, value)) = &self.settings.query {
+            request = request.query_param(key, value);
+        }
+        match request.send().await {
+            Ok(output) => {
+                let jobs = output.jobs.unwrap_or_default();
+                self.metrics
+                    .poll(if jobs.is_empty() { "empty" } else { "jobs" });
+                Ok(jobs)
+            }
+            Err(error) => {
+                self.metrics.poll("error");
+                self.metrics.aws_error("PollForJobs");
+                tracing::warn!(error = %DisplayErrorContext(error), "PollForJobs failed");
+                Err(())
+            }
+        }
+    }
+
+    /// Pauses between empty polls. backon's jitter adds up to 100% of the
+    /// pause, so the cap handed to it is half the ceiling.
+    fn idle_backoff(&self) -> backon::ExponentialBackoff {
+        let cap = self.settings.poll_max / 2;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.settings.poll_min.min(cap))
+            .with_max_delay(cap)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+}
+
+/// Runs one job in its own task so that a panic in it is caught, reported
+/// to CodePipeline, and never takes the worker down.
+async fn supervise(runner: JobRunner, metrics: Metrics, raw: SdkJob, permit: OwnedSemaphorePermit) {
+    metrics.in_flight().inc();
+    let job = match Job::from_sdk(&raw) {
+        Ok(job) => job,
+        Err(error) => {
+            tracing::error!(job_id = raw.id().unwrap_or("?"), %error, "unusable job");
+            report_unusable(&runner, &raw, &error.to_string()).await;
+            metrics.job("failed");
+            metrics.in_flight().dec();
+            drop(permit);
+            return;
+        }
+    };
+    let task = tokio::spawn({
+        let (runner, job) = (runner.clone(), job.clone());
+        async move { runner.run(job).await }
+    });
+    if let Err(error) = task.await
+        && error.is_panic()
+    {
+        let panic = error.into_panic();
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        tracing::error!(job_id = %job.id, reason, "job handler panicked");
+        metrics.job("panicked");
+        // The job may or may not be acknowledged yet; acknowledging twice
+        // with the same nonce is harmless.
+        let _ = runner.reporter().acknowledge(&job).await;
+        let report = Report::fail(
+            FailureKind::JobFailed,
+            format!(
+                "cpsf hit an internal error while handling this job ({reason}); please report it"
+            ),
+        );
+        if let Err(error) = runner.reporter().send(&job.id, &report).await {
+            tracing::error!(job_id = %job.id, %error, "could not report the panic");
+        }
+    }
+    metrics.in_flight().dec();
+    drop(permit);
+}
+
+/// A job whose data cannot be parsed still gets an answer.
+async fn report_unusable(runner: &JobRunner, raw: &SdkJob, message: &str) {
+    let Some(id) = raw.id() else { return };
+    let ack = runner
+        .reporter()
+        .client()
+        .acknowledge_job()
+        .job_id(id)
+        .nonce(raw.nonce().unwrap_or_default())
+        .send()
+        .await;
+    if ack.is_err() {
+        return;
+    }
+    let report = Report::fail(FailureKind::JobFailed, message);
+    if let Err(error) = runner.reporter().send(id, &report).await {
+        tracing::error!(job_id = id, %error, "could not report an unusable job");
+    }
+}
