@@ -378,6 +378,78 @@ mod tests {
         );
     }
 
+    mod adapters {
+        use super::super::*;
+        use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+        use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+        use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist, StateMachineDoesNotExist};
+        use aws_smithy_mocks::{mock, mock_client};
+
+        const SM: &str = "arn:aws:states:us-east-1:1:stateMachine:deploy";
+
+        #[tokio::test]
+        async fn start_sends_name_and_input_and_returns_the_arn() {
+            let rule = mock!(Client::start_execution)
+                .match_requests(|r| r.name() == Some("run-1") && r.input() == Some("{}") && r.state_machine_arn() == Some(SM))
+                .then_output(|| {
+                    StartExecutionOutput::builder()
+                        .execution_arn("arn:new")
+                        .start_date(aws_smithy_types::DateTime::from_secs(0))
+                        .build()
+                        .unwrap()
+                });
+            let sfn = Sfn::new(mock_client!(aws_sdk_sfn, [&rule]));
+            assert_eq!(sfn.start(SM, "run-1", "{}").await.unwrap(), "arn:new");
+            assert_eq!(rule.num_calls(), 1);
+        }
+
+        #[tokio::test]
+        async fn an_existing_execution_of_that_name_is_ours() {
+            let rule = mock!(Client::start_execution).then_error(|| {
+                StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build())
+            });
+            let sfn = Sfn::new(mock_client!(aws_sdk_sfn, [&rule]));
+            let arn = sfn.start(SM, "run-1", "{}").await.unwrap();
+            assert_eq!(arn, "arn:aws:states:us-east-1:1:execution:deploy:run-1");
+        }
+
+        #[tokio::test]
+        async fn a_missing_state_machine_is_a_configuration_error() {
+            let rule = mock!(Client::start_execution).then_error(|| {
+                StartExecutionError::StateMachineDoesNotExist(StateMachineDoesNotExist::builder().message("nope").build())
+            });
+            let sfn = Sfn::new(mock_client!(aws_sdk_sfn, [&rule]));
+            let error = sfn.start(SM, "run-1", "{}").await.unwrap_err();
+            assert!(matches!(error, StartError::Configuration(_)));
+            assert!(error.to_string().contains(&format!("StateMachineArn {SM} does not exist")), "{error}");
+        }
+
+        #[tokio::test]
+        async fn describe_reads_status_and_a_missing_execution_is_gone() {
+            let ok = mock!(Client::describe_execution)
+                .match_requests(|r| r.execution_arn() == Some("arn:ok"))
+                .then_output(|| {
+                    DescribeExecutionOutput::builder()
+                        .execution_arn("arn:ok")
+                        .state_machine_arn(SM)
+                        .name("run-1")
+                        .status(aws_sdk_sfn::types::ExecutionStatus::Succeeded)
+                        .output("{}")
+                        .start_date(aws_smithy_types::DateTime::from_secs(0))
+                        .stop_date(aws_smithy_types::DateTime::from_secs(10))
+                        .build()
+                        .unwrap()
+                });
+            let gone = mock!(Client::describe_execution).then_error(|| {
+                DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build())
+            });
+            let sfn = Sfn::new(mock_client!(aws_sdk_sfn, aws_smithy_mocks::RuleMode::MatchAny, [&ok, &gone]));
+            let described = sfn.describe("arn:ok").await.unwrap();
+            assert_eq!((described.status, described.stop_date), (ExecutionStatus::Succeeded, Some(10.0)));
+            assert!(matches!(sfn.describe("arn:gone").await, Err(DescribeError::Gone(_))));
+        }
+    }
+
     #[test]
     fn no_events_no_facts() {
         assert_eq!(read_newest(&[]), Reading::default());

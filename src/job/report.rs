@@ -101,3 +101,60 @@ fn details(summary: &str, execution_arn: &str, percent: Option<i32>) -> Executio
         .set_percent_complete(percent)
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultOutput;
+    use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use std::collections::BTreeMap;
+
+    #[tokio::test]
+    async fn each_report_becomes_the_right_call() {
+        let continuation = mock!(Client::put_job_success_result)
+            .match_requests(|r| {
+                r.job_id() == Some("j1")
+                    && r.continuation_token() == Some("tok")
+                    && r.output_variables().is_none()
+                    && r.execution_details().and_then(|d| d.external_execution_id()) == Some("arn:e")
+            })
+            .then_output(|| PutJobSuccessResultOutput::builder().build());
+        let success = mock!(Client::put_job_success_result)
+            .match_requests(|r| {
+                r.job_id() == Some("j2")
+                    && r.continuation_token().is_none()
+                    && r.output_variables().is_some_and(|v| v.get("Url").map(String::as_str) == Some("https://x"))
+                    && r.execution_details().and_then(|d| d.percent_complete()) == Some(100)
+            })
+            .then_output(|| PutJobSuccessResultOutput::builder().build());
+        let failure = mock!(Client::put_job_failure_result)
+            .match_requests(|r| {
+                let details = r.failure_details().unwrap();
+                r.job_id() == Some("j3")
+                    && details.r#type() == &FailureType::ConfigurationError
+                    && details.message() == "StateMachineArn is required"
+                    && details.external_execution_id().is_none()
+            })
+            .then_output(|| PutJobFailureResultOutput::builder().build());
+        let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&continuation, &success, &failure]);
+        let reporter = Reporter::new(client);
+        let reports = [
+            ("j1", Report::Continue { token: "tok".into(), summary: "s".into(), execution_arn: "arn:e".into() }),
+            (
+                "j2",
+                Report::Succeed {
+                    summary: "ok".into(),
+                    execution_arn: "arn:e".into(),
+                    variables: BTreeMap::from([("Url".to_string(), "https://x".to_string())]),
+                    output: None,
+                },
+            ),
+            ("j3", Report::fail(FailureKind::ConfigurationError, "StateMachineArn is required")),
+        ];
+        for (job, report) in &reports {
+            reporter.send(job, report).await.unwrap();
+        }
+        assert_eq!((continuation.num_calls(), success.num_calls(), failure.num_calls()), (1, 1, 1));
+    }
+}
