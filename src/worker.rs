@@ -22,9 +22,9 @@ pub struct WorkerOptions {
 pub async fn run(
     clients: Clients,
     options: WorkerOptions,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let metrics = Metrics::default();
     let stop_http = CancellationToken::new();
     let http = match options.listen {
         Some(addr) => {
