@@ -165,7 +165,13 @@ async fn worker(args: WorkerArgs) -> Result<()> {
             shutdown.cancel();
         }
     });
-    crate::worker::run(Clients::new(&sdk), options, crate::metrics::Metrics::default(), shutdown).await
+    crate::worker::run(
+        Clients::new(&sdk),
+        options,
+        crate::metrics::Metrics::default(),
+        shutdown,
+    )
+    .await
 }
 
 fn init_logging(format: LogFormat) {

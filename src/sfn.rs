@@ -382,7 +382,9 @@ mod tests {
         use super::super::*;
         use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
         use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
-        use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist, StateMachineDoesNotExist};
+        use aws_sdk_sfn::types::error::{
+            ExecutionAlreadyExists, ExecutionDoesNotExist, StateMachineDoesNotExist,
+        };
         use aws_smithy_mocks::{mock, mock_client};
 
         const SM: &str = "arn:aws:states:us-east-1:1:stateMachine:deploy";
@@ -390,7 +392,11 @@ mod tests {
         #[tokio::test]
         async fn start_sends_name_and_input_and_returns_the_arn() {
             let rule = mock!(Client::start_execution)
-                .match_requests(|r| r.name() == Some("run-1") && r.input() == Some("{}") && r.state_machine_arn() == Some(SM))
+                .match_requests(|r| {
+                    r.name() == Some("run-1")
+                        && r.input() == Some("{}")
+                        && r.state_machine_arn() == Some(SM)
+                })
                 .then_output(|| {
                     StartExecutionOutput::builder()
                         .execution_arn("arn:new")
@@ -406,7 +412,9 @@ mod tests {
         #[tokio::test]
         async fn an_existing_execution_of_that_name_is_ours() {
             let rule = mock!(Client::start_execution).then_error(|| {
-                StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build())
+                StartExecutionError::ExecutionAlreadyExists(
+                    ExecutionAlreadyExists::builder().message("exists").build(),
+                )
             });
             let sfn = Sfn::new(mock_client!(aws_sdk_sfn, [&rule]));
             let arn = sfn.start(SM, "run-1", "{}").await.unwrap();
@@ -416,12 +424,19 @@ mod tests {
         #[tokio::test]
         async fn a_missing_state_machine_is_a_configuration_error() {
             let rule = mock!(Client::start_execution).then_error(|| {
-                StartExecutionError::StateMachineDoesNotExist(StateMachineDoesNotExist::builder().message("nope").build())
+                StartExecutionError::StateMachineDoesNotExist(
+                    StateMachineDoesNotExist::builder().message("nope").build(),
+                )
             });
             let sfn = Sfn::new(mock_client!(aws_sdk_sfn, [&rule]));
             let error = sfn.start(SM, "run-1", "{}").await.unwrap_err();
             assert!(matches!(error, StartError::Configuration(_)));
-            assert!(error.to_string().contains(&format!("StateMachineArn {SM} does not exist")), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("StateMachineArn {SM} does not exist")),
+                "{error}"
+            );
         }
 
         #[tokio::test]
@@ -441,12 +456,24 @@ mod tests {
                         .unwrap()
                 });
             let gone = mock!(Client::describe_execution).then_error(|| {
-                DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build())
+                DescribeExecutionError::ExecutionDoesNotExist(
+                    ExecutionDoesNotExist::builder().build(),
+                )
             });
-            let sfn = Sfn::new(mock_client!(aws_sdk_sfn, aws_smithy_mocks::RuleMode::MatchAny, [&ok, &gone]));
+            let sfn = Sfn::new(mock_client!(
+                aws_sdk_sfn,
+                aws_smithy_mocks::RuleMode::MatchAny,
+                [&ok, &gone]
+            ));
             let described = sfn.describe("arn:ok").await.unwrap();
-            assert_eq!((described.status, described.stop_date), (ExecutionStatus::Succeeded, Some(10.0)));
-            assert!(matches!(sfn.describe("arn:gone").await, Err(DescribeError::Gone(_))));
+            assert_eq!(
+                (described.status, described.stop_date),
+                (ExecutionStatus::Succeeded, Some(10.0))
+            );
+            assert!(matches!(
+                sfn.describe("arn:gone").await,
+                Err(DescribeError::Gone(_))
+            ));
         }
     }
 

@@ -117,14 +117,17 @@ mod tests {
                 r.job_id() == Some("j1")
                     && r.continuation_token() == Some("tok")
                     && r.output_variables().is_none()
-                    && r.execution_details().and_then(|d| d.external_execution_id()) == Some("arn:e")
+                    && r.execution_details()
+                        .and_then(|d| d.external_execution_id())
+                        == Some("arn:e")
             })
             .then_output(|| PutJobSuccessResultOutput::builder().build());
         let success = mock!(Client::put_job_success_result)
             .match_requests(|r| {
                 r.job_id() == Some("j2")
                     && r.continuation_token().is_none()
-                    && r.output_variables().is_some_and(|v| v.get("Url").map(String::as_str) == Some("https://x"))
+                    && r.output_variables()
+                        .is_some_and(|v| v.get("Url").map(String::as_str) == Some("https://x"))
                     && r.execution_details().and_then(|d| d.percent_complete()) == Some(100)
             })
             .then_output(|| PutJobSuccessResultOutput::builder().build());
@@ -137,10 +140,21 @@ mod tests {
                     && details.external_execution_id().is_none()
             })
             .then_output(|| PutJobFailureResultOutput::builder().build());
-        let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&continuation, &success, &failure]);
+        let client = mock_client!(
+            aws_sdk_codepipeline,
+            RuleMode::MatchAny,
+            [&continuation, &success, &failure]
+        );
         let reporter = Reporter::new(client);
         let reports = [
-            ("j1", Report::Continue { token: "tok".into(), summary: "s".into(), execution_arn: "arn:e".into() }),
+            (
+                "j1",
+                Report::Continue {
+                    token: "tok".into(),
+                    summary: "s".into(),
+                    execution_arn: "arn:e".into(),
+                },
+            ),
             (
                 "j2",
                 Report::Succeed {
@@ -150,11 +164,24 @@ mod tests {
                     output: None,
                 },
             ),
-            ("j3", Report::fail(FailureKind::ConfigurationError, "StateMachineArn is required")),
+            (
+                "j3",
+                Report::fail(
+                    FailureKind::ConfigurationError,
+                    "StateMachineArn is required",
+                ),
+            ),
         ];
         for (job, report) in &reports {
             reporter.send(job, report).await.unwrap();
         }
-        assert_eq!((continuation.num_calls(), success.num_calls(), failure.num_calls()), (1, 1, 1));
+        assert_eq!(
+            (
+                continuation.num_calls(),
+                success.num_calls(),
+                failure.num_calls()
+            ),
+            (1, 1, 1)
+        );
     }
 }

@@ -21,6 +21,10 @@ pub const SOURCE_BODY: &[u8] = b"PK-not-really-a-zip-but-bytes-are-bytes";
 pub struct Harness {
     pub cp: CodePipeline,
     pub s3: aws_sdk_s3::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    /// The clients a worker in this process uses.
+    pub clients: cpsf::aws::Clients,
+    pub env: LocalEnv,
     /// None when the playground runs in another process (`cpsf local up`).
     _playground: Option<Playground>,
 }
@@ -44,9 +48,17 @@ impl Harness {
     /// object every test uses.
     pub async fn connect(env: &LocalEnv) -> Self {
         let sdk = env.sdk_config().await;
+        let cp = env.codepipeline_client(&sdk);
         let harness = Self {
-            cp: env.codepipeline_client(&sdk),
+            clients: cpsf::aws::Clients {
+                sdk: sdk.clone(),
+                codepipeline: cp.clone(),
+                sfn: aws_sdk_sfn::Client::new(&sdk),
+            },
+            cp,
             s3: env.s3_client(&sdk),
+            sfn: aws_sdk_sfn::Client::new(&sdk),
+            env: env.clone(),
             _playground: None,
         };
         for bucket in [ARTIFACT_BUCKET, SOURCE_BUCKET] {

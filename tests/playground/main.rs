@@ -9,3 +9,6 @@ mod limits;
 mod local_up;
 mod pipelines;
 mod timeouts;
+mod worker;
+mod worker_harness;
+mod worker_process;

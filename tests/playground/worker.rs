@@ -1,0 +1,265 @@
+//! `cpsf worker` against the playground, with small state machines that
+//! need no task handlers (Pass, Wait, Fail).
+
+use crate::harness::*;
+use crate::worker_harness::*;
+use cpsf::job::artifact::{Limits, read_file};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn outputs_machine() -> Value {
+    json!({"StartAt": "Done", "States": {"Done": {
+        "Type": "Pass",
+        "Parameters": {"outputs": {"Url": "https://app.example", "Port": 8080}, "stack.$": "$.stackName"},
+        "End": true}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_succeeds_with_output_variables_and_an_output_artifact() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.create_state_machine("outputs", outputs_machine()).await;
+    h.put_source_zip(&[("app/deploy.json", r#"{"stackName": "app-stack"}"#)])
+        .await;
+    h.create_worker_pipeline(
+        "app",
+        &[
+            ("StateMachineArn", &machine),
+            ("InputType", "FilePath"),
+            ("Input", "app/deploy.json"),
+        ],
+    )
+    .await;
+    let worker = h.start_worker(Duration::from_secs(5));
+    let id = h.start_execution("app").await;
+    assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
+
+    let detail = h.deploy_detail("app").await;
+    let output = detail.output().unwrap();
+    let variables = output.output_variables().unwrap();
+    assert_eq!(variables["Url"], "https://app.example");
+    assert_eq!(variables["Port"], "8080");
+    assert_eq!(variables["StateMachineArn"], machine);
+    let execution_arn = &variables["ExecutionArn"];
+    let result = output.execution_result().unwrap();
+    assert_eq!(result.external_execution_id(), Some(execution_arn.as_str()));
+
+    // One execution, named after the action execution, whose input carries
+    // the pipeline's context and no secrets.
+    let action_execution_id = detail.action_execution_id().unwrap();
+    assert!(
+        execution_arn.ends_with(&format!(":app-{action_execution_id}")),
+        "{execution_arn}"
+    );
+    let described = h
+        .sfn
+        .describe_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(input["stackName"], "app-stack");
+    assert_eq!(input["pipeline"]["pipelineExecutionId"], id);
+    assert_eq!(input["pipeline"]["artifacts"][0]["name"], "SourceOutput");
+    assert!(!described.input().unwrap().contains(SECRET_VALUE));
+    let executions = h
+        .sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(executions.executions().len(), 1);
+
+    // The output artifact holds the execution's output.
+    let artifact = &output.output_artifacts()[0];
+    let location = artifact.s3_location().unwrap();
+    let object =
+        h.s3.get_object()
+            .bucket(location.bucket().unwrap())
+            .key(location.key().unwrap())
+            .send()
+            .await
+            .unwrap();
+    let zip = object.body.collect().await.unwrap().into_bytes();
+    let json: Value =
+        serde_json::from_slice(&read_file(&zip, "output.json", &Limits::default()).unwrap())
+            .unwrap();
+    assert_eq!(json["stack"], "app-stack");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fail_state_fails_the_pipeline_naming_the_state_error_and_cause() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h
+        .create_state_machine(
+            "failing",
+            json!({"StartAt": "Check", "States": {
+                "Check": {"Type": "Pass", "Next": "StackBroken"},
+                "StackBroken": {"Type": "Fail", "Error": "Cpsf.StackFailed", "Cause": "Queue: VisibilityTimeout must be a number"}}}),
+        )
+        .await;
+    h.create_worker_pipeline("app", &[("StateMachineArn", &machine)])
+        .await;
+    let worker = h.start_worker(Duration::from_secs(5));
+    let id = h.start_execution("app").await;
+    assert_eq!(h.wait_until_done("app", &id).await, "Failed");
+    let detail = h.deploy_detail("app").await;
+    let result = detail.output().unwrap().execution_result().unwrap();
+    let error = result.error_details().unwrap();
+    assert_eq!(error.code(), Some("JobFailed"));
+    let message = error.message().unwrap();
+    assert!(
+        message.contains("FAILED in state 'StackBroken': Cpsf.StackFailed: Queue: VisibilityTimeout must be a number"),
+        "{message}"
+    );
+    assert!(
+        result
+            .external_execution_id()
+            .unwrap()
+            .contains(":execution:failing:")
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_execution_is_followed_through_continuations() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h
+        .create_state_machine(
+            "slow",
+            json!({"StartAt": "Deploying", "States": {
+                "Deploying": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
+                "Done": {"Type": "Pass", "End": true}}}),
+        )
+        .await;
+    h.create_worker_pipeline("app", &[("StateMachineArn", &machine)])
+        .await;
+    let worker = h.start_worker(Duration::from_millis(500));
+    let id = h.start_execution("app").await;
+    // While it runs, the console shows which state it is in.
+    wait_for("a progress summary", || async {
+        let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
+        let latest = state.stage_states()[1].action_states()[0]
+            .latest_execution()
+            .cloned();
+        latest
+            .and_then(|l| l.summary().map(str::to_string))
+            .filter(|s| s.contains("in state 'Deploying'"))
+    })
+    .await;
+    assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
+    let text = worker.metrics.encode();
+    let continued = metric(&text, "cpsf_jobs_total{outcome=\"continued\"}");
+    // 3 s of waiting, handed back every ~0.5 s: a handful of jobs, not a hot loop.
+    assert!(
+        (2.0..=12.0).contains(&continued),
+        "continued {continued} times\n{text}"
+    );
+    assert_eq!(metric(&text, "cpsf_jobs_total{outcome=\"succeeded\"}"), 1.0);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_fails_with_a_specific_message_and_the_worker_keeps_serving() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.create_state_machine("ok", outputs_machine()).await;
+    let missing_machine = machine.replace(":ok", ":absent");
+    h.put_source_zip(&[
+        ("deploy.json", r#"{"stackName": "x"}"#),
+        ("broken.json", "{\n  \"a\": 1,\n}"),
+    ])
+    .await;
+    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        (vec![], "ConfigurationError", "StateMachineArn is required"),
+        (
+            vec![("StateMachineArn", "not-an-arn")],
+            "ConfigurationError",
+            "StateMachineArn 'not-an-arn' is not a state machine ARN",
+        ),
+        (
+            vec![("StateMachineArn", &machine), ("InputType", "Url")],
+            "ConfigurationError",
+            "InputType 'Url' is not supported",
+        ),
+        (
+            vec![("StateMachineArn", &machine), ("Input", "[1, 2]")],
+            "ConfigurationError",
+            "Input must be a JSON object when InputType is Literal; it is an array",
+        ),
+        (
+            vec![
+                ("StateMachineArn", &machine),
+                ("Input", "{\"pipeline\": 1}"),
+            ],
+            "JobFailed",
+            "cpsf reserves it",
+        ),
+        (
+            vec![
+                ("StateMachineArn", &machine),
+                ("InputType", "FilePath"),
+                ("Input", "missing.json"),
+            ],
+            "JobFailed",
+            "'missing.json' is not in the input artifact. Files there: broken.json, deploy.json.",
+        ),
+        (
+            vec![
+                ("StateMachineArn", &machine),
+                ("InputType", "FilePath"),
+                ("Input", "broken.json"),
+            ],
+            "JobFailed",
+            "broken.json is not valid JSON: trailing comma at line 3, column 1",
+        ),
+        (
+            vec![("StateMachineArn", &missing_machine)],
+            "ConfigurationError",
+            "does not exist",
+        ),
+    ];
+    let worker = h.start_worker(Duration::from_secs(5));
+    let mut runs = Vec::new();
+    for (i, (config, _, _)) in cases.iter().enumerate() {
+        let name = format!("bad-{i}");
+        h.create_worker_pipeline(&name, config).await;
+        runs.push((name.clone(), h.start_execution(&name).await));
+    }
+    for ((name, id), (config, code, expected)) in runs.iter().zip(&cases) {
+        assert_eq!(h.wait_until_done(name, id).await, "Failed", "{config:?}");
+        let detail = h.deploy_detail(name).await;
+        let error = detail
+            .output()
+            .unwrap()
+            .execution_result()
+            .unwrap()
+            .error_details()
+            .unwrap()
+            .clone();
+        assert_eq!(error.code(), Some(*code), "{config:?}: {error:?}");
+        let message = error.message().unwrap();
+        assert!(
+            message.contains(expected),
+            "{config:?}: expected '{expected}' in '{message}'"
+        );
+    }
+    // The worker is still serving.
+    h.create_worker_pipeline("good", &[("StateMachineArn", &machine)])
+        .await;
+    let id = h.start_execution("good").await;
+    assert_eq!(h.wait_until_done("good", &id).await, "Succeeded");
+    worker.stop().await;
+}
+
+/// The value of one sample in Prometheus text.
+pub fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample).map(|v| v.trim().parse().unwrap()))
+        .unwrap_or(0.0)
+}

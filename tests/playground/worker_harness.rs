@@ -1,0 +1,215 @@
+//! Helpers for worker tests: state machines, the Deploy action type as the
+//! worker serves it, and a worker running in this process.
+
+use crate::harness::*;
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionConfigurationProperty, ActionDeclaration, InputArtifact, OutputArtifact,
+};
+use cpsf::job::handle::JobSettings;
+use cpsf::job::poller::PollerSettings;
+use cpsf::metrics::Metrics;
+use cpsf::worker::WorkerOptions;
+use std::io::{Cursor, Write};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/sfn";
+/// A secret configuration value that must never reach a log.
+pub const SECRET_VALUE: &str = "S3CR3T-CONFIG-VALUE-42";
+
+pub struct RunningWorker {
+    pub metrics: Metrics,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningWorker {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+impl Harness {
+    pub async fn create_state_machine(&self, name: &str, definition: serde_json::Value) -> String {
+        self.sfn
+            .create_state_machine()
+            .name(name)
+            .role_arn(ROLE)
+            .definition(definition.to_string())
+            .send()
+            .await
+            .expect("create state machine")
+            .state_machine_arn
+    }
+
+    /// The Deploy action type with the worker's configuration keys. None is
+    /// required here, so tests can hand the worker a bad configuration.
+    pub async fn create_worker_type(&self) {
+        let property = |name: &str, secret: bool| {
+            ActionConfigurationProperty::builder()
+                .name(name)
+                .required(false)
+                .key(false)
+                .secret(secret)
+                .build()
+                .unwrap()
+        };
+        let mut request = self
+            .cp
+            .create_custom_action_type()
+            .category(ActionCategory::Deploy)
+            .provider("StepFunctionsDeploy")
+            .version("1")
+            .input_artifact_details(artifacts(0, 5))
+            .output_artifact_details(artifacts(0, 1));
+        for name in [
+            "StateMachineArn",
+            "ExecutionNamePrefix",
+            "InputType",
+            "Input",
+        ] {
+            request = request.configuration_properties(property(name, false));
+        }
+        request
+            .configuration_properties(property("ApiToken", true))
+            .send()
+            .await
+            .expect("create worker action type");
+    }
+
+    /// A pipeline `name`: S3 source, then one Deploy action with `config`.
+    pub async fn create_worker_pipeline(&self, name: &str, config: &[(&str, &str)]) {
+        let mut action = ActionDeclaration::builder()
+            .name("Deploy")
+            .action_type_id(deploy_type_id())
+            .input_artifacts(
+                InputArtifact::builder()
+                    .name("SourceOutput")
+                    .build()
+                    .unwrap(),
+            )
+            .output_artifacts(
+                OutputArtifact::builder()
+                    .name("DeployOutput")
+                    .build()
+                    .unwrap(),
+            )
+            .configuration("ApiToken", SECRET_VALUE);
+        for (key, value) in config {
+            action = action.configuration(*key, *value);
+        }
+        self.create_pipeline(name, vec![action.build().unwrap()])
+            .await;
+    }
+
+    /// Replaces the source object with a zip of `files`.
+    pub async fn put_source_zip(&self, files: &[(&str, &str)]) {
+        self.s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(SOURCE_KEY)
+            .body(zip_of(files).into())
+            .send()
+            .await
+            .expect("put source zip");
+    }
+
+    /// A worker in this process with short, test-friendly timings.
+    pub fn start_worker(&self, follow_for: Duration) -> RunningWorker {
+        let options = WorkerOptions {
+            poller: PollerSettings {
+                action_type: deploy_type_id(),
+                query: None,
+                max_in_flight: 8,
+                poll_min: Duration::from_millis(50),
+                poll_max: Duration::from_millis(300),
+                shutdown_grace: Duration::from_secs(10),
+            },
+            job: JobSettings {
+                follow_for,
+                check_min: Duration::from_millis(50),
+                check_max: Duration::from_millis(300),
+                ..JobSettings::default()
+            },
+            listen: None,
+        };
+        let metrics = Metrics::default();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(cpsf::worker::run(
+            self.clients.clone(),
+            options,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        RunningWorker {
+            metrics,
+            shutdown,
+            task,
+        }
+    }
+
+    /// The Deploy action's newest execution detail in ListActionExecutions.
+    pub async fn deploy_detail(
+        &self,
+        pipeline: &str,
+    ) -> aws_sdk_codepipeline::types::ActionExecutionDetail {
+        let details = self
+            .cp
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .send()
+            .await
+            .unwrap();
+        details
+            .action_execution_details()
+            .iter()
+            .find(|d| d.action_name() == Some("Deploy"))
+            .expect("a Deploy action execution")
+            .clone()
+    }
+
+    /// Waits for the pipeline's newest execution to end, returning its status.
+    pub async fn wait_until_done(&self, pipeline: &str, id: &str) -> String {
+        wait_for_long(
+            &format!("{pipeline} to finish"),
+            Duration::from_secs(60),
+            || async {
+                let status = self.execution_status(pipeline, id).await;
+                (status.as_str() != "InProgress").then(|| status.as_str().to_string())
+            },
+        )
+        .await
+    }
+}
+
+pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, content) in files {
+        writer
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(content.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// Like `wait_for`, with a caller-chosen limit.
+pub async fn wait_for_long<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,133 @@
+//! `cpsf worker` as a separate process: SIGTERM mid-job, restart, and logs
+//! that never carry credentials or secret configuration values.
+
+use crate::harness::*;
+use crate::worker_harness::*;
+use cpsf::local::codepipeline::Config;
+use cpsf::local::codepipeline::model::SessionCredentials;
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ACCESS_KEY: &str = "AKIAARTIFACTLEAKCHECK";
+const SECRET_KEY: &str = "artifact-secret-key-leak-check";
+const SESSION_TOKEN: &str = "artifact-session-token-leak-check";
+
+fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    command
+        .args([
+            "worker",
+            "--follow-for",
+            "60s",
+            "--poll-max",
+            "300ms",
+            "--shutdown-grace",
+            "20s",
+        ])
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    for (name, value) in h.env.vars() {
+        command.env(name, value);
+    }
+    command.spawn().expect("start cpsf worker")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_hold_no_secrets() {
+    let h = Harness::start_with(Config {
+        artifact_credentials: SessionCredentials {
+            access_key_id: ACCESS_KEY.into(),
+            secret_access_key: SECRET_KEY.into(),
+            session_token: SESSION_TOKEN.into(),
+        },
+        ..Config::default()
+    })
+    .await;
+    h.create_worker_type().await;
+    let machine = h
+        .create_state_machine(
+            "slow",
+            json!({"StartAt": "Deploying", "States": {
+                "Deploying": {"Type": "Wait", "Seconds": 4, "Next": "Done"},
+                "Done": {"Type": "Pass", "End": true}}}),
+        )
+        .await;
+    h.put_source_zip(&[("deploy.json", r#"{"stackName": "x"}"#)])
+        .await;
+    h.create_worker_pipeline(
+        "app",
+        &[
+            ("StateMachineArn", &machine),
+            ("InputType", "FilePath"),
+            ("Input", "deploy.json"),
+        ],
+    )
+    .await;
+    let log = std::env::temp_dir().join(format!("cpsf-worker-{}.log", std::process::id()));
+    let mut child = worker_process(&h, &log);
+    let id = h.start_execution("app").await;
+
+    // Wait until the worker has started the execution and is following it.
+    wait_for("the execution to start", || async {
+        let listed = h
+            .sfn
+            .list_executions()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap();
+        (!listed.executions().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let asked = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "worker did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    // It handed the running execution back instead of following it for 60 s.
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(h.execution_status("app", &id).await.as_str(), "InProgress");
+
+    let worker = h.start_worker(Duration::from_secs(5));
+    assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
+    let listed = h
+        .sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.executions().len(),
+        1,
+        "one execution across the restart"
+    );
+    worker.stop().await;
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("execution started"),
+        "the log is the worker's:\n{logs}"
+    );
+    for secret in [SECRET_VALUE, ACCESS_KEY, SECRET_KEY, SESSION_TOKEN] {
+        assert!(!logs.contains(secret), "'{secret}' leaked into the logs");
+    }
+    let _ = std::fs::remove_file(log);
+}
