@@ -5,10 +5,11 @@ use crate::job::handle::JobSettings;
 use crate::job::poller::PollerSettings;
 use crate::local::codepipeline::Config as CodePipelineConfig;
 use crate::local::{Playground, PlaygroundOptions};
+use crate::logging::LogFormat;
 use crate::worker::WorkerOptions;
 use anyhow::Result;
 use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -25,15 +26,6 @@ pub struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    #[value(alias = "text")]
-    Human,
-    /// One JSON object per line, for log pipelines.
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -124,7 +116,7 @@ struct UpArgs {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    init_logging(cli.log_format);
+    crate::logging::init(cli.log_format);
     match cli.command {
         Command::Worker(args) => worker(args).await,
         Command::Local {
@@ -172,18 +164,6 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         shutdown,
     )
     .await
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }
 
 async fn local_up(args: UpArgs) -> Result<()> {

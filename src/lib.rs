@@ -29,6 +29,7 @@ pub mod cli;
 pub mod health;
 pub mod job;
 pub mod local;
+pub mod logging;
 pub mod metrics;
 pub mod sfn;
 pub mod shutdown;

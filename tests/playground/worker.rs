@@ -250,10 +250,23 @@ async fn bad_input_fails_with_a_specific_message_and_the_worker_keeps_serving() 
         );
     }
     // The worker is still serving.
-    h.create_worker_pipeline("good", &[("StateMachineArn", &machine)])
-        .await;
+    h.create_worker_pipeline(
+        "good",
+        &[
+            ("StateMachineArn", &machine),
+            ("Input", r#"{"stackName": "x"}"#),
+        ],
+    )
+    .await;
     let id = h.start_execution("good").await;
-    assert_eq!(h.wait_until_done("good", &id).await, "Succeeded");
+    let status = h.wait_until_done("good", &id).await;
+    let detail = h.deploy_detail("good").await;
+    assert_eq!(
+        status,
+        "Succeeded",
+        "{:?}",
+        detail.output().and_then(|o| o.execution_result())
+    );
     worker.stop().await;
 }
 

@@ -1,0 +1,64 @@
+//! Logging: human or JSON lines on stderr, filtered by `RUST_LOG`.
+//!
+//! The AWS SDK's own debug and trace output includes access key ids, and
+//! whole responses such as PollForJobs' (secret configuration values). cpsf
+//! must never log those, so the SDK targets that print them are capped at
+//! INFO whatever `RUST_LOG` asks for.
+
+use tracing_subscriber::EnvFilter;
+
+/// SDK targets whose DEBUG/TRACE output carries credentials or secrets.
+const SECRET_BEARING_TARGETS: &[&str] =
+    &["aws_smithy_runtime", "aws_sigv4", "aws_smithy_runtime_api"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[value(alias = "text")]
+    Human,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// `RUST_LOG` (default `info`) with the secret-bearing targets capped.
+pub fn filter(rust_log: Option<&str>) -> EnvFilter {
+    let mut filter =
+        EnvFilter::try_new(rust_log.unwrap_or("info")).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in SECRET_BEARING_TARGETS {
+        filter = filter.add_directive(format!("{target}=info").parse().expect("static directive"));
+    }
+    filter
+}
+
+pub fn init(format: LogFormat) {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter(rust_log.as_deref()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_bearing_targets_stay_at_info_even_under_trace() {
+        for asked in ["trace", "debug", "aws_smithy_runtime=trace,info"] {
+            let shown = filter(Some(asked)).to_string();
+            for target in SECRET_BEARING_TARGETS {
+                assert!(
+                    shown.contains(&format!("{target}=info")),
+                    "{asked}: {shown}"
+                );
+                assert!(
+                    !shown.contains(&format!("{target}=trace")),
+                    "{asked}: {shown}"
+                );
+            }
+        }
+    }
+}
