@@ -7,6 +7,9 @@ use cpsf::job::artifact::{Limits, read_file};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// An action configuration: key, value pairs.
+type Config<'a> = Vec<(&'a str, &'a str)>;
+
 fn outputs_machine() -> Value {
     json!({"StartAt": "Done", "States": {"Done": {
         "Type": "Pass",
@@ -175,7 +178,8 @@ async fn bad_input_fails_with_a_specific_message_and_the_worker_keeps_serving() 
         ("broken.json", "{\n  \"a\": 1,\n}"),
     ])
     .await;
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    // (action configuration, expected failure type, expected message)
+    let cases: Vec<(Config, &str, &str)> = vec![
         (vec![], "ConfigurationError", "StateMachineArn is required"),
         (
             vec![("StateMachineArn", "not-an-arn")],
