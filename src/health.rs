@@ -53,3 +53,51 @@ async fn metrics_text(State(state): State<HealthState>) -> impl IntoResponse {
         state.metrics.encode(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::probe::http_status;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    #[tokio::test]
+    async fn healthz_turns_503_at_shutdown_and_metrics_are_served() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let endpoint = format!("http://{addr}");
+        let (metrics, shutdown, stop) = (
+            Metrics::default(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        metrics.job("succeeded");
+        let server = tokio::spawn(serve(listener, metrics, shutdown.clone(), stop.clone()));
+
+        assert_eq!(
+            http_status(&endpoint, "GET", "/healthz").await.unwrap(),
+            200
+        );
+        let text = get(addr, "/metrics").await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(
+            text.contains("cpsf_jobs_total{outcome=\"succeeded\"} 1"),
+            "{text}"
+        );
+        shutdown.cancel();
+        assert_eq!(
+            http_status(&endpoint, "GET", "/healthz").await.unwrap(),
+            503
+        );
+        stop.cancel();
+        server.await.unwrap().unwrap();
+    }
+}

@@ -76,6 +76,21 @@ pub struct EncryptionKey {
 pub struct JobDataError(pub String);
 
 impl Job {
+    /// A job with nothing but defaults; fill in what is known.
+    pub fn empty() -> Self {
+        Self {
+            id: String::new(),
+            nonce: None,
+            context: PipelineContext::default(),
+            configuration: Configuration::default(),
+            input_artifacts: Vec::new(),
+            output_artifacts: Vec::new(),
+            credentials: None,
+            encryption_key: None,
+            continuation_token: None,
+        }
+    }
+
     pub fn from_sdk(job: &sdk::Job) -> Result<Self, JobDataError> {
         let missing = |what: &str| JobDataError(format!("{what} is missing"));
         let id = job.id().ok_or_else(|| missing("the job id"))?.to_string();

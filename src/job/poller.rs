@@ -8,6 +8,7 @@
 use super::data::Job;
 use super::decide::{FailureKind, Report};
 use super::handle::JobRunner;
+use super::report::Reporter;
 use crate::metrics::Metrics;
 use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::types::{ActionTypeId, Job as SdkJob};
@@ -156,65 +157,141 @@ impl Poller {
 /// to CodePipeline, and never takes the worker down.
 async fn supervise(runner: JobRunner, metrics: Metrics, raw: SdkJob, permit: OwnedSemaphorePermit) {
     metrics.in_flight().inc();
-    let job = match Job::from_sdk(&raw) {
-        Ok(job) => job,
-        Err(error) => {
-            tracing::error!(job_id = raw.id().unwrap_or("?"), %error, "unusable job");
-            report_unusable(&runner, &raw, &error.to_string()).await;
-            metrics.job("failed");
-            metrics.in_flight().dec();
-            drop(permit);
-            return;
-        }
-    };
-    let task = tokio::spawn({
-        let (runner, job) = (runner.clone(), job.clone());
-        async move { runner.run(job).await }
-    });
-    if let Err(error) = task.await
-        && error.is_panic()
-    {
-        let panic = error.into_panic();
-        let reason = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown panic");
-        tracing::error!(job_id = %job.id, reason, "job handler panicked");
-        metrics.job("panicked");
-        // The job may or may not be acknowledged yet; acknowledging twice
-        // with the same nonce is harmless.
-        let _ = runner.reporter().acknowledge(&job).await;
-        let report = Report::fail(
-            FailureKind::JobFailed,
-            format!(
-                "cpsf hit an internal error while handling this job ({reason}); please report it"
-            ),
-        );
-        if let Err(error) = runner.reporter().send(&job.id, &report).await {
-            tracing::error!(job_id = %job.id, %error, "could not report the panic");
-        }
+    let reporter = runner.reporter().clone();
+    let outcome = guard(
+        &reporter,
+        raw,
+        move |job| async move { runner.run(job).await },
+    )
+    .await;
+    if let Some(outcome) = outcome {
+        metrics.job(outcome);
     }
     metrics.in_flight().dec();
     drop(permit);
 }
 
-/// A job whose data cannot be parsed still gets an answer.
-async fn report_unusable(runner: &JobRunner, raw: &SdkJob, message: &str) {
-    let Some(id) = raw.id() else { return };
-    let ack = runner
-        .reporter()
-        .client()
-        .acknowledge_job()
-        .job_id(id)
-        .nonce(raw.nonce().unwrap_or_default())
-        .send()
-        .await;
-    if ack.is_err() {
+/// Parses the job and runs `handle` on it in a task of its own. A job that
+/// cannot be parsed, or whose handler panics, is failed with the reason.
+/// Returns the outcome label for metrics when `handle` did not count it.
+async fn guard<H, F>(reporter: &Reporter, raw: SdkJob, handle: H) -> Option<&'static str>
+where
+    H: FnOnce(Job) -> F,
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let job = match Job::from_sdk(&raw) {
+        Ok(job) => job,
+        Err(error) => {
+            tracing::error!(job_id = raw.id().unwrap_or("?"), %error, "unusable job");
+            if let Some(id) = raw.id() {
+                let unusable = Job {
+                    id: id.to_string(),
+                    nonce: raw.nonce().map(str::to_string),
+                    ..Job::empty()
+                };
+                fail_job(reporter, &unusable, &error.to_string()).await;
+            }
+            return Some("failed");
+        }
+    };
+    let task = tokio::spawn(handle(job.clone()));
+    match task.await {
+        Err(error) if error.is_panic() => {
+            let panic = error.into_panic();
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            tracing::error!(job_id = %job.id, reason, "job handler panicked");
+            let message = format!(
+                "cpsf hit an internal error while handling this job ({reason}); please report it"
+            );
+            fail_job(reporter, &job, &message).await;
+            Some("panicked")
+        }
+        _ => None,
+    }
+}
+
+/// Acknowledges (harmless if already done with the same nonce) and fails.
+async fn fail_job(reporter: &Reporter, job: &Job, message: &str) {
+    if let Err(error) = reporter.acknowledge(job).await {
+        tracing::warn!(job_id = %job.id, %error, "could not acknowledge the job to fail it");
         return;
     }
     let report = Report::fail(FailureKind::JobFailed, message);
-    if let Err(error) = runner.reporter().send(id, &report).await {
-        tracing::error!(job_id = id, %error, "could not report an unusable job");
+    if let Err(error) = reporter.send(&job.id, &report).await {
+        tracing::error!(job_id = %job.id, %error, "could not report the job's failure");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_codepipeline::operation::acknowledge_job::AcknowledgeJobOutput;
+    use aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultOutput;
+    use aws_sdk_codepipeline::types::{JobData, PipelineContext};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn raw_job() -> SdkJob {
+        SdkJob::builder()
+            .id("job-1")
+            .nonce("n-1")
+            .data(
+                JobData::builder()
+                    .pipeline_context(PipelineContext::builder().pipeline_name("p").build())
+                    .build(),
+            )
+            .build()
+    }
+
+    fn reporter_expecting_failure(
+        containing: &'static str,
+    ) -> (Reporter, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let ack = mock!(aws_sdk_codepipeline::Client::acknowledge_job)
+            .match_requests(|r| r.job_id() == Some("job-1") && r.nonce() == Some("n-1"))
+            .then_output(|| AcknowledgeJobOutput::builder().build());
+        let fail = mock!(aws_sdk_codepipeline::Client::put_job_failure_result)
+            .match_requests(move |r| {
+                r.job_id() == Some("job-1")
+                    && r.failure_details()
+                        .is_some_and(|d| d.message().contains(containing))
+            })
+            .then_output(|| PutJobFailureResultOutput::builder().build());
+        let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&ack, &fail]);
+        (Reporter::new(client), ack, fail)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_fails_its_job_and_nothing_else() {
+        let (reporter, ack, fail) =
+            reporter_expecting_failure("internal error while handling this job (boom)");
+        let outcome = guard(&reporter, raw_job(), |_job| async { panic!("boom") }).await;
+        assert_eq!(outcome, Some("panicked"));
+        assert_eq!((ack.num_calls(), fail.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_normal_handler_is_left_to_report_for_itself() {
+        let (reporter, ack, fail) = reporter_expecting_failure("never");
+        let outcome = guard(&reporter, raw_job(), |job| async move {
+            assert_eq!(job.id, "job-1")
+        })
+        .await;
+        assert_eq!(outcome, None);
+        assert_eq!((ack.num_calls(), fail.num_calls()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_job_without_data_is_failed_with_the_reason() {
+        let (reporter, _ack, fail) = reporter_expecting_failure(
+            "the job data from CodePipeline is incomplete: data is missing",
+        );
+        let raw = SdkJob::builder().id("job-1").nonce("n-1").build();
+        let outcome = guard(&reporter, raw, |_job| async { unreachable!("not run") }).await;
+        assert_eq!(outcome, Some("failed"));
+        assert_eq!(fail.num_calls(), 1);
     }
 }
