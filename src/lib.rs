@@ -3,10 +3,28 @@
 //!
 //! # Components and where they live
 //!
+//! Decision logic is pure (data in, data out); AWS calls sit at the edges.
+//!
 //! - [`cli`] (`src/cli.rs`): the command line; parses and dispatches to one
-//!   command. `src/main.rs` only calls it.
-//! - [`shutdown`] (`src/shutdown.rs`): SIGINT/SIGTERM handling shared by the
-//!   long-running commands.
+//!   command. `src/main.rs` only calls it. [`logging`] sets up tracing and
+//!   keeps the AWS SDK's secret-bearing debug output out of the logs.
+//! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller and
+//!   the health endpoint ([`health`], [`metrics`]) together.
+//! - [`job`] (`src/job/`): the CodePipeline side of the worker.
+//!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
+//!     one supervised task per job (panics become failed jobs), shutdown.
+//!   - `handle.rs`: one job from pickup to report, and why the execution is
+//!     started before the job is acknowledged.
+//!   - pure: `data.rs` (the job in plain types, secrets kept out of `Debug`),
+//!     `config.rs` (action configuration), `artifact.rs` (safe zip reading),
+//!     `input.rs` (state machine input, execution name), `decide.rs`
+//!     (execution facts → report, continuation tokens, limits).
+//!   - edges: `s3.rs` (artifacts with the job's credentials), `report.rs`
+//!     (AcknowledgeJob, PutJob*Result).
+//! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
+//!   describe, newest history → facts.
+//! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients.
+//! - [`shutdown`] (`src/shutdown.rs`): SIGINT/SIGTERM.
 //! - [`local`] (`src/local/`): the local playground that needs no AWS
 //!   account.
 //!   - `local/fakecloud.rs`: fakecloud (S3, Step Functions, CloudFormation,
@@ -21,8 +39,8 @@
 //!     any AWS SDK or the AWS CLI at the playground.
 //!   - `local/probe.rs`: waits until an endpoint answers HTTP.
 //!
-//! The worker, the deploy state machine's task handlers, history, replay and
-//! the demo come next; each gets its own module here.
+//! Tests: unit tests beside the code; `tests/playground/` runs a playground
+//! per test on free ports and drives it through the AWS SDK, a file per area.
 
 pub mod aws;
 pub mod cli;
