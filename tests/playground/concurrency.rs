@@ -40,11 +40,7 @@ async fn concurrent_pollers_never_share_a_job() {
                         // was handed; a job handed out twice would show up as
                         // two successful acknowledgements.
                         h.acknowledge(job).await;
-                        h.cp.put_job_success_result()
-                            .job_id(job.id().unwrap())
-                            .send()
-                            .await
-                            .unwrap();
+                        h.succeed(job).await;
                         handled.lock().unwrap().push(job.id().unwrap().to_string());
                     }
                 }

@@ -176,6 +176,16 @@ impl Harness {
         assert_eq!(status.unwrap().as_str(), "InProgress");
     }
 
+    /// Reports success (no continuation) for an acknowledged job.
+    pub async fn succeed(&self, job: &Job) {
+        self.cp
+            .put_job_success_result()
+            .job_id(job.id().unwrap())
+            .send()
+            .await
+            .expect("put job success result");
+    }
+
     /// An acknowledged job of a fresh pipeline `app`, ready for a result.
     pub async fn acknowledged_job(&self) -> Job {
         self.create_deploy_type().await;
@@ -317,13 +327,42 @@ pub fn message<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
     }
 }
 
+/// Sends SIGTERM and waits up to `limit` for the process to exit.
+pub async fn terminate(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process did not exit within {limit:?} of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Retries `check` every 50 ms for up to 20 s.
-pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    wait_for_long(what, Duration::from_secs(20), check).await
+}
+
+/// Retries `check` every 50 ms until `limit` passes.
+pub async fn wait_for_long<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(value) = check().await {
             return value;

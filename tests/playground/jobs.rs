@@ -320,11 +320,7 @@ async fn a_continuation_token_queues_a_new_job_for_the_same_action() {
     assert_eq!(latest.percent_complete(), Some(40));
 
     h.acknowledge(&second).await;
-    h.cp.put_job_success_result()
-        .job_id(second.id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    h.succeed(&second).await;
     h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Succeeded)
         .await;
 }
@@ -364,11 +360,7 @@ async fn actions_run_by_run_order_and_query_params_filter_jobs() {
             .unwrap();
     assert!(none.jobs().is_empty());
     h.acknowledge(&first).await;
-    h.cp.put_job_success_result()
-        .job_id(first.id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    h.succeed(&first).await;
 
     let blue =
         h.cp.poll_for_jobs()
@@ -394,11 +386,7 @@ async fn actions_run_by_run_order_and_query_params_filter_jobs() {
         Some("Second")
     );
     h.acknowledge(&second).await;
-    h.cp.put_job_success_result()
-        .job_id(second.id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    h.succeed(&second).await;
     h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Succeeded)
         .await;
 }
@@ -504,11 +492,7 @@ async fn stopping_without_abandon_lets_the_running_action_finish() {
             .send()
             .await;
     assert_eq!(code(twice), "DuplicatedStopRequestException");
-    h.cp.put_job_success_result()
-        .job_id(job.id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    h.succeed(&job).await;
     assert_eq!(
         h.execution_status("app", &execution_id).await,
         PipelineExecutionStatus::Stopped

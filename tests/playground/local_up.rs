@@ -96,11 +96,7 @@ async fn a_client_of_the_env_file_runs_a_pipeline_end_to_end() {
     let execution_id = h.start_execution("app").await;
     let job = h.poll_job().await;
     h.acknowledge(&job).await;
-    h.cp.put_job_success_result()
-        .job_id(job.id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    h.succeed(&job).await;
     h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Succeeded)
         .await;
 }
@@ -108,17 +104,7 @@ async fn a_client_of_the_env_file_runs_a_pipeline_end_to_end() {
 #[tokio::test]
 async fn sigterm_stops_fakecloud_and_removes_the_env_file() {
     let mut up = local_up("term").await;
-    signal(&up.child, libc::SIGTERM);
-    let child = &mut up.child;
-    let mut exited = None;
-    for _ in 0..200 {
-        exited = child.try_wait().unwrap();
-        if exited.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let status = exited.expect("cpsf exits within 10 s of SIGTERM");
+    let status = terminate(&mut up.child, Duration::from_secs(10)).await;
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     wait_until_gone(&up.env.aws_endpoint).await;
     assert!(

@@ -194,22 +194,3 @@ pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     }
     writer.finish().unwrap().into_inner()
 }
-
-/// Like `wait_for`, with a caller-chosen limit.
-pub async fn wait_for_long<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}

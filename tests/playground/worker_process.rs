@@ -83,19 +83,8 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let asked = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            asked.elapsed() < Duration::from_secs(15),
-            "worker did not exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = terminate(&mut child, Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status:?}");
     // It handed the running execution back instead of following it for 60 s.
     assert!(

@@ -90,12 +90,7 @@ impl Store {
 
     pub fn create_custom_action_type(&mut self, input: Value) -> ApiResult {
         let input: CreateInput = decode(input)?;
-        let id = ActionTypeId {
-            category: input.category,
-            owner: "Custom".into(),
-            provider: input.provider,
-            version: input.version,
-        };
+        let id = custom_type_id(input.category, input.provider, input.version);
         validate_new_type(&id, &input.configuration_properties)?;
         for (member, details) in [
             ("inputArtifactDetails", input.input_artifact_details),
@@ -145,12 +140,7 @@ impl Store {
 
     pub fn delete_custom_action_type(&mut self, input: Value) -> ApiResult {
         let input: DeleteInput = decode(input)?;
-        let id = ActionTypeId {
-            category: input.category,
-            owner: "Custom".into(),
-            provider: input.provider,
-            version: input.version,
-        };
+        let id = custom_type_id(input.category, input.provider, input.version);
         if self.action_types.remove(&id).is_none() {
             return Err(ApiError::validation(format!(
                 "Action type {id} does not exist"
@@ -158,6 +148,15 @@ impl Store {
         }
         self.deleted_action_types.insert(id);
         Ok(json!({}))
+    }
+}
+
+fn custom_type_id(category: String, provider: String, version: String) -> ActionTypeId {
+    ActionTypeId {
+        category,
+        owner: "Custom".into(),
+        provider,
+        version,
     }
 }
 
