@@ -69,10 +69,7 @@ async fn concurrent_pollers_never_share_a_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_acknowledgements_of_one_job_have_one_winner() {
     let h = Arc::new(Harness::start().await);
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    h.start_execution("app").await;
+    h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let job = h.poll_job().await;
     // Eight callers race with the right nonce and eight with a wrong one.
     let attempts: Vec<_> = (0..16)

@@ -176,6 +176,14 @@ impl Harness {
         assert_eq!(status.unwrap().as_str(), "InProgress");
     }
 
+    /// Registers the Deploy type, creates pipeline `app` with `deploys` and
+    /// starts it; returns the pipeline execution id.
+    pub async fn start_app(&self, deploys: Vec<ActionDeclaration>) -> String {
+        self.create_deploy_type().await;
+        self.create_pipeline("app", deploys).await;
+        self.start_execution("app").await
+    }
+
     /// Reports success (no continuation) for an acknowledged job.
     pub async fn succeed(&self, job: &Job) {
         self.cp

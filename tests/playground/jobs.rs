@@ -9,10 +9,7 @@ use aws_sdk_codepipeline::types::{
 #[tokio::test]
 async fn a_job_runs_from_source_to_success_and_the_views_show_it() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    let execution_id = h.start_execution("app").await;
+    let execution_id = h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
 
     let job = h.poll_job().await;
     let data = job.data().unwrap();
@@ -154,10 +151,7 @@ async fn a_job_runs_from_source_to_success_and_the_views_show_it() {
 #[tokio::test]
 async fn nonces_and_job_states_are_enforced() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    h.start_execution("app").await;
+    h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let job = h.poll_job().await;
     let id = job.id().unwrap();
 
@@ -212,10 +206,7 @@ async fn nonces_and_job_states_are_enforced() {
 #[tokio::test]
 async fn a_failure_fails_the_pipeline_with_its_details() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    let execution_id = h.start_execution("app").await;
+    let execution_id = h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let job = h.poll_job().await;
     h.acknowledge(&job).await;
     h.cp.put_job_failure_result()
@@ -254,10 +245,7 @@ async fn a_failure_fails_the_pipeline_with_its_details() {
 #[tokio::test]
 async fn a_continuation_token_queues_a_new_job_for_the_same_action() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    let execution_id = h.start_execution("app").await;
+    let execution_id = h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let first = h.poll_job().await;
     h.acknowledge(&first).await;
 
@@ -328,16 +316,12 @@ async fn a_continuation_token_queues_a_new_job_for_the_same_action() {
 #[tokio::test]
 async fn actions_run_by_run_order_and_query_params_filter_jobs() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline(
-        "app",
-        vec![
+    let execution_id = h
+        .start_app(vec![
             deploy_action("First", 1, "blue"),
             deploy_action("Second", 2, "green"),
-        ],
-    )
-    .await;
-    let execution_id = h.start_execution("app").await;
+        ])
+        .await;
     let first = h.poll_job_where(Some("blue")).await;
     assert_eq!(
         first
@@ -394,16 +378,13 @@ async fn actions_run_by_run_order_and_query_params_filter_jobs() {
 #[tokio::test]
 async fn a_missing_source_object_fails_the_source_stage() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
     h.s3.delete_object()
         .bucket(SOURCE_BUCKET)
         .key(SOURCE_KEY)
         .send()
         .await
         .unwrap();
-    let execution_id = h.start_execution("app").await;
+    let execution_id = h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Failed)
         .await;
     let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
@@ -427,10 +408,7 @@ async fn a_missing_source_object_fails_the_source_stage() {
 #[tokio::test]
 async fn stopping_with_abandon_closes_the_job() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    let execution_id = h.start_execution("app").await;
+    let execution_id = h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let job = h.poll_job().await;
     h.acknowledge(&job).await;
     h.cp.stop_pipeline_execution()
@@ -463,16 +441,12 @@ async fn stopping_with_abandon_closes_the_job() {
 #[tokio::test]
 async fn stopping_without_abandon_lets_the_running_action_finish() {
     let h = Harness::start().await;
-    h.create_deploy_type().await;
-    h.create_pipeline(
-        "app",
-        vec![
+    let execution_id = h
+        .start_app(vec![
             deploy_action("First", 1, "blue"),
             deploy_action("Second", 2, "blue"),
-        ],
-    )
-    .await;
-    let execution_id = h.start_execution("app").await;
+        ])
+        .await;
     let job = h.poll_job().await;
     h.acknowledge(&job).await;
     h.cp.stop_pipeline_execution()

@@ -90,10 +90,7 @@ fn signal(child: &Child, signal: i32) {
 async fn a_client_of_the_env_file_runs_a_pipeline_end_to_end() {
     let up = local_up("e2e").await;
     let h = Harness::connect(&up.env).await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    let execution_id = h.start_execution("app").await;
+    let execution_id = h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let job = h.poll_job().await;
     h.acknowledge(&job).await;
     h.succeed(&job).await;

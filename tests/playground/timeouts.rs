@@ -13,10 +13,7 @@ async fn an_unacknowledged_job_is_dispatched_again_with_a_new_nonce() {
         ..Config::default()
     })
     .await;
-    h.create_deploy_type().await;
-    h.create_pipeline("app", vec![deploy_action("Deploy", 1, "blue")])
-        .await;
-    h.start_execution("app").await;
+    h.start_app(vec![deploy_action("Deploy", 1, "blue")]).await;
     let first = h.poll_job().await;
     let empty =
         h.cp.poll_for_jobs()
