@@ -1,7 +1,7 @@
 //! Step Functions at the edge: start an execution, describe it, read the
 //! newest history, and turn the answers into plain facts for `job::decide`.
 
-use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts};
+use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts, TaskFailure};
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
@@ -56,6 +56,7 @@ impl Described {
             state: None,
             error: self.error,
             cause: self.cause,
+            task: None,
         };
         ExecutionFacts {
             arn: self.arn,
@@ -169,6 +170,7 @@ impl Sfn {
             failure.state = reading.failure.state;
             failure.error = failure.error.take().or(reading.failure.error);
             failure.cause = failure.cause.take().or(reading.failure.cause);
+            failure.task = reading.failure.task;
         } else {
             facts.failure = FailureFacts::default();
         }
@@ -218,70 +220,55 @@ pub struct Reading {
 
 pub fn read_newest(events: &[HistoryEvent]) -> Reading {
     let mut reading = Reading::default();
-    let mut task_failure: Option<(Option<String>, Option<String>)> = None;
+    let mut task: Option<TaskFailure> = None;
+    let mut execution_level_seen = false;
     for event in events {
-        if reading.state.is_none()
-            && let Some(entered) = event.state_entered_event_details()
-        {
-            reading.state = Some(entered.name().to_string());
+        if let Some(entered) = event.state_entered_event_details() {
+            let name = entered.name().to_string();
+            if reading.state.is_none() {
+                reading.state = Some(name.clone());
+            }
+            // The first state entered before (in time) a task failure is
+            // the task that failed.
+            if let Some(task) = task.as_mut().filter(|t| t.state.is_none()) {
+                task.state = Some(name);
+            }
         }
         let execution_level = event
             .execution_failed_event_details()
             .map(|d| (d.error(), d.cause()))
-            .or_else(|| {
-                event
-                    .execution_timed_out_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .execution_aborted_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            });
+            .or_else(|| event.execution_timed_out_event_details().map(|d| (d.error(), d.cause())))
+            .or_else(|| event.execution_aborted_event_details().map(|d| (d.error(), d.cause())));
         if let Some((error, cause)) = execution_level
-            && reading.failure.error.is_none()
-            && reading.failure.cause.is_none()
+            && !execution_level_seen
         {
+            execution_level_seen = true;
             reading.failure.error = error.map(str::to_string);
             reading.failure.cause = cause.map(str::to_string);
         }
         let task_level = event
             .activity_failed_event_details()
             .map(|d| (d.error(), d.cause()))
-            .or_else(|| {
-                event
-                    .task_failed_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .activity_timed_out_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .task_timed_out_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .lambda_function_failed_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            });
-        if task_failure.is_none()
+            .or_else(|| event.task_failed_event_details().map(|d| (d.error(), d.cause())))
+            .or_else(|| event.activity_timed_out_event_details().map(|d| (d.error(), d.cause())))
+            .or_else(|| event.task_timed_out_event_details().map(|d| (d.error(), d.cause())))
+            .or_else(|| event.lambda_function_failed_event_details().map(|d| (d.error(), d.cause())));
+        if task.is_none()
             && let Some((error, cause)) = task_level
         {
-            task_failure = Some((error.map(str::to_string), cause.map(str::to_string)));
+            task = Some(TaskFailure {
+                state: None,
+                error: error.map(str::to_string),
+                cause: cause.map(str::to_string),
+            });
         }
     }
-    if reading.failure.error.is_none()
-        && reading.failure.cause.is_none()
-        && let Some((error, cause)) = task_failure
-    {
-        reading.failure.error = error;
-        reading.failure.cause = cause;
+    if !execution_level_seen && let Some(task) = &task {
+        reading.failure.error = task.error.clone();
+        reading.failure.cause = task.cause.clone();
     }
     reading.failure.state = reading.state.clone();
+    reading.failure.task = task;
     reading
 }
 
@@ -353,6 +340,11 @@ mod tests {
                 state: Some("CreateStack".into()),
                 error: Some("Cpsf.StackFailed".into()),
                 cause: Some("stack broke".into()),
+                task: Some(TaskFailure {
+                    state: Some("CreateStack".into()),
+                    error: Some("Inner".into()),
+                    cause: Some("inner cause".into()),
+                }),
             }
         );
     }

@@ -135,6 +135,16 @@ pub struct FailureFacts {
     pub state: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// The task whose error was caught on the way to a Fail state: the
+    /// Fail state says what failed, the task says why.
+    pub task: Option<TaskFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskFailure {
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
 }
 
 /// Everything the decision needs about an execution.
@@ -255,6 +265,18 @@ pub fn failure_message(facts: &ExecutionFacts) -> String {
         (Some(error), None) => message.push_str(&format!(": {error}")),
         (None, Some(cause)) => message.push_str(&format!(": {cause}")),
         (None, None) => {}
+    }
+    if let Some(task) = &failure.task
+        && (task.error != failure.error || task.cause != failure.cause)
+    {
+        message.push_str(" — caused by");
+        if let Some(state) = &task.state {
+            message.push_str(&format!(" task '{state}'"));
+        }
+        let detail: Vec<&str> = [task.error.as_deref(), task.cause.as_deref()].into_iter().flatten().collect();
+        if !detail.is_empty() {
+            message.push_str(&format!(": {}", detail.join(": ")));
+        }
     }
     message.push_str(&format!(" (details: cpsf history {})", facts.arn));
     cut(&message, MAX_FAILURE_MESSAGE)
@@ -425,6 +447,7 @@ mod tests {
             state: Some("CreateStack".into()),
             error: Some("Cpsf.StackFailed".into()),
             cause: Some("Queue: Property VisibilityTimeout must be a number".into()),
+            task: None,
         };
         let Report::Fail {
             message,
@@ -440,6 +463,29 @@ mod tests {
              VisibilityTimeout must be a number (details: cpsf history arn:aws:states:us-east-1:1:execution:sm:run-1)"
         );
         assert_eq!(execution_arn.as_deref(), Some(f.arn.as_str()));
+    }
+
+    #[test]
+    fn a_caught_task_failure_is_named_after_the_fail_state() {
+        let mut f = facts("FAILED");
+        f.failure = FailureFacts {
+            state: Some("CreateFailed".into()),
+            error: Some("Cpsf.CreateFailed".into()),
+            cause: Some("The stack could not be created.".into()),
+            task: Some(TaskFailure {
+                state: Some("CreateStack".into()),
+                error: Some("Cpsf.TemplateInvalid".into()),
+                cause: Some("Template format error: unresolved resource dependencies [Nope]".into()),
+            }),
+        };
+        let Report::Fail { message, .. } = decide(&f, 1.0) else { panic!() };
+        assert!(
+            message.starts_with(
+                "Execution run-1 FAILED in state 'CreateFailed': Cpsf.CreateFailed: The stack could not be created. \
+                 — caused by task 'CreateStack': Cpsf.TemplateInvalid: Template format error: unresolved resource dependencies [Nope]"
+            ),
+            "{message}"
+        );
     }
 
     #[test]
