@@ -27,6 +27,9 @@ pub async fn load(max_attempts: Option<u32>) -> SdkConfig {
     loader.load().await
 }
 
+/// GetActivityTask holds a request up to 60 s: its client must wait longer.
+const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(75);
+
 /// The clients the worker uses. Built from one SdkConfig in production; tests
 /// build them for the playground's two endpoints.
 #[derive(Clone)]
@@ -43,5 +46,32 @@ impl Clients {
             codepipeline: aws_sdk_codepipeline::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
         }
+    }
+
+    /// A Step Functions client for GetActivityTask's long poll.
+    pub fn sfn_long_poll(&self) -> aws_sdk_sfn::Client {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(LONG_POLL_TIMEOUT)
+            .operation_attempt_timeout(LONG_POLL_TIMEOUT)
+            .build();
+        let config = aws_sdk_sfn::config::Builder::from(&self.sdk)
+            .timeout_config(timeouts)
+            .build();
+        aws_sdk_sfn::Client::from_conf(config)
+    }
+
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.sdk)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::new(&self.sdk)
+    }
+
+    pub fn region(&self) -> String {
+        self.sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string())
     }
 }

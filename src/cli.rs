@@ -6,7 +6,8 @@ use crate::job::poller::PollerSettings;
 use crate::local::codepipeline::Config as CodePipelineConfig;
 use crate::local::{Playground, PlaygroundOptions};
 use crate::logging::LogFormat;
-use crate::worker::WorkerOptions;
+use crate::tasks::runner::RunnerSettings;
+use crate::worker::{TaskOptions, WorkerOptions};
 use anyhow::Result;
 use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
 use clap::{Args, Parser, Subcommand};
@@ -84,9 +85,41 @@ struct WorkerArgs {
     /// Attempts per AWS call, retries included (default: the SDK's, 3, or AWS_MAX_ATTEMPTS).
     #[arg(long, env = "CPSF_AWS_MAX_ATTEMPTS")]
     aws_max_attempts: Option<u32>,
+    /// Serve only the job poller, not the activity task handlers.
+    #[arg(long, env = "CPSF_JOBS_ONLY", conflicts_with = "tasks_only")]
+    jobs_only: bool,
+    /// Serve only the activity task handlers, not the job poller.
+    #[arg(long, env = "CPSF_TASKS_ONLY")]
+    tasks_only: bool,
+    /// Activity names are <prefix>check-stack, <prefix>create-stack, …
+    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value = "cpsf-")]
+    activity_prefix: String,
+    /// Most tasks of each activity handled at once.
+    #[arg(long, env = "CPSF_TASK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    task_concurrency: u32,
+    /// How often a working task handler sends a heartbeat.
+    #[arg(long, env = "CPSF_HEARTBEAT_EVERY", value_parser = humantime::parse_duration, default_value = "20s")]
+    heartbeat_every: Duration,
+    /// How long one wait-stack task blocks before the state machine asks again.
+    #[arg(long, env = "CPSF_WAIT_CAP", value_parser = humantime::parse_duration, default_value = "1h")]
+    wait_cap: Duration,
+    /// S3 bucket for templates over 51,200 bytes (passed by TemplateURL).
+    #[arg(long, env = "CPSF_STAGING_BUCKET")]
+    staging_bucket: Option<String>,
     /// Serve /healthz and /metrics here, e.g. 127.0.0.1:9090.
     #[arg(long, env = "CPSF_LISTEN")]
     listen: Option<std::net::SocketAddr>,
+}
+
+/// Shown in the execution history as the activity worker: host and pid.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "cpsf".into());
+    format!("{host}-{}", std::process::id())
+        .chars()
+        .take(80)
+        .collect()
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -133,14 +166,27 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         .version(args.action_version)
         .build()?;
     let options = WorkerOptions {
-        poller: PollerSettings {
+        poller: (!args.tasks_only).then_some(PollerSettings {
             action_type,
             query: args.query_param,
             max_in_flight: args.max_in_flight as usize,
             poll_min: args.poll_min,
             poll_max: args.poll_max,
             shutdown_grace: args.shutdown_grace,
-        },
+        }),
+        tasks: (!args.jobs_only).then(|| TaskOptions {
+            runner: RunnerSettings {
+                activities: TaskOptions::activities(&args.activity_prefix),
+                max_concurrent: args.task_concurrency as usize,
+                heartbeat_every: args.heartbeat_every,
+                worker_name: worker_name(),
+                shutdown_grace: args.shutdown_grace,
+            },
+            staging_bucket: args.staging_bucket,
+            wait_cap: args.wait_cap,
+            poll_min: Duration::from_millis(500),
+            poll_max: Duration::from_secs(5),
+        }),
         job: JobSettings {
             follow_for: args.follow_for,
             ..JobSettings::default()

@@ -51,4 +51,5 @@ pub mod logging;
 pub mod metrics;
 pub mod sfn;
 pub mod shutdown;
+pub mod tasks;
 pub mod worker;

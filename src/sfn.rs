@@ -237,8 +237,16 @@ pub fn read_newest(events: &[HistoryEvent]) -> Reading {
         let execution_level = event
             .execution_failed_event_details()
             .map(|d| (d.error(), d.cause()))
-            .or_else(|| event.execution_timed_out_event_details().map(|d| (d.error(), d.cause())))
-            .or_else(|| event.execution_aborted_event_details().map(|d| (d.error(), d.cause())));
+            .or_else(|| {
+                event
+                    .execution_timed_out_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .execution_aborted_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            });
         if let Some((error, cause)) = execution_level
             && !execution_level_seen
         {
@@ -249,10 +257,26 @@ pub fn read_newest(events: &[HistoryEvent]) -> Reading {
         let task_level = event
             .activity_failed_event_details()
             .map(|d| (d.error(), d.cause()))
-            .or_else(|| event.task_failed_event_details().map(|d| (d.error(), d.cause())))
-            .or_else(|| event.activity_timed_out_event_details().map(|d| (d.error(), d.cause())))
-            .or_else(|| event.task_timed_out_event_details().map(|d| (d.error(), d.cause())))
-            .or_else(|| event.lambda_function_failed_event_details().map(|d| (d.error(), d.cause())));
+            .or_else(|| {
+                event
+                    .task_failed_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .activity_timed_out_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .task_timed_out_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            })
+            .or_else(|| {
+                event
+                    .lambda_function_failed_event_details()
+                    .map(|d| (d.error(), d.cause()))
+            });
         if task.is_none()
             && let Some((error, cause)) = task_level
         {

@@ -7,15 +7,50 @@ use crate::job::poller::{Poller, PollerSettings};
 use crate::job::report::Reporter;
 use crate::metrics::Metrics;
 use crate::sfn::Sfn;
+use crate::tasks::runner::RunnerSettings;
+use crate::tasks::template::Templates;
+use crate::tasks::{Handler, TaskContext};
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub struct WorkerOptions {
-    pub poller: PollerSettings,
+    /// The job poller; None with `--tasks-only`.
+    pub poller: Option<PollerSettings>,
     pub job: JobSettings,
+    /// The activity task handlers; None with `--jobs-only`.
+    pub tasks: Option<TaskOptions>,
     /// Where `/healthz` and `/metrics` are served, if anywhere.
     pub listen: Option<SocketAddr>,
+}
+
+pub struct TaskOptions {
+    pub runner: RunnerSettings,
+    pub staging_bucket: Option<String>,
+    pub wait_cap: Duration,
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+}
+
+impl TaskOptions {
+    /// Every handler under its default activity name with `prefix` in
+    /// place of `cpsf-`.
+    pub fn activities(prefix: &str) -> Vec<(Handler, String)> {
+        Handler::ALL
+            .iter()
+            .map(|h| {
+                (
+                    *h,
+                    format!(
+                        "{prefix}{}",
+                        h.default_activity().trim_start_matches("cpsf-")
+                    ),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Runs until `shutdown` is cancelled and in-flight work has drained.
@@ -41,27 +76,65 @@ pub async fn run(
         }
         None => None,
     };
-    let runner = JobRunner::new(
-        Reporter::new(clients.codepipeline.clone()),
-        Sfn::new(clients.sfn.clone()),
-        clients.sdk.clone(),
-        options.job,
-        metrics.clone(),
-        shutdown.clone(),
-    );
-    let action = &options.poller.action_type;
-    tracing::info!(
-        action_type = %format!("{}/{}/{}/{}", action.category.as_str(), action.owner.as_str(), action.provider, action.version),
-        max_in_flight = options.poller.max_in_flight,
-        "worker started"
-    );
-    Poller::new(clients.codepipeline, runner, options.poller, metrics)
-        .run(shutdown)
-        .await;
+    let tasks = options.tasks.map(|tasks| {
+        let ctx = TaskContext {
+            cfn: clients.cloudformation(),
+            templates: Templates {
+                s3: clients.s3(),
+                staging_bucket: tasks.staging_bucket,
+                region: clients.region(),
+            },
+            wait_cap: tasks.wait_cap,
+            poll_min: tasks.poll_min,
+            poll_max: tasks.poll_max,
+        };
+        let serve = crate::tasks::runner::run(
+            clients.sfn_long_poll(),
+            Arc::new(ctx),
+            tasks.runner,
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let result = serve.await;
+            if let Err(error) = &result {
+                // Without its activities the worker is not doing its job.
+                tracing::error!(error = %format!("{error:#}"), "task handlers stopped; stopping the worker");
+                shutdown.cancel();
+            }
+            result
+        })
+    });
+    if let Some(poller) = options.poller {
+        let runner = JobRunner::new(
+            Reporter::new(clients.codepipeline.clone()),
+            Sfn::new(clients.sfn.clone()),
+            clients.sdk.clone(),
+            options.job,
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        let action = &poller.action_type;
+        tracing::info!(
+            action_type = %format!("{}/{}/{}/{}", action.category.as_str(), action.owner.as_str(), action.provider, action.version),
+            max_in_flight = poller.max_in_flight,
+            "polling for jobs"
+        );
+        Poller::new(clients.codepipeline, runner, poller, metrics)
+            .run(shutdown.clone())
+            .await;
+    }
+    let result = match tasks {
+        Some(tasks) => tasks
+            .await
+            .context("the task runner stopped unexpectedly")?,
+        None => Ok(()),
+    };
     stop_http.cancel();
     if let Some(http) = http {
         let _ = http.await;
     }
     tracing::info!("worker stopped");
-    Ok(())
+    result
 }

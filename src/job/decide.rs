@@ -273,7 +273,10 @@ pub fn failure_message(facts: &ExecutionFacts) -> String {
         if let Some(state) = &task.state {
             message.push_str(&format!(" task '{state}'"));
         }
-        let detail: Vec<&str> = [task.error.as_deref(), task.cause.as_deref()].into_iter().flatten().collect();
+        let detail: Vec<&str> = [task.error.as_deref(), task.cause.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
         if !detail.is_empty() {
             message.push_str(&format!(": {}", detail.join(": ")));
         }
@@ -475,10 +478,14 @@ mod tests {
             task: Some(TaskFailure {
                 state: Some("CreateStack".into()),
                 error: Some("Cpsf.TemplateInvalid".into()),
-                cause: Some("Template format error: unresolved resource dependencies [Nope]".into()),
+                cause: Some(
+                    "Template format error: unresolved resource dependencies [Nope]".into(),
+                ),
             }),
         };
-        let Report::Fail { message, .. } = decide(&f, 1.0) else { panic!() };
+        let Report::Fail { message, .. } = decide(&f, 1.0) else {
+            panic!()
+        };
         assert!(
             message.starts_with(
                 "Execution run-1 FAILED in state 'CreateFailed': Cpsf.CreateFailed: The stack could not be created. \

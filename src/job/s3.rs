@@ -16,6 +16,11 @@ pub struct ArtifactStore {
 }
 
 impl ArtifactStore {
+    /// Artifacts read with the worker's own credentials (the task handlers).
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        Self { client }
+    }
+
     /// An S3 client for one job. Endpoint, region and retry settings come
     /// from the worker's configuration; only the credentials differ.
     pub fn for_job(sdk: &SdkConfig, credentials: &ArtifactCredentials) -> Self {

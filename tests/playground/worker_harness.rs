@@ -119,14 +119,15 @@ impl Harness {
     /// A worker in this process with short, test-friendly timings.
     pub fn start_worker(&self, follow_for: Duration) -> RunningWorker {
         let options = WorkerOptions {
-            poller: PollerSettings {
+            poller: Some(PollerSettings {
                 action_type: deploy_type_id(),
                 query: None,
                 max_in_flight: 8,
                 poll_min: Duration::from_millis(50),
                 poll_max: Duration::from_millis(300),
                 shutdown_grace: Duration::from_secs(10),
-            },
+            }),
+            tasks: None,
             job: JobSettings {
                 follow_for,
                 check_min: Duration::from_millis(50),

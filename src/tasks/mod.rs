@@ -1,0 +1,163 @@
+//! The deploy state machine's task handlers, served as Step Functions
+//! activities by `cpsf worker` (statemachines/README.md describes the flow).
+//!
+//! - `runner.rs`: one long-poll loop per activity, bounded concurrency,
+//!   heartbeats while a handler works, SendTaskSuccess/SendTaskFailure.
+//! - one file per handler: `check_stack.rs`, `create_stack.rs`,
+//!   `update_stack.rs`, `delete_stack.rs`, `wait_stack.rs`.
+//! - shared: `input.rs` (task input, idempotency tokens), `stack.rs` (what a
+//!   status means, describe, first failed event), `template.rs` (template
+//!   from the revision), `error.rs` (error names a Catch can match).
+
+pub mod check_stack;
+pub mod create_stack;
+pub mod delete_stack;
+pub mod error;
+pub mod input;
+pub mod runner;
+pub mod stack;
+pub mod template;
+pub mod update_stack;
+pub mod wait_stack;
+
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::types::{ChangeSetStatus, Stack};
+use backon::BackoffBuilder;
+use error::TaskError;
+use input::TaskInput;
+use serde_json::Value;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use template::Templates;
+
+/// The handlers, by the activity each serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Handler {
+    CheckStack,
+    CreateStack,
+    UpdateStack,
+    DeleteStack,
+    WaitStack,
+}
+
+impl Handler {
+    pub const ALL: [Handler; 5] = [
+        Handler::CheckStack,
+        Handler::CreateStack,
+        Handler::UpdateStack,
+        Handler::DeleteStack,
+        Handler::WaitStack,
+    ];
+
+    /// The activity's default name (statemachines/README.md).
+    pub fn default_activity(self) -> &'static str {
+        match self {
+            Handler::CheckStack => "cpsf-check-stack",
+            Handler::CreateStack => "cpsf-create-stack",
+            Handler::UpdateStack => "cpsf-update-stack",
+            Handler::DeleteStack => "cpsf-delete-stack",
+            Handler::WaitStack => "cpsf-wait-stack",
+        }
+    }
+
+    /// The placeholder for the activity's ARN in deploy.asl.json.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Handler::CheckStack => "CheckStackActivityArn",
+            Handler::CreateStack => "CreateStackActivityArn",
+            Handler::UpdateStack => "UpdateStackActivityArn",
+            Handler::DeleteStack => "DeleteStackActivityArn",
+            Handler::WaitStack => "WaitStackActivityArn",
+        }
+    }
+
+    pub async fn run(self, ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
+        let input = TaskInput::parse(input)?;
+        match self {
+            Handler::CheckStack => check_stack::run(ctx, &input).await,
+            Handler::CreateStack => create_stack::run(ctx, &input).await,
+            Handler::UpdateStack => update_stack::run(ctx, &input).await,
+            Handler::DeleteStack => delete_stack::run(ctx, &input).await,
+            Handler::WaitStack => wait_stack::run(ctx, &input).await,
+        }
+    }
+}
+
+/// What the handlers share: clients and how long they may wait.
+pub struct TaskContext {
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub templates: Templates,
+    /// How long one task waits on a stack before handing back (the state
+    /// machine then asks again): keeps tasks below their TimeoutSeconds.
+    pub wait_cap: Duration,
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+}
+
+impl TaskContext {
+    /// Re-describes the stack with backoff until `done` returns a value, or
+    /// the wait cap passes (`None`).
+    pub async fn watch<T>(
+        &self,
+        name: &str,
+        done: impl Fn(Option<&Stack>) -> Option<T>,
+    ) -> Result<Option<T>, TaskError> {
+        let deadline = Instant::now() + self.wait_cap;
+        let mut pauses = self.pauses();
+        loop {
+            let found = stack::describe(&self.cfn, name).await?;
+            if let Some(value) = done(found.as_ref()) {
+                return Ok(Some(value));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pauses.next().unwrap_or(self.poll_max)).await;
+        }
+    }
+
+    /// Waits until a change set is no longer being created.
+    pub async fn watch_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> Result<Option<DescribeChangeSetOutput>, TaskError> {
+        let deadline = Instant::now() + self.wait_cap;
+        let mut pauses = self.pauses();
+        loop {
+            let described = self
+                .cfn
+                .describe_change_set()
+                .stack_name(stack)
+                .change_set_name(name)
+                .send()
+                .await
+                .map_err(|e| TaskError::from_sdk("DescribeChangeSet", e))?;
+            let pending = matches!(
+                described.status(),
+                Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
+            );
+            if !pending {
+                return Ok(Some(described));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pauses.next().unwrap_or(self.poll_max)).await;
+        }
+    }
+
+    fn pauses(&self) -> backon::ExponentialBackoff {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.poll_min)
+            .with_max_delay(self.poll_max)
+            .without_max_times()
+            .build()
+    }
+}
+
+pub fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}

@@ -1,0 +1,174 @@
+//! CloudFormation stacks: what a status means (pure), and the describe
+//! calls every handler shares.
+
+use super::error::TaskError;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::Stack;
+use serde_json::{Map, Value, json};
+
+/// What a stack's status means for a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackState {
+    /// No stack (or a deleted one): create it.
+    Absent,
+    /// Stable and updatable.
+    Stable,
+    /// Its first create failed (ROLLBACK_COMPLETE; fakecloud: CREATE_FAILED):
+    /// it cannot be updated, only deleted and created again.
+    FirstCreateFailed,
+    /// An operation is running.
+    Busy,
+    /// Stuck in a failed state that needs a person.
+    Broken,
+}
+
+pub fn classify(status: Option<&str>) -> StackState {
+    match status {
+        None | Some("DELETE_COMPLETE") => StackState::Absent,
+        Some(
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_COMPLETE",
+        )
+        | Some("IMPORT_ROLLBACK_COMPLETE") => StackState::Stable,
+        Some("ROLLBACK_COMPLETE" | "CREATE_FAILED") => StackState::FirstCreateFailed,
+        Some(s) if s.ends_with("_IN_PROGRESS") => StackState::Busy,
+        Some(_) => StackState::Broken,
+    }
+}
+
+/// Where a stack operation stands, for the wait handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+pub fn progress(status: &str) -> Progress {
+    match status {
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => Progress::Succeeded,
+        s if s.ends_with("_IN_PROGRESS") => Progress::Running,
+        _ => Progress::Failed,
+    }
+}
+
+/// The stack, or None if it does not exist.
+pub async fn describe(cfn: &Client, name: &str) -> Result<Option<Stack>, TaskError> {
+    match cfn.describe_stacks().stack_name(name).send().await {
+        Ok(output) => Ok(output.stacks().first().cloned()),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(|e| e.meta().message())
+                .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(TaskError::from_sdk("DescribeStacks", error)).map_err(|e| match e.name {
+            // A ValidationError here is not about a template.
+            "Cpsf.TemplateInvalid" => TaskError::unavailable(e.cause),
+            _ => e,
+        }),
+    }
+}
+
+/// The state machine's output: `{stackId, stackName, stackStatus, outputs, changes}`.
+pub fn summary(stack: &Stack, changes: &[Value]) -> Value {
+    let outputs: Map<String, Value> = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), json!(o.output_value()?))))
+        .collect();
+    json!({
+        "stackId": stack.stack_id(),
+        "stackName": stack.stack_name(),
+        "stackStatus": stack.stack_status().map(|s| s.as_str()),
+        "outputs": outputs,
+        "changes": changes,
+    })
+}
+
+/// The earliest failed event of the operation that started at `since`
+/// (epoch seconds): "Queue (AWS::SQS::Queue) CREATE_FAILED: reason".
+pub async fn first_failure(
+    cfn: &Client,
+    name: &str,
+    since: f64,
+) -> Result<Option<String>, TaskError> {
+    let mut failures = Vec::new();
+    let mut token = None;
+    // Events come newest first; stop at the operation's start.
+    'pages: loop {
+        let page = cfn
+            .describe_stack_events()
+            .stack_name(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                TaskError::unavailable(format!("DescribeStackEvents: {}", e.into_service_error()))
+            })?;
+        for event in page.stack_events() {
+            let at = event.timestamp().map_or(0.0, |t| t.as_secs_f64());
+            if at + 1.0 < since {
+                break 'pages;
+            }
+            let status = event
+                .resource_status()
+                .map(|s| s.as_str())
+                .unwrap_or_default();
+            let is_stack = event.logical_resource_id() == Some(name);
+            if status.ends_with("_FAILED") && !is_stack {
+                failures.push(format!(
+                    "{} ({}) {status}: {}",
+                    event.logical_resource_id().unwrap_or("?"),
+                    event.resource_type().unwrap_or("?"),
+                    event.resource_status_reason().unwrap_or("no reason given")
+                ));
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    // Newest first: the last one collected happened first.
+    Ok(failures.pop())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_a_meaning() {
+        let table = [
+            (None, StackState::Absent),
+            (Some("DELETE_COMPLETE"), StackState::Absent),
+            (Some("CREATE_COMPLETE"), StackState::Stable),
+            (Some("UPDATE_COMPLETE"), StackState::Stable),
+            (Some("UPDATE_ROLLBACK_COMPLETE"), StackState::Stable),
+            (Some("ROLLBACK_COMPLETE"), StackState::FirstCreateFailed),
+            (Some("CREATE_FAILED"), StackState::FirstCreateFailed),
+            (Some("UPDATE_IN_PROGRESS"), StackState::Busy),
+            (Some("REVIEW_IN_PROGRESS"), StackState::Busy),
+            (Some("DELETE_FAILED"), StackState::Broken),
+            (Some("UPDATE_ROLLBACK_FAILED"), StackState::Broken),
+        ];
+        for (status, expected) in table {
+            assert_eq!(classify(status), expected, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn progress_of_an_operation() {
+        assert_eq!(progress("CREATE_IN_PROGRESS"), Progress::Running);
+        assert_eq!(
+            progress("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+            Progress::Running
+        );
+        assert_eq!(progress("UPDATE_COMPLETE"), Progress::Succeeded);
+        assert_eq!(progress("ROLLBACK_COMPLETE"), Progress::Failed);
+        assert_eq!(progress("UPDATE_ROLLBACK_COMPLETE"), Progress::Failed);
+        assert_eq!(progress("CREATE_FAILED"), Progress::Failed);
+    }
+}
