@@ -18,6 +18,7 @@ fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
     command
         .args([
             "worker",
+            "--jobs-only",
             "--follow-for",
             "60s",
             "--poll-max",
