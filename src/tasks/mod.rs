@@ -11,6 +11,7 @@
 
 pub mod check_stack;
 pub mod create_stack;
+pub mod definition;
 pub mod delete_stack;
 pub mod error;
 pub mod input;
