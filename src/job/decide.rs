@@ -194,6 +194,15 @@ pub fn decide(facts: &ExecutionFacts, now: f64) -> Report {
         ExecutionStatus::Succeeded => {
             let (variables, dropped) = output_variables(facts);
             let mut summary = format!("{} succeeded", facts.name);
+            // A state machine may say what it did in its output's `summary`.
+            let said = facts
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                .and_then(|o| o.get("summary").and_then(Value::as_str).map(str::to_string));
+            if let Some(said) = said {
+                summary.push_str(&format!(": {said}"));
+            }
             if !dropped.is_empty() {
                 summary.push_str(&format!(
                     "; outputs not exported as variables (not a string/number/boolean, bad name, or over the size limit): {}",
@@ -424,6 +433,14 @@ mod tests {
         assert!(!variables.contains_key("Nested") && !variables.contains_key("bad name"));
         assert!(summary.contains("Nested, bad name"), "{summary}");
         assert_eq!(output, f.output);
+    }
+
+    #[test]
+    fn the_output_summary_is_shown() {
+        let mut f = facts("SUCCEEDED");
+        f.output = Some(r#"{"summary": "no changes", "outputs": {}}"#.into());
+        let Report::Succeed { summary, .. } = decide(&f, 1.0) else { panic!() };
+        assert_eq!(summary, "run-1 succeeded: no changes");
     }
 
     #[test]

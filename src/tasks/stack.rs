@@ -71,8 +71,9 @@ pub async fn describe(cfn: &Client, name: &str) -> Result<Option<Stack>, TaskErr
     }
 }
 
-/// The state machine's output: `{stackId, stackName, stackStatus, outputs, changes}`.
-pub fn summary(stack: &Stack, changes: &[Value]) -> Value {
+/// The state machine's output: `{stackId, stackName, stackStatus, outputs,
+/// changes, summary}`; the worker shows `summary` in the pipeline.
+pub fn summary(stack: &Stack, changes: &[Value], what: &str) -> Value {
     let outputs: Map<String, Value> = stack
         .outputs()
         .iter()
@@ -84,6 +85,7 @@ pub fn summary(stack: &Stack, changes: &[Value]) -> Value {
         "stackStatus": stack.stack_status().map(|s| s.as_str()),
         "outputs": outputs,
         "changes": changes,
+        "summary": what,
     })
 }
 

@@ -57,7 +57,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished during the update"))
         })?;
-        return Ok(json!({"changed": false, "result": stack::summary(&current, &[])}));
+        return Ok(json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}));
     }
     if described.status() == Some(&ChangeSetStatus::Failed) {
         return Err(TaskError::template(format!(

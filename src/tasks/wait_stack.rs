@@ -26,7 +26,12 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     };
     let status = found.stack_status().map(|s| s.as_str()).unwrap_or_default();
     if stack::progress(status) == Progress::Succeeded {
-        return Ok(json!({"stable": true, "result": stack::summary(&found, &operation.changes)}));
+        let what = match (status, operation.changes.len()) {
+            ("CREATE_COMPLETE", _) => "created".to_string(),
+            (_, 1) => "updated: 1 change".to_string(),
+            (_, n) => format!("updated: {n} changes"),
+        };
+        return Ok(json!({"stable": true, "result": stack::summary(&found, &operation.changes, &what)}));
     }
     let reason = stack::first_failure(&ctx.cfn, name, operation.started_at)
         .await?
