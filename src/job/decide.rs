@@ -439,7 +439,9 @@ mod tests {
     fn the_output_summary_is_shown() {
         let mut f = facts("SUCCEEDED");
         f.output = Some(r#"{"summary": "no changes", "outputs": {}}"#.into());
-        let Report::Succeed { summary, .. } = decide(&f, 1.0) else { panic!() };
+        let Report::Succeed { summary, .. } = decide(&f, 1.0) else {
+            panic!()
+        };
         assert_eq!(summary, "run-1 succeeded: no changes");
     }
 

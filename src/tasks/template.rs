@@ -26,6 +26,12 @@ pub struct Templates {
 
 impl Templates {
     pub async fn load(&self, input: &TaskInput) -> Result<TemplateSource, TaskError> {
+        let body = self.read_body(input).await?;
+        self.source(input, body).await
+    }
+
+    /// The template's text from the revision artifact.
+    pub async fn read_body(&self, input: &TaskInput) -> Result<String, TaskError> {
         let deploy = &input.deploy;
         let path = deploy.template_path.as_deref().ok_or_else(|| {
             TaskError::input("templatePath is required: the template's path inside the revision")
@@ -50,8 +56,21 @@ impl Templates {
             .map_err(TaskError::unavailable)?;
         let bytes = artifact::read_file(&zip, path, &limits)
             .map_err(|e| TaskError::template(format!("templatePath: {e}")))?;
-        let body = String::from_utf8(bytes)
-            .map_err(|_| TaskError::template(format!("{path} is not UTF-8 text")))?;
+        String::from_utf8(bytes)
+            .map_err(|_| TaskError::template(format!("{path} is not UTF-8 text")))
+    }
+
+    /// The body inline, or staged in S3 when it is too large for that.
+    pub async fn source(
+        &self,
+        input: &TaskInput,
+        body: String,
+    ) -> Result<TemplateSource, TaskError> {
+        let path = input
+            .deploy
+            .template_path
+            .as_deref()
+            .unwrap_or("the template");
         if body.len() <= MAX_BODY_BYTES {
             return Ok(TemplateSource::Body(body));
         }

@@ -12,8 +12,11 @@ use super::stack;
 use super::template::TemplateSource;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus};
+use aws_sdk_cloudformation::types::{
+    ChangeSetStatus, ChangeSetType, ExecutionStatus, Stack, TemplateStage,
+};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// One resource change, as the state machine's output lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,7 +34,16 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     let name = input.deploy.stack_name.clone();
     let change_set = input.token("changes");
     let started_at = super::epoch_now();
-    create_change_set(ctx, input, &change_set).await?;
+    let body = ctx.templates.read_body(input).await?;
+    let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
+        TaskError::unavailable(format!("stack {name} vanished before the update"))
+    })?;
+    if runs_already(ctx, input, &current, &body).await? {
+        return Ok(
+            json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}),
+        );
+    }
+    create_change_set(ctx, input, &change_set, body).await?;
     let described = ctx
         .watch_change_set(&name, &change_set)
         .await?
@@ -57,7 +69,9 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished during the update"))
         })?;
-        return Ok(json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}));
+        return Ok(
+            json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}),
+        );
     }
     if described.status() == Some(&ChangeSetStatus::Failed) {
         return Err(TaskError::template(format!(
@@ -91,12 +105,63 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     )
 }
 
+/// True when the stack already runs this template with these parameters
+/// and tags: nothing to change, no change set needed. (A NoEcho parameter
+/// reads back masked, so such stacks always go through a change set.)
+async fn runs_already(
+    ctx: &TaskContext,
+    input: &TaskInput,
+    current: &Stack,
+    body: &str,
+) -> Result<bool, TaskError> {
+    let wanted: BTreeMap<String, String> = input.parameters()?.into_iter().collect();
+    let running: BTreeMap<String, String> = current
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_string(),
+                p.parameter_value()?.to_string(),
+            ))
+        })
+        .collect();
+    let running_tags: BTreeMap<String, String> = current
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect();
+    if !same_settings(&wanted, &running, &input.deploy.tags, &running_tags) {
+        return Ok(false);
+    }
+    let template = ctx
+        .cfn
+        .get_template()
+        .stack_name(&input.deploy.stack_name)
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .map_err(|e| TaskError::from_sdk("GetTemplate", e))?;
+    Ok(template.template_body() == Some(body))
+}
+
+/// Parameters the template defaults and the stack reports are not in the
+/// input: only the input's own parameters must match.
+fn same_settings(
+    wanted: &BTreeMap<String, String>,
+    running: &BTreeMap<String, String>,
+    wanted_tags: &BTreeMap<String, String>,
+    running_tags: &BTreeMap<String, String>,
+) -> bool {
+    wanted.iter().all(|(k, v)| running.get(k) == Some(v)) && wanted_tags == running_tags
+}
+
 async fn create_change_set(
     ctx: &TaskContext,
     input: &TaskInput,
     change_set: &str,
+    body: String,
 ) -> Result<(), TaskError> {
-    let template = ctx.templates.load(input).await?;
+    let template = ctx.templates.source(input, body).await?;
     let mut request = ctx
         .cfn
         .create_change_set()
@@ -195,6 +260,35 @@ mod tests {
             resource_type: "AWS::SQS::Queue".into(),
             replacement: replacement.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn settings_match_on_the_inputs_own_parameters_and_all_tags() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let running = map(&[("A", "1"), ("Defaulted", "x")]);
+        assert!(same_settings(
+            &map(&[("A", "1")]),
+            &running,
+            &map(&[]),
+            &map(&[])
+        ));
+        assert!(!same_settings(
+            &map(&[("A", "2")]),
+            &running,
+            &map(&[]),
+            &map(&[])
+        ));
+        assert!(!same_settings(
+            &map(&[("A", "1")]),
+            &running,
+            &map(&[("t", "1")]),
+            &map(&[])
+        ));
     }
 
     #[test]

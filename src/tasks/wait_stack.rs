@@ -31,7 +31,9 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
             (_, 1) => "updated: 1 change".to_string(),
             (_, n) => format!("updated: {n} changes"),
         };
-        return Ok(json!({"stable": true, "result": stack::summary(&found, &operation.changes, &what)}));
+        return Ok(
+            json!({"stable": true, "result": stack::summary(&found, &operation.changes, &what)}),
+        );
     }
     let reason = stack::first_failure(&ctx.cfn, name, operation.started_at)
         .await?

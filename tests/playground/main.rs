@@ -3,6 +3,8 @@
 
 mod action_types;
 mod concurrency;
+mod deploy;
+mod deploy_harness;
 mod harness;
 mod jobs;
 mod limits;

@@ -25,6 +25,18 @@ pub struct RunningWorker {
 }
 
 impl RunningWorker {
+    pub fn new(
+        metrics: Metrics,
+        shutdown: CancellationToken,
+        task: JoinHandle<anyhow::Result<()>>,
+    ) -> Self {
+        Self {
+            metrics,
+            shutdown,
+            task,
+        }
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();

@@ -1,0 +1,167 @@
+//! Helpers for deploy tests: the real state machine from statemachines/,
+//! the sample app from app/, and a worker serving jobs and activities.
+
+use crate::harness::*;
+use crate::worker_harness::*;
+use cpsf::job::handle::JobSettings;
+use cpsf::job::poller::PollerSettings;
+use cpsf::metrics::Metrics;
+use cpsf::tasks::definition::{DEPLOY_ASL, install};
+use cpsf::tasks::runner::RunnerSettings;
+use cpsf::worker::{TaskOptions, WorkerOptions};
+use serde_json::Value;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const APP_TEMPLATE: &str = include_str!("../../app/template.yaml");
+pub const APP_DEPLOY: &str = include_str!("../../app/deploy.json");
+
+/// The sample app as a revision: deploy.json (edited by `edit`) and a template.
+pub struct App {
+    pub deploy: Value,
+    pub template: String,
+}
+
+impl App {
+    pub fn sample() -> Self {
+        Self {
+            deploy: serde_json::from_str(APP_DEPLOY).unwrap(),
+            template: APP_TEMPLATE.to_string(),
+        }
+    }
+}
+
+impl Harness {
+    /// Installs the activities and the deploy state machine; `tweak` may
+    /// change the definition (e.g. shorter heartbeats for a test).
+    pub async fn install_deploy(&self, tweak: impl FnOnce(&mut Value)) -> String {
+        let mut definition: Value = serde_json::from_str(DEPLOY_ASL).unwrap();
+        tweak(&mut definition);
+        install(
+            &self.sfn,
+            "cpsf-deploy",
+            ROLE,
+            &TaskOptions::activities("cpsf-"),
+            &definition.to_string(),
+        )
+        .await
+        .expect("install the deploy state machine")
+    }
+
+    /// A worker serving both jobs and activities, as `cpsf worker` does.
+    pub fn start_deploy_worker(&self, jobs: bool, tasks: bool) -> RunningWorker {
+        let options = WorkerOptions {
+            poller: jobs.then(|| PollerSettings {
+                action_type: deploy_type_id(),
+                query: None,
+                max_in_flight: 8,
+                poll_min: Duration::from_millis(50),
+                poll_max: Duration::from_millis(300),
+                shutdown_grace: Duration::from_secs(10),
+            }),
+            job: JobSettings {
+                follow_for: Duration::from_secs(5),
+                check_min: Duration::from_millis(50),
+                check_max: Duration::from_millis(300),
+                ..JobSettings::default()
+            },
+            tasks: tasks.then(|| TaskOptions {
+                runner: RunnerSettings {
+                    activities: TaskOptions::activities("cpsf-"),
+                    max_concurrent: 4,
+                    heartbeat_every: Duration::from_secs(1),
+                    worker_name: "test-worker".into(),
+                    shutdown_grace: Duration::from_secs(5),
+                },
+                staging_bucket: None,
+                wait_cap: Duration::from_secs(60),
+                poll_min: Duration::from_millis(100),
+                poll_max: Duration::from_millis(500),
+            }),
+            listen: None,
+        };
+        let metrics = Metrics::default();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(cpsf::worker::run(
+            self.clients.clone(),
+            options,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        RunningWorker::new(metrics, shutdown, task)
+    }
+
+    /// The pipeline `name` deploying the source zip with `machine`.
+    pub async fn create_deploy_pipeline(&self, name: &str, machine: &str) {
+        self.create_worker_pipeline(
+            name,
+            &[
+                ("StateMachineArn", machine),
+                ("InputType", "FilePath"),
+                ("Input", "deploy.json"),
+            ],
+        )
+        .await;
+    }
+
+    /// Puts `app` as the source revision and runs the pipeline to its end;
+    /// returns the status and the Deploy action's detail.
+    pub async fn deploy(
+        &self,
+        pipeline: &str,
+        app: &App,
+    ) -> (String, aws_sdk_codepipeline::types::ActionExecutionDetail) {
+        let deploy = serde_json::to_string_pretty(&app.deploy).unwrap();
+        self.put_source_zip(&[("deploy.json", &deploy), ("template.yaml", &app.template)])
+            .await;
+        let id = self.start_execution(pipeline).await;
+        let status = self.wait_until_done(pipeline, &id).await;
+        (status, self.deploy_detail(pipeline).await)
+    }
+
+    /// How many states an execution entered.
+    pub async fn states_entered(&self, execution_arn: &str) -> usize {
+        let mut count = 0;
+        let mut pages = self
+            .sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            count += page
+                .unwrap()
+                .events()
+                .iter()
+                .filter(|e| e.state_entered_event_details().is_some())
+                .count();
+        }
+        count
+    }
+}
+
+pub fn output_variable(
+    detail: &aws_sdk_codepipeline::types::ActionExecutionDetail,
+    name: &str,
+) -> Option<String> {
+    detail.output()?.output_variables()?.get(name).cloned()
+}
+
+pub fn error_message(detail: &aws_sdk_codepipeline::types::ActionExecutionDetail) -> String {
+    detail
+        .output()
+        .and_then(|o| o.execution_result())
+        .and_then(|r| r.error_details())
+        .and_then(|e| e.message())
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn summary(detail: &aws_sdk_codepipeline::types::ActionExecutionDetail) -> String {
+    detail
+        .output()
+        .and_then(|o| o.execution_result())
+        .and_then(|r| r.external_execution_summary())
+        .unwrap_or_default()
+        .to_string()
+}
