@@ -3,7 +3,7 @@
 
 use super::error::TaskError;
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::types::Stack;
+use aws_sdk_cloudformation::types::{Stack, StackEvent};
 use serde_json::{Map, Value, json};
 
 /// What a stack's status means for a deploy.
@@ -89,17 +89,18 @@ pub fn summary(stack: &Stack, changes: &[Value], what: &str) -> Value {
     })
 }
 
-/// The earliest failed event of the operation that started at `since`
-/// (epoch seconds): "Queue (AWS::SQS::Queue) CREATE_FAILED: reason".
+/// Why the operation that started at `since` (epoch seconds) failed: its
+/// earliest failed resource event ("Queue (AWS::SQS::Queue) CREATE_FAILED:
+/// reason"), or else the stack's own failed event's reason.
 pub async fn first_failure(
     cfn: &Client,
     name: &str,
     since: f64,
 ) -> Result<Option<String>, TaskError> {
-    let mut failures = Vec::new();
+    let mut events = Vec::new();
     let mut token = None;
-    // Events come newest first; stop at the operation's start.
-    'pages: loop {
+    // Events come newest first; stop paging at the operation's start.
+    loop {
         let page = cfn
             .describe_stack_events()
             .stack_name(name)
@@ -109,32 +110,50 @@ pub async fn first_failure(
             .map_err(|e| {
                 TaskError::unavailable(format!("DescribeStackEvents: {}", e.into_service_error()))
             })?;
-        for event in page.stack_events() {
-            let at = event.timestamp().map_or(0.0, |t| t.as_secs_f64());
-            if at + 1.0 < since {
-                break 'pages;
-            }
-            let status = event
-                .resource_status()
-                .map(|s| s.as_str())
-                .unwrap_or_default();
-            let is_stack = event.logical_resource_id() == Some(name);
-            if status.ends_with("_FAILED") && !is_stack {
-                failures.push(format!(
-                    "{} ({}) {status}: {}",
-                    event.logical_resource_id().unwrap_or("?"),
-                    event.resource_type().unwrap_or("?"),
-                    event.resource_status_reason().unwrap_or("no reason given")
-                ));
-            }
-        }
+        let before_start = page.stack_events().iter().any(|e| seconds(e) + 1.0 < since);
+        events.extend(page.stack_events().iter().cloned());
         token = page.next_token().map(str::to_string);
-        if token.is_none() {
+        if token.is_none() || before_start {
             break;
         }
     }
-    // Newest first: the last one collected happened first.
-    Ok(failures.pop())
+    Ok(explain_failure(&events, name, since))
+}
+
+fn seconds(event: &StackEvent) -> f64 {
+    event.timestamp().map_or(0.0, |t| t.as_secs_f64())
+}
+
+/// Picks the explanation from events (newest first); pure.
+pub fn explain_failure(events: &[StackEvent], name: &str, since: f64) -> Option<String> {
+    let failed: Vec<&StackEvent> = events
+        .iter()
+        .filter(|e| seconds(e) + 1.0 >= since)
+        .filter(|e| {
+            e.resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+        })
+        .collect();
+    let is_stack = |e: &StackEvent| e.logical_resource_id() == Some(name);
+    if let Some(resource) = failed.iter().rev().find(|e| !is_stack(e)) {
+        return Some(format!(
+            "{} ({}) {}: {}",
+            resource.logical_resource_id().unwrap_or("?"),
+            resource.resource_type().unwrap_or("?"),
+            resource
+                .resource_status()
+                .map(|s| s.as_str())
+                .unwrap_or_default(),
+            resource
+                .resource_status_reason()
+                .unwrap_or("no reason given")
+        ));
+    }
+    failed
+        .iter()
+        .rev()
+        .find(|e| is_stack(e))
+        .and_then(|e| e.resource_status_reason().map(str::to_string))
 }
 
 #[cfg(test)]
@@ -159,6 +178,56 @@ mod tests {
         for (status, expected) in table {
             assert_eq!(classify(status), expected, "{status:?}");
         }
+    }
+
+    fn event(at: i64, id: &str, status: &str, reason: &str) -> StackEvent {
+        StackEvent::builder()
+            .timestamp(aws_smithy_types::DateTime::from_secs(at))
+            .logical_resource_id(id)
+            .resource_type(if id == "app" {
+                "AWS::CloudFormation::Stack"
+            } else {
+                "AWS::SQS::Queue"
+            })
+            .resource_status(aws_sdk_cloudformation::types::ResourceStatus::from(status))
+            .resource_status_reason(reason)
+            .build()
+    }
+
+    #[test]
+    fn the_earliest_failed_resource_of_this_operation_explains() {
+        // Newest first, as DescribeStackEvents returns them.
+        let aws = [
+            event(30, "app", "ROLLBACK_COMPLETE", ""),
+            event(20, "Topic", "CREATE_FAILED", "Resource creation cancelled"),
+            event(
+                19,
+                "Queue",
+                "CREATE_FAILED",
+                "VisibilityTimeout must be a number",
+            ),
+            event(5, "Old", "CREATE_FAILED", "an earlier deploy"),
+        ];
+        assert_eq!(
+            explain_failure(&aws, "app", 10.0).as_deref(),
+            Some("Queue (AWS::SQS::Queue) CREATE_FAILED: VisibilityTimeout must be a number")
+        );
+        // fakecloud: only the stack's own event, whose reason names the resource.
+        let fakecloud = [event(
+            20,
+            "app",
+            "CREATE_FAILED",
+            "Failed to create resource Queue: bad value",
+        )];
+        assert_eq!(
+            explain_failure(&fakecloud, "app", 10.0).as_deref(),
+            Some("Failed to create resource Queue: bad value")
+        );
+        assert_eq!(
+            explain_failure(&aws[3..], "app", 10.0),
+            None,
+            "older failures are not this deploy's"
+        );
     }
 
     #[test]
