@@ -34,16 +34,22 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     let name = input.deploy.stack_name.clone();
     let change_set = input.token("changes");
     let started_at = super::epoch_now();
-    let body = ctx.templates.read_body(input).await?;
-    let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
-        TaskError::unavailable(format!("stack {name} vanished before the update"))
-    })?;
-    if runs_already(ctx, input, &current, &body).await? {
-        return Ok(
-            json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}),
-        );
+    // A change set of this execution means an earlier delivery of this
+    // task got that far: carry on with it. Only without one may the stack
+    // already running this revision mean "no changes" (after our own
+    // execute, it runs the revision too, but is not done yet).
+    if !change_set_exists(ctx, &name, &change_set).await? {
+        let body = ctx.templates.read_body(input).await?;
+        let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
+            TaskError::unavailable(format!("stack {name} vanished before the update"))
+        })?;
+        if runs_already(ctx, input, &current, &body).await? {
+            return Ok(
+                json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}),
+            );
+        }
+        create_change_set(ctx, input, &change_set, body).await?;
     }
-    create_change_set(ctx, input, &change_set, body).await?;
     let described = ctx
         .watch_change_set(&name, &change_set)
         .await?
@@ -103,6 +109,30 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     Ok(
         json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
     )
+}
+
+async fn change_set_exists(
+    ctx: &TaskContext,
+    stack: &str,
+    change_set: &str,
+) -> Result<bool, TaskError> {
+    match ctx
+        .cfn
+        .describe_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error.code() == Some("ChangeSetNotFound")
+                || error.code() == Some("ChangeSetNotFoundException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(TaskError::from_sdk("DescribeChangeSet", error)),
+    }
 }
 
 /// True when the stack already runs this template with these parameters
