@@ -182,3 +182,92 @@ async fn a_failed_first_create_is_refused_then_recreated_when_allowed() {
     );
     worker.stop().await;
 }
+
+/// The task input the state machine would hand a handler.
+fn task_input(app: &App, execution: &str) -> String {
+    let mut deploy = app.deploy.clone();
+    deploy["pipeline"] = serde_json::json!({"artifacts": [{"name": "SourceOutput", "bucket": ARTIFACT_BUCKET, "key": "direct/app.zip"}]});
+    serde_json::json!({"deploy": deploy, "executionArn": execution}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_delivered_twice_makes_one_stack_operation() {
+    use cpsf::tasks::{Handler, TaskContext, template::Templates};
+    let h = Harness::start().await;
+    let ctx = TaskContext {
+        cfn: h.clients.cloudformation(),
+        templates: Templates {
+            s3: h.clients.s3(),
+            staging_bucket: None,
+            region: "us-east-1".into(),
+        },
+        wait_cap: std::time::Duration::from_secs(30),
+        poll_min: std::time::Duration::from_millis(100),
+        poll_max: std::time::Duration::from_millis(500),
+    };
+    let put = |app: &App| {
+        let deploy = app.deploy.to_string();
+        let zip = crate::worker_harness::zip_of(&[
+            ("deploy.json", &deploy),
+            ("template.yaml", &app.template),
+        ]);
+        h.s3.put_object()
+            .bucket(ARTIFACT_BUCKET)
+            .key("direct/app.zip")
+            .body(zip.into())
+            .send()
+    };
+
+    let mut app = App::sample();
+    put(&app).await.unwrap();
+    let create = task_input(
+        &app,
+        "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1",
+    );
+    let first = Handler::CreateStack.run(&ctx, &create).await.unwrap();
+    let second = Handler::CreateStack.run(&ctx, &create).await.unwrap();
+    assert_eq!(first["stackId"], second["stackId"]);
+    assert_eq!(
+        stack_events(&h, "CREATE_IN_PROGRESS").await,
+        1,
+        "one create"
+    );
+
+    app.deploy["parameters"]["Greeting"] = "twice".into();
+    put(&app).await.unwrap();
+    let update = task_input(
+        &app,
+        "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-2",
+    );
+    let first = Handler::UpdateStack.run(&ctx, &update).await.unwrap();
+    let second = Handler::UpdateStack.run(&ctx, &update).await.unwrap();
+    assert_eq!(first["changed"], true);
+    assert_eq!(
+        second["changed"], true,
+        "the redelivery follows the same update: {second}"
+    );
+    assert_eq!(
+        stack_events(&h, "UPDATE_IN_PROGRESS").await,
+        1,
+        "one update"
+    );
+}
+
+/// How many of the app stack's own events have `status`.
+async fn stack_events(h: &Harness, status: &str) -> usize {
+    let cfn = h.clients.cloudformation();
+    let events = cfn
+        .describe_stack_events()
+        .stack_name("cpsf-demo-app")
+        .send()
+        .await
+        .unwrap();
+    events
+        .stack_events()
+        .iter()
+        .filter(|e| {
+            e.logical_resource_id() == Some("cpsf-demo-app")
+                && e.resource_status().map(|s| s.as_str()) == Some(status)
+        })
+        .count()
+}
