@@ -5,6 +5,7 @@ mod action_types;
 mod concurrency;
 mod deploy;
 mod deploy_harness;
+mod deploy_process;
 mod harness;
 mod jobs;
 mod limits;
