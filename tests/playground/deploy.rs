@@ -219,7 +219,7 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
     };
 
     let mut app = App::sample();
-    put(&app).await.unwrap();
+    put(&app).await;
     let create = task_input(
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1",
@@ -234,7 +234,7 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
     );
 
     app.deploy["parameters"]["Greeting"] = "twice".into();
-    put(&app).await.unwrap();
+    put(&app).await;
     let update = task_input(
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-2",
@@ -270,4 +270,86 @@ async fn stack_events(h: &Harness, status: &str) -> usize {
                 && e.resource_status().map(|s| s.as_str()) == Some(status)
         })
         .count()
+}
+
+/// Handlers called directly, as the runner would, with the worker's clients.
+fn direct_context(h: &Harness, staging_bucket: Option<&str>) -> cpsf::tasks::TaskContext {
+    cpsf::tasks::TaskContext {
+        cfn: h.clients.cloudformation(),
+        templates: cpsf::tasks::template::Templates {
+            s3: h.clients.s3(),
+            staging_bucket: staging_bucket.map(str::to_string),
+            region: "us-east-1".into(),
+        },
+        wait_cap: std::time::Duration::from_secs(30),
+        poll_min: std::time::Duration::from_millis(100),
+        poll_max: std::time::Duration::from_millis(500),
+    }
+}
+
+/// Puts `app` where `task_input` points: s3://cpsf-artifacts/direct/app.zip.
+async fn put_direct(h: &Harness, app: &App) {
+    let deploy = app.deploy.to_string();
+    let zip = crate::worker_harness::zip_of(&[
+        ("deploy.json", &deploy),
+        ("template.yaml", &app.template),
+    ]);
+    h.s3.put_object()
+        .bucket(ARTIFACT_BUCKET)
+        .key("direct/app.zip")
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
+    use cpsf::tasks::Handler;
+    let h = Harness::start().await;
+    let mut app = App::sample();
+    // Comments count toward the size CloudFormation sees.
+    app.template
+        .push_str(&"# padding to exceed CloudFormation's inline limit\n".repeat(1200));
+    assert!(app.template.len() > cpsf::tasks::template::MAX_BODY_BYTES);
+    put_direct(&h, &app).await;
+    let input = task_input(
+        &app,
+        "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:big-1",
+    );
+
+    let refused = Handler::CreateStack
+        .run(&direct_context(&h, None), &input)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.name, "Cpsf.TemplateTooLarge");
+    assert!(
+        refused.cause.contains("--staging-bucket"),
+        "{}",
+        refused.cause
+    );
+
+    h.s3.create_bucket()
+        .bucket("cpsf-staging")
+        .send()
+        .await
+        .unwrap();
+    let created = Handler::CreateStack
+        .run(&direct_context(&h, Some("cpsf-staging")), &input)
+        .await
+        .unwrap();
+    assert!(
+        created["stackId"]
+            .as_str()
+            .is_some_and(|id| id.contains("cpsf-demo-app"))
+    );
+    let staged =
+        h.s3.list_objects_v2()
+            .bucket("cpsf-staging")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(staged.contents().len(), 1, "the template was staged");
+    let stack = h.describe_app_stack().await;
+    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
 }
