@@ -162,3 +162,40 @@ pub fn epoch_now() -> f64 {
         .unwrap_or_default()
         .as_secs_f64()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::input::TaskInput;
+    use crate::local::codepipeline::model::JobData;
+
+    /// Every saved event parses as what its name says it is.
+    #[test]
+    fn test_events_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_events");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if name.starts_with("task-") {
+                TaskInput::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            } else if name.starts_with("job-") {
+                let job: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let data: JobData = serde_json::from_value(job["data"].clone())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(
+                    data.continuation_token.is_some(),
+                    name.starts_with("job-continuation"),
+                    "{name}"
+                );
+            } else {
+                panic!("{name}: test events are named job-… or task-…");
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 7);
+    }
+}
