@@ -8,8 +8,9 @@
 //! - [`cli`] (`src/cli.rs`): the command line; parses and dispatches to one
 //!   command. `src/main.rs` only calls it. [`logging`] sets up tracing and
 //!   keeps the AWS SDK's secret-bearing debug output out of the logs.
-//! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller and
-//!   the health endpoint ([`health`], [`metrics`]) together.
+//! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller,
+//!   the activity task handlers and the health endpoint ([`health`],
+//!   [`metrics`]) together.
 //! - [`job`] (`src/job/`): the CodePipeline side of the worker.
 //!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
 //!     one supervised task per job (panics become failed jobs), shutdown.
@@ -21,6 +22,13 @@
 //!     (execution facts → report, continuation tokens, limits).
 //!   - edges: `s3.rs` (artifacts with the job's credentials), `report.rs`
 //!     (AcknowledgeJob, PutJob*Result).
+//! - [`tasks`] (`src/tasks/`): the deploy state machine's task handlers,
+//!   served as Step Functions activities: `runner.rs` (long polls,
+//!   heartbeats, results), one file per handler (`check_stack.rs`,
+//!   `create_stack.rs`, `update_stack.rs`, `delete_stack.rs`,
+//!   `wait_stack.rs`), `definition.rs` (statemachines/deploy.asl.json
+//!   compiled in, placeholders filled, installed), and shared `input.rs`,
+//!   `stack.rs`, `template.rs`, `error.rs`.
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
 //!   describe, newest history → facts.
 //! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients.
