@@ -64,14 +64,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete)
     );
     if !already_executed && no_changes(&described, &changes) {
-        // Best effort: an empty change set is clutter, not harm.
-        let _ = ctx
-            .cfn
-            .delete_change_set()
-            .stack_name(&name)
-            .change_set_name(&change_set)
-            .send()
-            .await;
+        discard(ctx, &name, &change_set).await;
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished during the update"))
         })?;
@@ -87,13 +80,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     }
     let refused = unsafe_changes(&changes);
     if !input.deploy.allow_replacements && !refused.is_empty() {
-        let _ = ctx
-            .cfn
-            .delete_change_set()
-            .stack_name(&name)
-            .change_set_name(&change_set)
-            .send()
-            .await;
+        discard(ctx, &name, &change_set).await;
         return Err(TaskError::new(
             "Cpsf.UnsafeChange",
             format!(
@@ -109,6 +96,21 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     Ok(
         json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
     )
+}
+
+/// Deletes a change set that will not be executed. Best effort: a leftover
+/// change set is clutter, not harm.
+async fn discard(ctx: &TaskContext, stack: &str, change_set: &str) {
+    let deleted = ctx
+        .cfn
+        .delete_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .send()
+        .await;
+    if let Err(error) = deleted {
+        tracing::debug!(%change_set, error = %error.into_service_error(), "could not delete the change set");
+    }
 }
 
 async fn change_set_exists(

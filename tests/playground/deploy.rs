@@ -205,21 +205,9 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
         poll_min: std::time::Duration::from_millis(100),
         poll_max: std::time::Duration::from_millis(500),
     };
-    let put = |app: &App| {
-        let deploy = app.deploy.to_string();
-        let zip = crate::worker_harness::zip_of(&[
-            ("deploy.json", &deploy),
-            ("template.yaml", &app.template),
-        ]);
-        h.s3.put_object()
-            .bucket(ARTIFACT_BUCKET)
-            .key("direct/app.zip")
-            .body(zip.into())
-            .send()
-    };
 
     let mut app = App::sample();
-    put(&app).await;
+    put_direct(&h, &app).await;
     let create = task_input(
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1",
@@ -234,7 +222,7 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
     );
 
     app.deploy["parameters"]["Greeting"] = "twice".into();
-    put(&app).await;
+    put_direct(&h, &app).await;
     let update = task_input(
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-2",

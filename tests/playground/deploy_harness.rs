@@ -5,13 +5,11 @@ use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::job::handle::JobSettings;
 use cpsf::job::poller::PollerSettings;
-use cpsf::metrics::Metrics;
 use cpsf::tasks::definition::{DEPLOY_ASL, install};
 use cpsf::tasks::runner::RunnerSettings;
 use cpsf::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 pub const APP_TEMPLATE: &str = include_str!("../../app/template.yaml");
 pub const APP_DEPLOY: &str = include_str!("../../app/deploy.json");
@@ -80,15 +78,7 @@ impl Harness {
             }),
             listen: None,
         };
-        let metrics = Metrics::default();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(cpsf::worker::run(
-            self.clients.clone(),
-            options,
-            metrics.clone(),
-            shutdown.clone(),
-        ));
-        RunningWorker::new(metrics, shutdown, task)
+        self.spawn_worker(options)
     }
 
     /// The pipeline `name` deploying the source zip with `machine`.

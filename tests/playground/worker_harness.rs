@@ -148,19 +148,20 @@ impl Harness {
             },
             listen: None,
         };
+        self.spawn_worker(options)
+    }
+
+    /// Runs `cpsf worker` with `options` in this process.
+    pub fn spawn_worker(&self, options: WorkerOptions) -> RunningWorker {
         let metrics = Metrics::default();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(cpsf::worker::run(
+        let run = cpsf::worker::run(
             self.clients.clone(),
             options,
             metrics.clone(),
             shutdown.clone(),
-        ));
-        RunningWorker {
-            metrics,
-            shutdown,
-            task,
-        }
+        );
+        RunningWorker::new(metrics, shutdown, tokio::spawn(run))
     }
 
     /// The Deploy action's newest execution detail in ListActionExecutions.
