@@ -53,6 +53,7 @@
 pub mod aws;
 pub mod cli;
 pub mod health;
+pub mod history;
 pub mod job;
 pub mod local;
 pub mod logging;

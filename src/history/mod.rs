@@ -1,0 +1,4 @@
+//! An execution's history made readable. `timeline.rs` is pure: events in,
+//! steps out.
+
+pub mod timeline;
