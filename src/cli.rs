@@ -36,6 +36,10 @@ enum Command {
     /// Serve the custom Deploy action: poll CodePipeline for jobs and run
     /// each as a Step Functions execution.
     Worker(WorkerArgs),
+    /// Deploy the sample app three times (create, update, no changes) on the
+    /// playground, with the worker in this process. Exits 0 if all three
+    /// runs did what they should.
+    Demo(DemoArgs),
     /// The local playground: fakecloud plus a local CodePipeline service.
     Local {
         #[command(subcommand)]
@@ -114,6 +118,26 @@ struct WorkerArgs {
 }
 
 /// Shown in the execution history as the activity worker: host and pid.
+async fn demo(args: DemoArgs) -> Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            crate::shutdown::signal().await;
+            shutdown.cancel();
+        }
+    });
+    let options = crate::demo::DemoOptions {
+        keep: args.keep,
+        env_file: args.env_file,
+    };
+    if crate::demo::run(options, shutdown).await? {
+        Ok(())
+    } else {
+        anyhow::bail!("the demo's runs did not all do what they should (see the summary above)")
+    }
+}
+
 fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -129,6 +153,16 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("expected KEY=VALUE, got '{text}'")),
     }
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Leave the playground and the worker running afterwards (Ctrl-C stops them).
+    #[arg(long)]
+    keep: bool,
+    /// With --keep: where to write the playground's `export` lines.
+    #[arg(long, default_value = ".cpsf/local.env")]
+    env_file: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -151,9 +185,16 @@ struct UpArgs {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    crate::logging::init(cli.log_format);
+    // The demo draws its own progress; the worker's logs would tear it.
+    let default_level = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    crate::logging::init(cli.log_format, default_level);
     match cli.command {
         Command::Worker(args) => worker(args).await,
+        Command::Demo(args) => demo(args).await,
         Command::Local {
             command: LocalCommand::Up(args),
         } => local_up(args).await,

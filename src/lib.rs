@@ -50,8 +50,10 @@
 //! Tests: unit tests beside the code; `tests/playground/` runs a playground
 //! per test on free ports and drives it through the AWS SDK, a file per area.
 
+pub mod action_type;
 pub mod aws;
 pub mod cli;
+pub mod demo;
 pub mod health;
 pub mod history;
 pub mod job;

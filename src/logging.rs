@@ -22,18 +22,23 @@ pub enum LogFormat {
 
 /// `RUST_LOG` (default `info`) with the secret-bearing targets capped.
 pub fn filter(rust_log: Option<&str>) -> EnvFilter {
+    filter_with_default(rust_log, "info")
+}
+
+/// Like [`filter`], with another default level (the demo keeps quiet).
+pub fn filter_with_default(rust_log: Option<&str>, default: &str) -> EnvFilter {
     let mut filter =
-        EnvFilter::try_new(rust_log.unwrap_or("info")).unwrap_or_else(|_| EnvFilter::new("info"));
+        EnvFilter::try_new(rust_log.unwrap_or(default)).unwrap_or_else(|_| EnvFilter::new(default));
     for target in SECRET_BEARING_TARGETS {
         filter = filter.add_directive(format!("{target}=info").parse().expect("static directive"));
     }
     filter
 }
 
-pub fn init(format: LogFormat) {
+pub fn init(format: LogFormat, default_level: &str) {
     let rust_log = std::env::var("RUST_LOG").ok();
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter(rust_log.as_deref()))
+        .with_env_filter(filter_with_default(rust_log.as_deref(), default_level))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),

@@ -28,7 +28,11 @@ pub fn timeline(events: &[HistoryEvent]) -> Vec<Step> {
                 failures: 0,
             });
         } else if let Some(exited) = event.state_exited_event_details() {
-            if let Some(step) = steps.iter_mut().rev().find(|s| s.state == exited.name() && s.duration.is_none()) {
+            if let Some(step) = steps
+                .iter_mut()
+                .rev()
+                .find(|s| s.state == exited.name() && s.duration.is_none())
+            {
                 step.duration = Some(at - step.entered);
             }
         } else if is_task_failure(event)
@@ -58,7 +62,11 @@ pub fn one_line(steps: &[Step]) -> String {
                 None => "running".to_string(),
             };
             if s.failures > 0 {
-                detail.push_str(&format!(", {} failed attempt{}", s.failures, if s.failures == 1 { "" } else { "s" }));
+                detail.push_str(&format!(
+                    ", {} failed attempt{}",
+                    s.failures,
+                    if s.failures == 1 { "" } else { "s" }
+                ));
             }
             format!("{} +{:.1}s ({detail})", s.state, s.entered)
         })
@@ -69,23 +77,42 @@ pub fn one_line(steps: &[Step]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_sfn::types::{HistoryEventType, StateEnteredEventDetails, StateExitedEventDetails, TaskFailedEventDetails};
+    use aws_sdk_sfn::types::{
+        HistoryEventType, StateEnteredEventDetails, StateExitedEventDetails, TaskFailedEventDetails,
+    };
     use aws_smithy_types::DateTime;
 
-    fn at(id: i64, millis: i64, kind: HistoryEventType) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
-        HistoryEvent::builder().id(id).r#type(kind).timestamp(DateTime::from_millis(millis))
+    fn at(
+        id: i64,
+        millis: i64,
+        kind: HistoryEventType,
+    ) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
+        HistoryEvent::builder()
+            .id(id)
+            .r#type(kind)
+            .timestamp(DateTime::from_millis(millis))
     }
 
     fn entered(id: i64, millis: i64, name: &str) -> HistoryEvent {
         at(id, millis, HistoryEventType::TaskStateEntered)
-            .state_entered_event_details(StateEnteredEventDetails::builder().name(name).build().unwrap())
+            .state_entered_event_details(
+                StateEnteredEventDetails::builder()
+                    .name(name)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap()
     }
 
     fn exited(id: i64, millis: i64, name: &str) -> HistoryEvent {
         at(id, millis, HistoryEventType::TaskStateExited)
-            .state_exited_event_details(StateExitedEventDetails::builder().name(name).build().unwrap())
+            .state_exited_event_details(
+                StateExitedEventDetails::builder()
+                    .name(name)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap()
     }
@@ -93,12 +120,21 @@ mod tests {
     #[test]
     fn steps_have_offsets_durations_and_failures() {
         let events = vec![
-            at(1, 1_000, HistoryEventType::ExecutionStarted).build().unwrap(),
+            at(1, 1_000, HistoryEventType::ExecutionStarted)
+                .build()
+                .unwrap(),
             entered(2, 1_000, "CheckStack"),
             exited(3, 1_200, "CheckStack"),
             entered(4, 1_200, "CreateStack"),
             at(5, 1_500, HistoryEventType::TaskFailed)
-                .task_failed_event_details(TaskFailedEventDetails::builder().resource_type("activity").resource("arn").error("States.Timeout").build().unwrap())
+                .task_failed_event_details(
+                    TaskFailedEventDetails::builder()
+                        .resource_type("activity")
+                        .resource("arn")
+                        .error("States.Timeout")
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
             exited(6, 2_200, "CreateStack"),

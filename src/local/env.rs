@@ -23,6 +23,21 @@ pub struct LocalEnv {
 }
 
 impl LocalEnv {
+    /// The playground named by this process's environment (e.g. after
+    /// `source .cpsf/local.env`), if both endpoints are set.
+    pub fn from_process_env() -> Option<Self> {
+        let aws_endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        let codepipeline_endpoint = std::env::var("AWS_ENDPOINT_URL_CODEPIPELINE")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        Some(Self {
+            aws_endpoint,
+            codepipeline_endpoint,
+        })
+    }
+
     /// The variables, in the order they are written.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         vec![

@@ -1,0 +1,90 @@
+//! The custom action type cpsf serves: `Deploy / Custom / StepFunctionsDeploy
+//! / 1`, with configuration keys mirroring AWS's built-in Step Functions
+//! action (shared/design.md, "The custom action contract").
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionConfigurationProperty, ActionConfigurationPropertyType, ActionOwner,
+    ActionTypeId, ActionTypeSettings, ArtifactDetails,
+};
+
+pub const PROVIDER: &str = "StepFunctionsDeploy";
+pub const VERSION: &str = "1";
+/// Links an action execution to its Step Functions execution in the console.
+pub const EXECUTION_URL: &str =
+    "https://console.aws.amazon.com/states/home#/v2/executions/details/{ExternalExecutionId}";
+pub const ENTITY_URL: &str =
+    "https://console.aws.amazon.com/states/home#/statemachines/view/{Config:StateMachineArn}";
+
+pub fn id() -> ActionTypeId {
+    ActionTypeId::builder()
+        .category(ActionCategory::Deploy)
+        .owner(ActionOwner::Custom)
+        .provider(PROVIDER)
+        .version(VERSION)
+        .build()
+        .expect("all fields set")
+}
+
+/// Registers the action type (harmless if it already exists as defined).
+pub async fn create(cp: &Client) -> anyhow::Result<()> {
+    let property = |name: &str, required: bool, description: &str| {
+        ActionConfigurationProperty::builder()
+            .name(name)
+            .required(required)
+            .key(required)
+            .secret(false)
+            .queryable(false)
+            .description(description)
+            .r#type(ActionConfigurationPropertyType::String)
+            .build()
+            .expect("all fields set")
+    };
+    let details = |max| {
+        ArtifactDetails::builder()
+            .minimum_count(0)
+            .maximum_count(max)
+            .build()
+    };
+    cp.create_custom_action_type()
+        .category(ActionCategory::Deploy)
+        .provider(PROVIDER)
+        .version(VERSION)
+        .settings(
+            ActionTypeSettings::builder()
+                .execution_url_template(EXECUTION_URL)
+                .entity_url_template(ENTITY_URL)
+                .build(),
+        )
+        .configuration_properties(property(
+            "StateMachineArn",
+            true,
+            "The state machine to run",
+        ))
+        .configuration_properties(property(
+            "ExecutionNamePrefix",
+            false,
+            "Prefix of the execution name",
+        ))
+        .configuration_properties(property(
+            "InputType",
+            false,
+            "Literal (default) or FilePath",
+        ))
+        .configuration_properties(property(
+            "Input",
+            false,
+            "Literal JSON, or a path in the first input artifact",
+        ))
+        .input_artifact_details(details(5))
+        .output_artifact_details(details(1))
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "CreateCustomActionType: {}",
+                aws_sdk_codepipeline::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! `cpsf demo`: the whole job on the playground. It starts the playground
+//! (or uses the one the environment names), installs the same definitions
+//! everything else uses, runs the worker in this process, and deploys the
+//! sample app three times: create, update, no changes.
+//!
+//! - `setup.rs`: buckets, action type, state machine, pipeline
+//! - `watch.rs`: live progress
+//! - here: the runs, their checks and the summary
+
+pub mod setup;
+pub mod watch;
+
+use crate::aws::Clients;
+use crate::history::timeline;
+use crate::job::handle::JobSettings;
+use crate::job::poller::PollerSettings;
+use crate::local::{LocalEnv, Playground, PlaygroundOptions};
+use crate::metrics::Metrics;
+use crate::tasks::runner::RunnerSettings;
+use crate::worker::{TaskOptions, WorkerOptions};
+use anyhow::Context;
+use serde_json::Value;
+use setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+use std::io::{Cursor, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use watch::Display;
+
+/// The sample application, compiled in so the demo runs from anywhere.
+const APP_TEMPLATE: &str = include_str!("../../app/template.yaml");
+const APP_DEPLOY: &str = include_str!("../../app/deploy.json");
+
+pub struct DemoOptions {
+    /// Leave the playground (and the worker) running afterwards.
+    pub keep: bool,
+    pub env_file: PathBuf,
+}
+
+/// One pipeline run of the demo and what it must end with.
+struct Run {
+    label: &'static str,
+    greeting: &'static str,
+    /// What the action's summary says when the run did what it should:
+    /// "succeeded: <expect>…".
+    expect: &'static str,
+}
+
+const RUNS: [Run; 3] = [
+    Run {
+        label: "1/3 create",
+        greeting: "hello from cpsf",
+        expect: "created",
+    },
+    Run {
+        label: "2/3 update",
+        greeting: "hello again from cpsf",
+        expect: "updated",
+    },
+    Run {
+        label: "3/3 no changes",
+        greeting: "hello again from cpsf",
+        expect: "no changes",
+    },
+];
+
+struct RunResult {
+    label: &'static str,
+    ok: bool,
+    status: String,
+    duration: Duration,
+    summary: String,
+    outputs: Vec<(String, String)>,
+    timeline: String,
+}
+
+/// Runs the demo; true when all three runs did what they should.
+pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
+    let (playground, env) = match LocalEnv::from_process_env() {
+        Some(env) => {
+            println!(
+                "Using the playground at {} and {}",
+                env.aws_endpoint, env.codepipeline_endpoint
+            );
+            (None, env)
+        }
+        None => {
+            println!("Starting the playground (fakecloud + the local CodePipeline service)…");
+            let playground = Playground::start(PlaygroundOptions::from_env()?).await?;
+            let env = playground.env().clone();
+            (Some(playground), env)
+        }
+    };
+    let sdk = env.sdk_config().await;
+    let clients = Clients {
+        codepipeline: env.codepipeline_client(&sdk),
+        sfn: aws_sdk_sfn::Client::new(&sdk),
+        sdk,
+    };
+    let deploy: Value = serde_json::from_str(APP_DEPLOY).context("app/deploy.json")?;
+    let stack = deploy["stackName"]
+        .as_str()
+        .context("app/deploy.json has no stackName")?
+        .to_string();
+    println!("Installing the action type, the deploy state machine and the pipeline {PIPELINE}…");
+    setup::prepare(&clients, &stack).await?;
+
+    let worker_stop = CancellationToken::new();
+    let worker = tokio::spawn(crate::worker::run(
+        clients.clone(),
+        worker_options(),
+        Metrics::default(),
+        worker_stop.clone(),
+    ));
+    let mut results = Vec::new();
+    for run in &RUNS {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        results.push(run_once(&clients, run, &deploy, &stack).await?);
+    }
+    print_summary(&results);
+    let all_ok = results.len() == RUNS.len() && results.iter().all(|r| r.ok);
+
+    if options.keep && playground.is_some() && !shutdown.is_cancelled() {
+        env.write(&options.env_file)?;
+        print_keep_instructions(&env, &options.env_file);
+        shutdown.cancelled().await;
+        let _ = std::fs::remove_file(&options.env_file);
+    }
+    worker_stop.cancel();
+    worker.await.context("the worker task failed")??;
+    if let Some(playground) = playground {
+        playground.stop().await;
+    }
+    Ok(all_ok)
+}
+
+/// The worker as `cpsf worker` runs it, with a quicker idle poll.
+fn worker_options() -> WorkerOptions {
+    WorkerOptions {
+        poller: Some(PollerSettings {
+            action_type: crate::action_type::id(),
+            query: None,
+            max_in_flight: 16,
+            poll_min: Duration::from_millis(100),
+            poll_max: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(10),
+        }),
+        job: JobSettings::default(),
+        tasks: Some(TaskOptions {
+            runner: RunnerSettings {
+                activities: TaskOptions::activities("cpsf-"),
+                max_concurrent: 8,
+                heartbeat_every: Duration::from_secs(20),
+                worker_name: "cpsf-demo".into(),
+                shutdown_grace: Duration::from_secs(10),
+            },
+            staging_bucket: None,
+            wait_cap: Duration::from_secs(3600),
+            poll_min: Duration::from_millis(250),
+            poll_max: Duration::from_secs(2),
+        }),
+        listen: None,
+    }
+}
+
+async fn run_once(
+    clients: &Clients,
+    run: &Run,
+    deploy: &Value,
+    stack: &str,
+) -> anyhow::Result<RunResult> {
+    let mut deploy = deploy.clone();
+    deploy["parameters"]["Greeting"] = run.greeting.into();
+    let source = zip_app(&serde_json::to_string_pretty(&deploy)?)?;
+    clients
+        .s3()
+        .put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(SOURCE_KEY)
+        .body(source.into())
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "PutObject {SOURCE_BUCKET}/{SOURCE_KEY}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
+    let started = Instant::now();
+    let id = clients
+        .codepipeline
+        .start_pipeline_execution()
+        .name(PIPELINE)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "StartPipelineExecution: {}",
+                aws_sdk_codepipeline::error::DisplayErrorContext(e)
+            )
+        })?
+        .pipeline_execution_id
+        .unwrap_or_default();
+    let mut display = Display::new();
+    let prefix = format!("run {}", run.label);
+    let final_snapshot = loop {
+        let snapshot = watch::snapshot(clients, PIPELINE, &id, stack).await;
+        display.update(&prefix, snapshot.line());
+        if snapshot.is_done() {
+            break snapshot;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let duration = started.elapsed();
+    let result = describe_run(clients, run, &id, final_snapshot.status, duration).await;
+    let verdict = if result.ok { "ok" } else { "NOT OK" };
+    display.finish(format!(
+        "run {} — {} in {:.1}s: {} [{verdict}]",
+        run.label,
+        result.status,
+        duration.as_secs_f64(),
+        result.summary
+    ));
+    Ok(result)
+}
+
+/// Reads what the run did: its action's summary, outputs and timeline.
+async fn describe_run(
+    clients: &Clients,
+    run: &Run,
+    id: &str,
+    status: String,
+    duration: Duration,
+) -> RunResult {
+    let filter = aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
+        .pipeline_execution_id(id)
+        .build();
+    let details = clients
+        .codepipeline
+        .list_action_executions()
+        .pipeline_name(PIPELINE)
+        .filter(filter)
+        .send()
+        .await
+        .ok();
+    let deploy = details.as_ref().and_then(|d| {
+        d.action_execution_details()
+            .iter()
+            .find(|a| a.action_name() == Some("Deploy"))
+            .cloned()
+    });
+    let result = deploy
+        .as_ref()
+        .and_then(|d| d.output())
+        .and_then(|o| o.execution_result());
+    let summary = result
+        .and_then(|r| {
+            r.error_details()
+                .and_then(|e| e.message())
+                .or(r.external_execution_summary())
+        })
+        .unwrap_or("no result")
+        .to_string();
+    let variables = deploy
+        .as_ref()
+        .and_then(|d| d.output())
+        .and_then(|o| o.output_variables())
+        .cloned()
+        .unwrap_or_default();
+    let mut outputs: Vec<(String, String)> = variables
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "ExecutionArn" | "StateMachineArn"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    outputs.sort();
+    let timeline = match variables.get("ExecutionArn").or(result
+        .and_then(|r| r.external_execution_id().map(str::to_string))
+        .as_ref())
+    {
+        Some(arn) => execution_timeline(clients, arn).await,
+        None => String::new(),
+    };
+    RunResult {
+        label: run.label,
+        ok: status == "Succeeded" && summary.contains(&format!("succeeded: {}", run.expect)),
+        status,
+        duration,
+        summary,
+        outputs,
+        timeline,
+    }
+}
+
+async fn execution_timeline(clients: &Clients, arn: &str) -> String {
+    let mut events = Vec::new();
+    let mut pages = clients
+        .sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .into_paginator()
+        .send();
+    while let Some(Ok(page)) = pages.next().await {
+        events.extend(page.events().iter().cloned());
+    }
+    timeline::one_line(&timeline::timeline(&events))
+}
+
+/// The pipeline's source: app/ zipped, with this run's deploy.json.
+fn zip_app(deploy_json: &str) -> anyhow::Result<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, content) in [
+        ("deploy.json", deploy_json),
+        ("template.yaml", APP_TEMPLATE),
+    ] {
+        writer.start_file(name, zip::write::SimpleFileOptions::default())?;
+        writer.write_all(content.as_bytes())?;
+    }
+    Ok(writer.finish()?.into_inner())
+}
+
+fn print_summary(results: &[RunResult]) {
+    println!();
+    println!("Summary");
+    for result in results {
+        let verdict = if result.ok { "ok" } else { "NOT OK" };
+        println!(
+            "  run {:<15} {:<9} {:>5.1}s  [{verdict}]",
+            result.label,
+            result.status,
+            result.duration.as_secs_f64()
+        );
+        println!("    result:   {}", result.summary);
+        if !result.outputs.is_empty() {
+            let outputs: Vec<String> = result
+                .outputs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            println!("    outputs:  {}", outputs.join("  "));
+        }
+        if !result.timeline.is_empty() {
+            println!("    timeline: {}", result.timeline);
+        }
+    }
+    let passed = results.iter().filter(|r| r.ok).count();
+    println!();
+    println!("{passed} of {} runs did what they should.", RUNS.len());
+}
+
+fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
+    println!();
+    println!("The playground keeps running (Ctrl-C stops it). Point any AWS tool at it:");
+    println!();
+    print!("{}", env.export_lines());
+    println!();
+    println!("(also written to {}). For example:", env_file.display());
+    println!("  source {}", env_file.display());
+    println!("  aws codepipeline get-pipeline-state --name {PIPELINE}");
+    println!("  aws cloudformation describe-stacks --stack-name cpsf-demo-app");
+    println!(
+        "  aws s3 cp app.zip s3://{SOURCE_BUCKET}/{SOURCE_KEY} && aws codepipeline start-pipeline-execution --name {PIPELINE}"
+    );
+}
