@@ -3,6 +3,7 @@
 
 mod action_types;
 mod concurrency;
+mod demo;
 mod deploy;
 mod deploy_harness;
 mod deploy_process;

@@ -1,0 +1,68 @@
+//! `cpsf demo` as a newcomer runs it: a separate process, output not a
+//! terminal (plain progress lines), exit code 0 only if all three runs did
+//! what they should.
+
+use crate::harness::*;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn demo(env: &[(&'static str, String)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    command.arg("demo").stdin(Stdio::null());
+    command.env_remove("AWS_ENDPOINT_URL").env_remove("AWS_ENDPOINT_URL_CODEPIPELINE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run cpsf demo")
+}
+
+fn assert_three_runs_ok(output: &Output) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit {:?}\n{stdout}\n{stderr}", output.status);
+    assert!(stdout.contains("3 of 3 runs did what they should."), "{stdout}");
+    for expected in ["succeeded: created", "succeeded: updated", "succeeded: no changes", "Greeting=hello again from cpsf"] {
+        assert!(stdout.contains(expected), "missing '{expected}' in\n{stdout}");
+    }
+    // Not a terminal: progress comes as plain lines, one per change.
+    assert!(stdout.contains("run 1/3 create InProgress · stage Deploy"), "{stdout}");
+    assert!(stdout.contains("timeline: CheckStack"), "{stdout}");
+}
+
+#[test]
+fn the_demo_deploys_three_times_on_its_own_playground() {
+    assert_three_runs_ok(&demo(&[]));
+}
+
+#[tokio::test]
+async fn the_demo_uses_a_running_playground_and_runs_again() {
+    let dir = std::env::temp_dir().join(format!("cpsf-demo-up-{}", std::process::id()));
+    let env_file = dir.join("local.env");
+    let mut up = Command::new(env!("CARGO_BIN_EXE_cpsf"))
+        .args(["local", "up", "--env-file"])
+        .arg(&env_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let text = wait_for("the env file", || async { std::fs::read_to_string(&env_file).ok().filter(|t| t.lines().count() == 6) }).await;
+    let vars: Vec<(&'static str, String)> = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"]
+        .into_iter()
+        .map(|name| {
+            let value = text.lines().find_map(|l| l.strip_prefix(&format!("export {name}="))).unwrap().to_string();
+            (name, value)
+        })
+        .collect();
+    for _ in 0..2 {
+        let output = tokio::task::spawn_blocking({
+            let vars = vars.clone();
+            move || demo(&vars)
+        })
+        .await
+        .unwrap();
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Using the playground at"));
+        assert_three_runs_ok(&output);
+    }
+    terminate(&mut up, Duration::from_secs(10)).await;
+}
