@@ -8,7 +8,7 @@ use crate::local::{Playground, PlaygroundOptions};
 use crate::logging::LogFormat;
 use crate::tasks::runner::RunnerSettings;
 use crate::worker::{TaskOptions, WorkerOptions};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,6 +40,8 @@ enum Command {
     /// playground, with the worker in this process. Exits 0 if all three
     /// runs did what they should.
     Demo(DemoArgs),
+    /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
     /// The local playground: fakecloud plus a local CodePipeline service.
     Local {
         #[command(subcommand)]
@@ -118,6 +120,19 @@ struct WorkerArgs {
 }
 
 /// Shown in the execution history as the activity worker: host and pid.
+async fn healthcheck(args: HealthcheckArgs) -> Result<()> {
+    let endpoint = format!("http://{}", args.listen);
+    let status = tokio::time::timeout(
+        Duration::from_secs(3),
+        crate::local::probe::http_status(&endpoint, "GET", "/healthz"),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("{endpoint}/healthz did not answer within 3 s"))?
+    .with_context(|| format!("{endpoint}/healthz"))?;
+    anyhow::ensure!(status == 200, "{endpoint}/healthz answered {status}");
+    Ok(())
+}
+
 async fn demo(args: DemoArgs) -> Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn({
@@ -153,6 +168,13 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("expected KEY=VALUE, got '{text}'")),
     }
+}
+
+#[derive(Args)]
+struct HealthcheckArgs {
+    /// The worker's --listen address.
+    #[arg(long, env = "CPSF_LISTEN", default_value = "127.0.0.1:9090")]
+    listen: String,
 }
 
 #[derive(Args)]
@@ -195,6 +217,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Worker(args) => worker(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Healthcheck(args) => healthcheck(args).await,
         Command::Local {
             command: LocalCommand::Up(args),
         } => local_up(args).await,

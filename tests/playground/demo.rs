@@ -9,7 +9,9 @@ use std::time::Duration;
 fn demo(env: &[(&'static str, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
     command.arg("demo").stdin(Stdio::null());
-    command.env_remove("AWS_ENDPOINT_URL").env_remove("AWS_ENDPOINT_URL_CODEPIPELINE");
+    command
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_CODEPIPELINE");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -19,13 +21,31 @@ fn demo(env: &[(&'static str, String)]) -> Output {
 fn assert_three_runs_ok(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit {:?}\n{stdout}\n{stderr}", output.status);
-    assert!(stdout.contains("3 of 3 runs did what they should."), "{stdout}");
-    for expected in ["succeeded: created", "succeeded: updated", "succeeded: no changes", "Greeting=hello again from cpsf"] {
-        assert!(stdout.contains(expected), "missing '{expected}' in\n{stdout}");
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("3 of 3 runs did what they should."),
+        "{stdout}"
+    );
+    for expected in [
+        "succeeded: created",
+        "succeeded: updated",
+        "succeeded: no changes",
+        "Greeting=hello again from cpsf",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing '{expected}' in\n{stdout}"
+        );
     }
     // Not a terminal: progress comes as plain lines, one per change.
-    assert!(stdout.contains("run 1/3 create InProgress · stage Deploy"), "{stdout}");
+    assert!(
+        stdout.contains("run 1/3 create InProgress · stage Deploy"),
+        "{stdout}"
+    );
     assert!(stdout.contains("timeline: CheckStack"), "{stdout}");
 }
 
@@ -46,11 +66,20 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let text = wait_for("the env file", || async { std::fs::read_to_string(&env_file).ok().filter(|t| t.lines().count() == 6) }).await;
+    let text = wait_for("the env file", || async {
+        std::fs::read_to_string(&env_file)
+            .ok()
+            .filter(|t| t.lines().count() == 6)
+    })
+    .await;
     let vars: Vec<(&'static str, String)> = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"]
         .into_iter()
         .map(|name| {
-            let value = text.lines().find_map(|l| l.strip_prefix(&format!("export {name}="))).unwrap().to_string();
+            let value = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap()
+                .to_string();
             (name, value)
         })
         .collect();

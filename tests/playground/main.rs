@@ -8,6 +8,7 @@ mod deploy;
 mod deploy_harness;
 mod deploy_process;
 mod harness;
+mod healthcheck;
 mod jobs;
 mod limits;
 mod local_up;
