@@ -24,7 +24,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/cpsf /usr/local/bin/cpsf
 ENV CPSF_LISTEN=127.0.0.1:9090 \
     CPSF_LOG_FORMAT=json
-USER nonroot
+# distroless's nonroot user, by number so any runtime can resolve it.
+USER 65532:65532
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["/usr/local/bin/cpsf", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/cpsf", "worker"]
