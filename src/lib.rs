@@ -32,6 +32,13 @@
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
 //!   describe, newest history → facts.
 //! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients.
+//! - [`action_type`] (`src/action_type.rs`): the custom action type's
+//!   definition (id, configuration keys, console URLs).
+//! - [`demo`] (`src/demo/`): `cpsf demo`: `setup.rs` (buckets, action type,
+//!   state machine, pipeline), `watch.rs` (live progress), `mod.rs` (three
+//!   runs, their checks, the summary).
+//! - [`history`] (`src/history/`): an execution's history made readable;
+//!   `timeline.rs` (pure) turns events into states, offsets and durations.
 //! - [`shutdown`] (`src/shutdown.rs`): SIGINT/SIGTERM.
 //! - [`local`] (`src/local/`): the local playground that needs no AWS
 //!   account.
