@@ -1,12 +1,13 @@
 //! Step Functions at the edge: start an execution, describe it, read the
 //! newest history, and turn the answers into plain facts for `job::decide`.
 
-use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts, TaskFailure};
+use crate::history::events::Event;
+use crate::history::failure::read_newest;
+use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts};
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
-use aws_sdk_sfn::types::HistoryEvent;
 
 /// How many history pages (newest first) are read to explain a failure.
 const FAILURE_PAGES: usize = 3;
@@ -177,7 +178,7 @@ impl Sfn {
         Ok(facts)
     }
 
-    async fn newest_events(&self, arn: &str, pages: usize) -> anyhow::Result<Vec<HistoryEvent>> {
+    async fn newest_events(&self, arn: &str, pages: usize) -> anyhow::Result<Vec<Event>> {
         let mut events = Vec::new();
         let mut token = None;
         for _ in 0..pages {
@@ -193,7 +194,7 @@ impl Sfn {
                 .map_err(|e| {
                     anyhow::anyhow!("GetExecutionHistory {arn}: {}", DisplayErrorContext(e))
                 })?;
-            events.extend(page.events().iter().cloned());
+            events.extend(page.events().iter().map(Event::from_sdk));
             token = page.next_token().map(str::to_string);
             if token.is_none() || read_newest(&events).state.is_some() {
                 break;
@@ -209,188 +210,14 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     format!("{base}:{name}")
 }
 
-/// What the newest events (newest first) tell.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Reading {
-    /// The newest state entered.
-    pub state: Option<String>,
-    /// The newest error and cause, preferring the execution's own.
-    pub failure: FailureFacts,
-}
-
-pub fn read_newest(events: &[HistoryEvent]) -> Reading {
-    let mut reading = Reading::default();
-    let mut task: Option<TaskFailure> = None;
-    let mut execution_level_seen = false;
-    for event in events {
-        if let Some(entered) = event.state_entered_event_details() {
-            let name = entered.name().to_string();
-            if reading.state.is_none() {
-                reading.state = Some(name.clone());
-            }
-            // The first state entered before (in time) a task failure is
-            // the task that failed.
-            if let Some(task) = task.as_mut().filter(|t| t.state.is_none()) {
-                task.state = Some(name);
-            }
-        }
-        let execution_level = event
-            .execution_failed_event_details()
-            .map(|d| (d.error(), d.cause()))
-            .or_else(|| {
-                event
-                    .execution_timed_out_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .execution_aborted_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            });
-        if let Some((error, cause)) = execution_level
-            && !execution_level_seen
-        {
-            execution_level_seen = true;
-            reading.failure.error = error.map(str::to_string);
-            reading.failure.cause = cause.map(str::to_string);
-        }
-        let task_level = event
-            .activity_failed_event_details()
-            .map(|d| (d.error(), d.cause()))
-            .or_else(|| {
-                event
-                    .task_failed_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .activity_timed_out_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .task_timed_out_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            })
-            .or_else(|| {
-                event
-                    .lambda_function_failed_event_details()
-                    .map(|d| (d.error(), d.cause()))
-            });
-        if task.is_none()
-            && let Some((error, cause)) = task_level
-        {
-            task = Some(TaskFailure {
-                state: None,
-                error: error.map(str::to_string),
-                cause: cause.map(str::to_string),
-            });
-        }
-    }
-    if !execution_level_seen && let Some(task) = &task {
-        reading.failure.error = task.error.clone();
-        reading.failure.cause = task.cause.clone();
-    }
-    reading.failure.state = reading.state.clone();
-    reading.failure.task = task;
-    reading
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_sfn::types::{
-        ActivityFailedEventDetails, ExecutionFailedEventDetails, HistoryEventType,
-        StateEnteredEventDetails,
-    };
-    use aws_smithy_types::DateTime;
-
-    fn event(id: i64, kind: HistoryEventType) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
-        HistoryEvent::builder()
-            .id(id)
-            .r#type(kind)
-            .timestamp(DateTime::from_secs(id))
-    }
-
-    fn entered(id: i64, name: &str) -> HistoryEvent {
-        event(id, HistoryEventType::TaskStateEntered)
-            .state_entered_event_details(
-                StateEnteredEventDetails::builder()
-                    .name(name)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    }
-
     #[test]
     fn execution_arns_follow_the_state_machine_arn() {
         assert_eq!(
             execution_arn("arn:aws:states:us-east-1:1:stateMachine:deploy", "run-1"),
             "arn:aws:states:us-east-1:1:execution:deploy:run-1"
-        );
-    }
-
-    #[test]
-    fn a_task_failure_names_the_task_and_the_execution_error() {
-        let newest_first = vec![
-            event(6, HistoryEventType::ExecutionFailed)
-                .execution_failed_event_details(
-                    ExecutionFailedEventDetails::builder()
-                        .error("Cpsf.StackFailed")
-                        .cause("stack broke")
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-            event(5, HistoryEventType::ActivityFailed)
-                .activity_failed_event_details(
-                    ActivityFailedEventDetails::builder()
-                        .error("Inner")
-                        .cause("inner cause")
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-            entered(4, "CreateStack"),
-            entered(2, "CheckStack"),
-        ];
-        let reading = read_newest(&newest_first);
-        assert_eq!(reading.state.as_deref(), Some("CreateStack"));
-        assert_eq!(
-            reading.failure,
-            FailureFacts {
-                state: Some("CreateStack".into()),
-                error: Some("Cpsf.StackFailed".into()),
-                cause: Some("stack broke".into()),
-                task: Some(TaskFailure {
-                    state: Some("CreateStack".into()),
-                    error: Some("Inner".into()),
-                    cause: Some("inner cause".into()),
-                }),
-            }
-        );
-    }
-
-    #[test]
-    fn without_an_execution_error_the_task_failure_explains() {
-        let newest_first = vec![
-            event(5, HistoryEventType::ActivityFailed)
-                .activity_failed_event_details(
-                    ActivityFailedEventDetails::builder()
-                        .error("Boom")
-                        .cause("why")
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-            entered(4, "CreateStack"),
-        ];
-        let failure = read_newest(&newest_first).failure;
-        assert_eq!(
-            (failure.error.as_deref(), failure.cause.as_deref()),
-            (Some("Boom"), Some("why"))
         );
     }
 
@@ -491,10 +318,5 @@ mod tests {
                 Err(DescribeError::Gone(_))
             ));
         }
-    }
-
-    #[test]
-    fn no_events_no_facts() {
-        assert_eq!(read_newest(&[]), Reading::default());
     }
 }

@@ -302,7 +302,11 @@ async fn execution_timeline(clients: &Clients, arn: &str) -> String {
         .into_paginator()
         .send();
     while let Some(Ok(page)) = pages.next().await {
-        events.extend(page.events().iter().cloned());
+        events.extend(
+            page.events()
+                .iter()
+                .map(crate::history::events::Event::from_sdk),
+        );
     }
     timeline::one_line(&timeline::timeline(&events))
 }

@@ -3,6 +3,8 @@
 //! plain lines (one per change) otherwise.
 
 use crate::aws::Clients;
+use crate::history::events::Event;
+use crate::history::failure::read_newest;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -86,7 +88,8 @@ pub async fn snapshot(clients: &Clients, pipeline: &str, id: &str, stack: &str) 
             .send()
             .await;
         if let Ok(history) = history {
-            snap.state = crate::sfn::read_newest(history.events()).state;
+            let events: Vec<Event> = history.events().iter().map(Event::from_sdk).collect();
+            snap.state = read_newest(&events).state;
         }
     }
     let events = clients

@@ -1,4 +1,6 @@
 //! An execution's history made readable. `timeline.rs` is pure: events in,
 //! steps out.
 
+pub mod events;
+pub mod failure;
 pub mod timeline;

@@ -1,74 +1,94 @@
-//! The states an execution went through, when, and for how long: from its
-//! history events (oldest first), a pure function.
+//! The states an execution went through, when, for how long, and what
+//! failed on the way: from its events (oldest first). Pure.
 
-use aws_sdk_sfn::types::HistoryEvent;
+use super::events::Event;
+use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Step {
     pub state: String,
+    /// `Task`, `Choice`, `Pass`, `Wait`, `Fail`, … (from the event type).
+    #[serde(rename = "type")]
+    pub kind: String,
     /// Seconds from the execution's first event to entering the state.
-    pub entered: f64,
-    /// Seconds spent in the state; None while it has not been left.
-    pub duration: Option<f64>,
-    /// Task attempts that failed inside the state and were retried or caught.
-    pub failures: u32,
+    pub entered_seconds: f64,
+    /// Seconds spent in the state; None while it has not been left (or
+    /// for a Fail state, which ends the execution instead).
+    pub duration_seconds: Option<f64>,
+    /// Task attempts that failed inside the state, in order: retried, or
+    /// caught (the last one, when the next state is a Catch's).
+    pub failed_attempts: Vec<Attempt>,
+    /// The state the execution failed in.
+    pub failed: bool,
 }
 
-pub fn timeline(events: &[HistoryEvent]) -> Vec<Step> {
-    let seconds = |e: &HistoryEvent| e.timestamp().as_secs_f64();
-    let start = events.first().map_or(0.0, seconds);
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+pub fn timeline(events: &[Event]) -> Vec<Step> {
+    let start = events.first().map_or(0.0, |e| e.timestamp);
     let mut steps: Vec<Step> = Vec::new();
     for event in events {
-        let at = seconds(event) - start;
-        if let Some(entered) = event.state_entered_event_details() {
+        let at = event.timestamp - start;
+        if event.is_state_entered() {
             steps.push(Step {
-                state: entered.name().to_string(),
-                entered: at,
-                duration: None,
-                failures: 0,
+                state: event.state.clone().unwrap_or_default(),
+                kind: event.kind.trim_end_matches("StateEntered").to_string(),
+                entered_seconds: at,
+                duration_seconds: None,
+                failed_attempts: Vec::new(),
+                failed: false,
             });
-        } else if let Some(exited) = event.state_exited_event_details() {
+        } else if event.is_state_exited() {
+            let open = steps
+                .iter_mut()
+                .rev()
+                .find(|s| Some(&s.state) == event.state.as_ref() && s.duration_seconds.is_none());
+            if let Some(step) = open {
+                step.duration_seconds = Some(at - step.entered_seconds);
+            }
+        } else if event.is_task_failure() {
             if let Some(step) = steps
                 .iter_mut()
                 .rev()
-                .find(|s| s.state == exited.name() && s.duration.is_none())
+                .find(|s| s.duration_seconds.is_none())
             {
-                step.duration = Some(at - step.entered);
+                step.failed_attempts.push(Attempt {
+                    error: event.error.clone(),
+                    cause: event.cause.clone(),
+                });
             }
-        } else if is_task_failure(event)
-            && let Some(step) = steps.iter_mut().rev().find(|s| s.duration.is_none())
+        } else if event.is_execution_failure()
+            && let Some(step) = steps.last_mut()
         {
-            step.failures += 1;
+            step.failed = true;
         }
     }
     steps
 }
 
-fn is_task_failure(event: &HistoryEvent) -> bool {
-    event.activity_failed_event_details().is_some()
-        || event.activity_timed_out_event_details().is_some()
-        || event.task_failed_event_details().is_some()
-        || event.task_timed_out_event_details().is_some()
-        || event.lambda_function_failed_event_details().is_some()
-}
-
-/// One line: `CheckStack 0.0s (0.1s) → CreateStack 0.1s (0.2s, 1 retry) → …`.
+/// One line: `CheckStack +0.0s (0.1s) → CreateStack +0.1s (1.0s, 1 failed attempt) → …`.
 pub fn one_line(steps: &[Step]) -> String {
     steps
         .iter()
         .map(|s| {
-            let mut detail = match s.duration {
+            let mut detail = match s.duration_seconds {
                 Some(d) => format!("{d:.1}s"),
+                None if s.failed => "failed".to_string(),
                 None => "running".to_string(),
             };
-            if s.failures > 0 {
+            let n = s.failed_attempts.len();
+            if n > 0 {
                 detail.push_str(&format!(
-                    ", {} failed attempt{}",
-                    s.failures,
-                    if s.failures == 1 { "" } else { "s" }
+                    ", {n} failed attempt{}",
+                    if n == 1 { "" } else { "s" }
                 ));
             }
-            format!("{} +{:.1}s ({detail})", s.state, s.entered)
+            format!("{} +{:.1}s ({detail})", s.state, s.entered_seconds)
         })
         .collect::<Vec<_>>()
         .join(" → ")
@@ -77,78 +97,48 @@ pub fn one_line(steps: &[Step]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_sfn::types::{
-        HistoryEventType, StateEnteredEventDetails, StateExitedEventDetails, TaskFailedEventDetails,
-    };
-    use aws_smithy_types::DateTime;
 
-    fn at(
-        id: i64,
-        millis: i64,
-        kind: HistoryEventType,
-    ) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
-        HistoryEvent::builder()
-            .id(id)
-            .r#type(kind)
-            .timestamp(DateTime::from_millis(millis))
-    }
-
-    fn entered(id: i64, millis: i64, name: &str) -> HistoryEvent {
-        at(id, millis, HistoryEventType::TaskStateEntered)
-            .state_entered_event_details(
-                StateEnteredEventDetails::builder()
-                    .name(name)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    }
-
-    fn exited(id: i64, millis: i64, name: &str) -> HistoryEvent {
-        at(id, millis, HistoryEventType::TaskStateExited)
-            .state_exited_event_details(
-                StateExitedEventDetails::builder()
-                    .name(name)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
+    fn event(id: i64, millis: i64, kind: &str, state: Option<&str>, error: Option<&str>) -> Event {
+        Event {
+            id,
+            timestamp: millis as f64 / 1000.0,
+            kind: kind.into(),
+            state: state.map(str::to_string),
+            error: error.map(str::to_string),
+            cause: None,
+        }
     }
 
     #[test]
-    fn steps_have_offsets_durations_and_failures() {
+    fn steps_have_offsets_durations_failures_and_the_failed_state() {
         let events = vec![
-            at(1, 1_000, HistoryEventType::ExecutionStarted)
-                .build()
-                .unwrap(),
-            entered(2, 1_000, "CheckStack"),
-            exited(3, 1_200, "CheckStack"),
-            entered(4, 1_200, "CreateStack"),
-            at(5, 1_500, HistoryEventType::TaskFailed)
-                .task_failed_event_details(
-                    TaskFailedEventDetails::builder()
-                        .resource_type("activity")
-                        .resource("arn")
-                        .error("States.Timeout")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-            exited(6, 2_200, "CreateStack"),
-            entered(7, 2_200, "WaitForStack"),
+            event(1, 1_000, "ExecutionStarted", None, None),
+            event(2, 1_000, "TaskStateEntered", Some("CheckStack"), None),
+            event(3, 1_250, "TaskStateExited", Some("CheckStack"), None),
+            event(4, 1_250, "TaskStateEntered", Some("CreateStack"), None),
+            event(
+                5,
+                1_500,
+                "ActivityTimedOut",
+                None,
+                Some("States.HeartbeatTimeout"),
+            ),
+            event(6, 2_250, "TaskStateExited", Some("CreateStack"), None),
+            event(7, 2_250, "FailStateEntered", Some("CreateFailed"), None),
+            event(8, 2_250, "ExecutionFailed", None, Some("Cpsf.CreateFailed")),
         ];
         let steps = timeline(&events);
         assert_eq!(steps.len(), 3);
-        assert_eq!(steps[0].entered, 0.0);
-        assert!((steps[0].duration.unwrap() - 0.2).abs() < 1e-9);
-        assert_eq!(steps[1].failures, 1);
-        assert_eq!(steps[2].duration, None);
+        assert_eq!(
+            (steps[0].entered_seconds, steps[0].duration_seconds),
+            (0.0, Some(0.25))
+        );
+        assert_eq!(steps[1].failed_attempts.len(), 1);
+        assert_eq!(steps[2].kind, "Fail");
+        assert!(steps[2].failed && !steps[1].failed);
         assert_eq!(
             one_line(&steps),
-            "CheckStack +0.0s (0.2s) → CreateStack +0.2s (1.0s, 1 failed attempt) → WaitForStack +1.2s (running)"
+            "CheckStack +0.0s (0.2s) → CreateStack +0.2s (1.0s, 1 failed attempt) → CreateFailed +1.2s (failed)"
         );
     }
 }
