@@ -4,3 +4,4 @@
 pub mod events;
 pub mod failure;
 pub mod timeline;
+pub mod view;

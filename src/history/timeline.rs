@@ -68,7 +68,29 @@ pub fn timeline(events: &[Event]) -> Vec<Step> {
             step.failed = true;
         }
     }
+    let ended = events
+        .last()
+        .is_some_and(|e| e.kind.starts_with("Execution") && e.kind != "ExecutionStarted");
+    if ended {
+        close_open_steps(
+            &mut steps,
+            events.last().map_or(0.0, |e| e.timestamp - start),
+        );
+    }
     steps
+}
+
+/// Once the execution has ended, a step without an exit event (a caught
+/// error moves on without one on some engines) lasted until the next step
+/// began, or until the end. A Fail state ends the execution: no duration.
+fn close_open_steps(steps: &mut [Step], end: f64) {
+    for i in 0..steps.len() {
+        if steps[i].duration_seconds.is_some() || steps[i].failed {
+            continue;
+        }
+        let until = steps.get(i + 1).map_or(end, |next| next.entered_seconds);
+        steps[i].duration_seconds = Some(until - steps[i].entered_seconds);
+    }
 }
 
 /// One line: `CheckStack +0.0s (0.1s) → CreateStack +0.1s (1.0s, 1 failed attempt) → …`.
