@@ -40,6 +40,10 @@ enum Command {
     /// playground, with the worker in this process. Exits 0 if all three
     /// runs did what they should.
     Demo(DemoArgs),
+    /// Show an execution's history: a timeline with durations, retries and
+    /// the failed state, or JSON. TARGET is an execution ARN or a pipeline
+    /// name (its newest cpsf action execution).
+    History(HistoryArgs),
     /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// The local playground: fakecloud plus a local CodePipeline service.
@@ -120,6 +124,41 @@ struct WorkerArgs {
 }
 
 /// Shown in the execution history as the activity worker: host and pid.
+async fn history(args: HistoryArgs) -> Result<()> {
+    use crate::history::{fetch, view::View};
+    let sdk = crate::aws::load(None).await;
+    let clients = Clients::new(&sdk);
+    let arn = fetch::resolve(&clients, &args.target, args.pipeline_execution.as_deref()).await?;
+    let events = if args.follow {
+        let quiet = args.json;
+        fetch::follow(&clients, &arn, |event, at| {
+            if !quiet {
+                println!(
+                    "{:>9}  {}",
+                    format!("+{at:.2}s"),
+                    crate::history::view::event_line(event)
+                );
+            }
+        })
+        .await?
+    } else {
+        fetch::all_events(&clients, &arn).await?
+    };
+    let view = View::new(&arn, &events);
+    if args.json {
+        println!("{}", view.json());
+    } else {
+        if args.follow {
+            println!();
+        }
+        print!("{}", view.text());
+    }
+    if args.follow && view.status != "SUCCEEDED" {
+        anyhow::bail!("the execution ended {}", view.status);
+    }
+    Ok(())
+}
+
 async fn healthcheck(args: HealthcheckArgs) -> Result<()> {
     let endpoint = format!("http://{}", args.listen);
     let status = tokio::time::timeout(
@@ -171,6 +210,21 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Args)]
+struct HistoryArgs {
+    /// An execution ARN, or a pipeline name.
+    target: String,
+    /// With a pipeline name: this pipeline execution instead of the newest.
+    #[arg(long)]
+    pipeline_execution: Option<String>,
+    /// Stream new events until the execution ends; exit 0 only if it succeeded.
+    #[arg(long)]
+    follow: bool,
+    /// Print the stable JSON form (see README) instead of the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct HealthcheckArgs {
     /// The worker's --listen address.
     #[arg(long, env = "CPSF_LISTEN", default_value = "127.0.0.1:9090")]
@@ -218,6 +272,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Worker(args) => worker(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
+        Command::History(args) => history(args).await,
         Command::Local {
             command: LocalCommand::Up(args),
         } => local_up(args).await,

@@ -3,5 +3,6 @@
 
 pub mod events;
 pub mod failure;
+pub mod fetch;
 pub mod timeline;
 pub mod view;

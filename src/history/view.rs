@@ -144,6 +144,18 @@ impl View {
     }
 }
 
+/// One event as `--follow` prints it: type, state, error.
+pub fn event_line(event: &Event) -> String {
+    let mut line = event.kind.clone();
+    if let Some(state) = &event.state {
+        line.push_str(&format!("  {state}"));
+    }
+    if event.error.is_some() || event.cause.is_some() {
+        line.push_str(&format!("  {}", pair(&event.error, &event.cause)));
+    }
+    line
+}
+
 /// The execution's status as its events tell it.
 pub fn status(events: &[Event]) -> &'static str {
     match events.last().map(|e| e.kind.as_str()) {

@@ -9,6 +9,7 @@ mod deploy_harness;
 mod deploy_process;
 mod harness;
 mod healthcheck;
+mod history;
 mod jobs;
 mod limits;
 mod local_up;

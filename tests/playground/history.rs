@@ -1,0 +1,111 @@
+//! `cpsf history` as a user runs it: one call diagnoses a failed deploy.
+
+use crate::deploy_harness::*;
+use crate::harness::*;
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_history_call_diagnoses_a_failed_deploy() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.install_deploy(|_| {}).await;
+    h.create_deploy_pipeline("app", &machine).await;
+    let worker = h.start_deploy_worker(true, true);
+    let mut app = App::sample();
+    app.template = "Resources: [this is not a template".into();
+    assert_eq!(h.deploy("app", &app).await.0, "Failed");
+    worker.stop().await;
+
+    let output = tokio::task::spawn_blocking({
+        let env = h.env.clone();
+        move || history_with(&env, &["app"])
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("status     FAILED"), "{text}");
+    let marked: Vec<&str> = text.lines().filter(|l| l.starts_with('✗')).collect();
+    assert!(
+        marked.len() == 1 && marked[0].contains("CreateFailed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("caused by task 'CreateStack': Cpsf.TemplateInvalid"),
+        "{text}"
+    );
+
+    let output = tokio::task::spawn_blocking({
+        let env = h.env.clone();
+        move || history_with(&env, &["app", "--json"])
+    })
+    .await
+    .unwrap();
+    let view: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(view["formatVersion"], 1);
+    assert_eq!(view["status"], "FAILED");
+    assert_eq!(view["failure"]["taskState"], "CreateStack");
+    assert_eq!(view["failure"]["taskError"], "Cpsf.TemplateInvalid");
+    let states: Vec<&str> = view["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            "CheckStack",
+            "ChooseOperation",
+            "CreateStack",
+            "CreateFailed"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_streams_until_the_end_and_exits_by_outcome() {
+    let h = Harness::start().await;
+    let machine = h
+        .create_state_machine(
+            "slow",
+            json!({"StartAt": "Deploying", "States": {
+                "Deploying": {"Type": "Wait", "Seconds": 2, "Next": "Done"},
+                "Done": {"Type": "Pass", "End": true}}}),
+        )
+        .await;
+    let started = h
+        .sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("followed")
+        .send()
+        .await
+        .unwrap();
+    let arn = started.execution_arn().to_string();
+    let output = tokio::task::spawn_blocking({
+        let env = h.env.clone();
+        move || history_with(&env, &[&arn, "--follow"])
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("WaitStateEntered  Deploying"), "{text}");
+    assert!(text.contains("ExecutionSucceeded"), "{text}");
+    assert!(text.contains("status     SUCCEEDED"), "{text}");
+}
+
+fn history_with(env: &cpsf::local::LocalEnv, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    command.arg("history").args(args);
+    for (name, value) in env.vars() {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
