@@ -44,6 +44,10 @@ enum Command {
     /// the failed state, or JSON. TARGET is an execution ARN or a pipeline
     /// name (its newest cpsf action execution).
     History(HistoryArgs),
+    /// Run a saved event (a job, a Lambda-style CodePipeline event, or a
+    /// task handler's input) through the worker's own code, against the
+    /// endpoints the environment names.
+    Replay(ReplayArgs),
     /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// The local playground: fakecloud plus a local CodePipeline service.
@@ -159,6 +163,20 @@ async fn history(args: HistoryArgs) -> Result<()> {
     Ok(())
 }
 
+async fn replay(args: ReplayArgs) -> Result<()> {
+    if let Some(kind) = &args.new {
+        print!("{}", crate::replay::template(kind)?);
+        return Ok(());
+    }
+    let path = args.event.expect("clap requires it without --new");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+    let event = crate::replay::detect(&text, args.task)?;
+    let sdk = crate::aws::load(None).await;
+    let result = crate::replay::run(&Clients::new(&sdk), event, args.send).await?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(())
+}
+
 async fn healthcheck(args: HealthcheckArgs) -> Result<()> {
     let endpoint = format!("http://{}", args.listen);
     let status = tokio::time::timeout(
@@ -225,6 +243,31 @@ struct HistoryArgs {
 }
 
 #[derive(Args)]
+struct ReplayArgs {
+    /// The event file (see test_events/).
+    #[arg(required_unless_present = "new")]
+    event: Option<PathBuf>,
+    /// The task handler, when a task input does not tell.
+    #[arg(long, value_parser = parse_handler)]
+    task: Option<crate::tasks::Handler>,
+    /// For jobs: really report to CodePipeline (default: a dry run that
+    /// prints what would be reported).
+    #[arg(long)]
+    send: bool,
+    /// Print a template event instead: job, continuation, lambda,
+    /// check-stack, create-stack, update-stack, delete-stack, wait-stack.
+    #[arg(long, value_name = "KIND")]
+    new: Option<String>,
+}
+
+fn parse_handler(name: &str) -> Result<crate::tasks::Handler, String> {
+    crate::tasks::Handler::ALL
+        .into_iter()
+        .find(|h| h.default_activity().trim_start_matches("cpsf-") == name)
+        .ok_or_else(|| format!("unknown task '{name}': check-stack, create-stack, update-stack, delete-stack, wait-stack"))
+}
+
+#[derive(Args)]
 struct HealthcheckArgs {
     /// The worker's --listen address.
     #[arg(long, env = "CPSF_LISTEN", default_value = "127.0.0.1:9090")]
@@ -273,6 +316,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::History(args) => history(args).await,
+        Command::Replay(args) => replay(args).await,
         Command::Local {
             command: LocalCommand::Up(args),
         } => local_up(args).await,

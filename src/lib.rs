@@ -29,6 +29,8 @@
 //!   `wait_stack.rs`), `definition.rs` (statemachines/deploy.asl.json
 //!   compiled in, placeholders filled, installed), and shared `input.rs`,
 //!   `stack.rs`, `template.rs`, `error.rs`.
+//! - [`replay`] (`src/replay.rs`): `cpsf replay`: a saved job or task input
+//!   through the worker's own code path (dry-run reporter for jobs).
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
 //!   describe, newest history → facts.
 //! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients.
@@ -67,6 +69,7 @@ pub mod job;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod replay;
 pub mod sfn;
 pub mod shutdown;
 pub mod tasks;

@@ -91,6 +91,50 @@ impl Job {
         }
     }
 
+    /// A job as PollForJobs returns it in JSON (`{"id", "data", "nonce",
+    /// "accountId"}`), e.g. a saved event for `cpsf replay`.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, JobDataError> {
+        use crate::local::codepipeline::model as wire;
+        let id = value["id"].as_str().ok_or_else(|| JobDataError("\"id\" is missing".into()))?;
+        let data: wire::JobData = serde_json::from_value(value["data"].clone())
+            .map_err(|e| JobDataError(format!("\"data\" is not job data: {e}")))?;
+        let artifacts = |list: &[wire::Artifact]| -> Vec<ArtifactRef> {
+            list.iter()
+                .map(|a| ArtifactRef {
+                    name: a.name.clone(),
+                    bucket: a.location.s3_location.bucket_name.clone(),
+                    key: a.location.s3_location.object_key.clone(),
+                    revision: a.revision.clone(),
+                })
+                .collect()
+        };
+        let context = &data.pipeline_context;
+        Ok(Self {
+            id: id.to_string(),
+            nonce: value["nonce"].as_str().map(str::to_string),
+            context: PipelineContext {
+                pipeline_name: context.pipeline_name.clone(),
+                pipeline_execution_id: context.pipeline_execution_id.clone(),
+                stage: context.stage.name.clone(),
+                action: context.action.name.clone(),
+                action_execution_id: Some(context.action.action_execution_id.clone()),
+            },
+            configuration: Configuration(data.action_configuration.configuration.clone().into_iter().collect()),
+            input_artifacts: artifacts(&data.input_artifacts),
+            output_artifacts: artifacts(&data.output_artifacts),
+            credentials: Some(ArtifactCredentials {
+                access_key_id: data.artifact_credentials.access_key_id.clone(),
+                secret_access_key: data.artifact_credentials.secret_access_key.clone(),
+                session_token: data.artifact_credentials.session_token.clone(),
+            }),
+            encryption_key: data.encryption_key.as_ref().map(|k| EncryptionKey {
+                id: k.id.clone(),
+                kind: k.kind.clone(),
+            }),
+            continuation_token: data.continuation_token.clone(),
+        })
+    }
+
     pub fn from_sdk(job: &sdk::Job) -> Result<Self, JobDataError> {
         let missing = |what: &str| JobDataError(format!("{what} is missing"));
         let id = job.id().ok_or_else(|| missing("the job id"))?.to_string();

@@ -5,15 +5,29 @@ use super::decide::{FailureKind, Report};
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct Reporter {
     client: Client,
+    /// `cpsf replay --dry-run`: reports are kept here, CodePipeline is not
+    /// called.
+    dry_run: Option<Arc<Mutex<Vec<Report>>>>,
 }
 
 impl Reporter {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client, dry_run: None }
+    }
+
+    /// A reporter that calls nothing and keeps what it would have sent.
+    pub fn dry_run(client: Client) -> (Self, Arc<Mutex<Vec<Report>>>) {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let reporter = Self {
+            client,
+            dry_run: Some(kept.clone()),
+        };
+        (reporter, kept)
     }
 
     pub fn client(&self) -> &Client {
@@ -23,6 +37,9 @@ impl Reporter {
     /// Claims the job. Fails if another worker claimed it first (its nonce
     /// changed): then this worker must leave the job alone.
     pub async fn acknowledge(&self, job: &Job) -> anyhow::Result<()> {
+        if self.dry_run.is_some() {
+            return Ok(());
+        }
         self.client
             .acknowledge_job()
             .job_id(&job.id)
@@ -34,6 +51,10 @@ impl Reporter {
     }
 
     pub async fn send(&self, job_id: &str, report: &Report) -> anyhow::Result<()> {
+        if let Some(kept) = &self.dry_run {
+            kept.lock().expect("report list lock").push(report.clone());
+            return Ok(());
+        }
         let success = |e| format!("PutJobSuccessResult: {}", DisplayErrorContext(e));
         let sent = match report {
             Report::Continue {

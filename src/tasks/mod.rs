@@ -180,19 +180,20 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            if name.starts_with("task-") {
+            let kind = name.split_once('-').map_or(name.as_str(), |(_, rest)| rest);
+            if kind.starts_with("task-") {
                 TaskInput::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            } else if name.starts_with("job-") {
+            } else if kind.starts_with("job-") {
                 let job: serde_json::Value = serde_json::from_str(&text).unwrap();
                 let data: JobData = serde_json::from_value(job["data"].clone())
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_eq!(
                     data.continuation_token.is_some(),
-                    name.starts_with("job-continuation"),
+                    kind.starts_with("job-continuation"),
                     "{name}"
                 );
             } else {
-                panic!("{name}: test events are named job-… or task-…");
+                panic!("{name}: test events are named <order>-job-… or <order>-task-…");
             }
             seen += 1;
         }

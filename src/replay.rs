@@ -1,0 +1,193 @@
+//! `cpsf replay <event.json>`: runs a saved event through the same code the
+//! worker runs, against whatever endpoints the environment names (the
+//! playground's env file, or AWS).
+//!
+//! What the file holds is detected: a job as PollForJobs returns it, a
+//! Lambda-style `{"CodePipeline.job": ...}` event (the ancestor's format),
+//! or a task handler's input (`{"deploy", "executionArn"}`; `--task` names
+//! the handler when the input cannot tell).
+
+use crate::aws::Clients;
+use crate::job::data::Job;
+use crate::job::decide::Report;
+use crate::job::handle::{JobRunner, JobSettings};
+use crate::job::report::Reporter;
+use crate::metrics::Metrics;
+use crate::sfn::Sfn;
+use crate::tasks::template::Templates;
+use crate::tasks::{Handler, TaskContext};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What a saved event is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Job(Value),
+    Task(Handler, String),
+}
+
+/// Tells what `text` holds. `task` names the handler for a task input.
+pub fn detect(text: &str, task: Option<Handler>) -> anyhow::Result<Event> {
+    let value: Value = serde_json::from_str(text).context("the event is not JSON")?;
+    if let Some(job) = value.get("CodePipeline.job") {
+        return Ok(Event::Job(job.clone()));
+    }
+    if value.get("data").is_some() && value.get("id").is_some() {
+        return Ok(Event::Job(value));
+    }
+    if value.get("deploy").is_some() && value.get("executionArn").is_some() {
+        let handler = match task {
+            Some(handler) => handler,
+            None => infer_handler(&value["deploy"]).context(
+                "this task input does not say which handler it is for: pass --task \
+                 (check-stack, create-stack, update-stack, delete-stack, wait-stack)",
+            )?,
+        };
+        return Ok(Event::Task(handler, text.to_string()));
+    }
+    bail!(
+        "not a job (PollForJobs' {{\"id\", \"data\", …}}), a Lambda event ({{\"CodePipeline.job\": …}}) \
+         or a task input ({{\"deploy\", \"executionArn\"}})"
+    )
+}
+
+/// The state's own record of how far the deploy got says which task is next.
+fn infer_handler(deploy: &Value) -> Option<Handler> {
+    if deploy.get("operation").is_some() {
+        return Some(Handler::WaitStack);
+    }
+    match deploy.pointer("/check/next").and_then(Value::as_str) {
+        None => Some(Handler::CheckStack),
+        Some("create") => Some(Handler::CreateStack),
+        Some("update") => Some(Handler::UpdateStack),
+        Some("recreate") if deploy.get("deleted").is_none() => Some(Handler::DeleteStack),
+        Some("recreate") => Some(Handler::CreateStack),
+        Some(_) => None,
+    }
+}
+
+/// What a replay produced, printed as JSON.
+pub async fn run(clients: &Clients, event: Event, send: bool) -> anyhow::Result<Value> {
+    match event {
+        Event::Job(value) => replay_job(clients, &value, send).await,
+        Event::Task(handler, input) => {
+            let ctx = TaskContext {
+                cfn: clients.cloudformation(),
+                templates: Templates {
+                    s3: clients.s3(),
+                    staging_bucket: None,
+                    region: clients.region(),
+                },
+                wait_cap: Duration::from_secs(600),
+                poll_min: Duration::from_millis(250),
+                poll_max: Duration::from_secs(2),
+            };
+            Ok(match handler.run(&ctx, &input).await {
+                Ok(output) => json!({"handler": handler.default_activity(), "succeeded": output}),
+                Err(error) => json!({"handler": handler.default_activity(), "failed": {"error": error.name, "cause": error.cause}}),
+            })
+        }
+    }
+}
+
+async fn replay_job(clients: &Clients, value: &Value, send: bool) -> anyhow::Result<Value> {
+    let job = Job::from_json(value)?;
+    let (reporter, kept) = if send {
+        (Reporter::new(clients.codepipeline.clone()), None)
+    } else {
+        let (reporter, kept) = Reporter::dry_run(clients.codepipeline.clone());
+        (reporter, Some(kept))
+    };
+    let runner = JobRunner::new(
+        reporter,
+        Sfn::new(clients.sfn.clone()),
+        clients.sdk.clone(),
+        JobSettings::default(),
+        Metrics::default(),
+        CancellationToken::new(),
+    );
+    let outcome = runner.run(job).await;
+    let reports: Vec<Value> = kept
+        .map(|k| k.lock().expect("report list lock").iter().map(report_json).collect())
+        .unwrap_or_default();
+    Ok(json!({"outcome": outcome.as_str(), "sent": send, "reports": reports}))
+}
+
+/// A report as the dry run prints it: what CodePipeline would be told.
+pub fn report_json(report: &Report) -> Value {
+    match report {
+        Report::Continue {
+            token,
+            summary,
+            execution_arn,
+        } => json!({"call": "PutJobSuccessResult", "continuationToken": token, "summary": summary, "externalExecutionId": execution_arn}),
+        Report::Succeed {
+            summary,
+            execution_arn,
+            variables,
+            ..
+        } => json!({"call": "PutJobSuccessResult", "summary": summary, "externalExecutionId": execution_arn, "outputVariables": variables}),
+        Report::Fail {
+            kind,
+            message,
+            execution_arn,
+        } => json!({"call": "PutJobFailureResult", "type": format!("{kind:?}"), "message": message, "externalExecutionId": execution_arn}),
+    }
+}
+
+/// `cpsf replay --new KIND`: a template event of each kind, from test_events/.
+pub fn template(kind: &str) -> anyhow::Result<String> {
+    let job = include_str!("../test_events/5-job-new--filepath-input--reports-success.json");
+    Ok(match kind {
+        "job" => job.to_string(),
+        "continuation" => include_str!("../test_events/6-job-continuation--following-an-execution--reports-success.json").to_string(),
+        "lambda" => {
+            let value: Value = serde_json::from_str(job)?;
+            serde_json::to_string_pretty(&json!({"CodePipeline.job": value}))?
+        }
+        "check-stack" => include_str!("../test_events/1-task-check-stack--new-stack--next-create.json").to_string(),
+        "create-stack" => include_str!("../test_events/2-task-create-stack--sample-app--succeeds.json").to_string(),
+        "wait-stack" => include_str!("../test_events/3-task-wait-stack--after-create--stable.json").to_string(),
+        "update-stack" => include_str!("../test_events/4-task-update-stack--greeting-changed--changes.json").to_string(),
+        "delete-stack" => include_str!("../test_events/7-task-delete-stack--failed-first-create--deletes.json").to_string(),
+        other => bail!(
+            "no template for '{other}': job, continuation, lambda, check-stack, create-stack, update-stack, delete-stack, wait-stack"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_jobs_lambda_events_and_task_inputs() {
+        let job = template("job").unwrap();
+        assert!(matches!(detect(&job, None).unwrap(), Event::Job(_)));
+        assert!(matches!(detect(&template("lambda").unwrap(), None).unwrap(), Event::Job(_)));
+        for (kind, handler) in [
+            ("check-stack", Handler::CheckStack),
+            ("create-stack", Handler::CreateStack),
+            ("update-stack", Handler::UpdateStack),
+            ("delete-stack", Handler::DeleteStack),
+            ("wait-stack", Handler::WaitStack),
+        ] {
+            let Event::Task(found, _) = detect(&template(kind).unwrap(), None).unwrap() else { panic!("{kind}") };
+            assert_eq!(found, handler, "{kind}");
+        }
+        assert!(detect("{}", None).unwrap_err().to_string().contains("not a job"));
+        let unclear = r#"{"deploy": {"stackName": "s", "check": {"next": "teleport"}}, "executionArn": "a"}"#;
+        assert!(detect(unclear, None).unwrap_err().to_string().contains("--task"));
+        assert!(matches!(detect(unclear, Some(Handler::WaitStack)).unwrap(), Event::Task(Handler::WaitStack, _)));
+    }
+
+    #[test]
+    fn the_lambda_event_carries_the_same_job() {
+        let Event::Job(from_lambda) = detect(&template("lambda").unwrap(), None).unwrap() else { panic!() };
+        let Event::Job(plain) = detect(&template("job").unwrap(), None).unwrap() else { panic!() };
+        assert_eq!(from_lambda, plain);
+        assert!(Job::from_json(&plain).is_ok());
+    }
+}
