@@ -169,7 +169,8 @@ async fn replay(args: ReplayArgs) -> Result<()> {
         return Ok(());
     }
     let path = args.event.expect("clap requires it without --new");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("could not read {}", path.display()))?;
     let event = crate::replay::detect(&text, args.task)?;
     let sdk = crate::aws::load(None).await;
     let result = crate::replay::run(&Clients::new(&sdk), event, args.send).await?;

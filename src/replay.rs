@@ -86,7 +86,9 @@ pub async fn run(clients: &Clients, event: Event, send: bool) -> anyhow::Result<
             };
             Ok(match handler.run(&ctx, &input).await {
                 Ok(output) => json!({"handler": handler.default_activity(), "succeeded": output}),
-                Err(error) => json!({"handler": handler.default_activity(), "failed": {"error": error.name, "cause": error.cause}}),
+                Err(error) => {
+                    json!({"handler": handler.default_activity(), "failed": {"error": error.name, "cause": error.cause}})
+                }
             })
         }
     }
@@ -110,7 +112,13 @@ async fn replay_job(clients: &Clients, value: &Value, send: bool) -> anyhow::Res
     );
     let outcome = runner.run(job).await;
     let reports: Vec<Value> = kept
-        .map(|k| k.lock().expect("report list lock").iter().map(report_json).collect())
+        .map(|k| {
+            k.lock()
+                .expect("report list lock")
+                .iter()
+                .map(report_json)
+                .collect()
+        })
         .unwrap_or_default();
     Ok(json!({"outcome": outcome.as_str(), "sent": send, "reports": reports}))
 }
@@ -122,18 +130,24 @@ pub fn report_json(report: &Report) -> Value {
             token,
             summary,
             execution_arn,
-        } => json!({"call": "PutJobSuccessResult", "continuationToken": token, "summary": summary, "externalExecutionId": execution_arn}),
+        } => {
+            json!({"call": "PutJobSuccessResult", "continuationToken": token, "summary": summary, "externalExecutionId": execution_arn})
+        }
         Report::Succeed {
             summary,
             execution_arn,
             variables,
             ..
-        } => json!({"call": "PutJobSuccessResult", "summary": summary, "externalExecutionId": execution_arn, "outputVariables": variables}),
+        } => {
+            json!({"call": "PutJobSuccessResult", "summary": summary, "externalExecutionId": execution_arn, "outputVariables": variables})
+        }
         Report::Fail {
             kind,
             message,
             execution_arn,
-        } => json!({"call": "PutJobFailureResult", "type": format!("{kind:?}"), "message": message, "externalExecutionId": execution_arn}),
+        } => {
+            json!({"call": "PutJobFailureResult", "type": format!("{kind:?}"), "message": message, "externalExecutionId": execution_arn})
+        }
     }
 }
 
@@ -142,16 +156,33 @@ pub fn template(kind: &str) -> anyhow::Result<String> {
     let job = include_str!("../test_events/5-job-new--filepath-input--reports-success.json");
     Ok(match kind {
         "job" => job.to_string(),
-        "continuation" => include_str!("../test_events/6-job-continuation--following-an-execution--reports-success.json").to_string(),
+        "continuation" => include_str!(
+            "../test_events/6-job-continuation--following-an-execution--reports-success.json"
+        )
+        .to_string(),
         "lambda" => {
             let value: Value = serde_json::from_str(job)?;
             serde_json::to_string_pretty(&json!({"CodePipeline.job": value}))?
         }
-        "check-stack" => include_str!("../test_events/1-task-check-stack--new-stack--next-create.json").to_string(),
-        "create-stack" => include_str!("../test_events/2-task-create-stack--sample-app--succeeds.json").to_string(),
-        "wait-stack" => include_str!("../test_events/3-task-wait-stack--after-create--stable.json").to_string(),
-        "update-stack" => include_str!("../test_events/4-task-update-stack--greeting-changed--changes.json").to_string(),
-        "delete-stack" => include_str!("../test_events/7-task-delete-stack--failed-first-create--deletes.json").to_string(),
+        "check-stack" => {
+            include_str!("../test_events/1-task-check-stack--new-stack--next-create.json")
+                .to_string()
+        }
+        "create-stack" => {
+            include_str!("../test_events/2-task-create-stack--sample-app--succeeds.json")
+                .to_string()
+        }
+        "wait-stack" => {
+            include_str!("../test_events/3-task-wait-stack--after-create--stable.json").to_string()
+        }
+        "update-stack" => {
+            include_str!("../test_events/4-task-update-stack--greeting-changed--changes.json")
+                .to_string()
+        }
+        "delete-stack" => {
+            include_str!("../test_events/7-task-delete-stack--failed-first-create--deletes.json")
+                .to_string()
+        }
         other => bail!(
             "no template for '{other}': job, continuation, lambda, check-stack, create-stack, update-stack, delete-stack, wait-stack"
         ),
@@ -166,7 +197,10 @@ mod tests {
     fn detects_jobs_lambda_events_and_task_inputs() {
         let job = template("job").unwrap();
         assert!(matches!(detect(&job, None).unwrap(), Event::Job(_)));
-        assert!(matches!(detect(&template("lambda").unwrap(), None).unwrap(), Event::Job(_)));
+        assert!(matches!(
+            detect(&template("lambda").unwrap(), None).unwrap(),
+            Event::Job(_)
+        ));
         for (kind, handler) in [
             ("check-stack", Handler::CheckStack),
             ("create-stack", Handler::CreateStack),
@@ -174,19 +208,39 @@ mod tests {
             ("delete-stack", Handler::DeleteStack),
             ("wait-stack", Handler::WaitStack),
         ] {
-            let Event::Task(found, _) = detect(&template(kind).unwrap(), None).unwrap() else { panic!("{kind}") };
+            let Event::Task(found, _) = detect(&template(kind).unwrap(), None).unwrap() else {
+                panic!("{kind}")
+            };
             assert_eq!(found, handler, "{kind}");
         }
-        assert!(detect("{}", None).unwrap_err().to_string().contains("not a job"));
-        let unclear = r#"{"deploy": {"stackName": "s", "check": {"next": "teleport"}}, "executionArn": "a"}"#;
-        assert!(detect(unclear, None).unwrap_err().to_string().contains("--task"));
-        assert!(matches!(detect(unclear, Some(Handler::WaitStack)).unwrap(), Event::Task(Handler::WaitStack, _)));
+        assert!(
+            detect("{}", None)
+                .unwrap_err()
+                .to_string()
+                .contains("not a job")
+        );
+        let unclear =
+            r#"{"deploy": {"stackName": "s", "check": {"next": "teleport"}}, "executionArn": "a"}"#;
+        assert!(
+            detect(unclear, None)
+                .unwrap_err()
+                .to_string()
+                .contains("--task")
+        );
+        assert!(matches!(
+            detect(unclear, Some(Handler::WaitStack)).unwrap(),
+            Event::Task(Handler::WaitStack, _)
+        ));
     }
 
     #[test]
     fn the_lambda_event_carries_the_same_job() {
-        let Event::Job(from_lambda) = detect(&template("lambda").unwrap(), None).unwrap() else { panic!() };
-        let Event::Job(plain) = detect(&template("job").unwrap(), None).unwrap() else { panic!() };
+        let Event::Job(from_lambda) = detect(&template("lambda").unwrap(), None).unwrap() else {
+            panic!()
+        };
+        let Event::Job(plain) = detect(&template("job").unwrap(), None).unwrap() else {
+            panic!()
+        };
         assert_eq!(from_lambda, plain);
         assert!(Job::from_json(&plain).is_ok());
     }

@@ -95,7 +95,9 @@ impl Job {
     /// "accountId"}`), e.g. a saved event for `cpsf replay`.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, JobDataError> {
         use crate::local::codepipeline::model as wire;
-        let id = value["id"].as_str().ok_or_else(|| JobDataError("\"id\" is missing".into()))?;
+        let id = value["id"]
+            .as_str()
+            .ok_or_else(|| JobDataError("\"id\" is missing".into()))?;
         let data: wire::JobData = serde_json::from_value(value["data"].clone())
             .map_err(|e| JobDataError(format!("\"data\" is not job data: {e}")))?;
         let artifacts = |list: &[wire::Artifact]| -> Vec<ArtifactRef> {
@@ -119,7 +121,13 @@ impl Job {
                 action: context.action.name.clone(),
                 action_execution_id: Some(context.action.action_execution_id.clone()),
             },
-            configuration: Configuration(data.action_configuration.configuration.clone().into_iter().collect()),
+            configuration: Configuration(
+                data.action_configuration
+                    .configuration
+                    .clone()
+                    .into_iter()
+                    .collect(),
+            ),
             input_artifacts: artifacts(&data.input_artifacts),
             output_artifacts: artifacts(&data.output_artifacts),
             credentials: Some(ArtifactCredentials {

@@ -17,7 +17,10 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(client: Client) -> Self {
-        Self { client, dry_run: None }
+        Self {
+            client,
+            dry_run: None,
+        }
     }
 
     /// A reporter that calls nothing and keeps what it would have sent.

@@ -14,6 +14,7 @@ mod jobs;
 mod limits;
 mod local_up;
 mod pipelines;
+mod replay;
 mod timeouts;
 mod worker;
 mod worker_harness;

@@ -1,0 +1,100 @@
+//! Every file in test_events/ replayed with `cpsf replay`, in order, on a
+//! fresh playground, with the outcome its name promises.
+
+use crate::deploy_harness::*;
+use crate::harness::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the saved events say the revision is.
+const ARTIFACT_BUCKET: &str = "cpsf-demo-artifacts";
+const ARTIFACT_KEY: &str = "cpsf-demo/SourceOutput/79e58b4";
+
+fn events() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The outcome a file's name promises: its last `--` segment.
+fn promised(path: &Path) -> String {
+    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+    stem.rsplit("--").next().unwrap().to_string()
+}
+
+fn check(outcome: &str, result: &Value) -> bool {
+    let done = &result["succeeded"];
+    match outcome {
+        "next-create" => done["next"] == "create",
+        "succeeds" => done.is_object(),
+        "stable" => done["stable"] == true,
+        "changes" => done["changed"] == true,
+        "deletes" => done["deleted"].is_string(),
+        "reports-success" => {
+            result["outcome"] == "succeeded"
+                && result["reports"][0]["call"] == "PutJobSuccessResult"
+                && result["reports"][0].get("continuationToken").is_none()
+        }
+        other => panic!("unknown outcome '{other}' in a test event's name"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
+    let h = Harness::start().await;
+    cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app")
+        .await
+        .unwrap();
+    let app = App::sample();
+    let zip = crate::worker_harness::zip_of(&[
+        ("deploy.json", &app.deploy.to_string()),
+        ("template.yaml", &app.template),
+    ]);
+    h.s3.put_object()
+        .bucket(ARTIFACT_BUCKET)
+        .key(ARTIFACT_KEY)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
+    // Replayed jobs start real executions: their tasks need a worker.
+    let tasks = h.start_deploy_worker(false, true);
+
+    let files = events();
+    assert_eq!(files.len(), 7);
+    for file in files {
+        let env = h.env.clone();
+        let path = file.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+            command.arg("replay").arg(&path);
+            for (name, value) in env.vars() {
+                command.env(name, value);
+            }
+            command.output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let name = file.file_name().unwrap().to_string_lossy();
+        assert!(
+            output.status.success(),
+            "{name}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let result: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{stdout}"));
+        let outcome = promised(&file);
+        assert!(
+            check(&outcome, &result),
+            "{name} promised '{outcome}', got {result:#}"
+        );
+    }
+    tasks.stop().await;
+}
