@@ -149,6 +149,28 @@ async fn history(args: HistoryArgs) -> Result<()> {
         fetch::all_events(&clients, &arn).await?
     };
     let view = View::new(&arn, &events);
+    if let Some(path) = &args.graph {
+        let described = clients
+            .sfn
+            .describe_state_machine_for_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "DescribeStateMachineForExecution: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(e)
+                )
+            })?;
+        let definition: serde_json::Value = serde_json::from_str(described.definition())
+            .context("the state machine's definition is not JSON")?;
+        let graph = crate::history::graph::build(
+            &definition,
+            &crate::history::timeline::timeline(&events),
+        )?;
+        crate::history::graph::write(&graph, path)?;
+        eprintln!("wrote {}", path.display());
+    }
     if args.json {
         println!("{}", view.json());
     } else {
@@ -241,6 +263,10 @@ struct HistoryArgs {
     /// Print the stable JSON form (see README) instead of the timeline.
     #[arg(long)]
     json: bool,
+    /// Also draw the state machine with the path taken: FILE.svg, .png,
+    /// .dot or .mmd (Mermaid).
+    #[arg(long, value_name = "FILE")]
+    graph: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -4,5 +4,6 @@
 pub mod events;
 pub mod failure;
 pub mod fetch;
+pub mod graph;
 pub mod timeline;
 pub mod view;
