@@ -36,9 +36,9 @@ enum Command {
     /// Serve the custom Deploy action: poll CodePipeline for jobs and run
     /// each as a Step Functions execution.
     Worker(WorkerArgs),
-    /// Deploy the sample app three times (create, update, no changes) on the
-    /// playground, with the worker in this process. Exits 0 if all three
-    /// runs did what they should.
+    /// Deploy the sample app four times (create, update, no changes, a
+    /// refused replacement) on the playground, with the worker in this
+    /// process. Exits 0 if all four runs did what they should.
     Demo(DemoArgs),
     /// Show an execution's history: a timeline with durations, retries and
     /// the failed state, or JSON. TARGET is an execution ARN or a pipeline

@@ -1,7 +1,8 @@
 //! `cpsf demo`: the whole job on the playground. It starts the playground
 //! (or uses the one the environment names), installs the same definitions
 //! everything else uses, runs the worker in this process, and deploys the
-//! sample app three times: create, update, no changes.
+//! sample app four times: create, update, no changes, and a change that
+//! would replace a resource, which the replacement policy refuses.
 //!
 //! - `setup.rs`: buckets, action type, state machine, pipeline
 //! - `watch.rs`: live progress
@@ -41,26 +42,42 @@ pub struct DemoOptions {
 struct Run {
     label: &'static str,
     greeting: &'static str,
-    /// What the action's summary says when the run did what it should:
-    /// "succeeded: <expect>…".
+    /// Rename the queue's logical id: CloudFormation would replace it.
+    rename_queue: bool,
+    /// The pipeline execution's status when the run did what it should.
+    status: &'static str,
+    /// What the action's result then says.
     expect: &'static str,
 }
 
-const RUNS: [Run; 3] = [
+const RUNS: [Run; 4] = [
     Run {
-        label: "1/3 create",
+        label: "1/4 create",
         greeting: "hello from cpsf",
-        expect: "created",
+        rename_queue: false,
+        status: "Succeeded",
+        expect: "succeeded: created",
     },
     Run {
-        label: "2/3 update",
+        label: "2/4 update",
         greeting: "hello again from cpsf",
-        expect: "updated",
+        rename_queue: false,
+        status: "Succeeded",
+        expect: "succeeded: updated",
     },
     Run {
-        label: "3/3 no changes",
+        label: "3/4 no changes",
         greeting: "hello again from cpsf",
-        expect: "no changes",
+        rename_queue: false,
+        status: "Succeeded",
+        expect: "succeeded: no changes",
+    },
+    Run {
+        label: "4/4 refused",
+        greeting: "hello again from cpsf",
+        rename_queue: true,
+        status: "Failed",
+        expect: "Cpsf.UnsafeChange",
     },
 ];
 
@@ -74,7 +91,7 @@ struct RunResult {
     timeline: String,
 }
 
-/// Runs the demo; true when all three runs did what they should.
+/// Runs the demo; true when all four runs did what they should.
 pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
     let (playground, env) = match LocalEnv::from_process_env() {
         Some(env) => {
@@ -173,7 +190,12 @@ async fn run_once(
 ) -> anyhow::Result<RunResult> {
     let mut deploy = deploy.clone();
     deploy["parameters"]["Greeting"] = run.greeting.into();
-    let source = zip_app(&serde_json::to_string_pretty(&deploy)?)?;
+    let template = if run.rename_queue {
+        APP_TEMPLATE.replace("WorkQueue", "JobQueue")
+    } else {
+        APP_TEMPLATE.to_string()
+    };
+    let source = zip_app(&serde_json::to_string_pretty(&deploy)?, &template)?;
     clients
         .s3()
         .put_object()
@@ -284,7 +306,7 @@ async fn describe_run(
     };
     RunResult {
         label: run.label,
-        ok: status == "Succeeded" && summary.contains(&format!("succeeded: {}", run.expect)),
+        ok: status == run.status && summary.contains(run.expect),
         status,
         duration,
         summary,
@@ -311,13 +333,10 @@ async fn execution_timeline(clients: &Clients, arn: &str) -> String {
     timeline::one_line(&timeline::timeline(&events))
 }
 
-/// The pipeline's source: app/ zipped, with this run's deploy.json.
-fn zip_app(deploy_json: &str) -> anyhow::Result<Vec<u8>> {
+/// The pipeline's source: app/ zipped, with this run's files.
+fn zip_app(deploy_json: &str, template: &str) -> anyhow::Result<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, content) in [
-        ("deploy.json", deploy_json),
-        ("template.yaml", APP_TEMPLATE),
-    ] {
+    for (name, content) in [("deploy.json", deploy_json), ("template.yaml", template)] {
         writer.start_file(name, zip::write::SimpleFileOptions::default())?;
         writer.write_all(content.as_bytes())?;
     }
@@ -351,6 +370,9 @@ fn print_summary(results: &[RunResult]) {
     let passed = results.iter().filter(|r| r.ok).count();
     println!();
     println!("{passed} of {} runs did what they should.", RUNS.len());
+    println!(
+        "Run 4 was refused on purpose; see why with: cpsf history {PIPELINE}   (add --graph deploy.svg for a picture)"
+    );
 }
 
 fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {

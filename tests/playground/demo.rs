@@ -18,7 +18,7 @@ fn demo(env: &[(&'static str, String)]) -> Output {
     command.output().expect("run cpsf demo")
 }
 
-fn assert_three_runs_ok(output: &Output) {
+fn assert_four_runs_ok(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -27,7 +27,7 @@ fn assert_three_runs_ok(output: &Output) {
         output.status
     );
     assert!(
-        stdout.contains("3 of 3 runs did what they should."),
+        stdout.contains("4 of 4 runs did what they should."),
         "{stdout}"
     );
     for expected in [
@@ -35,6 +35,8 @@ fn assert_three_runs_ok(output: &Output) {
         "succeeded: updated",
         "succeeded: no changes",
         "Greeting=hello again from cpsf",
+        "Cpsf.UnsafeChange",
+        "WorkQueue (AWS::SQS::Queue): removed",
     ] {
         assert!(
             stdout.contains(expected),
@@ -43,15 +45,15 @@ fn assert_three_runs_ok(output: &Output) {
     }
     // Not a terminal: progress comes as plain lines, one per change.
     assert!(
-        stdout.contains("run 1/3 create InProgress · stage Deploy"),
+        stdout.contains("run 1/4 create InProgress · stage Deploy"),
         "{stdout}"
     );
     assert!(stdout.contains("timeline: CheckStack"), "{stdout}");
 }
 
 #[test]
-fn the_demo_deploys_three_times_on_its_own_playground() {
-    assert_three_runs_ok(&demo(&[]));
+fn the_demo_deploys_four_times_on_its_own_playground() {
+    assert_four_runs_ok(&demo(&[]));
 }
 
 #[tokio::test]
@@ -91,7 +93,7 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
         .await
         .unwrap();
         assert!(String::from_utf8_lossy(&output.stdout).contains("Using the playground at"));
-        assert_three_runs_ok(&output);
+        assert_four_runs_ok(&output);
     }
     terminate(&mut up, Duration::from_secs(10)).await;
 }
