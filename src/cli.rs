@@ -277,8 +277,10 @@ struct ReplayArgs {
     /// The task handler, when a task input does not tell.
     #[arg(long, value_parser = parse_handler)]
     task: Option<crate::tasks::Handler>,
-    /// For jobs: really report to CodePipeline (default: a dry run that
-    /// prints what would be reported).
+    /// For jobs: print the report instead of sending it (the default).
+    #[arg(long, conflicts_with = "send")]
+    dry_run: bool,
+    /// For jobs: really report to CodePipeline.
     #[arg(long)]
     send: bool,
     /// Print a template event instead: job, continuation, lambda,

@@ -95,5 +95,32 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
         assert!(String::from_utf8_lossy(&output.stdout).contains("Using the playground at"));
         assert_four_runs_ok(&output);
     }
+    // The demo's failing case, diagnosed with one call, as a user who
+    // sourced the env file would make it.
+    let all_vars: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let history = tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+        command.args(["history", "cpsf-demo"]);
+        for (name, value) in &all_vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let shown = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        shown.contains("status     FAILED"),
+        "{shown}\n{}",
+        String::from_utf8_lossy(&history.stderr)
+    );
+    assert!(
+        shown.contains("caused by task 'UpdateStack': Cpsf.UnsafeChange: the update would remove or replace WorkQueue"),
+        "{shown}"
+    );
     terminate(&mut up, Duration::from_secs(10)).await;
 }
