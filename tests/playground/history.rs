@@ -2,7 +2,7 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::process::{Command, Output};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,14 +71,7 @@ async fn one_history_call_diagnoses_a_failed_deploy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_streams_until_the_end_and_exits_by_outcome() {
     let h = Harness::start().await;
-    let machine = h
-        .create_state_machine(
-            "slow",
-            json!({"StartAt": "Deploying", "States": {
-                "Deploying": {"Type": "Wait", "Seconds": 2, "Next": "Done"},
-                "Done": {"Type": "Pass", "End": true}}}),
-        )
-        .await;
+    let machine = h.create_slow_machine("slow", 2).await;
     let started = h
         .sfn
         .start_execution()

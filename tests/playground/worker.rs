@@ -132,14 +132,7 @@ async fn a_fail_state_fails_the_pipeline_naming_the_state_error_and_cause() {
 async fn a_long_execution_is_followed_through_continuations() {
     let h = Harness::start().await;
     h.create_worker_type().await;
-    let machine = h
-        .create_state_machine(
-            "slow",
-            json!({"StartAt": "Deploying", "States": {
-                "Deploying": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
-                "Done": {"Type": "Pass", "End": true}}}),
-        )
-        .await;
+    let machine = h.create_slow_machine("slow", 3).await;
     h.create_worker_pipeline("app", &[("StateMachineArn", &machine)])
         .await;
     let worker = h.start_worker(Duration::from_millis(500));

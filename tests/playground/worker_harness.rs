@@ -56,6 +56,14 @@ impl Harness {
             .state_machine_arn
     }
 
+    /// A state machine that waits `seconds` in state `Deploying`, then ends.
+    pub async fn create_slow_machine(&self, name: &str, seconds: u64) -> String {
+        let definition = serde_json::json!({"StartAt": "Deploying", "States": {
+            "Deploying": {"Type": "Wait", "Seconds": seconds, "Next": "Done"},
+            "Done": {"Type": "Pass", "End": true}}});
+        self.create_state_machine(name, definition).await
+    }
+
     /// The Deploy action type with the worker's configuration keys. None is
     /// required here, so tests can hand the worker a bad configuration.
     pub async fn create_worker_type(&self) {

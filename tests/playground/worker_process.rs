@@ -5,7 +5,6 @@ use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::local::codepipeline::Config;
 use cpsf::local::codepipeline::model::SessionCredentials;
-use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,14 +47,7 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_
     })
     .await;
     h.create_worker_type().await;
-    let machine = h
-        .create_state_machine(
-            "slow",
-            json!({"StartAt": "Deploying", "States": {
-                "Deploying": {"Type": "Wait", "Seconds": 4, "Next": "Done"},
-                "Done": {"Type": "Pass", "End": true}}}),
-        )
-        .await;
+    let machine = h.create_slow_machine("slow", 4).await;
     h.put_source_zip(&[("deploy.json", r#"{"stackName": "x"}"#)])
         .await;
     h.create_worker_pipeline(
