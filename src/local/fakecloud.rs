@@ -58,6 +58,8 @@ impl Fakecloud {
         command
             .args(["--addr", "127.0.0.1:0"])
             .env("FAKECLOUD_LOG", "warn")
+            // GetActivityTask holds up to 60 s on AWS; fakecloud defaults to 5.
+            .env("FAKECLOUD_SFN_GET_ACTIVITY_TIMEOUT_SECS", "60")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

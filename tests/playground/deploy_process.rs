@@ -25,7 +25,8 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     h.create_deploy_pipeline("app", &machine).await;
 
     // Worker A serves the activities; it is frozen while its long polls are
-    // open, so the first task is handed to it and never answered.
+    // open (they hold 60 s, as on AWS), so the first task is handed to it
+    // and never answered.
     let log = std::env::temp_dir().join(format!("cpsf-tasks-{}.log", std::process::id()));
     let mut a = Command::new(env!("CARGO_BIN_EXE_cpsf"));
     a.args(["worker", "--tasks-only", "--heartbeat-every", "1s"])
@@ -41,7 +42,7 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
         (text.matches("serving activity").count() == 5).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     // SAFETY: signals to our own child.
     unsafe { libc::kill(a.id() as i32, libc::SIGSTOP) };
 
