@@ -13,9 +13,12 @@ RUN mkdir src \
  && touch src/lib.rs \
  && cargo build --release --locked --bin cpsf \
  && rm -rf src target/release/cpsf* target/release/deps/cpsf-* target/release/deps/libcpsf-* target/release/.fingerprint/cpsf-*
-# The binary embeds the state machine and the sample app.
+# The binary embeds the state machine, the bootstrap template, the sample
+# app and the replay templates.
 COPY statemachines ./statemachines
+COPY bootstrap ./bootstrap
 COPY app ./app
+COPY test_events ./test_events
 COPY src ./src
 RUN cargo build --release --locked --bin cpsf
 

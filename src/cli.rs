@@ -48,6 +48,9 @@ enum Command {
     /// task handler's input) through the worker's own code, against the
     /// endpoints the environment names.
     Replay(ReplayArgs),
+    /// Install cpsf in an AWS account: bootstrap/cpsf.yaml (action type,
+    /// state machine, activities, roles, the worker's ECS service).
+    Bootstrap(BootstrapArgs),
     /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// The local playground: fakecloud plus a local CodePipeline service.
@@ -200,6 +203,21 @@ async fn replay(args: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
+async fn bootstrap(args: BootstrapArgs) -> Result<()> {
+    let sdk = crate::aws::load(None).await;
+    let options = crate::bootstrap::BootstrapOptions {
+        stack_name: args.stack_name.clone(),
+        definition_bucket: args.definition_bucket,
+        parameters: args.parameters,
+    };
+    let outputs = crate::bootstrap::run(&Clients::new(&sdk), &options).await?;
+    println!("stack {} is ready:", args.stack_name);
+    for (key, value) in outputs {
+        println!("  {key:<30} {value}");
+    }
+    Ok(())
+}
+
 async fn healthcheck(args: HealthcheckArgs) -> Result<()> {
     let endpoint = format!("http://{}", args.listen);
     let status = tokio::time::timeout(
@@ -297,6 +315,20 @@ fn parse_handler(name: &str) -> Result<crate::tasks::Handler, String> {
 }
 
 #[derive(Args)]
+struct BootstrapArgs {
+    /// An S3 bucket for the state machine's definition.
+    #[arg(long)]
+    definition_bucket: String,
+    /// The CloudFormation stack to create or update.
+    #[arg(long, default_value = "cpsf")]
+    stack_name: String,
+    /// A template parameter, KEY=VALUE (repeat): WorkerImage, VpcId, Subnets,
+    /// ArtifactBucketName, DeployedStackPrefix, NamePrefix, … (see README).
+    #[arg(long = "parameter", value_parser = parse_key_value)]
+    parameters: Vec<(String, String)>,
+}
+
+#[derive(Args)]
 struct HealthcheckArgs {
     /// The worker's --listen address.
     #[arg(long, env = "CPSF_LISTEN", default_value = "127.0.0.1:9090")]
@@ -346,6 +378,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::History(args) => history(args).await,
         Command::Replay(args) => replay(args).await,
+        Command::Bootstrap(args) => bootstrap(args).await,
         Command::Local {
             command: LocalCommand::Up(args),
         } => local_up(args).await,

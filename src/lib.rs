@@ -34,6 +34,8 @@
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
 //!   describe, newest history → facts.
 //! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients.
+//! - [`bootstrap`] (`src/bootstrap.rs`): `cpsf bootstrap`: installs
+//!   bootstrap/cpsf.yaml with the state machine definition from statemachines/.
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
 //!   definition (id, configuration keys, console URLs).
 //! - [`demo`] (`src/demo/`): `cpsf demo`: `setup.rs` (buckets, action type,
@@ -61,6 +63,7 @@
 
 pub mod action_type;
 pub mod aws;
+pub mod bootstrap;
 pub mod cli;
 pub mod demo;
 pub mod health;

@@ -1,11 +1,10 @@
-//! The demo's resources: buckets, the action type, the activities and the
-//! deploy state machine (from statemachines/, through the same install as
-//! everything else), and the pipeline `cpsf-demo`. Re-runnable against a
-//! playground that already has them.
+//! The demo's resources: buckets, everything bootstrap/cpsf.yaml installs
+//! (deployed by `cpsf bootstrap`'s own code onto the playground's
+//! CloudFormation: activities, the deploy state machine, roles, the worker's
+//! service), the action type in the local CodePipeline service, and the
+//! pipeline `cpsf-demo`. Re-runnable against a playground that has them.
 
 use crate::aws::Clients;
-use crate::tasks::definition::{DEPLOY_ASL, install};
-use crate::worker::TaskOptions;
 use anyhow::{Context, bail};
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_codepipeline::types::{
@@ -19,10 +18,28 @@ pub const PIPELINE: &str = "cpsf-demo";
 pub const SOURCE_BUCKET: &str = "cpsf-demo-source";
 pub const SOURCE_KEY: &str = "app.zip";
 pub const ARTIFACT_BUCKET: &str = "cpsf-demo-artifacts";
-pub const STATE_MACHINE: &str = "cpsf-deploy";
-/// The playground does not check roles; in AWS, bootstrap/ creates them.
-const STATES_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-states";
+/// The stack bootstrap/cpsf.yaml is deployed as.
+pub const BOOTSTRAP_STACK: &str = "cpsf";
+/// The playground does not check the pipeline's role.
 const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-pipeline";
+
+/// bootstrap/cpsf.yaml's parameters on the playground. The VPC and subnet
+/// are placeholders: fakecloud runs ECS metadata-only.
+fn bootstrap_options() -> crate::bootstrap::BootstrapOptions {
+    let parameter = |k: &str, v: &str| (k.to_string(), v.to_string());
+    crate::bootstrap::BootstrapOptions {
+        stack_name: BOOTSTRAP_STACK.into(),
+        definition_bucket: ARTIFACT_BUCKET.into(),
+        parameters: vec![
+            parameter("WorkerImage", "cpsf:demo"),
+            parameter("VpcId", "vpc-0123456789abcdef0"),
+            parameter("Subnets", "subnet-0123456789abcdef0"),
+            parameter("DesiredCount", "0"),
+            parameter("ArtifactBucketName", ARTIFACT_BUCKET),
+            parameter("DeployedStackPrefix", "cpsf-demo-"),
+        ],
+    }
+}
 
 /// Creates or refreshes everything; returns the state machine's ARN.
 pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<String> {
@@ -57,15 +74,15 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
                 aws_sdk_s3::error::DisplayErrorContext(e)
             )
         })?;
+    // The local CodePipeline service is ours, not fakecloud's: the template's
+    // action type lands in fakecloud, so register it here as well.
     crate::action_type::create(&clients.codepipeline).await?;
-    let machine = install(
-        &clients.sfn,
-        STATE_MACHINE,
-        STATES_ROLE,
-        &TaskOptions::activities("cpsf-"),
-        DEPLOY_ASL,
-    )
-    .await?;
+    let outputs = crate::bootstrap::run(clients, &bootstrap_options()).await?;
+    let machine = outputs
+        .into_iter()
+        .find(|(key, _)| key == "StateMachineArn")
+        .map(|(_, arn)| arn)
+        .context("the bootstrap stack has no StateMachineArn output")?;
     create_or_update_pipeline(clients, &machine).await?;
     remove_stack(clients, stack_name).await?;
     Ok(machine)

@@ -121,7 +121,7 @@ impl TaskInput {
 }
 
 /// FNV-1a: a stable hash (std's hasher may change between Rust releases).
-fn fnv1a(text: &str) -> u64 {
+pub fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -2,6 +2,7 @@
 //! SDK. One test binary (several modules) keeps link time down.
 
 mod action_types;
+mod bootstrap;
 mod concurrency;
 mod demo;
 mod deploy;
