@@ -53,10 +53,11 @@ impl Fakecloud {
     /// (`PR_SET_PDEATHSIG`), so it cannot outlive a killed cpsf. Start it
     /// from a thread that lives as long as the playground (the main thread,
     /// or a test's own thread).
-    pub async fn start(binary: &Path) -> Result<Self> {
+    pub async fn start(binary: &Path, extra_args: &[String]) -> Result<Self> {
         let mut command = Command::new(binary);
         command
             .args(["--addr", "127.0.0.1:0"])
+            .args(extra_args)
             .env("FAKECLOUD_LOG", "warn")
             // GetActivityTask holds up to 60 s on AWS; fakecloud defaults to 5.
             .env("FAKECLOUD_SFN_GET_ACTIVITY_TIMEOUT_SECS", "60")

@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct PlaygroundOptions {
     pub fakecloud_binary: PathBuf,
+    /// More fakecloud flags, e.g. `--iam strict`.
+    pub fakecloud_args: Vec<String>,
     pub codepipeline: Config,
 }
 
@@ -22,6 +24,7 @@ impl PlaygroundOptions {
     pub fn from_env() -> Result<Self> {
         Ok(Self {
             fakecloud_binary: super::fakecloud::locate()?,
+            fakecloud_args: Vec::new(),
             codepipeline: Config::default(),
         })
     }
@@ -36,7 +39,8 @@ pub struct Playground {
 
 impl Playground {
     pub async fn start(options: PlaygroundOptions) -> Result<Self> {
-        let fakecloud = Fakecloud::start(&options.fakecloud_binary).await?;
+        let fakecloud =
+            Fakecloud::start(&options.fakecloud_binary, &options.fakecloud_args).await?;
         // Bind before anything is announced, so the port cannot be taken
         // between choosing and using it.
         let listener = TcpListener::bind("127.0.0.1:0")

@@ -53,7 +53,14 @@ impl Templates {
         let zip = ArtifactStore::new(self.s3.clone())
             .download(&reference, limits.max_archive_bytes)
             .await
-            .map_err(TaskError::unavailable)?;
+            .map_err(|e| {
+                // Retrying cannot fix a missing permission.
+                if e.contains("AccessDenied") {
+                    TaskError::new("Cpsf.Denied", e)
+                } else {
+                    TaskError::unavailable(e)
+                }
+            })?;
         let bytes = artifact::read_file(&zip, path, &limits)
             .map_err(|e| TaskError::template(format!("templatePath: {e}")))?;
         String::from_utf8(bytes)

@@ -35,9 +35,15 @@ impl Harness {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        Self::start_with_fakecloud(config, Vec::new()).await
+    }
+
+    /// A playground whose fakecloud gets `args` too (e.g. `--iam strict`).
+    pub async fn start_with_fakecloud(config: Config, args: Vec<String>) -> Self {
         let mut options =
             PlaygroundOptions::from_env().expect("fakecloud is installed (scripts/setup)");
         options.codepipeline = config;
+        options.fakecloud_args = args;
         let playground = Playground::start(options).await.expect("playground starts");
         let mut harness = Self::connect(playground.env()).await;
         harness._playground = Some(playground);

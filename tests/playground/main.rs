@@ -11,6 +11,7 @@ mod deploy_process;
 mod harness;
 mod healthcheck;
 mod history;
+mod iam;
 mod jobs;
 mod limits;
 mod local_up;

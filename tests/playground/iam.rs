@@ -1,0 +1,106 @@
+//! The worker under its own least-privilege role, with fakecloud's IAM
+//! enforcement on (`--iam strict`). The worker gets the role's credentials
+//! from fakecloud's container credential endpoint, the way a Fargate task
+//! gets its task role's: no code knows it is being tested.
+//!
+//! fakecloud 0.51 enforces S3, IAM and STS but not Step Functions or
+//! CloudFormation, so this proves the credential path and the role's S3
+//! access (templates read from the artifact bucket); the Step Functions and
+//! CloudFormation statements are checked statically (src/bootstrap.rs).
+
+use crate::deploy_harness::*;
+use crate::harness::*;
+use cpsf::bootstrap::{BootstrapOptions, run};
+use cpsf::demo::setup::{ARTIFACT_BUCKET, BOOTSTRAP_STACK, PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+use cpsf::local::codepipeline::Config;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const WORKER_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-worker";
+
+fn bootstrap(artifact_bucket: &str) -> BootstrapOptions {
+    let parameter = |k: &str, v: &str| (k.to_string(), v.to_string());
+    BootstrapOptions {
+        stack_name: BOOTSTRAP_STACK.into(),
+        definition_bucket: ARTIFACT_BUCKET.into(),
+        parameters: vec![
+            parameter("WorkerImage", "cpsf:test"),
+            parameter("VpcId", "vpc-0123456789abcdef0"),
+            parameter("Subnets", "subnet-0123456789abcdef0"),
+            parameter("DesiredCount", "0"),
+            parameter("ArtifactBucketName", artifact_bucket),
+            parameter("DeployedStackPrefix", "cpsf-demo-"),
+        ],
+    }
+}
+
+async fn deploy_once(h: &Harness, greeting: &str) -> (String, String) {
+    let mut app = App::sample();
+    app.deploy["parameters"]["Greeting"] = greeting.into();
+    let zip = crate::worker_harness::zip_of(&[
+        ("deploy.json", &app.deploy.to_string()),
+        ("template.yaml", &app.template),
+    ]);
+    h.s3.put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(SOURCE_KEY)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
+    let id = h.start_execution(PIPELINE).await;
+    let status = h.wait_until_done(PIPELINE, &id).await;
+    (status, error_message(&h.deploy_detail(PIPELINE).await))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
+    let args = ["--iam", "strict", "--credentials-role-arn", WORKER_ROLE]
+        .map(String::from)
+        .to_vec();
+    let h = Harness::start_with_fakecloud(Config::default(), args).await;
+    // Installation runs as the account's root (the `test` keys bypass IAM).
+    cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app")
+        .await
+        .unwrap();
+
+    let log = std::env::temp_dir().join(format!("cpsf-iam-{}.log", std::process::id()));
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    worker
+        .args(["worker", "--poll-max", "300ms"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/_fakecloud/credentials", h.env.aws_endpoint),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for (name, value) in h.env.vars() {
+        if !name.starts_with("AWS_ACCESS_KEY") && !name.starts_with("AWS_SECRET") {
+            worker.env(name, value);
+        }
+    }
+    let mut worker = worker.spawn().unwrap();
+
+    let (status, error) = deploy_once(&h, "hello from the worker role").await;
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status, "Succeeded", "{error}\n{logs}");
+
+    // Take the artifact bucket away from the role: the next deploy cannot
+    // read its template, and says so.
+    run(&h.clients, &bootstrap("some-other-bucket"))
+        .await
+        .unwrap();
+    let (status, error) = deploy_once(&h, "hello again").await;
+    assert_eq!(status, "Failed");
+    assert!(
+        error.contains("Cpsf.Denied") && error.contains("AccessDenied"),
+        "{error}"
+    );
+
+    terminate(&mut worker, Duration::from_secs(20)).await;
+    let _ = std::fs::remove_file(&log);
+}
