@@ -88,3 +88,63 @@ pub async fn create(cp: &Client) -> anyhow::Result<()> {
         })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local CodePipeline service gets the action type from here, AWS
+    /// from bootstrap/cpsf.yaml: the two must say the same.
+    #[test]
+    fn the_bootstrap_template_declares_the_same_action_type() {
+        let template = crate::bootstrap::TEMPLATE;
+        let start = template
+            .find("  DeployActionType:")
+            .expect("the template declares the action type");
+        let end = template[start..]
+            .find("\n  # ")
+            .map_or(template.len(), |e| start + e);
+        let declared = &template[start..end];
+        for line in [
+            "Category: Deploy".to_string(),
+            format!("Provider: {PROVIDER}"),
+            format!("Version: \"{VERSION}\""),
+            "MinimumCount: 0\n        MaximumCount: 5".to_string(),
+            "MinimumCount: 0\n        MaximumCount: 1".to_string(),
+        ] {
+            assert!(declared.contains(&line), "the template lacks `{line}`");
+        }
+        for (name, required) in [
+            ("StateMachineArn", true),
+            ("ExecutionNamePrefix", false),
+            ("InputType", false),
+            ("Input", false),
+        ] {
+            let property = format!(
+                "- Name: {name}\n          Description: {}\n          Required: {required}\n          Key: {required}\n          Secret: false\n          Queryable: false",
+                declared
+                    .split(&format!("- Name: {name}\n          Description: "))
+                    .nth(1)
+                    .and_then(|d| d.lines().next())
+                    .unwrap_or("?")
+            );
+            assert!(
+                declared.contains(&property),
+                "the template's {name} differs:\n{declared}"
+            );
+        }
+        let properties = declared.matches("- Name: ").count();
+        assert_eq!(
+            properties, 4,
+            "the template declares {properties} configuration properties, src/action_type.rs 4"
+        );
+        assert!(
+            declared.contains("v2/executions/details/{ExternalExecutionId}")
+                && EXECUTION_URL.ends_with("v2/executions/details/{ExternalExecutionId}")
+        );
+        assert!(
+            declared.contains("statemachines/view/{Config:StateMachineArn}")
+                && ENTITY_URL.ends_with("statemachines/view/{Config:StateMachineArn}")
+        );
+    }
+}
