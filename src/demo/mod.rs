@@ -136,7 +136,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         }
         results.push(run_once(&clients, run, &deploy, &stack).await?);
     }
-    print_summary(&results);
+    print_summary(&results, playground.is_none() || options.keep);
     let all_ok = results.len() == RUNS.len() && results.iter().all(|r| r.ok);
 
     if options.keep && playground.is_some() && !shutdown.is_cancelled() {
@@ -343,7 +343,8 @@ fn zip_app(deploy_json: &str, template: &str) -> anyhow::Result<Vec<u8>> {
     Ok(writer.finish()?.into_inner())
 }
 
-fn print_summary(results: &[RunResult]) {
+/// `can_look`: the playground outlives the demo (the environment's, or --keep).
+fn print_summary(results: &[RunResult], can_look: bool) {
     println!();
     println!("Summary");
     for result in results {
@@ -370,9 +371,16 @@ fn print_summary(results: &[RunResult]) {
     let passed = results.iter().filter(|r| r.ok).count();
     println!();
     println!("{passed} of {} runs did what they should.", RUNS.len());
-    println!(
-        "Run 4 was refused on purpose; see why with: cpsf history {PIPELINE}   (add --graph deploy.svg for a picture)"
-    );
+    if can_look {
+        println!(
+            "Run 4 was refused on purpose; see why with: cpsf history {PIPELINE}   (add --graph deploy.svg for a picture)"
+        );
+    } else {
+        println!(
+            "Run 4 was refused on purpose. To look into it yourself: run the demo with --keep, then in another \
+             terminal: source .cpsf/local.env && cpsf history {PIPELINE}"
+        );
+    }
 }
 
 fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
@@ -383,6 +391,7 @@ fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
     println!();
     println!("(also written to {}). For example:", env_file.display());
     println!("  source {}", env_file.display());
+    println!("  cpsf history {PIPELINE} --graph deploy.svg");
     println!("  aws codepipeline get-pipeline-state --name {PIPELINE}");
     println!("  aws cloudformation describe-stacks --stack-name cpsf-demo-app");
     println!(
