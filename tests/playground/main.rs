@@ -17,6 +17,7 @@ mod limits;
 mod local_up;
 mod pipelines;
 mod replay;
+mod scale;
 mod timeouts;
 mod worker;
 mod worker_harness;
