@@ -105,7 +105,29 @@ impl Sfn {
         let message = error.message().unwrap_or_default().to_string();
         match error {
             StartExecutionError::ExecutionAlreadyExists(_) => {
-                Ok(execution_arn(state_machine_arn, name))
+                // Ours if it was started with our input: a job's input is a
+                // pure function of the job, so a redelivery matches exactly.
+                let arn = execution_arn(state_machine_arn, name);
+                let existing = self
+                    .client
+                    .describe_execution()
+                    .execution_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StartError::Other(format!(
+                            "DescribeExecution {arn}: {}",
+                            DisplayErrorContext(e)
+                        ))
+                    })?;
+                if existing.input() == Some(input) {
+                    Ok(arn)
+                } else {
+                    Err(StartError::Input(format!(
+                        "an execution named {name} already exists with a different input: another job's. \
+                         Give this action its own ExecutionNamePrefix"
+                    )))
+                }
             }
             StartExecutionError::StateMachineDoesNotExist(_) => {
                 Err(StartError::Configuration(format!(
@@ -252,16 +274,46 @@ mod tests {
             assert_eq!(rule.num_calls(), 1);
         }
 
+        fn existing(input: &'static str) -> aws_smithy_mocks::Rule {
+            mock!(Client::describe_execution)
+                .match_requests(|r| {
+                    r.execution_arn() == Some("arn:aws:states:us-east-1:1:execution:deploy:run-1")
+                })
+                .then_output(move || {
+                    DescribeExecutionOutput::builder()
+                        .execution_arn("arn:aws:states:us-east-1:1:execution:deploy:run-1")
+                        .state_machine_arn(SM)
+                        .status(aws_sdk_sfn::types::ExecutionStatus::Running)
+                        .input(input)
+                        .start_date(aws_smithy_types::DateTime::from_secs(0))
+                        .build()
+                        .unwrap()
+                })
+        }
+
         #[tokio::test]
-        async fn an_existing_execution_of_that_name_is_ours() {
-            let rule = mock!(Client::start_execution).then_error(|| {
+        async fn an_existing_execution_with_our_input_is_ours_and_another_is_a_collision() {
+            let exists = mock!(Client::start_execution).then_error(|| {
                 StartExecutionError::ExecutionAlreadyExists(
                     ExecutionAlreadyExists::builder().message("exists").build(),
                 )
             });
-            let sfn = Sfn::new(mock_client!(aws_sdk_sfn, [&rule]));
-            let arn = sfn.start(SM, "run-1", "{}").await.unwrap();
+            let ours = existing("{\"a\":1}");
+            let sfn = Sfn::new(mock_client!(
+                aws_sdk_sfn,
+                aws_smithy_mocks::RuleMode::MatchAny,
+                [&exists, &ours]
+            ));
+            let arn = sfn.start(SM, "run-1", "{\"a\":1}").await.unwrap();
             assert_eq!(arn, "arn:aws:states:us-east-1:1:execution:deploy:run-1");
+            let error = sfn.start(SM, "run-1", "{\"a\":2}").await.unwrap_err();
+            assert!(matches!(error, StartError::Input(_)));
+            assert!(
+                error
+                    .to_string()
+                    .contains("already exists with a different input"),
+                "{error}"
+            );
         }
 
         #[tokio::test]

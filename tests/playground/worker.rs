@@ -273,3 +273,53 @@ pub fn metric(text: &str, sample: &str) -> f64 {
         .find_map(|l| l.strip_prefix(sample).map(|v| v.trim().parse().unwrap()))
         .unwrap_or(0.0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_name_taken_by_another_job_is_reported_not_followed() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.create_slow_machine("shared", 0).await;
+    h.create_worker_pipeline("app", &[("StateMachineArn", &machine)])
+        .await;
+    let id = h.start_execution("app").await;
+    // No worker yet: find the queued Deploy action's execution id, and take
+    // the name cpsf will use for it, with another input.
+    let action_execution_id = wait_for("the Deploy action to start", || async {
+        let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
+        let latest = state.stage_states()[1].action_states()[0]
+            .latest_execution()
+            .cloned()?;
+        latest.action_execution_id().map(str::to_string)
+    })
+    .await;
+    let taken = format!("app-{action_execution_id}");
+    h.sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(&taken)
+        .input(r#"{"someone": "else"}"#)
+        .send()
+        .await
+        .unwrap();
+
+    let worker = h.start_worker(Duration::from_secs(5));
+    assert_eq!(h.wait_until_done("app", &id).await, "Failed");
+    let detail = h.deploy_detail("app").await;
+    let error = detail
+        .output()
+        .unwrap()
+        .execution_result()
+        .unwrap()
+        .error_details()
+        .unwrap()
+        .clone();
+    assert_eq!(error.code(), Some("JobFailed"));
+    let message = error.message().unwrap();
+    assert!(
+        message.contains(&format!(
+            "an execution named {taken} already exists with a different input"
+        )),
+        "{message}"
+    );
+    worker.stop().await;
+}
