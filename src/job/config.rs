@@ -122,11 +122,16 @@ fn parse_literal(input: Option<&str>) -> Result<Map<String, Value>, ConfigError>
             "{INPUT} must be a JSON object when {INPUT_TYPE} is Literal; it is {}",
             json_kind(&other)
         ))),
-        Err(e) => Err(ConfigError(format!(
-            "{INPUT} is not valid JSON: {e} (line {}, column {})",
-            e.line(),
-            e.column()
-        ))),
+        Err(e) => {
+            // serde_json ends with " at line L column C"; say it our way.
+            let full = e.to_string();
+            let reason = full.split(" at line ").next().unwrap_or(&full);
+            Err(ConfigError(format!(
+                "{INPUT} is not valid JSON: {reason} at line {}, column {}",
+                e.line(),
+                e.column()
+            )))
+        }
     }
 }
 

@@ -273,6 +273,11 @@ pub fn deploy_action(name: &str, run_order: i32, team: &str) -> ActionDeclaratio
 }
 
 pub fn source_action() -> ActionDeclaration {
+    source_action_for(SOURCE_KEY)
+}
+
+/// The S3 source action reading `key` in the source bucket.
+pub fn source_action_for(key: &str) -> ActionDeclaration {
     ActionDeclaration::builder()
         .name("Source")
         .action_type_id(
@@ -285,7 +290,7 @@ pub fn source_action() -> ActionDeclaration {
                 .unwrap(),
         )
         .configuration("S3Bucket", SOURCE_BUCKET)
-        .configuration("S3ObjectKey", SOURCE_KEY)
+        .configuration("S3ObjectKey", key)
         .output_artifacts(
             OutputArtifact::builder()
                 .name("SourceOutput")
@@ -297,6 +302,15 @@ pub fn source_action() -> ActionDeclaration {
 }
 
 pub fn pipeline(name: &str, deploys: Vec<ActionDeclaration>) -> PipelineDeclaration {
+    pipeline_from(name, SOURCE_KEY, deploys)
+}
+
+/// A pipeline whose source is `source_key` in the source bucket.
+pub fn pipeline_from(
+    name: &str,
+    source_key: &str,
+    deploys: Vec<ActionDeclaration>,
+) -> PipelineDeclaration {
     PipelineDeclaration::builder()
         .name(name)
         .role_arn("arn:aws:iam::123456789012:role/pipeline")
@@ -310,7 +324,7 @@ pub fn pipeline(name: &str, deploys: Vec<ActionDeclaration>) -> PipelineDeclarat
         .stages(
             StageDeclaration::builder()
                 .name("Source")
-                .actions(source_action())
+                .actions(source_action_for(source_key))
                 .build()
                 .unwrap(),
         )

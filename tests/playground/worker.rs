@@ -7,9 +7,6 @@ use cpsf::job::artifact::{Limits, read_file};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// An action configuration: key, value pairs.
-type Config<'a> = Vec<(&'a str, &'a str)>;
-
 fn outputs_machine() -> Value {
     json!({"StartAt": "Done", "States": {"Done": {
         "Type": "Pass",
@@ -157,113 +154,6 @@ async fn a_long_execution_is_followed_through_continuations() {
         "continued {continued} times\n{text}"
     );
     assert_eq!(metric(&text, "cpsf_jobs_total{outcome=\"succeeded\"}"), 1.0);
-    worker.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_fails_with_a_specific_message_and_the_worker_keeps_serving() {
-    let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.create_state_machine("ok", outputs_machine()).await;
-    let missing_machine = machine.replace(":ok", ":absent");
-    h.put_source_zip(&[
-        ("deploy.json", r#"{"stackName": "x"}"#),
-        ("broken.json", "{\n  \"a\": 1,\n}"),
-    ])
-    .await;
-    // (action configuration, expected failure type, expected message)
-    let cases: Vec<(Config, &str, &str)> = vec![
-        (vec![], "ConfigurationError", "StateMachineArn is required"),
-        (
-            vec![("StateMachineArn", "not-an-arn")],
-            "ConfigurationError",
-            "StateMachineArn 'not-an-arn' is not a state machine ARN",
-        ),
-        (
-            vec![("StateMachineArn", &machine), ("InputType", "Url")],
-            "ConfigurationError",
-            "InputType 'Url' is not supported",
-        ),
-        (
-            vec![("StateMachineArn", &machine), ("Input", "[1, 2]")],
-            "ConfigurationError",
-            "Input must be a JSON object when InputType is Literal; it is an array",
-        ),
-        (
-            vec![
-                ("StateMachineArn", &machine),
-                ("Input", "{\"pipeline\": 1}"),
-            ],
-            "JobFailed",
-            "cpsf reserves it",
-        ),
-        (
-            vec![
-                ("StateMachineArn", &machine),
-                ("InputType", "FilePath"),
-                ("Input", "missing.json"),
-            ],
-            "JobFailed",
-            "'missing.json' is not in the input artifact. Files there: broken.json, deploy.json.",
-        ),
-        (
-            vec![
-                ("StateMachineArn", &machine),
-                ("InputType", "FilePath"),
-                ("Input", "broken.json"),
-            ],
-            "JobFailed",
-            "broken.json is not valid JSON: trailing comma at line 3, column 1",
-        ),
-        (
-            vec![("StateMachineArn", &missing_machine)],
-            "ConfigurationError",
-            "does not exist",
-        ),
-    ];
-    let worker = h.start_worker(Duration::from_secs(5));
-    let mut runs = Vec::new();
-    for (i, (config, _, _)) in cases.iter().enumerate() {
-        let name = format!("bad-{i}");
-        h.create_worker_pipeline(&name, config).await;
-        runs.push((name.clone(), h.start_execution(&name).await));
-    }
-    for ((name, id), (config, code, expected)) in runs.iter().zip(&cases) {
-        assert_eq!(h.wait_until_done(name, id).await, "Failed", "{config:?}");
-        let detail = h.deploy_detail(name).await;
-        let error = detail
-            .output()
-            .unwrap()
-            .execution_result()
-            .unwrap()
-            .error_details()
-            .unwrap()
-            .clone();
-        assert_eq!(error.code(), Some(*code), "{config:?}: {error:?}");
-        let message = error.message().unwrap();
-        assert!(
-            message.contains(expected),
-            "{config:?}: expected '{expected}' in '{message}'"
-        );
-    }
-    // The worker is still serving.
-    h.create_worker_pipeline(
-        "good",
-        &[
-            ("StateMachineArn", &machine),
-            ("Input", r#"{"stackName": "x"}"#),
-        ],
-    )
-    .await;
-    let id = h.start_execution("good").await;
-    let status = h.wait_until_done("good", &id).await;
-    let detail = h.deploy_detail("good").await;
-    assert_eq!(
-        status,
-        "Succeeded",
-        "{:?}",
-        detail.output().and_then(|o| o.execution_result())
-    );
     worker.stop().await;
 }
 

@@ -101,6 +101,17 @@ impl Harness {
 
     /// A pipeline `name`: S3 source, then one Deploy action with `config`.
     pub async fn create_worker_pipeline(&self, name: &str, config: &[(&str, &str)]) {
+        self.create_worker_pipeline_from(name, SOURCE_KEY, config)
+            .await;
+    }
+
+    /// Like `create_worker_pipeline`, with its own source object.
+    pub async fn create_worker_pipeline_from(
+        &self,
+        name: &str,
+        source_key: &str,
+        config: &[(&str, &str)],
+    ) {
         let mut action = ActionDeclaration::builder()
             .name("Deploy")
             .action_type_id(deploy_type_id())
@@ -120,8 +131,16 @@ impl Harness {
         for (key, value) in config {
             action = action.configuration(*key, *value);
         }
-        self.create_pipeline(name, vec![action.build().unwrap()])
-            .await;
+        self.cp
+            .create_pipeline()
+            .pipeline(pipeline_from(
+                name,
+                source_key,
+                vec![action.build().unwrap()],
+            ))
+            .send()
+            .await
+            .expect("create pipeline");
     }
 
     /// Replaces the source object with a zip of `files`.
