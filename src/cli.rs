@@ -362,6 +362,10 @@ struct UpArgs {
     /// How long a job may go without a result before it times out.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "24h")]
     job_timeout: Duration,
+    /// Fail this share (0..1) of job-worker calls (throttling, server errors,
+    /// lost responses), to see how a worker copes.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -444,6 +448,7 @@ async fn local_up(args: UpArgs) -> Result<()> {
     options.codepipeline = CodePipelineConfig {
         dispatch_timeout: args.dispatch_timeout,
         job_timeout: args.job_timeout,
+        fault_rate: args.fault_rate.clamp(0.0, 1.0),
         ..CodePipelineConfig::default()
     };
     let playground = Playground::start(options).await?;

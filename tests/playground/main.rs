@@ -9,6 +9,7 @@ mod demo;
 mod deploy;
 mod deploy_harness;
 mod deploy_process;
+mod faults;
 mod harness;
 mod healthcheck;
 mod history;

@@ -22,6 +22,8 @@ use std::time::SystemTime;
 #[serde(rename_all = "camelCase")]
 struct StartInput {
     name: String,
+    /// Idempotency: a retried start with the same token is the same start.
+    client_request_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -48,7 +50,16 @@ impl Store {
     pub fn start_pipeline_execution(&mut self, input: Value, now: SystemTime) -> ApiResult {
         let input: StartInput = decode(input)?;
         let declaration = self.pipeline(&input.name)?.declaration.clone();
+        let token = input
+            .client_request_token
+            .map(|t| format!("{}\u{0}{t}", input.name));
+        if let Some(id) = token.as_ref().and_then(|t| self.start_tokens.get(t)) {
+            return Ok(json!({ "pipelineExecutionId": id }));
+        }
         let id = new_id();
+        if let Some(token) = token {
+            self.start_tokens.insert(token, id.clone());
+        }
         self.executions.insert(
             id.clone(),
             ExecutionRecord {

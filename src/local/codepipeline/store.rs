@@ -26,6 +26,8 @@ pub struct Config {
     pub job_timeout: Duration,
     /// Handed to job workers as `artifactCredentials`.
     pub artifact_credentials: SessionCredentials,
+    /// Fail this share (0..1) of the job-worker calls, to test workers.
+    pub fault_rate: f64,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
                 secret_access_key: "test".into(),
                 session_token: "cpsf-local-artifact-session".into(),
             },
+            fault_rate: 0.0,
         }
     }
 }
@@ -222,6 +225,9 @@ pub struct Store {
     pub queue: BTreeMap<u64, String>,
     pub next_seq: u64,
     pub effects: Vec<Effect>,
+    /// StartPipelineExecution's clientRequestTokens: pipeline and token to
+    /// the execution they started.
+    pub start_tokens: HashMap<String, String>,
 }
 
 impl Store {

@@ -214,3 +214,20 @@ fn an_update_does_not_change_a_running_execution() {
     }
     assert_eq!(status(&store, &id), "Succeeded");
 }
+
+#[test]
+fn a_retried_start_with_the_same_token_is_the_same_execution() {
+    let mut store = store(Config::default());
+    let start = |store: &mut Store, token: Option<&str>| {
+        let input = match token {
+            Some(t) => json!({"name": "p", "clientRequestToken": t}),
+            None => json!({"name": "p"}),
+        };
+        store.start_pipeline_execution(input, at(0)).unwrap()["pipelineExecutionId"].clone()
+    };
+    let first = start(&mut store, Some("t-1"));
+    assert_eq!(start(&mut store, Some("t-1")), first);
+    assert_ne!(start(&mut store, Some("t-2")), first);
+    assert_ne!(start(&mut store, None), start(&mut store, None));
+    assert_eq!(store.executions.len(), 4);
+}
