@@ -101,15 +101,7 @@ async fn every_bad_input_fails_with_its_exact_message_and_the_worker_keeps_servi
             "{}",
             case.name
         );
-        let detail = h.deploy_detail(&case.name).await;
-        let error = detail
-            .output()
-            .unwrap()
-            .execution_result()
-            .unwrap()
-            .error_details()
-            .unwrap()
-            .clone();
+        let error = h.deploy_error(&case.name).await;
         assert_eq!(
             error.code(),
             Some(case.kind.as_str()),

@@ -12,7 +12,6 @@ use cpsf::job::poller::PollerSettings;
 use cpsf::local::codepipeline::Config;
 use cpsf::metrics::Metrics;
 use cpsf::worker::WorkerOptions;
-use std::collections::HashSet;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -87,22 +86,7 @@ async fn fifty_pipelines_succeed_once_each_with_a_fifth_of_calls_failing() {
             h.deploy_detail(name).await.output()
         );
     }
-    let mut names = HashSet::new();
-    let mut pages = h
-        .sfn
-        .list_executions()
-        .state_machine_arn(&machine)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for execution in page.unwrap().executions() {
-            assert!(
-                names.insert(execution.name().to_string()),
-                "duplicate execution {}",
-                execution.name()
-            );
-        }
-    }
+    let names = h.execution_names(&machine).await;
     assert_eq!(names.len(), PIPELINES, "one execution per pipeline");
     // About a fifth of the worker's calls really failed.
     let stats = codepipeline_stats(&h.env).await;

@@ -4,7 +4,6 @@
 
 use crate::harness::*;
 use crate::worker_harness::*;
-use std::collections::HashSet;
 use std::time::Duration;
 
 const PIPELINES: usize = 100;
@@ -41,22 +40,7 @@ async fn three_workers_share_a_hundred_pipelines_without_duplicates() {
     }
 
     // One execution per pipeline, each named after its own action execution.
-    let mut names = HashSet::new();
-    let mut pages = h
-        .sfn
-        .list_executions()
-        .state_machine_arn(&machine)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for execution in page.unwrap().executions() {
-            assert!(
-                names.insert(execution.name().to_string()),
-                "duplicate execution {}",
-                execution.name()
-            );
-        }
-    }
+    let names = h.execution_names(&machine).await;
     assert_eq!(names.len(), PIPELINES);
 
     // Every job ended once, by one worker: a job handed to two workers would

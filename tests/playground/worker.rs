@@ -194,15 +194,7 @@ async fn an_execution_name_taken_by_another_job_is_reported_not_followed() {
 
     let worker = h.start_worker(Duration::from_secs(5));
     assert_eq!(h.wait_until_done("app", &id).await, "Failed");
-    let detail = h.deploy_detail("app").await;
-    let error = detail
-        .output()
-        .unwrap()
-        .execution_result()
-        .unwrap()
-        .error_details()
-        .unwrap()
-        .clone();
+    let error = h.deploy_error("app").await;
     assert_eq!(error.code(), Some("JobFailed"));
     let message = error.message().unwrap();
     assert!(

@@ -211,6 +211,38 @@ impl Harness {
             .clone()
     }
 
+    /// The Deploy action's error details (its code and message).
+    pub async fn deploy_error(&self, pipeline: &str) -> aws_sdk_codepipeline::types::ErrorDetails {
+        let detail = self.deploy_detail(pipeline).await;
+        detail
+            .output()
+            .and_then(|o| o.execution_result())
+            .and_then(|r| r.error_details())
+            .cloned()
+            .unwrap_or_else(|| panic!("{pipeline}'s Deploy action has no error: {detail:?}"))
+    }
+
+    /// The names of `machine`'s executions, asserting no name repeats.
+    pub async fn execution_names(&self, machine: &str) -> std::collections::HashSet<String> {
+        let mut names = std::collections::HashSet::new();
+        let mut pages = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(machine)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for execution in page.unwrap().executions() {
+                assert!(
+                    names.insert(execution.name().to_string()),
+                    "duplicate execution {}",
+                    execution.name()
+                );
+            }
+        }
+        names
+    }
+
     /// Waits for the pipeline's newest execution to end, returning its status.
     pub async fn wait_until_done(&self, pipeline: &str, id: &str) -> String {
         wait_for_long(
