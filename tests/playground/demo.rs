@@ -60,14 +60,16 @@ fn the_demo_deploys_four_times_on_its_own_playground() {
 async fn the_demo_uses_a_running_playground_and_runs_again() {
     let dir = std::env::temp_dir().join(format!("cpsf-demo-up-{}", std::process::id()));
     let env_file = dir.join("local.env");
-    let mut up = Command::new(env!("CARGO_BIN_EXE_cpsf"))
-        .args(["local", "up", "--env-file"])
-        .arg(&env_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut up = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_cpsf"))
+            .args(["local", "up", "--env-file"])
+            .arg(&env_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let text = wait_for("the env file", || async {
         std::fs::read_to_string(&env_file)
             .ok()
@@ -122,5 +124,5 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
         shown.contains("caused by task 'UpdateStack': Cpsf.UnsafeChange: the update would remove or replace WorkQueue"),
         "{shown}"
     );
-    terminate(&mut up, Duration::from_secs(10)).await;
+    terminate(&mut up.0, Duration::from_secs(10)).await;
 }

@@ -36,7 +36,7 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     for (name, value) in h.env.vars() {
         a.env(name, value);
     }
-    let mut a = a.spawn().unwrap();
+    let mut a = KillOnDrop(a.spawn().unwrap());
     wait_for("worker A to poll its activities", || async {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         (text.matches("serving activity").count() == 5).then_some(())
@@ -44,7 +44,7 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     // SAFETY: signals to our own child.
-    unsafe { libc::kill(a.id() as i32, libc::SIGSTOP) };
+    unsafe { libc::kill(a.0.id() as i32, libc::SIGSTOP) };
 
     let jobs = h.start_deploy_worker(true, false);
     let app = App::sample();
@@ -83,8 +83,8 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     // A's open poll is handed the task at once (fakecloud re-checks every
     // 200 ms); give it a second before killing A.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    unsafe { libc::kill(a.id() as i32, libc::SIGKILL) };
-    a.wait().unwrap();
+    unsafe { libc::kill(a.0.id() as i32, libc::SIGKILL) };
+    a.0.wait().unwrap();
 
     let tasks = h.start_deploy_worker(false, true);
     let status = h.wait_until_done("app", &id).await;

@@ -369,6 +369,17 @@ pub async fn codepipeline_stats(env: &LocalEnv) -> serde_json::Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// A child process killed when the test ends, even by a panic, so a failing
+/// test never leaves a `cpsf` process behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends SIGTERM and waits up to `limit` for the process to exit.
 pub async fn terminate(
     child: &mut std::process::Child,

@@ -83,7 +83,7 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
             worker.env(name, value);
         }
     }
-    let mut worker = worker.spawn().unwrap();
+    let mut worker = KillOnDrop(worker.spawn().unwrap());
 
     let (status, error) = deploy_once(&h, "hello from the worker role").await;
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
@@ -101,6 +101,6 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
         "{error}"
     );
 
-    terminate(&mut worker, Duration::from_secs(20)).await;
+    terminate(&mut worker.0, Duration::from_secs(20)).await;
     let _ = std::fs::remove_file(&log);
 }

@@ -60,7 +60,7 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_
     )
     .await;
     let log = std::env::temp_dir().join(format!("cpsf-worker-{}.log", std::process::id()));
-    let mut child = worker_process(&h, &log);
+    let mut child = KillOnDrop(worker_process(&h, &log));
     let id = h.start_execution("app").await;
 
     // Wait until the worker has started the execution and is following it.
@@ -77,7 +77,7 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = Instant::now();
-    let status = terminate(&mut child, Duration::from_secs(15)).await;
+    let status = terminate(&mut child.0, Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status:?}");
     // It handed the running execution back instead of following it for 60 s.
     assert!(
