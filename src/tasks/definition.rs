@@ -1,7 +1,9 @@
 //! The deploy state machine's definition (statemachines/deploy.asl.json,
 //! compiled in) with its `${…ActivityArn}` placeholders filled, and the
-//! installation of its activities and state machine. The demo and the tests
-//! install it through here; bootstrap/ passes the same file to CloudFormation.
+//! installation of its activities and state machine through the API.
+//! bootstrap/cpsf.yaml (and so `cpsf bootstrap` and the demo) passes the
+//! same file to CloudFormation instead; tests install through here when they
+//! change the definition (e.g. shorter heartbeats).
 
 use super::Handler;
 use anyhow::{Context, bail};

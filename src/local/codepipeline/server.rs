@@ -31,6 +31,8 @@ pub struct LocalCodePipeline {
     store: Arc<Mutex<Store>>,
     s3: aws_sdk_s3::Client,
     stats: Arc<Mutex<Stats>>,
+    /// `Config::fault_rate`, kept here: read on every call, never changed.
+    fault_rate: f64,
 }
 
 /// Calls served, by operation, and faults injected: `GET /_cpsf/stats`.
@@ -45,6 +47,7 @@ impl LocalCodePipeline {
     /// (fakecloud on the playground).
     pub fn new(config: Config, s3: aws_sdk_s3::Client) -> Self {
         Self {
+            fault_rate: config.fault_rate,
             store: Arc::new(Mutex::new(Store::new(config))),
             s3,
             stats: Arc::default(),
@@ -102,12 +105,7 @@ impl LocalCodePipeline {
     /// only), and how: throttled or a server error before the call is
     /// applied, or a server error after it was.
     fn fault(&self, operation: &str) -> Option<Fault> {
-        let rate = self
-            .store
-            .lock()
-            .expect("store lock poisoned")
-            .config
-            .fault_rate;
+        let rate = self.fault_rate;
         let worker_call = matches!(
             operation,
             "PollForJobs"
