@@ -3,7 +3,6 @@
 //! the state machine is the one in statemachines/ with its placeholders filled.
 
 use crate::harness::*;
-use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_installs_the_template_on_the_playground() {
@@ -15,7 +14,7 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         .unwrap();
     let env = h.env.clone();
     let output = tokio::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+        let mut command = cpsf(&env);
         command.args([
             "bootstrap",
             "--definition-bucket",
@@ -31,9 +30,6 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             "ArtifactBucketName=cpsf-artifacts",
         ] {
             command.args(["--parameter", parameter]);
-        }
-        for (name, value) in env.vars() {
-            command.env(name, value);
         }
         command.output().unwrap()
     })

@@ -4,7 +4,7 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,14 +28,11 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     // open (they hold 60 s, as on AWS), so the first task is handed to it
     // and never answered.
     let log = std::env::temp_dir().join(format!("cpsf-tasks-{}.log", std::process::id()));
-    let mut a = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    let mut a = cpsf(&h.env);
     a.args(["worker", "--tasks-only", "--heartbeat-every", "1s"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
-    for (name, value) in h.env.vars() {
-        a.env(name, value);
-    }
     let mut a = KillOnDrop(a.spawn().unwrap());
     wait_for("worker A to poll its activities", || async {
         let text = std::fs::read_to_string(&log).unwrap_or_default();

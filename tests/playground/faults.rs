@@ -70,15 +70,9 @@ async fn fifty_pipelines_succeed_once_each_with_a_fifth_of_calls_failing() {
     ));
 
     for (name, id) in &runs {
-        let status = wait_for_long(
-            &format!("{name} to finish"),
-            Duration::from_secs(180),
-            || async {
-                let status = h.execution_status(name, id).await;
-                (status.as_str() != "InProgress").then(|| status.as_str().to_string())
-            },
-        )
-        .await;
+        let status = h
+            .wait_until_done_within(name, id, Duration::from_secs(180))
+            .await;
         assert_eq!(
             status,
             "Succeeded",

@@ -369,6 +369,14 @@ pub async fn codepipeline_stats(env: &LocalEnv) -> serde_json::Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// `cpsf`, pointed at the playground `env` as a user who sourced its env
+/// file runs it.
+pub fn cpsf(env: &LocalEnv) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    command.envs(env.vars()).stdin(std::process::Stdio::null());
+    command
+}
+
 /// A child process killed when the test ends, even by a panic, so a failing
 /// test never leaves a `cpsf` process behind.
 pub struct KillOnDrop(pub std::process::Child);

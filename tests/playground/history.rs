@@ -3,7 +3,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Output;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_history_call_diagnoses_a_failed_deploy() {
@@ -95,10 +95,7 @@ async fn follow_streams_until_the_end_and_exits_by_outcome() {
 }
 
 fn history_with(env: &cpsf::local::LocalEnv, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    let mut command = cpsf(env);
     command.arg("history").args(args);
-    for (name, value) in env.vars() {
-        command.env(name, value);
-    }
     command.output().unwrap()
 }

@@ -13,7 +13,7 @@ use crate::harness::*;
 use cpsf::bootstrap::{BootstrapOptions, run};
 use cpsf::demo::setup::{ARTIFACT_BUCKET, BOOTSTRAP_STACK, PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
 use cpsf::local::codepipeline::Config;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const WORKER_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-worker";
@@ -65,7 +65,7 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
         .unwrap();
 
     let log = std::env::temp_dir().join(format!("cpsf-iam-{}.log", std::process::id()));
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    let mut worker = cpsf(&h.env);
     worker
         .args(["worker", "--poll-max", "300ms"])
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -78,11 +78,6 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
-    for (name, value) in h.env.vars() {
-        if !name.starts_with("AWS_ACCESS_KEY") && !name.starts_with("AWS_SECRET") {
-            worker.env(name, value);
-        }
-    }
     let mut worker = KillOnDrop(worker.spawn().unwrap());
 
     let (status, error) = deploy_once(&h, "hello from the worker role").await;

@@ -5,7 +5,6 @@ use crate::deploy_harness::*;
 use crate::harness::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Where the saved events say the revision is.
 const ARTIFACT_BUCKET: &str = "cpsf-demo-artifacts";
@@ -72,11 +71,8 @@ async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
         let env = h.env.clone();
         let path = file.clone();
         let output = tokio::task::spawn_blocking(move || {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+            let mut command = cpsf(&env);
             command.arg("replay").arg(&path);
-            for (name, value) in env.vars() {
-                command.env(name, value);
-            }
             command.output().unwrap()
         })
         .await

@@ -27,15 +27,9 @@ async fn three_workers_share_a_hundred_pipelines_without_duplicates() {
         runs.push((name.clone(), h.start_execution(&name).await));
     }
     for (name, id) in &runs {
-        let status = wait_for_long(
-            &format!("{name} to finish"),
-            Duration::from_secs(180),
-            || async {
-                let status = h.execution_status(name, id).await;
-                (status.as_str() != "InProgress").then(|| status.as_str().to_string())
-            },
-        )
-        .await;
+        let status = h
+            .wait_until_done_within(name, id, Duration::from_secs(180))
+            .await;
         assert_eq!(status, "Succeeded", "{name}");
     }
 

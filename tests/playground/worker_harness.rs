@@ -245,14 +245,21 @@ impl Harness {
 
     /// Waits for the pipeline's newest execution to end, returning its status.
     pub async fn wait_until_done(&self, pipeline: &str, id: &str) -> String {
-        wait_for_long(
-            &format!("{pipeline} to finish"),
-            Duration::from_secs(60),
-            || async {
-                let status = self.execution_status(pipeline, id).await;
-                (status.as_str() != "InProgress").then(|| status.as_str().to_string())
-            },
-        )
+        self.wait_until_done_within(pipeline, id, Duration::from_secs(60))
+            .await
+    }
+
+    /// Like `wait_until_done`, with a caller-chosen limit.
+    pub async fn wait_until_done_within(
+        &self,
+        pipeline: &str,
+        id: &str,
+        limit: Duration,
+    ) -> String {
+        wait_for_long(&format!("{pipeline} to finish"), limit, || async {
+            let status = self.execution_status(pipeline, id).await;
+            (status.as_str() != "InProgress").then(|| status.as_str().to_string())
+        })
         .await
     }
 }

@@ -5,7 +5,7 @@ use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::local::codepipeline::Config;
 use cpsf::local::codepipeline::model::SessionCredentials;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const ACCESS_KEY: &str = "AKIAARTIFACTLEAKCHECK";
@@ -13,7 +13,7 @@ const SECRET_KEY: &str = "artifact-secret-key-leak-check";
 const SESSION_TOKEN: &str = "artifact-session-token-leak-check";
 
 fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    let mut command = cpsf(&h.env);
     command
         .args([
             "worker",
@@ -29,9 +29,6 @@ fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap());
-    for (name, value) in h.env.vars() {
-        command.env(name, value);
-    }
     command.spawn().expect("start cpsf worker")
 }
 
