@@ -98,6 +98,11 @@ struct WorkerArgs {
     /// to CodePipeline as a continuation.
     #[arg(long, env = "CPSF_FOLLOW_FOR", value_parser = humantime::parse_duration, default_value = "10s")]
     follow_for: Duration,
+    /// At start, look in this state machine's recent executions for jobs a
+    /// stopped worker acknowledged but never answered, and hand them back
+    /// (repeat, or separate with commas).
+    #[arg(long, env = "CPSF_RECOVER_FROM", value_delimiter = ',', value_name = "STATE_MACHINE_ARN")]
+    recover_from: Vec<String>,
     /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CPSF_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "30s")]
     shutdown_grace: Duration,
@@ -420,6 +425,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         }),
         job: JobSettings {
             follow_for: args.follow_for,
+            recover_from: args.recover_from,
             ..JobSettings::default()
         },
         listen: args.listen,

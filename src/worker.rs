@@ -4,6 +4,7 @@
 use crate::aws::Clients;
 use crate::job::handle::{JobRunner, JobSettings};
 use crate::job::poller::{Poller, PollerSettings};
+use crate::job::recover::{self, Recovery};
 use crate::job::report::Reporter;
 use crate::metrics::Metrics;
 use crate::sfn::Sfn;
@@ -107,6 +108,15 @@ pub async fn run(
         })
     });
     if let Some(poller) = options.poller {
+        tokio::spawn(
+            Recovery {
+                sfn: clients.sfn.clone(),
+                reporter: Reporter::new(clients.codepipeline.clone()),
+                state_machines: options.job.recover_from.clone(),
+                lease: recover::lease(options.job.follow_for),
+            }
+            .run(shutdown.clone()),
+        );
         let runner = JobRunner::new(
             Reporter::new(clients.codepipeline.clone()),
             Sfn::new(clients.sfn.clone()),

@@ -21,14 +21,19 @@
 //!    nonce no longer matches: we stop here and leave the job to it (it
 //!    follows the same execution by name).
 //! 4. Follow the execution for a short while and report. Dying between 3
-//!    and 4 leaves an acknowledged job without a result until CodePipeline
-//!    times it out; that window is as short as one DescribeExecution.
+//!    and 4 leaves an acknowledged job that CodePipeline will never hand
+//!    out again. The execution's input names the job, so the next worker
+//!    to start finds it among the recent executions and hands it back as a
+//!    continuation (`recover.rs`).
 //!
 //! Acknowledging first would open a worse window: acknowledged, never
 //! started, nobody will ever look at it again.
 //!
-//! A continuation job has no side effect before its report, so it is
-//! acknowledged first.
+//! A continuation job has no side effect before its report, and nothing
+//! durable names it. So it is followed first and acknowledged only when
+//! its report is ready: dying while it follows leaves it unacknowledged,
+//! and CodePipeline hands it out again. What remains is the one round trip
+//! between AcknowledgeJob and the report.
 
 use super::artifact::{self, Limits};
 use super::config::{ActionConfig, InputSource};
@@ -56,6 +61,9 @@ pub struct JobSettings {
     /// First and longest pause between two DescribeExecution calls.
     pub check_min: Duration,
     pub check_max: Duration,
+    /// State machines whose recent executions a starting worker checks for
+    /// jobs a stopped worker left unanswered (see `recover.rs`).
+    pub recover_from: Vec<String>,
 }
 
 impl Default for JobSettings {
@@ -65,6 +73,7 @@ impl Default for JobSettings {
             follow_for: Duration::from_secs(10),
             check_min: Duration::from_millis(200),
             check_max: Duration::from_secs(2),
+            recover_from: Vec::new(),
         }
     }
 }
@@ -249,24 +258,23 @@ impl JobRunner {
         parse_input_file(path, &file).map_err(|e| fail(e.to_string()))
     }
 
-    /// A continuation job: acknowledge, then follow the execution it names.
+    /// A continuation job: follow the execution it names, then acknowledge
+    /// and report at once (see the module comment for why in that order).
     async fn follow_up(&self, job: &Job, token: &str) -> Option<Report> {
-        if !self.acknowledge(job).await {
-            return None;
-        }
-        let continuation = match Continuation::decode(token) {
-            Ok(c) => c,
-            Err(message) => return Some(Report::fail(FailureKind::JobFailed, message)),
+        let report = match Continuation::decode(token) {
+            Ok(continuation) => {
+                if continuation.handed_back_at > 0.0 {
+                    self.metrics
+                        .pickup_latency(epoch_now() - continuation.handed_back_at);
+                }
+                tracing::Span::current()
+                    .record("execution_arn", continuation.execution_arn.as_str());
+                self.follow(job, &continuation.execution_arn, Some(&continuation))
+                    .await
+            }
+            Err(message) => Report::fail(FailureKind::JobFailed, message),
         };
-        if continuation.handed_back_at > 0.0 {
-            self.metrics
-                .pickup_latency(epoch_now() - continuation.handed_back_at);
-        }
-        tracing::Span::current().record("execution_arn", continuation.execution_arn.as_str());
-        Some(
-            self.follow(job, &continuation.execution_arn, Some(&continuation))
-                .await,
-        )
+        self.acknowledge(job).await.then_some(report)
     }
 
     /// Re-describes the execution with backoff until it ends, `follow_for`

@@ -8,5 +8,6 @@ pub mod decide;
 pub mod handle;
 pub mod input;
 pub mod poller;
+pub mod recover;
 pub mod report;
 pub mod s3;

@@ -3,7 +3,7 @@
 use super::data::Job;
 use super::decide::{FailureKind, Report};
 use aws_sdk_codepipeline::Client;
-use aws_sdk_codepipeline::error::DisplayErrorContext;
+use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use std::sync::{Arc, Mutex};
 
@@ -53,12 +53,12 @@ impl Reporter {
         Ok(())
     }
 
-    pub async fn send(&self, job_id: &str, report: &Report) -> anyhow::Result<()> {
+    pub async fn send(&self, job_id: &str, report: &Report) -> Result<(), ReportError> {
         if let Some(kept) = &self.dry_run {
             kept.lock().expect("report list lock").push(report.clone());
             return Ok(());
         }
-        let success = |e| format!("PutJobSuccessResult: {}", DisplayErrorContext(e));
+        let success = |e| ReportError::new("PutJobSuccessResult", e);
         let sent = match report {
             Report::Continue {
                 token,
@@ -111,10 +111,34 @@ impl Reporter {
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| format!("PutJobFailureResult: {}", DisplayErrorContext(e)))
+                    .map_err(|e| ReportError::new("PutJobFailureResult", e))
             }
         };
-        sent.map_err(anyhow::Error::msg)
+        sent
+    }
+}
+
+/// A report CodePipeline refused or never received.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct ReportError {
+    pub operation: &'static str,
+    /// The service's error code, e.g. `InvalidJobStateException` for a job
+    /// that was already answered.
+    pub code: Option<String>,
+    message: String,
+}
+
+impl ReportError {
+    fn new<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        error: E,
+    ) -> Self {
+        Self {
+            operation,
+            code: error.code().map(str::to_string),
+            message: DisplayErrorContext(error).to_string(),
+        }
     }
 }
 

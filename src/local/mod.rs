@@ -8,6 +8,7 @@ pub mod env;
 pub mod fakecloud;
 pub mod playground;
 pub mod probe;
+pub mod proxy;
 
 pub use env::LocalEnv;
 pub use playground::{Playground, PlaygroundOptions};

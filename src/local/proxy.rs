@@ -1,0 +1,448 @@
+//! A loopback HTTP proxy that sits between a worker and the playground. It
+//! counts every AWS call by operation, and can make a share of them fail the
+//! ways AWS calls fail: throttled, a server error, a connection dropped
+//! after the call took effect, or a slow answer. The worker is handed the
+//! proxy's address as every endpoint and cannot tell it is there.
+//!
+//! A [`Hook`] sees each call before it is forwarded and after it took
+//! effect; the crash tests use it to kill a worker at a chosen point of a
+//! job's life.
+//!
+//! Routing: calls whose `X-Amz-Target` names CodePipeline go to the local
+//! CodePipeline service, everything else (S3, Step Functions,
+//! CloudFormation, IAM, STS) to fakecloud.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A way for a call to go wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Refused before it took effect, with the service's throttling error.
+    Throttled,
+    /// Refused before it took effect with a 5xx.
+    ServerError,
+    /// Forwarded and applied, then the connection is closed without an
+    /// answer: the caller cannot know it took effect.
+    Dropped,
+    /// Forwarded after a pause.
+    Slow,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 4] = [
+        Fault::Throttled,
+        Fault::ServerError,
+        Fault::Dropped,
+        Fault::Slow,
+    ];
+}
+
+/// Which share of calls fail, and how.
+#[derive(Debug, Clone)]
+pub struct FaultPlan {
+    /// 0.0 (none) to 1.0 (every call).
+    pub rate: f64,
+    /// Chosen from at random for each failing call.
+    pub kinds: Vec<Fault>,
+    /// How long a [`Fault::Slow`] call waits.
+    pub slow_by: Duration,
+}
+
+impl FaultPlan {
+    pub fn none() -> Self {
+        Self {
+            rate: 0.0,
+            kinds: Vec::new(),
+            slow_by: Duration::ZERO,
+        }
+    }
+
+    /// Every kind of fault, on `rate` of the calls.
+    pub fn all_kinds(rate: f64) -> Self {
+        Self {
+            rate,
+            kinds: Fault::ALL.to_vec(),
+            slow_by: Duration::from_secs(1),
+        }
+    }
+
+    fn pick(&self) -> Option<Fault> {
+        if self.kinds.is_empty() || rand::random::<f64>() >= self.rate {
+            return None;
+        }
+        Some(self.kinds[rand::random_range(0..self.kinds.len())])
+    }
+}
+
+/// When a hook is called: before a call is forwarded, or after the
+/// playground answered it (it took effect) and before the caller hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Before,
+    After,
+}
+
+/// What the proxy does once a hook returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    /// Close the connection without an answer.
+    Drop,
+}
+
+/// Called with the phase and the operation (`codepipeline:PollForJobs`).
+pub type Hook = Arc<dyn Fn(Phase, &str) -> Verdict + Send + Sync>;
+
+/// Calls seen, by operation, and faults injected, by kind.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ProxyStats {
+    pub calls: BTreeMap<String, u64>,
+    pub faults: BTreeMap<Fault, u64>,
+}
+
+impl ProxyStats {
+    pub fn total_calls(&self) -> u64 {
+        self.calls.values().sum()
+    }
+
+    pub fn total_faults(&self) -> u64 {
+        self.faults.values().sum()
+    }
+}
+
+pub struct ProxyOptions {
+    /// Base URL of the local CodePipeline service.
+    pub codepipeline: String,
+    /// Base URL of fakecloud.
+    pub fakecloud: String,
+    pub faults: FaultPlan,
+    pub hook: Option<Hook>,
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    addr: SocketAddr,
+    stats: Arc<Mutex<ProxyStats>>,
+    stop: CancellationToken,
+}
+
+impl Proxy {
+    pub async fn start(options: ProxyOptions) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("could not bind a loopback port for the proxy")?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(Mutex::new(ProxyStats::default()));
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            options,
+            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            stats: stats.clone(),
+        });
+        tokio::spawn(accept(listener, shared, stop.clone()));
+        Ok(Self { addr, stats, stop })
+    }
+
+    /// The URL to hand the worker as its endpoint.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats(&self) -> ProxyStats {
+        self.stats.lock().expect("proxy stats poisoned").clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+struct Shared {
+    options: ProxyOptions,
+    client: Client<HttpConnector, Full<Bytes>>,
+    stats: Arc<Mutex<ProxyStats>>,
+}
+
+/// Returned to hyper to close a connection without an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by the proxy")]
+struct Dropped;
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "proxy could not accept a connection");
+                    continue;
+                }
+            },
+            () = stop.cancelled() => return,
+        };
+        let shared = shared.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let shared = shared.clone();
+                async move { shared.handle(request).await }
+            });
+            let connection =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+impl Shared {
+    async fn handle(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+        let call = Call::classify(&parts.method, &parts.headers, &body);
+        let fault = self.options.faults.pick();
+        {
+            let mut stats = self.stats.lock().expect("proxy stats poisoned");
+            *stats.calls.entry(call.operation.clone()).or_default() += 1;
+            if let Some(fault) = fault {
+                *stats.faults.entry(fault).or_default() += 1;
+            }
+        }
+        if self.hook(Phase::Before, &call.operation) == Verdict::Drop {
+            return Err(Dropped);
+        }
+        match fault {
+            Some(Fault::Throttled) => return Ok(call.protocol.throttled()),
+            Some(Fault::ServerError) => return Ok(call.protocol.server_error()),
+            Some(Fault::Slow) => tokio::time::sleep(self.options.faults.slow_by).await,
+            Some(Fault::Dropped) | None => {}
+        }
+        let upstream = match call.protocol {
+            Protocol::Json { codepipeline: true } => &self.options.codepipeline,
+            _ => &self.options.fakecloud,
+        };
+        let response = self.forward(upstream, parts, body).await?;
+        if self.hook(Phase::After, &call.operation) == Verdict::Drop
+            || fault == Some(Fault::Dropped)
+        {
+            return Err(Dropped);
+        }
+        Ok(response)
+    }
+
+    fn hook(&self, phase: Phase, operation: &str) -> Verdict {
+        self.options
+            .hook
+            .as_ref()
+            .map_or(Verdict::Continue, |hook| hook(phase, operation))
+    }
+
+    async fn forward(
+        &self,
+        upstream: &str,
+        mut parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Result<Response<Full<Bytes>>, Dropped> {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = format!("{upstream}{path}").parse().map_err(|_| Dropped)?;
+        let response = self
+            .client
+            .request(Request::from_parts(parts, Full::new(body)))
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "proxy could not reach the playground");
+                Dropped
+            })?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+        Ok(Response::from_parts(parts, Full::new(body)))
+    }
+}
+
+/// One call, as far as the proxy needs to know it.
+struct Call {
+    operation: String,
+    protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// AWS JSON 1.0/1.1: CodePipeline, Step Functions.
+    Json { codepipeline: bool },
+    /// AWS Query: CloudFormation, IAM, STS.
+    Query,
+    /// REST-XML: S3.
+    RestXml,
+}
+
+impl Call {
+    /// The service comes from the signature's credential scope, which every
+    /// SDK request carries; the operation from the JSON target, the Query
+    /// `Action`, or (S3's REST calls) the HTTP method.
+    fn classify(method: &hyper::Method, headers: &hyper::HeaderMap, body: &[u8]) -> Self {
+        let service = signing_service(headers).unwrap_or("unsigned").to_string();
+        if let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) {
+            let operation = target.rsplit('.').next().unwrap_or(target);
+            return Self {
+                protocol: Protocol::Json {
+                    codepipeline: service == "codepipeline",
+                },
+                operation: format!("{service}:{operation}"),
+            };
+        }
+        if service != "s3"
+            && let Some(action) = query_action(body)
+        {
+            return Self {
+                operation: format!("{service}:{action}"),
+                protocol: Protocol::Query,
+            };
+        }
+        Self {
+            operation: format!("{service}:{method}"),
+            protocol: Protocol::RestXml,
+        }
+    }
+}
+
+/// `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, …`
+fn signing_service(headers: &hyper::HeaderMap) -> Option<&str> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let scope = authorization.split("Credential=").nth(1)?;
+    scope.split(['/', ',']).nth(3)
+}
+
+/// The `Action` parameter of an AWS Query body.
+fn query_action(body: &[u8]) -> Option<String> {
+    std::str::from_utf8(body)
+        .ok()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .filter(|action| !action.is_empty())
+        .map(str::to_string)
+}
+
+impl Protocol {
+    fn throttled(self) -> Response<Full<Bytes>> {
+        match self {
+            Protocol::Json { .. } => json_error(StatusCode::BAD_REQUEST, "ThrottlingException"),
+            Protocol::Query => query_error(StatusCode::BAD_REQUEST, "Throttling"),
+            Protocol::RestXml => s3_error(StatusCode::SERVICE_UNAVAILABLE, "SlowDown"),
+        }
+    }
+
+    fn server_error(self) -> Response<Full<Bytes>> {
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        match self {
+            Protocol::Json { .. } => json_error(status, "ServiceUnavailable"),
+            Protocol::Query => query_error(status, "ServiceUnavailable"),
+            Protocol::RestXml => s3_error(status, "ServiceUnavailable"),
+        }
+    }
+}
+
+const FAULT_MESSAGE: &str = "injected by the cpsf fault proxy";
+
+fn json_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"__type": code, "message": FAULT_MESSAGE}).to_string();
+    let mut response = respond(status, "application/x-amz-json-1.1", body);
+    if let Ok(value) = HeaderValue::from_str(code) {
+        response.headers_mut().insert("x-amzn-ErrorType", value);
+    }
+    response
+}
+
+fn query_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>\
+         <Message>{FAULT_MESSAGE}</Message></Error><RequestId>cpsf-proxy</RequestId></ErrorResponse>"
+    );
+    respond(status, "text/xml", body)
+}
+
+fn s3_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<Error><Code>{code}</Code><Message>{FAULT_MESSAGE}</Message><RequestId>cpsf-proxy</RequestId></Error>"
+    );
+    respond(status, "application/xml", body)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(service: &str) -> hyper::HeaderMap {
+        let mut headers = hyper::HeaderMap::new();
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261121/us-east-1/{service}/aws4_request, \
+             SignedHeaders=host, Signature=00"
+        );
+        headers.insert("authorization", HeaderValue::from_str(&authorization).unwrap());
+        headers
+    }
+
+    #[test]
+    fn calls_are_named_by_signing_service_and_operation() {
+        let mut headers = signed("codepipeline");
+        headers.insert(
+            "x-amz-target",
+            HeaderValue::from_static("CodePipeline_20150709.PollForJobs"),
+        );
+        let call = Call::classify(&hyper::Method::POST, &headers, b"{}");
+        assert_eq!(call.operation, "codepipeline:PollForJobs");
+        assert_eq!(call.protocol, Protocol::Json { codepipeline: true });
+
+        let mut headers = signed("states");
+        headers.insert(
+            "x-amz-target",
+            HeaderValue::from_static("AWSStepFunctions.StartExecution"),
+        );
+        let call = Call::classify(&hyper::Method::POST, &headers, b"{}");
+        assert_eq!(call.operation, "states:StartExecution");
+        assert_eq!(call.protocol, Protocol::Json { codepipeline: false });
+
+        let body = b"Action=CreateStack&Version=2010-05-15";
+        let call = Call::classify(&hyper::Method::POST, &signed("cloudformation"), body);
+        assert_eq!(call.operation, "cloudformation:CreateStack");
+        assert_eq!(call.protocol, Protocol::Query);
+
+        let call = Call::classify(&hyper::Method::PUT, &signed("s3"), b"");
+        assert_eq!(call.operation, "s3:PUT");
+        assert_eq!(call.protocol, Protocol::RestXml);
+    }
+
+    #[test]
+    fn a_plan_without_kinds_or_rate_never_fails_a_call() {
+        assert!((0..1000).all(|_| FaultPlan::none().pick().is_none()));
+        assert!((0..1000).all(|_| FaultPlan::all_kinds(0.0).pick().is_none()));
+        assert!((0..1000).all(|_| FaultPlan::all_kinds(1.0).pick().is_some()));
+    }
+}
