@@ -101,7 +101,12 @@ struct WorkerArgs {
     /// At start, look in this state machine's recent executions for jobs a
     /// stopped worker acknowledged but never answered, and hand them back
     /// (repeat, or separate with commas).
-    #[arg(long, env = "CPSF_RECOVER_FROM", value_delimiter = ',', value_name = "STATE_MACHINE_ARN")]
+    #[arg(
+        long,
+        env = "CPSF_RECOVER_FROM",
+        value_delimiter = ',',
+        value_name = "STATE_MACHINE_ARN"
+    )]
     recover_from: Vec<String>,
     /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CPSF_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "30s")]

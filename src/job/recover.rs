@@ -136,11 +136,11 @@ impl Recovery {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow::anyhow!("ListExecutions: {}", DisplayErrorContext(e)))?;
+            let page =
+                page.map_err(|e| anyhow::anyhow!("ListExecutions: {}", DisplayErrorContext(e)))?;
             for execution in page.executions() {
-                let age = Duration::from_secs_f64(
-                    (now - execution.start_date().as_secs_f64()).max(0.0),
-                );
+                let age =
+                    Duration::from_secs_f64((now - execution.start_date().as_secs_f64()).max(0.0));
                 if !due(age, self.lease) {
                     continue;
                 }

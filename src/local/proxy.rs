@@ -105,8 +105,9 @@ pub enum Verdict {
     Drop,
 }
 
-/// Called with the phase and the operation (`codepipeline:PollForJobs`).
-pub type Hook = Arc<dyn Fn(Phase, &str) -> Verdict + Send + Sync>;
+/// Called with the phase, the operation (`codepipeline:PollForJobs`) and
+/// the request's body (before) or the response's (after).
+pub type Hook = Arc<dyn Fn(Phase, &str, &[u8]) -> Verdict + Send + Sync>;
 
 /// Calls seen, by operation, and faults injected, by kind.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -204,8 +205,8 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
                 let shared = shared.clone();
                 async move { shared.handle(request).await }
             });
-            let connection =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = connection => {}
                 () = stop.cancelled() => {}
@@ -227,7 +228,7 @@ impl Shared {
                 *stats.faults.entry(fault).or_default() += 1;
             }
         }
-        if self.hook(Phase::Before, &call.operation) == Verdict::Drop {
+        if self.hook(Phase::Before, &call.operation, &body) == Verdict::Drop {
             return Err(Dropped);
         }
         match fault {
@@ -241,19 +242,19 @@ impl Shared {
             _ => &self.options.fakecloud,
         };
         let response = self.forward(upstream, parts, body).await?;
-        if self.hook(Phase::After, &call.operation) == Verdict::Drop
+        if self.hook(Phase::After, &call.operation, response.body_bytes()) == Verdict::Drop
             || fault == Some(Fault::Dropped)
         {
             return Err(Dropped);
         }
-        Ok(response)
+        Ok(response.into_response())
     }
 
-    fn hook(&self, phase: Phase, operation: &str) -> Verdict {
+    fn hook(&self, phase: Phase, operation: &str, body: &[u8]) -> Verdict {
         self.options
             .hook
             .as_ref()
-            .map_or(Verdict::Continue, |hook| hook(phase, operation))
+            .map_or(Verdict::Continue, |hook| hook(phase, operation, body))
     }
 
     async fn forward(
@@ -261,7 +262,7 @@ impl Shared {
         upstream: &str,
         mut parts: hyper::http::request::Parts,
         body: Bytes,
-    ) -> Result<Response<Full<Bytes>>, Dropped> {
+    ) -> Result<Forwarded, Dropped> {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = format!("{upstream}{path}").parse().map_err(|_| Dropped)?;
         let response = self
@@ -274,7 +275,23 @@ impl Shared {
             })?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
-        Ok(Response::from_parts(parts, Full::new(body)))
+        Ok(Forwarded { parts, body })
+    }
+}
+
+/// The playground's answer, held until the hook has seen it.
+struct Forwarded {
+    parts: hyper::http::response::Parts,
+    body: Bytes,
+}
+
+impl Forwarded {
+    fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        Response::from_parts(self.parts, Full::new(self.body))
     }
 }
 
@@ -405,7 +422,10 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261121/us-east-1/{service}/aws4_request, \
              SignedHeaders=host, Signature=00"
         );
-        headers.insert("authorization", HeaderValue::from_str(&authorization).unwrap());
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&authorization).unwrap(),
+        );
         headers
     }
 
@@ -427,7 +447,12 @@ mod tests {
         );
         let call = Call::classify(&hyper::Method::POST, &headers, b"{}");
         assert_eq!(call.operation, "states:StartExecution");
-        assert_eq!(call.protocol, Protocol::Json { codepipeline: false });
+        assert_eq!(
+            call.protocol,
+            Protocol::Json {
+                codepipeline: false
+            }
+        );
 
         let body = b"Action=CreateStack&Version=2010-05-15";
         let call = Call::classify(&hyper::Method::POST, &signed("cloudformation"), body);

@@ -33,13 +33,19 @@ impl Harness {
     /// Installs the activities and the deploy state machine; `tweak` may
     /// change the definition (e.g. shorter heartbeats for a test).
     pub async fn install_deploy(&self, tweak: impl FnOnce(&mut Value)) -> String {
+        self.install_deploy_as("cpsf-", tweak).await
+    }
+
+    /// Like `install_deploy`: the state machine `<prefix>deploy` with the
+    /// activities `<prefix>check-stack`, …
+    pub async fn install_deploy_as(&self, prefix: &str, tweak: impl FnOnce(&mut Value)) -> String {
         let mut definition: Value = serde_json::from_str(DEPLOY_ASL).unwrap();
         tweak(&mut definition);
         install(
             &self.sfn,
-            "cpsf-deploy",
+            &format!("{prefix}deploy"),
             ROLE,
-            &TaskOptions::activities("cpsf-"),
+            &TaskOptions::activities(prefix),
             &definition.to_string(),
         )
         .await

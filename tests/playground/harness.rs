@@ -234,10 +234,18 @@ impl Harness {
 }
 
 pub fn deploy_type_id() -> ActionTypeId {
+    deploy_type_id_for(PROVIDER)
+}
+
+/// The worker's provider name unless a test needs a type of its own.
+pub const PROVIDER: &str = "StepFunctionsDeploy";
+
+/// A Deploy action type of its own keeps a test's jobs from other workers.
+pub fn deploy_type_id_for(provider: &str) -> ActionTypeId {
     ActionTypeId::builder()
         .category(ActionCategory::Deploy)
         .owner(ActionOwner::Custom)
-        .provider("StepFunctionsDeploy")
+        .provider(provider)
         .version("1")
         .build()
         .unwrap()

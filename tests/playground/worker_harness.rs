@@ -67,6 +67,11 @@ impl Harness {
     /// The Deploy action type with the worker's configuration keys. None is
     /// required here, so tests can hand the worker a bad configuration.
     pub async fn create_worker_type(&self) {
+        self.create_worker_type_for(PROVIDER).await;
+    }
+
+    /// Like `create_worker_type`, under another provider name.
+    pub async fn create_worker_type_for(&self, provider: &str) {
         let property = |name: &str, secret: bool| {
             ActionConfigurationProperty::builder()
                 .name(name)
@@ -80,7 +85,7 @@ impl Harness {
             .cp
             .create_custom_action_type()
             .category(ActionCategory::Deploy)
-            .provider("StepFunctionsDeploy")
+            .provider(provider)
             .version("1")
             .input_artifact_details(artifacts(0, 5))
             .output_artifact_details(artifacts(0, 1));
@@ -112,9 +117,21 @@ impl Harness {
         source_key: &str,
         config: &[(&str, &str)],
     ) {
+        self.create_worker_pipeline_with(name, source_key, PROVIDER, config)
+            .await;
+    }
+
+    /// Like `create_worker_pipeline_from`, for the action type of `provider`.
+    pub async fn create_worker_pipeline_with(
+        &self,
+        name: &str,
+        source_key: &str,
+        provider: &str,
+        config: &[(&str, &str)],
+    ) {
         let mut action = ActionDeclaration::builder()
             .name("Deploy")
-            .action_type_id(deploy_type_id())
+            .action_type_id(deploy_type_id_for(provider))
             .input_artifacts(
                 InputArtifact::builder()
                     .name("SourceOutput")
@@ -145,10 +162,15 @@ impl Harness {
 
     /// Replaces the source object with a zip of `files`.
     pub async fn put_source_zip(&self, files: &[(&str, &str)]) {
+        self.put_source_zip_at(SOURCE_KEY, files).await;
+    }
+
+    /// Replaces the source object `key` with a zip of `files`.
+    pub async fn put_source_zip_at(&self, key: &str, files: &[(&str, &str)]) {
         self.s3
             .put_object()
             .bucket(SOURCE_BUCKET)
-            .key(SOURCE_KEY)
+            .key(key)
             .body(zip_of(files).into())
             .send()
             .await

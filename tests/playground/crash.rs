@@ -1,0 +1,514 @@
+//! Crash safety. A `cpsf worker` process is killed with SIGKILL at a chosen
+//! point of a deploy — a job's poll, start, acknowledgement and reports,
+//! and each task handler's CloudFormation calls and answers — then started
+//! again. Every pipeline must still end as it should, with one Step
+//! Functions execution per action execution and one stack operation per
+//! change, soon after the restart.
+//!
+//! A fault proxy between the worker and the playground picks the moment:
+//! *before* a call is forwarded (it never takes effect) or *after* it took
+//! effect and before the worker hears of it. Each run has its own action
+//! type, activities, state machine, stack and worker, so runs go side by
+//! side on one playground.
+
+use crate::deploy_harness::*;
+use crate::figures;
+use crate::harness::*;
+use cpsf::local::LocalEnv;
+use cpsf::local::codepipeline::Config;
+use cpsf::local::proxy::{FaultPlan, Phase, Proxy, ProxyOptions, Verdict};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// A new stack: check, create, wait.
+    Create,
+    /// A changed parameter on an existing stack: check, change set, wait.
+    Update,
+    /// A create that CloudFormation fails: the job reports a failure.
+    FailedCreate,
+}
+
+/// Where to kill: the `nth` call of `operation` in `phase` after the run
+/// is armed (counting only polls that handed out a job, for PollForJobs).
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    label: &'static str,
+    phase: Phase,
+    operation: &'static str,
+    nth: usize,
+}
+
+const fn point(label: &'static str, phase: Phase, operation: &'static str, nth: usize) -> Point {
+    Point {
+        label,
+        phase,
+        operation,
+        nth,
+    }
+}
+
+use Phase::{After, Before};
+use Scenario::{Create, FailedCreate, Update};
+
+const POLL: &str = "codepipeline:PollForJobs";
+const ACK: &str = "codepipeline:AcknowledgeJob";
+const SUCCESS: &str = "codepipeline:PutJobSuccessResult";
+const FAILURE: &str = "codepipeline:PutJobFailureResult";
+const START: &str = "states:StartExecution";
+const DESCRIBE: &str = "states:DescribeExecution";
+const ANSWER: &str = "states:SendTaskSuccess";
+
+/// Every point at least once; the job's points in every scenario.
+const RUNS: &[(Scenario, Point)] = &[
+    (
+        Create,
+        point("after a poll handed out the job", After, POLL, 1),
+    ),
+    (Create, point("before StartExecution", Before, START, 1)),
+    (Create, point("after StartExecution", After, START, 1)),
+    (Create, point("after AcknowledgeJob", After, ACK, 1)),
+    (
+        Create,
+        point("while following the execution", After, DESCRIBE, 1),
+    ),
+    (Create, point("before the first report", Before, SUCCESS, 1)),
+    (Create, point("after the first report", After, SUCCESS, 1)),
+    (
+        Create,
+        point("after a poll handed out the continuation", After, POLL, 2),
+    ),
+    (
+        Create,
+        point("before acknowledging the continuation", Before, ACK, 2),
+    ),
+    (
+        Create,
+        point("after the continuation's report", After, SUCCESS, 2),
+    ),
+    (
+        Create,
+        point("check-stack: before answering", Before, ANSWER, 1),
+    ),
+    (
+        Create,
+        point("check-stack: after answering", After, ANSWER, 1),
+    ),
+    (
+        Create,
+        point(
+            "create-stack: before CreateStack",
+            Before,
+            "cloudformation:CreateStack",
+            1,
+        ),
+    ),
+    (
+        Create,
+        point(
+            "create-stack: after CreateStack",
+            After,
+            "cloudformation:CreateStack",
+            1,
+        ),
+    ),
+    (
+        Create,
+        point("create-stack: before answering", Before, ANSWER, 2),
+    ),
+    (
+        Create,
+        point("create-stack: after answering", After, ANSWER, 2),
+    ),
+    (
+        Create,
+        point("wait-stack: before answering", Before, ANSWER, 3),
+    ),
+    (
+        Update,
+        point("after a poll handed out the job", After, POLL, 1),
+    ),
+    (Update, point("after StartExecution", After, START, 1)),
+    (Update, point("after AcknowledgeJob", After, ACK, 1)),
+    (Update, point("before the first report", Before, SUCCESS, 1)),
+    (
+        Update,
+        point(
+            "update-stack: after CreateChangeSet",
+            After,
+            "cloudformation:CreateChangeSet",
+            1,
+        ),
+    ),
+    (
+        Update,
+        point(
+            "update-stack: before ExecuteChangeSet",
+            Before,
+            "cloudformation:ExecuteChangeSet",
+            1,
+        ),
+    ),
+    (
+        Update,
+        point(
+            "update-stack: after ExecuteChangeSet",
+            After,
+            "cloudformation:ExecuteChangeSet",
+            1,
+        ),
+    ),
+    (
+        Update,
+        point("update-stack: before answering", Before, ANSWER, 2),
+    ),
+    (
+        Update,
+        point("update-stack: after answering", After, ANSWER, 2),
+    ),
+    (
+        FailedCreate,
+        point("after a poll handed out the job", After, POLL, 1),
+    ),
+    (FailedCreate, point("after StartExecution", After, START, 1)),
+    (FailedCreate, point("after AcknowledgeJob", After, ACK, 1)),
+    (
+        FailedCreate,
+        point("before the first report", Before, SUCCESS, 1),
+    ),
+    (
+        FailedCreate,
+        point("after the failure report", After, FAILURE, 1),
+    ),
+    (
+        FailedCreate,
+        point(
+            "wait-stack: before reporting the failure",
+            Before,
+            "states:SendTaskFailure",
+            1,
+        ),
+    ),
+];
+
+/// Runs side by side; each has its own worker process.
+const AT_ONCE: usize = 8;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_at_any_point_loses_no_job_and_duplicates_nothing() {
+    // Jobs handed out but never acknowledged go back to the queue after
+    // 3 s instead of AWS's longer wait, to keep the test short.
+    let h = Arc::new(
+        Harness::start_with(Config {
+            dispatch_timeout: Duration::from_secs(3),
+            ..Config::default()
+        })
+        .await,
+    );
+    let limit = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let mut runs = tokio::task::JoinSet::new();
+    for (i, (scenario, point)) in RUNS.iter().enumerate() {
+        let (h, limit) = (h.clone(), limit.clone());
+        let (scenario, point) = (*scenario, *point);
+        runs.spawn(async move {
+            let _slot = limit.acquire().await.unwrap();
+            crash_run(&h, i, scenario, point).await
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = runs.join_next().await {
+        outcomes.push(outcome.expect("a crash run panicked"));
+    }
+    let wrong: Vec<_> = outcomes.iter().filter(|o| !o.ended_right).collect();
+    let duplicated: Vec<_> = outcomes.iter().filter(|o| o.duplicated()).collect();
+    let slowest = outcomes
+        .iter()
+        .map(|o| o.recovered_in.as_secs_f64())
+        .fold(0.0, f64::max);
+    figures::record(
+        "crash",
+        serde_json::json!({
+            "runs": outcomes.len(),
+            "points": RUNS.iter().map(|(s, p)| format!("{s:?}: {}", p.label)).collect::<Vec<_>>(),
+            "lost": wrong.len(),
+            "duplicates": duplicated.len(),
+            "slowest_recovery_seconds": slowest,
+        }),
+    );
+    figures::record(
+        "crash-outcomes",
+        serde_json::Value::String(format!("{outcomes:#?}")),
+    );
+    assert!(wrong.is_empty(), "ended wrong: {wrong:#?}");
+    assert!(duplicated.is_empty(), "duplicated work: {duplicated:#?}");
+    assert!(
+        slowest < 60.0,
+        "a pipeline took {slowest:.1} s after the restart"
+    );
+}
+
+#[derive(Debug)]
+#[allow(dead_code)] // fields are read through Debug in assertion messages
+struct Outcome {
+    run: String,
+    ended_right: bool,
+    status: String,
+    /// The Deploy action's error, if it failed.
+    error: Option<String>,
+    executions: usize,
+    expected_executions: usize,
+    stack_operations: usize,
+    recovered_in: Duration,
+}
+
+impl Outcome {
+    fn never_reached(run: String) -> Self {
+        Self {
+            run,
+            ended_right: false,
+            status: "the kill point was never reached".into(),
+            error: None,
+            executions: 0,
+            expected_executions: 0,
+            stack_operations: 0,
+            recovered_in: Duration::ZERO,
+        }
+    }
+
+    fn duplicated(&self) -> bool {
+        self.executions > self.expected_executions || self.stack_operations > 1
+    }
+}
+
+/// Kills the worker process the first time the run's point is reached.
+struct Trigger {
+    point: Point,
+    armed: AtomicBool,
+    seen: AtomicUsize,
+    pid: AtomicU32,
+    fired: Mutex<Option<Instant>>,
+}
+
+impl Trigger {
+    fn on_call(&self, phase: Phase, operation: &str, body: &[u8]) -> Verdict {
+        let point = &self.point;
+        if !self.armed.load(Ordering::SeqCst)
+            || phase != point.phase
+            || operation != point.operation
+        {
+            return Verdict::Continue;
+        }
+        if operation == POLL && phase == After && !handed_out_a_job(body) {
+            return Verdict::Continue;
+        }
+        if self.seen.fetch_add(1, Ordering::SeqCst) + 1 != point.nth {
+            return Verdict::Continue;
+        }
+        // SAFETY: kill(2) on our own child process.
+        unsafe { libc::kill(self.pid.load(Ordering::SeqCst) as i32, libc::SIGKILL) };
+        *self.fired.lock().unwrap() = Some(Instant::now());
+        Verdict::Drop
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.lock().unwrap().is_some()
+    }
+}
+
+fn handed_out_a_job(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["jobs"].as_array().map(|jobs| !jobs.is_empty()))
+        .unwrap_or(false)
+}
+
+async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> Outcome {
+    let run = format!("{scenario:?} / {}", point.label);
+    let (provider, prefix, name) = (
+        format!("Crash{i}"),
+        format!("crash{i}-"),
+        format!("crash-{i}"),
+    );
+    let key = format!("{name}.zip");
+    h.create_worker_type_for(&provider).await;
+    // Dead handlers are noticed after 2 s of silence and retried after 1 s.
+    let machine = h
+        .install_deploy_as(&prefix, |definition| {
+            for state in definition["States"].as_object_mut().unwrap().values_mut() {
+                if state["Type"] == "Task" {
+                    state["HeartbeatSeconds"] = 2.into();
+                    state["Retry"][0]["IntervalSeconds"] = 1.into();
+                }
+            }
+        })
+        .await;
+    h.create_worker_pipeline_with(
+        &name,
+        &key,
+        &provider,
+        &[
+            ("StateMachineArn", machine.as_str()),
+            ("InputType", "FilePath"),
+            ("Input", "deploy.json"),
+        ],
+    )
+    .await;
+    let trigger = Arc::new(Trigger {
+        point,
+        armed: AtomicBool::new(false),
+        seen: AtomicUsize::new(0),
+        pid: AtomicU32::new(0),
+        fired: Mutex::new(None),
+    });
+    let hook_trigger = trigger.clone();
+    let proxy = Proxy::start(ProxyOptions {
+        codepipeline: h.env.codepipeline_endpoint.clone(),
+        fakecloud: h.env.aws_endpoint.clone(),
+        faults: FaultPlan::none(),
+        hook: Some(Arc::new(move |phase, operation, body| {
+            hook_trigger.on_call(phase, operation, body)
+        })),
+    })
+    .await
+    .unwrap();
+    let through_proxy = LocalEnv {
+        aws_endpoint: proxy.endpoint(),
+        codepipeline_endpoint: proxy.endpoint(),
+    };
+    let logs = figures::dir().join("crash-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let starts = AtomicUsize::new(0);
+    let worker = || {
+        let n = starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let log = std::fs::File::create(logs.join(format!("{name}-worker-{n}.log"))).unwrap();
+        let child = cpsf(&through_proxy)
+            .args([
+                "worker",
+                "--provider",
+                &provider,
+                "--activity-prefix",
+                &prefix,
+            ])
+            .args(["--recover-from", &machine, "--follow-for", "0s"])
+            .args(["--poll-max", "300ms", "--heartbeat-every", "1s"])
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start cpsf worker");
+        trigger.pid.store(child.id(), Ordering::SeqCst);
+        KillOnDrop(child)
+    };
+    let mut first = worker();
+
+    let mut app = App::sample();
+    // Resource names derive from Environment: one per run, so runs side by
+    // side never share a queue or parameter.
+    app.deploy["stackName"] = name.clone().into();
+    app.deploy["parameters"]["Environment"] = name.clone().into();
+    let mut expected_executions = 1;
+    if scenario == Update {
+        let (status, _) = deploy_from(h, &name, &key, &app).await;
+        assert_eq!(status, "Succeeded", "{run}: the first deploy");
+        app.deploy["parameters"]["Greeting"] = "hello again".into();
+        expected_executions = 2;
+    }
+    if scenario == FailedCreate {
+        app.deploy["parameters"]["VisibilityTimeout"] = "soon".into();
+    }
+    let before_change = stack_operations(h, &name).await;
+    trigger.armed.store(true, Ordering::SeqCst);
+    let id = start_from(h, &name, &key, &app).await;
+    let killed = within(Duration::from_secs(60), || async { trigger.fired() }).await;
+    if !killed {
+        return Outcome::never_reached(run);
+    }
+    first.0.wait().expect("the killed worker is reaped");
+
+    let _second = worker();
+    let restarted = Instant::now();
+    let ended = within(Duration::from_secs(120), || async {
+        h.execution_status(&name, &id).await.as_str() != "InProgress"
+    })
+    .await;
+    let recovered_in = restarted.elapsed();
+    let status = h.execution_status(&name, &id).await.as_str().to_string();
+    let expected = if scenario == FailedCreate {
+        "Failed"
+    } else {
+        "Succeeded"
+    };
+    let error = match ended && status == "Failed" {
+        true => h.deploy_error(&name).await.message().map(str::to_string),
+        false => None,
+    };
+    Outcome {
+        ended_right: status == expected,
+        error,
+        status,
+        executions: h.execution_names(&machine).await.len(),
+        expected_executions,
+        stack_operations: stack_operations(h, &name).await - before_change,
+        recovered_in,
+        run,
+    }
+}
+
+/// Whether `check` holds within `limit` (checked every 100 ms).
+async fn within<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn start_from(h: &Harness, pipeline: &str, key: &str, app: &App) -> String {
+    let deploy = serde_json::to_string_pretty(&app.deploy).unwrap();
+    h.put_source_zip_at(
+        key,
+        &[("deploy.json", &deploy), ("template.yaml", &app.template)],
+    )
+    .await;
+    h.start_execution(pipeline).await
+}
+
+async fn deploy_from(h: &Harness, pipeline: &str, key: &str, app: &App) -> (String, String) {
+    let id = start_from(h, pipeline, key, app).await;
+    (h.wait_until_done(pipeline, &id).await, id)
+}
+
+/// Stack operations begun on `stack`: its stack-level CREATE/UPDATE
+/// IN_PROGRESS events.
+async fn stack_operations(h: &Harness, stack: &str) -> usize {
+    let Ok(events) = h
+        .clients
+        .cloudformation()
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+    else {
+        return 0; // no stack yet
+    };
+    events
+        .stack_events()
+        .iter()
+        .filter(|e| e.logical_resource_id() == Some(stack))
+        .filter(|e| {
+            matches!(
+                e.resource_status().map(|s| s.as_str()),
+                Some("CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS")
+            )
+        })
+        .count()
+}
