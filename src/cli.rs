@@ -108,6 +108,10 @@ struct WorkerArgs {
         value_name = "STATE_MACHINE_ARN"
     )]
     recover_from: Vec<String>,
+    /// Where continuation jobs are recorded between acknowledgement and
+    /// report, so a restarted worker can answer them: s3://bucket[/prefix].
+    #[arg(long, env = "CPSF_JOURNAL", value_name = "S3_URI")]
+    journal: Option<crate::job::journal::JournalLocation>,
     /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CPSF_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "30s")]
     shutdown_grace: Duration,
@@ -431,6 +435,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         job: JobSettings {
             follow_for: args.follow_for,
             recover_from: args.recover_from,
+            journal: args.journal,
             ..JobSettings::default()
         },
         listen: args.listen,

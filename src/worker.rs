@@ -3,6 +3,7 @@
 
 use crate::aws::Clients;
 use crate::job::handle::{JobRunner, JobSettings};
+use crate::job::journal::Journal;
 use crate::job::poller::{Poller, PollerSettings};
 use crate::job::recover::{self, Recovery};
 use crate::job::report::Reporter;
@@ -113,6 +114,11 @@ pub async fn run(
                 sfn: clients.sfn.clone(),
                 reporter: Reporter::new(clients.codepipeline.clone()),
                 state_machines: options.job.recover_from.clone(),
+                journal: options
+                    .job
+                    .journal
+                    .clone()
+                    .map(|location| Journal::new(clients.s3(), location)),
                 lease: recover::lease(options.job.follow_for),
             }
             .run(shutdown.clone()),

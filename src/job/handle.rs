@@ -32,14 +32,16 @@
 //! A continuation job has no side effect before its report, and nothing
 //! durable names it. So it is followed first and acknowledged only when
 //! its report is ready: dying while it follows leaves it unacknowledged,
-//! and CodePipeline hands it out again. What remains is the one round trip
-//! between AcknowledgeJob and the report.
+//! and CodePipeline hands it out again. Just before the acknowledgement it
+//! is written to the journal (`journal.rs`), which recovery reads if the
+//! worker dies before the report.
 
 use super::artifact::{self, Limits};
 use super::config::{ActionConfig, InputSource};
 use super::data::Job;
 use super::decide::{self, Continuation, FailureKind, Report};
 use super::input::{execution_name, parse_input_file, state_machine_input};
+use super::journal::{Journal, JournalLocation};
 use super::report::Reporter;
 use super::s3::ArtifactStore;
 use crate::metrics::Metrics;
@@ -64,6 +66,10 @@ pub struct JobSettings {
     /// State machines whose recent executions a starting worker checks for
     /// jobs a stopped worker left unanswered (see `recover.rs`).
     pub recover_from: Vec<String>,
+    /// Where continuation jobs are recorded between acknowledgement and
+    /// report (see `journal.rs`); without it a worker killed in that window
+    /// leaves the job to CodePipeline's timeout.
+    pub journal: Option<JournalLocation>,
 }
 
 impl Default for JobSettings {
@@ -74,6 +80,7 @@ impl Default for JobSettings {
             check_min: Duration::from_millis(200),
             check_max: Duration::from_secs(2),
             recover_from: Vec::new(),
+            journal: None,
         }
     }
 }
@@ -109,6 +116,7 @@ pub struct JobRunner {
     sdk: SdkConfig,
     settings: Arc<JobSettings>,
     metrics: Metrics,
+    journal: Option<Journal>,
     /// Cancelled at shutdown: a job following a running execution hands it
     /// back at once instead of waiting out `follow_for`.
     shutdown: CancellationToken,
@@ -123,10 +131,15 @@ impl JobRunner {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Self {
+        let journal = settings
+            .journal
+            .clone()
+            .map(|location| Journal::new(aws_sdk_s3::Client::new(&sdk), location));
         Self {
             reporter,
             sfn,
             sdk,
+            journal,
             settings: Arc::new(settings),
             metrics,
             shutdown,
@@ -161,10 +174,14 @@ impl JobRunner {
             None => self.start(job).await,
             Some(token) => self.follow_up(job, token).await,
         };
-        match report {
-            Some(report) => self.send(job, &report).await,
-            None => Outcome::Abandoned,
+        let Some(report) = report else {
+            return Outcome::Abandoned;
+        };
+        let outcome = self.send(job, &report).await;
+        if job.continuation_token.is_some() && outcome != Outcome::ReportFailed {
+            self.forget(job).await;
         }
+        outcome
     }
 
     /// A new job: steps 1–4 of the module comment. `None`: abandoned.
@@ -258,23 +275,44 @@ impl JobRunner {
         parse_input_file(path, &file).map_err(|e| fail(e.to_string()))
     }
 
-    /// A continuation job: follow the execution it names, then acknowledge
-    /// and report at once (see the module comment for why in that order).
+    /// A continuation job: follow the execution it names, record the job in
+    /// the journal, then acknowledge and report at once (see the module
+    /// comment for why in that order).
     async fn follow_up(&self, job: &Job, token: &str) -> Option<Report> {
-        let report = match Continuation::decode(token) {
-            Ok(continuation) => {
-                if continuation.handed_back_at > 0.0 {
-                    self.metrics
-                        .pickup_latency(epoch_now() - continuation.handed_back_at);
-                }
-                tracing::Span::current()
-                    .record("execution_arn", continuation.execution_arn.as_str());
-                self.follow(job, &continuation.execution_arn, Some(&continuation))
-                    .await
+        let continuation = match Continuation::decode(token) {
+            Ok(continuation) => continuation,
+            Err(message) => {
+                let report = Report::fail(FailureKind::JobFailed, message);
+                return self.acknowledge(job).await.then_some(report);
             }
-            Err(message) => Report::fail(FailureKind::JobFailed, message),
         };
+        if continuation.handed_back_at > 0.0 {
+            self.metrics
+                .pickup_latency(epoch_now() - continuation.handed_back_at);
+        }
+        let arn = &continuation.execution_arn;
+        tracing::Span::current().record("execution_arn", arn.as_str());
+        let report = self.follow(job, arn, Some(&continuation)).await;
+        if let Some(journal) = &self.journal
+            && let Err(error) = journal.open(&job.id, arn).await
+        {
+            // Unacknowledged, the job goes back to CodePipeline's queue.
+            self.metrics.aws_error("PutObject");
+            tracing::warn!(error = %format!("{error:#}"), "could not record the job in the journal; leaving it unacknowledged");
+            return None;
+        }
         self.acknowledge(job).await.then_some(report)
+    }
+
+    /// Removes an answered continuation job from the journal.
+    async fn forget(&self, job: &Job) {
+        if let Some(journal) = &self.journal
+            && let Err(error) = journal.close(&job.id).await
+        {
+            // Harmless: recovery finds the job answered and removes it.
+            self.metrics.aws_error("DeleteObject");
+            tracing::warn!(error = %format!("{error:#}"), "could not remove the job from the journal");
+        }
     }
 
     /// Re-describes the execution with backoff until it ends, `follow_for`

@@ -7,6 +7,7 @@ pub mod data;
 pub mod decide;
 pub mod handle;
 pub mod input;
+pub mod journal;
 pub mod poller;
 pub mod recover;
 pub mod report;

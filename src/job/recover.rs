@@ -21,12 +21,13 @@
 //! started just before it has run out. A worker that keeps running needs no
 //! more sweeps, since nothing it holds can be orphaned while it lives.
 //!
-//! Continuation jobs are not in this record; they are acknowledged only
-//! once their report is ready (see `handle.rs`), leaving a window of one
-//! round trip.
+//! Continuation jobs are not in that record; the journal (`journal.rs`)
+//! holds the ones acknowledged and not yet answered, and recovery hands
+//! back its entries older than the lease the same way.
 
 use super::decide::{self, Continuation, Report};
 use super::input::PIPELINE_KEY;
+use super::journal::Journal;
 use super::report::Reporter;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::DisplayErrorContext;
@@ -82,6 +83,7 @@ pub struct Recovery {
     pub sfn: Client,
     pub reporter: Reporter,
     pub state_machines: Vec<String>,
+    pub journal: Option<Journal>,
     /// How long after its start an execution's first job must have been
     /// answered by a live worker.
     pub lease: Duration,
@@ -90,7 +92,7 @@ pub struct Recovery {
 impl Recovery {
     /// Sweeps now and once more after the lease, unless shut down first.
     pub async fn run(self, shutdown: CancellationToken) {
-        if self.state_machines.is_empty() {
+        if self.state_machines.is_empty() && self.journal.is_none() {
             return;
         }
         self.sweep_and_log().await;
@@ -115,6 +117,18 @@ impl Recovery {
                 ),
             }
         }
+        if let Some(journal) = &self.journal {
+            match self.sweep_journal(journal).await {
+                Ok(sweep) => {
+                    total.examined += sweep.examined;
+                    total.recovered += sweep.recovered;
+                }
+                Err(error) => tracing::warn!(
+                    error = %format!("{error:#}"),
+                    "could not read the journal of unanswered continuation jobs"
+                ),
+            }
+        }
         tracing::info!(
             examined = total.examined,
             recovered = total.recovered,
@@ -124,10 +138,7 @@ impl Recovery {
 
     /// One state machine's recent executions.
     pub async fn sweep(&self, state_machine: &str) -> anyhow::Result<Sweep> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
+        let now = epoch_now();
         let mut sweep = Sweep::default();
         let mut pages = self
             .sfn
@@ -153,7 +164,24 @@ impl Recovery {
         Ok(sweep)
     }
 
-    /// Hands an execution's job back if nobody answered it. True if it did.
+    /// The journal's entries older than the lease.
+    pub async fn sweep_journal(&self, journal: &Journal) -> anyhow::Result<Sweep> {
+        let mut sweep = Sweep::default();
+        for entry in journal.stale(self.lease).await? {
+            sweep.examined += 1;
+            if self
+                .hand_back(&entry.job_id, &entry.execution_arn, epoch_now())
+                .await?
+            {
+                sweep.recovered += 1;
+            }
+            journal.close(&entry.job_id).await?;
+        }
+        Ok(sweep)
+    }
+
+    /// Hands an execution's first job back if nobody answered it. True if
+    /// it did.
     async fn recover(&self, arn: &str, now: f64) -> anyhow::Result<bool> {
         let described = self
             .sfn
@@ -165,6 +193,13 @@ impl Recovery {
         let Some(job_id) = described.input().and_then(job_of) else {
             return Ok(false); // not started by cpsf
         };
+        self.hand_back(&job_id, arn, now).await
+    }
+
+    /// Answers `job_id` with a continuation that follows `arn`, unless it
+    /// was answered already. True if it was not.
+    async fn hand_back(&self, job_id: &str, arn: &str, now: f64) -> anyhow::Result<bool> {
+        let name = arn.rsplit(':').next().unwrap_or(arn);
         let continuation = Continuation {
             execution_arn: arn.to_string(),
             handed_back_at: now,
@@ -173,15 +208,12 @@ impl Recovery {
         let report = Report::Continue {
             token: continuation.encode(),
             summary: decide::cut(
-                &format!(
-                    "recovered after its worker stopped; following {}",
-                    described.name().unwrap_or(arn)
-                ),
+                &format!("recovered after its worker stopped; following {name}"),
                 decide::MAX_SUMMARY,
             ),
             execution_arn: arn.to_string(),
         };
-        match self.reporter.send(&job_id, &report).await {
+        match self.reporter.send(job_id, &report).await {
             Ok(()) => {
                 tracing::warn!(%job_id, execution_arn = %arn, "recovered a job its worker never answered");
                 Ok(true)
@@ -190,6 +222,13 @@ impl Recovery {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 #[cfg(test)]

@@ -86,6 +86,14 @@ const RUNS: &[(Scenario, Point)] = &[
     ),
     (
         Create,
+        point("after acknowledging the continuation", After, ACK, 2),
+    ),
+    (
+        Create,
+        point("before the continuation's report", Before, SUCCESS, 2),
+    ),
+    (
+        Create,
         point("after the continuation's report", After, SUCCESS, 2),
     ),
     (
@@ -193,6 +201,9 @@ const RUNS: &[(Scenario, Point)] = &[
     ),
 ];
 
+/// The workers' journal of continuation jobs (`--journal`).
+const JOURNAL_BUCKET: &str = "cpsf-journal";
+
 /// Runs side by side; each has its own worker process.
 const AT_ONCE: usize = 8;
 
@@ -207,6 +218,11 @@ async fn a_worker_killed_at_any_point_loses_no_job_and_duplicates_nothing() {
         })
         .await,
     );
+    h.s3.create_bucket()
+        .bucket(JOURNAL_BUCKET)
+        .send()
+        .await
+        .unwrap();
     let limit = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let mut runs = tokio::task::JoinSet::new();
     for (i, (scenario, point)) in RUNS.iter().enumerate() {
@@ -392,6 +408,7 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
                 &prefix,
             ])
             .args(["--recover-from", &machine, "--follow-for", "0s"])
+            .args(["--journal", &format!("s3://{JOURNAL_BUCKET}/{name}/")])
             .args(["--poll-max", "300ms", "--heartbeat-every", "1s"])
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
@@ -444,13 +461,15 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
         true => h.deploy_error(&name).await.message().map(str::to_string),
         false => None,
     };
+    let stack_operations = stack_operations(h, &name).await - before_change;
     Outcome {
-        ended_right: status == expected,
+        // A change that never reached CloudFormation was lost too.
+        ended_right: status == expected && stack_operations >= 1,
         error,
         status,
         executions: h.execution_names(&machine).await.len(),
         expected_executions,
-        stack_operations: stack_operations(h, &name).await - before_change,
+        stack_operations,
         recovered_in,
         run,
     }

@@ -1,0 +1,176 @@
+//! A record in S3 of continuation jobs between their acknowledgement and
+//! their report.
+//!
+//! A first job is named in its execution's input, so `recover.rs` can find
+//! it if its worker dies. A continuation job is named nowhere durable, and
+//! CodePipeline never hands an acknowledged job out again: a worker killed
+//! between AcknowledgeJob and the report would leave it to the 24-hour
+//! timeout. So before acknowledging one, the worker writes
+//! `<prefix><job id>` (its body: the execution it follows) and deletes it
+//! once the report is delivered. An entry that outlives the lease belongs to
+//! a worker that died; recovery hands that job back like a first job.
+//!
+//! The bucket is the worker's own (bootstrap creates it, with a lifecycle
+//! rule that removes forgotten entries after two days); the calls use the
+//! worker's credentials, never a job's.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::DisplayErrorContext;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalLocation {
+    pub bucket: String,
+    /// Empty, or ending in `/`.
+    pub prefix: String,
+}
+
+impl std::str::FromStr for JournalLocation {
+    type Err = String;
+
+    /// `s3://bucket` or `s3://bucket/some/prefix`.
+    fn from_str(uri: &str) -> Result<Self, String> {
+        let rest = uri.strip_prefix("s3://").ok_or_else(|| {
+            format!("the journal must be an s3://bucket[/prefix] URI, not '{uri}'")
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("the journal URI '{uri}' names no bucket"));
+        }
+        let prefix = prefix.trim_matches('/');
+        Ok(Self {
+            bucket: bucket.to_string(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        })
+    }
+}
+
+/// A job some worker acknowledged and had not yet answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub job_id: String,
+    pub execution_arn: String,
+    pub age: Duration,
+}
+
+#[derive(Clone)]
+pub struct Journal {
+    s3: Client,
+    location: JournalLocation,
+}
+
+impl Journal {
+    pub fn new(s3: Client, location: JournalLocation) -> Self {
+        Self { s3, location }
+    }
+
+    fn key(&self, job_id: &str) -> String {
+        format!("{}{job_id}", self.location.prefix)
+    }
+
+    /// Records that `job_id` follows `execution_arn` and is about to be
+    /// acknowledged.
+    pub async fn open(&self, job_id: &str, execution_arn: &str) -> anyhow::Result<()> {
+        self.s3
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(self.key(job_id))
+            .body(execution_arn.as_bytes().to_vec().into())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("journal PutObject: {}", DisplayErrorContext(e)))?;
+        Ok(())
+    }
+
+    /// Forgets `job_id`: it was answered.
+    pub async fn close(&self, job_id: &str) -> anyhow::Result<()> {
+        self.s3
+            .delete_object()
+            .bucket(&self.location.bucket)
+            .key(self.key(job_id))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("journal DeleteObject: {}", DisplayErrorContext(e)))?;
+        Ok(())
+    }
+
+    /// Entries written at least `lease` ago.
+    pub async fn stale(&self, lease: Duration) -> anyhow::Result<Vec<Entry>> {
+        let now = SystemTime::now();
+        let mut entries = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(&self.location.prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                anyhow::anyhow!("journal ListObjectsV2: {}", DisplayErrorContext(e))
+            })?;
+            for object in page.contents() {
+                let (Some(key), Some(modified)) = (object.key(), object.last_modified()) else {
+                    continue;
+                };
+                let written = SystemTime::try_from(*modified).unwrap_or(now);
+                let age = now.duration_since(written).unwrap_or_default();
+                if age < lease {
+                    continue;
+                }
+                let job_id = key.trim_start_matches(&self.location.prefix).to_string();
+                let execution_arn = self.read(key).await?;
+                entries.push(Entry {
+                    job_id,
+                    execution_arn,
+                    age,
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn read(&self, key: &str) -> anyhow::Result<String> {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("journal GetObject {key}: {}", DisplayErrorContext(e)))?;
+        let bytes = object.body.collect().await?.into_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_location_is_a_bucket_and_an_optional_prefix() {
+        let at = |uri: &str| uri.parse::<JournalLocation>();
+        assert_eq!(
+            at("s3://cpsf-journal").unwrap(),
+            JournalLocation {
+                bucket: "cpsf-journal".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(at("s3://b/jobs/pending/").unwrap().prefix, "jobs/pending/");
+        assert_eq!(at("s3://b/jobs").unwrap().prefix, "jobs/");
+        assert_eq!(
+            at("cpsf-journal").unwrap_err(),
+            "the journal must be an s3://bucket[/prefix] URI, not 'cpsf-journal'"
+        );
+        assert_eq!(
+            at("s3:///x").unwrap_err(),
+            "the journal URI 's3:///x' names no bucket"
+        );
+    }
+}
