@@ -244,6 +244,12 @@ mod tests {
                 );
                 continue;
             }
+            // IAM names ListObjectsV2 after the bucket it lists.
+            let action = if action == "ListBucket" {
+                "ListObjectsV2".to_string()
+            } else {
+                action
+            };
             let snake: String = action
                 .chars()
                 .enumerate()

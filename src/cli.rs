@@ -4,7 +4,8 @@ use crate::aws::Clients;
 use crate::job::handle::JobSettings;
 use crate::job::poller::PollerSettings;
 use crate::local::codepipeline::Config as CodePipelineConfig;
-use crate::local::{Playground, PlaygroundOptions};
+use crate::local::proxy::{FaultPlan, Proxy, ProxyOptions};
+use crate::local::{LocalEnv, Playground, PlaygroundOptions};
 use crate::logging::LogFormat;
 use crate::tasks::runner::RunnerSettings;
 use crate::worker::{TaskOptions, WorkerOptions};
@@ -376,8 +377,8 @@ struct UpArgs {
     /// How long a job may go without a result before it times out.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "24h")]
     job_timeout: Duration,
-    /// Fail this share (0..1) of job-worker calls (throttling, server errors,
-    /// lost responses), to see how a worker copes.
+    /// Put a fault proxy in front that fails this share (0..1) of all calls:
+    /// throttled, 5xx, dropped after taking effect, or slow.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
 }
@@ -464,12 +465,31 @@ async fn local_up(args: UpArgs) -> Result<()> {
     options.codepipeline = CodePipelineConfig {
         dispatch_timeout: args.dispatch_timeout,
         job_timeout: args.job_timeout,
-        fault_rate: args.fault_rate.clamp(0.0, 1.0),
         ..CodePipelineConfig::default()
     };
     let playground = Playground::start(options).await?;
-    playground.env().write(&args.env_file)?;
-    print!("{}", playground.env().export_lines());
+    // With faults, tools are pointed at the fault proxy instead.
+    let proxy = match args.fault_rate {
+        rate if rate > 0.0 => Some(
+            Proxy::start(ProxyOptions {
+                codepipeline: playground.env().codepipeline_endpoint.clone(),
+                fakecloud: playground.env().aws_endpoint.clone(),
+                faults: FaultPlan::all_kinds(rate.min(1.0)),
+                hook: None,
+            })
+            .await?,
+        ),
+        _ => None,
+    };
+    let env = match &proxy {
+        Some(proxy) => LocalEnv {
+            aws_endpoint: proxy.endpoint(),
+            codepipeline_endpoint: proxy.endpoint(),
+        },
+        None => playground.env().clone(),
+    };
+    env.write(&args.env_file)?;
+    print!("{}", env.export_lines());
     tracing::info!(
         env_file = %args.env_file.display(),
         "playground is up; `source {}` to point AWS tools at it; Ctrl-C stops it",
@@ -477,6 +497,9 @@ async fn local_up(args: UpArgs) -> Result<()> {
     );
     crate::shutdown::signal().await;
     tracing::info!("stopping the playground");
+    if let Some(proxy) = proxy {
+        tracing::info!(stats = %serde_json::to_string(&proxy.stats())?, "fault proxy: calls and faults");
+    }
     playground.stop().await;
     // A stale env file would point tools at ports nobody serves.
     let _ = std::fs::remove_file(&args.env_file);

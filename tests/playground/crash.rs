@@ -435,7 +435,7 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     if scenario == FailedCreate {
         app.deploy["parameters"]["VisibilityTimeout"] = "soon".into();
     }
-    let before_change = stack_operations(h, &name).await;
+    let before_change = h.stack_operations(&name).await;
     trigger.armed.store(true, Ordering::SeqCst);
     let id = start_from(h, &name, &key, &app).await;
     let killed = within(Duration::from_secs(60), || async { trigger.fired() }).await;
@@ -461,7 +461,7 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
         true => h.deploy_error(&name).await.message().map(str::to_string),
         false => None,
     };
-    let stack_operations = stack_operations(h, &name).await - before_change;
+    let stack_operations = h.stack_operations(&name).await - before_change;
     Outcome {
         // A change that never reached CloudFormation was lost too.
         ended_right: status == expected && stack_operations >= 1,
@@ -504,30 +504,4 @@ async fn start_from(h: &Harness, pipeline: &str, key: &str, app: &App) -> String
 async fn deploy_from(h: &Harness, pipeline: &str, key: &str, app: &App) -> (String, String) {
     let id = start_from(h, pipeline, key, app).await;
     (h.wait_until_done(pipeline, &id).await, id)
-}
-
-/// Stack operations begun on `stack`: its stack-level CREATE/UPDATE
-/// IN_PROGRESS events.
-async fn stack_operations(h: &Harness, stack: &str) -> usize {
-    let Ok(events) = h
-        .clients
-        .cloudformation()
-        .describe_stack_events()
-        .stack_name(stack)
-        .send()
-        .await
-    else {
-        return 0; // no stack yet
-    };
-    events
-        .stack_events()
-        .iter()
-        .filter(|e| e.logical_resource_id() == Some(stack))
-        .filter(|e| {
-            matches!(
-                e.resource_status().map(|s| s.as_str()),
-                Some("CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS")
-            )
-        })
-        .count()
 }

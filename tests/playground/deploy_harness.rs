@@ -115,6 +115,32 @@ impl Harness {
         (status, self.deploy_detail(pipeline).await)
     }
 
+    /// Stack operations begun on `stack`: its stack-level CREATE/UPDATE
+    /// IN_PROGRESS events.
+    pub async fn stack_operations(&self, stack: &str) -> usize {
+        let Ok(events) = self
+            .clients
+            .cloudformation()
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+        else {
+            return 0; // no stack yet
+        };
+        events
+            .stack_events()
+            .iter()
+            .filter(|e| e.logical_resource_id() == Some(stack))
+            .filter(|e| {
+                matches!(
+                    e.resource_status().map(|s| s.as_str()),
+                    Some("CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS")
+                )
+            })
+            .count()
+    }
+
     /// How many states an execution entered.
     pub async fn states_entered(&self, execution_arn: &str) -> usize {
         let mut count = 0;

@@ -1,104 +1,131 @@
-//! With a fifth of the worker's CodePipeline calls failing (throttled,
-//! server errors, responses lost after the call took effect), fifty
-//! pipelines all end Succeeded, each with exactly one execution.
+//! With a fifth of every AWS call failing — throttled, a 5xx, the
+//! connection dropped after the call took effect, or answered a second
+//! late — fifty pipelines each deploy their stack: all Succeeded, one Step
+//! Functions execution and one stack create each.
 //!
-//! The faults come from the local CodePipeline service (`fault_rate`);
-//! fakecloud's calls are not faulted here.
+//! The faults come from the fault proxy between a `cpsf worker` process and
+//! the playground, so they hit CodePipeline, Step Functions (activities
+//! included), S3 and CloudFormation calls alike. The worker runs as
+//! deployed, with `--aws-max-attempts 8`.
 
+use crate::deploy_harness::*;
+use crate::figures;
 use crate::harness::*;
-use aws_config::retry::RetryConfig;
-use cpsf::job::handle::JobSettings;
-use cpsf::job::poller::PollerSettings;
+use cpsf::local::LocalEnv;
 use cpsf::local::codepipeline::Config;
-use cpsf::metrics::Metrics;
-use cpsf::worker::WorkerOptions;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use cpsf::local::proxy::{FaultPlan, Proxy, ProxyOptions};
+use std::time::{Duration, Instant};
 
 const PIPELINES: usize = 50;
+const FAULT_RATE: f64 = 0.2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_pipelines_succeed_once_each_with_a_fifth_of_calls_failing() {
+async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
     let h = Harness::start_with(Config {
-        fault_rate: 0.2,
-        // Jobs whose PollForJobs answer was lost come back quickly.
+        // Jobs whose PollForJobs answer was dropped come back quickly.
         dispatch_timeout: Duration::from_secs(2),
         ..Config::default()
     })
     .await;
     h.create_worker_type().await;
-    let machine = h.create_slow_machine("quick", 0).await;
+    let machine = h
+        .install_deploy(|definition| {
+            for state in definition["States"].as_object_mut().unwrap().values_mut() {
+                // A task whose GetActivityTask answer was dropped is lost
+                // until its heartbeat times out: 6 s here, not 60.
+                if state["Type"] == "Task" {
+                    state["HeartbeatSeconds"] = 6.into();
+                    state["Retry"][0]["IntervalSeconds"] = 1.into();
+                }
+            }
+        })
+        .await;
+    let proxy = Proxy::start(ProxyOptions {
+        codepipeline: h.env.codepipeline_endpoint.clone(),
+        fakecloud: h.env.aws_endpoint.clone(),
+        faults: FaultPlan::all_kinds(FAULT_RATE),
+        hook: None,
+    })
+    .await
+    .unwrap();
+    let through_proxy = LocalEnv {
+        aws_endpoint: proxy.endpoint(),
+        codepipeline_endpoint: proxy.endpoint(),
+    };
+    let _worker = KillOnDrop(
+        cpsf(&through_proxy)
+            .args(["worker", "--aws-max-attempts", "8", "--follow-for", "2s"])
+            .args(["--poll-max", "300ms", "--heartbeat-every", "2s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start cpsf worker"),
+    );
+
+    let started = Instant::now();
     let mut runs = Vec::new();
     for i in 0..PIPELINES {
-        let name = format!("p-{i}");
-        h.create_worker_pipeline(&name, &[("StateMachineArn", &machine)])
-            .await;
+        let name = format!("faults-{i}");
+        let key = format!("{name}.zip");
+        h.create_worker_pipeline_from(
+            &name,
+            &key,
+            &[
+                ("StateMachineArn", machine.as_str()),
+                ("InputType", "FilePath"),
+                ("Input", "deploy.json"),
+            ],
+        )
+        .await;
+        let mut app = App::sample();
+        app.deploy["stackName"] = name.clone().into();
+        app.deploy["parameters"]["Environment"] = name.clone().into();
+        let deploy = serde_json::to_string(&app.deploy).unwrap();
+        h.put_source_zip_at(
+            &key,
+            &[("deploy.json", &deploy), ("template.yaml", &app.template)],
+        )
+        .await;
         runs.push((name.clone(), h.start_execution(&name).await));
     }
 
-    // The worker as deployed with --aws-max-attempts 8.
-    let mut clients = h.clients.clone();
-    let config = aws_sdk_codepipeline::config::Builder::from(&clients.sdk)
-        .endpoint_url(&h.env.codepipeline_endpoint)
-        .retry_config(RetryConfig::standard().with_max_attempts(8))
-        .build();
-    clients.codepipeline = aws_sdk_codepipeline::Client::from_conf(config);
-    let options = WorkerOptions {
-        poller: Some(PollerSettings {
-            action_type: deploy_type_id(),
-            query: None,
-            max_in_flight: 16,
-            poll_min: Duration::from_millis(50),
-            poll_max: Duration::from_millis(300),
-            shutdown_grace: Duration::from_secs(10),
-        }),
-        job: JobSettings {
-            follow_for: Duration::from_secs(2),
-            check_min: Duration::from_millis(50),
-            check_max: Duration::from_millis(300),
-            ..JobSettings::default()
-        },
-        tasks: None,
-        listen: None,
-    };
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(cpsf::worker::run(
-        clients,
-        options,
-        Metrics::default(),
-        shutdown.clone(),
-    ));
-
+    let (mut wrong, mut repeated) = (Vec::new(), Vec::new());
     for (name, id) in &runs {
         let status = h
-            .wait_until_done_within(name, id, Duration::from_secs(180))
+            .wait_until_done_within(name, id, Duration::from_secs(300))
             .await;
-        assert_eq!(
-            status,
-            "Succeeded",
-            "{name}: {:?}",
-            h.deploy_detail(name).await.output()
-        );
+        if status != "Succeeded" {
+            wrong.push(format!(
+                "{name}: {status}: {:?}",
+                h.deploy_detail(name).await.output()
+            ));
+        }
+        let creates = h.stack_operations(name).await;
+        if creates != 1 {
+            repeated.push(format!("{name}: {creates} stack operations"));
+        }
     }
-    let names = h.execution_names(&machine).await;
-    assert_eq!(names.len(), PIPELINES, "one execution per pipeline");
-    // About a fifth of the worker's calls really failed.
-    let stats = codepipeline_stats(&h.env).await;
-    let faults = stats["faults_injected"].as_u64().unwrap();
-    let worker_calls: u64 = [
-        "PollForJobs",
-        "AcknowledgeJob",
-        "PutJobSuccessResult",
-        "PutJobFailureResult",
-    ]
-    .iter()
-    .map(|op| stats["calls"][op].as_u64().unwrap_or(0))
-    .sum();
-    let share = faults as f64 / worker_calls as f64;
-    assert!(
-        (0.1..0.3).contains(&share),
-        "{faults} faults in {worker_calls} calls\n{stats}"
+    let elapsed = started.elapsed();
+    let executions = h.execution_names(&machine).await.len();
+    let stats = proxy.stats();
+    let share = stats.total_faults() as f64 / stats.total_calls() as f64;
+    figures::record(
+        "faults",
+        serde_json::json!({
+            "pipelines": PIPELINES,
+            "fault_rate": FAULT_RATE,
+            "calls": stats.total_calls(),
+            "faults_injected": stats.total_faults(),
+            "faults_by_kind": stats.faults,
+            "lost": wrong.len(),
+            "duplicates": executions.saturating_sub(PIPELINES) + repeated.len(),
+            "seconds": elapsed.as_secs_f64(),
+        }),
     );
-    shutdown.cancel();
-    worker.await.unwrap().unwrap();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(repeated.is_empty(), "{repeated:#?}");
+    assert_eq!(executions, PIPELINES, "one execution per pipeline");
+    // Every kind of fault happened, on about a fifth of the calls.
+    assert_eq!(stats.faults.len(), 4, "{stats:?}");
+    assert!((0.15..0.25).contains(&share), "{stats:?}");
 }

@@ -363,19 +363,6 @@ pub fn message<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
     }
 }
 
-/// The local CodePipeline service's counters (`GET /_cpsf/stats`).
-pub async fn codepipeline_stats(env: &LocalEnv) -> serde_json::Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let authority = env.codepipeline_endpoint.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
-    let request =
-        format!("GET /_cpsf/stats HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let body = response.split("\r\n\r\n").nth(1).expect("a body");
-    serde_json::from_str(body).unwrap()
-}
 
 /// `cpsf`, pointed at the playground `env` as a user who sourced its env
 /// file runs it.

@@ -19,27 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
-/// An injected failure.
-enum Fault {
-    Refused(ApiError),
-    Lost(ApiError),
-}
-
 /// The running service: its state and the S3 client that runs source actions.
 #[derive(Clone)]
 pub struct LocalCodePipeline {
     store: Arc<Mutex<Store>>,
     s3: aws_sdk_s3::Client,
-    stats: Arc<Mutex<Stats>>,
-    /// `Config::fault_rate`, kept here: read on every call, never changed.
-    fault_rate: f64,
-}
-
-/// Calls served, by operation, and faults injected: `GET /_cpsf/stats`.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Stats {
-    pub calls: std::collections::BTreeMap<String, u64>,
-    pub faults_injected: u64,
 }
 
 impl LocalCodePipeline {
@@ -47,17 +31,14 @@ impl LocalCodePipeline {
     /// (fakecloud on the playground).
     pub fn new(config: Config, s3: aws_sdk_s3::Client) -> Self {
         Self {
-            fault_rate: config.fault_rate,
             store: Arc::new(Mutex::new(Store::new(config))),
             s3,
-            stats: Arc::default(),
         }
     }
 
     pub fn router(self) -> Router {
         Router::new()
             .route("/", post(handle))
-            .route("/_cpsf/stats", axum::routing::get(stats))
             .with_state(self)
     }
 
@@ -76,15 +57,6 @@ impl LocalCodePipeline {
     /// across network I/O.
     pub fn call(&self, operation: &str, input: Value) -> ApiResult {
         let now = SystemTime::now();
-        let fault = self.fault(operation);
-        {
-            let mut stats = self.stats.lock().expect("stats lock poisoned");
-            *stats.calls.entry(operation.to_string()).or_default() += 1;
-            stats.faults_injected += u64::from(fault.is_some());
-        }
-        if let Some(Fault::Refused(error)) = fault {
-            return Err(error);
-        }
         let (result, effects) = {
             let mut store = self.store.lock().expect("store lock poisoned");
             store.sweep(now);
@@ -94,36 +66,7 @@ impl LocalCodePipeline {
         for effect in effects {
             tokio::spawn(self.clone().run_effect(effect));
         }
-        match fault {
-            // Applied, but the client never hears so: the hardest case.
-            Some(Fault::Lost(error)) => Err(error),
-            _ => result,
-        }
-    }
-
-    /// Whether to fail this call (`Config::fault_rate`, job-worker calls
-    /// only), and how: throttled or a server error before the call is
-    /// applied, or a server error after it was.
-    fn fault(&self, operation: &str) -> Option<Fault> {
-        let rate = self.fault_rate;
-        let worker_call = matches!(
-            operation,
-            "PollForJobs"
-                | "AcknowledgeJob"
-                | "GetJobDetails"
-                | "PutJobSuccessResult"
-                | "PutJobFailureResult"
-        );
-        if rate <= 0.0 || !worker_call || rand::random::<f64>() >= rate {
-            return None;
-        }
-        let throttled = ApiError::new("ThrottlingException", "Rate exceeded (injected fault)");
-        let internal = ApiError::new("InternalFailure", "Internal failure (injected fault)");
-        Some(match rand::random_range(0..10) {
-            0..4 => Fault::Refused(throttled),
-            4..7 => Fault::Refused(internal),
-            _ => Fault::Lost(internal),
-        })
+        result
     }
 
     /// Carries out effects one after another; finishing one may queue more
@@ -245,13 +188,6 @@ fn dispatch(store: &mut Store, operation: &str, input: Value, now: SystemTime) -
     }
 }
 
-async fn stats(State(service): State<LocalCodePipeline>) -> Response {
-    let stats = service.stats.lock().expect("stats lock poisoned").clone();
-    json_response(
-        StatusCode::OK,
-        &serde_json::to_value(stats).expect("plain data"),
-    )
-}
 
 async fn handle(
     State(service): State<LocalCodePipeline>,

@@ -26,8 +26,6 @@ pub struct Config {
     pub job_timeout: Duration,
     /// Handed to job workers as `artifactCredentials`.
     pub artifact_credentials: SessionCredentials,
-    /// Fail this share (0..1) of the job-worker calls, to test workers.
-    pub fault_rate: f64,
 }
 
 impl Default for Config {
@@ -42,7 +40,6 @@ impl Default for Config {
                 secret_access_key: "test".into(),
                 session_token: "cpsf-local-artifact-session".into(),
             },
-            fault_rate: 0.0,
         }
     }
 }
