@@ -50,6 +50,9 @@ fn source(case: &Case) -> Vec<u8> {
             .unwrap();
         return writer.finish().unwrap().into_inner();
     }
+    if let Some(size) = source.get("filler_bytes").and_then(Value::as_u64) {
+        return vec![b'x'; size as usize];
+    }
     if let Some(size) = source.get("large_input").and_then(Value::as_u64) {
         let deploy = serde_json::json!({"blob": "x".repeat(size as usize)}).to_string();
         return zip_of(&[("deploy.json", &deploy)]);
@@ -120,6 +123,10 @@ async fn every_bad_input_fails_with_its_exact_message_and_the_worker_keeps_servi
         }
     }
 
+    crate::figures::record(
+        "bad-input",
+        serde_json::json!({"cases": cases.len(), "kept_serving": true}),
+    );
     h.put_source_zip(&[("deploy.json", "{}")]).await;
     h.create_worker_pipeline(
         "good",

@@ -363,7 +363,6 @@ pub fn message<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
     }
 }
 
-
 /// `cpsf`, pointed at the playground `env` as a user who sourced its env
 /// file runs it.
 pub fn cpsf(env: &LocalEnv) -> std::process::Command {

@@ -2,6 +2,7 @@
 //! SDK. One test binary (several modules) keeps link time down.
 
 mod action_types;
+mod bad_deploys;
 mod bad_input;
 mod bootstrap;
 mod concurrency;

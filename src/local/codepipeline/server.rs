@@ -37,9 +37,7 @@ impl LocalCodePipeline {
     }
 
     pub fn router(self) -> Router {
-        Router::new()
-            .route("/", post(handle))
-            .with_state(self)
+        Router::new().route("/", post(handle)).with_state(self)
     }
 
     /// Serves on `listener` until `shutdown` is cancelled.
@@ -187,7 +185,6 @@ fn dispatch(store: &mut Store, operation: &str, input: Value, now: SystemTime) -
         )),
     }
 }
-
 
 async fn handle(
     State(service): State<LocalCodePipeline>,
