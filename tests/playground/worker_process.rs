@@ -33,7 +33,8 @@ fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_hold_no_secrets() {
+async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_no_secret_reaches_logs_or_step_functions()
+ {
     let h = Harness::start_with(Config {
         artifact_credentials: SessionCredentials {
             access_key_id: ACCESS_KEY.into(),
@@ -116,6 +117,56 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_logs_
             "'{secret}' leaked into the logs:\n{}",
             leaks.join("\n")
         );
+    }
+    // Nor into Step Functions: the execution's input, output and every
+    // event of its history (what anyone who can read executions sees).
+    let arn = listed.executions()[0].execution_arn();
+    let described = h
+        .sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let history = h
+        .sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    // The SDK redacts these fields in Debug output, so read each one.
+    let mut seen: Vec<&str> = vec![
+        described.input().unwrap_or_default(),
+        described.output().unwrap_or_default(),
+    ];
+    for event in history.events() {
+        seen.extend(
+            event
+                .execution_started_event_details()
+                .and_then(|d| d.input()),
+        );
+        seen.extend(event.state_entered_event_details().and_then(|d| d.input()));
+        seen.extend(event.state_exited_event_details().and_then(|d| d.output()));
+        seen.extend(event.task_scheduled_event_details().map(|d| d.parameters()));
+        seen.extend(
+            event
+                .activity_scheduled_event_details()
+                .and_then(|d| d.input()),
+        );
+        seen.extend(
+            event
+                .execution_succeeded_event_details()
+                .and_then(|d| d.output()),
+        );
+    }
+    let seen = seen.join("\n");
+    assert!(
+        seen.contains("pipelineExecutionId"),
+        "the input is there to scan"
+    );
+    for secret in [SECRET_VALUE, ACCESS_KEY, SECRET_KEY, SESSION_TOKEN] {
+        assert!(!seen.contains(secret), "'{secret}' reached Step Functions");
     }
     let _ = std::fs::remove_file(&log);
 }
