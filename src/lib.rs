@@ -16,6 +16,10 @@
 //!     one supervised task per job (panics become failed jobs), shutdown.
 //!   - `handle.rs`: one job from pickup to report, and why the execution is
 //!     started before the job is acknowledged.
+//!   - `recover.rs`: a starting worker answers the jobs a stopped worker
+//!     acknowledged and never answered (from executions' inputs and the
+//!     journal); `journal.rs`: continuation jobs recorded in S3 between
+//!     acknowledgement and report.
 //!   - pure: `data.rs` (the job in plain types, secrets kept out of `Debug`),
 //!     `config.rs` (action configuration), `artifact.rs` (safe zip reading),
 //!     `input.rs` (state machine input, execution name), `decide.rs`
@@ -39,7 +43,7 @@
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
 //!   definition (id, configuration keys, console URLs).
 //! - [`demo`] (`src/demo/`): `cpsf demo`: `setup.rs` (buckets, action type,
-//!   state machine, pipeline), `watch.rs` (live progress), `mod.rs` (three
+//!   state machine, pipeline), `watch.rs` (live progress), `mod.rs` (four
 //!   runs, their checks, the summary).
 //! - [`history`] (`src/history/`): an execution's history made readable;
 //!   `timeline.rs` (pure) turns events into states, offsets and durations.
@@ -57,6 +61,10 @@
 //!     (`local/env.rs`), the standard `AWS_ENDPOINT_URL*` variables that point
 //!     any AWS SDK or the AWS CLI at the playground.
 //!   - `local/probe.rs`: waits until an endpoint answers HTTP.
+//!   - `local/proxy.rs`: a loopback proxy in front of the playground that
+//!     counts calls by operation and fails a share of them (throttling, 5xx,
+//!     dropped connections, slow answers); the crash tests kill a worker
+//!     from its hook at a chosen call. `cpsf local up --fault-rate` uses it.
 //!
 //! Tests: unit tests beside the code; `tests/playground/` runs a playground
 //! per test on free ports and drives it through the AWS SDK, a file per area.

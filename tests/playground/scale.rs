@@ -40,9 +40,12 @@ async fn three_workers_share_a_hundred_pipelines_without_duplicates() {
     // Every job ended once, by one worker: a job handed to two workers would
     // show as an abandoned or failed report on one of them.
     let mut finished = 0.0;
+    let mut per_worker = Vec::new();
     for worker in workers {
         let text = worker.metrics.encode();
-        finished += crate::worker::metric(&text, "cpsf_jobs_total{outcome=\"succeeded\"}");
+        let succeeded = crate::worker::metric(&text, "cpsf_jobs_total{outcome=\"succeeded\"}");
+        finished += succeeded;
+        per_worker.push(succeeded);
         for outcome in ["abandoned", "failed", "report_failed", "panicked"] {
             let count =
                 crate::worker::metric(&text, &format!("cpsf_jobs_total{{outcome=\"{outcome}\"}}"));
@@ -50,5 +53,16 @@ async fn three_workers_share_a_hundred_pipelines_without_duplicates() {
         }
         worker.stop().await;
     }
+    crate::figures::record(
+        "concurrency",
+        serde_json::json!({
+            "workers": WORKERS,
+            "pipelines": PIPELINES,
+            "jobs_per_worker": per_worker,
+            "executions": names.len(),
+            "duplicates": names.len().saturating_sub(PIPELINES),
+            "lost": PIPELINES as f64 - finished,
+        }),
+    );
     assert_eq!(finished, PIPELINES as f64);
 }
