@@ -122,6 +122,7 @@ impl Store {
                 created: now,
                 dispatched: None,
                 acknowledged: None,
+                answered: None,
             },
         );
         self.queue.insert(seq, job_id.clone());
@@ -295,6 +296,7 @@ impl Store {
         }
         let job = self.open_job(&input.job_id)?;
         job.status = JobStatus::Succeeded;
+        job.answered = Some(now);
         let (execution_id, action_execution_id) =
             (job.execution_id.clone(), job.action_execution_id.clone());
         if let Some(run) = self.action_run_mut(&execution_id, &action_execution_id) {
@@ -337,6 +339,7 @@ impl Store {
         }
         let job = self.open_job(&input.job_id)?;
         job.status = JobStatus::Failed;
+        job.answered = Some(now);
         let (execution_id, action_execution_id) =
             (job.execution_id.clone(), job.action_execution_id.clone());
         if let Some(run) = self.action_run_mut(&execution_id, &action_execution_id)
@@ -425,5 +428,45 @@ fn record_details(run: &mut super::store::ActionRun, details: &ExecutionDetails,
     }
     if details.percent_complete.is_some() {
         run.percent_complete = details.percent_complete;
+    }
+}
+
+/// One job's life in epoch seconds, for benchmarks: `GET /_cpsf/jobs`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTiming {
+    pub job_id: String,
+    pub action_execution_id: String,
+    pub continuation: bool,
+    pub status: &'static str,
+    pub queued: f64,
+    pub dispatched: Option<f64>,
+    pub acknowledged: Option<f64>,
+    pub answered: Option<f64>,
+}
+
+impl Store {
+    pub fn job_timings(&self) -> Vec<JobTiming> {
+        let seconds = |t: SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64()
+        };
+        let mut timings: Vec<JobTiming> = self
+            .jobs
+            .values()
+            .map(|job| JobTiming {
+                job_id: job.id.clone(),
+                action_execution_id: job.action_execution_id.clone(),
+                continuation: job.data.continuation_token.is_some(),
+                status: job.status.as_str(),
+                queued: seconds(job.created),
+                dispatched: job.dispatched.map(seconds),
+                acknowledged: job.acknowledged.map(seconds),
+                answered: job.answered.map(seconds),
+            })
+            .collect();
+        timings.sort_by(|a, b| a.queued.total_cmp(&b.queued));
+        timings
     }
 }

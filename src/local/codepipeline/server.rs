@@ -2,6 +2,7 @@
 //! dispatches on `X-Amz-Target`, and the runner for queued effects.
 
 use super::executions::ActionOutcome;
+use super::jobs::JobTiming;
 use super::model::ErrorDetails;
 use super::protocol::{ApiError, ApiResult, TARGET_PREFIX};
 use super::store::{Config, Effect, Store};
@@ -37,7 +38,10 @@ impl LocalCodePipeline {
     }
 
     pub fn router(self) -> Router {
-        Router::new().route("/", post(handle)).with_state(self)
+        Router::new()
+            .route("/", post(handle))
+            .route("/_cpsf/jobs", axum::routing::get(job_timings))
+            .with_state(self)
     }
 
     /// Serves on `listener` until `shutdown` is cancelled.
@@ -257,4 +261,11 @@ fn strip_nulls(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(strip_nulls),
         _ => {}
     }
+}
+
+/// Every job's queued/dispatched/acknowledged/answered times, for
+/// benchmarks (not an AWS API).
+async fn job_timings(State(service): State<LocalCodePipeline>) -> axum::Json<Vec<JobTiming>> {
+    let store = service.store.lock().expect("store lock poisoned");
+    axum::Json(store.job_timings())
 }

@@ -190,6 +190,8 @@ pub struct JobRecord {
     pub created: SystemTime,
     pub dispatched: Option<SystemTime>,
     pub acknowledged: Option<SystemTime>,
+    /// When a result (success, continuation or failure) was accepted.
+    pub answered: Option<SystemTime>,
 }
 
 /// Network work the server performs after an operation releases the lock.

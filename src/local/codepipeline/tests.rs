@@ -231,3 +231,35 @@ fn a_retried_start_with_the_same_token_is_the_same_execution() {
     assert_ne!(start(&mut store, None), start(&mut store, None));
     assert_eq!(store.executions.len(), 4);
 }
+
+#[test]
+fn job_timings_show_each_job_queued_dispatched_acknowledged_and_answered() {
+    let mut store = store(Config::default());
+    start(&mut store);
+    let job = poll(&mut store, at(2)).remove(0);
+    store
+        .acknowledge_job(json!({"jobId": job["id"], "nonce": job["nonce"]}), at(3))
+        .unwrap();
+    store
+        .put_job_success_result(json!({"jobId": job["id"], "continuationToken": "t"}), at(5))
+        .unwrap();
+    let timings = store.job_timings();
+    assert_eq!(timings.len(), 2, "the job and its continuation");
+    let seconds = |t: u64| {
+        at(t)
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let first = &timings[0];
+    assert_eq!(first.job_id, job["id"].as_str().unwrap());
+    assert!(!first.continuation);
+    assert_eq!(first.status, "Succeeded");
+    assert_eq!(first.dispatched, Some(seconds(2)));
+    assert_eq!(first.acknowledged, Some(seconds(3)));
+    assert_eq!(first.answered, Some(seconds(5)));
+    let next = &timings[1];
+    assert!(next.continuation);
+    assert_eq!(next.queued, seconds(5));
+    assert_eq!((next.dispatched, next.answered), (None, None));
+}
