@@ -41,7 +41,8 @@
 //! - [`bootstrap`] (`src/bootstrap.rs`): `cpsf bootstrap`: installs
 //!   bootstrap/cpsf.yaml with the state machine definition from statemachines/.
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
-//!   definition (id, configuration keys, console URLs).
+//!   definition (id, configuration keys, console URLs); [`pipeline`]
+//!   (`src/pipeline.rs`): the S3 source → Deploy pipeline declaration.
 //! - [`demo`] (`src/demo/`): `cpsf demo`: `setup.rs` (buckets, action type,
 //!   state machine, pipeline), `watch.rs` (live progress), `mod.rs` (four
 //!   runs, their checks, the summary).
@@ -80,6 +81,7 @@ pub mod job;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod pipeline;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;

@@ -7,10 +7,7 @@
 use crate::aws::Clients;
 use anyhow::{Context, bail};
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
-    InputArtifact, OutputArtifact, PipelineDeclaration, StageDeclaration,
-};
+use aws_sdk_codepipeline::types::PipelineDeclaration;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use std::time::Duration;
 
@@ -114,69 +111,19 @@ async fn create_or_update_pipeline(clients: &Clients, machine: &str) -> anyhow::
 
 /// S3 source of app/ zipped → the cpsf Deploy action.
 fn pipeline(machine: &str) -> PipelineDeclaration {
-    let source = ActionDeclaration::builder()
-        .name("Source")
-        .action_type_id(
-            ActionTypeId::builder()
-                .category(ActionCategory::Source)
-                .owner(ActionOwner::Aws)
-                .provider("S3")
-                .version("1")
-                .build()
-                .expect("all fields set"),
-        )
-        .configuration("S3Bucket", SOURCE_BUCKET)
-        .configuration("S3ObjectKey", SOURCE_KEY)
-        .configuration("PollForSourceChanges", "false")
-        .output_artifacts(
-            OutputArtifact::builder()
-                .name("SourceOutput")
-                .build()
-                .expect("name set"),
-        )
-        .build()
-        .expect("all fields set");
-    let deploy = ActionDeclaration::builder()
-        .name("Deploy")
-        .action_type_id(crate::action_type::id())
-        .configuration("StateMachineArn", machine)
-        .configuration("InputType", "FilePath")
-        .configuration("Input", "deploy.json")
-        .input_artifacts(
-            InputArtifact::builder()
-                .name("SourceOutput")
-                .build()
-                .expect("name set"),
-        )
-        .output_artifacts(
-            OutputArtifact::builder()
-                .name("DeployOutput")
-                .build()
-                .expect("name set"),
-        )
-        .build()
-        .expect("all fields set");
-    let stage = |name: &str, action: ActionDeclaration| {
-        StageDeclaration::builder()
-            .name(name)
-            .actions(action)
-            .build()
-            .expect("all fields set")
-    };
-    PipelineDeclaration::builder()
-        .name(PIPELINE)
-        .role_arn(PIPELINE_ROLE)
-        .artifact_store(
-            ArtifactStore::builder()
-                .r#type(ArtifactStoreType::S3)
-                .location(ARTIFACT_BUCKET)
-                .build()
-                .expect("all fields set"),
-        )
-        .stages(stage("Source", source))
-        .stages(stage("Deploy", deploy))
-        .build()
-        .expect("all fields set")
+    crate::pipeline::declare(&crate::pipeline::PipelineSpec {
+        name: PIPELINE,
+        role_arn: PIPELINE_ROLE,
+        artifact_bucket: ARTIFACT_BUCKET,
+        source_bucket: SOURCE_BUCKET,
+        source_key: SOURCE_KEY,
+        action_type: crate::action_type::id(),
+        configuration: &[
+            ("StateMachineArn", machine),
+            ("InputType", "FilePath"),
+            ("Input", "deploy.json"),
+        ],
+    })
 }
 
 /// A stack left by an earlier demo would make run 1 an update: remove it.

@@ -93,6 +93,11 @@ impl Fakecloud {
     }
 
     /// Stops fakecloud: SIGTERM, then SIGKILL if it lingers.
+    /// The child's process id, e.g. to read its CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             // SAFETY: plain syscall on a pid we own and have not reaped.

@@ -70,6 +70,11 @@ impl Playground {
         })
     }
 
+    /// fakecloud's process id (benchmarks read its CPU time).
+    pub fn fakecloud_pid(&self) -> Option<u32> {
+        self.fakecloud.pid()
+    }
+
     pub fn env(&self) -> &LocalEnv {
         &self.env
     }

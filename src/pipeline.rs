@@ -1,0 +1,83 @@
+//! The pipeline shape cpsf deploys with: an S3 source action, then one
+//! Deploy action of cpsf's type. The demo and the benchmark declare their
+//! pipelines through it.
+
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore,
+    ArtifactStoreType, InputArtifact, OutputArtifact, PipelineDeclaration, StageDeclaration,
+};
+
+pub struct PipelineSpec<'a> {
+    pub name: &'a str,
+    pub role_arn: &'a str,
+    pub artifact_bucket: &'a str,
+    pub source_bucket: &'a str,
+    pub source_key: &'a str,
+    /// The Deploy action's type; usually [`crate::action_type::id`].
+    pub action_type: ActionTypeId,
+    /// The Deploy action's configuration (StateMachineArn, InputType, …).
+    pub configuration: &'a [(&'a str, &'a str)],
+}
+
+/// Source (S3, change detection off) → Deploy, with `SourceOutput` passed
+/// along and a `DeployOutput` artifact.
+pub fn declare(spec: &PipelineSpec) -> PipelineDeclaration {
+    let source = ActionDeclaration::builder()
+        .name("Source")
+        .action_type_id(
+            ActionTypeId::builder()
+                .category(ActionCategory::Source)
+                .owner(ActionOwner::Aws)
+                .provider("S3")
+                .version("1")
+                .build()
+                .expect("all fields set"),
+        )
+        .configuration("S3Bucket", spec.source_bucket)
+        .configuration("S3ObjectKey", spec.source_key)
+        .configuration("PollForSourceChanges", "false")
+        .output_artifacts(artifact_out("SourceOutput"))
+        .build()
+        .expect("all fields set");
+    let mut deploy = ActionDeclaration::builder()
+        .name("Deploy")
+        .action_type_id(spec.action_type.clone())
+        .input_artifacts(
+            InputArtifact::builder()
+                .name("SourceOutput")
+                .build()
+                .expect("name set"),
+        )
+        .output_artifacts(artifact_out("DeployOutput"));
+    for (key, value) in spec.configuration {
+        deploy = deploy.configuration(*key, *value);
+    }
+    let stage = |name: &str, action: ActionDeclaration| {
+        StageDeclaration::builder()
+            .name(name)
+            .actions(action)
+            .build()
+            .expect("all fields set")
+    };
+    PipelineDeclaration::builder()
+        .name(spec.name)
+        .role_arn(spec.role_arn)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(spec.artifact_bucket)
+                .build()
+                .expect("all fields set"),
+        )
+        .stages(stage("Source", source))
+        .stages(stage("Deploy", deploy.build().expect("all fields set")))
+        .build()
+        .expect("all fields set")
+}
+
+fn artifact_out(name: &str) -> OutputArtifact {
+    OutputArtifact::builder()
+        .name(name)
+        .build()
+        .expect("name set")
+}
