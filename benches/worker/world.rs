@@ -1,0 +1,354 @@
+//! The benchmark's world: the playground, simulated work served as a Step
+//! Functions activity, pipelines, and `cpsf worker` processes behind
+//! counting proxies.
+
+use crate::stats;
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionConfigurationProperty, ActionTypeId, ArtifactDetails,
+};
+use cpsf::local::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
+use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const SOURCE_BUCKET: &str = "bench-source";
+pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
+const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+pub struct World {
+    pub playground: Playground,
+    pub cp: aws_sdk_codepipeline::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub activity: String,
+    /// When each execution's work was answered (epoch seconds), by name.
+    pub ended: Arc<Mutex<HashMap<String, f64>>>,
+}
+
+impl World {
+    pub async fn start() -> anyhow::Result<Self> {
+        let playground = Playground::start(PlaygroundOptions::from_env()?).await?;
+        let env = playground.env().clone();
+        let sdk = env.sdk_config().await;
+        let s3 = env.s3_client(&sdk);
+        for bucket in [SOURCE_BUCKET, ARTIFACT_BUCKET] {
+            s3.create_bucket().bucket(bucket).send().await?;
+        }
+        s3.put_object()
+            .bucket(SOURCE_BUCKET)
+            .key("source.zip")
+            .body(b"PK".to_vec().into())
+            .send()
+            .await?;
+        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        let activity = sfn
+            .create_activity()
+            .name("bench-work")
+            .send()
+            .await?
+            .activity_arn;
+        let world = Self {
+            cp: env.codepipeline_client(&sdk),
+            sfn,
+            activity,
+            ended: Arc::default(),
+            playground,
+        };
+        world.serve_work(cpsf::aws::Clients::new(&sdk).sfn_long_poll());
+        Ok(world)
+    }
+
+    /// Answers the work activity: `{"seconds": s}` after s seconds (a
+    /// "stack" that takes that long), or, with `"mode": "check"`, at once
+    /// with whether s seconds have passed since the first check (the
+    /// ancestor's poll-in-a-loop shape).
+    fn serve_work(&self, sfn: aws_sdk_sfn::Client) {
+        let first_check: Arc<Mutex<HashMap<String, f64>>> = Arc::default();
+        for _ in 0..16 {
+            let (sfn, activity, ended) = (sfn.clone(), self.activity.clone(), self.ended.clone());
+            let first_check = first_check.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok(task) = sfn.get_activity_task().activity_arn(&activity).send().await else {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    };
+                    let Some(token) = task.task_token().filter(|t| !t.is_empty()) else {
+                        continue;
+                    };
+                    let input: serde_json::Value =
+                        serde_json::from_str(task.input().unwrap_or("{}")).unwrap_or_default();
+                    let seconds = input["seconds"].as_f64().unwrap_or(0.0);
+                    let name = input["execution"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let (sfn, token, ended) = (sfn.clone(), token.to_string(), ended.clone());
+                    let first_check = first_check.clone();
+                    tokio::spawn(async move {
+                        let output = if input["mode"] == "check" {
+                            let first = *first_check.lock().unwrap().entry(name.clone()).or_insert_with(now);
+                            let done = now() - first >= seconds;
+                            serde_json::json!({"done": done})
+                        } else {
+                            tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+                            serde_json::json!({})
+                        };
+                        let sent = sfn
+                            .send_task_success()
+                            .task_token(token)
+                            .output(output.to_string())
+                            .send()
+                            .await;
+                        if sent.is_ok() && (input["mode"] != "check" || output["done"] == true) {
+                            ended.lock().unwrap().insert(name, now());
+                        }
+                    });
+                }
+            });
+        }
+    }
+
+    /// A state machine of one blocking work task (cpsf's shape: the
+    /// wait-stack task blocks while the stack deploys).
+    pub async fn blocking_machine(&self, name: &str) -> anyhow::Result<String> {
+        let definition = serde_json::json!({"StartAt": "Deploy", "States": {
+            "Deploy": {"Type": "Task", "Resource": self.activity,
+                "Parameters": {"seconds.$": "$.seconds", "execution.$": "$$.Execution.Id"},
+                "End": true}}});
+        self.machine(name, definition).await
+    }
+
+    /// The ancestor's shape: check, and if not done wait 10 s and check again.
+    pub async fn wait_loop_machine(&self, name: &str) -> anyhow::Result<String> {
+        let definition = serde_json::json!({"StartAt": "Check", "States": {
+            "Check": {"Type": "Task", "Resource": self.activity,
+                "Parameters": {"seconds.$": "$.seconds", "execution.$": "$$.Execution.Id", "mode": "check"},
+                "ResultPath": "$.check", "Next": "Done?"},
+            "Done?": {"Type": "Choice",
+                "Choices": [{"Variable": "$.check.done", "BooleanEquals": true, "Next": "Deployed"}],
+                "Default": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 10, "Next": "Check"},
+            "Deployed": {"Type": "Succeed"}}});
+        self.machine(name, definition).await
+    }
+
+    async fn machine(&self, name: &str, definition: serde_json::Value) -> anyhow::Result<String> {
+        Ok(self
+            .sfn
+            .create_state_machine()
+            .name(name)
+            .role_arn(ROLE)
+            .definition(definition.to_string())
+            .send()
+            .await?
+            .state_machine_arn)
+    }
+
+    /// A Deploy action type of its own for one part of the benchmark.
+    pub async fn action_type(&self, provider: &str) -> anyhow::Result<ActionTypeId> {
+        let property = |name: &str| {
+            ActionConfigurationProperty::builder()
+                .name(name)
+                .required(false)
+                .key(false)
+                .secret(false)
+                .build()
+                .expect("all fields set")
+        };
+        let artifacts = |max| ArtifactDetails::builder().minimum_count(0).maximum_count(max).build();
+        let mut request = self
+            .cp
+            .create_custom_action_type()
+            .category(ActionCategory::Deploy)
+            .provider(provider)
+            .version("1")
+            .input_artifact_details(artifacts(5))
+            .output_artifact_details(artifacts(1));
+        for name in ["StateMachineArn", "ExecutionNamePrefix", "InputType", "Input"] {
+            request = request.configuration_properties(property(name));
+        }
+        request.send().await?;
+        Ok(ActionTypeId::builder()
+            .category(ActionCategory::Deploy)
+            .owner(aws_sdk_codepipeline::types::ActionOwner::Custom)
+            .provider(provider)
+            .version("1")
+            .build()?)
+    }
+
+    /// `count` pipelines `<prefix>-<i>` running `machine` with `{"seconds": s}`.
+    pub async fn pipelines(
+        &self,
+        prefix: &str,
+        count: usize,
+        action_type: &ActionTypeId,
+        machine: &str,
+        seconds: f64,
+    ) -> anyhow::Result<Vec<String>> {
+        let input = serde_json::json!({"seconds": seconds}).to_string();
+        let mut names = Vec::with_capacity(count);
+        for i in 0..count {
+            let name = format!("{prefix}-{i}");
+            let declaration = cpsf::pipeline::declare(&cpsf::pipeline::PipelineSpec {
+                name: &name,
+                role_arn: ROLE,
+                artifact_bucket: ARTIFACT_BUCKET,
+                source_bucket: SOURCE_BUCKET,
+                source_key: "source.zip",
+                action_type: action_type.clone(),
+                configuration: &[("StateMachineArn", machine), ("Input", &input)],
+            });
+            self.cp.create_pipeline().pipeline(declaration).send().await?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    pub async fn start_pipeline(&self, name: &str) -> anyhow::Result<()> {
+        self.cp.start_pipeline_execution().name(name).send().await?;
+        Ok(())
+    }
+
+    /// The local CodePipeline service's job timings.
+    pub async fn job_timings(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let url = format!("{}/_cpsf/jobs", self.playground.env().codepipeline_endpoint);
+        let body = http_get(&url).await?;
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// States entered by each execution of `machine`.
+    pub async fn transitions(&self, machine: &str) -> anyhow::Result<Vec<usize>> {
+        let mut counts = Vec::new();
+        let listed = self.sfn.list_executions().state_machine_arn(machine).send().await?;
+        for execution in listed.executions() {
+            let mut entered = 0;
+            let mut pages = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(execution.execution_arn())
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                entered += page?
+                    .events()
+                    .iter()
+                    .filter(|e| e.state_entered_event_details().is_some())
+                    .count();
+            }
+            counts.push(entered);
+        }
+        Ok(counts)
+    }
+}
+
+/// A GET on loopback, answered by the local service.
+pub async fn http_get(url: &str) -> anyhow::Result<String> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = client.get(url.parse()?).await?;
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A `cpsf worker` process behind its own counting proxy.
+pub struct Worker {
+    child: Child,
+    pub proxy: Proxy,
+    /// PollForJobs calls that handed out no job.
+    pub empty_polls: Arc<AtomicU64>,
+    pub metrics_url: String,
+}
+
+impl Worker {
+    pub async fn start(world: &World, provider: &str, args: &[&str]) -> anyhow::Result<Self> {
+        let empty_polls = Arc::new(AtomicU64::new(0));
+        let counter = empty_polls.clone();
+        let hook: Hook = Arc::new(move |phase, operation, body| {
+            let empty = || {
+                serde_json::from_slice::<serde_json::Value>(body)
+                    .is_ok_and(|v| v["jobs"].as_array().is_some_and(Vec::is_empty))
+            };
+            if phase == Phase::After && operation == "codepipeline:PollForJobs" && empty() {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Verdict::Continue
+        });
+        let env = world.playground.env();
+        let proxy = Proxy::start(ProxyOptions {
+            codepipeline: env.codepipeline_endpoint.clone(),
+            fakecloud: env.aws_endpoint.clone(),
+            faults: FaultPlan::none(),
+            hook: Some(hook),
+        })
+        .await?;
+        let through = LocalEnv {
+            aws_endpoint: proxy.endpoint(),
+            codepipeline_endpoint: proxy.endpoint(),
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(env!("CARGO_BIN_EXE_cpsf"))
+            .envs(through.vars())
+            .env("RUST_LOG", "warn")
+            .args(["worker", "--jobs-only", "--provider", provider])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+        cpsf::local::probe::wait_until_answers(&format!("http://127.0.0.1:{port}"), "GET", "/healthz", Duration::from_secs(10)).await?;
+        Ok(Self {
+            child,
+            proxy,
+            empty_polls,
+            metrics_url,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn rss_bytes(&self) -> u64 {
+        stats::rss_bytes(self.pid())
+    }
+
+    pub fn cpu_time(&self) -> Duration {
+        stats::cpu_time(self.pid())
+    }
+
+    pub fn calls(&self) -> ProxyStats {
+        self.proxy.stats()
+    }
+
+    /// `cpsf_jobs_in_flight` from the worker's own metrics.
+    pub async fn in_flight(&self) -> f64 {
+        let text = http_get(&self.metrics_url).await.unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("cpsf_jobs_in_flight "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
