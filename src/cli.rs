@@ -95,6 +95,9 @@ struct WorkerArgs {
     /// Longest pause between polls when idle (jitter included).
     #[arg(long, env = "CPSF_POLL_MAX", value_parser = humantime::parse_duration, default_value = "1500ms")]
     poll_max: Duration,
+    /// Longest pause between polls while jobs are in flight.
+    #[arg(long, env = "CPSF_POLL_BUSY", value_parser = humantime::parse_duration, default_value = "250ms")]
+    poll_busy: Duration,
     /// How long one job follows a running execution before handing it back
     /// to CodePipeline as a continuation.
     #[arg(long, env = "CPSF_FOLLOW_FOR", value_parser = humantime::parse_duration, default_value = "10s")]
@@ -418,6 +421,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
             max_in_flight: args.max_in_flight as usize,
             poll_min: args.poll_min,
             poll_max: args.poll_max,
+            poll_busy: args.poll_busy,
             shutdown_grace: args.shutdown_grace,
         }),
         tasks: (!args.jobs_only).then(|| TaskOptions {

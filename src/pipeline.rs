@@ -3,8 +3,8 @@
 //! pipelines through it.
 
 use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore,
-    ArtifactStoreType, InputArtifact, OutputArtifact, PipelineDeclaration, StageDeclaration,
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
+    InputArtifact, OutputArtifact, PipelineDeclaration, StageDeclaration,
 };
 
 pub struct PipelineSpec<'a> {

@@ -46,6 +46,8 @@ pub struct Described {
     pub output: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// Seconds since the epoch when it started.
+    pub start_date: Option<f64>,
     /// Seconds since the epoch when it stopped, if it has.
     pub stop_date: Option<f64>,
 }
@@ -172,6 +174,7 @@ impl Sfn {
             output: output.output().map(str::to_string),
             error: output.error().map(str::to_string),
             cause: output.cause().map(str::to_string),
+            start_date: Some(output.start_date().as_secs_f64()),
             stop_date: output.stop_date().map(|d| d.as_secs_f64()),
         })
     }

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use stats::{Percentiles, percentiles};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
-use world::{World, Worker};
+use world::{Worker, World};
 
 struct Plan {
     quick: bool,
@@ -83,26 +83,43 @@ async fn main() -> anyhow::Result<()> {
     let plan = Plan::new(std::env::args().any(|a| a == "--quick"));
     let started = Instant::now();
     let world = World::start().await?;
-    eprintln!("==> playground up; measuring ({})", if plan.quick { "quick" } else { "full" });
+    eprintln!(
+        "==> playground up; measuring ({})",
+        if plan.quick { "quick" } else { "full" }
+    );
 
     let footprint = footprint(&world, &plan).await?;
-    eprintln!("==> footprint done ({:.0} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "==> footprint done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
     let throughput = throughput(&world, &plan).await?;
-    eprintln!("==> throughput done ({:.0} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "==> throughput done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     // Latency and calls: ours and the baseline, every class side by side.
     let labels: Vec<(String, f64, bool)> = plan
         .classes
         .iter()
         .enumerate()
-        .flat_map(|(i, s)| [(format!("ours{i}"), *s, false), (format!("base{i}"), *s, true)])
+        .flat_map(|(i, s)| {
+            [
+                (format!("ours{i}"), *s, false),
+                (format!("base{i}"), *s, true),
+            ]
+        })
         .collect();
     let runs: Vec<_> = labels
         .iter()
         .map(|(label, seconds, baseline)| latency_class(&world, &plan, label, *seconds, *baseline))
         .collect();
     let classes: Vec<ClassResult> = futures_join(runs).await?;
-    eprintln!("==> latency classes done ({:.0} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "==> latency classes done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     let results = json!({
         "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -115,7 +132,10 @@ async fn main() -> anyhow::Result<()> {
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
     let markdown = report(&results, &classes);
     std::fs::write(dir.join("results.md"), &markdown)?;
     charts(&classes, &footprint, &dir)?;
@@ -128,7 +148,10 @@ async fn futures_join<F, T>(futures: Vec<F>) -> anyhow::Result<Vec<T>>
 where
     F: std::future::Future<Output = anyhow::Result<T>>,
 {
-    futures_util::future::join_all(futures).await.into_iter().collect()
+    futures_util::future::join_all(futures)
+        .await
+        .into_iter()
+        .collect()
 }
 
 fn machine() -> Value {
@@ -179,7 +202,12 @@ async fn latency_class(
     let pipelines = world
         .pipelines(label, plan.jobs_per_class, &action_type, &machine, seconds)
         .await?;
-    let worker = Worker::start(world, &provider, if baseline { BASELINE_POLL } else { OURS }).await?;
+    let worker = Worker::start(
+        world,
+        &provider,
+        if baseline { BASELINE_POLL } else { OURS },
+    )
+    .await?;
     let cpu_before = worker.cpu_time();
     let mut offsets: Vec<f64> = pipelines
         .iter()
@@ -196,7 +224,9 @@ async fn latency_class(
     let finished = wait_for_answers(world, label, pipelines.len(), limit).await?;
     let cpu = worker.cpu_time() - cpu_before;
     let calls = worker.calls();
-    let empty = worker.empty_polls.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let empty = worker
+        .empty_polls
+        .load(std::sync::atomic::Ordering::Relaxed) as f64;
     let jobs = pipelines.len() as f64;
     let mut by_operation: BTreeMap<String, f64> = calls
         .calls
@@ -275,7 +305,9 @@ async fn wait_for_answers(
                 .map(|t| t["answered"].as_f64().unwrap_or_default())
                 .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
         };
-        let open = mine.iter().any(|t| t["status"] != "Succeeded" && t["status"] != "Failed");
+        let open = mine
+            .iter()
+            .any(|t| t["status"] != "Succeeded" && t["status"] != "Failed");
         if ended.len() == count && !open {
             let mut finished = Finished {
                 pickup: Vec::new(),
@@ -315,7 +347,13 @@ async fn footprint(world: &World, plan: &Plan) -> anyhow::Result<Value> {
     let machine = world.blocking_machine("footprint").await?;
     let n = plan.footprint_jobs;
     let pipelines = world
-        .pipelines("footprint", n, &action_type, &machine, plan.footprint_seconds)
+        .pipelines(
+            "footprint",
+            n,
+            &action_type,
+            &machine,
+            plan.footprint_seconds,
+        )
         .await?;
     let in_flight = n.to_string();
     let args = ["--max-in-flight", &in_flight, "--follow-for", "10m"];
@@ -354,7 +392,10 @@ async fn footprint(world: &World, plan: &Plan) -> anyhow::Result<Value> {
         if done == n && flying == 0.0 {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "footprint: {done} of {n} executions ended");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "footprint: {done} of {n} executions ended"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let cpu = worker.cpu_time() - cpu_before;
@@ -451,7 +492,11 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
         out += &format!(
             "| {} | {} | {} | {} / {} / {} | {} / {} / {} | {:.1} | {:.0} | {:.2} ms |\n",
             class_name(c.seconds),
-            if c.baseline { "baseline: 30 s poll, 10 s Wait loop" } else { "cpsf" },
+            if c.baseline {
+                "baseline: 30 s poll, 10 s Wait loop"
+            } else {
+                "cpsf"
+            },
             c.jobs,
             ms(c.pickup.p50),
             ms(c.pickup.p90),
@@ -467,7 +512,13 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
     out += "\nRatios, baseline ÷ cpsf:\n\n| execution | pickup p50 | completion p50 | AWS calls per job | state transitions |\n|---|---|---|---|---|\n";
     for pair in classes.chunks(2) {
         let (ours, base) = (&pair[0], &pair[1]);
-        let ratio = |b: f64, o: f64| if o > 0.0 { format!("{:.1}×", b / o) } else { "—".into() };
+        let ratio = |b: f64, o: f64| {
+            if o > 0.0 {
+                format!("{:.1}×", b / o)
+            } else {
+                "—".into()
+            }
+        };
         out += &format!(
             "| {} | {} | {} | {} | {} |\n",
             class_name(ours.seconds),
@@ -501,7 +552,12 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
     );
     out += "\nThroughput (executions that end at once):\n\n| max in flight | jobs | jobs/s | worker | fakecloud | local CodePipeline + bench |\n|---|---|---|---|---|---|\n";
     for level in results["throughput"].as_array().into_iter().flatten() {
-        let share = |k: &str| format!("{:.0}% of a core", level["core_share"][k].as_f64().unwrap_or_default() * 100.0);
+        let share = |k: &str| {
+            format!(
+                "{:.0}% of a core",
+                level["core_share"][k].as_f64().unwrap_or_default() * 100.0
+            )
+        };
         out += &format!(
             "| {} | {} | {:.1} | {} | {} | {} |\n",
             level["max_in_flight"],
@@ -519,7 +575,9 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
 /// Each target of the performance issue, met or not, with the figure.
 fn targets(results: &Value, classes: &[ClassResult]) -> String {
     let ours: Vec<&ClassResult> = classes.iter().filter(|c| !c.baseline).collect();
-    let all = |f: fn(&ClassResult) -> &Vec<f64>| -> Vec<f64> { ours.iter().flat_map(|c| f(c).clone()).collect() };
+    let all = |f: fn(&ClassResult) -> &Vec<f64>| -> Vec<f64> {
+        ours.iter().flat_map(|c| f(c).clone()).collect()
+    };
     let pickup = percentiles(&all(|c| &c.pickup_samples));
     let completion = percentiles(&all(|c| &c.completion_samples));
     let f = &results["footprint"];
@@ -533,23 +591,63 @@ fn targets(results: &Value, classes: &[ClassResult]) -> String {
     let rows = [
         ("pickup p50 ≤ 0.5 s", pickup.p50 <= 0.5, ms(pickup.p50)),
         ("pickup p99 ≤ 2 s", pickup.p99 <= 2.0, ms(pickup.p99)),
-        ("idle worker ≤ 1 PollForJobs/s", num(&f["idle_polls_per_second"]) <= 1.0, format!("{:.2}/s", num(&f["idle_polls_per_second"]))),
-        ("completion p50 ≤ 1 s", completion.p50 <= 1.0, ms(completion.p50)),
-        ("state transitions constant, ≤ 12", constant && transitions.iter().all(|t| *t <= 12.0), format!("{transitions:?}")),
-        ("AWS calls per job ≤ 8 + 4·log2(1 + seconds)", calls_ok, ours.iter().map(|c| format!("{}: {:.1}", class_name(c.seconds), c.calls_per_job)).collect::<Vec<_>>().join(", ")),
-        ("RSS ≤ 20 MB idle", num(&f["idle_rss_mb"]) <= 20.0, format!("{:.1} MB", num(&f["idle_rss_mb"]))),
-        ("RSS ≤ 64 MB with 1,000 in flight", num(&f["peak_in_flight"]) >= 1000.0 && num(&f["rss_mb_at_peak"]) <= 64.0, format!("{:.1} MB at {:.0} in flight", num(&f["rss_mb_at_peak"]), num(&f["peak_in_flight"]))),
-        ("CPU ≤ 2 ms per job", cpu_per_job <= 2.0, format!("{cpu_per_job:.2} ms")),
+        (
+            "idle worker ≤ 1 PollForJobs/s",
+            num(&f["idle_polls_per_second"]) <= 1.0,
+            format!("{:.2}/s", num(&f["idle_polls_per_second"])),
+        ),
+        (
+            "completion p50 ≤ 1 s",
+            completion.p50 <= 1.0,
+            ms(completion.p50),
+        ),
+        (
+            "state transitions constant, ≤ 12",
+            constant && transitions.iter().all(|t| *t <= 12.0),
+            format!("{transitions:?}"),
+        ),
+        (
+            "AWS calls per job ≤ 8 + 4·log2(1 + seconds)",
+            calls_ok,
+            ours.iter()
+                .map(|c| format!("{}: {:.1}", class_name(c.seconds), c.calls_per_job))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "RSS ≤ 20 MB idle",
+            num(&f["idle_rss_mb"]) <= 20.0,
+            format!("{:.1} MB", num(&f["idle_rss_mb"])),
+        ),
+        (
+            "RSS ≤ 64 MB with 1,000 in flight",
+            num(&f["peak_in_flight"]) >= 1000.0 && num(&f["rss_mb_at_peak"]) <= 64.0,
+            format!(
+                "{:.1} MB at {:.0} in flight",
+                num(&f["rss_mb_at_peak"]),
+                num(&f["peak_in_flight"])
+            ),
+        ),
+        (
+            "CPU ≤ 2 ms per job",
+            cpu_per_job <= 2.0,
+            format!("{cpu_per_job:.2} ms"),
+        ),
     ];
     let mut out = "\nTargets:\n\n| target | met | measured |\n|---|---|---|\n".to_string();
     for (target, met, figure) in rows {
-        out += &format!("| {target} | {} | {figure} |\n", if met { "yes" } else { "**no**" });
+        out += &format!(
+            "| {target} | {} | {figure} |\n",
+            if met { "yes" } else { "**no**" }
+        );
     }
     out
 }
 
 fn charts(classes: &[ClassResult], footprint: &Value, dir: &std::path::Path) -> anyhow::Result<()> {
-    let colors = ["#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b"];
+    let colors = [
+        "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b",
+    ];
     let mut series = Vec::new();
     for (i, c) in classes.iter().filter(|c| !c.baseline).enumerate() {
         series.push(plot::Series {
@@ -558,12 +656,36 @@ fn charts(classes: &[ClassResult], footprint: &Value, dir: &std::path::Path) -> 
             points: plot::cdf(&c.pickup_samples),
         });
     }
-    let base_pickup: Vec<f64> = classes.iter().filter(|c| c.baseline).flat_map(|c| c.pickup_samples.clone()).collect();
-    series.push(plot::Series { name: "pickup, baseline".into(), color: colors[3], points: plot::cdf(&base_pickup) });
-    let ours_completion: Vec<f64> = classes.iter().filter(|c| !c.baseline).flat_map(|c| c.completion_samples.clone()).collect();
-    let base_completion: Vec<f64> = classes.iter().filter(|c| c.baseline).flat_map(|c| c.completion_samples.clone()).collect();
-    series.push(plot::Series { name: "completion, cpsf".into(), color: colors[4], points: plot::cdf(&ours_completion) });
-    series.push(plot::Series { name: "completion, baseline".into(), color: colors[5], points: plot::cdf(&base_completion) });
+    let base_pickup: Vec<f64> = classes
+        .iter()
+        .filter(|c| c.baseline)
+        .flat_map(|c| c.pickup_samples.clone())
+        .collect();
+    series.push(plot::Series {
+        name: "pickup, baseline".into(),
+        color: colors[3],
+        points: plot::cdf(&base_pickup),
+    });
+    let ours_completion: Vec<f64> = classes
+        .iter()
+        .filter(|c| !c.baseline)
+        .flat_map(|c| c.completion_samples.clone())
+        .collect();
+    let base_completion: Vec<f64> = classes
+        .iter()
+        .filter(|c| c.baseline)
+        .flat_map(|c| c.completion_samples.clone())
+        .collect();
+    series.push(plot::Series {
+        name: "completion, cpsf".into(),
+        color: colors[4],
+        points: plot::cdf(&ours_completion),
+    });
+    series.push(plot::Series {
+        name: "completion, baseline".into(),
+        color: colors[5],
+        points: plot::cdf(&base_completion),
+    });
     plot::Chart {
         title: "Latency distributions: share of jobs at or under".into(),
         x_label: "seconds (log scale)".into(),

@@ -34,7 +34,10 @@ impl Chart {
         let plot_w = W - LEFT - RIGHT;
         let plot_h = H - TOP - BOTTOM;
         let x = |v: f64| match self.log_x {
-            Some(_) => LEFT + plot_w * (v.max(x_min).log10() - x_min.log10()) / (x_max.log10() - x_min.log10()),
+            Some(_) => {
+                LEFT + plot_w * (v.max(x_min).log10() - x_min.log10())
+                    / (x_max.log10() - x_min.log10())
+            }
             None => LEFT + plot_w * v / x_max,
         };
         let y = |v: f64| TOP + plot_h * (1.0 - v / y_max);
@@ -145,5 +148,7 @@ fn label(v: f64) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -78,7 +78,8 @@ impl World {
             let first_check = first_check.clone();
             tokio::spawn(async move {
                 loop {
-                    let Ok(task) = sfn.get_activity_task().activity_arn(&activity).send().await else {
+                    let Ok(task) = sfn.get_activity_task().activity_arn(&activity).send().await
+                    else {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         continue;
                     };
@@ -99,7 +100,11 @@ impl World {
                     let first_check = first_check.clone();
                     tokio::spawn(async move {
                         let output = if input["mode"] == "check" {
-                            let first = *first_check.lock().unwrap().entry(name.clone()).or_insert_with(now);
+                            let first = *first_check
+                                .lock()
+                                .unwrap()
+                                .entry(name.clone())
+                                .or_insert_with(now);
                             let done = now() - first >= seconds;
                             serde_json::json!({"done": done})
                         } else {
@@ -168,7 +173,12 @@ impl World {
                 .build()
                 .expect("all fields set")
         };
-        let artifacts = |max| ArtifactDetails::builder().minimum_count(0).maximum_count(max).build();
+        let artifacts = |max| {
+            ArtifactDetails::builder()
+                .minimum_count(0)
+                .maximum_count(max)
+                .build()
+        };
         let mut request = self
             .cp
             .create_custom_action_type()
@@ -177,7 +187,12 @@ impl World {
             .version("1")
             .input_artifact_details(artifacts(5))
             .output_artifact_details(artifacts(1));
-        for name in ["StateMachineArn", "ExecutionNamePrefix", "InputType", "Input"] {
+        for name in [
+            "StateMachineArn",
+            "ExecutionNamePrefix",
+            "InputType",
+            "Input",
+        ] {
             request = request.configuration_properties(property(name));
         }
         request.send().await?;
@@ -211,7 +226,11 @@ impl World {
                 action_type: action_type.clone(),
                 configuration: &[("StateMachineArn", machine), ("Input", &input)],
             });
-            self.cp.create_pipeline().pipeline(declaration).send().await?;
+            self.cp
+                .create_pipeline()
+                .pipeline(declaration)
+                .send()
+                .await?;
             names.push(name);
         }
         Ok(names)
@@ -232,7 +251,12 @@ impl World {
     /// States entered by each execution of `machine`.
     pub async fn transitions(&self, machine: &str) -> anyhow::Result<Vec<usize>> {
         let mut counts = Vec::new();
-        let listed = self.sfn.list_executions().state_machine_arn(machine).send().await?;
+        let listed = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(machine)
+            .send()
+            .await?;
         for execution in listed.executions() {
             let mut entered = 0;
             let mut pages = self
@@ -299,7 +323,9 @@ impl Worker {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let child = Command::new(env!("CARGO_BIN_EXE_cpsf"))
             .envs(through.vars())
             .env("RUST_LOG", "warn")
@@ -311,7 +337,13 @@ impl Worker {
             .stderr(Stdio::inherit())
             .spawn()?;
         let metrics_url = format!("http://127.0.0.1:{port}/metrics");
-        cpsf::local::probe::wait_until_answers(&format!("http://127.0.0.1:{port}"), "GET", "/healthz", Duration::from_secs(10)).await?;
+        cpsf::local::probe::wait_until_answers(
+            &format!("http://127.0.0.1:{port}"),
+            "GET",
+            "/healthz",
+            Duration::from_secs(10),
+        )
+        .await?;
         Ok(Self {
             child,
             proxy,

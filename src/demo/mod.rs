@@ -162,6 +162,7 @@ fn worker_options() -> WorkerOptions {
             max_in_flight: 16,
             poll_min: Duration::from_millis(100),
             poll_max: Duration::from_millis(500),
+            poll_busy: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(10),
         }),
         job: JobSettings::default(),

@@ -62,6 +62,10 @@ pub struct Continuation {
     /// fails once this reaches [`MAX_CHECK_FAILURES`].
     #[serde(default, skip_serializing_if = "is_zero")]
     pub check_failures: u32,
+    /// How many jobs have followed the execution before this one: each
+    /// follows twice as long as the last (see `handle.rs`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -166,7 +170,8 @@ pub const MAX_FAILURE_MESSAGE: usize = 5000;
 pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
 
 /// What to report for an execution, given its facts; `now` is epoch seconds.
-pub fn decide(facts: &ExecutionFacts, now: f64) -> Report {
+/// `round`: the round a continuation would start, if the execution runs on.
+pub fn decide(facts: &ExecutionFacts, now: f64, round: u32) -> Report {
     let arn = facts.arn.clone();
     match &facts.status {
         ExecutionStatus::Running
@@ -184,6 +189,7 @@ pub fn decide(facts: &ExecutionFacts, now: f64) -> Report {
                 execution_arn: arn.clone(),
                 handed_back_at: now,
                 check_failures: 0,
+                round,
             };
             Report::Continue {
                 token: continuation.encode(),
@@ -251,6 +257,7 @@ pub fn check_failed(
         execution_arn: execution_arn.to_string(),
         handed_back_at: now,
         check_failures: failures,
+        round: previous.map_or(0, |p| p.round),
     };
     Report::Continue {
         token: continuation.encode(),
@@ -379,7 +386,7 @@ mod tests {
             ("ABORTED", "fail"),
         ];
         for (status, expected) in table {
-            let got = match decide(&facts(status), 1.0) {
+            let got = match decide(&facts(status), 1.0, 0) {
                 Report::Continue { .. } => "continue",
                 Report::Succeed { .. } => "succeed",
                 Report::Fail { kind, .. } => {
@@ -399,7 +406,7 @@ mod tests {
             token,
             summary,
             execution_arn,
-        } = decide(&f, 1.0)
+        } = decide(&f, 1.0, 0)
         else {
             panic!()
         };
@@ -421,7 +428,7 @@ mod tests {
             summary,
             output,
             ..
-        } = decide(&f, 1.0)
+        } = decide(&f, 1.0, 0)
         else {
             panic!()
         };
@@ -439,7 +446,7 @@ mod tests {
     fn the_output_summary_is_shown() {
         let mut f = facts("SUCCEEDED");
         f.output = Some(r#"{"summary": "no changes", "outputs": {}}"#.into());
-        let Report::Succeed { summary, .. } = decide(&f, 1.0) else {
+        let Report::Succeed { summary, .. } = decide(&f, 1.0, 0) else {
             panic!()
         };
         assert_eq!(summary, "run-1 succeeded: no changes");
@@ -450,7 +457,7 @@ mod tests {
         let mut f = facts("SUCCEEDED");
         let big = "x".repeat(60_000);
         f.output = Some(serde_json::json!({"outputs": {"A": big, "B": big, "C": big}}).to_string());
-        let Report::Succeed { variables, .. } = decide(&f, 1.0) else {
+        let Report::Succeed { variables, .. } = decide(&f, 1.0, 0) else {
             panic!()
         };
         let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -475,7 +482,7 @@ mod tests {
             message,
             execution_arn,
             ..
-        } = decide(&f, 1.0)
+        } = decide(&f, 1.0, 0)
         else {
             panic!()
         };
@@ -502,7 +509,7 @@ mod tests {
                 ),
             }),
         };
-        let Report::Fail { message, .. } = decide(&f, 1.0) else {
+        let Report::Fail { message, .. } = decide(&f, 1.0, 0) else {
             panic!()
         };
         assert!(
@@ -518,7 +525,7 @@ mod tests {
     fn long_failures_are_cut_cleanly_to_the_limit() {
         let mut f = facts("TIMED_OUT");
         f.failure.cause = Some("é".repeat(6000));
-        let Report::Fail { message, .. } = decide(&f, 1.0) else {
+        let Report::Fail { message, .. } = decide(&f, 1.0, 0) else {
             panic!()
         };
         assert_eq!(message.chars().count(), MAX_FAILURE_MESSAGE);

@@ -30,11 +30,17 @@
 //! started, nobody will ever look at it again.
 //!
 //! A continuation job has no side effect before its report, and nothing
-//! durable names it. So it is followed first and acknowledged only when
-//! its report is ready: dying while it follows leaves it unacknowledged,
-//! and CodePipeline hands it out again. Just before the acknowledgement it
-//! is written to the journal (`journal.rs`), which recovery reads if the
-//! worker dies before the report.
+//! durable names it. With a journal (`journal.rs`) it is written there
+//! before its acknowledgement, with the time it will be answered by; a
+//! starting worker hands back any entry past that time (`recover.rs`), so
+//! the job may be followed for a long window. Without a journal it is
+//! followed first and acknowledged only when its report is ready: dying
+//! while it follows leaves it unacknowledged, and CodePipeline hands it out
+//! again; the window stays short so that happens only to dead workers.
+//!
+//! Each continuation follows twice as long as the one before (up to 32 ×
+//! `follow_for`), and checks the execution less often as it ages: a long
+//! deploy costs calls in proportion to the logarithm of its duration.
 
 use super::artifact::{self, Limits};
 use super::config::{ActionConfig, InputSource};
@@ -108,6 +114,13 @@ impl Outcome {
         }
     }
 }
+
+/// Windows stop doubling after this many rounds (32 × `follow_for`).
+const MAX_ROUND: u32 = 5;
+/// CodePipeline hands out an unacknowledged job again after a while (60 s
+/// on the playground; AWS does not document it): a job followed before its
+/// acknowledgement must be answered well before.
+const UNACKNOWLEDGED_WINDOW: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct JobRunner {
@@ -213,7 +226,7 @@ impl JobRunner {
         if !self.acknowledge(job).await {
             return None;
         }
-        let report = self.follow(job, &arn, None).await;
+        let report = self.follow(job, &arn, None, self.window(0)).await;
         Some(match report {
             Report::Continue {
                 token,
@@ -275,9 +288,10 @@ impl JobRunner {
         parse_input_file(path, &file).map_err(|e| fail(e.to_string()))
     }
 
-    /// A continuation job: follow the execution it names, record the job in
-    /// the journal, then acknowledge and report at once (see the module
-    /// comment for why in that order).
+    /// A continuation job. With a journal: record it, acknowledge it, then
+    /// follow the execution it names for its round's window. Without one:
+    /// follow first (a shorter window), then acknowledge and report at once.
+    /// The module comment says why.
     async fn follow_up(&self, job: &Job, token: &str) -> Option<Report> {
         let continuation = match Continuation::decode(token) {
             Ok(continuation) => continuation,
@@ -292,16 +306,32 @@ impl JobRunner {
         }
         let arn = &continuation.execution_arn;
         tracing::Span::current().record("execution_arn", arn.as_str());
-        let report = self.follow(job, arn, Some(&continuation)).await;
-        if let Some(journal) = &self.journal
-            && let Err(error) = journal.open(&job.id, arn).await
-        {
+        let window = self.window(continuation.round);
+        let Some(journal) = &self.journal else {
+            let report = self.follow(job, arn, Some(&continuation), window).await;
+            return self.acknowledge(job).await.then_some(report);
+        };
+        let held_until = epoch_now() + window.as_secs_f64();
+        if let Err(error) = journal.open(&job.id, arn, held_until).await {
             // Unacknowledged, the job goes back to CodePipeline's queue.
             self.metrics.aws_error("PutObject");
             tracing::warn!(error = %format!("{error:#}"), "could not record the job in the journal; leaving it unacknowledged");
             return None;
         }
-        self.acknowledge(job).await.then_some(report)
+        if !self.acknowledge(job).await {
+            self.forget(job).await;
+            return None;
+        }
+        Some(self.follow(job, arn, Some(&continuation), window).await)
+    }
+
+    /// How long a job of `round` follows its execution: `follow_for`, then
+    /// twice as long each round, so a long execution costs a number of jobs
+    /// (and calls) that grows with the logarithm of its duration. An
+    /// unacknowledged job must be answered before CodePipeline hands it out
+    /// again, so without a journal the window stays short.
+    fn window(&self, round: u32) -> Duration {
+        follow_window(self.settings.follow_for, round, self.journal.is_some())
     }
 
     /// Removes an answered continuation job from the journal.
@@ -315,10 +345,20 @@ impl JobRunner {
         }
     }
 
-    /// Re-describes the execution with backoff until it ends, `follow_for`
-    /// passes or the worker shuts down; then decides what to report.
-    async fn follow(&self, job: &Job, arn: &str, previous: Option<&Continuation>) -> Report {
-        let deadline = Instant::now() + self.settings.follow_for;
+    /// Re-describes the execution until it ends, `window` passes or the
+    /// worker shuts down; then decides what to report. The pause between two
+    /// checks backs off from `check_min` to `check_max`, and past that grows
+    /// with the execution's age (an eighth of it): a long execution is
+    /// checked ever less often, and its end is noticed within an eighth of
+    /// its running time.
+    async fn follow(
+        &self,
+        job: &Job,
+        arn: &str,
+        previous: Option<&Continuation>,
+        window: Duration,
+    ) -> Report {
+        let deadline = Instant::now() + window;
         let mut pauses = backon::ExponentialBuilder::default()
             .with_min_delay(self.settings.check_min)
             .with_max_delay(self.settings.check_max)
@@ -345,21 +385,26 @@ impl JobRunner {
             if described.status.is_terminal() || now >= deadline || self.shutdown.is_cancelled() {
                 break described;
             }
+            let age = described
+                .start_date
+                .map_or(0.0, |started| (epoch_now() - started).max(0.0));
             let pause = pauses
                 .next()
                 .unwrap_or(self.settings.check_max)
+                .max(Duration::from_secs_f64(age / 8.0))
                 .min(deadline - now);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 () = self.shutdown.cancelled() => {}
             }
         };
-        self.conclude(job, described).await
+        let next_round = previous.map_or(1, |p| p.round + 1);
+        self.conclude(job, described, next_round).await
     }
 
     /// Turns the final description into a report, writing the output
     /// artifact when the execution succeeded.
-    async fn conclude(&self, job: &Job, described: Described) -> Report {
+    async fn conclude(&self, job: &Job, described: Described, next_round: u32) -> Report {
         let stop_date = described.stop_date;
         let facts = match self.sfn.facts(described.clone()).await {
             Ok(facts) => facts,
@@ -370,7 +415,7 @@ impl JobRunner {
                 described.into_facts()
             }
         };
-        let report = decide::decide(&facts, epoch_now());
+        let report = decide::decide(&facts, epoch_now(), next_round);
         if let Some(stopped) = stop_date {
             self.metrics.completion_latency(epoch_now() - stopped);
         }
@@ -439,9 +484,44 @@ impl JobRunner {
     }
 }
 
+/// See [`JobRunner::window`].
+pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
+    let grown = follow_for * 2u32.pow(round.min(MAX_ROUND));
+    if round == 0 || journaled {
+        grown
+    } else {
+        grown.min(UNACKNOWLEDGED_WINDOW.max(follow_for))
+    }
+}
+
 fn epoch_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_round_follows_twice_as_long_up_to_thirty_two_times() {
+        let ten = Duration::from_secs(10);
+        let windows: Vec<u64> = (0..8)
+            .map(|round| follow_window(ten, round, true).as_secs())
+            .collect();
+        assert_eq!(windows, [10, 20, 40, 80, 160, 320, 320, 320]);
+    }
+
+    #[test]
+    fn without_a_journal_an_unacknowledged_job_is_answered_within_thirty_seconds() {
+        let ten = Duration::from_secs(10);
+        let windows: Vec<u64> = (0..4)
+            .map(|round| follow_window(ten, round, false).as_secs())
+            .collect();
+        assert_eq!(windows, [10, 20, 30, 30]);
+        // A first job is acknowledged before it follows: any follow_for.
+        assert_eq!(follow_window(Duration::from_secs(60), 0, false).as_secs(), 60);
+    }
 }

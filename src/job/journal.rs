@@ -6,9 +6,10 @@
 //! CodePipeline never hands an acknowledged job out again: a worker killed
 //! between AcknowledgeJob and the report would leave it to the 24-hour
 //! timeout. So before acknowledging one, the worker writes
-//! `<prefix><job id>` (its body: the execution it follows) and deletes it
-//! once the report is delivered. An entry that outlives the lease belongs to
-//! a worker that died; recovery hands that job back like a first job.
+//! `<prefix><job id>` (its body: the execution it follows and the time by
+//! which it will have answered) and deletes it once the report is
+//! delivered. An entry past its time (and a grace) belongs to a worker that
+//! died; recovery hands that job back like a first job.
 //!
 //! The bucket is the worker's own (bootstrap creates it, with a lifecycle
 //! rule that removes forgotten entries after two days); the calls use the
@@ -16,7 +17,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::DisplayErrorContext;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalLocation {
@@ -50,11 +51,20 @@ impl std::str::FromStr for JournalLocation {
 }
 
 /// A job some worker acknowledged and had not yet answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub job_id: String,
     pub execution_arn: String,
-    pub age: Duration,
+    /// Epoch seconds by which its worker meant to answer.
+    pub held_until: f64,
+}
+
+/// An entry's body.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    execution_arn: String,
+    held_until: f64,
 }
 
 #[derive(Clone)]
@@ -72,14 +82,23 @@ impl Journal {
         format!("{}{job_id}", self.location.prefix)
     }
 
-    /// Records that `job_id` follows `execution_arn` and is about to be
-    /// acknowledged.
-    pub async fn open(&self, job_id: &str, execution_arn: &str) -> anyhow::Result<()> {
+    /// Records that `job_id` follows `execution_arn`, is about to be
+    /// acknowledged, and will be answered by `held_until` (epoch seconds).
+    pub async fn open(
+        &self,
+        job_id: &str,
+        execution_arn: &str,
+        held_until: f64,
+    ) -> anyhow::Result<()> {
+        let body = Body {
+            execution_arn: execution_arn.to_string(),
+            held_until,
+        };
         self.s3
             .put_object()
             .bucket(&self.location.bucket)
             .key(self.key(job_id))
-            .body(execution_arn.as_bytes().to_vec().into())
+            .body(serde_json::to_vec(&body)?.into())
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("journal PutObject: {}", DisplayErrorContext(e)))?;
@@ -98,9 +117,15 @@ impl Journal {
         Ok(())
     }
 
-    /// Entries written at least `lease` ago.
-    pub async fn stale(&self, lease: Duration) -> anyhow::Result<Vec<Entry>> {
+    /// Entries whose worker should have answered more than `grace` ago.
+    pub async fn stale(&self, grace: Duration) -> anyhow::Result<Vec<Entry>> {
         let now = SystemTime::now();
+        let cutoff = now
+            .checked_sub(grace)
+            .unwrap_or(UNIX_EPOCH)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
         let mut entries = Vec::new();
         let mut pages = self
             .s3
@@ -117,24 +142,28 @@ impl Journal {
                 let (Some(key), Some(modified)) = (object.key(), object.last_modified()) else {
                     continue;
                 };
-                let written = SystemTime::try_from(*modified).unwrap_or(now);
-                let age = now.duration_since(written).unwrap_or_default();
-                if age < lease {
+                // Not due before its write time: saves reading fresh entries.
+                if modified.as_secs_f64() > cutoff {
                     continue;
                 }
-                let job_id = key.trim_start_matches(&self.location.prefix).to_string();
-                let execution_arn = self.read(key).await?;
+                let Ok(body) = serde_json::from_slice::<Body>(&self.read(key).await?) else {
+                    tracing::warn!(%key, "ignoring a journal entry cpsf did not write");
+                    continue;
+                };
+                if body.held_until > cutoff {
+                    continue;
+                }
                 entries.push(Entry {
-                    job_id,
-                    execution_arn,
-                    age,
+                    job_id: key.trim_start_matches(&self.location.prefix).to_string(),
+                    execution_arn: body.execution_arn,
+                    held_until: body.held_until,
                 });
             }
         }
         Ok(entries)
     }
 
-    async fn read(&self, key: &str) -> anyhow::Result<String> {
+    async fn read(&self, key: &str) -> anyhow::Result<Vec<u8>> {
         let object = self
             .s3
             .get_object()
@@ -143,8 +172,7 @@ impl Journal {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("journal GetObject {key}: {}", DisplayErrorContext(e)))?;
-        let bytes = object.body.collect().await?.into_bytes();
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(object.body.collect().await?.into_bytes().to_vec())
     }
 }
 

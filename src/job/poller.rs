@@ -32,6 +32,10 @@ pub struct PollerSettings {
     pub poll_min: Duration,
     /// Longest pause between polls, jitter included.
     pub poll_max: Duration,
+    /// Longest pause while jobs are in flight: a busy worker is likely to
+    /// be handed more soon (pipelines run in bursts), and polls while busy
+    /// cost nothing an idle worker pays.
+    pub poll_busy: Duration,
     /// How long in-flight jobs get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
 }
@@ -93,7 +97,10 @@ impl Poller {
                 pauses = self.idle_backoff();
                 continue;
             }
-            let pause = pauses.next().unwrap_or(self.settings.poll_max);
+            let mut pause = pauses.next().unwrap_or(self.settings.poll_max);
+            if slots.available_permits() < self.settings.max_in_flight {
+                pause = pause.min(self.settings.poll_busy);
+            }
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 () = shutdown.cancelled() => {}

@@ -90,21 +90,33 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// Sweeps now and once more after the lease, unless shut down first.
+    /// Sweeps the executions now and once more after the lease; the
+    /// journal then every lease too (its entries fall due while workers run,
+    /// when a worker that held one died).
     pub async fn run(self, shutdown: CancellationToken) {
         if self.state_machines.is_empty() && self.journal.is_none() {
             return;
         }
-        self.sweep_and_log().await;
-        tokio::select! {
-            () = tokio::time::sleep(self.lease) => self.sweep_and_log().await,
-            () = shutdown.cancelled() => {}
+        for sweep in 0u64.. {
+            self.sweep_and_log(sweep < 2).await;
+            if sweep >= 1 && self.journal.is_none() {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.lease) => {}
+                () = shutdown.cancelled() => return,
+            }
         }
     }
 
-    async fn sweep_and_log(&self) {
+    async fn sweep_and_log(&self, executions: bool) {
         let mut total = Sweep::default();
-        for machine in &self.state_machines {
+        let machines = if executions {
+            &self.state_machines[..]
+        } else {
+            &[]
+        };
+        for machine in machines {
             match self.sweep(machine).await {
                 Ok(sweep) => {
                     total.examined += sweep.examined;
@@ -129,11 +141,13 @@ impl Recovery {
                 ),
             }
         }
-        tracing::info!(
-            examined = total.examined,
-            recovered = total.recovered,
-            "looked for jobs a stopped worker left unanswered"
-        );
+        if executions || total.recovered > 0 {
+            tracing::info!(
+                examined = total.examined,
+                recovered = total.recovered,
+                "looked for jobs a stopped worker left unanswered"
+            );
+        }
     }
 
     /// One state machine's recent executions.
@@ -204,6 +218,7 @@ impl Recovery {
             execution_arn: arn.to_string(),
             handed_back_at: now,
             check_failures: 0,
+            round: 0,
         };
         let report = Report::Continue {
             token: continuation.encode(),

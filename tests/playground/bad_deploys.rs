@@ -204,6 +204,7 @@ fn start_colliding_worker(h: &Harness) -> crate::worker_harness::RunningWorker {
             max_in_flight: 1,
             poll_min: Duration::from_millis(50),
             poll_max: Duration::from_millis(300),
+            poll_busy: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(5),
         }),
         job: JobSettings::default(),

@@ -186,6 +186,7 @@ impl Harness {
                 max_in_flight: 8,
                 poll_min: Duration::from_millis(50),
                 poll_max: Duration::from_millis(300),
+                poll_busy: Duration::from_millis(250),
                 shutdown_grace: Duration::from_secs(10),
             }),
             tasks: None,
