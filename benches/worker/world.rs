@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const SOURCE_BUCKET: &str = "bench-source";
 pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
+/// Workers run as bootstrap deploys them: with a journal.
+const JOURNAL_BUCKET: &str = "bench-journal";
 const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
 
 pub fn now() -> f64 {
@@ -40,7 +42,7 @@ impl World {
         let env = playground.env().clone();
         let sdk = env.sdk_config().await;
         let s3 = env.s3_client(&sdk);
-        for bucket in [SOURCE_BUCKET, ARTIFACT_BUCKET] {
+        for bucket in [SOURCE_BUCKET, ARTIFACT_BUCKET, JOURNAL_BUCKET] {
             s3.create_bucket().bucket(bucket).send().await?;
         }
         s3.put_object()
@@ -331,6 +333,7 @@ impl Worker {
             .env("RUST_LOG", "warn")
             .args(["worker", "--jobs-only", "--provider", provider])
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--journal", &format!("s3://{JOURNAL_BUCKET}/{provider}/")])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
