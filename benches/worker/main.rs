@@ -13,8 +13,10 @@
 //!   bottleneck;
 //! - the same workload with the ancestor's fixed 30 s poll and Wait loop.
 //!
-//!     cargo bench --bench worker             # the full run, ~12 min
-//!     cargo bench --bench worker -- --quick  # a smaller run, ~3 min
+//! ```text
+//! cargo bench --bench worker             # the full run, ~12 min
+//! cargo bench --bench worker -- --quick  # a smaller run, ~3 min
+//! ```
 //!
 //! Writes bench/results/results.{json,md}, latency.{svg,png} and
 //! rss.{svg,png}. The targets are checked and reported, never asserted: a

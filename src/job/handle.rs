@@ -522,6 +522,9 @@ mod tests {
             .collect();
         assert_eq!(windows, [10, 20, 30, 30]);
         // A first job is acknowledged before it follows: any follow_for.
-        assert_eq!(follow_window(Duration::from_secs(60), 0, false).as_secs(), 60);
+        assert_eq!(
+            follow_window(Duration::from_secs(60), 0, false).as_secs(),
+            60
+        );
     }
 }

@@ -59,7 +59,7 @@ impl Reporter {
             return Ok(());
         }
         let success = |e| ReportError::new("PutJobSuccessResult", e);
-        let sent = match report {
+        match report {
             Report::Continue {
                 token,
                 summary,
@@ -113,8 +113,7 @@ impl Reporter {
                     .map(drop)
                     .map_err(|e| ReportError::new("PutJobFailureResult", e))
             }
-        };
-        sent
+        }
     }
 }
 
