@@ -182,6 +182,12 @@ impl Sfn {
     /// Facts for the decision: what DescribeExecution said plus, from the
     /// newest history, the current state and (if it failed) why.
     pub async fn facts(&self, described: Described) -> anyhow::Result<ExecutionFacts> {
+        // A success is reported from its output alone: no history needed.
+        if described.status == ExecutionStatus::Succeeded {
+            let mut facts = described.into_facts();
+            facts.failure = FailureFacts::default();
+            return Ok(facts);
+        }
         let failed =
             described.status.is_terminal() && described.status != ExecutionStatus::Succeeded;
         let pages = if failed { FAILURE_PAGES } else { 1 };

@@ -53,7 +53,6 @@ use super::s3::ArtifactStore;
 use crate::metrics::Metrics;
 use crate::sfn::{DescribeError, Described, Sfn, StartError};
 use aws_config::SdkConfig;
-use backon::BackoffBuilder;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -66,7 +65,8 @@ pub struct JobSettings {
     /// How long a job follows a running execution before handing it back
     /// as a continuation.
     pub follow_for: Duration,
-    /// First and longest pause between two DescribeExecution calls.
+    /// Bounds of the pause between two DescribeExecution calls, which is a
+    /// quarter of the execution's age in between (see `follow`).
     pub check_min: Duration,
     pub check_max: Duration,
     /// State machines whose recent executions a starting worker checks for
@@ -83,8 +83,8 @@ impl Default for JobSettings {
         Self {
             artifact_limits: Limits::default(),
             follow_for: Duration::from_secs(10),
-            check_min: Duration::from_millis(200),
-            check_max: Duration::from_secs(2),
+            check_min: Duration::from_millis(500),
+            check_max: Duration::from_secs(600),
             recover_from: Vec::new(),
             journal: None,
         }
@@ -347,10 +347,11 @@ impl JobRunner {
 
     /// Re-describes the execution until it ends, `window` passes or the
     /// worker shuts down; then decides what to report. The pause between two
-    /// checks backs off from `check_min` to `check_max`, and past that grows
-    /// with the execution's age (an eighth of it): a long execution is
-    /// checked ever less often, and its end is noticed within an eighth of
-    /// its running time.
+    /// checks is a quarter of the execution's age, within `check_min` and
+    /// `check_max`, ±10% so that many jobs do not check in step: a short
+    /// execution is checked every half second, a long one ever less often
+    /// (its end noticed within a quarter of its running time), and the
+    /// number of checks grows with the logarithm of its duration.
     async fn follow(
         &self,
         job: &Job,
@@ -359,12 +360,6 @@ impl JobRunner {
         window: Duration,
     ) -> Report {
         let deadline = Instant::now() + window;
-        let mut pauses = backon::ExponentialBuilder::default()
-            .with_min_delay(self.settings.check_min)
-            .with_max_delay(self.settings.check_max)
-            .with_jitter()
-            .without_max_times()
-            .build();
         let described = loop {
             let described = match self.sfn.describe(arn).await {
                 Ok(d) => d,
@@ -388,10 +383,8 @@ impl JobRunner {
             let age = described
                 .start_date
                 .map_or(0.0, |started| (epoch_now() - started).max(0.0));
-            let pause = pauses
-                .next()
-                .unwrap_or(self.settings.check_max)
-                .max(Duration::from_secs_f64(age / 8.0))
+            let pause = check_pause(age, &self.settings)
+                .mul_f64(rand::random_range(0.9..1.1))
                 .min(deadline - now);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
@@ -484,6 +477,11 @@ impl JobRunner {
     }
 }
 
+/// A quarter of the execution's age, within the settings' bounds.
+pub fn check_pause(age_seconds: f64, settings: &JobSettings) -> Duration {
+    Duration::from_secs_f64(age_seconds / 4.0).clamp(settings.check_min, settings.check_max)
+}
+
 /// See [`JobRunner::window`].
 pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
     let grown = follow_for * 2u32.pow(round.min(MAX_ROUND));
@@ -504,6 +502,16 @@ fn epoch_now() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_come_every_half_second_then_at_a_quarter_of_the_age() {
+        let settings = JobSettings::default();
+        let pause = |age: f64| check_pause(age, &settings).as_secs_f64();
+        assert_eq!(pause(0.0), 0.5);
+        assert_eq!(pause(1.9), 0.5);
+        assert_eq!(pause(40.0), 10.0);
+        assert_eq!(pause(3600.0), 600.0);
+    }
 
     #[test]
     fn each_round_follows_twice_as_long_up_to_thirty_two_times() {
