@@ -11,16 +11,35 @@ use std::time::Duration;
 /// a job; the SDK retries it.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Idle connections kept per host. A worker with many jobs in flight sends
+/// bursts of calls; without a bound every connection a burst opened stayed
+/// in the pool, ~30 KB each (more with TLS), most of a busy worker's memory
+/// (bench/results).
+const IDLE_CONNECTIONS_PER_HOST: usize = 8;
+
+/// The HTTPS client every AWS client shares: the SDK's own (rustls with
+/// aws-lc), with a bounded idle pool.
+fn http_client() -> aws_sdk_sfn::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https()
+}
+
 /// Loads the configuration. `max_attempts` overrides the SDK's default of 3
 /// (standard retry mode: exponential backoff with jitter on throttling,
 /// 5xx and connection errors).
 pub async fn load(max_attempts: Option<u32>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
     if let Some(attempts) = max_attempts {
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts.max(1)));
     }

@@ -8,6 +8,8 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// How many history pages (newest first) are read to explain a failure.
 const FAILURE_PAGES: usize = 3;
@@ -73,14 +75,25 @@ impl Described {
     }
 }
 
+/// DescribeExecution calls in flight at once, across every job. Jobs that
+/// check in the same instant would otherwise open a connection each, and
+/// every idle connection the pool keeps costs ~30 KB (more with TLS): with
+/// a thousand jobs in flight that was most of the worker's memory
+/// (bench/results). Checks take milliseconds, so queueing costs little.
+const CONCURRENT_CHECKS: usize = 8;
+
 #[derive(Clone)]
 pub struct Sfn {
     client: Client,
+    checks: Arc<Semaphore>,
 }
 
 impl Sfn {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            checks: Arc::new(Semaphore::new(CONCURRENT_CHECKS)),
+        }
     }
 
     /// Starts `name` and returns its ARN. An execution of that name that
@@ -150,6 +163,11 @@ impl Sfn {
     }
 
     pub async fn describe(&self, arn: &str) -> Result<Described, DescribeError> {
+        let _permit = self
+            .checks
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let output = self
             .client
             .describe_execution()

@@ -31,12 +31,32 @@ pub fn percentiles(values: &[f64]) -> Percentiles {
 
 /// Resident memory of `pid` in bytes (VmRSS).
 pub fn rss_bytes(pid: u32) -> u64 {
+    status_kb(pid, "VmRSS:")
+}
+
+/// Of which file-backed: the binary's pages (code, read-only data) that
+/// have been touched, shared with every process running it.
+pub fn rss_file_bytes(pid: u32) -> u64 {
+    status_kb(pid, "RssFile:")
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Threads of `pid`.
+pub fn threads(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// User + system CPU time `pid` has used so far.

@@ -328,7 +328,15 @@ impl Worker {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_cpsf"))
+        // CPSF_BENCH_WRAP runs the worker under a profiler, e.g.
+        // "heaptrack -o /tmp/worker" (with CPSF_BENCH_CPSF=target/debug/cpsf
+        // for symbols).
+        let binary = std::env::var("CPSF_BENCH_CPSF").unwrap_or(env!("CARGO_BIN_EXE_cpsf").into());
+        let wrap = std::env::var("CPSF_BENCH_WRAP").unwrap_or_default();
+        let mut words: Vec<String> = wrap.split_whitespace().map(str::to_string).collect();
+        words.push(binary);
+        let child = Command::new(&words[0])
+            .args(&words[1..])
             .envs(through.vars())
             .env("RUST_LOG", "warn")
             .args(["worker", "--jobs-only", "--provider", provider])
