@@ -96,11 +96,15 @@ async fn every_bad_deploy_fails_with_its_exact_message_and_the_worker_keeps_serv
         )
         .await;
         if let Some(before) = &case.before {
-            let id = put_and_start(&h, &case.name, &key, &before.apply(&case.name)).await;
+            let id = h
+                .put_app_and_start(&case.name, &key, &before.apply(&case.name))
+                .await;
             let status = h.wait_until_done(&case.name, &id).await;
             assert_eq!(Some(&status), case.before_status.as_ref(), "{}", case.name);
         }
-        let id = put_and_start(&h, &case.name, &key, &case.revision.apply(&case.name)).await;
+        let id = h
+            .put_app_and_start(&case.name, &key, &case.revision.apply(&case.name))
+            .await;
         let (taken_name, colliding_worker) = if case.collision {
             let name = collide(&h, &machine, &case.name).await;
             (Some(name), Some(start_colliding_worker(&h)))
@@ -149,16 +153,6 @@ async fn every_bad_deploy_fails_with_its_exact_message_and_the_worker_keeps_serv
         error_message(&detail)
     );
     worker.stop().await;
-}
-
-async fn put_and_start(h: &Harness, pipeline: &str, key: &str, app: &App) -> String {
-    let deploy = serde_json::to_string_pretty(&app.deploy).unwrap();
-    h.put_source_zip_at(
-        key,
-        &[("deploy.json", &deploy), ("template.yaml", &app.template)],
-    )
-    .await;
-    h.start_execution(pipeline).await
 }
 
 /// Takes the pipeline's job before any worker and starts an execution under

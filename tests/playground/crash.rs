@@ -14,9 +14,8 @@
 use crate::deploy_harness::*;
 use crate::figures;
 use crate::harness::*;
-use cpsf::local::LocalEnv;
 use cpsf::local::codepipeline::Config;
-use cpsf::local::proxy::{FaultPlan, Phase, Proxy, ProxyOptions, Verdict};
+use cpsf::local::proxy::{FaultPlan, Hook, Phase, Verdict};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -351,14 +350,7 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     h.create_worker_type_for(&provider).await;
     // Dead handlers are noticed after 2 s of silence and retried after 1 s.
     let machine = h
-        .install_deploy_as(&prefix, |definition| {
-            for state in definition["States"].as_object_mut().unwrap().values_mut() {
-                if state["Type"] == "Task" {
-                    state["HeartbeatSeconds"] = 2.into();
-                    state["Retry"][0]["IntervalSeconds"] = 1.into();
-                }
-            }
-        })
+        .install_deploy_as(&prefix, |definition| short_heartbeats(definition, 2))
         .await;
     h.create_worker_pipeline_with(
         &name,
@@ -379,20 +371,9 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
         fired: Mutex::new(None),
     });
     let hook_trigger = trigger.clone();
-    let proxy = Proxy::start(ProxyOptions {
-        codepipeline: h.env.codepipeline_endpoint.clone(),
-        fakecloud: h.env.aws_endpoint.clone(),
-        faults: FaultPlan::none(),
-        hook: Some(Arc::new(move |phase, operation, body| {
-            hook_trigger.on_call(phase, operation, body)
-        })),
-    })
-    .await
-    .unwrap();
-    let through_proxy = LocalEnv {
-        aws_endpoint: proxy.endpoint(),
-        codepipeline_endpoint: proxy.endpoint(),
-    };
+    let hook: Hook =
+        Arc::new(move |phase, operation, body| hook_trigger.on_call(phase, operation, body));
+    let (_proxy, through_proxy) = h.proxy(FaultPlan::none(), Some(hook)).await;
     let logs = figures::dir().join("crash-logs");
     std::fs::create_dir_all(&logs).unwrap();
     let starts = AtomicUsize::new(0);
@@ -437,7 +418,7 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     }
     let before_change = h.stack_operations(&name).await;
     trigger.armed.store(true, Ordering::SeqCst);
-    let id = start_from(h, &name, &key, &app).await;
+    let id = h.put_app_and_start(&name, &key, &app).await;
     let killed = within(Duration::from_secs(60), || async { trigger.fired() }).await;
     if !killed {
         return Outcome::never_reached(run);
@@ -491,17 +472,7 @@ where
     false
 }
 
-async fn start_from(h: &Harness, pipeline: &str, key: &str, app: &App) -> String {
-    let deploy = serde_json::to_string_pretty(&app.deploy).unwrap();
-    h.put_source_zip_at(
-        key,
-        &[("deploy.json", &deploy), ("template.yaml", &app.template)],
-    )
-    .await;
-    h.start_execution(pipeline).await
-}
-
 async fn deploy_from(h: &Harness, pipeline: &str, key: &str, app: &App) -> (String, String) {
-    let id = start_from(h, pipeline, key, app).await;
+    let id = h.put_app_and_start(pipeline, key, app).await;
     (h.wait_until_done(pipeline, &id).await, id)
 }

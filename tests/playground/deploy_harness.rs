@@ -29,6 +29,17 @@ impl App {
     }
 }
 
+/// Shortens every task's heartbeat timeout to `seconds` and its first
+/// retry's interval to 1 s, so a dead handler is noticed and replaced fast.
+pub fn short_heartbeats(definition: &mut Value, seconds: u64) {
+    for state in definition["States"].as_object_mut().unwrap().values_mut() {
+        if state["Type"] == "Task" {
+            state["HeartbeatSeconds"] = seconds.into();
+            state["Retry"][0]["IntervalSeconds"] = 1.into();
+        }
+    }
+}
+
 impl Harness {
     /// Installs the activities and the deploy state machine; `tweak` may
     /// change the definition (e.g. shorter heartbeats for a test).
@@ -140,6 +151,39 @@ impl Harness {
                 )
             })
             .count()
+    }
+
+    /// Puts `app` as the source object `key` and starts `pipeline`.
+    pub async fn put_app_and_start(&self, pipeline: &str, key: &str, app: &App) -> String {
+        let deploy = serde_json::to_string_pretty(&app.deploy).unwrap();
+        self.put_source_zip_at(
+            key,
+            &[("deploy.json", &deploy), ("template.yaml", &app.template)],
+        )
+        .await;
+        self.start_execution(pipeline).await
+    }
+
+    /// A fault proxy in front of this playground, and the variables that
+    /// point a worker process at it.
+    pub async fn proxy(
+        &self,
+        faults: cpsf::local::proxy::FaultPlan,
+        hook: Option<cpsf::local::proxy::Hook>,
+    ) -> (cpsf::local::proxy::Proxy, cpsf::local::LocalEnv) {
+        let proxy = cpsf::local::proxy::Proxy::start(cpsf::local::proxy::ProxyOptions {
+            codepipeline: self.env.codepipeline_endpoint.clone(),
+            fakecloud: self.env.aws_endpoint.clone(),
+            faults,
+            hook,
+        })
+        .await
+        .expect("start the proxy");
+        let env = cpsf::local::LocalEnv {
+            aws_endpoint: proxy.endpoint(),
+            codepipeline_endpoint: proxy.endpoint(),
+        };
+        (proxy, env)
     }
 
     /// How many states an execution entered.

@@ -13,14 +13,7 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     h.create_worker_type().await;
     // Short heartbeats, so a dead handler is noticed in seconds.
     let machine = h
-        .install_deploy(|definition| {
-            for state in definition["States"].as_object_mut().unwrap().values_mut() {
-                if state["Type"] == "Task" {
-                    state["HeartbeatSeconds"] = 2.into();
-                    state["Retry"][0]["IntervalSeconds"] = 1.into();
-                }
-            }
-        })
+        .install_deploy(|definition| short_heartbeats(definition, 2))
         .await;
     h.create_deploy_pipeline("app", &machine).await;
 

@@ -11,9 +11,8 @@
 use crate::deploy_harness::*;
 use crate::figures;
 use crate::harness::*;
-use cpsf::local::LocalEnv;
 use cpsf::local::codepipeline::Config;
-use cpsf::local::proxy::{FaultPlan, Proxy, ProxyOptions};
+use cpsf::local::proxy::FaultPlan;
 use std::time::{Duration, Instant};
 
 const PIPELINES: usize = 50;
@@ -28,30 +27,12 @@ async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
     })
     .await;
     h.create_worker_type().await;
+    // A task whose GetActivityTask answer was dropped is lost until its
+    // heartbeat times out: 6 s here, not 60.
     let machine = h
-        .install_deploy(|definition| {
-            for state in definition["States"].as_object_mut().unwrap().values_mut() {
-                // A task whose GetActivityTask answer was dropped is lost
-                // until its heartbeat times out: 6 s here, not 60.
-                if state["Type"] == "Task" {
-                    state["HeartbeatSeconds"] = 6.into();
-                    state["Retry"][0]["IntervalSeconds"] = 1.into();
-                }
-            }
-        })
+        .install_deploy(|definition| short_heartbeats(definition, 6))
         .await;
-    let proxy = Proxy::start(ProxyOptions {
-        codepipeline: h.env.codepipeline_endpoint.clone(),
-        fakecloud: h.env.aws_endpoint.clone(),
-        faults: FaultPlan::all_kinds(FAULT_RATE),
-        hook: None,
-    })
-    .await
-    .unwrap();
-    let through_proxy = LocalEnv {
-        aws_endpoint: proxy.endpoint(),
-        codepipeline_endpoint: proxy.endpoint(),
-    };
+    let (proxy, through_proxy) = h.proxy(FaultPlan::all_kinds(FAULT_RATE), None).await;
     let _worker = KillOnDrop(
         cpsf(&through_proxy)
             .args(["worker", "--aws-max-attempts", "8", "--follow-for", "2s"])
