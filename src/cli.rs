@@ -87,7 +87,7 @@ struct WorkerArgs {
     #[arg(long, env = "CPSF_QUERY_PARAM", value_parser = parse_key_value)]
     query_param: Option<(String, String)>,
     /// Most jobs handled at once.
-    #[arg(long, env = "CPSF_MAX_IN_FLIGHT", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, env = "CPSF_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_in_flight: u32,
     /// First pause after a poll that found nothing.
     #[arg(long, env = "CPSF_POLL_MIN", value_parser = humantime::parse_duration, default_value = "100ms")]

@@ -183,16 +183,22 @@ impl JobRunner {
     }
 
     async fn run_inner(&self, job: &Job) -> Outcome {
-        let report = match &job.continuation_token {
-            None => self.start(job).await,
-            Some(token) => self.follow_up(job, token).await,
+        let (report, journaled) = match &job.continuation_token {
+            None => (self.start(job).await, None),
+            Some(token) => match self.follow_up(job, token).await {
+                Some((report, key)) => (Some(report), key),
+                None => (None, None),
+            },
         };
         let Some(report) = report else {
             return Outcome::Abandoned;
         };
         let outcome = self.send(job, &report).await;
-        if job.continuation_token.is_some() && outcome != Outcome::ReportFailed {
-            self.forget(job).await;
+        // An undelivered report keeps its entry: recovery answers it later.
+        if let Some(key) = journaled
+            && outcome != Outcome::ReportFailed
+        {
+            self.forget(&key).await;
         }
         outcome
     }
@@ -291,13 +297,14 @@ impl JobRunner {
     /// A continuation job. With a journal: record it, acknowledge it, then
     /// follow the execution it names for its round's window. Without one:
     /// follow first (a shorter window), then acknowledge and report at once.
-    /// The module comment says why.
-    async fn follow_up(&self, job: &Job, token: &str) -> Option<Report> {
+    /// The module comment says why. Returns the report and the journal
+    /// entry to remove once it is delivered.
+    async fn follow_up(&self, job: &Job, token: &str) -> Option<(Report, Option<String>)> {
         let continuation = match Continuation::decode(token) {
             Ok(continuation) => continuation,
             Err(message) => {
                 let report = Report::fail(FailureKind::JobFailed, message);
-                return self.acknowledge(job).await.then_some(report);
+                return self.acknowledge(job).await.then_some((report, None));
             }
         };
         if continuation.handed_back_at > 0.0 {
@@ -309,20 +316,24 @@ impl JobRunner {
         let window = self.window(continuation.round);
         let Some(journal) = &self.journal else {
             let report = self.follow(job, arn, Some(&continuation), window).await;
-            return self.acknowledge(job).await.then_some(report);
+            return self.acknowledge(job).await.then_some((report, None));
         };
         let held_until = epoch_now() + window.as_secs_f64();
-        if let Err(error) = journal.open(&job.id, arn, held_until).await {
-            // Unacknowledged, the job goes back to CodePipeline's queue.
-            self.metrics.aws_error("PutObject");
-            tracing::warn!(error = %format!("{error:#}"), "could not record the job in the journal; leaving it unacknowledged");
-            return None;
-        }
+        let key = match journal.open(&job.id, arn, held_until).await {
+            Ok(key) => key,
+            Err(error) => {
+                // Unacknowledged, the job goes back to CodePipeline's queue.
+                self.metrics.aws_error("PutObject");
+                tracing::warn!(error = %format!("{error:#}"), "could not record the job in the journal; leaving it unacknowledged");
+                return None;
+            }
+        };
         if !self.acknowledge(job).await {
-            self.forget(job).await;
+            self.forget(&key).await;
             return None;
         }
-        Some(self.follow(job, arn, Some(&continuation), window).await)
+        let report = self.follow(job, arn, Some(&continuation), window).await;
+        Some((report, Some(key)))
     }
 
     /// How long a job of `round` follows its execution: `follow_for`, then
@@ -334,10 +345,10 @@ impl JobRunner {
         follow_window(self.settings.follow_for, round, self.journal.is_some())
     }
 
-    /// Removes an answered continuation job from the journal.
-    async fn forget(&self, job: &Job) {
+    /// Removes an answered continuation job's journal entry.
+    async fn forget(&self, key: &str) {
         if let Some(journal) = &self.journal
-            && let Err(error) = journal.close(&job.id).await
+            && let Err(error) = journal.close(key).await
         {
             // Harmless: recovery finds the job answered and removes it.
             self.metrics.aws_error("DeleteObject");

@@ -6,9 +6,9 @@
 //! CodePipeline never hands an acknowledged job out again: a worker killed
 //! between AcknowledgeJob and the report would leave it to the 24-hour
 //! timeout. So before acknowledging one, the worker writes
-//! `<prefix><job id>` (its body: the execution it follows and the time by
-//! which it will have answered) and deletes it once the report is
-//! delivered. An entry past its time (and a grace) belongs to a worker that
+//! `<prefix><job id>@<answer-by time>` (its body: the execution it follows)
+//! and deletes it once the report is delivered. The time is in the key so
+//! that recovery tells a due entry from a listing alone. An entry past its time (and a grace) belongs to a worker that
 //! died; recovery hands that job back like a first job.
 //!
 //! The bucket is the worker's own (bootstrap creates it, with a lifecycle
@@ -51,20 +51,18 @@ impl std::str::FromStr for JournalLocation {
 }
 
 /// A job some worker acknowledged and had not yet answered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    pub key: String,
     pub job_id: String,
     pub execution_arn: String,
-    /// Epoch seconds by which its worker meant to answer.
-    pub held_until: f64,
 }
 
-/// An entry's body.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Body {
-    execution_arn: String,
-    held_until: f64,
+/// `<job id>@<epoch seconds>` → the job id and the time, if it is one of
+/// cpsf's entries.
+pub fn parse_name(name: &str) -> Option<(&str, u64)> {
+    let (job_id, until) = name.rsplit_once('@')?;
+    Some((job_id, until.parse().ok()?))
 }
 
 #[derive(Clone)]
@@ -78,39 +76,37 @@ impl Journal {
         Self { s3, location }
     }
 
-    fn key(&self, job_id: &str) -> String {
-        format!("{}{job_id}", self.location.prefix)
-    }
-
     /// Records that `job_id` follows `execution_arn`, is about to be
     /// acknowledged, and will be answered by `held_until` (epoch seconds).
+    /// Returns the entry's key, for [`Journal::close`].
     pub async fn open(
         &self,
         job_id: &str,
         execution_arn: &str,
         held_until: f64,
-    ) -> anyhow::Result<()> {
-        let body = Body {
-            execution_arn: execution_arn.to_string(),
-            held_until,
-        };
+    ) -> anyhow::Result<String> {
+        let key = format!(
+            "{}{job_id}@{}",
+            self.location.prefix,
+            held_until.ceil() as u64
+        );
         self.s3
             .put_object()
             .bucket(&self.location.bucket)
-            .key(self.key(job_id))
-            .body(serde_json::to_vec(&body)?.into())
+            .key(&key)
+            .body(execution_arn.as_bytes().to_vec().into())
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("journal PutObject: {}", DisplayErrorContext(e)))?;
-        Ok(())
+        Ok(key)
     }
 
-    /// Forgets `job_id`: it was answered.
-    pub async fn close(&self, job_id: &str) -> anyhow::Result<()> {
+    /// Removes the entry `key`: its job was answered.
+    pub async fn close(&self, key: &str) -> anyhow::Result<()> {
         self.s3
             .delete_object()
             .bucket(&self.location.bucket)
-            .key(self.key(job_id))
+            .key(key)
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("journal DeleteObject: {}", DisplayErrorContext(e)))?;
@@ -138,25 +134,19 @@ impl Journal {
             let page = page.map_err(|e| {
                 anyhow::anyhow!("journal ListObjectsV2: {}", DisplayErrorContext(e))
             })?;
-            for object in page.contents() {
-                let (Some(key), Some(modified)) = (object.key(), object.last_modified()) else {
-                    continue;
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                let name = key.trim_start_matches(&self.location.prefix);
+                let Some((job_id, until)) = parse_name(name) else {
+                    continue; // not cpsf's
                 };
-                // Not due before its write time: saves reading fresh entries.
-                if modified.as_secs_f64() > cutoff {
-                    continue;
+                if until as f64 > cutoff {
+                    continue; // its worker may still answer
                 }
-                let Ok(body) = serde_json::from_slice::<Body>(&self.read(key).await?) else {
-                    tracing::warn!(%key, "ignoring a journal entry cpsf did not write");
-                    continue;
-                };
-                if body.held_until > cutoff {
-                    continue;
-                }
+                let arn = self.read(key).await?;
                 entries.push(Entry {
-                    job_id: key.trim_start_matches(&self.location.prefix).to_string(),
-                    execution_arn: body.execution_arn,
-                    held_until: body.held_until,
+                    key: key.to_string(),
+                    job_id: job_id.to_string(),
+                    execution_arn: String::from_utf8_lossy(&arn).into_owned(),
                 });
             }
         }
@@ -179,6 +169,16 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_name_is_the_job_and_its_answer_time() {
+        assert_eq!(
+            parse_name("4d19b636-8fd2@1795000000"),
+            Some(("4d19b636-8fd2", 1795000000))
+        );
+        assert_eq!(parse_name("4d19b636-8fd2"), None);
+        assert_eq!(parse_name("job@soon"), None);
+    }
 
     #[test]
     fn the_location_is_a_bucket_and_an_optional_prefix() {

@@ -189,7 +189,7 @@ impl Recovery {
             {
                 sweep.recovered += 1;
             }
-            journal.close(&entry.job_id).await?;
+            journal.close(&entry.key).await?;
         }
         Ok(sweep)
     }
