@@ -54,6 +54,23 @@ pub struct Sweep {
     pub recovered: u64,
 }
 
+impl Sweep {
+    /// Adds one source's sweep, or says why it could not be read.
+    fn add(&mut self, sweep: anyhow::Result<Sweep>, source: &str) {
+        match sweep {
+            Ok(sweep) => {
+                self.examined += sweep.examined;
+                self.recovered += sweep.recovered;
+            }
+            Err(error) => tracing::warn!(
+                %source,
+                error = %format!("{error:#}"),
+                "could not look for unanswered jobs"
+            ),
+        }
+    }
+}
+
 /// Whether an execution started `age` ago is due for a check: its worker
 /// has had the lease to answer, and its job cannot have timed out yet.
 pub fn due(age: Duration, lease: Duration) -> bool {
@@ -117,29 +134,10 @@ impl Recovery {
             &[]
         };
         for machine in machines {
-            match self.sweep(machine).await {
-                Ok(sweep) => {
-                    total.examined += sweep.examined;
-                    total.recovered += sweep.recovered;
-                }
-                Err(error) => tracing::warn!(
-                    state_machine = %machine,
-                    error = %format!("{error:#}"),
-                    "could not look for unanswered jobs"
-                ),
-            }
+            total.add(self.sweep(machine).await, machine);
         }
         if let Some(journal) = &self.journal {
-            match self.sweep_journal(journal).await {
-                Ok(sweep) => {
-                    total.examined += sweep.examined;
-                    total.recovered += sweep.recovered;
-                }
-                Err(error) => tracing::warn!(
-                    error = %format!("{error:#}"),
-                    "could not read the journal of unanswered continuation jobs"
-                ),
-            }
+            total.add(self.sweep_journal(journal).await, "the journal");
         }
         if executions || total.recovered > 0 {
             tracing::info!(
