@@ -68,7 +68,10 @@
 //!     from its hook at a chosen call. `cpsf local up --fault-rate` uses it.
 //!
 //! Tests: unit tests beside the code; `tests/playground/` runs a playground
-//! per test on free ports and drives it through the AWS SDK, a file per area.
+//! per test on free ports and drives it through the AWS SDK, a file per area
+//! (`crash.rs`, `faults.rs`, `scale.rs` and the bad-input corpus are the
+//! reliability tests). `benches/worker/` is the benchmark (`cargo bench
+//! --bench worker`), `fuzz/` the cargo-fuzz targets (`scripts/fuzz`).
 
 pub mod action_type;
 pub mod aws;
