@@ -493,7 +493,10 @@ pub fn check_pause(age_seconds: f64, settings: &JobSettings) -> Duration {
     Duration::from_secs_f64(age_seconds / 4.0).clamp(settings.check_min, settings.check_max)
 }
 
-/// See [`JobRunner::window`].
+/// How long a job of `round` follows its execution: `follow_for`, then
+/// twice as long each round, up to 32 times. Without a journal a
+/// continuation job is followed before its acknowledgement, so its window
+/// stays within 30 s (`UNACKNOWLEDGED_WINDOW`).
 pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
     let grown = follow_for * 2u32.pow(round.min(MAX_ROUND));
     if round == 0 || journaled {
