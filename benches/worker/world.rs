@@ -8,24 +8,18 @@ use aws_sdk_codepipeline::types::{
 };
 use cpsf::local::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
 use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
+use cpsf::tasks::epoch_now as now;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub const SOURCE_BUCKET: &str = "bench-source";
 pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
 /// Workers run as bootstrap deploys them: with a journal.
 const JOURNAL_BUCKET: &str = "bench-journal";
 const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
-
-pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
 
 pub struct World {
     pub playground: Playground,

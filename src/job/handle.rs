@@ -52,9 +52,10 @@ use super::report::Reporter;
 use super::s3::ArtifactStore;
 use crate::metrics::Metrics;
 use crate::sfn::{DescribeError, Described, Sfn, StartError};
+use crate::tasks::epoch_now;
 use aws_config::SdkConfig;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -504,13 +505,6 @@ pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Durat
     } else {
         grown.min(UNACKNOWLEDGED_WINDOW.max(follow_for))
     }
-}
-
-fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use super::decide::{self, Continuation, Report};
 use super::input::PIPELINE_KEY;
 use super::journal::Journal;
 use super::report::Reporter;
+use crate::tasks::epoch_now;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::DisplayErrorContext;
 use std::time::Duration;
@@ -235,13 +236,6 @@ impl Recovery {
             Err(error) => Err(error.into()),
         }
     }
-}
-
-fn epoch_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }
 
 #[cfg(test)]

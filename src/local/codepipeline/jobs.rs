@@ -10,7 +10,7 @@ use super::executions::ActionOutcome;
 use super::model::{
     ActionTypeId, ErrorDetails, ExecutionDetails, FAILURE_TYPES, FailureDetails, JobData,
 };
-use super::protocol::{ApiError, ApiResult, check_len, decode};
+use super::protocol::{ApiError, ApiResult, check_len, decode, epoch};
 use super::store::{JobRecord, JobStatus, Store, new_id};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -447,11 +447,6 @@ pub struct JobTiming {
 
 impl Store {
     pub fn job_timings(&self) -> Vec<JobTiming> {
-        let seconds = |t: SystemTime| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64()
-        };
         let mut timings: Vec<JobTiming> = self
             .jobs
             .values()
@@ -460,10 +455,10 @@ impl Store {
                 action_execution_id: job.action_execution_id.clone(),
                 continuation: job.data.continuation_token.is_some(),
                 status: job.status.as_str(),
-                queued: seconds(job.created),
-                dispatched: job.dispatched.map(seconds),
-                acknowledged: job.acknowledged.map(seconds),
-                answered: job.answered.map(seconds),
+                queued: epoch(job.created),
+                dispatched: job.dispatched.map(epoch),
+                acknowledged: job.acknowledged.map(epoch),
+                answered: job.answered.map(epoch),
             })
             .collect();
         timings.sort_by(|a, b| a.queued.total_cmp(&b.queued));
