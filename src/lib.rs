@@ -20,7 +20,8 @@
 //!     acknowledged and never answered (from executions' inputs and the
 //!     journal); `journal.rs`: continuation jobs recorded in S3 between
 //!     acknowledgement and report.
-//!   - pure: `data.rs` (the job in plain types, secrets kept out of `Debug`),
+//!   - pure: `pacing.rs` (how often a job checks its execution, how long
+//!     each round follows), `data.rs` (the job in plain types, secrets kept out of `Debug`),
 //!     `config.rs` (action configuration), `artifact.rs` (safe zip reading),
 //!     `input.rs` (state machine input, execution name), `decide.rs`
 //!     (execution facts → report, continuation tokens, limits).

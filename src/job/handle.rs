@@ -48,6 +48,7 @@ use super::data::Job;
 use super::decide::{self, Continuation, FailureKind, Report};
 use super::input::{execution_name, parse_input_file, state_machine_input};
 use super::journal::{Journal, JournalLocation};
+use super::pacing::{check_pause, follow_window};
 use super::report::Reporter;
 use super::s3::ArtifactStore;
 use crate::metrics::Metrics;
@@ -115,13 +116,6 @@ impl Outcome {
         }
     }
 }
-
-/// Windows stop doubling after this many rounds (32 × `follow_for`).
-const MAX_ROUND: u32 = 5;
-/// CodePipeline hands out an unacknowledged job again after a while (60 s
-/// on the playground; AWS does not document it): a job followed before its
-/// acknowledgement must be answered well before.
-const UNACKNOWLEDGED_WINDOW: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct JobRunner {
@@ -486,61 +480,5 @@ impl JobRunner {
                 Outcome::ReportFailed
             }
         }
-    }
-}
-
-/// A quarter of the execution's age, within the settings' bounds.
-pub fn check_pause(age_seconds: f64, settings: &JobSettings) -> Duration {
-    Duration::from_secs_f64(age_seconds / 4.0).clamp(settings.check_min, settings.check_max)
-}
-
-/// How long a job of `round` follows its execution: `follow_for`, then
-/// twice as long each round, up to 32 times. Without a journal a
-/// continuation job is followed before its acknowledgement, so its window
-/// stays within 30 s (`UNACKNOWLEDGED_WINDOW`).
-pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
-    let grown = follow_for * 2u32.pow(round.min(MAX_ROUND));
-    if round == 0 || journaled {
-        grown
-    } else {
-        grown.min(UNACKNOWLEDGED_WINDOW.max(follow_for))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checks_come_every_half_second_then_at_a_quarter_of_the_age() {
-        let settings = JobSettings::default();
-        let pause = |age: f64| check_pause(age, &settings).as_secs_f64();
-        assert_eq!(pause(0.0), 0.5);
-        assert_eq!(pause(1.9), 0.5);
-        assert_eq!(pause(40.0), 10.0);
-        assert_eq!(pause(3600.0), 600.0);
-    }
-
-    #[test]
-    fn each_round_follows_twice_as_long_up_to_thirty_two_times() {
-        let ten = Duration::from_secs(10);
-        let windows: Vec<u64> = (0..8)
-            .map(|round| follow_window(ten, round, true).as_secs())
-            .collect();
-        assert_eq!(windows, [10, 20, 40, 80, 160, 320, 320, 320]);
-    }
-
-    #[test]
-    fn without_a_journal_an_unacknowledged_job_is_answered_within_thirty_seconds() {
-        let ten = Duration::from_secs(10);
-        let windows: Vec<u64> = (0..4)
-            .map(|round| follow_window(ten, round, false).as_secs())
-            .collect();
-        assert_eq!(windows, [10, 20, 30, 30]);
-        // A first job is acknowledged before it follows: any follow_for.
-        assert_eq!(
-            follow_window(Duration::from_secs(60), 0, false).as_secs(),
-            60
-        );
     }
 }

@@ -8,6 +8,7 @@ pub mod decide;
 pub mod handle;
 pub mod input;
 pub mod journal;
+pub mod pacing;
 pub mod poller;
 pub mod recover;
 pub mod report;
