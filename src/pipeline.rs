@@ -22,23 +22,7 @@ pub struct PipelineSpec<'a> {
 /// Source (S3, change detection off) → Deploy, with `SourceOutput` passed
 /// along and a `DeployOutput` artifact.
 pub fn declare(spec: &PipelineSpec) -> PipelineDeclaration {
-    let source = ActionDeclaration::builder()
-        .name("Source")
-        .action_type_id(
-            ActionTypeId::builder()
-                .category(ActionCategory::Source)
-                .owner(ActionOwner::Aws)
-                .provider("S3")
-                .version("1")
-                .build()
-                .expect("all fields set"),
-        )
-        .configuration("S3Bucket", spec.source_bucket)
-        .configuration("S3ObjectKey", spec.source_key)
-        .configuration("PollForSourceChanges", "false")
-        .output_artifacts(artifact_out("SourceOutput"))
-        .build()
-        .expect("all fields set");
+    let source = s3_source(spec.source_bucket, spec.source_key);
     let mut deploy = ActionDeclaration::builder()
         .name("Deploy")
         .action_type_id(spec.action_type.clone())
@@ -71,6 +55,28 @@ pub fn declare(spec: &PipelineSpec) -> PipelineDeclaration {
         )
         .stages(stage("Source", source))
         .stages(stage("Deploy", deploy.build().expect("all fields set")))
+        .build()
+        .expect("all fields set")
+}
+
+/// The S3 source action (change detection off) reading `bucket`/`key` into
+/// the `SourceOutput` artifact.
+pub fn s3_source(bucket: &str, key: &str) -> ActionDeclaration {
+    ActionDeclaration::builder()
+        .name("Source")
+        .action_type_id(
+            ActionTypeId::builder()
+                .category(ActionCategory::Source)
+                .owner(ActionOwner::Aws)
+                .provider("S3")
+                .version("1")
+                .build()
+                .expect("all fields set"),
+        )
+        .configuration("S3Bucket", bucket)
+        .configuration("S3ObjectKey", key)
+        .configuration("PollForSourceChanges", "false")
+        .output_artifacts(artifact_out("SourceOutput"))
         .build()
         .expect("all fields set")
 }

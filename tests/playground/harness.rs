@@ -6,8 +6,8 @@ use aws_sdk_codepipeline::Client as CodePipeline;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionConfigurationProperty, ActionDeclaration, ActionOwner, ActionTypeId,
-    ArtifactDetails, ArtifactStore, ArtifactStoreType, InputArtifact, Job, OutputArtifact,
-    PipelineDeclaration, PipelineExecutionStatus, StageDeclaration,
+    ArtifactDetails, ArtifactStore, ArtifactStoreType, InputArtifact, Job, PipelineDeclaration,
+    PipelineExecutionStatus, StageDeclaration,
 };
 use cpsf::local::codepipeline::Config;
 use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
@@ -286,27 +286,7 @@ pub fn source_action() -> ActionDeclaration {
 
 /// The S3 source action reading `key` in the source bucket.
 pub fn source_action_for(key: &str) -> ActionDeclaration {
-    ActionDeclaration::builder()
-        .name("Source")
-        .action_type_id(
-            ActionTypeId::builder()
-                .category(ActionCategory::Source)
-                .owner(ActionOwner::Aws)
-                .provider("S3")
-                .version("1")
-                .build()
-                .unwrap(),
-        )
-        .configuration("S3Bucket", SOURCE_BUCKET)
-        .configuration("S3ObjectKey", key)
-        .output_artifacts(
-            OutputArtifact::builder()
-                .name("SourceOutput")
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap()
+    cpsf::pipeline::s3_source(SOURCE_BUCKET, key)
 }
 
 pub fn pipeline(name: &str, deploys: Vec<ActionDeclaration>) -> PipelineDeclaration {
