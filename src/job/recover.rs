@@ -47,7 +47,7 @@ pub fn lease(follow_for: Duration) -> Duration {
 }
 
 /// What one sweep found.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sweep {
     /// Executions inside the horizon and past the lease.
     pub examined: u64,
