@@ -108,15 +108,22 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// Sweeps the executions now and once more after the lease; the
-    /// journal then every lease too (its entries fall due while workers run,
-    /// when a worker that held one died).
+    /// Sweeps the executions now, and after the lease those that were too
+    /// young the first time; the journal every lease (its entries fall due
+    /// while workers run, when a worker that held one died).
     pub async fn run(self, shutdown: CancellationToken) {
         if self.state_machines.is_empty() && self.journal.is_none() {
             return;
         }
+        let first = epoch_now();
+        let lease = self.lease.as_secs_f64();
         for sweep in 0u64.. {
-            self.sweep_and_log(sweep < 2).await;
+            let executions_since = match sweep {
+                0 => Some(0.0),
+                1 => Some(first - lease),
+                _ => None,
+            };
+            self.sweep_and_log(executions_since).await;
             if sweep >= 1 && self.journal.is_none() {
                 return;
             }
@@ -127,20 +134,19 @@ impl Recovery {
         }
     }
 
-    async fn sweep_and_log(&self, executions: bool) {
+    /// `executions_since`: sweep the executions started after this time
+    /// (epoch seconds), or none.
+    async fn sweep_and_log(&self, executions_since: Option<f64>) {
         let mut total = Sweep::default();
-        let machines = if executions {
-            &self.state_machines[..]
-        } else {
-            &[]
-        };
-        for machine in machines {
-            total.add(self.sweep(machine).await, machine);
+        if let Some(since) = executions_since {
+            for machine in &self.state_machines {
+                total.add(self.sweep(machine, since).await, machine);
+            }
         }
         if let Some(journal) = &self.journal {
             total.add(self.sweep_journal(journal).await, "the journal");
         }
-        if executions || total.recovered > 0 {
+        if executions_since.is_some() || total.recovered > 0 {
             tracing::info!(
                 examined = total.examined,
                 recovered = total.recovered,
@@ -149,8 +155,8 @@ impl Recovery {
         }
     }
 
-    /// One state machine's recent executions.
-    pub async fn sweep(&self, state_machine: &str) -> anyhow::Result<Sweep> {
+    /// One state machine's recent executions started after `since`.
+    pub async fn sweep(&self, state_machine: &str, since: f64) -> anyhow::Result<Sweep> {
         let now = epoch_now();
         let mut sweep = Sweep::default();
         let mut pages = self
@@ -163,9 +169,9 @@ impl Recovery {
             let page =
                 page.map_err(|e| anyhow::anyhow!("ListExecutions: {}", DisplayErrorContext(e)))?;
             for execution in page.executions() {
-                let age =
-                    Duration::from_secs_f64((now - execution.start_date().as_secs_f64()).max(0.0));
-                if !due(age, self.lease) {
+                let started = execution.start_date().as_secs_f64();
+                let age = Duration::from_secs_f64((now - started).max(0.0));
+                if started < since || !due(age, self.lease) {
                     continue;
                 }
                 sweep.examined += 1;
