@@ -42,7 +42,7 @@ async fn three_workers_share_a_hundred_pipelines_without_duplicates() {
     let mut finished = 0.0;
     let mut per_worker = Vec::new();
     for worker in workers {
-        let text = worker.metrics.encode();
+        let text = worker.stop().await;
         let succeeded = crate::worker::metric(&text, "cpsf_jobs_total{outcome=\"succeeded\"}");
         finished += succeeded;
         per_worker.push(succeeded);
@@ -51,7 +51,6 @@ async fn three_workers_share_a_hundred_pipelines_without_duplicates() {
                 crate::worker::metric(&text, &format!("cpsf_jobs_total{{outcome=\"{outcome}\"}}"));
             assert_eq!(count, 0.0, "{outcome} jobs\n{text}");
         }
-        worker.stop().await;
     }
     crate::figures::record(
         "concurrency",

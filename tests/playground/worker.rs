@@ -146,7 +146,7 @@ async fn a_long_execution_is_followed_through_continuations() {
     })
     .await;
     assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
-    let text = worker.metrics.encode();
+    let text = worker.stop().await;
     let continued = metric(&text, "cpsf_jobs_total{outcome=\"continued\"}");
     // 3 s of waiting, handed back every ~0.5 s: a handful of jobs, not a hot loop.
     assert!(
@@ -154,7 +154,6 @@ async fn a_long_execution_is_followed_through_continuations() {
         "continued {continued} times\n{text}"
     );
     assert_eq!(metric(&text, "cpsf_jobs_total{outcome=\"succeeded\"}"), 1.0);
-    worker.stop().await;
 }
 
 /// The value of one sample in Prometheus text.

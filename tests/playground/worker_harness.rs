@@ -19,7 +19,7 @@ pub const ROLE: &str = "arn:aws:iam::123456789012:role/sfn";
 pub const SECRET_VALUE: &str = "S3CR3T-CONFIG-VALUE-42";
 
 pub struct RunningWorker {
-    pub metrics: Metrics,
+    metrics: Metrics,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -37,9 +37,13 @@ impl RunningWorker {
         }
     }
 
-    pub async fn stop(self) {
+    /// Stops the worker and returns its metrics once every job in flight has
+    /// ended: a pipeline shows its result as soon as the report lands, a
+    /// moment before the worker counts it.
+    pub async fn stop(self) -> String {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();
+        self.metrics.encode()
     }
 }
 
