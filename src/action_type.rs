@@ -17,10 +17,16 @@ pub const ENTITY_URL: &str =
     "https://console.aws.amazon.com/states/home#/statemachines/view/{Config:StateMachineArn}";
 
 pub fn id() -> ActionTypeId {
+    id_for(PROVIDER)
+}
+
+/// The same action type under another provider name: a benchmark or a test
+/// registers its own so its jobs never reach another worker.
+pub fn id_for(provider: &str) -> ActionTypeId {
     ActionTypeId::builder()
         .category(ActionCategory::Deploy)
         .owner(ActionOwner::Custom)
-        .provider(PROVIDER)
+        .provider(provider)
         .version(VERSION)
         .build()
         .expect("all fields set")
@@ -28,6 +34,11 @@ pub fn id() -> ActionTypeId {
 
 /// Registers the action type (harmless if it already exists as defined).
 pub async fn create(cp: &Client) -> anyhow::Result<()> {
+    create_for(cp, PROVIDER).await
+}
+
+/// Registers the action type under `provider` (see [`id_for`]).
+pub async fn create_for(cp: &Client, provider: &str) -> anyhow::Result<()> {
     let property = |name: &str, required: bool, description: &str| {
         ActionConfigurationProperty::builder()
             .name(name)
@@ -48,7 +59,7 @@ pub async fn create(cp: &Client) -> anyhow::Result<()> {
     };
     cp.create_custom_action_type()
         .category(ActionCategory::Deploy)
-        .provider(PROVIDER)
+        .provider(provider)
         .version(VERSION)
         .settings(
             ActionTypeSettings::builder()

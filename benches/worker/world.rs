@@ -3,9 +3,7 @@
 //! counting proxies.
 
 use crate::stats;
-use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionConfigurationProperty, ActionTypeId, ArtifactDetails,
-};
+use aws_sdk_codepipeline::types::ActionTypeId;
 use cpsf::local::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
 use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
 use cpsf::tasks::epoch_now as now;
@@ -160,44 +158,8 @@ impl World {
 
     /// A Deploy action type of its own for one part of the benchmark.
     pub async fn action_type(&self, provider: &str) -> anyhow::Result<ActionTypeId> {
-        let property = |name: &str| {
-            ActionConfigurationProperty::builder()
-                .name(name)
-                .required(false)
-                .key(false)
-                .secret(false)
-                .build()
-                .expect("all fields set")
-        };
-        let artifacts = |max| {
-            ArtifactDetails::builder()
-                .minimum_count(0)
-                .maximum_count(max)
-                .build()
-        };
-        let mut request = self
-            .cp
-            .create_custom_action_type()
-            .category(ActionCategory::Deploy)
-            .provider(provider)
-            .version("1")
-            .input_artifact_details(artifacts(5))
-            .output_artifact_details(artifacts(1));
-        for name in [
-            "StateMachineArn",
-            "ExecutionNamePrefix",
-            "InputType",
-            "Input",
-        ] {
-            request = request.configuration_properties(property(name));
-        }
-        request.send().await?;
-        Ok(ActionTypeId::builder()
-            .category(ActionCategory::Deploy)
-            .owner(aws_sdk_codepipeline::types::ActionOwner::Custom)
-            .provider(provider)
-            .version("1")
-            .build()?)
+        cpsf::action_type::create_for(&self.cp, provider).await?;
+        Ok(cpsf::action_type::id_for(provider))
     }
 
     /// `count` pipelines `<prefix>-<i>` running `machine` with `{"seconds": s}`.

@@ -5,8 +5,8 @@
 use aws_sdk_codepipeline::Client as CodePipeline;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionConfigurationProperty, ActionDeclaration, ActionOwner, ActionTypeId,
-    ArtifactDetails, ArtifactStore, ArtifactStoreType, InputArtifact, Job, PipelineDeclaration,
+    ActionCategory, ActionConfigurationProperty, ActionDeclaration, ActionTypeId, ArtifactDetails,
+    ArtifactStore, ArtifactStoreType, InputArtifact, Job, PipelineDeclaration,
     PipelineExecutionStatus, StageDeclaration,
 };
 use cpsf::local::codepipeline::Config;
@@ -242,13 +242,7 @@ pub const PROVIDER: &str = "StepFunctionsDeploy";
 
 /// A Deploy action type of its own keeps a test's jobs from other workers.
 pub fn deploy_type_id_for(provider: &str) -> ActionTypeId {
-    ActionTypeId::builder()
-        .category(ActionCategory::Deploy)
-        .owner(ActionOwner::Custom)
-        .provider(provider)
-        .version("1")
-        .build()
-        .unwrap()
+    cpsf::action_type::id_for(provider)
 }
 
 pub fn artifacts(min: i32, max: i32) -> ArtifactDetails {
