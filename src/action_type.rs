@@ -2,6 +2,7 @@
 //! / 1`, with configuration keys mirroring AWS's built-in Step Functions
 //! action (shared/design.md, "The custom action contract").
 
+use crate::aws::CallContext;
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionConfigurationProperty, ActionConfigurationPropertyType, ActionOwner,
@@ -91,12 +92,7 @@ pub async fn create_for(cp: &Client, provider: &str) -> anyhow::Result<()> {
         .output_artifact_details(details(1))
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "CreateCustomActionType: {}",
-                aws_sdk_codepipeline::error::DisplayErrorContext(e)
-            )
-        })?;
+        .call_context("CreateCustomActionType")?;
     Ok(())
 }
 

@@ -94,3 +94,16 @@ impl Clients {
             .map_or_else(|| "us-east-1".to_string(), |r| r.to_string())
     }
 }
+
+/// Names a failed AWS call in its error. An SDK error's own `Display` is
+/// only "service error"; the service's code and message are in its source
+/// chain, which the SDK's `DisplayErrorContext` prints on one line.
+pub trait CallContext<T> {
+    fn call_context(self, call: impl std::fmt::Display) -> anyhow::Result<T>;
+}
+
+impl<T, E: std::error::Error> CallContext<T> for Result<T, E> {
+    fn call_context(self, call: impl std::fmt::Display) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{call}: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)))
+    }
+}

@@ -4,6 +4,7 @@
 //! to S3 under a key derived from its content, so a changed definition
 //! changes the stack.
 
+use crate::aws::CallContext;
 use crate::aws::Clients;
 use crate::tasks::definition::DEPLOY_ASL;
 use anyhow::{Context, bail};
@@ -39,13 +40,10 @@ pub async fn run(
         .body(DEPLOY_ASL.as_bytes().to_vec().into())
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "uploading the definition to s3://{}/{key}: {}",
-                options.definition_bucket,
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
+        .call_context(format!(
+            "uploading the definition to s3://{}/{key}",
+            options.definition_bucket
+        ))?;
     let mut parameters = vec![
         parameter("DefinitionBucket", &options.definition_bucket),
         parameter("DefinitionKey", &key),
@@ -77,11 +75,7 @@ pub async fn run(
             {
                 return outputs(clients, &options.stack_name).await;
             }
-            Err(e) => bail!(
-                "UpdateStack {}: {}",
-                options.stack_name,
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            ),
+            Err(e) => Err(e).call_context(format!("UpdateStack {}", options.stack_name))?,
         }
     } else {
         cfn.create_stack()
@@ -91,13 +85,7 @@ pub async fn run(
             .capabilities(Capability::CapabilityNamedIam)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "CreateStack {}: {}",
-                    options.stack_name,
-                    aws_sdk_cloudformation::error::DisplayErrorContext(e)
-                )
-            })?;
+            .call_context(format!("CreateStack {}", options.stack_name))?;
     }
     wait(clients, &options.stack_name, started).await?;
     outputs(clients, &options.stack_name).await

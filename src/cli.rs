@@ -1,5 +1,6 @@
 //! Command line: parse, set up logging, dispatch to one command.
 
+use crate::aws::CallContext;
 use crate::aws::Clients;
 use crate::job::handle::JobSettings;
 use crate::job::poller::PollerSettings;
@@ -177,12 +178,7 @@ async fn history(args: HistoryArgs) -> Result<()> {
             .execution_arn(&arn)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "DescribeStateMachineForExecution: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(e)
-                )
-            })?;
+            .call_context("DescribeStateMachineForExecution")?;
         let definition: serde_json::Value = serde_json::from_str(described.definition())
             .context("the state machine's definition is not JSON")?;
         let graph = crate::history::graph::build(

@@ -1,6 +1,7 @@
 //! Step Functions at the edge: start an execution, describe it, read the
 //! newest history, and turn the answers into plain facts for `job::decide`.
 
+use crate::aws::CallContext;
 use crate::history::events::Event;
 use crate::history::failure::read_newest;
 use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts};
@@ -240,9 +241,7 @@ impl Sfn {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!("GetExecutionHistory {arn}: {}", DisplayErrorContext(e))
-                })?;
+                .call_context(format!("GetExecutionHistory {arn}"))?;
             events.extend(page.events().iter().map(Event::from_sdk));
             token = page.next_token().map(str::to_string);
             if token.is_none() || read_newest(&events).state.is_some() {

@@ -11,6 +11,7 @@
 pub mod setup;
 pub mod watch;
 
+use crate::aws::CallContext;
 use crate::aws::Clients;
 use crate::history::timeline;
 use crate::job::handle::JobSettings;
@@ -205,12 +206,7 @@ async fn run_once(
         .body(source.into())
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "PutObject {SOURCE_BUCKET}/{SOURCE_KEY}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
+        .call_context(format!("PutObject {SOURCE_BUCKET}/{SOURCE_KEY}"))?;
     let started = Instant::now();
     let id = clients
         .codepipeline
@@ -218,12 +214,7 @@ async fn run_once(
         .name(PIPELINE)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "StartPipelineExecution: {}",
-                aws_sdk_codepipeline::error::DisplayErrorContext(e)
-            )
-        })?
+        .call_context("StartPipelineExecution")?
         .pipeline_execution_id
         .unwrap_or_default();
     let mut display = Display::new();

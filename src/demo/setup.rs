@@ -4,6 +4,7 @@
 //! service), the action type in the local CodePipeline service, and the
 //! pipeline `cpsf-demo`. Re-runnable against a playground that has them.
 
+use crate::aws::CallContext;
 use crate::aws::Clients;
 use anyhow::{Context, bail};
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -65,12 +66,7 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
         )
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "PutBucketVersioning: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
+        .call_context("PutBucketVersioning")?;
     // The local CodePipeline service is ours, not fakecloud's: the template's
     // action type lands in fakecloud, so register it here as well.
     crate::action_type::create(&clients.codepipeline).await?;
@@ -102,7 +98,7 @@ async fn create_or_update_pipeline(clients: &Clients, machine: &str) -> anyhow::
                 .pipeline(declaration)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("UpdatePipeline: {}", DisplayErrorContext(e)))?;
+                .call_context("UpdatePipeline")?;
             Ok(())
         }
         Err(error) => bail!("CreatePipeline: {}", DisplayErrorContext(error)),
@@ -145,12 +141,7 @@ async fn remove_stack(clients: &Clients, name: &str) -> anyhow::Result<()> {
         .stack_name(name)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "DeleteStack {name}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            )
-        })?;
+        .call_context(format!("DeleteStack {name}"))?;
     for _ in 0..120 {
         if !exists(cfn.clone()).await {
             return Ok(());

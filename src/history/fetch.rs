@@ -2,9 +2,9 @@
 //! its events, and follow new ones.
 
 use super::events::Event;
+use crate::aws::CallContext;
 use crate::aws::Clients;
 use anyhow::{Context, bail};
-use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::types::ActionExecutionFilter;
 use std::time::Duration;
 
@@ -39,9 +39,7 @@ pub async fn resolve(
     }
     let mut pages = request.into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow::anyhow!("ListActionExecutions {target}: {}", DisplayErrorContext(e))
-        })?;
+        let page = page.call_context(format!("ListActionExecutions {target}"))?;
         let found = page.action_execution_details().iter().find_map(|detail| {
             let id = detail
                 .output()?
@@ -68,12 +66,7 @@ pub async fn all_events(clients: &Clients, arn: &str) -> anyhow::Result<Vec<Even
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow::anyhow!(
-                "GetExecutionHistory {arn}: {}",
-                aws_sdk_sfn::error::DisplayErrorContext(e)
-            )
-        })?;
+        let page = page.call_context(format!("GetExecutionHistory {arn}"))?;
         events.extend(page.events().iter().map(Event::from_sdk));
     }
     Ok(events)
@@ -94,12 +87,7 @@ pub async fn newer_events(clients: &Clients, arn: &str, after: i64) -> anyhow::R
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "GetExecutionHistory {arn}: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(e)
-                )
-            })?;
+            .call_context(format!("GetExecutionHistory {arn}"))?;
         for event in page.events() {
             if event.id() <= after {
                 break 'pages;

@@ -15,8 +15,8 @@
 //! rule that removes forgotten entries after two days); the calls use the
 //! worker's credentials, never a job's.
 
+use crate::aws::CallContext;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +97,7 @@ impl Journal {
             .body(execution_arn.as_bytes().to_vec().into())
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("journal PutObject: {}", DisplayErrorContext(e)))?;
+            .call_context("journal PutObject")?;
         Ok(key)
     }
 
@@ -109,7 +109,7 @@ impl Journal {
             .key(key)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("journal DeleteObject: {}", DisplayErrorContext(e)))?;
+            .call_context("journal DeleteObject")?;
         Ok(())
     }
 
@@ -131,9 +131,7 @@ impl Journal {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                anyhow::anyhow!("journal ListObjectsV2: {}", DisplayErrorContext(e))
-            })?;
+            let page = page.call_context("journal ListObjectsV2")?;
             for key in page.contents().iter().filter_map(|o| o.key()) {
                 let name = key.trim_start_matches(&self.location.prefix);
                 let Some((job_id, until)) = parse_name(name) else {
@@ -161,7 +159,7 @@ impl Journal {
             .key(key)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("journal GetObject {key}: {}", DisplayErrorContext(e)))?;
+            .call_context(format!("journal GetObject {key}"))?;
         Ok(object.body.collect().await?.into_bytes().to_vec())
     }
 }

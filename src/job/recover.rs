@@ -29,9 +29,9 @@ use super::decide::{self, Continuation, Report};
 use super::input::PIPELINE_KEY;
 use super::journal::Journal;
 use super::report::Reporter;
+use crate::aws::CallContext;
 use crate::tasks::epoch_now;
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::error::DisplayErrorContext;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -166,8 +166,7 @@ impl Recovery {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| anyhow::anyhow!("ListExecutions: {}", DisplayErrorContext(e)))?;
+            let page = page.call_context("ListExecutions")?;
             for execution in page.executions() {
                 let started = execution.start_date().as_secs_f64();
                 let age = Duration::from_secs_f64((now - started).max(0.0));
@@ -208,7 +207,7 @@ impl Recovery {
             .execution_arn(arn)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("DescribeExecution {arn}: {}", DisplayErrorContext(e)))?;
+            .call_context(format!("DescribeExecution {arn}"))?;
         let Some(job_id) = described.input().and_then(job_of) else {
             return Ok(false); // not started by cpsf
         };

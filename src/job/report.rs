@@ -2,6 +2,7 @@
 
 use super::data::Job;
 use super::decide::{FailureKind, Report};
+use crate::aws::CallContext;
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
@@ -49,7 +50,7 @@ impl Reporter {
             .nonce(job.nonce.as_deref().unwrap_or_default())
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("AcknowledgeJob: {}", DisplayErrorContext(e)))?;
+            .call_context("AcknowledgeJob")?;
         Ok(())
     }
 

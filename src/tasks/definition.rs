@@ -6,8 +6,9 @@
 //! change the definition (e.g. shorter heartbeats).
 
 use super::Handler;
+use crate::aws::CallContext;
 use anyhow::{Context, bail};
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use std::collections::HashMap;
 
 /// statemachines/deploy.asl.json, the one source of truth.
@@ -58,10 +59,10 @@ pub async fn install(
                 .role_arn(role_arn)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("UpdateStateMachine: {}", DisplayErrorContext(e)))?;
+                .call_context("UpdateStateMachine")?;
             Ok(arn)
         }
-        Err(error) => bail!("CreateStateMachine {name}: {}", DisplayErrorContext(error)),
+        Err(error) => Err(error).call_context(format!("CreateStateMachine {name}")),
     }
 }
 
@@ -73,23 +74,21 @@ async fn activity_arn(sfn: &aws_sdk_sfn::Client, name: &str) -> anyhow::Result<S
         Err(error) if error.code() == Some("ActivityAlreadyExists") => {
             let mut pages = sfn.list_activities().into_paginator().send();
             while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| anyhow::anyhow!("ListActivities: {}", DisplayErrorContext(e)))?;
+                let page = page.call_context("ListActivities")?;
                 if let Some(found) = page.activities().iter().find(|a| a.name() == name) {
                     return Ok(found.activity_arn().to_string());
                 }
             }
             bail!("activity {name} was reported to exist but is not listed")
         }
-        Err(error) => bail!("CreateActivity {name}: {}", DisplayErrorContext(error)),
+        Err(error) => Err(error).call_context(format!("CreateActivity {name}")),
     }
 }
 
 async fn find_state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> anyhow::Result<String> {
     let mut pages = sfn.list_state_machines().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow::anyhow!("ListStateMachines: {}", DisplayErrorContext(e)))?;
+        let page = page.call_context("ListStateMachines")?;
         if let Some(found) = page.state_machines().iter().find(|m| m.name() == name) {
             return Ok(found.state_machine_arn().to_string());
         }

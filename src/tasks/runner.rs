@@ -8,6 +8,7 @@
 //! operation.
 
 use super::{Handler, TaskContext};
+use crate::aws::CallContext;
 use crate::metrics::Metrics;
 use anyhow::Context;
 use aws_sdk_sfn::Client;
@@ -75,8 +76,7 @@ async fn resolve(sfn: &Client, activities: &[(Handler, String)]) -> anyhow::Resu
     let mut known = std::collections::HashMap::new();
     let mut pages = sfn.list_activities().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow::anyhow!("ListActivities: {}", DisplayErrorContext(e)))?;
+        let page = page.call_context("ListActivities")?;
         for activity in page.activities() {
             known.insert(
                 activity.name().to_string(),
