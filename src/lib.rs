@@ -5,8 +5,9 @@
 //!
 //! Decision logic is pure (data in, data out); AWS calls sit at the edges.
 //!
-//! - [`cli`] (`src/cli.rs`): the command line; parses and dispatches to one
-//!   command. `src/main.rs` only calls it. [`logging`] sets up tracing and
+//! - [`cli`] (`src/cli/`): the command line; parses and dispatches to one
+//!   command (`worker.rs` and `local.rs` hold the two with most flags).
+//!   `src/main.rs` only calls it. [`logging`] sets up tracing and
 //!   keeps the AWS SDK's secret-bearing debug output out of the logs.
 //! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller,
 //!   the activity task handlers and the health endpoint ([`health`],

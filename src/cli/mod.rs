@@ -1,0 +1,278 @@
+//! Command line: parse, set up logging, dispatch to one command.
+
+mod local;
+mod worker;
+
+use crate::aws::CallContext;
+use crate::aws::Clients;
+use crate::logging::LogFormat;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "cpsf",
+    version,
+    about = "Run a CodePipeline deploy step through AWS Step Functions"
+)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "CPSF_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the custom Deploy action: poll CodePipeline for jobs and run
+    /// each as a Step Functions execution.
+    Worker(worker::WorkerArgs),
+    /// Deploy the sample app four times (create, update, no changes, a
+    /// refused replacement) on the playground, with the worker in this
+    /// process. Exits 0 if all four runs did what they should.
+    Demo(DemoArgs),
+    /// Show an execution's history: a timeline with durations, retries and
+    /// the failed state, or JSON. TARGET is an execution ARN or a pipeline
+    /// name (its newest cpsf action execution).
+    History(HistoryArgs),
+    /// Run a saved event (a job, a Lambda-style CodePipeline event, or a
+    /// task handler's input) through the worker's own code, against the
+    /// endpoints the environment names.
+    Replay(ReplayArgs),
+    /// Install cpsf in an AWS account: bootstrap/cpsf.yaml (action type,
+    /// state machine, activities, roles, the worker's ECS service).
+    Bootstrap(BootstrapArgs),
+    /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
+    /// The local playground: fakecloud plus a local CodePipeline service.
+    Local {
+        #[command(subcommand)]
+        command: local::LocalCommand,
+    },
+}
+
+async fn history(args: HistoryArgs) -> Result<()> {
+    use crate::history::{fetch, view::View};
+    let sdk = crate::aws::load(None).await;
+    let clients = Clients::new(&sdk);
+    let arn = fetch::resolve(&clients, &args.target, args.pipeline_execution.as_deref()).await?;
+    let events = if args.follow {
+        let quiet = args.json;
+        fetch::follow(&clients, &arn, |event, at| {
+            if !quiet {
+                println!(
+                    "{:>9}  {}",
+                    format!("+{at:.2}s"),
+                    crate::history::view::event_line(event)
+                );
+            }
+        })
+        .await?
+    } else {
+        fetch::all_events(&clients, &arn).await?
+    };
+    let view = View::new(&arn, &events);
+    if let Some(path) = &args.graph {
+        let described = clients
+            .sfn
+            .describe_state_machine_for_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .call_context("DescribeStateMachineForExecution")?;
+        let definition: serde_json::Value = serde_json::from_str(described.definition())
+            .context("the state machine's definition is not JSON")?;
+        let graph = crate::history::graph::build(
+            &definition,
+            &crate::history::timeline::timeline(&events),
+        )?;
+        crate::history::graph::write(&graph, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.json {
+        println!("{}", view.json());
+    } else {
+        if args.follow {
+            println!();
+        }
+        print!("{}", view.text());
+    }
+    if args.follow && view.status != "SUCCEEDED" {
+        anyhow::bail!("the execution ended {}", view.status);
+    }
+    Ok(())
+}
+
+async fn replay(args: ReplayArgs) -> Result<()> {
+    if let Some(kind) = &args.new {
+        print!("{}", crate::replay::template(kind)?);
+        return Ok(());
+    }
+    let path = args.event.expect("clap requires it without --new");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    let event = crate::replay::detect(&text, args.task)?;
+    let sdk = crate::aws::load(None).await;
+    let result = crate::replay::run(&Clients::new(&sdk), event, args.send).await?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(())
+}
+
+async fn bootstrap(args: BootstrapArgs) -> Result<()> {
+    let sdk = crate::aws::load(None).await;
+    let options = crate::bootstrap::BootstrapOptions {
+        stack_name: args.stack_name.clone(),
+        definition_bucket: args.definition_bucket,
+        parameters: args.parameters,
+    };
+    let outputs = crate::bootstrap::run(&Clients::new(&sdk), &options).await?;
+    println!("stack {} is ready:", args.stack_name);
+    for (key, value) in outputs {
+        println!("  {key:<30} {value}");
+    }
+    Ok(())
+}
+
+async fn healthcheck(args: HealthcheckArgs) -> Result<()> {
+    let endpoint = format!("http://{}", args.listen);
+    let status = tokio::time::timeout(
+        Duration::from_secs(3),
+        crate::local::probe::http_status(&endpoint, "GET", "/healthz"),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("{endpoint}/healthz did not answer within 3 s"))?
+    .with_context(|| format!("{endpoint}/healthz"))?;
+    anyhow::ensure!(status == 200, "{endpoint}/healthz answered {status}");
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            crate::shutdown::signal().await;
+            shutdown.cancel();
+        }
+    });
+    let options = crate::demo::DemoOptions {
+        keep: args.keep,
+        env_file: args.env_file,
+    };
+    if crate::demo::run(options, shutdown).await? {
+        Ok(())
+    } else {
+        anyhow::bail!("the demo's runs did not all do what they should (see the summary above)")
+    }
+}
+
+pub(crate) fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{text}'")),
+    }
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// An execution ARN, or a pipeline name.
+    target: String,
+    /// With a pipeline name: this pipeline execution instead of the newest.
+    #[arg(long)]
+    pipeline_execution: Option<String>,
+    /// Stream new events until the execution ends; exit 0 only if it succeeded.
+    #[arg(long)]
+    follow: bool,
+    /// Print the stable JSON form (see README) instead of the timeline.
+    #[arg(long)]
+    json: bool,
+    /// Also draw the state machine with the path taken: FILE.svg, .png,
+    /// .dot or .mmd (Mermaid).
+    #[arg(long, value_name = "FILE")]
+    graph: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The event file (see test_events/).
+    #[arg(required_unless_present = "new")]
+    event: Option<PathBuf>,
+    /// The task handler, when a task input does not tell.
+    #[arg(long, value_parser = parse_handler)]
+    task: Option<crate::tasks::Handler>,
+    /// For jobs: print the report instead of sending it (the default).
+    #[arg(long, conflicts_with = "send")]
+    dry_run: bool,
+    /// For jobs: really report to CodePipeline.
+    #[arg(long)]
+    send: bool,
+    /// Print a template event instead: job, continuation, lambda,
+    /// check-stack, create-stack, update-stack, delete-stack, wait-stack.
+    #[arg(long, value_name = "KIND")]
+    new: Option<String>,
+}
+
+fn parse_handler(name: &str) -> Result<crate::tasks::Handler, String> {
+    crate::tasks::Handler::ALL
+        .into_iter()
+        .find(|h| h.default_activity().trim_start_matches("cpsf-") == name)
+        .ok_or_else(|| format!("unknown task '{name}': check-stack, create-stack, update-stack, delete-stack, wait-stack"))
+}
+
+#[derive(Args)]
+struct BootstrapArgs {
+    /// An S3 bucket for the state machine's definition.
+    #[arg(long)]
+    definition_bucket: String,
+    /// The CloudFormation stack to create or update.
+    #[arg(long, default_value = "cpsf")]
+    stack_name: String,
+    /// A template parameter, KEY=VALUE (repeat): WorkerImage, VpcId, Subnets,
+    /// ArtifactBucketName, DeployedStackPrefix, NamePrefix, … (see README).
+    #[arg(long = "parameter", value_parser = parse_key_value)]
+    parameters: Vec<(String, String)>,
+}
+
+#[derive(Args)]
+struct HealthcheckArgs {
+    /// The worker's --listen address.
+    #[arg(long, env = "CPSF_LISTEN", default_value = "127.0.0.1:9090")]
+    listen: String,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Leave the playground and the worker running afterwards (Ctrl-C stops them).
+    #[arg(long)]
+    keep: bool,
+    /// With --keep: where to write the playground's `export` lines.
+    #[arg(long, default_value = ".cpsf/local.env")]
+    env_file: PathBuf,
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    // The demo draws its own progress; the worker's logs would tear it.
+    let default_level = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    crate::logging::init(cli.log_format, default_level);
+    match cli.command {
+        Command::Worker(args) => worker::run(args).await,
+        Command::Demo(args) => demo(args).await,
+        Command::Healthcheck(args) => healthcheck(args).await,
+        Command::History(args) => history(args).await,
+        Command::Replay(args) => replay(args).await,
+        Command::Bootstrap(args) => bootstrap(args).await,
+        Command::Local {
+            command: local::LocalCommand::Up(args),
+        } => local::up(args).await,
+    }
+}

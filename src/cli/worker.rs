@@ -1,0 +1,168 @@
+//! `cpsf worker`: its flags and how they become the worker's options.
+
+use super::parse_key_value;
+use crate::aws::Clients;
+use crate::job::handle::JobSettings;
+use crate::job::poller::PollerSettings;
+use crate::tasks::runner::RunnerSettings;
+use crate::worker::{TaskOptions, WorkerOptions};
+use anyhow::Result;
+use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
+use clap::Args;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Action type category.
+    #[arg(long, env = "CPSF_ACTION_CATEGORY", default_value = "Deploy")]
+    category: String,
+    /// Action type owner.
+    #[arg(long, env = "CPSF_ACTION_OWNER", default_value = "Custom")]
+    owner: String,
+    /// Action type provider.
+    #[arg(
+        long,
+        env = "CPSF_ACTION_PROVIDER",
+        default_value = "StepFunctionsDeploy"
+    )]
+    provider: String,
+    /// Action type version.
+    #[arg(
+        long = "action-version",
+        env = "CPSF_ACTION_VERSION",
+        default_value = "1"
+    )]
+    action_version: String,
+    /// Only take jobs whose queryable property has this value (KEY=VALUE).
+    #[arg(long, env = "CPSF_QUERY_PARAM", value_parser = parse_key_value)]
+    query_param: Option<(String, String)>,
+    /// Most jobs handled at once.
+    #[arg(long, env = "CPSF_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_in_flight: u32,
+    /// First pause after a poll that found nothing.
+    #[arg(long, env = "CPSF_POLL_MIN", value_parser = humantime::parse_duration, default_value = "100ms")]
+    poll_min: Duration,
+    /// Longest pause between polls when idle (jitter included).
+    #[arg(long, env = "CPSF_POLL_MAX", value_parser = humantime::parse_duration, default_value = "1500ms")]
+    poll_max: Duration,
+    /// Longest pause between polls while jobs are in flight.
+    #[arg(long, env = "CPSF_POLL_BUSY", value_parser = humantime::parse_duration, default_value = "250ms")]
+    poll_busy: Duration,
+    /// How long one job follows a running execution before handing it back
+    /// to CodePipeline as a continuation.
+    #[arg(long, env = "CPSF_FOLLOW_FOR", value_parser = humantime::parse_duration, default_value = "10s")]
+    follow_for: Duration,
+    /// At start, look in this state machine's recent executions for jobs a
+    /// stopped worker acknowledged but never answered, and hand them back
+    /// (repeat, or separate with commas).
+    #[arg(
+        long,
+        env = "CPSF_RECOVER_FROM",
+        value_delimiter = ',',
+        value_name = "STATE_MACHINE_ARN"
+    )]
+    recover_from: Vec<String>,
+    /// Where continuation jobs are recorded between acknowledgement and
+    /// report, so a restarted worker can answer them: s3://bucket[/prefix].
+    #[arg(long, env = "CPSF_JOURNAL", value_name = "S3_URI")]
+    journal: Option<crate::job::journal::JournalLocation>,
+    /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "CPSF_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "30s")]
+    shutdown_grace: Duration,
+    /// Attempts per AWS call, retries included (default: the SDK's, 3, or AWS_MAX_ATTEMPTS).
+    #[arg(long, env = "CPSF_AWS_MAX_ATTEMPTS")]
+    aws_max_attempts: Option<u32>,
+    /// Serve only the job poller, not the activity task handlers.
+    #[arg(long, env = "CPSF_JOBS_ONLY", conflicts_with = "tasks_only")]
+    jobs_only: bool,
+    /// Serve only the activity task handlers, not the job poller.
+    #[arg(long, env = "CPSF_TASKS_ONLY")]
+    tasks_only: bool,
+    /// Activity names are <prefix>check-stack, <prefix>create-stack, …
+    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value = "cpsf-")]
+    activity_prefix: String,
+    /// Most tasks of each activity handled at once.
+    #[arg(long, env = "CPSF_TASK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    task_concurrency: u32,
+    /// How often a working task handler sends a heartbeat.
+    #[arg(long, env = "CPSF_HEARTBEAT_EVERY", value_parser = humantime::parse_duration, default_value = "20s")]
+    heartbeat_every: Duration,
+    /// How long one wait-stack task blocks before the state machine asks again.
+    #[arg(long, env = "CPSF_WAIT_CAP", value_parser = humantime::parse_duration, default_value = "1h")]
+    wait_cap: Duration,
+    /// S3 bucket for templates over 51,200 bytes (passed by TemplateURL).
+    #[arg(long, env = "CPSF_STAGING_BUCKET")]
+    staging_bucket: Option<String>,
+    /// Serve /healthz and /metrics here, e.g. 127.0.0.1:9090.
+    #[arg(long, env = "CPSF_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+pub async fn run(args: WorkerArgs) -> Result<()> {
+    let action_type = ActionTypeId::builder()
+        .category(ActionCategory::from(args.category.as_str()))
+        .owner(ActionOwner::from(args.owner.as_str()))
+        .provider(args.provider)
+        .version(args.action_version)
+        .build()?;
+    let options = WorkerOptions {
+        poller: (!args.tasks_only).then_some(PollerSettings {
+            action_type,
+            query: args.query_param,
+            max_in_flight: args.max_in_flight as usize,
+            poll_min: args.poll_min,
+            poll_max: args.poll_max,
+            poll_busy: args.poll_busy,
+            shutdown_grace: args.shutdown_grace,
+        }),
+        tasks: (!args.jobs_only).then(|| TaskOptions {
+            runner: RunnerSettings {
+                activities: TaskOptions::activities(&args.activity_prefix),
+                max_concurrent: args.task_concurrency as usize,
+                heartbeat_every: args.heartbeat_every,
+                worker_name: worker_name(),
+                shutdown_grace: args.shutdown_grace,
+            },
+            staging_bucket: args.staging_bucket,
+            wait_cap: args.wait_cap,
+            poll_min: Duration::from_millis(500),
+            poll_max: Duration::from_secs(5),
+        }),
+        job: JobSettings {
+            follow_for: args.follow_for,
+            recover_from: args.recover_from,
+            journal: args.journal,
+            ..JobSettings::default()
+        },
+        listen: args.listen,
+    };
+    let sdk = crate::aws::load(args.aws_max_attempts).await;
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            crate::shutdown::signal().await;
+            tracing::info!("shutdown requested: no new jobs; finishing the ones in flight");
+            shutdown.cancel();
+        }
+    });
+    crate::worker::run(
+        Clients::new(&sdk),
+        options,
+        crate::metrics::Metrics::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Shown in the execution history as the activity worker: host and pid.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "cpsf".into());
+    format!("{host}-{}", std::process::id())
+        .chars()
+        .take(80)
+        .collect()
+}
