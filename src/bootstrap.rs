@@ -6,6 +6,7 @@
 
 use crate::aws::CallContext;
 use crate::aws::Clients;
+use crate::tasks::TaskContext;
 use crate::tasks::definition::DEPLOY_ASL;
 use anyhow::{Context, bail};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
@@ -98,33 +99,15 @@ fn parameter(key: &str, value: &str) -> Parameter {
         .build()
 }
 
-/// Waits until the stack is stable; a failure names the first failed resource.
+/// Waits until the stack is stable, as the wait-stack task does; a failure
+/// names the first failed resource.
 async fn wait(clients: &Clients, name: &str, started: f64) -> anyhow::Result<()> {
-    let cfn = clients.cloudformation();
-    for _ in 0..1800 {
-        let stack = crate::tasks::stack::describe(&cfn, name)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let status = stack
-            .as_ref()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        match crate::tasks::stack::progress(&status) {
-            crate::tasks::stack::Progress::Running => {
-                tokio::time::sleep(Duration::from_secs(2)).await
-            }
-            crate::tasks::stack::Progress::Succeeded => return Ok(()),
-            crate::tasks::stack::Progress::Failed => {
-                let reason = crate::tasks::stack::first_failure(&cfn, name, started)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .unwrap_or_else(|| "no failed resource event was found".into());
-                bail!("stack {name} is {status}: {reason}");
-            }
-        }
+    let ctx = TaskContext::new(clients, None, Duration::from_secs(3600));
+    match crate::tasks::wait_stack::settle(&ctx, name, started).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => bail!("stack {name} was still in progress after an hour"),
+        Err(error) => bail!("{}", error.cause),
     }
-    bail!("stack {name} was still in progress after an hour")
 }
 
 async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, String)>> {

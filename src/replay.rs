@@ -14,7 +14,6 @@ use crate::job::handle::{JobRunner, JobSettings};
 use crate::job::report::Reporter;
 use crate::metrics::Metrics;
 use crate::sfn::Sfn;
-use crate::tasks::template::Templates;
 use crate::tasks::{Handler, TaskContext};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -73,17 +72,7 @@ pub async fn run(clients: &Clients, event: Event, send: bool) -> anyhow::Result<
     match event {
         Event::Job(value) => replay_job(clients, &value, send).await,
         Event::Task(handler, input) => {
-            let ctx = TaskContext {
-                cfn: clients.cloudformation(),
-                templates: Templates {
-                    s3: clients.s3(),
-                    staging_bucket: None,
-                    region: clients.region(),
-                },
-                wait_cap: Duration::from_secs(600),
-                poll_min: Duration::from_millis(250),
-                poll_max: Duration::from_secs(2),
-            };
+            let ctx = TaskContext::new(clients, None, Duration::from_secs(600));
             Ok(match handler.run(&ctx, &input).await {
                 Ok(output) => json!({"handler": handler.default_activity(), "succeeded": output}),
                 Err(error) => {

@@ -10,7 +10,6 @@ use crate::job::report::Reporter;
 use crate::metrics::Metrics;
 use crate::sfn::Sfn;
 use crate::tasks::runner::RunnerSettings;
-use crate::tasks::template::Templates;
 use crate::tasks::{Handler, TaskContext};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -80,15 +79,9 @@ pub async fn run(
     };
     let tasks = options.tasks.map(|tasks| {
         let ctx = TaskContext {
-            cfn: clients.cloudformation(),
-            templates: Templates {
-                s3: clients.s3(),
-                staging_bucket: tasks.staging_bucket,
-                region: clients.region(),
-            },
-            wait_cap: tasks.wait_cap,
             poll_min: tasks.poll_min,
             poll_max: tasks.poll_max,
+            ..TaskContext::new(&clients, tasks.staging_bucket, tasks.wait_cap)
         };
         let serve = crate::tasks::runner::run(
             clients.sfn_long_poll(),

@@ -6,8 +6,11 @@
 
 use crate::aws::CallContext;
 use crate::aws::Clients;
-use anyhow::{Context, bail};
-use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
+use crate::tasks::TaskContext;
+use crate::tasks::stack;
+use anyhow::Context;
+use aws_sdk_cloudformation::types::{Stack, StackStatus};
+use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::PipelineDeclaration;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use std::time::Duration;
@@ -49,10 +52,7 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
                 code.as_str(),
                 "BucketAlreadyOwnedByYou" | "BucketAlreadyExists"
             ) {
-                bail!(
-                    "CreateBucket {bucket}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(error)
-                );
+                Err(error).call_context(format!("CreateBucket {bucket}"))?;
             }
         }
     }
@@ -101,7 +101,7 @@ async fn create_or_update_pipeline(clients: &Clients, machine: &str) -> anyhow::
                 .call_context("UpdatePipeline")?;
             Ok(())
         }
-        Err(error) => bail!("CreatePipeline: {}", DisplayErrorContext(error)),
+        Err(error) => Err(error).call_context("CreatePipeline"),
     }
 }
 
@@ -124,31 +124,22 @@ fn pipeline(machine: &str) -> PipelineDeclaration {
 
 /// A stack left by an earlier demo would make run 1 an update: remove it.
 async fn remove_stack(clients: &Clients, name: &str) -> anyhow::Result<()> {
-    let cfn = clients.cloudformation();
-    let exists = |cfn: aws_sdk_cloudformation::Client| async move {
-        let found = cfn.describe_stacks().stack_name(name).send().await;
-        found.is_ok_and(|f| {
-            f.stacks().first().is_some_and(|s| {
-                s.stack_status()
-                    .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
-            })
-        })
+    let ctx = TaskContext::new(clients, None, Duration::from_secs(60));
+    let gone = |found: Option<&Stack>| {
+        found
+            .is_none_or(|s| s.stack_status() == Some(&StackStatus::DeleteComplete))
+            .then_some(())
     };
-    if !exists(cfn.clone()).await {
+    if gone(stack::describe(&ctx.cfn, name).await?.as_ref()).is_some() {
         return Ok(());
     }
-    cfn.delete_stack()
+    ctx.cfn
+        .delete_stack()
         .stack_name(name)
         .send()
         .await
         .call_context(format!("DeleteStack {name}"))?;
-    for _ in 0..120 {
-        if !exists(cfn.clone()).await {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None.context(format!(
+    ctx.watch(name, gone).await?.context(format!(
         "stack {name} from an earlier demo is still being deleted"
     ))
 }

@@ -21,6 +21,7 @@ pub mod template;
 pub mod update_stack;
 pub mod wait_stack;
 
+use crate::aws::Clients;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, Stack};
 use backon::BackoffBuilder;
@@ -95,6 +96,22 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
+    /// A context on `clients` that waits up to `wait_cap` on a stack,
+    /// re-describing it from every half second up to every 5 s.
+    pub fn new(clients: &Clients, staging_bucket: Option<String>, wait_cap: Duration) -> Self {
+        Self {
+            cfn: clients.cloudformation(),
+            templates: Templates {
+                s3: clients.s3(),
+                staging_bucket,
+                region: clients.region(),
+            },
+            wait_cap,
+            poll_min: Duration::from_millis(500),
+            poll_max: Duration::from_secs(5),
+        }
+    }
+
     /// Re-describes the stack with backoff until `done` returns a value, or
     /// the wait cap passes (`None`).
     pub async fn watch<T>(

@@ -192,19 +192,9 @@ fn task_input(app: &App, execution: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_delivered_twice_makes_one_stack_operation() {
-    use cpsf::tasks::{Handler, TaskContext, template::Templates};
+    use cpsf::tasks::Handler;
     let h = Harness::start().await;
-    let ctx = TaskContext {
-        cfn: h.clients.cloudformation(),
-        templates: Templates {
-            s3: h.clients.s3(),
-            staging_bucket: None,
-            region: "us-east-1".into(),
-        },
-        wait_cap: std::time::Duration::from_secs(30),
-        poll_min: std::time::Duration::from_millis(100),
-        poll_max: std::time::Duration::from_millis(500),
-    };
+    let ctx = direct_context(&h, None);
 
     let mut app = App::sample();
     put_direct(&h, &app).await;
@@ -263,15 +253,13 @@ async fn stack_events(h: &Harness, status: &str) -> usize {
 /// Handlers called directly, as the runner would, with the worker's clients.
 fn direct_context(h: &Harness, staging_bucket: Option<&str>) -> cpsf::tasks::TaskContext {
     cpsf::tasks::TaskContext {
-        cfn: h.clients.cloudformation(),
-        templates: cpsf::tasks::template::Templates {
-            s3: h.clients.s3(),
-            staging_bucket: staging_bucket.map(str::to_string),
-            region: "us-east-1".into(),
-        },
-        wait_cap: std::time::Duration::from_secs(30),
         poll_min: std::time::Duration::from_millis(100),
         poll_max: std::time::Duration::from_millis(500),
+        ..cpsf::tasks::TaskContext::new(
+            &h.clients,
+            staging_bucket.map(str::to_string),
+            std::time::Duration::from_secs(30),
+        )
     }
 }
 
