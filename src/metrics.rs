@@ -15,6 +15,14 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabel {
+    /// check-stack, create-stack, update-stack, delete-stack, wait-stack
+    pub handler: String,
+    /// succeeded, failed
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PollLabel {
     /// jobs, empty, error
     pub result: String,
@@ -34,6 +42,7 @@ pub struct Metrics {
 struct Inner {
     registry: Registry,
     jobs: Family<OutcomeLabel, Counter>,
+    tasks: Family<TaskLabel, Counter>,
     in_flight: Gauge,
     polls: Family<PollLabel, Counter>,
     aws_errors: Family<OperationLabel, Counter>,
@@ -46,6 +55,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("cpsf");
         let jobs = Family::<OutcomeLabel, Counter>::default();
+        let tasks = Family::<TaskLabel, Counter>::default();
         let in_flight = Gauge::default();
         let polls = Family::<PollLabel, Counter>::default();
         let aws_errors = Family::<OperationLabel, Counter>::default();
@@ -55,6 +65,11 @@ impl Default for Metrics {
         let completion_latency = latency();
         let job_duration = latency();
         registry.register("jobs", "Jobs handled, by outcome", jobs.clone());
+        registry.register(
+            "tasks",
+            "Activity tasks handled, by handler and outcome",
+            tasks.clone(),
+        );
         registry.register(
             "jobs_in_flight",
             "Jobs being handled now",
@@ -85,6 +100,7 @@ impl Default for Metrics {
             inner: Arc::new(Inner {
                 registry,
                 jobs,
+                tasks,
                 in_flight,
                 polls,
                 aws_errors,
@@ -101,6 +117,16 @@ impl Metrics {
         self.inner
             .jobs
             .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    pub fn task(&self, handler: &str, outcome: &str) {
+        self.inner
+            .tasks
+            .get_or_create(&TaskLabel {
+                handler: handler.into(),
                 outcome: outcome.into(),
             })
             .inc();
@@ -159,6 +185,7 @@ mod tests {
         metrics.job("succeeded");
         metrics.job("succeeded");
         metrics.poll("empty");
+        metrics.task("wait-stack", "failed");
         metrics.completion_latency(0.5);
         let text = metrics.encode();
         assert!(
@@ -167,6 +194,10 @@ mod tests {
         );
         assert!(
             text.contains("cpsf_polls_total{result=\"empty\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cpsf_tasks_total{handler=\"wait-stack\",outcome=\"failed\"} 1"),
             "{text}"
         );
         assert!(

@@ -50,6 +50,11 @@ impl Handler {
         Handler::WaitStack,
     ];
 
+    /// The handler's name: check-stack, create-stack, …
+    pub fn name(self) -> &'static str {
+        self.default_activity().trim_start_matches("cpsf-")
+    }
+
     /// The activity's default name (statemachines/README.md).
     pub fn default_activity(self) -> &'static str {
         match self {

@@ -182,7 +182,7 @@ impl Serve {
         let sent = match &result {
             Ok(output) => {
                 tracing::info!("task succeeded");
-                self.metrics.job("task_succeeded");
+                self.metrics.task(self.handler.name(), "succeeded");
                 self.sfn
                     .send_task_success()
                     .task_token(&token)
@@ -194,7 +194,7 @@ impl Serve {
             }
             Err(error) => {
                 tracing::info!(error = error.name, cause = %error.cause, "task failed");
-                self.metrics.job("task_failed");
+                self.metrics.task(self.handler.name(), "failed");
                 self.sfn
                     .send_task_failure()
                     .task_token(&token)

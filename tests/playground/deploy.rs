@@ -69,7 +69,17 @@ async fn creates_updates_and_then_has_no_changes() {
             "{entered} states entered by {arn}"
         );
     }
-    worker.stop().await;
+    // Each deploy checked the stack once; only the first created it.
+    let text = worker.stop().await;
+    let tasks = |handler: &str, outcome: &str| {
+        crate::worker::metric(
+            &text,
+            &format!("cpsf_tasks_total{{handler=\"{handler}\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(tasks("check-stack", "succeeded"), 3.0, "{text}");
+    assert_eq!(tasks("create-stack", "succeeded"), 1.0, "{text}");
+    assert!(!text.contains("outcome=\"failed\""), "{text}");
 }
 
 impl Harness {
@@ -140,7 +150,11 @@ async fn an_invalid_template_fails_naming_the_error() {
         message.contains("task 'CreateStack': Cpsf.TemplateInvalid: CreateStack:"),
         "{message}"
     );
-    worker.stop().await;
+    let text = worker.stop().await;
+    assert!(
+        text.contains("cpsf_tasks_total{handler=\"create-stack\",outcome=\"failed\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
