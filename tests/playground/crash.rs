@@ -61,143 +61,42 @@ const DESCRIBE: &str = "states:DescribeExecution";
 const ANSWER: &str = "states:SendTaskSuccess";
 
 /// Every point at least once; the job's points in every scenario.
+#[rustfmt::skip]
 const RUNS: &[(Scenario, Point)] = &[
-    (
-        Create,
-        point("after a poll handed out the job", After, POLL, 1),
-    ),
+    (Create, point("after a poll handed out the job", After, POLL, 1)),
     (Create, point("before StartExecution", Before, START, 1)),
     (Create, point("after StartExecution", After, START, 1)),
     (Create, point("after AcknowledgeJob", After, ACK, 1)),
-    (
-        Create,
-        point("while following the execution", After, DESCRIBE, 1),
-    ),
+    (Create, point("while following the execution", After, DESCRIBE, 1)),
     (Create, point("before the first report", Before, SUCCESS, 1)),
     (Create, point("after the first report", After, SUCCESS, 1)),
-    (
-        Create,
-        point("after a poll handed out the continuation", After, POLL, 2),
-    ),
-    (
-        Create,
-        point("before acknowledging the continuation", Before, ACK, 2),
-    ),
-    (
-        Create,
-        point("after acknowledging the continuation", After, ACK, 2),
-    ),
-    (
-        Create,
-        point("before the continuation's report", Before, SUCCESS, 2),
-    ),
-    (
-        Create,
-        point("after the continuation's report", After, SUCCESS, 2),
-    ),
-    (
-        Create,
-        point("check-stack: before answering", Before, ANSWER, 1),
-    ),
-    (
-        Create,
-        point("check-stack: after answering", After, ANSWER, 1),
-    ),
-    (
-        Create,
-        point(
-            "create-stack: before CreateStack",
-            Before,
-            "cloudformation:CreateStack",
-            1,
-        ),
-    ),
-    (
-        Create,
-        point(
-            "create-stack: after CreateStack",
-            After,
-            "cloudformation:CreateStack",
-            1,
-        ),
-    ),
-    (
-        Create,
-        point("create-stack: before answering", Before, ANSWER, 2),
-    ),
-    (
-        Create,
-        point("create-stack: after answering", After, ANSWER, 2),
-    ),
-    (
-        Create,
-        point("wait-stack: before answering", Before, ANSWER, 3),
-    ),
-    (
-        Update,
-        point("after a poll handed out the job", After, POLL, 1),
-    ),
+    (Create, point("after a poll handed out the continuation", After, POLL, 2)),
+    (Create, point("before acknowledging the continuation", Before, ACK, 2)),
+    (Create, point("after acknowledging the continuation", After, ACK, 2)),
+    (Create, point("before the continuation's report", Before, SUCCESS, 2)),
+    (Create, point("after the continuation's report", After, SUCCESS, 2)),
+    (Create, point("check-stack: before answering", Before, ANSWER, 1)),
+    (Create, point("check-stack: after answering", After, ANSWER, 1)),
+    (Create, point("create-stack: before CreateStack", Before, "cloudformation:CreateStack", 1)),
+    (Create, point("create-stack: after CreateStack", After, "cloudformation:CreateStack", 1)),
+    (Create, point("create-stack: before answering", Before, ANSWER, 2)),
+    (Create, point("create-stack: after answering", After, ANSWER, 2)),
+    (Create, point("wait-stack: before answering", Before, ANSWER, 3)),
+    (Update, point("after a poll handed out the job", After, POLL, 1)),
     (Update, point("after StartExecution", After, START, 1)),
     (Update, point("after AcknowledgeJob", After, ACK, 1)),
     (Update, point("before the first report", Before, SUCCESS, 1)),
-    (
-        Update,
-        point(
-            "update-stack: after CreateChangeSet",
-            After,
-            "cloudformation:CreateChangeSet",
-            1,
-        ),
-    ),
-    (
-        Update,
-        point(
-            "update-stack: before ExecuteChangeSet",
-            Before,
-            "cloudformation:ExecuteChangeSet",
-            1,
-        ),
-    ),
-    (
-        Update,
-        point(
-            "update-stack: after ExecuteChangeSet",
-            After,
-            "cloudformation:ExecuteChangeSet",
-            1,
-        ),
-    ),
-    (
-        Update,
-        point("update-stack: before answering", Before, ANSWER, 2),
-    ),
-    (
-        Update,
-        point("update-stack: after answering", After, ANSWER, 2),
-    ),
-    (
-        FailedCreate,
-        point("after a poll handed out the job", After, POLL, 1),
-    ),
+    (Update, point("update-stack: after CreateChangeSet", After, "cloudformation:CreateChangeSet", 1)),
+    (Update, point("update-stack: before ExecuteChangeSet", Before, "cloudformation:ExecuteChangeSet", 1)),
+    (Update, point("update-stack: after ExecuteChangeSet", After, "cloudformation:ExecuteChangeSet", 1)),
+    (Update, point("update-stack: before answering", Before, ANSWER, 2)),
+    (Update, point("update-stack: after answering", After, ANSWER, 2)),
+    (FailedCreate, point("after a poll handed out the job", After, POLL, 1)),
     (FailedCreate, point("after StartExecution", After, START, 1)),
     (FailedCreate, point("after AcknowledgeJob", After, ACK, 1)),
-    (
-        FailedCreate,
-        point("before the first report", Before, SUCCESS, 1),
-    ),
-    (
-        FailedCreate,
-        point("after the failure report", After, FAILURE, 1),
-    ),
-    (
-        FailedCreate,
-        point(
-            "wait-stack: before reporting the failure",
-            Before,
-            "states:SendTaskFailure",
-            1,
-        ),
-    ),
+    (FailedCreate, point("before the first report", Before, SUCCESS, 1)),
+    (FailedCreate, point("after the failure report", After, FAILURE, 1)),
+    (FailedCreate, point("wait-stack: before reporting the failure", Before, "states:SendTaskFailure", 1)),
 ];
 
 /// The workers' journal of continuation jobs (`--journal`).
