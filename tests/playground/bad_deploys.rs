@@ -171,13 +171,7 @@ async fn collide(h: &Harness, machine: &str, pipeline: &str) -> String {
             .next()
     })
     .await;
-    let action_execution_id = job
-        .data()
-        .and_then(|d| d.pipeline_context())
-        .and_then(|c| c.action())
-        .and_then(|a| a.action_execution_id())
-        .unwrap()
-        .to_string();
+    let action_execution_id = action_of(&job).action_execution_id().unwrap().to_string();
     let name = format!("{pipeline}-{action_execution_id}");
     h.sfn
         .start_execution()

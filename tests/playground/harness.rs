@@ -5,9 +5,9 @@
 use aws_sdk_codepipeline::Client as CodePipeline;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionConfigurationProperty, ActionDeclaration, ActionTypeId, ArtifactDetails,
-    ArtifactStore, ArtifactStoreType, InputArtifact, Job, PipelineDeclaration,
-    PipelineExecutionStatus, StageDeclaration,
+    ActionCategory, ActionConfigurationProperty, ActionContext, ActionDeclaration, ActionExecution,
+    ActionTypeId, ArtifactDetails, ArtifactStore, ArtifactStoreType, InputArtifact, Job,
+    PipelineContext, PipelineDeclaration, PipelineExecutionStatus, StageDeclaration,
 };
 use cpsf::local::codepipeline::Config;
 use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
@@ -169,6 +169,36 @@ impl Harness {
         .await
     }
 
+    /// What the console shows of the second stage's first action: its latest
+    /// execution in GetPipelineState, if it has started.
+    pub async fn deploy_state(&self, pipeline: &str) -> Option<ActionExecution> {
+        let state = self
+            .cp
+            .get_pipeline_state()
+            .name(pipeline)
+            .send()
+            .await
+            .expect("GetPipelineState");
+        state.stage_states()[1].action_states()[0]
+            .latest_execution()
+            .cloned()
+    }
+
+    /// One poll for a job of `team`'s deploy actions: none if none is queued.
+    pub async fn poll_once(&self, team: &str) -> Option<Job> {
+        self.cp
+            .poll_for_jobs()
+            .action_type_id(deploy_type_id())
+            .query_param("Team", team)
+            .send()
+            .await
+            .expect("poll")
+            .jobs
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+    }
+
     pub async fn acknowledge(&self, job: &Job) {
         let status = self
             .cp
@@ -231,6 +261,18 @@ impl Harness {
         })
         .await
     }
+}
+
+/// The pipeline context of a job: where in which pipeline execution it runs.
+pub fn context_of(job: &Job) -> &PipelineContext {
+    job.data()
+        .and_then(|d| d.pipeline_context())
+        .expect("a job has a pipeline context")
+}
+
+/// The action a job runs, as its pipeline context names it.
+pub fn action_of(job: &Job) -> &ActionContext {
+    context_of(job).action().expect("a job names its action")
 }
 
 pub fn deploy_type_id() -> ActionTypeId {

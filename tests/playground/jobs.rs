@@ -225,9 +225,7 @@ async fn a_failure_fails_the_pipeline_with_its_details() {
     h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Failed)
         .await;
     let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
-    let latest = state.stage_states()[1].action_states()[0]
-        .latest_execution()
-        .unwrap();
+    let latest = h.deploy_state("app").await.unwrap();
     let error = latest.error_details().unwrap();
     assert_eq!(error.code(), Some("ConfigurationError"));
     assert_eq!(error.message(), Some("StateMachineArn is missing"));
@@ -282,14 +280,7 @@ async fn a_continuation_token_queues_a_new_job_for_the_same_action() {
         Some("{\"executionArn\":\"arn:1\"}")
     );
     let action = |job: &aws_sdk_codepipeline::types::Job| {
-        job.data()
-            .unwrap()
-            .pipeline_context()
-            .unwrap()
-            .action()
-            .unwrap()
-            .action_execution_id()
-            .map(str::to_string)
+        action_of(job).action_execution_id().map(str::to_string)
     };
     assert_eq!(action(&second), action(&first), "same action execution");
     let closed =
@@ -299,10 +290,7 @@ async fn a_continuation_token_queues_a_new_job_for_the_same_action() {
             .await;
     assert_eq!(code(closed), "InvalidJobStateException");
 
-    let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
-    let latest = state.stage_states()[1].action_states()[0]
-        .latest_execution()
-        .unwrap();
+    let latest = h.deploy_state("app").await.unwrap();
     assert_eq!(latest.status().unwrap().as_str(), "InProgress");
     assert_eq!(latest.summary(), Some("running"));
     assert_eq!(latest.percent_complete(), Some(40));
@@ -323,52 +311,18 @@ async fn actions_run_by_run_order_and_query_params_filter_jobs() {
         ])
         .await;
     let first = h.poll_job_where(Some("blue")).await;
-    assert_eq!(
-        first
-            .data()
-            .unwrap()
-            .pipeline_context()
-            .unwrap()
-            .action()
-            .unwrap()
-            .name(),
-        Some("First")
-    );
+    assert_eq!(action_of(&first).name(), Some("First"));
     // The second action waits for the first; a green poller finds nothing.
-    let none =
-        h.cp.poll_for_jobs()
-            .action_type_id(deploy_type_id())
-            .query_param("Team", "green")
-            .send()
-            .await
-            .unwrap();
-    assert!(none.jobs().is_empty());
+    assert!(h.poll_once("green").await.is_none());
     h.acknowledge(&first).await;
     h.succeed(&first).await;
 
-    let blue =
-        h.cp.poll_for_jobs()
-            .action_type_id(deploy_type_id())
-            .query_param("Team", "blue")
-            .send()
-            .await
-            .unwrap();
     assert!(
-        blue.jobs().is_empty(),
+        h.poll_once("blue").await.is_none(),
         "the green job does not match a blue poll"
     );
     let second = h.poll_job_where(Some("green")).await;
-    assert_eq!(
-        second
-            .data()
-            .unwrap()
-            .pipeline_context()
-            .unwrap()
-            .action()
-            .unwrap()
-            .name(),
-        Some("Second")
-    );
+    assert_eq!(action_of(&second).name(), Some("Second"));
     h.acknowledge(&second).await;
     h.succeed(&second).await;
     h.wait_for_status("app", &execution_id, PipelineExecutionStatus::Succeeded)

@@ -45,11 +45,7 @@ async fn a_job_without_a_result_times_out_and_fails_the_pipeline() {
     })
     .await;
     let job = h.acknowledged_job().await;
-    let execution_id = job
-        .data()
-        .unwrap()
-        .pipeline_context()
-        .unwrap()
+    let execution_id = context_of(&job)
         .pipeline_execution_id()
         .unwrap()
         .to_string();
@@ -64,9 +60,6 @@ async fn a_job_without_a_result_times_out_and_fails_the_pipeline() {
             .send()
             .await;
     assert_eq!(code(late), "InvalidJobStateException");
-    let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
-    let latest = state.stage_states()[1].action_states()[0]
-        .latest_execution()
-        .unwrap();
+    let latest = h.deploy_state("app").await.unwrap();
     assert_eq!(latest.error_details().unwrap().code(), Some("TimedOut"));
 }

@@ -136,11 +136,8 @@ async fn a_long_execution_is_followed_through_continuations() {
     let id = h.start_execution("app").await;
     // While it runs, the console shows which state it is in.
     wait_for("a progress summary", || async {
-        let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
-        let latest = state.stage_states()[1].action_states()[0]
-            .latest_execution()
-            .cloned();
-        latest
+        h.deploy_state("app")
+            .await
             .and_then(|l| l.summary().map(str::to_string))
             .filter(|s| s.contains("in state 'Deploying'"))
     })
@@ -174,10 +171,7 @@ async fn an_execution_name_taken_by_another_job_is_reported_not_followed() {
     // No worker yet: find the queued Deploy action's execution id, and take
     // the name cpsf will use for it, with another input.
     let action_execution_id = wait_for("the Deploy action to start", || async {
-        let state = h.cp.get_pipeline_state().name("app").send().await.unwrap();
-        let latest = state.stage_states()[1].action_states()[0]
-            .latest_execution()
-            .cloned()?;
+        let latest = h.deploy_state("app").await?;
         latest.action_execution_id().map(str::to_string)
     })
     .await;
