@@ -29,8 +29,7 @@ async fn creates_updates_and_then_has_no_changes() {
         "{}",
         summary(&created)
     );
-    let stack = h.describe_app_stack().await;
-    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE");
 
     app.deploy["parameters"]["Greeting"] = "hello again".into();
     let (status, updated) = h.deploy("app", &app).await;
@@ -44,14 +43,7 @@ async fn creates_updates_and_then_has_no_changes() {
         "{}",
         summary(&updated)
     );
-    assert_eq!(
-        h.describe_app_stack()
-            .await
-            .stack_status()
-            .unwrap()
-            .as_str(),
-        "UPDATE_COMPLETE"
-    );
+    assert_eq!(h.app_stack_status().await, "UPDATE_COMPLETE");
 
     let (status, unchanged) = h.deploy("app", &app).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&unchanged));
@@ -83,15 +75,21 @@ async fn creates_updates_and_then_has_no_changes() {
 }
 
 impl Harness {
-    pub async fn describe_app_stack(&self) -> aws_sdk_cloudformation::types::Stack {
-        let cfn = aws_sdk_cloudformation::Client::new(&self.clients.sdk);
-        let stacks = cfn
+    /// The sample app's stack status, e.g. "CREATE_COMPLETE".
+    pub async fn app_stack_status(&self) -> String {
+        let stacks = self
+            .clients
+            .cloudformation()
             .describe_stacks()
             .stack_name("cpsf-demo-app")
             .send()
             .await
             .unwrap();
-        stacks.stacks()[0].clone()
+        stacks.stacks()[0]
+            .stack_status()
+            .unwrap()
+            .as_str()
+            .to_string()
     }
 }
 
@@ -121,15 +119,7 @@ async fn a_replacing_change_is_refused_naming_the_resource() {
         "{message}"
     );
     assert!(message.contains("\"allowReplacements\": true"), "{message}");
-    assert_eq!(
-        h.describe_app_stack()
-            .await
-            .stack_status()
-            .unwrap()
-            .as_str(),
-        "CREATE_COMPLETE",
-        "untouched"
-    );
+    assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE", "untouched");
 
     app.deploy["allowReplacements"] = true.into();
     let (status, allowed) = h.deploy("app", &app).await;
@@ -186,14 +176,7 @@ async fn a_failed_first_create_is_refused_then_recreated_when_allowed() {
     app.deploy["recreateFailedStack"] = true.into();
     let (status, recreated) = h.deploy("app", &app).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&recreated));
-    assert_eq!(
-        h.describe_app_stack()
-            .await
-            .stack_status()
-            .unwrap()
-            .as_str(),
-        "CREATE_COMPLETE"
-    );
+    assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE");
     worker.stop().await;
 }
 
@@ -340,6 +323,5 @@ async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
             .await
             .unwrap();
     assert_eq!(staged.contents().len(), 1, "the template was staged");
-    let stack = h.describe_app_stack().await;
-    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE");
 }

@@ -43,17 +43,8 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
         .await;
     let id = h.start_execution("app").await;
     let execution = wait_for("the deploy execution to start", || async {
-        let listed = h
-            .sfn
-            .list_executions()
-            .state_machine_arn(&machine)
-            .send()
-            .await
-            .unwrap();
-        listed
-            .executions()
-            .first()
-            .map(|e| e.execution_arn().to_string())
+        let listed = h.executions(&machine).await;
+        listed.first().map(|e| e.execution_arn().to_string())
     })
     .await;
     wait_for("the first task to be scheduled", || async {

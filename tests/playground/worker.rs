@@ -63,14 +63,7 @@ async fn a_deploy_succeeds_with_output_variables_and_an_output_artifact() {
     assert_eq!(input["pipeline"]["pipelineExecutionId"], id);
     assert_eq!(input["pipeline"]["artifacts"][0]["name"], "SourceOutput");
     assert!(!described.input().unwrap().contains(SECRET_VALUE));
-    let executions = h
-        .sfn
-        .list_executions()
-        .state_machine_arn(&machine)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(executions.executions().len(), 1);
+    assert_eq!(h.executions(&machine).await.len(), 1);
 
     // The output artifact holds the execution's output.
     let artifact = &output.output_artifacts()[0];

@@ -249,9 +249,9 @@ impl Harness {
             .unwrap_or_else(|| panic!("{pipeline}'s Deploy action has no error: {detail:?}"))
     }
 
-    /// The names of `machine`'s executions, asserting no name repeats.
-    pub async fn execution_names(&self, machine: &str) -> std::collections::HashSet<String> {
-        let mut names = std::collections::HashSet::new();
+    /// Every execution of `machine`.
+    pub async fn executions(&self, machine: &str) -> Vec<aws_sdk_sfn::types::ExecutionListItem> {
+        let mut executions = Vec::new();
         let mut pages = self
             .sfn
             .list_executions()
@@ -259,13 +259,20 @@ impl Harness {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            for execution in page.unwrap().executions() {
-                assert!(
-                    names.insert(execution.name().to_string()),
-                    "duplicate execution {}",
-                    execution.name()
-                );
-            }
+            executions.extend(page.unwrap().executions().iter().cloned());
+        }
+        executions
+    }
+
+    /// The names of `machine`'s executions, asserting no name repeats.
+    pub async fn execution_names(&self, machine: &str) -> std::collections::HashSet<String> {
+        let mut names = std::collections::HashSet::new();
+        for execution in self.executions(machine).await {
+            assert!(
+                names.insert(execution.name().to_string()),
+                "duplicate execution {}",
+                execution.name()
+            );
         }
         names
     }

@@ -63,14 +63,7 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_no_se
 
     // Wait until the worker has started the execution and is following it.
     wait_for("the execution to start", || async {
-        let listed = h
-            .sfn
-            .list_executions()
-            .state_machine_arn(&machine)
-            .send()
-            .await
-            .unwrap();
-        (!listed.executions().is_empty()).then_some(())
+        (!h.executions(&machine).await.is_empty()).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -87,18 +80,8 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_no_se
 
     let worker = h.start_worker(Duration::from_secs(5));
     assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
-    let listed = h
-        .sfn
-        .list_executions()
-        .state_machine_arn(&machine)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        listed.executions().len(),
-        1,
-        "one execution across the restart"
-    );
+    let executions = h.executions(&machine).await;
+    assert_eq!(executions.len(), 1, "one execution across the restart");
     worker.stop().await;
 
     let logs = std::fs::read_to_string(&log).unwrap();
@@ -120,7 +103,7 @@ async fn sigterm_mid_job_exits_cleanly_the_job_completes_after_restart_and_no_se
     }
     // Nor into Step Functions: the execution's input, output and every
     // event of its history (what anyone who can read executions sees).
-    let arn = listed.executions()[0].execution_arn();
+    let arn = executions[0].execution_arn();
     let described = h
         .sfn
         .describe_execution()
