@@ -63,13 +63,21 @@ pub struct Continuation {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub check_failures: u32,
     /// How many jobs have followed the execution before this one: each
-    /// follows twice as long as the last (see `handle.rs`).
+    /// follows four times as long as the last (see `pacing.rs`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub round: u32,
+    /// When the execution is due its next check (epoch seconds): the next
+    /// job keeps the pace instead of checking on arrival. 0: at once.
+    #[serde(default, skip_serializing_if = "is_unset")]
+    pub next_check_at: f64,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_unset(t: &f64) -> bool {
+    *t == 0.0
 }
 
 /// How many continuation jobs in a row may fail to check the execution.
@@ -171,7 +179,7 @@ pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
 
 /// What to report for an execution, given its facts; `now` is epoch seconds.
 /// `round`: the round a continuation would start, if the execution runs on.
-pub fn decide(facts: &ExecutionFacts, now: f64, round: u32) -> Report {
+pub fn decide(facts: &ExecutionFacts, now: f64, round: u32, next_check_at: f64) -> Report {
     let arn = facts.arn.clone();
     match &facts.status {
         ExecutionStatus::Running
@@ -190,6 +198,7 @@ pub fn decide(facts: &ExecutionFacts, now: f64, round: u32) -> Report {
                 handed_back_at: now,
                 check_failures: 0,
                 round,
+                next_check_at,
             };
             Report::Continue {
                 token: continuation.encode(),
@@ -258,6 +267,7 @@ pub fn check_failed(
         handed_back_at: now,
         check_failures: failures,
         round: previous.map_or(0, |p| p.round),
+        next_check_at: 0.0,
     };
     Report::Continue {
         token: continuation.encode(),
@@ -386,7 +396,7 @@ mod tests {
             ("ABORTED", "fail"),
         ];
         for (status, expected) in table {
-            let got = match decide(&facts(status), 1.0, 0) {
+            let got = match decide(&facts(status), 1.0, 0, 0.0) {
                 Report::Continue { .. } => "continue",
                 Report::Succeed { .. } => "succeed",
                 Report::Fail { kind, .. } => {
@@ -406,11 +416,15 @@ mod tests {
             token,
             summary,
             execution_arn,
-        } = decide(&f, 1.0, 0)
+        } = decide(&f, 1.0, 3, 42.5)
         else {
             panic!()
         };
-        assert_eq!(Continuation::decode(&token).unwrap().execution_arn, f.arn);
+        let continuation = Continuation::decode(&token).unwrap();
+        assert_eq!(continuation.execution_arn, f.arn);
+        // The next job follows longer, and keeps the pace of the checks.
+        assert_eq!(continuation.round, 3);
+        assert_eq!(continuation.next_check_at, 42.5);
         assert_eq!(execution_arn, f.arn);
         assert_eq!(summary, "run-1 RUNNING: in state 'WaitForStack'");
         assert!(token.len() <= 2048);
@@ -428,7 +442,7 @@ mod tests {
             summary,
             output,
             ..
-        } = decide(&f, 1.0, 0)
+        } = decide(&f, 1.0, 0, 0.0)
         else {
             panic!()
         };
@@ -446,7 +460,7 @@ mod tests {
     fn the_output_summary_is_shown() {
         let mut f = facts("SUCCEEDED");
         f.output = Some(r#"{"summary": "no changes", "outputs": {}}"#.into());
-        let Report::Succeed { summary, .. } = decide(&f, 1.0, 0) else {
+        let Report::Succeed { summary, .. } = decide(&f, 1.0, 0, 0.0) else {
             panic!()
         };
         assert_eq!(summary, "run-1 succeeded: no changes");
@@ -457,7 +471,7 @@ mod tests {
         let mut f = facts("SUCCEEDED");
         let big = "x".repeat(60_000);
         f.output = Some(serde_json::json!({"outputs": {"A": big, "B": big, "C": big}}).to_string());
-        let Report::Succeed { variables, .. } = decide(&f, 1.0, 0) else {
+        let Report::Succeed { variables, .. } = decide(&f, 1.0, 0, 0.0) else {
             panic!()
         };
         let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -482,7 +496,7 @@ mod tests {
             message,
             execution_arn,
             ..
-        } = decide(&f, 1.0, 0)
+        } = decide(&f, 1.0, 0, 0.0)
         else {
             panic!()
         };
@@ -509,7 +523,7 @@ mod tests {
                 ),
             }),
         };
-        let Report::Fail { message, .. } = decide(&f, 1.0, 0) else {
+        let Report::Fail { message, .. } = decide(&f, 1.0, 0, 0.0) else {
             panic!()
         };
         assert!(
@@ -525,7 +539,7 @@ mod tests {
     fn long_failures_are_cut_cleanly_to_the_limit() {
         let mut f = facts("TIMED_OUT");
         f.failure.cause = Some("é".repeat(6000));
-        let Report::Fail { message, .. } = decide(&f, 1.0, 0) else {
+        let Report::Fail { message, .. } = decide(&f, 1.0, 0, 0.0) else {
             panic!()
         };
         assert_eq!(message.chars().count(), MAX_FAILURE_MESSAGE);

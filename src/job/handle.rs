@@ -38,7 +38,7 @@
 //! while it follows leaves it unacknowledged, and CodePipeline hands it out
 //! again; the window stays short so that happens only to dead workers.
 //!
-//! Each continuation follows twice as long as the one before (up to 32 ×
+//! Each continuation follows four times as long as the one before (up to 32 ×
 //! `follow_for`), and checks the execution less often as it ages: a long
 //! deploy costs calls in proportion to the logarithm of its duration.
 
@@ -332,7 +332,7 @@ impl JobRunner {
     }
 
     /// How long a job of `round` follows its execution: `follow_for`, then
-    /// twice as long each round, so a long execution costs a number of jobs
+    /// four times as long each round, so a long execution costs a number of jobs
     /// (and calls) that grows with the logarithm of its duration. An
     /// unacknowledged job must be answered before CodePipeline hands it out
     /// again, so without a journal the window stays short.
@@ -351,13 +351,15 @@ impl JobRunner {
         }
     }
 
-    /// Re-describes the execution until it ends, `window` passes or the
-    /// worker shuts down; then decides what to report. The pause between two
-    /// checks is a quarter of the execution's age, within `check_min` and
-    /// `check_max`, ±10% so that many jobs do not check in step: a short
-    /// execution is checked every half second, a long one ever less often
-    /// (its end noticed within a quarter of its running time), and the
-    /// number of checks grows with the logarithm of its duration.
+    /// Re-describes the execution until it ends, or until the next check
+    /// would fall past `window` or the worker shuts down; then decides what
+    /// to report. The pause between two checks is a quarter of the
+    /// execution's age, within `check_min` and `check_max`, ±10% so that
+    /// many jobs do not check in step: a short execution is checked every
+    /// half second, a long one ever less often (its end noticed within a
+    /// quarter of its running time), and the number of checks grows with
+    /// the logarithm of its duration. A continuation carries the time of the
+    /// next check, so handing a job back adds no check of its own.
     async fn follow(
         &self,
         job: &Job,
@@ -365,8 +367,19 @@ impl JobRunner {
         previous: Option<&Continuation>,
         window: Duration,
     ) -> Report {
+        let next_round = previous.map_or(1, |p| p.round + 1);
         let deadline = Instant::now() + window;
-        let described = loop {
+        let mut next_check = match previous {
+            Some(previous) => instant_at(previous.next_check_at),
+            // A new execution: nothing to see before the shortest pause.
+            None => Instant::now() + self.settings.check_min,
+        }
+        .min(deadline);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(next_check.into()) => {}
+                () = self.shutdown.cancelled() => {}
+            }
             let described = match self.sfn.describe(arn).await {
                 Ok(d) => d,
                 Err(DescribeError::Gone(message)) => {
@@ -382,28 +395,30 @@ impl JobRunner {
                     return decide::check_failed(previous, arn, &message, epoch_now());
                 }
             };
-            let now = Instant::now();
-            if described.status.is_terminal() || now >= deadline || self.shutdown.is_cancelled() {
-                break described;
+            if described.status.is_terminal() {
+                return self.conclude(job, described, next_round, 0.0).await;
             }
             let age = described
                 .start_date
                 .map_or(0.0, |started| (epoch_now() - started).max(0.0));
-            let pause = check_pause(age, &self.settings)
-                .mul_f64(rand::random_range(0.9..1.1))
-                .min(deadline - now);
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = self.shutdown.cancelled() => {}
+            let pause = check_pause(age, &self.settings).mul_f64(rand::random_range(0.9..1.1));
+            next_check = Instant::now() + pause;
+            if next_check > deadline || self.shutdown.is_cancelled() {
+                let due = epoch_now() + pause.as_secs_f64();
+                return self.conclude(job, described, next_round, due).await;
             }
-        };
-        let next_round = previous.map_or(1, |p| p.round + 1);
-        self.conclude(job, described, next_round).await
+        }
     }
 
     /// Turns the final description into a report, writing the output
     /// artifact when the execution succeeded.
-    async fn conclude(&self, job: &Job, described: Described, next_round: u32) -> Report {
+    async fn conclude(
+        &self,
+        job: &Job,
+        described: Described,
+        next_round: u32,
+        next_check_at: f64,
+    ) -> Report {
         let stop_date = described.stop_date;
         let facts = match self.sfn.facts(described.clone()).await {
             Ok(facts) => facts,
@@ -414,7 +429,7 @@ impl JobRunner {
                 described.into_facts()
             }
         };
-        let report = decide::decide(&facts, epoch_now(), next_round);
+        let report = decide::decide(&facts, epoch_now(), next_round, next_check_at);
         if let Some(stopped) = stop_date {
             self.metrics.completion_latency(epoch_now() - stopped);
         }
@@ -481,4 +496,9 @@ impl JobRunner {
             }
         }
     }
+}
+
+/// The instant an epoch time falls on (now, if it has passed).
+fn instant_at(epoch_seconds: f64) -> Instant {
+    Instant::now() + Duration::from_secs_f64((epoch_seconds - epoch_now()).max(0.0))
 }

@@ -4,8 +4,11 @@
 use super::handle::JobSettings;
 use std::time::Duration;
 
-/// Windows stop doubling after this many rounds (32 × `follow_for`).
-pub const MAX_ROUND: u32 = 5;
+/// Each round follows this many times longer than the one before...
+pub const WINDOW_GROWTH: u32 = 4;
+/// ...up to this many times `follow_for`: the longest a stopped worker's
+/// journaled job waits before another worker takes it over.
+pub const MAX_WINDOW_FACTOR: u32 = 32;
 /// CodePipeline hands out an unacknowledged job again after a while (60 s
 /// on the playground; AWS does not document it): a job followed before its
 /// acknowledgement must be answered well before.
@@ -17,11 +20,11 @@ pub fn check_pause(age_seconds: f64, settings: &JobSettings) -> Duration {
 }
 
 /// How long a job of `round` follows its execution: `follow_for`, then
-/// twice as long each round, up to 32 times. Without a journal a
+/// four times as long each round, up to 32 times. Without a journal a
 /// continuation job is followed before its acknowledgement, so its window
 /// stays within [`UNACKNOWLEDGED_WINDOW`].
 pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
-    let grown = follow_for * 2u32.pow(round.min(MAX_ROUND));
+    let grown = follow_for * WINDOW_GROWTH.saturating_pow(round).min(MAX_WINDOW_FACTOR);
     if round == 0 || journaled {
         grown
     } else {
@@ -44,12 +47,14 @@ mod tests {
     }
 
     #[test]
-    fn each_round_follows_twice_as_long_up_to_thirty_two_times() {
+    fn each_round_follows_four_times_as_long_up_to_thirty_two_times() {
         let ten = Duration::from_secs(10);
-        let windows: Vec<u64> = (0..8)
+        let windows: Vec<u64> = (0..6)
             .map(|round| follow_window(ten, round, true).as_secs())
             .collect();
-        assert_eq!(windows, [10, 20, 40, 80, 160, 320, 320, 320]);
+        assert_eq!(windows, [10, 40, 160, 320, 320, 320]);
+        // No overflow however many rounds a day-long execution takes.
+        assert_eq!(follow_window(ten, 300, true).as_secs(), 320);
     }
 
     #[test]
@@ -58,7 +63,7 @@ mod tests {
         let windows: Vec<u64> = (0..4)
             .map(|round| follow_window(ten, round, false).as_secs())
             .collect();
-        assert_eq!(windows, [10, 20, 30, 30]);
+        assert_eq!(windows, [10, 30, 30, 30]);
         // A first job is acknowledged before it follows: any follow_for.
         assert_eq!(
             follow_window(Duration::from_secs(60), 0, false).as_secs(),

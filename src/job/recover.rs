@@ -223,6 +223,7 @@ impl Recovery {
             handed_back_at: now,
             check_failures: 0,
             round: 0,
+            next_check_at: 0.0,
         };
         let report = Report::Continue {
             token: continuation.encode(),
