@@ -63,7 +63,7 @@ pub struct Continuation {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub check_failures: u32,
     /// How many jobs have followed the execution before this one: each
-    /// follows four times as long as the last (see `pacing.rs`).
+    /// follows eight times as long as the last (see `pacing.rs`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub round: u32,
     /// When the execution is due its next check (epoch seconds): the next

@@ -38,7 +38,7 @@
 //! while it follows leaves it unacknowledged, and CodePipeline hands it out
 //! again; the window stays short so that happens only to dead workers.
 //!
-//! Each continuation follows four times as long as the one before (up to 32 ×
+//! Each continuation follows eight times as long as the one before (up to 32 ×
 //! `follow_for`), and checks the execution less often as it ages: a long
 //! deploy costs calls in proportion to the logarithm of its duration.
 
@@ -332,7 +332,7 @@ impl JobRunner {
     }
 
     /// How long a job of `round` follows its execution: `follow_for`, then
-    /// four times as long each round, so a long execution costs a number of jobs
+    /// eight times as long each round, so a long execution costs a number of jobs
     /// (and calls) that grows with the logarithm of its duration. An
     /// unacknowledged job must be answered before CodePipeline hands it out
     /// again, so without a journal the window stays short.

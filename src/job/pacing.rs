@@ -5,7 +5,7 @@ use super::handle::JobSettings;
 use std::time::Duration;
 
 /// Each round follows this many times longer than the one before...
-pub const WINDOW_GROWTH: u32 = 4;
+pub const WINDOW_GROWTH: u32 = 8;
 /// ...up to this many times `follow_for`: the longest a stopped worker's
 /// journaled job waits before another worker takes it over.
 pub const MAX_WINDOW_FACTOR: u32 = 32;
@@ -20,7 +20,7 @@ pub fn check_pause(age_seconds: f64, settings: &JobSettings) -> Duration {
 }
 
 /// How long a job of `round` follows its execution: `follow_for`, then
-/// four times as long each round, up to 32 times. Without a journal a
+/// eight times as long each round, up to 32 times. Without a journal a
 /// continuation job is followed before its acknowledgement, so its window
 /// stays within [`UNACKNOWLEDGED_WINDOW`].
 pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
@@ -47,12 +47,12 @@ mod tests {
     }
 
     #[test]
-    fn each_round_follows_four_times_as_long_up_to_thirty_two_times() {
+    fn each_round_follows_eight_times_as_long_up_to_thirty_two_times() {
         let ten = Duration::from_secs(10);
-        let windows: Vec<u64> = (0..6)
+        let windows: Vec<u64> = (0..5)
             .map(|round| follow_window(ten, round, true).as_secs())
             .collect();
-        assert_eq!(windows, [10, 40, 160, 320, 320, 320]);
+        assert_eq!(windows, [10, 80, 320, 320, 320]);
         // No overflow however many rounds a day-long execution takes.
         assert_eq!(follow_window(ten, 300, true).as_secs(), 320);
     }

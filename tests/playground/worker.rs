@@ -122,10 +122,10 @@ async fn a_fail_state_fails_the_pipeline_naming_the_state_error_and_cause() {
 async fn a_long_execution_is_followed_through_continuations() {
     let h = Harness::start().await;
     h.create_worker_type().await;
-    let machine = h.create_slow_machine("slow", 3).await;
+    let machine = h.create_slow_machine("slow", 4).await;
     h.create_worker_pipeline("app", &[("StateMachineArn", &machine)])
         .await;
-    let worker = h.start_worker(Duration::from_millis(500));
+    let worker = h.start_worker(Duration::from_millis(250));
     let id = h.start_execution("app").await;
     // While it runs, the console shows which state it is in.
     wait_for("a progress summary", || async {
@@ -138,7 +138,7 @@ async fn a_long_execution_is_followed_through_continuations() {
     assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
     let text = worker.stop().await;
     let continued = metric(&text, "cpsf_jobs_total{outcome=\"continued\"}");
-    // 3 s of waiting, handed back every ~0.5 s: a handful of jobs, not a hot loop.
+    // 4 s of waiting, windows of 0.25 s, 2 s and 8 s: two hand-backs, not a hot loop.
     assert!(
         (2.0..=12.0).contains(&continued),
         "continued {continued} times\n{text}"
