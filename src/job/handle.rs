@@ -38,9 +38,9 @@
 //! while it follows leaves it unacknowledged, and CodePipeline hands it out
 //! again; the window stays short so that happens only to dead workers.
 //!
-//! Each continuation follows eight times as long as the one before (up to 32 ×
-//! `follow_for`), and checks the execution less often as it ages: a long
-//! deploy costs calls in proportion to the logarithm of its duration.
+//! Each continuation follows eight times as long as the one before (up to
+//! 32 × `follow_for`), and checks the execution less often as it ages: a
+//! long deploy costs calls in proportion to the logarithm of its duration.
 
 use super::artifact::{self, Limits};
 use super::config::{ActionConfig, InputSource};
@@ -332,8 +332,8 @@ impl JobRunner {
     }
 
     /// How long a job of `round` follows its execution: `follow_for`, then
-    /// eight times as long each round, so a long execution costs a number of jobs
-    /// (and calls) that grows with the logarithm of its duration. An
+    /// eight times as long each round, so a long execution costs a number of
+    /// jobs (and calls) that grows with the logarithm of its duration. An
     /// unacknowledged job must be answered before CodePipeline hands it out
     /// again, so without a journal the window stays short.
     fn window(&self, round: u32) -> Duration {
