@@ -11,7 +11,8 @@
 //!   keeps the AWS SDK's secret-bearing debug output out of the logs.
 //! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller,
 //!   the activity task handlers and the health endpoint ([`health`],
-//!   [`metrics`]) together.
+//!   [`metrics`]) together. [`nudge`] lets the task handlers tell a job
+//!   in the same process that its execution moved on.
 //! - [`job`] (`src/job/`): the CodePipeline side of the worker.
 //!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
 //!     one supervised task per job (panics become failed jobs), shutdown.
@@ -86,6 +87,7 @@ pub mod job;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod nudge;
 pub mod pipeline;
 pub mod replay;
 pub mod sfn;

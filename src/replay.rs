@@ -97,6 +97,7 @@ async fn replay_job(clients: &Clients, value: &Value, send: bool) -> anyhow::Res
         clients.sdk.clone(),
         JobSettings::default(),
         Metrics::default(),
+        crate::nudge::Nudges::default(),
         CancellationToken::new(),
     );
     let outcome = runner.run(job).await;

@@ -8,6 +8,7 @@ use crate::job::poller::{Poller, PollerSettings};
 use crate::job::recover::{self, Recovery};
 use crate::job::report::Reporter;
 use crate::metrics::Metrics;
+use crate::nudge::Nudges;
 use crate::sfn::Sfn;
 use crate::tasks::runner::RunnerSettings;
 use crate::tasks::{Handler, TaskContext};
@@ -77,6 +78,8 @@ pub async fn run(
         }
         None => None,
     };
+    // The task handlers tell the jobs when an execution moved on.
+    let nudges = Nudges::default();
     let tasks = options.tasks.map(|tasks| {
         let ctx = TaskContext {
             poll_min: tasks.poll_min,
@@ -88,6 +91,7 @@ pub async fn run(
             Arc::new(ctx),
             tasks.runner,
             metrics.clone(),
+            nudges.clone(),
             shutdown.clone(),
         );
         let shutdown = shutdown.clone();
@@ -122,6 +126,7 @@ pub async fn run(
             clients.sdk.clone(),
             options.job,
             metrics.clone(),
+            nudges.clone(),
             shutdown.clone(),
         );
         let action = &poller.action_type;

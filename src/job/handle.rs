@@ -52,6 +52,7 @@ use super::pacing::{check_pause, follow_window};
 use super::report::Reporter;
 use super::s3::ArtifactStore;
 use crate::metrics::Metrics;
+use crate::nudge::Nudges;
 use crate::sfn::{DescribeError, Described, Sfn, StartError};
 use crate::tasks::epoch_now;
 use aws_config::SdkConfig;
@@ -125,6 +126,8 @@ pub struct JobRunner {
     settings: Arc<JobSettings>,
     metrics: Metrics,
     journal: Option<Journal>,
+    /// Nudges from this process's task handlers (see `nudge.rs`).
+    nudges: Nudges,
     /// Cancelled at shutdown: a job following a running execution hands it
     /// back at once instead of waiting out `follow_for`.
     shutdown: CancellationToken,
@@ -137,6 +140,7 @@ impl JobRunner {
         sdk: SdkConfig,
         settings: JobSettings,
         metrics: Metrics,
+        nudges: Nudges,
         shutdown: CancellationToken,
     ) -> Self {
         let journal = settings
@@ -150,6 +154,7 @@ impl JobRunner {
             journal,
             settings: Arc::new(settings),
             metrics,
+            nudges,
             shutdown,
         }
     }
@@ -359,7 +364,9 @@ impl JobRunner {
     /// half second, a long one ever less often (its end noticed within a
     /// quarter of its running time), and the number of checks grows with
     /// the logarithm of its duration. A continuation carries the time of the
-    /// next check, so handing a job back adds no check of its own.
+    /// next check, so handing a job back adds no check of its own. A nudge
+    /// from this process's task handlers (`nudge.rs`) brings the next check
+    /// forward: a deploy's end is noticed as soon as its last task is done.
     async fn follow(
         &self,
         job: &Job,
@@ -375,10 +382,14 @@ impl JobRunner {
             None => Instant::now() + self.settings.check_min,
         }
         .min(deadline);
+        let watch = self.nudges.watch(arn);
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(next_check.into()) => {}
                 () = self.shutdown.cancelled() => {}
+                // A task was just answered: give the execution a moment to
+                // run its next states, then look.
+                () = watch.nudged() => tokio::time::sleep(NUDGE_SETTLE).await,
             }
             let described = match self.sfn.describe(arn).await {
                 Ok(d) => d,
@@ -497,6 +508,11 @@ impl JobRunner {
         }
     }
 }
+
+/// How long after a nudge a job checks its execution: Step Functions runs
+/// the states after an answered task (a Choice, a Pass, the end) in well
+/// under this.
+const NUDGE_SETTLE: Duration = Duration::from_millis(300);
 
 /// The instant an epoch time falls on (now, if it has passed).
 fn instant_at(epoch_seconds: f64) -> Instant {

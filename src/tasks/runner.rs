@@ -10,6 +10,7 @@
 use super::{Handler, TaskContext};
 use crate::aws::CallContext;
 use crate::metrics::Metrics;
+use crate::nudge::Nudges;
 use anyhow::Context;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::DisplayErrorContext;
@@ -38,6 +39,7 @@ pub async fn run(
     ctx: Arc<TaskContext>,
     settings: RunnerSettings,
     metrics: Metrics,
+    nudges: Nudges,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let arns = resolve(&sfn, &settings.activities).await?;
@@ -52,6 +54,7 @@ pub async fn run(
             arn,
             settings: settings.clone(),
             metrics: metrics.clone(),
+            nudges: nudges.clone(),
             tracker: tracker.clone(),
         };
         loops.push(tokio::spawn(serve.run(shutdown.clone())));
@@ -104,6 +107,7 @@ struct Serve {
     arn: String,
     settings: RunnerSettings,
     metrics: Metrics,
+    nudges: Nudges,
     tracker: TaskTracker,
 }
 
@@ -151,6 +155,7 @@ impl Serve {
     }
 
     async fn handle_in_span(&self, token: String, input: String) {
+        let execution = execution_of(&input);
         let heartbeat = {
             let (sfn, token, every) = (
                 self.sfn.clone(),
@@ -206,9 +211,47 @@ impl Serve {
                     .map_err(|e| DisplayErrorContext(e).to_string())
             }
         };
-        if let Err(error) = sent {
-            self.metrics.aws_error("SendTaskResult");
-            tracing::error!(%error, "could not send the task's result; it will time out and be retried");
+        match sent {
+            // The execution moves on: a job of this process following it
+            // looks now rather than at its next paced check.
+            Ok(()) => {
+                if let Some(execution_arn) = &execution {
+                    self.nudges.nudge(execution_arn);
+                }
+            }
+            Err(error) => {
+                self.metrics.aws_error("SendTaskResult");
+                tracing::error!(%error, "could not send the task's result; it will time out and be retried");
+            }
         }
+    }
+}
+
+/// The execution a task belongs to: its input's `executionArn`
+/// (statemachines/deploy.asl.json passes `$$.Execution.Id`).
+fn execution_of(input: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Of {
+        #[serde(rename = "executionArn")]
+        execution_arn: String,
+    }
+    serde_json::from_str::<Of>(input)
+        .ok()
+        .map(|of| of.execution_arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::execution_of;
+
+    #[test]
+    fn a_task_names_its_execution_in_its_input() {
+        let input = r#"{"deploy": {"stackName": "app"}, "executionArn": "arn:aws:states:us-east-1:1:execution:deploy:run-1"}"#;
+        assert_eq!(
+            execution_of(input).as_deref(),
+            Some("arn:aws:states:us-east-1:1:execution:deploy:run-1")
+        );
+        assert_eq!(execution_of(r#"{"deploy": {}}"#), None);
+        assert_eq!(execution_of("not json"), None);
     }
 }

@@ -127,6 +127,37 @@ async fn a_replacing_change_is_refused_naming_the_resource() {
     worker.stop().await;
 }
 
+/// Checks a minute apart would notice a deploy's end a minute late; the
+/// worker's own task handlers nudge the job as they answer, so it is
+/// noticed as soon as the last task is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_a_deploy_is_noticed_when_its_last_task_is_answered() {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.install_deploy(|_| {}).await;
+    h.create_deploy_pipeline("app", &machine).await;
+    let minute = std::time::Duration::from_secs(60);
+    let worker = h.start_deploy_worker_with(
+        true,
+        true,
+        cpsf::job::handle::JobSettings {
+            follow_for: minute * 5,
+            check_min: minute,
+            check_max: minute,
+            ..Default::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let (status, deployed) = h.deploy("app", &App::sample()).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&deployed));
+    assert!(
+        started.elapsed() < minute / 2,
+        "took {:?}: the job waited for its paced check",
+        started.elapsed()
+    );
+    worker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_template_fails_naming_the_error() {
     let (h, worker) = deploy_setup().await;

@@ -65,6 +65,22 @@ impl Harness {
 
     /// A worker serving both jobs and activities, as `cpsf worker` does.
     pub fn start_deploy_worker(&self, jobs: bool, tasks: bool) -> RunningWorker {
+        let job = JobSettings {
+            follow_for: Duration::from_secs(5),
+            check_min: Duration::from_millis(50),
+            check_max: Duration::from_millis(300),
+            ..JobSettings::default()
+        };
+        self.start_deploy_worker_with(jobs, tasks, job)
+    }
+
+    /// Like `start_deploy_worker`, following executions as `job` says.
+    pub fn start_deploy_worker_with(
+        &self,
+        jobs: bool,
+        tasks: bool,
+        job: JobSettings,
+    ) -> RunningWorker {
         let options = WorkerOptions {
             poller: jobs.then(|| PollerSettings {
                 action_type: deploy_type_id(),
@@ -75,12 +91,7 @@ impl Harness {
                 poll_busy: Duration::from_millis(250),
                 shutdown_grace: Duration::from_secs(10),
             }),
-            job: JobSettings {
-                follow_for: Duration::from_secs(5),
-                check_min: Duration::from_millis(50),
-                check_max: Duration::from_millis(300),
-                ..JobSettings::default()
-            },
+            job,
             tasks: tasks.then(|| TaskOptions {
                 runner: RunnerSettings {
                     activities: TaskOptions::activities("cpsf-"),
