@@ -149,24 +149,7 @@ impl Harness {
     }
 
     pub async fn poll_job_where(&self, team: Option<&str>) -> Job {
-        wait_for("a job to be queued", || async {
-            let mut poll = self
-                .cp
-                .poll_for_jobs()
-                .action_type_id(deploy_type_id())
-                .max_batch_size(1);
-            if let Some(team) = team {
-                poll = poll.query_param("Team", team);
-            }
-            poll.send()
-                .await
-                .expect("poll")
-                .jobs
-                .unwrap_or_default()
-                .into_iter()
-                .next()
-        })
-        .await
+        wait_for("a job to be queued", || self.poll_once(team)).await
     }
 
     /// What the console shows of the second stage's first action: its latest
@@ -184,13 +167,18 @@ impl Harness {
             .cloned()
     }
 
-    /// One poll for a job of `team`'s deploy actions: none if none is queued.
-    pub async fn poll_once(&self, team: &str) -> Option<Job> {
-        self.cp
+    /// One poll for a job (of `team`'s deploy actions, if given): none if
+    /// none is queued.
+    pub async fn poll_once(&self, team: Option<&str>) -> Option<Job> {
+        let mut poll = self
+            .cp
             .poll_for_jobs()
             .action_type_id(deploy_type_id())
-            .query_param("Team", team)
-            .send()
+            .max_batch_size(1);
+        if let Some(team) = team {
+            poll = poll.query_param("Team", team);
+        }
+        poll.send()
             .await
             .expect("poll")
             .jobs

@@ -313,12 +313,12 @@ async fn actions_run_by_run_order_and_query_params_filter_jobs() {
     let first = h.poll_job_where(Some("blue")).await;
     assert_eq!(action_of(&first).name(), Some("First"));
     // The second action waits for the first; a green poller finds nothing.
-    assert!(h.poll_once("green").await.is_none());
+    assert!(h.poll_once(Some("green")).await.is_none());
     h.acknowledge(&first).await;
     h.succeed(&first).await;
 
     assert!(
-        h.poll_once("blue").await.is_none(),
+        h.poll_once(Some("blue")).await.is_none(),
         "the green job does not match a blue poll"
     );
     let second = h.poll_job_where(Some("green")).await;
