@@ -48,7 +48,7 @@ use super::data::Job;
 use super::decide::{self, Continuation, FailureKind, Report};
 use super::input::{execution_name, parse_input_file, state_machine_input};
 use super::journal::{Journal, JournalLocation};
-use super::pacing::{check_pause, follow_window};
+use super::pacing::{NUDGE_SETTLE, check_pause, follow_window, instant_at};
 use super::report::Reporter;
 use super::s3::ArtifactStore;
 use crate::metrics::Metrics;
@@ -507,14 +507,4 @@ impl JobRunner {
             }
         }
     }
-}
-
-/// How long after a nudge a job checks its execution: Step Functions runs
-/// the states after an answered task (a Choice, a Pass, the end) in well
-/// under this.
-const NUDGE_SETTLE: Duration = Duration::from_millis(300);
-
-/// The instant an epoch time falls on (now, if it has passed).
-fn instant_at(epoch_seconds: f64) -> Instant {
-    Instant::now() + Duration::from_secs_f64((epoch_seconds - epoch_now()).max(0.0))
 }

@@ -1,8 +1,11 @@
-//! How a job paces itself while it follows an execution: pure functions of
-//! the execution's age and the job's round (see `handle.rs` for why).
+//! How a job paces itself while it follows an execution: when to check it
+//! and how long each round follows, as pure functions of the execution's
+//! age and the job's round (see `handle.rs` for why), and when a
+//! continuation's next check falls.
 
 use super::handle::JobSettings;
-use std::time::Duration;
+use crate::tasks::epoch_now;
+use std::time::{Duration, Instant};
 
 /// Each round follows this many times longer than the one before...
 pub const WINDOW_GROWTH: u32 = 8;
@@ -30,6 +33,17 @@ pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Durat
     } else {
         grown.min(UNACKNOWLEDGED_WINDOW.max(follow_for))
     }
+}
+
+/// How long after a nudge (`nudge.rs`) a job checks its execution: Step
+/// Functions runs the states after an answered task (a Choice, a Pass, the
+/// end) in well under this.
+pub const NUDGE_SETTLE: Duration = Duration::from_millis(300);
+
+/// The instant an epoch time (a continuation's next check) falls on: now,
+/// if it has passed.
+pub fn instant_at(epoch_seconds: f64) -> Instant {
+    Instant::now() + Duration::from_secs_f64((epoch_seconds - epoch_now()).max(0.0))
 }
 
 #[cfg(test)]
@@ -69,5 +83,13 @@ mod tests {
             follow_window(Duration::from_secs(60), 0, false).as_secs(),
             60
         );
+    }
+
+    #[test]
+    fn a_continuations_next_check_falls_when_it_said() {
+        let soon = instant_at(epoch_now() + 10.0) - Instant::now();
+        assert!((9.9..=10.0).contains(&soon.as_secs_f64()), "{soon:?}");
+        // A time already past (or none: 0) means now.
+        assert!(instant_at(0.0) <= Instant::now());
     }
 }
