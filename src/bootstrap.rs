@@ -187,11 +187,18 @@ mod tests {
     #[test]
     fn the_worker_role_grants_only_what_the_worker_calls() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut code = std::fs::read_to_string(root.join("sfn.rs")).unwrap();
-        for dir in ["job", "tasks"] {
-            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-                code.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        fn read_all(path: &std::path::Path, code: &mut String) {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(path).unwrap() {
+                    read_all(&entry.unwrap().path(), code);
+                }
+            } else {
+                code.push_str(&std::fs::read_to_string(path).unwrap());
             }
+        }
+        let mut code = String::new();
+        for part in ["sfn.rs", "job", "tasks"] {
+            read_all(&root.join(part), &mut code);
         }
         let actions: Vec<String> = resource("WorkerRole")
             .iter()

@@ -17,7 +17,8 @@
 //!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
 //!     one supervised task per job (panics become failed jobs), shutdown.
 //!   - `handle.rs`: one job from pickup to report, and why the execution is
-//!     started before the job is acknowledged.
+//!     started before the job is acknowledged; `handle/follow.rs`: following
+//!     the started execution and turning its end into a report.
 //!   - `recover.rs`: a starting worker answers the jobs a stopped worker
 //!     acknowledged and never answered (from executions' inputs and the
 //!     journal); `journal.rs`: continuation jobs recorded in S3 between
