@@ -10,11 +10,7 @@ const MAX_STATES_PER_DEPLOY: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_updates_and_then_has_no_changes() {
-    let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
-    let worker = h.start_deploy_worker(true, true);
+    let (h, worker) = deploy_setup().await;
 
     let mut app = App::sample();
     let (status, created) = h.deploy("app", &app).await;
@@ -93,16 +89,6 @@ impl Harness {
     }
 }
 
-/// A pipeline `app` deploying with the real state machine, and a worker.
-async fn deploy_setup() -> (Harness, crate::worker_harness::RunningWorker) {
-    let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
-    let worker = h.start_deploy_worker(true, true);
-    (h, worker)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replacing_change_is_refused_naming_the_resource() {
     let (h, worker) = deploy_setup().await;
@@ -132,10 +118,7 @@ async fn a_replacing_change_is_refused_naming_the_resource() {
 /// noticed as soon as the last task is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_end_of_a_deploy_is_noticed_when_its_last_task_is_answered() {
-    let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
+    let h = deploy_playground().await;
     let minute = std::time::Duration::from_secs(60);
     let worker = h.start_deploy_worker_with(
         true,

@@ -40,6 +40,23 @@ pub fn short_heartbeats(definition: &mut Value, seconds: u64) {
     }
 }
 
+/// A playground with the deploy state machine installed and a pipeline
+/// `app` deploying the source zip with it.
+pub async fn deploy_playground() -> Harness {
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.install_deploy(|_| {}).await;
+    h.create_deploy_pipeline("app", &machine).await;
+    h
+}
+
+/// The same, with a worker serving both jobs and tasks.
+pub async fn deploy_setup() -> (Harness, RunningWorker) {
+    let h = deploy_playground().await;
+    let worker = h.start_deploy_worker(true, true);
+    (h, worker)
+}
+
 impl Harness {
     /// Installs the activities and the deploy state machine; `tweak` may
     /// change the definition (e.g. shorter heartbeats for a test).

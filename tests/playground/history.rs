@@ -7,11 +7,7 @@ use std::process::Output;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_history_call_diagnoses_a_failed_deploy() {
-    let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
-    let worker = h.start_deploy_worker(true, true);
+    let (h, worker) = crate::deploy_harness::deploy_setup().await;
     let mut app = App::sample();
     app.template = "Resources: [this is not a template".into();
     assert_eq!(h.deploy("app", &app).await.0, "Failed");
