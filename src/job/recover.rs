@@ -158,6 +158,7 @@ impl Recovery {
     /// One state machine's recent executions started after `since`.
     pub async fn sweep(&self, state_machine: &str, since: f64) -> anyhow::Result<Sweep> {
         let now = epoch_now();
+        let oldest = since.max(now - HORIZON.as_secs_f64());
         let mut sweep = Sweep::default();
         let mut pages = self
             .sfn
@@ -169,8 +170,12 @@ impl Recovery {
             let page = page.call_context("ListExecutions")?;
             for execution in page.executions() {
                 let started = execution.start_date().as_secs_f64();
+                // Newest first: the rest of the history is older still.
+                if started < oldest {
+                    return Ok(sweep);
+                }
                 let age = Duration::from_secs_f64((now - started).max(0.0));
-                if started < since || !due(age, self.lease) {
+                if !due(age, self.lease) {
                     continue;
                 }
                 sweep.examined += 1;
