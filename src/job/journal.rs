@@ -8,8 +8,9 @@
 //! timeout. So before acknowledging one, the worker writes
 //! `<prefix><job id>@<answer-by time>` (its body: the execution it follows)
 //! and deletes it once the report is delivered. The time is in the key so
-//! that recovery tells a due entry from a listing alone. An entry past its time (and a grace) belongs to a worker that
-//! died; recovery hands that job back like a first job.
+//! that recovery tells a due entry from a listing alone. An entry past its
+//! time (and a grace) belongs to a worker that died; recovery hands that
+//! job back like a first job.
 //!
 //! The bucket is the worker's own (bootstrap creates it, with a lifecycle
 //! rule that removes forgotten entries after two days); the calls use the
