@@ -203,12 +203,9 @@ impl Sfn {
     pub async fn facts(&self, described: Described) -> anyhow::Result<ExecutionFacts> {
         // A success is reported from its output alone: no history needed.
         if described.status == ExecutionStatus::Succeeded {
-            let mut facts = described.into_facts();
-            facts.failure = FailureFacts::default();
-            return Ok(facts);
+            return Ok(described.into_facts());
         }
-        let failed =
-            described.status.is_terminal() && described.status != ExecutionStatus::Succeeded;
+        let failed = described.status.is_terminal();
         let pages = if failed { FAILURE_PAGES } else { 1 };
         let events = self.newest_events(&described.arn, pages).await?;
         let reading = read_newest(&events);
