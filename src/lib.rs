@@ -55,9 +55,10 @@
 //! - [`shutdown`] (`src/shutdown.rs`): SIGINT/SIGTERM.
 //! - [`local`] (`src/local/`): the local playground that needs no AWS
 //!   account.
-//!   - `local/fakecloud.rs`: fakecloud (S3, Step Functions, CloudFormation,
-//!     IAM, STS) as a child process on a free loopback port; it dies with
-//!     cpsf.
+//!   - `local/emulator.rs`: which AWS emulator (S3, Step Functions,
+//!     CloudFormation, IAM, STS) serves the playground: `local/ministack.rs`
+//!     (the default) or `local/fakecloud.rs`, each a child process on a
+//!     free loopback port (`local/child.rs`) that dies with cpsf.
 //!   - `local/codepipeline/`: cpsf's own CodePipeline service (AWS JSON 1.1),
 //!     because no emulator implements the job-worker API. Its state is pure
 //!     data behind one lock (`store.rs` and one file per API area); the HTTP

@@ -450,7 +450,7 @@ async fn throughput(world: &World, plan: &Plan) -> anyhow::Result<Value> {
             .await?;
         let max = level.to_string();
         let worker = Worker::start(world, &provider, &["--max-in-flight", &max]).await?;
-        let fakecloud = world.playground.fakecloud_pid().unwrap_or(0);
+        let fakecloud = world.playground.emulator_pid().unwrap_or(0);
         let me = std::process::id();
         let cpu = |pid: u32| stats::cpu_time(pid).as_secs_f64();
         let before = (cpu(worker.pid()), cpu(fakecloud), cpu(me));

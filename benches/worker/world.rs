@@ -272,7 +272,7 @@ impl Worker {
         let env = world.playground.env();
         let proxy = Proxy::start(ProxyOptions {
             codepipeline: env.codepipeline_endpoint.clone(),
-            fakecloud: env.aws_endpoint.clone(),
+            emulator: env.aws_endpoint.clone(),
             faults: FaultPlan::none(),
             hook: Some(hook),
         })

@@ -19,6 +19,10 @@ pub struct UpArgs {
     /// Where to write the `export` lines that point AWS tools at the playground.
     #[arg(long, default_value = ".cpsf/local.env")]
     env_file: PathBuf,
+    /// The AWS emulator: ministack (installs in seconds, precise change
+    /// sets) or fakecloud (enforces activity timeouts; a long build).
+    #[arg(long, value_enum, env = crate::local::emulator::ENV_VAR, default_value_t)]
+    emulator: crate::local::Emulator,
     /// How long a dispatched job waits for AcknowledgeJob before it is queued again.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     dispatch_timeout: Duration,
@@ -32,7 +36,7 @@ pub struct UpArgs {
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {
-    let mut options = PlaygroundOptions::from_env()?;
+    let mut options = PlaygroundOptions::for_emulator(args.emulator)?;
     options.codepipeline = CodePipelineConfig {
         dispatch_timeout: args.dispatch_timeout,
         job_timeout: args.job_timeout,
@@ -44,7 +48,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
         rate if rate > 0.0 => Some(
             Proxy::start(ProxyOptions {
                 codepipeline: playground.env().codepipeline_endpoint.clone(),
-                fakecloud: playground.env().aws_endpoint.clone(),
+                emulator: playground.env().aws_endpoint.clone(),
                 faults: FaultPlan::all_kinds(rate.min(1.0)),
                 hook: None,
             })

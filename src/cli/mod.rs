@@ -50,7 +50,8 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
-    /// The local playground: fakecloud plus a local CodePipeline service.
+    /// The local playground: an AWS emulator (MiniStack or fakecloud) plus a
+    /// local CodePipeline service.
     Local {
         #[command(subcommand)]
         command: local::LocalCommand,
@@ -163,6 +164,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     });
     let options = crate::demo::DemoOptions {
         keep: args.keep,
+        emulator: args.emulator,
         env_file: args.env_file,
     };
     if crate::demo::run(options, shutdown).await? {
@@ -254,6 +256,10 @@ struct DemoArgs {
     /// With --keep: where to write the playground's `export` lines.
     #[arg(long, default_value = ".cpsf/local.env")]
     env_file: PathBuf,
+    /// The AWS emulator of the playground the demo starts (unless the
+    /// environment names a running one).
+    #[arg(long, value_enum, env = crate::local::emulator::ENV_VAR, default_value_t)]
+    emulator: crate::local::Emulator,
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

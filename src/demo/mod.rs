@@ -36,6 +36,8 @@ const APP_DEPLOY: &str = include_str!("../../app/deploy.json");
 pub struct DemoOptions {
     /// Leave the playground (and the worker) running afterwards.
     pub keep: bool,
+    /// The emulator of a playground the demo starts itself.
+    pub emulator: crate::local::Emulator,
     pub env_file: PathBuf,
 }
 
@@ -103,8 +105,12 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
             (None, env)
         }
         None => {
-            println!("Starting the playground (fakecloud + the local CodePipeline service)…");
-            let playground = Playground::start(PlaygroundOptions::from_env()?).await?;
+            println!(
+                "Starting the playground ({} + the local CodePipeline service)…",
+                options.emulator
+            );
+            let playground =
+                Playground::start(PlaygroundOptions::for_emulator(options.emulator)?).await?;
             let env = playground.env().clone();
             (Some(playground), env)
         }

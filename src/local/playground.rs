@@ -1,10 +1,11 @@
-//! The whole playground: fakecloud plus the local CodePipeline service, each
-//! on a free loopback port. `cpsf local up`, the demo and the integration
+//! The whole playground: an AWS emulator (MiniStack or fakecloud) plus the
+//! local CodePipeline service, each on a free loopback port. `cpsf local up`, the demo and the integration
 //! tests all start it through [`Playground::start`].
 
 use super::codepipeline::{Config, LocalCodePipeline};
+use super::child::EmulatorChild;
+use super::emulator::Emulator;
 use super::env::LocalEnv;
-use super::fakecloud::Fakecloud;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,17 +14,26 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub struct PlaygroundOptions {
-    pub fakecloud_binary: PathBuf,
-    /// More fakecloud flags, e.g. `--iam strict`.
+    pub emulator: Emulator,
+    /// The emulator's installed program.
+    pub emulator_binary: PathBuf,
+    /// More fakecloud flags, e.g. `--iam strict` (fakecloud only).
     pub fakecloud_args: Vec<String>,
     pub codepipeline: Config,
 }
 
 impl PlaygroundOptions {
-    /// The installed fakecloud and the service's default settings.
+    /// The emulator `CPSF_EMULATOR` names (MiniStack by default), installed,
+    /// and the service's default settings.
     pub fn from_env() -> Result<Self> {
+        Self::for_emulator(Emulator::from_env()?)
+    }
+
+    /// `emulator`, installed, and the service's default settings.
+    pub fn for_emulator(emulator: Emulator) -> Result<Self> {
         Ok(Self {
-            fakecloud_binary: super::fakecloud::locate()?,
+            emulator,
+            emulator_binary: emulator.locate()?,
             fakecloud_args: Vec::new(),
             codepipeline: Config::default(),
         })
@@ -31,7 +41,8 @@ impl PlaygroundOptions {
 }
 
 pub struct Playground {
-    fakecloud: Fakecloud,
+    emulator: Emulator,
+    process: EmulatorChild,
     env: LocalEnv,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
@@ -39,15 +50,17 @@ pub struct Playground {
 
 impl Playground {
     pub async fn start(options: PlaygroundOptions) -> Result<Self> {
-        let fakecloud =
-            Fakecloud::start(&options.fakecloud_binary, &options.fakecloud_args).await?;
+        let (process, aws_endpoint) = options
+            .emulator
+            .start(&options.emulator_binary, &options.fakecloud_args)
+            .await?;
         // Bind before anything is announced, so the port cannot be taken
         // between choosing and using it.
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("could not bind a loopback port for the local CodePipeline service")?;
         let env = LocalEnv {
-            aws_endpoint: fakecloud.endpoint().to_string(),
+            aws_endpoint,
             codepipeline_endpoint: format!("http://{}", listener.local_addr()?),
         };
         let sdk = env.sdk_config().await;
@@ -63,26 +76,32 @@ impl Playground {
         .await
         .context("the local CodePipeline service does not answer")?;
         Ok(Self {
-            fakecloud,
+            emulator: options.emulator,
+            process,
             env,
             shutdown,
             server,
         })
     }
 
-    /// fakecloud's process id (benchmarks read its CPU time).
-    pub fn fakecloud_pid(&self) -> Option<u32> {
-        self.fakecloud.pid()
+    pub fn emulator(&self) -> Emulator {
+        self.emulator
+    }
+
+    /// The emulator's process id (benchmarks read its CPU time, tests its
+    /// listening sockets).
+    pub fn emulator_pid(&self) -> Option<u32> {
+        self.process.pid()
     }
 
     pub fn env(&self) -> &LocalEnv {
         &self.env
     }
 
-    /// Stops the service and fakecloud, waiting for both.
+    /// Stops the service and the emulator, waiting for both.
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
-        self.fakecloud.stop().await;
+        self.process.stop().await;
     }
 }

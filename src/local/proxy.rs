@@ -10,7 +10,7 @@
 //!
 //! Routing: calls whose `X-Amz-Target` names CodePipeline go to the local
 //! CodePipeline service, everything else (S3, Step Functions,
-//! CloudFormation, IAM, STS) to fakecloud.
+//! CloudFormation, IAM, STS) to the emulator.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -129,8 +129,8 @@ impl ProxyStats {
 pub struct ProxyOptions {
     /// Base URL of the local CodePipeline service.
     pub codepipeline: String,
-    /// Base URL of fakecloud.
-    pub fakecloud: String,
+    /// Base URL of the AWS emulator.
+    pub emulator: String,
     pub faults: FaultPlan,
     pub hook: Option<Hook>,
 }
@@ -239,7 +239,7 @@ impl Shared {
         }
         let upstream = match call.protocol {
             Protocol::Json { codepipeline: true } => &self.options.codepipeline,
-            _ => &self.options.fakecloud,
+            _ => &self.options.emulator,
         };
         let response = self.forward(upstream, parts, body).await?;
         if self.hook(Phase::After, &call.operation, response.body_bytes()) == Verdict::Drop

@@ -201,7 +201,7 @@ impl Harness {
     ) -> (cpsf::local::proxy::Proxy, cpsf::local::LocalEnv) {
         let proxy = cpsf::local::proxy::Proxy::start(cpsf::local::proxy::ProxyOptions {
             codepipeline: self.env.codepipeline_endpoint.clone(),
-            fakecloud: self.env.aws_endpoint.clone(),
+            emulator: self.env.aws_endpoint.clone(),
             faults,
             hook,
         })

@@ -1,6 +1,10 @@
-//! A playground per test: fakecloud and the local CodePipeline service on
-//! free ports, torn down when the test ends (the child dies with its test
-//! thread). Tests drive it only through the AWS SDK, as a user's tool would.
+//! A playground per test: the emulator `CPSF_EMULATOR` names (MiniStack by
+//! default, or fakecloud) and the local CodePipeline service on free ports,
+//! torn down when the test ends (the child dies with its test thread).
+//! Tests drive it only through the AWS SDK, as a user's tool would.
+//!
+//! `.ci/run` runs the suite once per emulator. A test that needs behaviour
+//! only one emulator has starts with [`needs`], which says why.
 
 use aws_sdk_codepipeline::Client as CodePipeline;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
@@ -10,8 +14,24 @@ use aws_sdk_codepipeline::types::{
     PipelineContext, PipelineDeclaration, PipelineExecutionStatus, StageDeclaration,
 };
 use cpsf::local::codepipeline::Config;
-use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
+use cpsf::local::{Emulator, LocalEnv, Playground, PlaygroundOptions};
 use std::time::Duration;
+
+/// The emulator this run of the suite uses: `CPSF_EMULATOR`, MiniStack by
+/// default.
+pub fn emulator() -> Emulator {
+    Emulator::from_env().expect("CPSF_EMULATOR names an emulator")
+}
+
+/// Whether this run's emulator is `needed`. When it is not, the test says
+/// why (`why`: the behaviour only `needed` has) and the caller returns.
+pub fn needs(needed: Emulator, why: &str) -> bool {
+    let running = emulator();
+    if running != needed {
+        eprintln!("skipped on {running}: needs {needed}, because {why}");
+    }
+    running == needed
+}
 
 pub const ARTIFACT_BUCKET: &str = "cpsf-artifacts";
 pub const SOURCE_BUCKET: &str = "cpsf-source";
@@ -38,10 +58,11 @@ impl Harness {
         Self::start_with_fakecloud(config, Vec::new()).await
     }
 
-    /// A playground whose fakecloud gets `args` too (e.g. `--iam strict`).
+    /// A playground whose fakecloud gets `args` too (e.g. `--iam strict`);
+    /// the test must have checked [`needs`]`(Emulator::Fakecloud, …)`.
     pub async fn start_with_fakecloud(config: Config, args: Vec<String>) -> Self {
-        let mut options =
-            PlaygroundOptions::from_env().expect("fakecloud is installed (scripts/setup)");
+        let mut options = PlaygroundOptions::for_emulator(emulator())
+            .expect("the emulator is installed (scripts/setup; CPSF_EMULATOR names it)");
         options.codepipeline = config;
         options.fakecloud_args = args;
         let playground = Playground::start(options).await.expect("playground starts");

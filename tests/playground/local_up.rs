@@ -1,5 +1,6 @@
-//! `cpsf local up` as a user runs it: a separate process, an env file, and
-//! no fakecloud left behind however cpsf ends.
+//! `cpsf local up` as a user runs it: a separate process, an env file,
+//! nothing listening beyond loopback, and no emulator left behind however
+//! cpsf ends.
 
 use crate::harness::*;
 use aws_sdk_codepipeline::types::PipelineExecutionStatus;
@@ -99,7 +100,7 @@ async fn a_client_of_the_env_file_runs_a_pipeline_end_to_end() {
 }
 
 #[tokio::test]
-async fn sigterm_stops_fakecloud_and_removes_the_env_file() {
+async fn sigterm_stops_the_emulator_and_removes_the_env_file() {
     let mut up = local_up("term").await;
     let status = terminate(&mut up.child, Duration::from_secs(10)).await;
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
@@ -111,19 +112,127 @@ async fn sigterm_stops_fakecloud_and_removes_the_env_file() {
 }
 
 #[tokio::test]
-async fn fakecloud_does_not_outlive_a_killed_cpsf() {
+async fn the_emulator_does_not_outlive_a_killed_cpsf() {
     let up = local_up("kill").await;
-    assert!(
-        http_status(&up.env.aws_endpoint, "GET", "/_fakecloud/health")
+    let health = format!("/_{}/health", emulator());
+    assert_eq!(
+        http_status(&up.env.aws_endpoint, "GET", &health)
             .await
-            .is_ok()
+            .unwrap(),
+        200
     );
+    let emulator_pids = descendants(up.child.id());
+    assert!(!emulator_pids.is_empty(), "the emulator is cpsf's child");
     signal(&up.child, libc::SIGKILL);
     wait_until_gone(&up.env.aws_endpoint).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        http_status(&up.env.aws_endpoint, "GET", "/_fakecloud/health")
-            .await
-            .is_err()
-    );
+    wait_for("the emulator's processes to end", || async {
+        emulator_pids
+            .iter()
+            .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nothing_of_the_playground_listens_beyond_loopback() {
+    let up = local_up("ports").await;
+    // The emulator's optional listeners open as it starts: give them time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut pids = descendants(up.child.id());
+    pids.push(up.child.id());
+    let sockets: Vec<_> = pids.iter().flat_map(|&pid| open_sockets(pid)).collect();
+    let endpoint_port = |e: &str| e.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    for port in [&up.env.aws_endpoint, &up.env.codepipeline_endpoint].map(|e| endpoint_port(e)) {
+        assert!(
+            sockets.iter().any(|s| s.port == port),
+            "port {port} is found among the sockets: {sockets:?}"
+        );
+    }
+    let exposed: Vec<_> = sockets.iter().filter(|s| !s.loopback).collect();
+    assert!(exposed.is_empty(), "listening beyond loopback: {exposed:?}");
+}
+
+/// A socket a process listens on (TCP) or is bound to (UDP), from /proc.
+#[derive(Debug)]
+#[allow(dead_code)] // `protocol` and `address` are read through Debug.
+struct OpenSocket {
+    protocol: &'static str,
+    address: String,
+    port: u16,
+    loopback: bool,
+}
+
+/// Every process below `root`, by their parent ids in /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The field after the ")" that closes the command name is the
+            // state, then the parent id.
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            Some((pid, after_name.split(' ').nth(1)?.parse().ok()?))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The listening TCP and bound UDP sockets `pid` holds open.
+fn open_sockets(pid: u32) -> Vec<OpenSocket> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|fd| {
+                let target = std::fs::read_link(fd.ok()?.path()).ok()?;
+                let target = target.to_str()?;
+                Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    let mut sockets = Vec::new();
+    for (protocol, listening_state) in [("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")] {
+        let table = std::fs::read_to_string(format!("/proc/{pid}/net/{protocol}")).unwrap_or_default();
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state != listening_state || !inodes.contains(*inode) {
+                continue;
+            }
+            let (address, port) = local.split_once(':').unwrap();
+            sockets.push(OpenSocket {
+                protocol,
+                loopback: is_loopback(address),
+                address: address.to_string(),
+                port: u16::from_str_radix(port, 16).unwrap(),
+            });
+        }
+    }
+    sockets
+}
+
+/// /proc/net writes addresses as hex of the in-memory words: 127.0.0.1 is
+/// `0100007F`; ::1 is `00000000000000000000000001000000`; an IPv4-mapped
+/// 127.x address ends in `…FFFF0000` then `…7F`.
+fn is_loopback(hex: &str) -> bool {
+    match hex.len() {
+        8 => hex.ends_with("7F"),
+        32 => {
+            hex == "00000000000000000000000001000000"
+                || (hex.starts_with("0000000000000000FFFF0000") && hex.ends_with("7F"))
+        }
+        _ => false,
+    }
 }
