@@ -46,6 +46,15 @@ pub async fn load(max_attempts: Option<u32>) -> SdkConfig {
     loader.load().await
 }
 
+/// [`load`], then the checks a command needs before its first call: a
+/// region, reachable endpoints, credentials ([`crate::preflight`]). A
+/// missing one is an error of one or two lines that says what to do.
+pub async fn load_checked(max_attempts: Option<u32>) -> anyhow::Result<SdkConfig> {
+    let sdk = load(max_attempts).await;
+    crate::preflight::check(&sdk).await?;
+    Ok(sdk)
+}
+
 /// GetActivityTask holds a request up to 60 s: its client must wait longer.
 const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(75);
 

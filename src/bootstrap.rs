@@ -79,17 +79,49 @@ pub async fn run(
             Err(e) => Err(e).call_context(format!("UpdateStack {}", options.stack_name))?,
         }
     } else {
-        cfn.create_stack()
+        let created = cfn
+            .create_stack()
             .stack_name(&options.stack_name)
             .template_body(TEMPLATE)
             .set_parameters(Some(parameters))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
-            .await
-            .call_context(format!("CreateStack {}", options.stack_name))?;
+            .await;
+        if let Err(error) = &created
+            && let Some(message) = error
+                .message()
+                .and_then(UnsupportedResourceTypes::from_message)
+        {
+            return Err(message.into());
+        }
+        created.call_context(format!("CreateStack {}", options.stack_name))?;
     }
     wait(clients, &options.stack_name, started).await?;
     outputs(clients, &options.stack_name).await
+}
+
+/// CloudFormation does not know some of the template's resource types.
+/// On AWS every type the template uses is public in every commercial
+/// region; the playground's MiniStack 1.5.33 lacks
+/// `AWS::StepFunctions::Activity` and `AWS::CodePipeline::CustomActionType`
+/// (docs/emulators.md), and the demo copes with that.
+#[derive(Debug, thiserror::Error)]
+#[error("CloudFormation does not know these resource types of bootstrap/cpsf.yaml: {types}")]
+pub struct UnsupportedResourceTypes {
+    pub types: String,
+}
+
+impl UnsupportedResourceTypes {
+    /// From CreateStack's ValidationError, which AWS words as
+    /// "Template format error: Unrecognized resource types: [A, B]".
+    fn from_message(message: &str) -> Option<Self> {
+        let types = message
+            .strip_prefix("Template format error: Unrecognized resource types: ")?
+            .trim_matches(|c| c == '[' || c == ']');
+        Some(Self {
+            types: types.to_string(),
+        })
+    }
 }
 
 fn parameter(key: &str, value: &str) -> Parameter {
@@ -124,7 +156,22 @@ async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, S
 
 #[cfg(test)]
 mod tests {
-    use super::TEMPLATE;
+    use super::{TEMPLATE, UnsupportedResourceTypes};
+
+    #[test]
+    fn unrecognized_resource_types_are_read_from_cloudformations_message() {
+        let message = "Template format error: Unrecognized resource types: \
+                       [AWS::CodePipeline::CustomActionType, AWS::StepFunctions::Activity]";
+        let found = UnsupportedResourceTypes::from_message(message).unwrap();
+        assert_eq!(
+            found.types,
+            "AWS::CodePipeline::CustomActionType, AWS::StepFunctions::Activity"
+        );
+        assert!(
+            UnsupportedResourceTypes::from_message("Template format error: YAML not well-formed")
+                .is_none()
+        );
+    }
 
     /// The lines of one resource of the template.
     fn resource(name: &str) -> Vec<&'static str> {

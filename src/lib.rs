@@ -41,7 +41,9 @@
 //!   through the worker's own code path (dry-run reporter for jobs).
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
 //!   describe, newest history → facts.
-//! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients.
+//! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients;
+//!   [`preflight`] (`src/preflight.rs`) turns a missing region, credentials
+//!   or a dead endpoint into one or two lines of advice before the first call.
 //! - [`bootstrap`] (`src/bootstrap.rs`): `cpsf bootstrap`: installs
 //!   bootstrap/cpsf.yaml with the state machine definition from statemachines/.
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
@@ -91,6 +93,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nudge;
 pub mod pipeline;
+pub mod preflight;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;

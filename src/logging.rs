@@ -29,10 +29,25 @@ pub fn filter(rust_log: Option<&str>) -> EnvFilter {
 pub fn filter_with_default(rust_log: Option<&str>, default: &str) -> EnvFilter {
     let mut filter =
         EnvFilter::try_new(rust_log.unwrap_or(default)).unwrap_or_else(|_| EnvFilter::new(default));
+    if !wants_credential_chain(rust_log) {
+        filter = filter.add_directive("aws_config=error".parse().expect("static directive"));
+    }
     for target in SECRET_BEARING_TARGETS {
         filter = filter.add_directive(format!("{target}=info").parse().expect("static directive"));
     }
     filter
+}
+
+/// aws_config warns once per credential or region provider that found
+/// nothing, each with a Debug dump; [`crate::preflight`] sums that up in
+/// one line, so the dumps are shown only when asked for: at `RUST_LOG`
+/// debug or trace, or when it names `aws_config`.
+fn wants_credential_chain(rust_log: Option<&str>) -> bool {
+    rust_log.is_some_and(|asked| {
+        ["debug", "trace", "aws_config"]
+            .iter()
+            .any(|word| asked.contains(word))
+    })
 }
 
 pub fn init(format: LogFormat, default_level: &str) {

@@ -60,7 +60,7 @@ enum Command {
 
 async fn history(args: HistoryArgs) -> Result<()> {
     use crate::history::{fetch, view::View};
-    let sdk = crate::aws::load(None).await;
+    let sdk = crate::aws::load_checked(None).await?;
     let clients = Clients::new(&sdk);
     let arn = fetch::resolve(&clients, &args.target, args.pipeline_execution.as_deref()).await?;
     let events = if args.follow {
@@ -119,14 +119,14 @@ async fn replay(args: ReplayArgs) -> Result<()> {
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("could not read {}", path.display()))?;
     let event = crate::replay::detect(&text, args.task)?;
-    let sdk = crate::aws::load(None).await;
+    let sdk = crate::aws::load_checked(None).await?;
     let result = crate::replay::run(&Clients::new(&sdk), event, args.send).await?;
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
 }
 
 async fn bootstrap(args: BootstrapArgs) -> Result<()> {
-    let sdk = crate::aws::load(None).await;
+    let sdk = crate::aws::load_checked(None).await?;
     let options = crate::bootstrap::BootstrapOptions {
         stack_name: args.stack_name.clone(),
         definition_bucket: args.definition_bucket,

@@ -137,7 +137,7 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
         },
         listen: args.listen,
     };
-    let sdk = crate::aws::load(args.aws_max_attempts).await;
+    let sdk = crate::aws::load_checked(args.aws_max_attempts).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn({
         let shutdown = shutdown.clone();

@@ -98,6 +98,11 @@ struct RunResult {
 pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
     let (playground, env) = match LocalEnv::from_process_env() {
         Some(env) => {
+            crate::preflight::check_endpoints(&[
+                ("AWS_ENDPOINT_URL", &env.aws_endpoint),
+                ("AWS_ENDPOINT_URL_CODEPIPELINE", &env.codepipeline_endpoint),
+            ])
+            .await?;
             println!(
                 "Using the playground at {} and {}",
                 env.aws_endpoint, env.codepipeline_endpoint

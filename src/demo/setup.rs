@@ -21,6 +21,10 @@ pub const SOURCE_KEY: &str = "app.zip";
 pub const ARTIFACT_BUCKET: &str = "cpsf-demo-artifacts";
 /// The stack bootstrap/cpsf.yaml is deployed as.
 pub const BOOTSTRAP_STACK: &str = "cpsf";
+/// The state machine bootstrap/cpsf.yaml names `<NamePrefix>-deploy`.
+const STATE_MACHINE: &str = "cpsf-deploy";
+/// The playground does not check the state machine's role.
+const STATES_ROLE: &str = "arn:aws:iam::000000000000:role/cpsf-deploy-states";
 /// The playground does not check the pipeline's role.
 const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-pipeline";
 
@@ -70,15 +74,41 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
     // The local CodePipeline service is ours, not fakecloud's: the template's
     // action type lands in fakecloud, so register it here as well.
     crate::action_type::create(&clients.codepipeline).await?;
-    let outputs = crate::bootstrap::run(clients, &bootstrap_options()).await?;
-    let machine = outputs
-        .into_iter()
-        .find(|(key, _)| key == "StateMachineArn")
-        .map(|(_, arn)| arn)
-        .context("the bootstrap stack has no StateMachineArn output")?;
+    let machine = match crate::bootstrap::run(clients, &bootstrap_options()).await {
+        Ok(outputs) => outputs
+            .into_iter()
+            .find(|(key, _)| key == "StateMachineArn")
+            .map(|(_, arn)| arn)
+            .context("the bootstrap stack has no StateMachineArn output")?,
+        Err(error) => match error.downcast_ref::<crate::bootstrap::UnsupportedResourceTypes>() {
+            Some(unsupported) => {
+                println!(
+                    "This playground's CloudFormation lacks {}: the activities and the deploy \
+                     state machine are installed through Step Functions instead \
+                     (`--emulator fakecloud` installs bootstrap/cpsf.yaml).",
+                    unsupported.types
+                );
+                install_directly(clients).await?
+            }
+            None => return Err(error),
+        },
+    };
     create_or_update_pipeline(clients, &machine).await?;
     remove_stack(clients, stack_name).await?;
     Ok(machine)
+}
+
+/// What bootstrap/cpsf.yaml installs for a deploy: the five activities
+/// and the state machine, under the same names, through the API.
+async fn install_directly(clients: &Clients) -> anyhow::Result<String> {
+    crate::tasks::definition::install(
+        &clients.sfn,
+        STATE_MACHINE,
+        STATES_ROLE,
+        &crate::worker::TaskOptions::activities("cpsf-"),
+        crate::tasks::definition::DEPLOY_ASL,
+    )
+    .await
 }
 
 async fn create_or_update_pipeline(clients: &Clients, machine: &str) -> anyhow::Result<()> {

@@ -89,7 +89,10 @@ impl EmulatorChild {
             .await
             .is_err()
         {
-            tracing::debug!("{} did not stop within {STOP_GRACE:?}; killing it", self.name);
+            tracing::debug!(
+                "{} did not stop within {STOP_GRACE:?}; killing it",
+                self.name
+            );
             let _ = self.child.kill().await;
         }
     }
@@ -97,7 +100,10 @@ impl EmulatorChild {
 
 /// Keeps draining a stream into tracing at debug level (target
 /// `emulator`), so the child never blocks on a full pipe.
-pub fn forward_lines<R: AsyncRead + Unpin + Send + 'static>(name: &'static str, mut lines: Lines<BufReader<R>>) {
+pub fn forward_lines<R: AsyncRead + Unpin + Send + 'static>(
+    name: &'static str,
+    mut lines: Lines<BufReader<R>>,
+) {
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::debug!(target: "emulator", emulator = name, "{line}");

@@ -38,7 +38,10 @@ impl Emulator {
     }
 
     pub fn parse(name: &str) -> Result<Self> {
-        match Self::ALL.into_iter().find(|e| e.name().eq_ignore_ascii_case(name)) {
+        match Self::ALL
+            .into_iter()
+            .find(|e| e.name().eq_ignore_ascii_case(name))
+        {
             Some(emulator) => Ok(emulator),
             None => bail!("unknown emulator '{name}': ministack or fakecloud"),
         }
@@ -82,6 +85,9 @@ mod tests {
         }
         assert_eq!(Emulator::parse("MiniStack").unwrap(), Emulator::Ministack);
         let error = Emulator::parse("localstack").unwrap_err().to_string();
-        assert_eq!(error, "unknown emulator 'localstack': ministack or fakecloud");
+        assert_eq!(
+            error,
+            "unknown emulator 'localstack': ministack or fakecloud"
+        );
     }
 }

@@ -58,5 +58,7 @@ async fn read_port(stdout: impl AsyncRead + Unpin + Send + 'static) -> Result<u1
         }
         tracing::debug!(target: "emulator", emulator = "fakecloud", "{line}");
     }
-    bail!("fakecloud exited before reporting its port (see its output with RUST_LOG=emulator=debug)")
+    bail!(
+        "fakecloud exited before reporting its port (see its output with RUST_LOG=emulator=debug)"
+    )
 }

@@ -2,8 +2,8 @@
 //! local CodePipeline service, each on a free loopback port. `cpsf local up`, the demo and the integration
 //! tests all start it through [`Playground::start`].
 
-use super::codepipeline::{Config, LocalCodePipeline};
 use super::child::EmulatorChild;
+use super::codepipeline::{Config, LocalCodePipeline};
 use super::emulator::Emulator;
 use super::env::LocalEnv;
 use anyhow::{Context, Result};

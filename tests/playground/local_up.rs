@@ -180,7 +180,12 @@ fn descendants(root: u32) -> Vec<u32> {
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
         i += 1;
     }
     found.remove(0);
@@ -194,17 +199,26 @@ fn open_sockets(pid: u32) -> Vec<OpenSocket> {
             dir.filter_map(|fd| {
                 let target = std::fs::read_link(fd.ok()?.path()).ok()?;
                 let target = target.to_str()?;
-                Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                Some(
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_string(),
+                )
             })
             .collect()
         })
         .unwrap_or_default();
     let mut sockets = Vec::new();
-    for (protocol, listening_state) in [("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")] {
-        let table = std::fs::read_to_string(format!("/proc/{pid}/net/{protocol}")).unwrap_or_default();
+    for (protocol, listening_state) in
+        [("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")]
+    {
+        let table =
+            std::fs::read_to_string(format!("/proc/{pid}/net/{protocol}")).unwrap_or_default();
         for line in table.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9))
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
             else {
                 continue;
             };

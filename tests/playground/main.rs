@@ -13,6 +13,7 @@ mod deploy_harness;
 mod deploy_process;
 mod faults;
 mod figures;
+mod first_errors;
 mod harness;
 mod healthcheck;
 mod history;
