@@ -49,7 +49,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
             Proxy::start(ProxyOptions {
                 codepipeline: playground.env().codepipeline_endpoint.clone(),
                 emulator: playground.env().aws_endpoint.clone(),
-                faults: FaultPlan::all_kinds(rate.min(1.0)),
+                faults: FaultPlan::all_kinds_on(rate.min(1.0), args.emulator),
                 hook: None,
             })
             .await?,

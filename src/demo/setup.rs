@@ -24,7 +24,7 @@ pub const BOOTSTRAP_STACK: &str = "cpsf";
 /// The state machine bootstrap/cpsf.yaml names `<NamePrefix>-deploy`.
 const STATE_MACHINE: &str = "cpsf-deploy";
 /// The playground does not check the state machine's role.
-const STATES_ROLE: &str = "arn:aws:iam::000000000000:role/cpsf-deploy-states";
+const STATES_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-deploy-states";
 /// The playground does not check the pipeline's role.
 const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-pipeline";
 

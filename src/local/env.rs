@@ -13,6 +13,8 @@ use std::path::Path;
 pub const TEST_ACCESS_KEY_ID: &str = "test";
 pub const TEST_SECRET_ACCESS_KEY: &str = "test";
 pub const REGION: &str = "us-east-1";
+/// The account the test keys act in, on either emulator.
+pub const ACCOUNT_ID: &str = "123456789012";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalEnv {

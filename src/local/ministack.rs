@@ -59,6 +59,9 @@ async fn start_once(binary: &Path) -> Result<(EmulatorChild, String)> {
         .env("BIND_HOST", "127.0.0.1")
         .env("IOT_MTLS_ENABLED", "0")
         .env("SFTP_ENABLED", "0")
+        // The account the playground's `test` keys act in: fakecloud's, so
+        // ARNs read the same on both emulators (and in test_events/).
+        .env("MINISTACK_ACCOUNT_ID", super::env::ACCOUNT_ID)
         // State lives in memory and dies with the process, as fakecloud's.
         .env("PERSIST_STATE", "0")
         .env("LOG_LEVEL", "WARNING");

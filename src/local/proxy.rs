@@ -61,6 +61,8 @@ pub struct FaultPlan {
     pub kinds: Vec<Fault>,
     /// How long a [`Fault::Slow`] call waits.
     pub slow_by: Duration,
+    /// Operations (`service:Operation`) whose answers are never dropped.
+    pub never_dropped: Vec<String>,
 }
 
 impl FaultPlan {
@@ -69,6 +71,7 @@ impl FaultPlan {
             rate: 0.0,
             kinds: Vec::new(),
             slow_by: Duration::ZERO,
+            never_dropped: Vec::new(),
         }
     }
 
@@ -78,14 +81,33 @@ impl FaultPlan {
             rate,
             kinds: Fault::ALL.to_vec(),
             slow_by: Duration::from_secs(1),
+            never_dropped: Vec::new(),
         }
     }
 
-    fn pick(&self) -> Option<Fault> {
+    /// Every kind of fault that `emulator` can recover from as AWS would.
+    ///
+    /// On AWS an activity task whose GetActivityTask answer was lost times
+    /// out after the state's HeartbeatSeconds and is handed out again
+    /// (Step Functions developer guide, "Activities"); fakecloud does the
+    /// same. MiniStack 1.5.33 enforces no activity timeout, so that task,
+    /// and its execution, would wait forever: on MiniStack, GetActivityTask
+    /// answers are never dropped (docs/emulators.md).
+    pub fn all_kinds_on(rate: f64, emulator: super::Emulator) -> Self {
+        let mut plan = Self::all_kinds(rate);
+        if emulator == super::Emulator::Ministack {
+            plan.never_dropped.push("states:GetActivityTask".into());
+        }
+        plan
+    }
+
+    fn pick(&self, operation: &str) -> Option<Fault> {
         if self.kinds.is_empty() || rand::random::<f64>() >= self.rate {
             return None;
         }
-        Some(self.kinds[rand::random_range(0..self.kinds.len())])
+        let fault = self.kinds[rand::random_range(0..self.kinds.len())];
+        let spared = fault == Fault::Dropped && self.never_dropped.iter().any(|o| o == operation);
+        (!spared).then_some(fault)
     }
 }
 
@@ -220,7 +242,7 @@ impl Shared {
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
         let call = Call::classify(&parts.method, &parts.headers, &body);
-        let fault = self.options.faults.pick();
+        let fault = self.options.faults.pick(&call.operation);
         {
             let mut stats = self.stats.lock().expect("proxy stats poisoned");
             *stats.calls.entry(call.operation.clone()).or_default() += 1;
@@ -466,8 +488,23 @@ mod tests {
 
     #[test]
     fn a_plan_without_kinds_or_rate_never_fails_a_call() {
-        assert!((0..1000).all(|_| FaultPlan::none().pick().is_none()));
-        assert!((0..1000).all(|_| FaultPlan::all_kinds(0.0).pick().is_none()));
-        assert!((0..1000).all(|_| FaultPlan::all_kinds(1.0).pick().is_some()));
+        assert!((0..1000).all(|_| FaultPlan::none().pick("s3:GET").is_none()));
+        assert!((0..1000).all(|_| FaultPlan::all_kinds(0.0).pick("s3:GET").is_none()));
+        assert!((0..1000).all(|_| FaultPlan::all_kinds(1.0).pick("s3:GET").is_some()));
+    }
+
+    #[test]
+    fn on_ministack_activity_task_answers_are_never_dropped() {
+        use crate::local::Emulator;
+        let poll = "states:GetActivityTask";
+        let drops = |plan: &FaultPlan, operation: &str| {
+            (0..1000)
+                .filter(|_| plan.pick(operation) == Some(Fault::Dropped))
+                .count()
+        };
+        let ministack = FaultPlan::all_kinds_on(1.0, Emulator::Ministack);
+        assert_eq!(drops(&ministack, poll), 0);
+        assert!(drops(&ministack, "states:SendTaskSuccess") > 0);
+        assert!(drops(&FaultPlan::all_kinds_on(1.0, Emulator::Fakecloud), poll) > 0);
     }
 }

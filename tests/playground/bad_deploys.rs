@@ -26,7 +26,16 @@ struct Case {
     collision: bool,
     #[serde(rename = "type")]
     kind: String,
+    /// The message, with `{execution}` and `{arn}`, and the parts that
+    /// CloudFormation words itself as `{name}`s filled from
+    /// `cloudformation_says` for the emulator this run uses: cpsf passes
+    /// CloudFormation's words through, and each emulator has its own (a
+    /// failed first create ends ROLLBACK_COMPLETE on AWS and MiniStack,
+    /// CREATE_FAILED on fakecloud).
     message: String,
+    #[serde(default)]
+    cloudformation_says:
+        std::collections::HashMap<String, std::collections::HashMap<String, String>>,
 }
 
 /// Changes to the sample app.
@@ -129,10 +138,15 @@ async fn every_bad_deploy_fails_with_its_exact_message_and_the_worker_keeps_serv
             .to_string();
         // The execution's name: from its ARN, or the name that was taken.
         let execution = taken_name.unwrap_or_else(|| arn.rsplit(':').next().unwrap().to_string());
-        let expected = case
+        let mut expected = case
             .message
             .replace("{arn}", &arn)
             .replace("{execution}", &execution);
+        if let Some(says) = case.cloudformation_says.get(emulator().name()) {
+            for (name, words) in says {
+                expected = expected.replace(&format!("{{{name}}}"), words);
+            }
+        }
         assert_eq!(error.message(), Some(expected.as_str()), "{}", case.name);
         if let Some(worker) = colliding_worker {
             worker.stop().await;

@@ -3,9 +3,18 @@
 //! the state machine is the one in statemachines/ with its placeholders filled.
 
 use crate::harness::*;
+use cpsf::local::Emulator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_installs_the_template_on_the_playground() {
+    if !needs(
+        Emulator::Fakecloud,
+        "bootstrap/cpsf.yaml declares AWS::StepFunctions::Activity and \
+         AWS::CodePipeline::CustomActionType, which MiniStack 1.5.33's CloudFormation \
+         does not know (AWS and fakecloud do)",
+    ) {
+        return;
+    }
     let h = Harness::start().await;
     h.s3.create_bucket()
         .bucket("cpsf-install")

@@ -313,7 +313,7 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
         expected_executions = 2;
     }
     if scenario == FailedCreate {
-        app.deploy["parameters"]["VisibilityTimeout"] = "soon".into();
+        app.deploy["parameters"]["VisibilityTimeout"] = 99999.into();
     }
     let before_change = h.stack_operations(&name).await;
     trigger.armed.store(true, Ordering::SeqCst);

@@ -165,7 +165,7 @@ async fn an_invalid_template_fails_naming_the_error() {
 async fn a_failed_first_create_is_refused_then_recreated_when_allowed() {
     let (h, worker) = deploy_setup().await;
     let mut app = App::sample();
-    app.deploy["parameters"]["VisibilityTimeout"] = "soon".into();
+    app.deploy["parameters"]["VisibilityTimeout"] = 99999.into();
     let (status, failed) = h.deploy("app", &app).await;
     assert_eq!(status, "Failed");
     let message = error_message(&failed);

@@ -4,11 +4,19 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
+use cpsf::local::Emulator;
 use std::process::Stdio;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
+    if !needs(
+        Emulator::Fakecloud,
+        "the test waits for Step Functions to time out a task whose heartbeats stopped; \
+         MiniStack 1.5.33 enforces no activity HeartbeatSeconds (AWS and fakecloud do)",
+    ) {
+        return;
+    }
     let h = Harness::start().await;
     h.create_worker_type().await;
     // Short heartbeats, so a dead handler is noticed in seconds.

@@ -32,7 +32,9 @@ async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
     let machine = h
         .install_deploy(|definition| short_heartbeats(definition, 6))
         .await;
-    let (proxy, through_proxy) = h.proxy(FaultPlan::all_kinds(FAULT_RATE), None).await;
+    let (proxy, through_proxy) = h
+        .proxy(FaultPlan::all_kinds_on(FAULT_RATE, emulator()), None)
+        .await;
     let _worker = KillOnDrop(
         cpsf(&through_proxy)
             .args(["worker", "--aws-max-attempts", "8", "--follow-for", "2s"])
