@@ -11,6 +11,7 @@ mod demo;
 mod deploy;
 mod deploy_harness;
 mod deploy_process;
+mod emulator_facts;
 mod faults;
 mod figures;
 mod first_errors;

@@ -1,0 +1,357 @@
+//! What each emulator does where cpsf relies on AWS's behaviour: the cells
+//! of docs/emulators.md. Each test observes one behaviour on this run's
+//! emulator and asserts what the table says of it, so the table cannot
+//! drift from what the emulators do. The AWS column is not tested here: it
+//! cites the API reference, and cpsf's code follows it and copes with each
+//! emulator's difference (named in each test).
+
+use crate::harness::*;
+use aws_sdk_cloudformation::types::{ChangeSetStatus, Parameter};
+use cpsf::local::Emulator;
+use std::time::Duration;
+
+/// The table's cell for this run's emulator.
+fn cell(ministack: &'static str, fakecloud: &'static str) -> &'static str {
+    match emulator() {
+        Emulator::Ministack => ministack,
+        Emulator::Fakecloud => fakecloud,
+    }
+}
+
+const SETTING: &str = r#"{"Parameters": {"Value": {"Type": "String"}, "Limit": {"Type": "Number", "Default": "30"}},
+ "Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Value"}}}}}"#;
+
+const QUEUE: &str = r#"{"Parameters": {"Timeout": {"Type": "Number"}},
+ "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": {"Ref": "Timeout"}}}}}"#;
+
+fn parameter(key: &str, value: &str) -> Parameter {
+    Parameter::builder()
+        .parameter_key(key)
+        .parameter_value(value)
+        .build()
+}
+
+async fn stack_status(cfn: &aws_sdk_cloudformation::Client, name: &str) -> String {
+    wait_for(&format!("stack {name} to settle"), || async {
+        let stacks = cfn.describe_stacks().stack_name(name).send().await.ok()?;
+        let status = stacks.stacks()[0].stack_status()?.as_str().to_string();
+        (!status.ends_with("_IN_PROGRESS")).then_some(status)
+    })
+    .await
+}
+
+/// CreateActivity "is an idempotent API" (Step Functions API reference,
+/// CreateActivity): a second call returns the same ARN. cpsf looks the
+/// existing activity up when told it exists (src/tasks/definition.rs).
+#[tokio::test]
+async fn create_activity_on_an_existing_name() {
+    let h = Harness::start().await;
+    let first = h.sfn.create_activity().name("fact").send().await.unwrap();
+    let second = h.sfn.create_activity().name("fact").send().await;
+    let seen = match second {
+        Ok(out) if out.activity_arn == first.activity_arn => "the same ARN".to_string(),
+        other => code(other),
+    };
+    assert_eq!(seen, cell("ActivityAlreadyExists", "ActivityAlreadyExists"));
+}
+
+/// StartExecution with the name and input of a running execution succeeds
+/// with that execution (API reference, StartExecution, "idempotent"). cpsf
+/// describes the execution on ExecutionAlreadyExists and compares inputs
+/// (src/sfn.rs).
+#[tokio::test]
+async fn start_execution_again_with_the_same_name_and_input() {
+    let h = Harness::start().await;
+    let machine = h
+        .sfn
+        .create_state_machine()
+        .name("fact-wait")
+        .role_arn("arn:aws:iam::123456789012:role/fact")
+        .definition(
+            r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}"#,
+        )
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let start = || {
+        h.sfn
+            .start_execution()
+            .state_machine_arn(&machine)
+            .name("same")
+            .input("{}")
+            .send()
+    };
+    let first = start().await.unwrap();
+    let seen = match start().await {
+        Ok(out) if out.execution_arn == first.execution_arn => "the same execution".to_string(),
+        other => code(other),
+    };
+    assert_eq!(seen, cell("ExecutionAlreadyExists", "the same execution"));
+}
+
+/// A change set without changes ends FAILED with the reason "The submitted
+/// information didn't contain changes…" (CloudFormation user guide,
+/// "Update stacks using change sets"). cpsf reads both that and an empty
+/// CREATE_COMPLETE as "no changes" (src/tasks/update_stack.rs).
+#[tokio::test]
+async fn a_change_set_without_changes() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    cfn.create_stack()
+        .stack_name("fact-empty")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stack_status(&cfn, "fact-empty").await, "CREATE_COMPLETE");
+    cfn.create_change_set()
+        .stack_name("fact-empty")
+        .change_set_name("same")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "a"))
+        .send()
+        .await
+        .unwrap();
+    let described = wait_for("the change set to be made", || async {
+        let d = cfn
+            .describe_change_set()
+            .stack_name("fact-empty")
+            .change_set_name("same")
+            .send()
+            .await
+            .ok()?;
+        let done = matches!(
+            d.status(),
+            Some(ChangeSetStatus::CreateComplete | ChangeSetStatus::Failed)
+        );
+        done.then_some(d)
+    })
+    .await;
+    let seen = format!(
+        "{} {}",
+        described.status().unwrap().as_str(),
+        described.status_reason().unwrap_or("(no reason)")
+    );
+    assert_eq!(
+        seen,
+        cell(
+            "FAILED The submitted information didn't contain changes. Submit different \
+             information to create a change set.",
+            "CREATE_COMPLETE (no reason)"
+        )
+    );
+}
+
+/// A changed property that needs no replacement is Modify with
+/// Replacement False (CloudFormation API reference, ResourceChange:
+/// True, False or Conditional). cpsf refuses True and reports Conditional.
+#[tokio::test]
+async fn a_change_set_that_modifies_a_property_in_place() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    cfn.create_stack()
+        .stack_name("fact-modify")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "a"))
+        .send()
+        .await
+        .unwrap();
+    stack_status(&cfn, "fact-modify").await;
+    cfn.create_change_set()
+        .stack_name("fact-modify")
+        .change_set_name("modify")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "b"))
+        .send()
+        .await
+        .unwrap();
+    let described = wait_for("the change set to be made", || async {
+        let d = cfn
+            .describe_change_set()
+            .stack_name("fact-modify")
+            .change_set_name("modify")
+            .send()
+            .await
+            .ok()?;
+        (d.status() == Some(&ChangeSetStatus::CreateComplete)).then_some(d)
+    })
+    .await;
+    let change = described.changes()[0].resource_change().unwrap();
+    let seen = format!(
+        "{} {}",
+        change.action().unwrap().as_str(),
+        change.replacement().map_or("-", |r| r.as_str())
+    );
+    assert_eq!(seen, cell("Modify False", "Modify Conditional"));
+}
+
+/// A first create that fails rolls back: the stack ends ROLLBACK_COMPLETE
+/// and the resource's CREATE_FAILED event holds the reason
+/// (CloudFormation user guide, "Stack status codes"). cpsf treats
+/// CREATE_FAILED the same way and names the reason from either place
+/// (src/tasks/stack.rs).
+#[tokio::test]
+async fn a_failed_first_create() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    // SQS takes 0 to 43,200 seconds (API reference, CreateQueue).
+    cfn.create_stack()
+        .stack_name("fact-fails")
+        .template_body(QUEUE)
+        .parameters(parameter("Timeout", "99999"))
+        .send()
+        .await
+        .unwrap();
+    let status = stack_status(&cfn, "fact-fails").await;
+    let events = cfn
+        .describe_stack_events()
+        .stack_name("fact-fails")
+        .send()
+        .await
+        .unwrap();
+    let resource_failed = events.stack_events().iter().any(|e| {
+        e.logical_resource_id() == Some("Queue")
+            && e.resource_status().map(|s| s.as_str()) == Some("CREATE_FAILED")
+    });
+    let seen = format!("{status}, resource event: {resource_failed}");
+    assert_eq!(
+        seen,
+        cell(
+            "ROLLBACK_COMPLETE, resource event: true",
+            "CREATE_FAILED, resource event: false"
+        )
+    );
+}
+
+/// A Number parameter's value must be a number; CreateStack refuses it
+/// with a ValidationError (CloudFormation user guide, "Parameters":
+/// Number). cpsf passes CloudFormation's message through.
+#[tokio::test]
+async fn a_number_parameter_given_a_word() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    let created = cfn
+        .create_stack()
+        .stack_name("fact-number")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "a"))
+        .parameters(parameter("Limit", "soon"))
+        .send()
+        .await;
+    let seen = match created {
+        Ok(_) => "accepted".to_string(),
+        Err(error) => code(Err::<(), _>(error)),
+    };
+    assert_eq!(seen, cell("ValidationError", "accepted"));
+}
+
+/// CreateStack retried with the same ClientRequestToken is the same
+/// request (API reference, CreateStack, ClientRequestToken). cpsf reads
+/// AlreadyExistsException as its own earlier attempt only when the
+/// stack's events carry its token (src/tasks/create_stack.rs).
+#[tokio::test]
+async fn create_stack_retried_with_the_same_token() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    let create = || {
+        cfn.create_stack()
+            .stack_name("fact-token")
+            .template_body(SETTING)
+            .parameters(parameter("Value", "a"))
+            .client_request_token("cpsf-fact-1")
+            .send()
+    };
+    let first = create().await.unwrap();
+    let seen = match create().await {
+        Ok(out) if out.stack_id == first.stack_id => "the same stack".to_string(),
+        other => code(other),
+    };
+    assert_eq!(
+        seen,
+        cell("AlreadyExistsException", "AlreadyExistsException")
+    );
+}
+
+/// An activity task whose worker stops heartbeating times out after the
+/// state's HeartbeatSeconds with States.HeartbeatTimeout (Step Functions
+/// developer guide, "Task state": HeartbeatSeconds); the deploy machine's
+/// Retry then hands it out again. History events for activity tasks are
+/// Activity* (API reference, HistoryEvent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_task_without_heartbeats() {
+    let h = Harness::start().await;
+    let activity = h
+        .sfn
+        .create_activity()
+        .name("fact-silent")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let definition = serde_json::json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": activity, "HeartbeatSeconds": 1, "TimeoutSeconds": 2, "End": true}}});
+    let machine = h
+        .sfn
+        .create_state_machine()
+        .name("fact-heartbeat")
+        .role_arn("arn:aws:iam::123456789012:role/fact")
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let execution = h
+        .sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .input("{}")
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let task = h
+        .sfn
+        .get_activity_task()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        task.task_token().is_some_and(|t| !t.is_empty()),
+        "the task is handed out"
+    );
+    // Nobody answers or heartbeats it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let status = h
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap()
+        .status
+        .as_str()
+        .to_string();
+    let history = h
+        .sfn
+        .get_execution_history()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let scheduled = history
+        .events()
+        .iter()
+        .find(|e| e.r#type().as_str().ends_with("Scheduled"))
+        .map(|e| e.r#type().as_str().to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        format!("{status} after 5 s; {scheduled}"),
+        cell(
+            "RUNNING after 5 s; TaskScheduled",
+            "FAILED after 5 s; ActivityScheduled"
+        )
+    );
+}
