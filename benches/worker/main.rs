@@ -18,8 +18,10 @@
 //! cargo bench --bench worker -- --quick  # a smaller run, ~3 min
 //! ```
 //!
-//! Writes bench/results/results.{json,md}, latency.{svg,png} and
-//! rss.{svg,png}. The targets are checked and reported, never asserted: a
+//! Runs on the emulator `CPSF_EMULATOR` names (MiniStack by default) and
+//! writes bench/results/results.{json,md}, latency.{svg,png} and
+//! rss.{svg,png}, and a copy of the results as
+//! results-<emulator>.{json,md}, so the two emulators' runs sit side by side. The targets are checked and reported, never asserted: a
 //! benchmark measures, tests decide.
 
 mod plot;
@@ -127,9 +129,11 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
+    let emulator = world.playground.emulator().name();
     let results = json!({
         "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         "plan": if plan.quick { "quick" } else { "full" },
+        "emulator": emulator,
         "machine": machine(),
         "footprint": footprint,
         "throughput": throughput,
@@ -144,6 +148,11 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let markdown = report(&results, &classes);
     std::fs::write(dir.join("results.md"), &markdown)?;
+    std::fs::write(
+        dir.join(format!("results-{emulator}.json")),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    std::fs::write(dir.join(format!("results-{emulator}.md")), &markdown)?;
     charts(&classes, &footprint, &dir)?;
     print!("{markdown}");
     world.playground.stop().await;
@@ -450,10 +459,10 @@ async fn throughput(world: &World, plan: &Plan) -> anyhow::Result<Value> {
             .await?;
         let max = level.to_string();
         let worker = Worker::start(world, &provider, &["--max-in-flight", &max]).await?;
-        let fakecloud = world.playground.emulator_pid().unwrap_or(0);
+        let emulator = world.playground.emulator_pid().unwrap_or(0);
         let me = std::process::id();
         let cpu = |pid: u32| stats::cpu_time(pid).as_secs_f64();
-        let before = (cpu(worker.pid()), cpu(fakecloud), cpu(me));
+        let before = (cpu(worker.pid()), cpu(emulator), cpu(me));
         let t0 = Instant::now();
         for chunk in pipelines.chunks(32) {
             let starts = chunk.iter().map(|name| world.start_pipeline(name));
@@ -472,7 +481,7 @@ async fn throughput(world: &World, plan: &Plan) -> anyhow::Result<Value> {
             "jobs_per_second": pipelines.len() as f64 / wall,
             "core_share": {
                 "worker": share(cpu(worker.pid()), before.0),
-                "fakecloud": share(cpu(fakecloud), before.1),
+                "emulator": share(cpu(emulator), before.1),
                 "local_codepipeline_and_bench": share(cpu(me), before.2),
             },
         }));
@@ -495,9 +504,10 @@ fn class_name(seconds: f64) -> String {
 /// The markdown report: the tables, then each target met or missed.
 fn report(results: &Value, classes: &[ClassResult]) -> String {
     let mut out = format!(
-        "Run {} ({} plan, {} CPUs), {:.0} s.\n\n",
+        "Run {} ({} plan, on {}, {} CPUs), {:.0} s.\n\n",
         results["when"].as_str().unwrap_or_default(),
         results["plan"].as_str().unwrap_or_default(),
+        results["emulator"].as_str().unwrap_or("fakecloud"),
         results["machine"]["cpus"],
         results["seconds"].as_f64().unwrap_or_default()
     );
@@ -564,7 +574,7 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
         f["jobs"],
         f["cpu_ms_per_job"].as_f64().unwrap_or_default()
     );
-    out += "\nThroughput (executions that end at once):\n\n| max in flight | jobs | jobs/s | worker | fakecloud | local CodePipeline + bench |\n|---|---|---|---|---|---|\n";
+    out += "\nThroughput (executions that end at once):\n\n| max in flight | jobs | jobs/s | worker | emulator | local CodePipeline + bench |\n|---|---|---|---|---|---|\n";
     for level in results["throughput"].as_array().into_iter().flatten() {
         let share = |k: &str| {
             format!(
@@ -578,7 +588,7 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
             level["jobs"],
             level["jobs_per_second"].as_f64().unwrap_or_default(),
             share("worker"),
-            share("fakecloud"),
+            share("emulator"),
             share("local_codepipeline_and_bench")
         );
     }
