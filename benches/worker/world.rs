@@ -275,6 +275,7 @@ impl Worker {
             emulator: env.aws_endpoint.clone(),
             faults: FaultPlan::none(),
             hook: Some(hook),
+            keep_orphaned_tasks: false,
         })
         .await?;
         let through = LocalEnv {

@@ -51,6 +51,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
                 emulator: playground.env().aws_endpoint.clone(),
                 faults: FaultPlan::all_kinds_on(rate.min(1.0), args.emulator),
                 hook: None,
+                keep_orphaned_tasks: false,
             })
             .await?,
         ),

@@ -6,6 +6,7 @@ use super::child::EmulatorChild;
 use super::codepipeline::{Config, LocalCodePipeline};
 use super::emulator::Emulator;
 use super::env::LocalEnv;
+use super::proxy::{FaultPlan, Proxy, ProxyOptions};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +44,8 @@ impl PlaygroundOptions {
 pub struct Playground {
     emulator: Emulator,
     process: EmulatorChild,
+    /// In front of MiniStack; stops when dropped.
+    _relay: Option<Proxy>,
     env: LocalEnv,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
@@ -50,7 +53,7 @@ pub struct Playground {
 
 impl Playground {
     pub async fn start(options: PlaygroundOptions) -> Result<Self> {
-        let (process, aws_endpoint) = options
+        let (process, emulator_endpoint) = options
             .emulator
             .start(&options.emulator_binary, &options.fakecloud_args)
             .await?;
@@ -59,9 +62,26 @@ impl Playground {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("could not bind a loopback port for the local CodePipeline service")?;
+        let codepipeline_endpoint = format!("http://{}", listener.local_addr()?);
+        // MiniStack strands an activity task handed to a poll whose worker
+        // has gone; a relay in front keeps such tasks for the next poll
+        // (proxy::OrphanedTasks says why). fakecloud times them out as AWS.
+        let relay = match options.emulator {
+            Emulator::Ministack => Some(
+                Proxy::start(ProxyOptions {
+                    codepipeline: codepipeline_endpoint.clone(),
+                    emulator: emulator_endpoint.clone(),
+                    faults: FaultPlan::none(),
+                    hook: None,
+                    keep_orphaned_tasks: true,
+                })
+                .await?,
+            ),
+            Emulator::Fakecloud => None,
+        };
         let env = LocalEnv {
-            aws_endpoint,
-            codepipeline_endpoint: format!("http://{}", listener.local_addr()?),
+            aws_endpoint: relay.as_ref().map_or(emulator_endpoint, Proxy::endpoint),
+            codepipeline_endpoint,
         };
         let sdk = env.sdk_config().await;
         let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
@@ -78,6 +98,7 @@ impl Playground {
         Ok(Self {
             emulator: options.emulator,
             process,
+            _relay: relay,
             env,
             shutdown,
             server,

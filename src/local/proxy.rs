@@ -21,11 +21,12 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 /// A way for a call to go wrong.
@@ -155,6 +156,10 @@ pub struct ProxyOptions {
     pub emulator: String,
     pub faults: FaultPlan,
     pub hook: Option<Hook>,
+    /// Keep an activity task that the emulator handed to a GetActivityTask
+    /// whose caller had gone, and hand it to the next poll of that
+    /// activity (see [`OrphanedTasks`]).
+    pub keep_orphaned_tasks: bool,
 }
 
 /// A running proxy; stops when dropped.
@@ -176,6 +181,7 @@ impl Proxy {
             options,
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
             stats: stats.clone(),
+            orphans: OrphanedTasks::default(),
         });
         tokio::spawn(accept(listener, shared, stop.clone()));
         Ok(Self { addr, stats, stop })
@@ -201,6 +207,77 @@ struct Shared {
     options: ProxyOptions,
     client: Client<HttpConnector, Full<Bytes>>,
     stats: Arc<Mutex<ProxyStats>>,
+    orphans: OrphanedTasks,
+}
+
+/// Activity tasks whose GetActivityTask caller had gone when the emulator
+/// answered, by activity ARN.
+///
+/// On AWS such a task is lost to the caller that left and comes back when
+/// its HeartbeatSeconds pass: the state's Retry hands it out again (Step
+/// Functions developer guide, "Activities"). MiniStack 1.5.33 enforces no
+/// activity timeout, so every worker that stops with its long polls open
+/// (each one does) would strand the next task of each activity, and its
+/// execution, for good. The playground in front of MiniStack keeps such a
+/// task and hands it, with its token, to the next poll: the task reaches
+/// a live worker, as it would on AWS, only sooner.
+#[derive(Default)]
+struct OrphanedTasks(Mutex<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    tasks: HashMap<String, VecDeque<Forwarded>>,
+    /// Polls waiting on the emulator now, by activity: a kept task goes to
+    /// one of them at once rather than to the next poll, up to a minute
+    /// later.
+    waiting: HashMap<String, Vec<oneshot::Sender<Forwarded>>>,
+}
+
+impl OrphanedTasks {
+    /// Hands the task to a waiting poll of its activity, or keeps it.
+    fn keep(&self, activity: String, mut answer: Forwarded) {
+        let mut kept = self.0.lock().expect("orphaned tasks poisoned");
+        if let Some(waiting) = kept.waiting.get_mut(&activity) {
+            while let Some(poll) = waiting.pop() {
+                match poll.send(answer) {
+                    Ok(()) => return,
+                    Err(returned) => answer = returned,
+                }
+            }
+        }
+        kept.tasks.entry(activity).or_default().push_back(answer);
+    }
+
+    /// A kept task of `activity`, or a channel on which one may come while
+    /// this poll waits.
+    fn take_or_wait(&self, activity: &str) -> Result<Forwarded, oneshot::Receiver<Forwarded>> {
+        let mut kept = self.0.lock().expect("orphaned tasks poisoned");
+        if let Some(task) = kept.tasks.get_mut(activity).and_then(VecDeque::pop_front) {
+            return Ok(task);
+        }
+        let (send, receive) = oneshot::channel();
+        let waiting = kept.waiting.entry(activity.to_string()).or_default();
+        waiting.retain(|poll| !poll.is_closed());
+        waiting.push(send);
+        Err(receive)
+    }
+}
+
+/// The activity a GetActivityTask request polls.
+fn polled_activity(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["activityArn"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Whether a GetActivityTask answer hands out a task (an empty poll has
+/// no token).
+fn hands_out_a_task(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["taskToken"].as_str().map(|t| !t.is_empty()))
+        .unwrap_or(false)
 }
 
 /// Returned to hyper to close a connection without an answer.
@@ -238,7 +315,10 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, stop: CancellationTo
 }
 
 impl Shared {
-    async fn handle(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Dropped> {
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
         let call = Call::classify(&parts.method, &parts.headers, &body);
@@ -263,7 +343,15 @@ impl Shared {
             Protocol::Json { codepipeline: true } => &self.options.codepipeline,
             _ => &self.options.emulator,
         };
-        let response = self.forward(upstream, parts, body).await?;
+        let response =
+            if self.options.keep_orphaned_tasks && call.operation == "states:GetActivityTask" {
+                let upstream = upstream.clone();
+                self.clone()
+                    .forward_activity_poll(upstream, parts, body)
+                    .await?
+            } else {
+                self.forward(upstream, parts, body).await?
+            };
         if self.hook(Phase::After, &call.operation, response.body_bytes()) == Verdict::Drop
             || fault == Some(Fault::Dropped)
         {
@@ -277,6 +365,52 @@ impl Shared {
             .hook
             .as_ref()
             .map_or(Verdict::Continue, |hook| hook(phase, operation, body))
+    }
+
+    /// A GetActivityTask: a kept task of the activity if there is one,
+    /// else the emulator's answer. The call runs on its own task, so when
+    /// the caller goes (hyper drops this future with the connection) a
+    /// task the emulator hands out after that is kept, not lost.
+    async fn forward_activity_poll(
+        self: Arc<Self>,
+        upstream: String,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Result<Forwarded, Dropped> {
+        let activity = polled_activity(&body);
+        let mut handed_over = match self.orphans.take_or_wait(&activity) {
+            Ok(kept) => {
+                tracing::info!(%activity, "handing out an activity task whose first poller had gone");
+                return Ok(kept);
+            }
+            Err(waiting) => waiting,
+        };
+        let (answer_to, answer) = oneshot::channel();
+        let relay = self.clone();
+        let polled = activity.clone();
+        tokio::spawn(async move {
+            let forwarded = relay.forward(&upstream, parts, body).await;
+            if let Err(Ok(unclaimed)) = answer_to.send(forwarded)
+                && hands_out_a_task(unclaimed.body_bytes())
+            {
+                tracing::info!(activity = %polled, "kept an activity task its poller did not wait for");
+                relay.orphans.keep(polled, unclaimed);
+            }
+        });
+        tokio::select! {
+            answered = answer => {
+                // A task handed over at this very moment must not be lost.
+                handed_over.close();
+                if let Ok(kept) = handed_over.try_recv() {
+                    self.orphans.keep(activity, kept);
+                }
+                answered.unwrap_or(Err(Dropped))
+            }
+            Ok(kept) = &mut handed_over => {
+                tracing::info!(%activity, "handing out an activity task whose first poller had gone");
+                Ok(kept)
+            }
+        }
     }
 
     async fn forward(
@@ -302,6 +436,7 @@ impl Shared {
 }
 
 /// The playground's answer, held until the hook has seen it.
+#[derive(Debug)]
 struct Forwarded {
     parts: hyper::http::response::Parts,
     body: Bytes,
@@ -491,6 +626,46 @@ mod tests {
         assert!((0..1000).all(|_| FaultPlan::none().pick("s3:GET").is_none()));
         assert!((0..1000).all(|_| FaultPlan::all_kinds(0.0).pick("s3:GET").is_none()));
         assert!((0..1000).all(|_| FaultPlan::all_kinds(1.0).pick("s3:GET").is_some()));
+    }
+
+    fn task(token: &str) -> Forwarded {
+        let (parts, ()) = Response::new(()).into_parts();
+        Forwarded {
+            parts,
+            body: Bytes::from(format!(r#"{{"taskToken":"{token}","input":"{{}}"}}"#)),
+        }
+    }
+
+    #[test]
+    fn an_orphaned_task_goes_to_a_waiting_poll_of_its_activity_or_is_kept() {
+        let orphans = OrphanedTasks::default();
+        // A poll of another activity, and one that has gone, get nothing.
+        let mut other = orphans.take_or_wait("arn:other").unwrap_err();
+        let gone = orphans.take_or_wait("arn:a").unwrap_err();
+        drop(gone);
+        let mut waiting = orphans.take_or_wait("arn:a").unwrap_err();
+        orphans.keep("arn:a".into(), task("t1"));
+        assert_eq!(
+            waiting.try_recv().unwrap().body_bytes(),
+            task("t1").body_bytes()
+        );
+        assert!(other.try_recv().is_err());
+        // With nobody waiting, the next poll of the activity takes it.
+        orphans.keep("arn:a".into(), task("t2"));
+        let next = orphans.take_or_wait("arn:a").ok().unwrap();
+        assert_eq!(next.body_bytes(), task("t2").body_bytes());
+        assert!(orphans.take_or_wait("arn:a").is_err(), "handed out once");
+    }
+
+    #[test]
+    fn only_answers_that_carry_a_task_are_orphans() {
+        assert!(hands_out_a_task(task("t").body_bytes()));
+        assert!(!hands_out_a_task(b"{}"));
+        assert!(!hands_out_a_task(br#"{"taskToken":""}"#));
+        assert_eq!(
+            polled_activity(br#"{"activityArn":"arn:a","workerName":"w"}"#),
+            "arn:a"
+        );
     }
 
     #[test]

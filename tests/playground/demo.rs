@@ -3,7 +3,6 @@
 //! what they should.
 
 use crate::harness::*;
-use cpsf::local::Emulator;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -59,14 +58,6 @@ fn the_demo_deploys_four_times_on_its_own_playground() {
 
 #[tokio::test]
 async fn the_demo_uses_a_running_playground_and_runs_again() {
-    if !needs(
-        Emulator::Fakecloud,
-        "the first demo's worker leaves GetActivityTask polls open when it exits; MiniStack \
-         1.5.33 hands the second demo's first task to one of them and, enforcing no \
-         heartbeat timeout, never hands it out again (AWS and fakecloud time it out and retry)",
-    ) {
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("cpsf-demo-up-{}", std::process::id()));
     let env_file = dir.join("local.env");
     let mut up = KillOnDrop(

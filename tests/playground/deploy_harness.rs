@@ -204,6 +204,7 @@ impl Harness {
             emulator: self.env.aws_endpoint.clone(),
             faults,
             hook,
+            keep_orphaned_tasks: false,
         })
         .await
         .expect("start the proxy");
