@@ -68,7 +68,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
     print!("{}", env.export_lines());
     tracing::info!(
         env_file = %args.env_file.display(),
-        "playground is up; `source {}` to point AWS tools at it; Ctrl-C stops it",
+        emulator = %args.emulator,
+        "playground is up on {}; `source {}` to point AWS tools at it; Ctrl-C stops it",
+        args.emulator,
         args.env_file.display()
     );
     crate::shutdown::signal().await;
