@@ -31,6 +31,57 @@ fn parameter(key: &str, value: &str) -> Parameter {
         .build()
 }
 
+/// Creates a stack and waits until it settles; returns its status.
+async fn create_stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    template: &str,
+    parameters: &[(&str, &str)],
+) -> String {
+    cfn.create_stack()
+        .stack_name(name)
+        .template_body(template)
+        .set_parameters(Some(
+            parameters.iter().map(|(k, v)| parameter(k, v)).collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    stack_status(cfn, name).await
+}
+
+/// Makes a change set of SETTING with `Value` and waits until it is made
+/// (CREATE_COMPLETE) or refused (FAILED).
+async fn change_set(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    value: &str,
+) -> aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput {
+    cfn.create_change_set()
+        .stack_name(stack)
+        .change_set_name("change")
+        .template_body(SETTING)
+        .parameters(parameter("Value", value))
+        .send()
+        .await
+        .unwrap();
+    wait_for("the change set to be made", || async {
+        let d = cfn
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name("change")
+            .send()
+            .await
+            .ok()?;
+        let done = matches!(
+            d.status(),
+            Some(ChangeSetStatus::CreateComplete | ChangeSetStatus::Failed)
+        );
+        done.then_some(d)
+    })
+    .await
+}
+
 async fn stack_status(cfn: &aws_sdk_cloudformation::Client, name: &str) -> String {
     wait_for(&format!("stack {name} to settle"), || async {
         let stacks = cfn.describe_stacks().stack_name(name).send().await.ok()?;
@@ -98,37 +149,9 @@ async fn start_execution_again_with_the_same_name_and_input() {
 async fn a_change_set_without_changes() {
     let h = Harness::start().await;
     let cfn = h.clients.cloudformation();
-    cfn.create_stack()
-        .stack_name("fact-empty")
-        .template_body(SETTING)
-        .parameters(parameter("Value", "a"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stack_status(&cfn, "fact-empty").await, "CREATE_COMPLETE");
-    cfn.create_change_set()
-        .stack_name("fact-empty")
-        .change_set_name("same")
-        .template_body(SETTING)
-        .parameters(parameter("Value", "a"))
-        .send()
-        .await
-        .unwrap();
-    let described = wait_for("the change set to be made", || async {
-        let d = cfn
-            .describe_change_set()
-            .stack_name("fact-empty")
-            .change_set_name("same")
-            .send()
-            .await
-            .ok()?;
-        let done = matches!(
-            d.status(),
-            Some(ChangeSetStatus::CreateComplete | ChangeSetStatus::Failed)
-        );
-        done.then_some(d)
-    })
-    .await;
+    let created = create_stack(&cfn, "fact-empty", SETTING, &[("Value", "a")]).await;
+    assert_eq!(created, "CREATE_COMPLETE");
+    let described = change_set(&cfn, "fact-empty", "a").await;
     let seen = format!(
         "{} {}",
         described.status().unwrap().as_str(),
@@ -151,33 +174,8 @@ async fn a_change_set_without_changes() {
 async fn a_change_set_that_modifies_a_property_in_place() {
     let h = Harness::start().await;
     let cfn = h.clients.cloudformation();
-    cfn.create_stack()
-        .stack_name("fact-modify")
-        .template_body(SETTING)
-        .parameters(parameter("Value", "a"))
-        .send()
-        .await
-        .unwrap();
-    stack_status(&cfn, "fact-modify").await;
-    cfn.create_change_set()
-        .stack_name("fact-modify")
-        .change_set_name("modify")
-        .template_body(SETTING)
-        .parameters(parameter("Value", "b"))
-        .send()
-        .await
-        .unwrap();
-    let described = wait_for("the change set to be made", || async {
-        let d = cfn
-            .describe_change_set()
-            .stack_name("fact-modify")
-            .change_set_name("modify")
-            .send()
-            .await
-            .ok()?;
-        (d.status() == Some(&ChangeSetStatus::CreateComplete)).then_some(d)
-    })
-    .await;
+    create_stack(&cfn, "fact-modify", SETTING, &[("Value", "a")]).await;
+    let described = change_set(&cfn, "fact-modify", "b").await;
     let change = described.changes()[0].resource_change().unwrap();
     let seen = format!(
         "{} {}",
@@ -197,14 +195,7 @@ async fn a_failed_first_create() {
     let h = Harness::start().await;
     let cfn = h.clients.cloudformation();
     // SQS takes 0 to 43,200 seconds (API reference, CreateQueue).
-    cfn.create_stack()
-        .stack_name("fact-fails")
-        .template_body(QUEUE)
-        .parameters(parameter("Timeout", "99999"))
-        .send()
-        .await
-        .unwrap();
-    let status = stack_status(&cfn, "fact-fails").await;
+    let status = create_stack(&cfn, "fact-fails", QUEUE, &[("Timeout", "99999")]).await;
     let events = cfn
         .describe_stack_events()
         .stack_name("fact-fails")
@@ -334,18 +325,13 @@ async fn an_activity_task_without_heartbeats() {
         .status
         .as_str()
         .to_string();
-    let history = h
-        .sfn
-        .get_execution_history()
-        .execution_arn(&execution)
-        .send()
+    let events = cpsf::history::fetch::all_events(&h.clients, &execution)
         .await
         .unwrap();
-    let scheduled = history
-        .events()
+    let scheduled = events
         .iter()
-        .find(|e| e.r#type().as_str().ends_with("Scheduled"))
-        .map(|e| e.r#type().as_str().to_string())
+        .find(|e| e.kind.ends_with("Scheduled"))
+        .map(|e| e.kind.clone())
         .unwrap_or_default();
     assert_eq!(
         format!("{status} after 5 s; {scheduled}"),
