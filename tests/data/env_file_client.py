@@ -73,7 +73,7 @@ codepipeline.put_job_success_result(jobId=job["id"], executionDetails={"summary"
 wait("the pipeline to succeed", lambda: codepipeline.get_pipeline_execution(
     pipelineName="py", pipelineExecutionId=execution)["pipelineExecution"]["status"] == "Succeeded")
 
-template = '{"Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "py"}}}}'
+template = '{"Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/py/setting", "Type": "String", "Value": "py"}}}}'
 cloudformation.create_stack(StackName="py-stack", TemplateBody=template)
 wait("the stack", lambda: cloudformation.describe_stacks(StackName="py-stack")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
 print("ok")

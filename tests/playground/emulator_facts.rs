@@ -19,7 +19,8 @@ fn cell(ministack: &'static str, fakecloud: &'static str) -> &'static str {
 }
 
 const SETTING: &str = r#"{"Parameters": {"Value": {"Type": "String"}, "Limit": {"Type": "Number", "Default": "30"}},
- "Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Value"}}}}}"#;
+ "Resources": {"Setting": {"Type": "AWS::SSM::Parameter",
+   "Properties": {"Name": "/cpsf-fact/setting", "Type": "String", "Value": {"Ref": "Value"}}}}}"#;
 
 const QUEUE: &str = r#"{"Parameters": {"Timeout": {"Type": "Number"}},
  "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": {"Ref": "Timeout"}}}}}"#;
@@ -337,7 +338,7 @@ async fn an_activity_task_without_heartbeats() {
         format!("{status} after 5 s; {scheduled}"),
         cell(
             "RUNNING after 5 s; TaskScheduled",
-            "FAILED after 5 s; ActivityScheduled"
+            "FAILED after 5 s; TaskScheduled"
         )
     );
 }
