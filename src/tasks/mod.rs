@@ -18,6 +18,7 @@ pub mod input;
 pub mod runner;
 pub mod stack;
 pub mod template;
+pub mod unchanged;
 pub mod update_stack;
 pub mod wait_stack;
 

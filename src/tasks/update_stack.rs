@@ -1,6 +1,15 @@
 //! update-stack: a change set, checked against the input's replacement
 //! policy, then executed. A revision that changes nothing is a success.
 //!
+//! "No changes" is CloudFormation's verdict, never cpsf's guess: the stack
+//! running the same template with the input's parameters may still change,
+//! through a parameter the input no longer names (its template default),
+//! an SSM parameter whose value moved, or a transform that expands anew.
+//! So an update makes a change set, and only an empty one (AWS: FAILED
+//! with "didn't contain changes") is "no changes" (CloudFormation user
+//! guide, "Update stacks using change sets"), unless [`super::unchanged`]
+//! proves that nothing can change.
+//!
 //! The change set's name and tokens derive from the execution, so a
 //! redelivered task finds its own change set instead of making a second.
 
@@ -10,6 +19,7 @@ use super::error::TaskError;
 use super::input::TaskInput;
 use super::stack;
 use super::template::TemplateSource;
+use super::unchanged::{self, Comparison};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{
@@ -35,15 +45,15 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     let change_set = input.token("changes");
     let started_at = super::epoch_now();
     // A change set of this execution means an earlier delivery of this
-    // task got that far: carry on with it. Only without one may the stack
-    // already running this revision mean "no changes" (after our own
-    // execute, it runs the revision too, but is not done yet).
+    // task got that far: carry on with it. Only without one may the
+    // shortcut apply (after our own execute, the stack runs the revision
+    // too, but is not done yet).
     if !change_set_exists(ctx, &name, &change_set).await? {
         let body = ctx.templates.read_body(input).await?;
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished before the update"))
         })?;
-        if runs_already(ctx, input, &current, &body).await? {
+        if provably_unchanged(ctx, input, &current, &body).await? {
             return Ok(
                 json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}),
             );
@@ -137,35 +147,55 @@ async fn change_set_exists(
     }
 }
 
-/// True when the stack already runs this template with these parameters
-/// and tags: nothing to change, no change set needed. (A NoEcho parameter
-/// reads back masked, so such stacks always go through a change set.)
-async fn runs_already(
+/// The running stack against the input, through [`super::unchanged`].
+async fn provably_unchanged(
     ctx: &TaskContext,
     input: &TaskInput,
     current: &Stack,
     body: &str,
 ) -> Result<bool, TaskError> {
-    let wanted: BTreeMap<String, String> = input.parameters()?.into_iter().collect();
-    let running: BTreeMap<String, String> = current
-        .parameters()
-        .iter()
-        .filter_map(|p| {
-            Some((
-                p.parameter_key()?.to_string(),
-                p.parameter_value()?.to_string(),
-            ))
-        })
-        .collect();
-    let running_tags: BTreeMap<String, String> = current
-        .tags()
-        .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect();
-    if !same_settings(&wanted, &running, &input.deploy.tags, &running_tags) {
+    let pairs = |items: Vec<(Option<&str>, Option<&str>)>| -> BTreeMap<String, String> {
+        items
+            .into_iter()
+            .filter_map(|(k, v)| Some((k?.to_string(), v?.to_string())))
+            .collect()
+    };
+    // A parameter's name is alphanumeric (CloudFormation user guide,
+    // "Parameters"), so an `AWS::…` key is a pseudo parameter, which AWS
+    // never lists and fakecloud does: not the stack's own.
+    let running_parameters = pairs(
+        current
+            .parameters()
+            .iter()
+            .filter(|p| !p.parameter_key().is_some_and(|k| k.starts_with("AWS::")))
+            .map(|p| (p.parameter_key(), p.parameter_value()))
+            .collect(),
+    );
+    let running_tags = pairs(
+        current
+            .tags()
+            .iter()
+            .map(|t| (t.key(), t.value()))
+            .collect(),
+    );
+    let wanted_parameters: BTreeMap<String, String> = input.parameters()?.into_iter().collect();
+    let mut comparison = Comparison {
+        running_template: None,
+        wanted_template: body,
+        running_parameters: &running_parameters,
+        wanted_parameters: &wanted_parameters,
+        running_tags: &running_tags,
+        wanted_tags: &input.deploy.tags,
+        running_role: current.role_arn(),
+        wanted_role: input.deploy.role_arn.as_deref(),
+    };
+    // Decide on everything else first: GetTemplate only when it can matter.
+    comparison.running_template = Some(body);
+    if let Some(reason) = unchanged::why_a_change_set(&comparison) {
+        tracing::debug!(stack = %input.deploy.stack_name, reason, "a change set decides");
         return Ok(false);
     }
-    let template = ctx
+    let running = ctx
         .cfn
         .get_template()
         .stack_name(&input.deploy.stack_name)
@@ -173,18 +203,18 @@ async fn runs_already(
         .send()
         .await
         .map_err(|e| TaskError::from_sdk("GetTemplate", e))?;
-    Ok(template.template_body() == Some(body))
-}
-
-/// Parameters the template defaults and the stack reports are not in the
-/// input: only the input's own parameters must match.
-fn same_settings(
-    wanted: &BTreeMap<String, String>,
-    running: &BTreeMap<String, String>,
-    wanted_tags: &BTreeMap<String, String>,
-    running_tags: &BTreeMap<String, String>,
-) -> bool {
-    wanted.iter().all(|(k, v)| running.get(k) == Some(v)) && wanted_tags == running_tags
+    comparison.running_template = running.template_body();
+    let reason = unchanged::why_a_change_set(&comparison);
+    match reason {
+        Some(reason) => {
+            tracing::debug!(stack = %input.deploy.stack_name, reason, "a change set decides")
+        }
+        None => tracing::debug!(
+            stack = %input.deploy.stack_name,
+            "no change set: the stack runs this template with these parameters, tags and role"
+        ),
+    }
+    Ok(reason.is_none())
 }
 
 async fn create_change_set(
@@ -223,19 +253,73 @@ async fn execute(
     name: &str,
     change_set: &str,
 ) -> Result<(), TaskError> {
-    let result = ctx
-        .cfn
+    execute_change_set(&ctx.cfn, name, change_set, input.token("execute")).await
+}
+
+/// ExecuteChangeSet, with its one ambiguous refusal sorted out.
+///
+/// `InvalidChangeSetStatus` means "the change set can't be used to update
+/// the stack. For example, the change set status might be
+/// CREATE_IN_PROGRESS, or the stack status might be UPDATE_IN_PROGRESS"
+/// (CloudFormation API reference, ExecuteChangeSet errors). So it comes both
+/// when an earlier delivery of this task executed our change set and when
+/// another operation holds the stack; only our change set's own
+/// ExecutionStatus tells which.
+async fn execute_change_set(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    change_set: &str,
+    token: String,
+) -> Result<(), TaskError> {
+    let result = cfn
         .execute_change_set()
         .stack_name(name)
         .change_set_name(change_set)
-        .client_request_token(input.token("execute"))
+        .client_request_token(token)
         .send()
         .await;
     match result {
         Ok(_) => Ok(()),
-        // Executed by an earlier delivery between our describe and now.
-        Err(error) if error.code() == Some("InvalidChangeSetStatus") => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_invalid_change_set_status_exception()) =>
+        {
+            let ours = cfn
+                .describe_change_set()
+                .stack_name(name)
+                .change_set_name(change_set)
+                .send()
+                .await
+                .map_err(|e| TaskError::from_sdk("DescribeChangeSet", e))?;
+            let stack_status = stack::describe(cfn, name)
+                .await?
+                .and_then(|s| s.stack_status().map(|st| st.as_str().to_string()));
+            refused_execution(name, ours.execution_status(), stack_status.as_deref())
+        }
         Err(error) => Err(TaskError::from_sdk("ExecuteChangeSet", error)),
+    }
+}
+
+/// After a refused ExecuteChangeSet: ours if our change set is executing or
+/// executed, else another operation holds the stack and ours was not run.
+fn refused_execution(
+    stack: &str,
+    ours: Option<&ExecutionStatus>,
+    stack_status: Option<&str>,
+) -> Result<(), TaskError> {
+    match ours {
+        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete) => Ok(()),
+        other => Err(TaskError::new(
+            "Cpsf.StackBusy",
+            format!(
+                "stack {stack} is {}: another operation holds it, so this deploy's change set \
+                 was not executed (its execution status: {}); deploy again when that \
+                 operation has ended",
+                stack_status.unwrap_or("busy"),
+                other.map_or("unknown", |s| s.as_str())
+            ),
+        )),
     }
 }
 
@@ -294,33 +378,89 @@ mod tests {
         }
     }
 
-    #[test]
-    fn settings_match_on_the_inputs_own_parameters_and_all_tags() {
-        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let running = map(&[("A", "1"), ("Defaulted", "x")]);
-        assert!(same_settings(
-            &map(&[("A", "1")]),
-            &running,
-            &map(&[]),
-            &map(&[])
-        ));
-        assert!(!same_settings(
-            &map(&[("A", "2")]),
-            &running,
-            &map(&[]),
-            &map(&[])
-        ));
-        assert!(!same_settings(
-            &map(&[("A", "1")]),
-            &running,
-            &map(&[("t", "1")]),
-            &map(&[])
-        ));
+    mod refused_execute {
+        use super::super::*;
+        use aws_sdk_cloudformation::Client;
+        use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+        use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError;
+        use aws_sdk_cloudformation::types::error::InvalidChangeSetStatusException;
+        use aws_sdk_cloudformation::types::{Stack, StackStatus};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        /// What AWS answers when the change set cannot run now.
+        fn refused() -> aws_smithy_mocks::Rule {
+            mock!(Client::execute_change_set).then_error(|| {
+                // The Query protocol's code for it is InvalidChangeSetStatus.
+                let message = "ChangeSet [cpsf-changes-1] cannot be executed in its current status of [CREATE_COMPLETE]";
+                ExecuteChangeSetError::InvalidChangeSetStatusException(
+                    InvalidChangeSetStatusException::builder()
+                        .message(message)
+                        .meta(
+                            aws_smithy_types::error::ErrorMetadata::builder()
+                                .code("InvalidChangeSetStatus")
+                                .message(message)
+                                .build(),
+                        )
+                        .build(),
+                )
+            })
+        }
+
+        fn our_change_set(execution: ExecutionStatus) -> aws_smithy_mocks::Rule {
+            mock!(Client::describe_change_set).then_output(move || {
+                DescribeChangeSetOutput::builder()
+                    .status(ChangeSetStatus::CreateComplete)
+                    .execution_status(execution.clone())
+                    .build()
+            })
+        }
+
+        fn stack(status: StackStatus) -> aws_smithy_mocks::Rule {
+            mock!(Client::describe_stacks).then_output(move || {
+                DescribeStacksOutput::builder()
+                    .stacks(
+                        Stack::builder()
+                            .stack_name("app")
+                            .stack_status(status.clone())
+                            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                            .build(),
+                    )
+                    .build()
+            })
+        }
+
+        async fn execute_with(rules: &[&aws_smithy_mocks::Rule]) -> Result<(), TaskError> {
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules);
+            execute_change_set(&cfn, "app", "cpsf-changes-1", "token".into()).await
+        }
+
+        #[tokio::test]
+        async fn our_change_set_already_executing_is_ours() {
+            let (refused, ours, stack) = (
+                refused(),
+                our_change_set(ExecutionStatus::ExecuteInProgress),
+                stack(StackStatus::UpdateInProgress),
+            );
+            assert_eq!(execute_with(&[&refused, &ours, &stack]).await, Ok(()));
+        }
+
+        #[tokio::test]
+        async fn another_update_in_progress_is_named_not_taken_for_ours() {
+            let (refused, ours, stack) = (
+                refused(),
+                our_change_set(ExecutionStatus::Available),
+                stack(StackStatus::UpdateInProgress),
+            );
+            let error = execute_with(&[&refused, &ours, &stack]).await.unwrap_err();
+            assert_eq!(error.name, "Cpsf.StackBusy");
+            assert_eq!(
+                error.cause,
+                "stack app is UPDATE_IN_PROGRESS: another operation holds it, so this deploy's \
+                 change set was not executed (its execution status: AVAILABLE); deploy again \
+                 when that operation has ended"
+            );
+        }
     }
 
     #[test]

@@ -141,6 +141,37 @@ async fn the_end_of_a_deploy_is_noticed_when_its_last_task_is_answered() {
     worker.stop().await;
 }
 
+/// A parameter dropped from the input falls back to the template's default
+/// (CloudFormation API reference, Parameter: a key not given takes its
+/// default on update). The run is an update, never "no changes": only
+/// CloudFormation's own verdict, an empty change set, means no changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parameter_removed_from_the_input_returns_to_its_default() {
+    let (h, worker) = deploy_setup().await;
+    let mut app = App::sample();
+    app.deploy["parameters"]["Greeting"] = "custom greeting".into();
+    let (status, created) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&created));
+
+    app.deploy["parameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Greeting");
+    let (status, updated) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&updated));
+    assert!(
+        summary(&updated).contains("succeeded: updated"),
+        "{}",
+        summary(&updated)
+    );
+    // app/template.yaml's default.
+    assert_eq!(
+        output_variable(&updated, "Greeting").as_deref(),
+        Some("hello")
+    );
+    worker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_template_fails_naming_the_error() {
     let (h, worker) = deploy_setup().await;
