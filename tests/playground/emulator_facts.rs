@@ -342,3 +342,32 @@ async fn an_activity_task_without_heartbeats() {
         )
     );
 }
+
+/// DescribeStacks lists the stack's own parameters; a parameter's name is
+/// alphanumeric (CloudFormation user guide, "Parameters"), so pseudo
+/// parameters (`AWS::Region`, …) are never among them. update-stack's
+/// shortcut compares the stack's parameters with the input's and leaves
+/// `AWS::` keys out (src/tasks/update_stack.rs).
+#[tokio::test]
+async fn the_parameters_describe_stacks_lists() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    create_stack(&cfn, "fact-parameters", SETTING, &[("Value", "a")]).await;
+    let described = cfn
+        .describe_stacks()
+        .stack_name("fact-parameters")
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<&str> = described.stacks()[0]
+        .parameters()
+        .iter()
+        .filter_map(|p| p.parameter_key())
+        .collect();
+    keys.sort();
+    let seen = match keys.iter().any(|k| k.starts_with("AWS::")) {
+        true => "the stack's and pseudo parameters".to_string(),
+        false => keys.join(", "),
+    };
+    assert_eq!(seen, cell("Limit, Value", "the stack's and pseudo parameters"));
+}
