@@ -369,5 +369,39 @@ async fn the_parameters_describe_stacks_lists() {
         true => "the stack's and pseudo parameters".to_string(),
         false => keys.join(", "),
     };
-    assert_eq!(seen, cell("Limit, Value", "the stack's and pseudo parameters"));
+    assert_eq!(
+        seen,
+        cell("Limit, Value", "the stack's and pseudo parameters")
+    );
+}
+
+/// Every event of a stack operation carries the ClientRequestToken given to
+/// it (API reference, StackEvent: ClientRequestToken), which tells one
+/// deploy's create from another's.
+#[tokio::test]
+async fn the_token_stack_events_carry() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    cfn.create_stack()
+        .stack_name("fact-events")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "a"))
+        .client_request_token("cpsf-create-fact")
+        .send()
+        .await
+        .unwrap();
+    stack_status(&cfn, "fact-events").await;
+    let events = cfn
+        .describe_stack_events()
+        .stack_name("fact-events")
+        .send()
+        .await
+        .unwrap();
+    let tokens: std::collections::BTreeSet<&str> = events
+        .stack_events()
+        .iter()
+        .map(|e| e.client_request_token().unwrap_or("none"))
+        .collect();
+    let seen = tokens.into_iter().collect::<Vec<_>>().join(", ");
+    assert_eq!(seen, cell("cpsf-create-fact", "none"));
 }
