@@ -1,4 +1,11 @@
 //! create-stack: starts CreateStack; the wait handler follows it.
+//!
+//! CreateStack is idempotent for a repeated ClientRequestToken (API
+//! reference, CreateStack), and cpsf's token derives from the execution, so
+//! a redelivered task is answered with the stack it made. A stack of that
+//! name made by anyone else answers AlreadyExistsException. Emulators also
+//! answer it to our own repeat, so the stack's events decide: every event
+//! of an operation carries its token (API reference, StackEvent).
 
 use super::TaskContext;
 use super::error::TaskError;
@@ -28,10 +35,20 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     };
     let stack_id = match request.send().await {
         Ok(output) => output.stack_id().unwrap_or_default().to_string(),
-        // CheckStack found no stack just before, so a stack of this name is
-        // our own earlier delivery of this task (AWS accepts the repeated
-        // token; fakecloud answers AlreadyExists): carry on with it.
         Err(error) if error.code() == Some("AlreadyExistsException") => {
+            let token = input.token("create");
+            let tokens = creation_tokens(ctx, &deploy.stack_name).await?;
+            if let Some(other) = another_operations_token(&token, &tokens) {
+                return Err(TaskError::new(
+                    "Cpsf.StackConflict",
+                    format!(
+                        "stack {} was created by another operation ({other}) while this deploy \
+                         was creating it: another deploy, or someone else, owns it. Give this \
+                         deploy its own stackName, or delete that stack if it is a leftover",
+                        deploy.stack_name
+                    ),
+                ));
+            }
             let existing = stack::describe(&ctx.cfn, &deploy.stack_name)
                 .await?
                 .ok_or_else(|| {
@@ -48,6 +65,36 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         Err(error) => return Err(TaskError::from_sdk("CreateStack", error)),
     };
     Ok(json!({"stackId": stack_id, "startedAt": started_at, "changes": []}))
+}
+
+/// The ClientRequestToken of each of the stack's newest events (one page):
+/// `None` for an event of an operation that was given none.
+async fn creation_tokens(ctx: &TaskContext, stack: &str) -> Result<Vec<Option<String>>, TaskError> {
+    let events = ctx
+        .cfn
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| TaskError::from_sdk("DescribeStackEvents", e))?;
+    Ok(events
+        .stack_events()
+        .iter()
+        .map(|e| e.client_request_token().map(str::to_string))
+        .collect())
+}
+
+/// Whose stack it is, from its events' tokens: ours when any carries our
+/// token; else another operation's, named by its token (or "no token", as
+/// a stack made without one).
+pub fn another_operations_token(ours: &str, tokens: &[Option<String>]) -> Option<String> {
+    if tokens.iter().any(|t| t.as_deref() == Some(ours)) {
+        return None;
+    }
+    Some(match tokens.iter().flatten().next() {
+        Some(theirs) => format!("token {theirs}"),
+        None => "no token".to_string(),
+    })
 }
 
 pub fn parameters(input: &TaskInput) -> Result<Vec<Parameter>, TaskError> {
@@ -79,4 +126,28 @@ pub fn tags(input: &TaskInput) -> Vec<Tag> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::another_operations_token;
+
+    #[test]
+    fn a_stack_whose_events_carry_our_token_is_ours() {
+        let tokens = [Some("cpsf-create-1".to_string()), None];
+        assert_eq!(another_operations_token("cpsf-create-1", &tokens), None);
+    }
+
+    #[test]
+    fn another_token_or_none_is_another_operations_stack() {
+        let theirs = [Some("Console-CreateStack-7f3a".to_string())];
+        assert_eq!(
+            another_operations_token("cpsf-create-1", &theirs).as_deref(),
+            Some("token Console-CreateStack-7f3a")
+        );
+        assert_eq!(
+            another_operations_token("cpsf-create-1", &[None, None]).as_deref(),
+            Some("no token")
+        );
+    }
 }
