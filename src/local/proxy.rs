@@ -88,17 +88,26 @@ impl FaultPlan {
 
     /// Every kind of fault that `emulator` can recover from as AWS would.
     ///
-    /// On AWS an activity task whose GetActivityTask answer was lost times
-    /// out after the state's HeartbeatSeconds and is handed out again
-    /// (Step Functions developer guide, "Activities"); fakecloud does the
-    /// same. MiniStack 1.5.33 enforces no activity timeout, so that task,
-    /// and its execution, would wait forever: on MiniStack, GetActivityTask
-    /// answers are never dropped (docs/emulators.md).
+    /// A dropped answer means the call took effect and the caller retries
+    /// it. Two such retries depend on AWS behaviour that one emulator lacks
+    /// (docs/emulators.md), so their answers are never dropped there:
+    /// - GetActivityTask on MiniStack: on AWS a task whose answer was lost
+    ///   times out after the state's HeartbeatSeconds and is handed out
+    ///   again (Step Functions developer guide, "Activities"); MiniStack
+    ///   enforces no activity timeout, so the task would wait forever.
+    /// - CreateStack on fakecloud: on AWS the retried create with the same
+    ///   ClientRequestToken is the same request (API reference,
+    ///   CreateStack); fakecloud answers AlreadyExists and records no token
+    ///   on the stack's events, so cpsf cannot tell the stack is its own.
     pub fn all_kinds_on(rate: f64, emulator: super::Emulator) -> Self {
         let mut plan = Self::all_kinds(rate);
-        if emulator == super::Emulator::Ministack {
-            plan.never_dropped.push("states:GetActivityTask".into());
-        }
+        plan.never_dropped.push(
+            match emulator {
+                super::Emulator::Ministack => "states:GetActivityTask",
+                super::Emulator::Fakecloud => "cloudformation:CreateStack",
+            }
+            .into(),
+        );
         plan
     }
 
