@@ -36,7 +36,8 @@
 //!   `create_stack.rs`, `update_stack.rs`, `delete_stack.rs`,
 //!   `wait_stack.rs`), `definition.rs` (statemachines/deploy.asl.json
 //!   compiled in, placeholders filled, installed), and shared `input.rs`,
-//!   `stack.rs`, `template.rs`, `error.rs`.
+//!   `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs` (when an
+//!   update provably changes nothing without a change set).
 //! - [`replay`] (`src/replay.rs`): `cpsf replay`: a saved job or task input
 //!   through the worker's own code path (dry-run reporter for jobs).
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
