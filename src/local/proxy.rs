@@ -188,7 +188,13 @@ impl Proxy {
         let stop = CancellationToken::new();
         let shared = Arc::new(Shared {
             options,
-            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            // Idle connections are let go well before the emulator closes
+            // them (MiniStack sets hypercorn's keep-alive to 75 s; hyper's
+            // pool would keep them 90 s), so a request never goes out on a
+            // connection the far end is closing.
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(HttpConnector::new()),
             stats: stats.clone(),
             orphans: OrphanedTasks::default(),
         });

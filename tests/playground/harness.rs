@@ -170,7 +170,13 @@ impl Harness {
     }
 
     pub async fn poll_job_where(&self, team: Option<&str>) -> Job {
-        wait_for("a job to be queued", || self.poll_once(team)).await
+        // The source action's copy runs in the background against the
+        // emulator; on a loaded machine (a full parallel run) MiniStack, in
+        // Python, takes longer than fakecloud to get to it.
+        wait_for_long("a job to be queued", Duration::from_secs(60), || {
+            self.poll_once(team)
+        })
+        .await
     }
 
     /// What the console shows of the second stage's first action: its latest
