@@ -25,13 +25,14 @@ pub async fn check(sdk: &SdkConfig) -> Result<()> {
     if sdk.region().is_none() {
         bail!("{}", no_region());
     }
-    for (variable, url) in endpoint_variables(std::env::vars()) {
-        if let Some(authority) = authority(&url)
-            && !answers(&authority).await
-        {
-            bail!("{}", unreachable(&variable, &url));
-        }
-    }
+    let overrides = endpoint_variables(std::env::vars());
+    check_endpoints(
+        &overrides
+            .iter()
+            .map(|(variable, url)| (variable.as_str(), url.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     if let Some(provider) = sdk.credentials_provider()
         && let Err(error) = provider.provide_credentials().await
     {

@@ -21,105 +21,19 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+mod faults;
+mod orphans;
+
+pub use faults::{Fault, FaultPlan};
+use orphans::{OrphanedTasks, hands_out_a_task, polled_activity};
 use tokio_util::sync::CancellationToken;
-
-/// A way for a call to go wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fault {
-    /// Refused before it took effect, with the service's throttling error.
-    Throttled,
-    /// Refused before it took effect with a 5xx.
-    ServerError,
-    /// Forwarded and applied, then the connection is closed without an
-    /// answer: the caller cannot know it took effect.
-    Dropped,
-    /// Forwarded after a pause.
-    Slow,
-}
-
-impl Fault {
-    pub const ALL: [Fault; 4] = [
-        Fault::Throttled,
-        Fault::ServerError,
-        Fault::Dropped,
-        Fault::Slow,
-    ];
-}
-
-/// Which share of calls fail, and how.
-#[derive(Debug, Clone)]
-pub struct FaultPlan {
-    /// 0.0 (none) to 1.0 (every call).
-    pub rate: f64,
-    /// Chosen from at random for each failing call.
-    pub kinds: Vec<Fault>,
-    /// How long a [`Fault::Slow`] call waits.
-    pub slow_by: Duration,
-    /// Operations (`service:Operation`) whose answers are never dropped.
-    pub never_dropped: Vec<String>,
-}
-
-impl FaultPlan {
-    pub fn none() -> Self {
-        Self {
-            rate: 0.0,
-            kinds: Vec::new(),
-            slow_by: Duration::ZERO,
-            never_dropped: Vec::new(),
-        }
-    }
-
-    /// Every kind of fault, on `rate` of the calls.
-    pub fn all_kinds(rate: f64) -> Self {
-        Self {
-            rate,
-            kinds: Fault::ALL.to_vec(),
-            slow_by: Duration::from_secs(1),
-            never_dropped: Vec::new(),
-        }
-    }
-
-    /// Every kind of fault that `emulator` can recover from as AWS would.
-    ///
-    /// A dropped answer means the call took effect and the caller retries
-    /// it. Two such retries depend on AWS behaviour that one emulator lacks
-    /// (docs/emulators.md), so their answers are never dropped there:
-    /// - GetActivityTask on MiniStack: on AWS a task whose answer was lost
-    ///   times out after the state's HeartbeatSeconds and is handed out
-    ///   again (Step Functions developer guide, "Activities"); MiniStack
-    ///   enforces no activity timeout, so the task would wait forever.
-    /// - CreateStack on fakecloud: on AWS the retried create with the same
-    ///   ClientRequestToken is the same request (API reference,
-    ///   CreateStack); fakecloud answers AlreadyExists and records no token
-    ///   on the stack's events, so cpsf cannot tell the stack is its own.
-    pub fn all_kinds_on(rate: f64, emulator: super::Emulator) -> Self {
-        let mut plan = Self::all_kinds(rate);
-        plan.never_dropped.push(
-            match emulator {
-                super::Emulator::Ministack => "states:GetActivityTask",
-                super::Emulator::Fakecloud => "cloudformation:CreateStack",
-            }
-            .into(),
-        );
-        plan
-    }
-
-    fn pick(&self, operation: &str) -> Option<Fault> {
-        if self.kinds.is_empty() || rand::random::<f64>() >= self.rate {
-            return None;
-        }
-        let fault = self.kinds[rand::random_range(0..self.kinds.len())];
-        let spared = fault == Fault::Dropped && self.never_dropped.iter().any(|o| o == operation);
-        (!spared).then_some(fault)
-    }
-}
 
 /// When a hook is called: before a call is forwarded, or after the
 /// playground answered it (it took effect) and before the caller hears.
@@ -167,7 +81,7 @@ pub struct ProxyOptions {
     pub hook: Option<Hook>,
     /// Keep an activity task that the emulator handed to a GetActivityTask
     /// whose caller had gone, and hand it to the next poll of that
-    /// activity (see [`OrphanedTasks`]).
+    /// activity (see `orphans.rs`).
     pub keep_orphaned_tasks: bool,
 }
 
@@ -222,77 +136,7 @@ struct Shared {
     options: ProxyOptions,
     client: Client<HttpConnector, Full<Bytes>>,
     stats: Arc<Mutex<ProxyStats>>,
-    orphans: OrphanedTasks,
-}
-
-/// Activity tasks whose GetActivityTask caller had gone when the emulator
-/// answered, by activity ARN.
-///
-/// On AWS such a task is lost to the caller that left and comes back when
-/// its HeartbeatSeconds pass: the state's Retry hands it out again (Step
-/// Functions developer guide, "Activities"). MiniStack 1.5.33 enforces no
-/// activity timeout, so every worker that stops with its long polls open
-/// (each one does) would strand the next task of each activity, and its
-/// execution, for good. The playground in front of MiniStack keeps such a
-/// task and hands it, with its token, to the next poll: the task reaches
-/// a live worker, as it would on AWS, only sooner.
-#[derive(Default)]
-struct OrphanedTasks(Mutex<Kept>);
-
-#[derive(Default)]
-struct Kept {
-    tasks: HashMap<String, VecDeque<Forwarded>>,
-    /// Polls waiting on the emulator now, by activity: a kept task goes to
-    /// one of them at once rather than to the next poll, up to a minute
-    /// later.
-    waiting: HashMap<String, Vec<oneshot::Sender<Forwarded>>>,
-}
-
-impl OrphanedTasks {
-    /// Hands the task to a waiting poll of its activity, or keeps it.
-    fn keep(&self, activity: String, mut answer: Forwarded) {
-        let mut kept = self.0.lock().expect("orphaned tasks poisoned");
-        if let Some(waiting) = kept.waiting.get_mut(&activity) {
-            while let Some(poll) = waiting.pop() {
-                match poll.send(answer) {
-                    Ok(()) => return,
-                    Err(returned) => answer = returned,
-                }
-            }
-        }
-        kept.tasks.entry(activity).or_default().push_back(answer);
-    }
-
-    /// A kept task of `activity`, or a channel on which one may come while
-    /// this poll waits.
-    fn take_or_wait(&self, activity: &str) -> Result<Forwarded, oneshot::Receiver<Forwarded>> {
-        let mut kept = self.0.lock().expect("orphaned tasks poisoned");
-        if let Some(task) = kept.tasks.get_mut(activity).and_then(VecDeque::pop_front) {
-            return Ok(task);
-        }
-        let (send, receive) = oneshot::channel();
-        let waiting = kept.waiting.entry(activity.to_string()).or_default();
-        waiting.retain(|poll| !poll.is_closed());
-        waiting.push(send);
-        Err(receive)
-    }
-}
-
-/// The activity a GetActivityTask request polls.
-fn polled_activity(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["activityArn"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// Whether a GetActivityTask answer hands out a task (an empty poll has
-/// no token).
-fn hands_out_a_task(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["taskToken"].as_str().map(|t| !t.is_empty()))
-        .unwrap_or(false)
+    orphans: OrphanedTasks<Forwarded>,
 }
 
 /// Returned to hyper to close a connection without an answer.
@@ -634,67 +478,5 @@ mod tests {
         let call = Call::classify(&hyper::Method::PUT, &signed("s3"), b"");
         assert_eq!(call.operation, "s3:PUT");
         assert_eq!(call.protocol, Protocol::RestXml);
-    }
-
-    #[test]
-    fn a_plan_without_kinds_or_rate_never_fails_a_call() {
-        assert!((0..1000).all(|_| FaultPlan::none().pick("s3:GET").is_none()));
-        assert!((0..1000).all(|_| FaultPlan::all_kinds(0.0).pick("s3:GET").is_none()));
-        assert!((0..1000).all(|_| FaultPlan::all_kinds(1.0).pick("s3:GET").is_some()));
-    }
-
-    fn task(token: &str) -> Forwarded {
-        let (parts, ()) = Response::new(()).into_parts();
-        Forwarded {
-            parts,
-            body: Bytes::from(format!(r#"{{"taskToken":"{token}","input":"{{}}"}}"#)),
-        }
-    }
-
-    #[test]
-    fn an_orphaned_task_goes_to_a_waiting_poll_of_its_activity_or_is_kept() {
-        let orphans = OrphanedTasks::default();
-        // A poll of another activity, and one that has gone, get nothing.
-        let mut other = orphans.take_or_wait("arn:other").unwrap_err();
-        let gone = orphans.take_or_wait("arn:a").unwrap_err();
-        drop(gone);
-        let mut waiting = orphans.take_or_wait("arn:a").unwrap_err();
-        orphans.keep("arn:a".into(), task("t1"));
-        assert_eq!(
-            waiting.try_recv().unwrap().body_bytes(),
-            task("t1").body_bytes()
-        );
-        assert!(other.try_recv().is_err());
-        // With nobody waiting, the next poll of the activity takes it.
-        orphans.keep("arn:a".into(), task("t2"));
-        let next = orphans.take_or_wait("arn:a").ok().unwrap();
-        assert_eq!(next.body_bytes(), task("t2").body_bytes());
-        assert!(orphans.take_or_wait("arn:a").is_err(), "handed out once");
-    }
-
-    #[test]
-    fn only_answers_that_carry_a_task_are_orphans() {
-        assert!(hands_out_a_task(task("t").body_bytes()));
-        assert!(!hands_out_a_task(b"{}"));
-        assert!(!hands_out_a_task(br#"{"taskToken":""}"#));
-        assert_eq!(
-            polled_activity(br#"{"activityArn":"arn:a","workerName":"w"}"#),
-            "arn:a"
-        );
-    }
-
-    #[test]
-    fn on_ministack_activity_task_answers_are_never_dropped() {
-        use crate::local::Emulator;
-        let poll = "states:GetActivityTask";
-        let drops = |plan: &FaultPlan, operation: &str| {
-            (0..1000)
-                .filter(|_| plan.pick(operation) == Some(Fault::Dropped))
-                .count()
-        };
-        let ministack = FaultPlan::all_kinds_on(1.0, Emulator::Ministack);
-        assert_eq!(drops(&ministack, poll), 0);
-        assert!(drops(&ministack, "states:SendTaskSuccess") > 0);
-        assert!(drops(&FaultPlan::all_kinds_on(1.0, Emulator::Fakecloud), poll) > 0);
     }
 }
