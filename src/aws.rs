@@ -97,6 +97,20 @@ impl Clients {
         aws_sdk_s3::Client::new(&self.sdk)
     }
 
+    /// SQS, allowed a read as long as a long poll (ReceiveMessage holds up
+    /// to 20 s).
+    pub fn sqs_long_poll(&self) -> aws_sdk_sqs::Client {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(LONG_POLL_TIMEOUT)
+            .operation_attempt_timeout(LONG_POLL_TIMEOUT)
+            .build();
+        let config = aws_sdk_sqs::config::Builder::from(&self.sdk)
+            .timeout_config(timeouts)
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
     pub fn region(&self) -> String {
         self.sdk
             .region()

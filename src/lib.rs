@@ -32,21 +32,26 @@
 //!     (AcknowledgeJob, PutJob*Result).
 //! - [`tasks`] (`src/tasks/`): the deploy state machine's task handlers,
 //!   served as Step Functions activities: `runner.rs` (long polls,
-//!   heartbeats, results), one file per handler (`check_stack.rs`,
-//!   `create_stack.rs`, `update_stack.rs`, `delete_stack.rs`,
-//!   `wait_stack.rs`), `definition.rs` (statemachines/deploy.asl.json
-//!   compiled in, placeholders filled, installed), and shared `input.rs`,
-//!   `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs` (when an
-//!   update provably changes nothing without a change set).
-//! - [`replay`] (`src/replay.rs`): `cpsf replay`: a saved job or task input
-//!   through the worker's own code path (dry-run reporter for jobs).
+//!   heartbeats, results), `lease.rs` (a task's hold on its token: stop
+//!   before a side effect once Step Functions closed the task), one file
+//!   per handler (`check_stack.rs`, `create_stack.rs`, `update_stack.rs`,
+//!   `delete_stack.rs`, `wait_stack.rs`), `definition.rs`
+//!   (statemachines/deploy.asl.json compiled in, placeholders filled,
+//!   installed), and shared `change_set.rs` (make, wait, execute, read),
+//!   `input.rs`, `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs`
+//!   (when an update provably changes nothing without a change set).
+//! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
+//!   through the worker's own code path (dry-run reporter for jobs);
+//!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
 //!   describe, newest history → facts.
 //! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients;
 //!   [`preflight`] (`src/preflight.rs`) turns a missing region, credentials
 //!   or a dead endpoint into one or two lines of advice before the first call.
-//! - [`bootstrap`] (`src/bootstrap.rs`): `cpsf bootstrap`: installs
-//!   bootstrap/cpsf.yaml with the state machine definition from statemachines/.
+//! - [`bootstrap`] (`src/bootstrap/`): `cpsf bootstrap`: installs
+//!   bootstrap/cpsf.yaml with the state machine definition from statemachines/;
+//!   `parameters.rs` decides what an update sends (UsePreviousValue),
+//!   `template_tests.rs` checks the template's grants statically.
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
 //!   definition (id, configuration keys, console URLs); [`pipeline`]
 //!   (`src/pipeline.rs`): the S3 source → Deploy pipeline declaration.
@@ -86,6 +91,7 @@ pub mod aws;
 pub mod bootstrap;
 pub mod cli;
 pub mod demo;
+pub mod events;
 pub mod health;
 pub mod history;
 pub mod job;

@@ -7,6 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -20,6 +21,12 @@ pub struct TaskLabel {
     pub handler: String,
     /// succeeded, failed
     pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandlerLabel {
+    /// check-stack, create-stack, update-stack, delete-stack, wait-stack
+    pub handler: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -43,6 +50,9 @@ struct Inner {
     registry: Registry,
     jobs: Family<OutcomeLabel, Counter>,
     tasks: Family<TaskLabel, Counter>,
+    slots: Family<HandlerLabel, Gauge>,
+    slots_busy: Family<HandlerLabel, Gauge>,
+    slots_full: Family<HandlerLabel, Counter<f64, AtomicU64>>,
     in_flight: Gauge,
     polls: Family<PollLabel, Counter>,
     aws_errors: Family<OperationLabel, Counter>,
@@ -56,6 +66,9 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("cpsf");
         let jobs = Family::<OutcomeLabel, Counter>::default();
         let tasks = Family::<TaskLabel, Counter>::default();
+        let slots = Family::<HandlerLabel, Gauge>::default();
+        let slots_busy = Family::<HandlerLabel, Gauge>::default();
+        let slots_full = Family::<HandlerLabel, Counter<f64, AtomicU64>>::default();
         let in_flight = Gauge::default();
         let polls = Family::<PollLabel, Counter>::default();
         let aws_errors = Family::<OperationLabel, Counter>::default();
@@ -69,6 +82,21 @@ impl Default for Metrics {
             "tasks",
             "Activity tasks handled, by handler and outcome",
             tasks.clone(),
+        );
+        registry.register(
+            "task_slots",
+            "Tasks of each activity handled at once, at most",
+            slots.clone(),
+        );
+        registry.register(
+            "task_slots_busy",
+            "Tasks of each activity being handled now",
+            slots_busy.clone(),
+        );
+        registry.register(
+            "task_slots_full_seconds",
+            "Time all of an activity's slots were busy: a task arriving then waits in Step Functions",
+            slots_full.clone(),
         );
         registry.register(
             "jobs_in_flight",
@@ -101,6 +129,9 @@ impl Default for Metrics {
                 registry,
                 jobs,
                 tasks,
+                slots,
+                slots_busy,
+                slots_full,
                 in_flight,
                 polls,
                 aws_errors,
@@ -130,6 +161,30 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// The slot limit of `handler`'s activity.
+    pub fn task_slots(&self, handler: &str) -> Gauge {
+        self.inner
+            .slots
+            .get_or_create(&handler_label(handler))
+            .clone()
+    }
+
+    /// Tasks of `handler`'s activity being handled now.
+    pub fn task_slots_busy(&self, handler: &str) -> Gauge {
+        self.inner
+            .slots_busy
+            .get_or_create(&handler_label(handler))
+            .clone()
+    }
+
+    /// Seconds all of `handler`'s slots were busy.
+    pub fn task_slots_full(&self, handler: &str) -> Counter<f64, AtomicU64> {
+        self.inner
+            .slots_full
+            .get_or_create(&handler_label(handler))
+            .clone()
     }
 
     pub fn in_flight(&self) -> &Gauge {
@@ -175,6 +230,12 @@ impl Metrics {
     }
 }
 
+fn handler_label(handler: &str) -> HandlerLabel {
+    HandlerLabel {
+        handler: handler.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +248,9 @@ mod tests {
         metrics.poll("empty");
         metrics.task("wait-stack", "failed");
         metrics.completion_latency(0.5);
+        metrics.task_slots("wait-stack").set(512);
+        metrics.task_slots_busy("wait-stack").inc();
+        metrics.task_slots_full("check-stack").inc_by(1.5);
         let text = metrics.encode();
         assert!(
             text.contains("cpsf_jobs_total{outcome=\"succeeded\"} 2"),
@@ -202,6 +266,18 @@ mod tests {
         );
         assert!(
             text.contains("cpsf_completion_latency_seconds_count 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cpsf_task_slots{handler=\"wait-stack\"} 512"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cpsf_task_slots_busy{handler=\"wait-stack\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cpsf_task_slots_full_seconds_total{handler=\"check-stack\"} 1.5"),
             "{text}"
         );
     }

@@ -41,6 +41,11 @@ impl Nudges {
         }
     }
 
+    /// Whether a job of this process follows `execution_arn` now.
+    pub fn is_followed(&self, execution_arn: &str) -> bool {
+        self.lock().contains_key(execution_arn)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Notify>>> {
         // A panic elsewhere cannot leave the map half-written: use it anyway.
         self.followed.lock().unwrap_or_else(|e| e.into_inner())

@@ -12,6 +12,9 @@ use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
+mod classify;
+pub use classify::{ErrorClass, class_of, classify};
+
 /// How many history pages (newest first) are read to explain a failure.
 const FAILURE_PAGES: usize = 3;
 const PAGE_SIZE: i32 = 100;
@@ -25,6 +28,14 @@ pub enum StartError {
     /// The input was refused.
     #[error("{0}")]
     Input(String),
+    /// The worker's role may not start it (`classify.rs` says which errors).
+    #[error("{0}")]
+    Permission(String),
+    /// Throttled, a 5xx, or no answer, after the SDK's retries: nothing is
+    /// wrong with the job, and starting it again later is safe (the name is
+    /// the job's, so a second start is the same execution).
+    #[error("could not start the execution for now: {0}")]
+    Transient(String),
     #[error("could not start the execution: {0}")]
     Other(String),
 }
@@ -116,8 +127,10 @@ impl Sfn {
             .await;
         let error = match result {
             Ok(output) => return Ok(output.execution_arn().to_string()),
-            Err(e) => e.into_service_error(),
+            Err(e) => e,
         };
+        let class = class_of(&error);
+        let error = error.into_service_error();
         let message = error.message().unwrap_or_default().to_string();
         match error {
             StartExecutionError::ExecutionAlreadyExists(_) => {
@@ -131,10 +144,11 @@ impl Sfn {
                     .send()
                     .await
                     .map_err(|e| {
-                        StartError::Other(format!(
-                            "DescribeExecution {arn}: {}",
-                            DisplayErrorContext(e)
-                        ))
+                        let class = class_of(&e);
+                        start_error(
+                            class,
+                            format!("DescribeExecution {arn}: {}", DisplayErrorContext(e)),
+                        )
                     })?;
                 if existing.input() == Some(input) {
                     Ok(arn)
@@ -159,7 +173,13 @@ impl Sfn {
             StartExecutionError::InvalidExecutionInput(_) => Err(StartError::Input(format!(
                 "Step Functions refused the input: {message}"
             ))),
-            other => Err(StartError::Other(DisplayErrorContext(other).to_string())),
+            other => Err(start_error(
+                class,
+                format!(
+                    "StartExecution {state_machine_arn}: {}",
+                    DisplayErrorContext(other)
+                ),
+            )),
         }
     }
 
@@ -246,6 +266,17 @@ impl Sfn {
             }
         }
         Ok(events)
+    }
+}
+
+/// The error for a start that failed in a way `classify.rs` sorts.
+fn start_error(class: ErrorClass, message: String) -> StartError {
+    match class {
+        ErrorClass::Permission => StartError::Permission(format!(
+            "this worker's role may not start the execution: {message}"
+        )),
+        ErrorClass::Transient => StartError::Transient(message),
+        ErrorClass::Other => StartError::Other(message),
     }
 }
 
@@ -337,6 +368,30 @@ mod tests {
                     .contains("already exists with a different input"),
                 "{error}"
             );
+        }
+
+        #[tokio::test]
+        async fn a_throttled_look_at_an_existing_execution_is_transient() {
+            let exists = mock!(Client::start_execution).then_error(|| {
+                StartExecutionError::ExecutionAlreadyExists(
+                    ExecutionAlreadyExists::builder().message("exists").build(),
+                )
+            });
+            let throttled = mock!(Client::describe_execution)
+                .sequence()
+                .http_status(
+                    400,
+                    Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+                )
+                .repeatedly()
+                .build();
+            let sfn = Sfn::new(mock_client!(
+                aws_sdk_sfn,
+                aws_smithy_mocks::RuleMode::MatchAny,
+                [&exists, &throttled]
+            ));
+            let error = sfn.start(SM, "run-1", "{}").await.unwrap_err();
+            assert!(matches!(error, StartError::Transient(_)), "{error:?}");
         }
 
         #[tokio::test]

@@ -34,6 +34,8 @@ pub struct TaskOptions {
     pub wait_cap: Duration,
     pub poll_min: Duration,
     pub poll_max: Duration,
+    /// Describe calls a second all waits make together, at most (pace.rs).
+    pub describe_rate: f64,
 }
 
 impl TaskOptions {
@@ -58,10 +60,16 @@ impl TaskOptions {
 /// Runs until `shutdown` is cancelled and in-flight work has drained.
 pub async fn run(
     clients: Clients,
-    options: WorkerOptions,
+    mut options: WorkerOptions,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    if let Some(location) = &options.job.journal
+        && let Err(error) = Journal::new(clients.s3(), location.clone()).prepare().await
+    {
+        tracing::warn!(error = %format!("{error:#}"), "running without a journal");
+        options.job.journal = None;
+    }
     let stop_http = CancellationToken::new();
     let http = match options.listen {
         Some(addr) => {
@@ -84,6 +92,8 @@ pub async fn run(
         let ctx = TaskContext {
             poll_min: tasks.poll_min,
             poll_max: tasks.poll_max,
+            stopping: shutdown.clone(),
+            pace: crate::tasks::pace::Pace::new(tasks.describe_rate),
             ..TaskContext::new(&clients, tasks.staging_bucket, tasks.wait_cap)
         };
         let serve = crate::tasks::runner::run(
@@ -105,12 +115,27 @@ pub async fn run(
             result
         })
     });
+    if let (Some(_), Some(url)) = (&options.poller, &options.job.events_queue) {
+        tracing::info!(queue = %url, "execution events wake the jobs following them");
+        tokio::spawn(
+            crate::events::EventsQueue {
+                sqs: clients.sqs_long_poll(),
+                url: url.clone(),
+                nudges: nudges.clone(),
+            }
+            .run(shutdown.clone()),
+        );
+    }
     if let Some(poller) = options.poller {
         tokio::spawn(
             Recovery {
                 sfn: clients.sfn.clone(),
                 reporter: Reporter::new(clients.codepipeline.clone()),
                 state_machines: options.job.recover_from.clone(),
+                discover: options
+                    .job
+                    .recover_from_pipelines
+                    .then(|| (clients.codepipeline.clone(), poller.action_type.clone())),
                 journal: options
                     .job
                     .journal

@@ -11,11 +11,21 @@
 //!   per job;
 //! - throughput with growing concurrency, and which process is the
 //!   bottleneck;
-//! - the same workload with the ancestor's fixed 30 s poll and Wait loop.
+//! - 100 concurrent deploys of long stack operations served by one worker:
+//!   all reach WaitForStack, memory, DescribeStacks a second (waits.rs);
+//! - the same workload with the ancestor's fixed 30 s poll and Wait loop;
+//! - peak worker RSS while 4 FilePath jobs read their input file out of
+//!   200 MB artifacts at once (`artifacts.rs`; alone with
+//!   `CPSF_BENCH_ONLY=artifacts`, which writes
+//!   bench/results/artifacts-<emulator>.json).
 //!
 //! ```text
 //! cargo bench --bench worker             # the full run, ~12 min
 //! cargo bench --bench worker -- --quick  # a smaller run, ~3 min
+//! CPSF_BENCH_ONLY=recovery cargo bench --bench worker   # only the cost
+//!                                         # of a start's recovery sweep
+//! CPSF_BENCH_ONLY=waits cargo bench --bench worker -- --quick  # only the
+//!     concurrent deploys: bench/results/waits-<emulator>.{json,md}
 //! ```
 //!
 //! Runs on the emulator `CPSF_EMULATOR` names (MiniStack by default) and
@@ -24,8 +34,11 @@
 //! results-<emulator>.{json,md}, so the two emulators' runs sit side by side. The targets are checked and reported, never asserted: a
 //! benchmark measures, tests decide.
 
+mod artifacts;
 mod plot;
+mod recovery;
 mod stats;
+mod waits;
 mod world;
 
 use serde_json::{Value, json};
@@ -46,6 +59,10 @@ struct Plan {
     footprint_seconds: f64,
     throughput_jobs: usize,
     throughput_levels: Vec<usize>,
+    /// Concurrent deploys held at a wait condition, and for how long.
+    waits_deploys: usize,
+    waits_hold: Duration,
+    waits_reach_limit: Duration,
 }
 
 impl Plan {
@@ -61,6 +78,9 @@ impl Plan {
                 footprint_seconds: 20.0,
                 throughput_jobs: 60,
                 throughput_levels: vec![16, 64],
+                waits_deploys: 100,
+                waits_hold: Duration::from_secs(30),
+                waits_reach_limit: Duration::from_secs(60),
             }
         } else {
             Self {
@@ -73,6 +93,9 @@ impl Plan {
                 footprint_seconds: 120.0,
                 throughput_jobs: 300,
                 throughput_levels: vec![16, 64, 256],
+                waits_deploys: 100,
+                waits_hold: Duration::from_secs(120),
+                waits_reach_limit: Duration::from_secs(300),
             }
         }
     }
@@ -81,6 +104,18 @@ impl Plan {
 /// cpsf's worker as deployed (defaults), and the ancestor's fixed poll.
 const OURS: &[&str] = &[];
 const BASELINE_POLL: &[&str] = &["--poll-min", "30s", "--poll-max", "30s"];
+
+/// Writes one scenario's results as bench/results/<name>.{json,md}.
+fn keep(name: &str, results: &Value, markdown: &str) -> anyhow::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_string_pretty(results)?,
+    )?;
+    std::fs::write(dir.join(format!("{name}.md")), markdown)?;
+    Ok(())
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -92,8 +127,66 @@ async fn main() -> anyhow::Result<()> {
         if plan.quick { "quick" } else { "full" }
     );
 
+    let only = std::env::var("CPSF_BENCH_ONLY").unwrap_or_default();
+    if only == "artifacts" {
+        let large = artifacts::large_artifacts(&world).await?;
+        let text = serde_json::to_string_pretty(&large)?;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+        let emulator = world.playground.emulator().name();
+        std::fs::write(dir.join(format!("artifacts-{emulator}.json")), &text)?;
+        println!("{text}");
+        world.playground.stop().await;
+        return Ok(());
+    }
+    if only == "recovery" {
+        let executions = if plan.quick { 300 } else { 1000 };
+        let results = recovery::recovery(&world, executions).await?;
+        let emulator = world.playground.emulator().name();
+        let markdown = format!(
+            "Run {} ({emulator}), recovery at start only.\n{}",
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+            recovery::report(&results)
+        );
+        keep(&format!("recovery-{emulator}"), &results, &markdown)?;
+        print!("{markdown}");
+        world.playground.stop().await;
+        return Ok(());
+    }
+    if only == "waits" {
+        let waits = waits::waits(
+            &world,
+            plan.waits_deploys,
+            plan.waits_hold,
+            plan.waits_reach_limit,
+        )
+        .await?;
+        let emulator = world.playground.emulator().name();
+        let results = json!({
+            "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            "plan": if plan.quick { "quick" } else { "full" },
+            "emulator": emulator,
+            "machine": machine(),
+            "waits": waits,
+        });
+        let markdown = format!(
+            "Run {} ({} plan, on {emulator}), concurrent deploys only.\n{}",
+            results["when"].as_str().unwrap_or_default(),
+            results["plan"].as_str().unwrap_or_default(),
+            waits::report(&results["waits"])
+        );
+        // A run with extra worker flags is a comparison, kept beside.
+        let flags: String = std::env::var("CPSF_BENCH_WAITS_ARGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|w| format!("-{}", w.trim_start_matches('-')))
+            .collect();
+        keep(&format!("waits-{emulator}{flags}"), &results, &markdown)?;
+        print!("{markdown}");
+        world.playground.stop().await;
+        return Ok(());
+    }
     let footprint = footprint(&world, &plan).await?;
-    if std::env::var("CPSF_BENCH_ONLY").is_ok_and(|only| only == "footprint") {
+    if only == "footprint" {
         println!("{}", serde_json::to_string_pretty(&footprint)?);
         return Ok(());
     }
@@ -104,6 +197,22 @@ async fn main() -> anyhow::Result<()> {
     let throughput = throughput(&world, &plan).await?;
     eprintln!(
         "==> throughput done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let large_artifacts = artifacts::large_artifacts(&world).await?;
+    eprintln!(
+        "==> large artifacts done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let waits = waits::waits(
+        &world,
+        plan.waits_deploys,
+        plan.waits_hold,
+        plan.waits_reach_limit,
+    )
+    .await?;
+    eprintln!(
+        "==> concurrent deploys done ({:.0} s)",
         started.elapsed().as_secs_f64()
     );
 
@@ -137,6 +246,8 @@ async fn main() -> anyhow::Result<()> {
         "machine": machine(),
         "footprint": footprint,
         "throughput": throughput,
+        "large_artifacts": large_artifacts,
+        "waits": waits,
         "classes": classes,
         "seconds": started.elapsed().as_secs_f64(),
     });
@@ -574,6 +685,16 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
         f["jobs"],
         f["cpu_ms_per_job"].as_f64().unwrap_or_default()
     );
+    let a = &results["large_artifacts"];
+    out += &format!(
+        "\nLarge artifacts: {} FilePath jobs at once, each reading its input file out of a {:.0} MB zip: worker peak RSS {:.1} MB (at its start {:.1} MB), {} succeeded, {:.1} s.\n",
+        a["jobs"],
+        a["artifact_mb"].as_f64().unwrap_or_default(),
+        a["peak_rss_mb"].as_f64().unwrap_or_default(),
+        a["started_rss_mb"].as_f64().unwrap_or_default(),
+        a["succeeded"],
+        a["seconds"].as_f64().unwrap_or_default()
+    );
     out += "\nThroughput (executions that end at once):\n\n| max in flight | jobs | jobs/s | worker | emulator | local CodePipeline + bench |\n|---|---|---|---|---|---|\n";
     for level in results["throughput"].as_array().into_iter().flatten() {
         let share = |k: &str| {
@@ -592,6 +713,7 @@ fn report(results: &Value, classes: &[ClassResult]) -> String {
             share("local_codepipeline_and_bench")
         );
     }
+    out += &waits::report(&results["waits"]);
     out += &targets(results, classes);
     out
 }
@@ -605,6 +727,7 @@ fn targets(results: &Value, classes: &[ClassResult]) -> String {
     let pickup = percentiles(&all(|c| &c.pickup_samples));
     let completion = percentiles(&all(|c| &c.completion_samples));
     let f = &results["footprint"];
+    let w = &results["waits"];
     let num = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let transitions: Vec<f64> = ours.iter().map(|c| c.transitions.max).collect();
     let constant = transitions.windows(2).all(|w| w[0] == w[1]);
@@ -652,6 +775,32 @@ fn targets(results: &Value, classes: &[ClassResult]) -> String {
                 "{:.1} MB at {:.0} in flight",
                 num(&f["rss_mb_at_peak"]),
                 num(&f["peak_in_flight"])
+            ),
+        ),
+        (
+            "every one of 100 concurrent long deploys reaches WaitForStack and succeeds",
+            num(&w["deploys"]) >= 100.0
+                && num(&w["reached_wait"]) >= num(&w["deploys"])
+                && num(&w["succeeded"]) >= num(&w["deploys"]),
+            format!(
+                "{:.0} reached, {:.0} succeeded of {:.0}",
+                num(&w["reached_wait"]),
+                num(&w["succeeded"]),
+                num(&w["deploys"])
+            ),
+        ),
+        (
+            "RSS ≤ 64 MB with 100 deploys waiting",
+            num(&w["peak_rss_mb"]) <= 64.0,
+            format!("{:.1} MB", num(&w["peak_rss_mb"])),
+        ),
+        (
+            "RSS ≤ 100 MB while 4 jobs read input files from 200 MB artifacts",
+            num(&results["large_artifacts"]["peak_rss_mb"]) <= 100.0
+                && results["large_artifacts"]["succeeded"] == 4,
+            format!(
+                "{:.1} MB peak",
+                num(&results["large_artifacts"]["peak_rss_mb"])
             ),
         ),
         (

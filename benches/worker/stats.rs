@@ -34,6 +34,12 @@ pub fn rss_bytes(pid: u32) -> u64 {
     status_kb(pid, "VmRSS:")
 }
 
+/// The most `pid` has had resident at once (VmHWM): a peak no sampling
+/// interval can miss.
+pub fn peak_rss_bytes(pid: u32) -> u64 {
+    status_kb(pid, "VmHWM:")
+}
+
 /// Of which file-backed: the binary's pages (code, read-only data) that
 /// have been touched, shared with every process running it.
 pub fn rss_file_bytes(pid: u32) -> u64 {

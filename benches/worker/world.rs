@@ -17,12 +17,14 @@ pub const SOURCE_BUCKET: &str = "bench-source";
 pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
 /// Workers run as bootstrap deploys them: with a journal.
 const JOURNAL_BUCKET: &str = "bench-journal";
-const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
 
 pub struct World {
     pub playground: Playground,
     pub cp: aws_sdk_codepipeline::Client,
     pub sfn: aws_sdk_sfn::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub cfn: aws_sdk_cloudformation::Client,
     pub activity: String,
     /// When each execution's work was answered (epoch seconds), by name.
     pub ended: Arc<Mutex<HashMap<String, f64>>>,
@@ -53,6 +55,8 @@ impl World {
         let world = Self {
             cp: env.codepipeline_client(&sdk),
             sfn,
+            s3,
+            cfn: aws_sdk_cloudformation::Client::new(&sdk),
             activity,
             ended: Arc::default(),
             playground,
@@ -144,7 +148,11 @@ impl World {
         self.machine(name, definition).await
     }
 
-    async fn machine(&self, name: &str, definition: serde_json::Value) -> anyhow::Result<String> {
+    pub async fn machine(
+        &self,
+        name: &str,
+        definition: serde_json::Value,
+    ) -> anyhow::Result<String> {
         Ok(self
             .sfn
             .create_state_machine()
@@ -194,9 +202,10 @@ impl World {
         Ok(names)
     }
 
-    pub async fn start_pipeline(&self, name: &str) -> anyhow::Result<()> {
-        self.cp.start_pipeline_execution().name(name).send().await?;
-        Ok(())
+    /// Starts pipeline `name`; its execution id.
+    pub async fn start_pipeline(&self, name: &str) -> anyhow::Result<String> {
+        let started = self.cp.start_pipeline_execution().name(name).send().await?;
+        Ok(started.pipeline_execution_id.unwrap_or_default())
     }
 
     /// The local CodePipeline service's job timings.
@@ -256,7 +265,22 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker serving only jobs, as the benchmark's own activity does the
+    /// executions' work.
     pub async fn start(world: &World, provider: &str, args: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn(world, provider, &[&["--jobs-only"], args].concat()).await
+    }
+
+    /// A worker serving jobs and the deploy state machine's activities.
+    pub async fn start_with_tasks(
+        world: &World,
+        provider: &str,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
+        Self::spawn(world, provider, args).await
+    }
+
+    async fn spawn(world: &World, provider: &str, args: &[&str]) -> anyhow::Result<Self> {
         let empty_polls = Arc::new(AtomicU64::new(0));
         let counter = empty_polls.clone();
         let hook: Hook = Arc::new(move |phase, operation, body| {
@@ -281,6 +305,7 @@ impl Worker {
         let through = LocalEnv {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
+            events_queue: None,
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -296,7 +321,7 @@ impl Worker {
             .args(&words[1..])
             .envs(through.vars())
             .env("RUST_LOG", "warn")
-            .args(["worker", "--jobs-only", "--provider", provider])
+            .args(["worker", "--provider", provider])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--journal", &format!("s3://{JOURNAL_BUCKET}/{provider}/")])
             .args(args)
@@ -338,9 +363,15 @@ impl Worker {
 
     /// `cpsf_jobs_in_flight` from the worker's own metrics.
     pub async fn in_flight(&self) -> f64 {
+        self.metric("cpsf_jobs_in_flight").await
+    }
+
+    /// One sample of the worker's own metrics, e.g.
+    /// `cpsf_task_slots_busy{handler="wait-stack"}`; 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
         let text = http_get(&self.metrics_url).await.unwrap_or_default();
         text.lines()
-            .find_map(|l| l.strip_prefix("cpsf_jobs_in_flight "))
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0.0)
     }

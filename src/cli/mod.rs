@@ -118,7 +118,11 @@ async fn replay(args: ReplayArgs) -> Result<()> {
     let path = args.event.expect("clap requires it without --new");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("could not read {}", path.display()))?;
-    let event = crate::replay::detect(&text, args.task)?;
+    let hints = crate::replay::Hints {
+        task: args.task,
+        action_type: args.action_type,
+    };
+    let event = crate::replay::detect(&text, &hints)?;
     let sdk = crate::aws::load_checked(None).await?;
     let result = crate::replay::run(&Clients::new(&sdk), event, args.send).await?;
     println!("{}", serde_json::to_string_pretty(&result)?);
@@ -131,6 +135,7 @@ async fn bootstrap(args: BootstrapArgs) -> Result<()> {
         stack_name: args.stack_name.clone(),
         definition_bucket: args.definition_bucket,
         parameters: args.parameters,
+        resets: args.resets,
     };
     let outputs = crate::bootstrap::run(&Clients::new(&sdk), &options).await?;
     println!("stack {} is ready:", args.stack_name);
@@ -214,7 +219,11 @@ struct ReplayArgs {
     /// For jobs: really report to CodePipeline.
     #[arg(long)]
     send: bool,
-    /// Print a template event instead: job, continuation, lambda,
+    /// The action type a Lambda event's job is taken for (a Lambda invoke
+    /// event names none).
+    #[arg(long, value_name = "CATEGORY/OWNER/PROVIDER/VERSION", value_parser = crate::replay::lambda::ActionType::parse, default_value = "Deploy/Custom/StepFunctionsDeploy/1")]
+    action_type: crate::replay::lambda::ActionType,
+    /// Print a template event instead: job, continuation, lambda-event,
     /// check-stack, create-stack, update-stack, delete-stack, wait-stack.
     #[arg(long, value_name = "KIND")]
     new: Option<String>,
@@ -237,8 +246,12 @@ struct BootstrapArgs {
     stack_name: String,
     /// A template parameter, KEY=VALUE (repeat): WorkerImage, VpcId, Subnets,
     /// ArtifactBucketName, DeployedStackPrefix, NamePrefix, … (see README).
+    /// On an update, a parameter not given keeps the value the stack has.
     #[arg(long = "parameter", value_parser = parse_key_value)]
     parameters: Vec<(String, String)>,
+    /// Return a parameter to its template default on an update (repeat).
+    #[arg(long = "reset", value_name = "PARAM")]
+    resets: Vec<String>,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 use super::parse_key_value;
 use crate::aws::Clients;
 use crate::job::handle::JobSettings;
+use crate::job::journal::JournalLocation;
 use crate::job::poller::PollerSettings;
 use crate::tasks::runner::RunnerSettings;
 use crate::worker::{TaskOptions, WorkerOptions};
@@ -55,7 +56,8 @@ pub struct WorkerArgs {
     follow_for: Duration,
     /// At start, look in this state machine's recent executions for jobs a
     /// stopped worker acknowledged but never answered, and hand them back
-    /// (repeat, or separate with commas).
+    /// (repeat, or separate with commas). Default: the state machines of
+    /// the pipelines that use this action type.
     #[arg(
         long,
         env = "CPSF_RECOVER_FROM",
@@ -64,9 +66,16 @@ pub struct WorkerArgs {
     )]
     recover_from: Vec<String>,
     /// Where continuation jobs are recorded between acknowledgement and
-    /// report, so a restarted worker can answer them: s3://bucket[/prefix].
-    #[arg(long, env = "CPSF_JOURNAL", value_name = "S3_URI")]
-    journal: Option<crate::job::journal::JournalLocation>,
+    /// report, so a restarted worker can answer them: s3://bucket[/prefix],
+    /// or a directory. Default: $XDG_STATE_HOME/cpsf/journal (else
+    /// ~/.local/state/cpsf/journal), on this machine's disk.
+    #[arg(long, env = "CPSF_JOURNAL", value_name = "S3_URI_OR_DIR")]
+    journal: Option<JournalLocation>,
+    /// An SQS queue fed by an EventBridge rule with Step Functions'
+    /// execution status changes: an execution's end wakes the job following
+    /// it at once (the paced checks stay as the safety net).
+    #[arg(long, env = "CPSF_EVENTS_QUEUE", value_name = "SQS_URL")]
+    events_queue: Option<String>,
     /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CPSF_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "30s")]
     shutdown_grace: Duration,
@@ -85,6 +94,14 @@ pub struct WorkerArgs {
     /// Most tasks of each activity handled at once.
     #[arg(long, env = "CPSF_TASK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     task_concurrency: u32,
+    /// Most wait-stack tasks handled at once: a wait holds its task for
+    /// the stack's whole operation but costs little.
+    #[arg(long, env = "CPSF_WAIT_CONCURRENCY", default_value_t = crate::tasks::runner::DEFAULT_MAX_WAITS as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    wait_concurrency: u32,
+    /// Most DescribeStacks (and DescribeChangeSet) calls a second all waits
+    /// make together; each wait's pause grows with their number.
+    #[arg(long, env = "CPSF_DESCRIBE_RATE", default_value_t = crate::tasks::pace::DEFAULT_PER_SECOND, value_parser = positive_rate)]
+    describe_rate: f64,
     /// How often a working task handler sends a heartbeat.
     #[arg(long, env = "CPSF_HEARTBEAT_EVERY", value_parser = humantime::parse_duration, default_value = "20s")]
     heartbeat_every: Duration,
@@ -100,6 +117,8 @@ pub struct WorkerArgs {
 }
 
 pub async fn run(args: WorkerArgs) -> Result<()> {
+    // First: a missing region or credentials is the one line a user sees.
+    let sdk = crate::aws::load_checked(args.aws_max_attempts).await?;
     let action_type = ActionTypeId::builder()
         .category(ActionCategory::from(args.category.as_str()))
         .owner(ActionOwner::from(args.owner.as_str()))
@@ -120,6 +139,7 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
             runner: RunnerSettings {
                 activities: TaskOptions::activities(&args.activity_prefix),
                 max_concurrent: args.task_concurrency as usize,
+                max_waits: args.wait_concurrency as usize,
                 heartbeat_every: args.heartbeat_every,
                 worker_name: worker_name(),
                 shutdown_grace: args.shutdown_grace,
@@ -128,16 +148,18 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
             wait_cap: args.wait_cap,
             poll_min: Duration::from_millis(500),
             poll_max: Duration::from_secs(5),
+            describe_rate: args.describe_rate,
         }),
         job: JobSettings {
             follow_for: args.follow_for,
+            recover_from_pipelines: args.recover_from.is_empty(),
             recover_from: args.recover_from,
-            journal: args.journal,
+            journal: journal_or_default(args.journal),
+            events_queue: args.events_queue,
             ..JobSettings::default()
         },
         listen: args.listen,
     };
-    let sdk = crate::aws::load_checked(args.aws_max_attempts).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn({
         let shutdown = shutdown.clone();
@@ -154,6 +176,43 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
         shutdown,
     )
     .await
+}
+
+/// The journal named, else one in this machine's state directory, said
+/// at start with the flag that moves it where a restart elsewhere finds it.
+fn journal_or_default(named: Option<JournalLocation>) -> Option<JournalLocation> {
+    if named.is_some() {
+        return named;
+    }
+    let state = std::env::var("XDG_STATE_HOME").ok();
+    let home = std::env::var("HOME").ok();
+    match crate::job::journal::default_directory(state.as_deref(), home.as_deref()) {
+        Some(dir) => {
+            tracing::info!(
+                journal = %dir.display(),
+                "journal of jobs between acknowledgement and report on this machine's disk; \
+                 a worker that restarts on another machine or container needs --journal s3://bucket/prefix"
+            );
+            Some(JournalLocation::Directory(dir))
+        }
+        None => {
+            tracing::warn!(
+                "no journal (neither XDG_STATE_HOME nor HOME is set): a crash while following a \
+                 continuation job leaves it to CodePipeline's timeout; set --journal s3://bucket/prefix"
+            );
+            None
+        }
+    }
+}
+
+/// A rate a second: a positive, finite number.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a positive number of calls a second"
+        )),
+    }
 }
 
 /// Shown in the execution history as the activity worker: host and pid.

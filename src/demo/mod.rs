@@ -182,6 +182,7 @@ fn worker_options() -> WorkerOptions {
             runner: RunnerSettings {
                 activities: TaskOptions::activities("cpsf-"),
                 max_concurrent: 8,
+                max_waits: crate::tasks::runner::DEFAULT_MAX_WAITS,
                 heartbeat_every: Duration::from_secs(20),
                 worker_name: "cpsf-demo".into(),
                 shutdown_grace: Duration::from_secs(10),
@@ -190,6 +191,7 @@ fn worker_options() -> WorkerOptions {
             wait_cap: Duration::from_secs(3600),
             poll_min: Duration::from_millis(250),
             poll_max: Duration::from_secs(2),
+            describe_rate: crate::tasks::pace::DEFAULT_PER_SECOND,
         }),
         listen: None,
     }

@@ -43,6 +43,7 @@ fn bootstrap_options() -> crate::bootstrap::BootstrapOptions {
             parameter("ArtifactBucketName", ARTIFACT_BUCKET),
             parameter("DeployedStackPrefix", "cpsf-demo-"),
         ],
+        resets: Vec::new(),
     }
 }
 

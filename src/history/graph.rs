@@ -301,7 +301,9 @@ mod tests {
 
     /// The recorded deploy, on the deploy state machine.
     fn deploy() -> Graph {
-        let definition: Value = serde_json::from_str(crate::tasks::definition::DEPLOY_ASL).unwrap();
+        use crate::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, with_timeout};
+        let definition: Value =
+            serde_json::from_str(&with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS)).unwrap();
         build(&definition, &history("deploy-succeeded")).unwrap()
     }
 

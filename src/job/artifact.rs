@@ -1,8 +1,11 @@
-//! Reading one file out of a pipeline artifact (a zip) held in memory,
-//! safely: bounded entry count and sizes, no path traversal, and a reader
-//! that stops one byte past the limit whatever the zip claims.
+//! Reading one file out of a pipeline artifact (a zip), safely: bounded
+//! entry count and sizes, no path traversal, and a reader that stops one
+//! byte past the limit whatever the zip claims. The zip is any `Read +
+//! Seek`: in production a [`super::ranged::RangedReader`] over S3 ranged
+//! GETs, so only the central directory and the one entry are fetched,
+//! never the whole artifact.
 
-use std::io::{Cursor, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
 /// Bounds on what an artifact may make the worker download and inflate.
@@ -56,12 +59,17 @@ pub enum ArtifactError {
 const LISTED: usize = 8;
 
 /// Returns the bytes of `path` inside the zip `archive`.
-pub fn read_file(archive: &[u8], path: &str, limits: &Limits) -> Result<Vec<u8>, ArtifactError> {
-    if archive.is_empty() {
+pub fn read_file<R: Read + Seek>(
+    mut archive: R,
+    path: &str,
+    limits: &Limits,
+) -> Result<Vec<u8>, ArtifactError> {
+    let not_zip = |e: std::io::Error| ArtifactError::NotZip(e.to_string());
+    if archive.seek(SeekFrom::End(0)).map_err(not_zip)? == 0 {
         return Err(ArtifactError::Empty);
     }
-    let mut zip = zip::ZipArchive::new(Cursor::new(archive))
-        .map_err(|e| ArtifactError::NotZip(e.to_string()))?;
+    let mut zip =
+        zip::ZipArchive::new(archive).map_err(|e| ArtifactError::NotZip(e.to_string()))?;
     if zip.len() > limits.max_entries {
         return Err(ArtifactError::TooManyEntries {
             count: zip.len(),
@@ -73,8 +81,10 @@ pub fn read_file(archive: &[u8], path: &str, limits: &Limits) -> Result<Vec<u8>,
     let mut total: u64 = 0;
     let mut found = None;
     for index in 0..zip.len() {
+        // The central directory's record only: opening each entry would
+        // read its local header, a request per entry on a ranged reader.
         let entry = zip
-            .by_index_raw(index)
+            .by_index_data(index)
             .map_err(|e| ArtifactError::NotZip(e.to_string()))?;
         let Some(name) = entry.enclosed_name() else {
             let raw = entry
@@ -163,8 +173,19 @@ fn listing(names: &mut [String]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::job::ranged::BLOCK;
+    use crate::job::ranged::tests::reader_of;
+    use std::io::{Cursor, Write};
     use zip::write::SimpleFileOptions;
+
+    /// `read_file` over bytes in memory, and the same through a ranged
+    /// reader that knows only the last 64 bytes at first: both answer alike.
+    fn read(zip: &[u8], path: &str, limits: &Limits) -> Result<Vec<u8>, ArtifactError> {
+        let whole = read_file(Cursor::new(zip), path, limits);
+        let ranged = read_file(reader_of(zip, 64), path, limits);
+        assert_eq!(whole, ranged, "in memory and through ranges");
+        whole
+    }
 
     /// A zip holding `files` (name, content).
     pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -182,42 +203,42 @@ pub(crate) mod tests {
     fn reads_a_file_by_normalized_path() {
         let zip = zip_of(&[("app/deploy.json", b"{}"), ("app/template.yaml", b"x")]);
         for path in ["app/deploy.json", "./app/deploy.json", "/app/deploy.json"] {
-            assert_eq!(read_file(&zip, path, &Limits::default()).unwrap(), b"{}");
+            assert_eq!(read(&zip, path, &Limits::default()).unwrap(), b"{}");
         }
     }
 
     #[test]
     fn a_missing_file_lists_what_is_there() {
         let zip = zip_of(&[("b.txt", b""), ("a.json", b"")]);
-        let err = read_file(&zip, "deploy.json", &Limits::default()).unwrap_err();
+        let err = read(&zip, "deploy.json", &Limits::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "'deploy.json' is not in the input artifact. Files there: a.json, b.txt."
         );
         let many: Vec<(String, &[u8])> = (0..12).map(|i| (format!("f{i:02}"), &b""[..])).collect();
         let many: Vec<(&str, &[u8])> = many.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-        let err = read_file(&zip_of(&many), "x", &Limits::default()).unwrap_err();
+        let err = read(&zip_of(&many), "x", &Limits::default()).unwrap_err();
         assert!(err.to_string().ends_with("f07 and 4 more."), "{err}");
     }
 
     #[test]
     fn refuses_empty_garbage_and_traversal() {
         assert_eq!(
-            read_file(b"", "a", &Limits::default()),
+            read(b"", "a", &Limits::default()),
             Err(ArtifactError::Empty)
         );
         assert!(matches!(
-            read_file(b"not a zip", "a", &Limits::default()),
+            read(b"not a zip", "a", &Limits::default()),
             Err(ArtifactError::NotZip(_))
         ));
         let zip = zip_of(&[("../evil", b"x"), ("ok", b"y")]);
         assert_eq!(
-            read_file(&zip, "ok", &Limits::default()),
+            read(&zip, "ok", &Limits::default()),
             Err(ArtifactError::UnsafePath("../evil".into()))
         );
         let zip = zip_of(&[("ok", b"y")]);
         assert_eq!(
-            read_file(&zip, "../ok", &Limits::default()),
+            read(&zip, "../ok", &Limits::default()),
             Err(ArtifactError::UnsafePath("../ok".into()))
         );
     }
@@ -232,12 +253,12 @@ pub(crate) mod tests {
         };
         let three = zip_of(&[("a", b""), ("b", b""), ("c", b"")]);
         assert_eq!(
-            read_file(&three, "a", &limits),
+            read(&three, "a", &limits),
             Err(ArtifactError::TooManyEntries { count: 3, max: 2 })
         );
         let big = zip_of(&[("a", &[b'x'; 11])]);
         assert_eq!(
-            read_file(&big, "a", &limits),
+            read(&big, "a", &limits),
             Err(ArtifactError::FileTooLarge {
                 path: "a".into(),
                 max: 10
@@ -245,10 +266,85 @@ pub(crate) mod tests {
         );
         let bomb = zip_of(&[("a", &[0u8; 20]), ("b", &[0u8; 20])]);
         assert_eq!(
-            read_file(&bomb, "a", &limits),
+            read(&bomb, "a", &limits),
             Err(ArtifactError::TooLarge { total: 40, max: 25 })
         );
         let fits = zip_of(&[("a", &[b'x'; 10])]);
-        assert_eq!(read_file(&fits, "a", &limits).unwrap().len(), 10);
+        assert_eq!(read(&fits, "a", &limits).unwrap().len(), 10);
+    }
+
+    /// A zip of a small `deploy.json` and `filler` bytes stored as they
+    /// are, the filler first or last.
+    fn with_filler(filler: usize, filler_first: bool) -> Vec<u8> {
+        let stored = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(filler > u32::MAX as usize);
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let deploy = |writer: &mut zip::ZipWriter<_>| {
+            writer
+                .start_file("app/deploy.json", SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(br#"{"stackName":"app"}"#).unwrap();
+        };
+        if !filler_first {
+            deploy(&mut writer);
+        }
+        writer.start_file("app/blob.bin", stored).unwrap();
+        writer.write_all(&vec![0xa5; filler]).unwrap();
+        if filler_first {
+            deploy(&mut writer);
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    /// The point of the ranged reader: a file is read out of a large zip by
+    /// fetching a few blocks, not the zip.
+    #[test]
+    fn a_small_file_of_a_large_zip_costs_a_few_blocks() {
+        for filler_first in [true, false] {
+            let zip = with_filler(8 << 20, filler_first);
+            let mut reader = reader_of(&zip, BLOCK as usize);
+            let mut archive = zip::ZipArchive::new(&mut reader).unwrap();
+            let mut file = archive.by_name("app/deploy.json").unwrap();
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            assert_eq!(text, r#"{"stackName":"app"}"#);
+            drop(file);
+            drop(archive);
+            let (bytes, fetches) = reader.fetched();
+            assert!(
+                fetches <= 1 && bytes <= BLOCK,
+                "{fetches} fetches, {bytes} bytes"
+            );
+            let read = read_file(
+                reader_of(&zip, BLOCK as usize),
+                "app/deploy.json",
+                &Limits::default(),
+            );
+            assert_eq!(read.unwrap(), br#"{"stackName":"app"}"#);
+        }
+    }
+
+    /// Zip64: an entry with Zip64 sizes, in an archive whose 32-bit end of
+    /// central directory record is saturated (0xFFFFFFFF directory size),
+    /// so only the Zip64 record says where the directory is, as in
+    /// archives of over 65,535 entries or 4 GiB.
+    #[test]
+    fn zip64_archives_are_read() {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        writer.set_raw_zip64_extensible_data_sector(Box::new(*b"cpsf"));
+        let large = SimpleFileOptions::default().large_file(true);
+        writer.start_file("README.md", large).unwrap();
+        writer.start_file("deploy.json", large).unwrap();
+        writer.write_all(b"{}").unwrap();
+        let zip = writer.finish().unwrap().into_inner();
+        let zip64_end = [0x50, 0x4b, 0x06, 0x06];
+        assert!(zip.windows(4).any(|w| w == zip64_end));
+        let eocd_directory_size = &zip[zip.len() - 10..zip.len() - 6];
+        assert_eq!(eocd_directory_size, [0xff; 4]);
+        assert_eq!(
+            read(&zip, "deploy.json", &Limits::default()).unwrap(),
+            b"{}"
+        );
     }
 }

@@ -36,6 +36,9 @@ pub enum FailureKind {
     ConfigurationError,
     /// The deployment itself failed, or its input was bad.
     JobFailed,
+    /// The worker's role may not do what the job needs (e.g. StartExecution
+    /// answered AccessDeniedException): whoever runs the worker fixes it.
+    PermissionError,
 }
 
 impl Report {
@@ -172,10 +175,9 @@ pub struct ExecutionFacts {
     pub failure: FailureFacts,
 }
 
-/// CodePipeline's limits on what a job reports.
-pub const MAX_SUMMARY: usize = 2048;
-pub const MAX_FAILURE_MESSAGE: usize = 5000;
-pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
+/// CodePipeline's limits on what a job reports (`limits.rs`); `report.rs`
+/// applies them again to whatever it sends.
+pub use super::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS, MAX_SUMMARY, cut};
 
 /// What to report for an execution, given its facts; `now` is epoch seconds.
 /// `round`: the round a continuation would start, if the execution runs on.
@@ -207,7 +209,7 @@ pub fn decide(facts: &ExecutionFacts, now: f64, round: u32, next_check_at: f64) 
             }
         }
         ExecutionStatus::Succeeded => {
-            let (variables, dropped) = output_variables(facts);
+            let (variables, left_out) = output_variables(facts);
             let mut summary = format!("{} succeeded", facts.name);
             // A state machine may say what it did in its output's `summary`.
             let said = facts
@@ -218,12 +220,7 @@ pub fn decide(facts: &ExecutionFacts, now: f64, round: u32, next_check_at: f64) 
             if let Some(said) = said {
                 summary.push_str(&format!(": {said}"));
             }
-            if !dropped.is_empty() {
-                summary.push_str(&format!(
-                    "; outputs not exported as variables (not a string/number/boolean, bad name, or over the size limit): {}",
-                    dropped.join(", ")
-                ));
-            }
+            summary.push_str(&super::outputs::note(&left_out));
             Report::Succeed {
                 summary: cut(&summary, MAX_SUMMARY),
                 execution_arn: arn,
@@ -312,8 +309,14 @@ pub fn failure_message(facts: &ExecutionFacts) -> String {
 }
 
 /// `ExecutionArn`, `StateMachineArn`, and the scalar fields of the output's
-/// `outputs` object. Returns the variables and the names left out.
-fn output_variables(facts: &ExecutionFacts) -> (BTreeMap<String, String>, Vec<String>) {
+/// `outputs` object (`outputs.rs`). Returns the variables and the fields
+/// left out, with why.
+fn output_variables(
+    facts: &ExecutionFacts,
+) -> (
+    BTreeMap<String, String>,
+    Vec<(String, super::outputs::LeftOut)>,
+) {
     let mut variables = BTreeMap::from([
         ("ExecutionArn".to_string(), facts.arn.clone()),
         (
@@ -321,51 +324,19 @@ fn output_variables(facts: &ExecutionFacts) -> (BTreeMap<String, String>, Vec<St
             facts.state_machine_arn.clone(),
         ),
     ]);
-    let mut size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
-    let mut dropped = Vec::new();
     let output: Option<Value> = facts
         .output
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok());
-    let outputs = output
+    let left_out = match output
         .as_ref()
         .and_then(|o| o.get("outputs"))
-        .and_then(Value::as_object);
-    for (key, value) in outputs.into_iter().flatten() {
-        let text = match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        };
-        let valid_name = !key.is_empty()
-            && key.len() <= 128
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '-' | '_'));
-        match text {
-            Some(text)
-                if valid_name && size + key.len() + text.len() <= MAX_OUTPUT_VARIABLES_CHARS =>
-            {
-                size += key.len() + text.len();
-                variables.insert(key.clone(), text);
-            }
-            _ => dropped.push(key.clone()),
-        }
-    }
-    (variables, dropped)
-}
-
-/// Cuts `text` to at most `max` characters on a character boundary, saying so.
-pub fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    const MARK: &str = " …[truncated]";
-    let keep = max - MARK.chars().count();
-    let mut out: String = text.chars().take(keep).collect();
-    out.push_str(MARK);
-    out
+        .and_then(Value::as_object)
+    {
+        Some(outputs) => super::outputs::export(&mut variables, outputs),
+        None => Vec::new(),
+    };
+    (variables, left_out)
 }
 
 #[cfg(test)]
@@ -452,8 +423,48 @@ mod tests {
         assert_eq!(variables["ExecutionArn"], f.arn);
         assert_eq!(variables["StateMachineArn"], f.state_machine_arn);
         assert!(!variables.contains_key("Nested") && !variables.contains_key("bad name"));
-        assert!(summary.contains("Nested, bad name"), "{summary}");
+        assert!(
+            summary.contains("'Nested'") && summary.contains("'bad name'"),
+            "{summary}"
+        );
         assert_eq!(output, f.output);
+    }
+
+    #[test]
+    fn outputs_named_like_the_workers_variables_do_not_replace_them() {
+        let mut f = facts("SUCCEEDED");
+        f.output = Some(r#"{"outputs": {"ExecutionArn": "spoofed", "Url": "u"}}"#.into());
+        let Report::Succeed {
+            variables, summary, ..
+        } = decide(&f, 1.0, 0, 0.0)
+        else {
+            panic!()
+        };
+        assert_eq!(variables["ExecutionArn"], f.arn);
+        assert!(
+            summary.contains("'ExecutionArn' (set by cpsf)"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn the_summary_says_why_each_output_was_left_out() {
+        let mut f = facts("SUCCEEDED");
+        f.output = Some(r#"{"outputs": {"Nested": {"a": 1}, "bad name": "x", "Ok": "y"}}"#.into());
+        let Report::Succeed {
+            variables, summary, ..
+        } = decide(&f, 1.0, 0, 0.0)
+        else {
+            panic!()
+        };
+        assert_eq!(variables["Ok"], "y");
+        assert!(
+            summary.ends_with(
+                "; left out of the output variables: 'Nested' (not a string, number or boolean), \
+                 'bad name' (CodePipeline allows only A-Z a-z 0-9 @ - _ in a name)"
+            ),
+            "{summary}"
+        );
     }
 
     #[test]

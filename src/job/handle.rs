@@ -44,7 +44,7 @@
 
 mod follow;
 
-use super::artifact::{self, Limits};
+use super::artifact::Limits;
 use super::config::{ActionConfig, InputSource};
 use super::data::Job;
 use super::decide::{self, Continuation, FailureKind, Report};
@@ -52,7 +52,7 @@ use super::input::{execution_name, parse_input_file, state_machine_input};
 use super::journal::{Journal, JournalLocation};
 use super::pacing::follow_window;
 use super::report::Reporter;
-use super::s3::ArtifactStore;
+use super::s3::{ArtifactStore, ReadError};
 use crate::metrics::Metrics;
 use crate::nudge::Nudges;
 use crate::sfn::{Sfn, StartError};
@@ -77,10 +77,17 @@ pub struct JobSettings {
     /// State machines whose recent executions a starting worker checks for
     /// jobs a stopped worker left unanswered (see `recover.rs`).
     pub recover_from: Vec<String>,
+    /// Also the state machines of the pipelines that use the worker's
+    /// action type (`discover.rs`): what `cpsf worker` does when
+    /// `--recover-from` names none.
+    pub recover_from_pipelines: bool,
     /// Where continuation jobs are recorded between acknowledgement and
     /// report (see `journal.rs`); without it a worker killed in that window
     /// leaves the job to CodePipeline's timeout.
     pub journal: Option<JournalLocation>,
+    /// An SQS queue fed Step Functions' execution status events, whose
+    /// events wake the jobs following those executions (`events.rs`).
+    pub events_queue: Option<String>,
 }
 
 impl Default for JobSettings {
@@ -91,7 +98,9 @@ impl Default for JobSettings {
             check_min: Duration::from_millis(500),
             check_max: Duration::from_secs(600),
             recover_from: Vec::new(),
+            recover_from_pipelines: false,
             journal: None,
+            events_queue: None,
         }
     }
 }
@@ -104,6 +113,9 @@ pub enum Outcome {
     Continued,
     /// Another worker holds the job (its nonce changed): left alone.
     Abandoned,
+    /// Left unacknowledged because AWS could not be reached for now (a
+    /// throttled or failed StartExecution): CodePipeline hands it out again.
+    Deferred,
     /// The report could not be delivered.
     ReportFailed,
 }
@@ -115,6 +127,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Continued => "continued",
             Outcome::Abandoned => "abandoned",
+            Outcome::Deferred => "deferred",
             Outcome::ReportFailed => "report_failed",
         }
     }
@@ -186,14 +199,14 @@ impl JobRunner {
 
     async fn run_inner(&self, job: &Job) -> Outcome {
         let (report, journaled) = match &job.continuation_token {
-            None => (self.start(job).await, None),
-            Some(token) => match self.follow_up(job, token).await {
-                Some((report, key)) => (Some(report), key),
-                None => (None, None),
+            None => match self.start(job).await {
+                Ok(report) => (report, None),
+                Err(outcome) => return outcome,
             },
-        };
-        let Some(report) = report else {
-            return Outcome::Abandoned;
+            Some(token) => match self.follow_up(job, token).await {
+                Some((report, key)) => (report, key),
+                None => return Outcome::Abandoned,
+            },
         };
         let outcome = self.send(job, &report).await;
         // An undelivered report keeps its entry: recovery answers it later.
@@ -205,11 +218,12 @@ impl JobRunner {
         outcome
     }
 
-    /// A new job: steps 1–4 of the module comment. `None`: abandoned.
-    async fn start(&self, job: &Job) -> Option<Report> {
+    /// A new job: steps 1–4 of the module comment. `Err`: the job was left
+    /// alone (another worker's, or deferred).
+    async fn start(&self, job: &Job) -> Result<Report, Outcome> {
         let (config, input, name) = match self.prepare(job).await {
             Ok(prepared) => prepared,
-            Err(report) => return self.acknowledge(job).await.then_some(report),
+            Err(report) => return self.claimed(job, report).await,
         };
         let started = self
             .sfn
@@ -217,25 +231,40 @@ impl JobRunner {
             .await;
         let arn = match started {
             Ok(arn) => arn,
+            Err(StartError::Transient(message)) => {
+                // Nothing is wrong with the job: leave it unacknowledged
+                // (no AcknowledgeJob, no result) and CodePipeline hands it
+                // out again once it is Queued again. PollForJobs returns
+                // only Queued jobs, and a dispatched job stays out of the
+                // queue until its dispatch times out, so this worker does
+                // not pick the same job straight back up (the local
+                // service does the same: `dispatch_timeout`). Failing it
+                // would fail the pipeline over a passing throttle.
+                self.metrics.aws_error("StartExecution");
+                tracing::warn!(%message, "could not start the execution for now; leaving the job for CodePipeline to hand out again");
+                return Err(Outcome::Deferred);
+            }
             Err(error) => {
                 self.metrics.aws_error("StartExecution");
                 let kind = match error {
                     StartError::Configuration(_) => FailureKind::ConfigurationError,
-                    StartError::Input(_) | StartError::Other(_) => FailureKind::JobFailed,
+                    StartError::Permission(_) => FailureKind::PermissionError,
+                    StartError::Input(_) | StartError::Other(_) | StartError::Transient(_) => {
+                        FailureKind::JobFailed
+                    }
                 };
                 return self
-                    .acknowledge(job)
-                    .await
-                    .then(|| Report::fail(kind, error.to_string()));
+                    .claimed(job, Report::fail(kind, error.to_string()))
+                    .await;
             }
         };
         tracing::Span::current().record("execution_arn", arn.as_str());
         tracing::info!(execution = %name, "execution started");
         if !self.acknowledge(job).await {
-            return None;
+            return Err(Outcome::Abandoned);
         }
         let report = self.follow(job, &arn, None, self.window(0)).await;
-        Some(match report {
+        Ok(match report {
             Report::Continue {
                 token,
                 summary,
@@ -247,6 +276,15 @@ impl JobRunner {
             },
             other => other,
         })
+    }
+
+    /// Acknowledges the job to send `report`; `Err`: another worker's now.
+    async fn claimed(&self, job: &Job, report: Report) -> Result<Report, Outcome> {
+        if self.acknowledge(job).await {
+            Ok(report)
+        } else {
+            Err(Outcome::Abandoned)
+        }
     }
 
     /// Step 1: configuration, input and name, with no side effects.
@@ -283,16 +321,16 @@ impl JobRunner {
             ));
         };
         let store = ArtifactStore::for_job(&self.sdk, credentials);
-        let limits = &self.settings.artifact_limits;
-        let bytes = store
-            .download(artifact, limits.max_archive_bytes)
+        let file = store
+            .read_file(artifact, path, &self.settings.artifact_limits)
             .await
-            .map_err(|e| {
-                self.metrics.aws_error("GetObject");
-                fail(e)
+            .map_err(|e| match e {
+                ReadError::S3(e) => {
+                    self.metrics.aws_error("GetObject");
+                    fail(e)
+                }
+                ReadError::Artifact(e) => fail(format!("input artifact '{}': {e}", artifact.name)),
             })?;
-        let file = artifact::read_file(&bytes, path, limits)
-            .map_err(|e| fail(format!("input artifact '{}': {e}", artifact.name)))?;
         parse_input_file(path, &file).map_err(|e| fail(e.to_string()))
     }
 
@@ -389,3 +427,6 @@ impl JobRunner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -53,6 +53,9 @@ pub struct Sweep {
     pub examined: u64,
     /// Jobs that were never answered and now are (as continuations).
     pub recovered: u64,
+    /// Executions or entries that could not be checked this time (a
+    /// throttled call, say): the sweep went on past them.
+    pub skipped: u64,
 }
 
 impl Sweep {
@@ -62,6 +65,7 @@ impl Sweep {
             Ok(sweep) => {
                 self.examined += sweep.examined;
                 self.recovered += sweep.recovered;
+                self.skipped += sweep.skipped;
             }
             Err(error) => tracing::warn!(
                 %source,
@@ -76,6 +80,15 @@ impl Sweep {
 /// has had the lease to answer, and its job cannot have timed out yet.
 pub fn due(age: Duration, lease: Duration) -> bool {
     age >= lease && age <= HORIZON
+}
+
+/// The oldest start time a sweep must look at: what it was asked, but
+/// nothing an earlier complete sweep checked (`watermark`) and nothing past
+/// the horizon.
+pub fn sweep_from(since: f64, watermark: Option<f64>, now: f64) -> f64 {
+    since
+        .max(watermark.unwrap_or(0.0))
+        .max(now - HORIZON.as_secs_f64())
 }
 
 /// The job an execution was started for, from its input.
@@ -101,6 +114,12 @@ pub struct Recovery {
     pub sfn: Client,
     pub reporter: Reporter,
     pub state_machines: Vec<String>,
+    /// With no state machines named: find them in the pipelines that use
+    /// this action type (`discover.rs`), through this client.
+    pub discover: Option<(
+        aws_sdk_codepipeline::Client,
+        aws_sdk_codepipeline::types::ActionTypeId,
+    )>,
     pub journal: Option<Journal>,
     /// How long after its start an execution's first job must have been
     /// answered by a live worker.
@@ -111,7 +130,10 @@ impl Recovery {
     /// Sweeps the executions now, and after the lease those that were too
     /// young the first time; the journal every lease (its entries fall due
     /// while workers run, when a worker that held one died).
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        if let Some((cp, action_type)) = self.discover.take() {
+            self.state_machines = discovered(&cp, &action_type).await;
+        }
         if self.state_machines.is_empty() && self.journal.is_none() {
             return;
         }
@@ -150,15 +172,41 @@ impl Recovery {
             tracing::info!(
                 examined = total.examined,
                 recovered = total.recovered,
+                skipped = total.skipped,
                 "looked for jobs a stopped worker left unanswered"
             );
         }
     }
 
-    /// One state machine's recent executions started after `since`.
+    /// One state machine's recent executions started after `since`, or
+    /// after what an earlier complete sweep checked (the journal keeps its
+    /// watermark), so a start costs calls in proportion to the executions
+    /// since the last sweep, not to a day of them.
     pub async fn sweep(&self, state_machine: &str, since: f64) -> anyhow::Result<Sweep> {
         let now = epoch_now();
-        let oldest = since.max(now - HORIZON.as_secs_f64());
+        let watermark = match &self.journal {
+            Some(journal) => journal.swept_until(state_machine).await,
+            None => None,
+        };
+        let oldest = sweep_from(since, watermark, now);
+        let sweep = self.sweep_since(state_machine, oldest, now).await?;
+        // Every execution started before now − lease was due and checked.
+        if sweep.skipped == 0
+            && let Some(journal) = &self.journal
+        {
+            journal
+                .record_swept(state_machine, now - self.lease.as_secs_f64())
+                .await;
+        }
+        Ok(sweep)
+    }
+
+    async fn sweep_since(
+        &self,
+        state_machine: &str,
+        oldest: f64,
+        now: f64,
+    ) -> anyhow::Result<Sweep> {
         let mut sweep = Sweep::default();
         let mut pages = self
             .sfn
@@ -179,8 +227,15 @@ impl Recovery {
                     continue;
                 }
                 sweep.examined += 1;
-                if self.recover(execution.execution_arn(), now).await? {
-                    sweep.recovered += 1;
+                // One execution that cannot be checked now (throttled,
+                // say) must not leave the rest unchecked.
+                match self.recover(execution.execution_arn(), now).await {
+                    Ok(true) => sweep.recovered += 1,
+                    Ok(false) => {}
+                    Err(error) => {
+                        sweep.skipped += 1;
+                        tracing::warn!(execution_arn = %execution.execution_arn(), error = %format!("{error:#}"), "could not check an execution for an unanswered job; going on");
+                    }
                 }
             }
         }
@@ -192,13 +247,21 @@ impl Recovery {
         let mut sweep = Sweep::default();
         for entry in journal.stale(self.lease).await? {
             sweep.examined += 1;
-            if self
+            match self
                 .hand_back(&entry.job_id, &entry.execution_arn, epoch_now())
-                .await?
+                .await
             {
-                sweep.recovered += 1;
+                Ok(recovered) => sweep.recovered += u64::from(recovered),
+                Err(error) => {
+                    // Kept for the next sweep.
+                    sweep.skipped += 1;
+                    tracing::warn!(job_id = %entry.job_id, error = %format!("{error:#}"), "could not hand a journaled job back; going on");
+                    continue;
+                }
             }
-            journal.close(&entry.key).await?;
+            if let Err(error) = journal.close(&entry.key).await {
+                tracing::warn!(error = %format!("{error:#}"), "could not remove a handled journal entry; going on");
+            }
         }
         Ok(sweep)
     }
@@ -249,6 +312,42 @@ impl Recovery {
     }
 }
 
+/// The state machines of the pipelines that use `action_type`, and one
+/// line saying what was found, or which flag to set when it could not be.
+async fn discovered(
+    cp: &aws_sdk_codepipeline::Client,
+    action_type: &aws_sdk_codepipeline::types::ActionTypeId,
+) -> Vec<String> {
+    match super::discover::discover(cp, action_type).await {
+        Ok(found) => {
+            let state_machines: Vec<String> = found.state_machines.into_iter().collect();
+            if found.truncated {
+                tracing::warn!(
+                    pipelines_read = found.pipelines_read,
+                    "recovering from the state machines of the first {} pipelines only: \
+                     set --recover-from STATE_MACHINE_ARN to name them all",
+                    super::discover::MAX_PIPELINES
+                );
+            } else {
+                tracing::info!(
+                    pipelines_read = found.pipelines_read,
+                    state_machines = ?state_machines,
+                    "recovering unanswered jobs from the state machines of the pipelines using this action type"
+                );
+            }
+            state_machines
+        }
+        Err(error) => {
+            tracing::warn!(
+                error = %format!("{error:#}"),
+                "could not read the pipelines to find the state machines to recover from: \
+                 set --recover-from STATE_MACHINE_ARN (or allow codepipeline:ListPipelines and GetPipeline)"
+            );
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +359,16 @@ mod tests {
         assert!(due(Duration::from_secs(30), lease));
         assert!(due(HORIZON, lease));
         assert!(!due(HORIZON + Duration::from_secs(1), lease));
+    }
+
+    #[test]
+    fn a_sweep_starts_after_what_an_earlier_one_checked_within_the_horizon() {
+        let now = 1_800_000_000.0;
+        let day = HORIZON.as_secs_f64();
+        assert_eq!(sweep_from(0.0, None, now), now - day);
+        assert_eq!(sweep_from(0.0, Some(now - 60.0), now), now - 60.0);
+        assert_eq!(sweep_from(now - 10.0, Some(now - 60.0), now), now - 10.0);
+        assert_eq!(sweep_from(0.0, Some(now - 2.0 * day), now), now - day);
     }
 
     #[test]
@@ -277,5 +386,91 @@ mod tests {
         assert!(already_answered(Some("JobNotFoundException")));
         assert!(!already_answered(Some("ThrottlingException")));
         assert!(!already_answered(None));
+    }
+
+    /// A throttled DescribeExecution leaves that one execution for later;
+    /// the sweep goes on to the others (it used to stop at the first error).
+    #[tokio::test]
+    async fn a_sweep_goes_on_past_an_execution_it_cannot_check() {
+        use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultOutput;
+        use aws_sdk_sfn::operation::describe_execution::{
+            DescribeExecutionError, DescribeExecutionOutput,
+        };
+        use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+        use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        use aws_smithy_types::DateTime;
+        let started = DateTime::from_secs_f64(epoch_now() - 120.0);
+        let listed = mock!(Client::list_executions).then_output(move || {
+            let item = |n: u32| {
+                ExecutionListItem::builder()
+                    .execution_arn(format!(
+                        "arn:aws:states:us-east-1:123456789012:execution:deploy:run-{n}"
+                    ))
+                    .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:deploy")
+                    .name(format!("run-{n}"))
+                    .status(ExecutionStatus::Running)
+                    .start_date(started)
+                    .build()
+                    .unwrap()
+            };
+            ListExecutionsOutput::builder()
+                .executions(item(1))
+                .executions(item(2))
+                .executions(item(3))
+                .build()
+                .unwrap()
+        });
+        let described = mock!(Client::describe_execution)
+            .sequence()
+            .error(|| {
+                DescribeExecutionError::generic(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+            // Throttled on each of the SDK's three attempts.
+            .times(3)
+            .output(move || {
+                DescribeExecutionOutput::builder()
+                    .execution_arn("arn")
+                    .state_machine_arn("sm")
+                    .status(ExecutionStatus::Running)
+                    .start_date(started)
+                    .input(r#"{"pipeline":{"jobId":"job-2"}}"#)
+                    .build()
+                    .unwrap()
+            })
+            .repeatedly()
+            .build();
+        let answered = mock!(aws_sdk_codepipeline::Client::put_job_success_result)
+            .then_output(|| PutJobSuccessResultOutput::builder().build());
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&listed, &described]);
+        let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&answered]);
+        let recovery = Recovery {
+            sfn,
+            reporter: Reporter::new(cp),
+            state_machines: vec![],
+            discover: None,
+            journal: None,
+            lease: Duration::from_secs(30),
+        };
+        let sweep = recovery
+            .sweep(
+                "arn:aws:states:us-east-1:123456789012:stateMachine:deploy",
+                0.0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            sweep,
+            Sweep {
+                examined: 3,
+                recovered: 2,
+                skipped: 1
+            }
+        );
     }
 }

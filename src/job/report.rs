@@ -2,6 +2,7 @@
 
 use super::data::Job;
 use super::decide::{FailureKind, Report};
+use super::limits;
 use crate::aws::CallContext;
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -54,7 +55,10 @@ impl Reporter {
         Ok(())
     }
 
+    /// Sends `report`, cut to CodePipeline's limits first (`limits.rs`):
+    /// every path's report goes through here, so none can forget them.
     pub async fn send(&self, job_id: &str, report: &Report) -> Result<(), ReportError> {
+        let report = &limits::fit(report);
         if let Some(kept) = &self.dry_run {
             kept.lock().expect("report list lock").push(report.clone());
             return Ok(());
@@ -98,6 +102,7 @@ impl Reporter {
                 let kind = match kind {
                     FailureKind::ConfigurationError => FailureType::ConfigurationError,
                     FailureKind::JobFailed => FailureType::JobFailed,
+                    FailureKind::PermissionError => FailureType::PermissionError,
                 };
                 let failure = FailureDetails::builder()
                     .r#type(kind)
@@ -142,10 +147,11 @@ impl ReportError {
     }
 }
 
+/// Empty or oversized members are left out (`limits.rs`).
 fn details(summary: &str, execution_arn: &str, percent: Option<i32>) -> ExecutionDetails {
     ExecutionDetails::builder()
-        .summary(summary)
-        .external_execution_id(execution_arn)
+        .set_summary(limits::summary(summary))
+        .set_external_execution_id(limits::external_id(execution_arn))
         .set_percent_complete(percent)
         .build()
 }
@@ -157,6 +163,59 @@ mod tests {
     use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use std::collections::BTreeMap;
+
+    /// Whatever a path built, no call leaves with a member over AWS's
+    /// limits (PutJobFailureResult FailureDetails.message ≤ 5,000,
+    /// ExecutionDetails.summary ≤ 2,048, externalExecutionId ≤ 1,500):
+    /// an oversized one is a ValidationException and the job is never
+    /// answered.
+    #[tokio::test]
+    async fn every_member_is_cut_to_its_limit_at_the_edge() {
+        let within = |text: Option<&str>, max: usize| text.is_none_or(|t| t.chars().count() <= max);
+        let success = mock!(Client::put_job_success_result)
+            .match_requests(move |r| {
+                r.execution_details().is_some_and(|d| {
+                    within(d.summary(), 2048) && within(d.external_execution_id(), 1500)
+                })
+            })
+            .then_output(|| PutJobSuccessResultOutput::builder().build());
+        let failure = mock!(Client::put_job_failure_result)
+            .match_requests(move |r| {
+                r.failure_details().is_some_and(|d| {
+                    within(Some(d.message()), 5000) && within(d.external_execution_id(), 1500)
+                })
+            })
+            .then_output(|| PutJobFailureResultOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_codepipeline,
+            RuleMode::MatchAny,
+            [&success, &failure]
+        );
+        let reporter = Reporter::new(client);
+        let long = "é😀".repeat(4000);
+        let reports = [
+            Report::Continue {
+                token: "tok".into(),
+                summary: long.clone(),
+                execution_arn: "arn:e".into(),
+            },
+            Report::Succeed {
+                summary: long.clone(),
+                execution_arn: "a".repeat(1600),
+                variables: BTreeMap::new(),
+                output: None,
+            },
+            Report::Fail {
+                kind: FailureKind::JobFailed,
+                message: long.clone(),
+                execution_arn: Some("a".repeat(1600)),
+            },
+        ];
+        for report in &reports {
+            reporter.send("j", report).await.unwrap();
+        }
+        assert_eq!((success.num_calls(), failure.num_calls()), (2, 1));
+    }
 
     #[tokio::test]
     async fn each_report_becomes_the_right_call() {

@@ -22,6 +22,9 @@ pub struct LocalEnv {
     pub aws_endpoint: String,
     /// The local CodePipeline service.
     pub codepipeline_endpoint: String,
+    /// The SQS queue Step Functions' execution status events reach, when
+    /// the emulator emits them (`cpsf worker --events-queue`).
+    pub events_queue: Option<String>,
 }
 
 impl LocalEnv {
@@ -37,12 +40,15 @@ impl LocalEnv {
         Some(Self {
             aws_endpoint,
             codepipeline_endpoint,
+            events_queue: std::env::var("CPSF_EVENTS_QUEUE")
+                .ok()
+                .filter(|v| !v.is_empty()),
         })
     }
 
     /// The variables, in the order they are written.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut vars = vec![
             ("AWS_ENDPOINT_URL", self.aws_endpoint.clone()),
             (
                 "AWS_ENDPOINT_URL_CODEPIPELINE",
@@ -52,7 +58,11 @@ impl LocalEnv {
             ("AWS_DEFAULT_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID.into()),
             ("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY.into()),
-        ]
+        ];
+        if let Some(queue) = &self.events_queue {
+            vars.push(("CPSF_EVENTS_QUEUE", queue.clone()));
+        }
+        vars
     }
 
     /// `export NAME=value` lines a shell can source.
@@ -113,6 +123,7 @@ mod tests {
         let env = LocalEnv {
             aws_endpoint: "http://127.0.0.1:1111".into(),
             codepipeline_endpoint: "http://127.0.0.1:2222".into(),
+            events_queue: None,
         };
         let dir = std::env::temp_dir().join(format!("cpsf-env-{}", std::process::id()));
         let path = dir.join("nested/local.env");

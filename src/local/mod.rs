@@ -8,6 +8,7 @@ pub mod child;
 pub mod codepipeline;
 pub mod emulator;
 pub mod env;
+pub mod events;
 pub mod fakecloud;
 pub mod ministack;
 pub mod playground;

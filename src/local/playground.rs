@@ -79,11 +79,17 @@ impl Playground {
             ),
             Emulator::Fakecloud => None,
         };
-        let env = LocalEnv {
+        let mut env = LocalEnv {
             aws_endpoint: relay.as_ref().map_or(emulator_endpoint, Proxy::endpoint),
             codepipeline_endpoint,
+            events_queue: None,
         };
         let sdk = env.sdk_config().await;
+        // MiniStack emits Step Functions' execution status events, as AWS
+        // does; fakecloud does not, so there jobs keep their own pace.
+        if options.emulator == Emulator::Ministack {
+            env.events_queue = Some(super::events::install(&sdk).await?);
+        }
         let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(service.serve(listener, shutdown.clone()));

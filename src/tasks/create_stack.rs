@@ -8,16 +8,33 @@
 //! of an operation carries its token (API reference, StackEvent).
 
 use super::TaskContext;
+use super::change_set;
 use super::error::TaskError;
 use super::input::TaskInput;
+use super::lease::Lease;
 use super::stack;
 use super::template::TemplateSource;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag};
 use serde_json::{Value, json};
 
-pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
-    let template = ctx.templates.load(input).await?;
+pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
+    let body = ctx.templates.read_body(input).await?;
+    create(ctx, lease, input, body).await
+}
+
+/// Creates the stack from the template `body`.
+async fn create(
+    ctx: &TaskContext,
+    lease: &Lease,
+    input: &TaskInput,
+    body: String,
+) -> Result<Value, TaskError> {
+    if super::template::calls_macros(&body) {
+        return create_through_change_set(ctx, lease, input, body).await;
+    }
+    let capabilities = capabilities(input, &body);
+    let template = ctx.templates.source(input, body).await?;
     let deploy = &input.deploy;
     let started_at = super::epoch_now();
     let mut request = ctx
@@ -25,7 +42,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         .create_stack()
         .stack_name(&deploy.stack_name)
         .set_parameters(Some(parameters(input)?))
-        .set_capabilities(Some(capabilities(input)))
+        .set_capabilities(Some(capabilities))
         .set_tags(Some(tags(input)))
         .set_role_arn(deploy.role_arn.clone())
         .client_request_token(input.token("create"));
@@ -33,6 +50,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         TemplateSource::Body(body) => request.template_body(body),
         TemplateSource::Url(url) => request.template_url(url),
     };
+    lease.confirm("creating the stack").await?;
     let stack_id = match request.send().await {
         Ok(output) => output.stack_id().unwrap_or_default().to_string(),
         Err(error) if error.code() == Some("AlreadyExistsException") => {
@@ -65,6 +83,42 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         Err(error) => return Err(TaskError::from_sdk("CreateStack", error)),
     };
     Ok(json!({"stackId": stack_id, "startedAt": started_at, "changes": []}))
+}
+
+/// A template that calls macros is created through a CREATE change set:
+/// CloudFormation expands it there, and the deploy's result lists what the
+/// expansion made. The change set's name derives from the execution, so a
+/// redelivered task carries on with its own; another deploy's stack of that
+/// name refuses a CREATE change set ("already exists").
+async fn create_through_change_set(
+    ctx: &TaskContext,
+    lease: &Lease,
+    input: &TaskInput,
+    body: String,
+) -> Result<Value, TaskError> {
+    let name = &input.deploy.stack_name;
+    let change_set = input.token("create");
+    let started_at = super::epoch_now();
+    if !change_set::exists(ctx, name, &change_set).await? {
+        lease.confirm("creating the change set").await?;
+        change_set::create(ctx, input, &change_set, ChangeSetType::Create, body).await?;
+    }
+    let described = change_set::settle(ctx, name, &change_set).await?;
+    if described.status() == Some(&ChangeSetStatus::Failed) {
+        return Err(TaskError::template(format!(
+            "the change set failed: {}",
+            described.status_reason().unwrap_or("no reason given")
+        )));
+    }
+    if !change_set::executed(&described) {
+        lease.confirm("executing the change set").await?;
+        change_set::execute(&ctx.cfn, name, &change_set, input.token("execute")).await?;
+    }
+    let changes: Vec<Value> = change_set::changes_of(&described)
+        .iter()
+        .map(|c| json!(c))
+        .collect();
+    Ok(json!({"stackId": described.stack_id(), "startedAt": started_at, "changes": changes}))
 }
 
 /// The ClientRequestToken of each of the stack's newest events (one page):
@@ -110,13 +164,23 @@ pub fn parameters(input: &TaskInput) -> Result<Vec<Parameter>, TaskError> {
         .collect())
 }
 
-pub fn capabilities(input: &TaskInput) -> Vec<Capability> {
-    input
+/// The input's capabilities, and CAPABILITY_AUTO_EXPAND when the template
+/// calls macros: its own `Transform` is the acknowledgement that AWS asks
+/// for ("If your stack template contains one or more macros … you must
+/// acknowledge this capability", API reference, CreateStack, Capabilities).
+pub fn capabilities(input: &TaskInput, template: &str) -> Vec<Capability> {
+    let mut listed: Vec<Capability> = input
         .deploy
         .capabilities
         .iter()
         .map(|c| Capability::from(c.as_str()))
-        .collect()
+        .collect();
+    if super::template::calls_macros(template)
+        && !listed.contains(&Capability::CapabilityAutoExpand)
+    {
+        listed.push(Capability::CapabilityAutoExpand);
+    }
+    listed
 }
 
 pub fn tags(input: &TaskInput) -> Vec<Tag> {
@@ -130,7 +194,78 @@ pub fn tags(input: &TaskInput) -> Vec<Tag> {
 
 #[cfg(test)]
 mod tests {
-    use super::another_operations_token;
+    use super::*;
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
+    use aws_sdk_cloudformation::operation::create_stack::CreateStackOutput;
+    use aws_sdk_cloudformation::operation::describe_change_set::{
+        DescribeChangeSetError, DescribeChangeSetOutput,
+    };
+    use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+    use aws_sdk_cloudformation::types::ExecutionStatus;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    /// A SAM template goes through a CREATE change set with
+    /// CAPABILITY_AUTO_EXPAND, never CreateStack: AWS refuses CreateStack
+    /// for a template with a macro unless the capability is acknowledged,
+    /// and only a change set shows what the expansion makes (MiniStack
+    /// checks capabilities only with AUTH=true; docs/emulators.md).
+    #[tokio::test]
+    async fn a_template_with_a_transform_is_created_through_a_change_set() {
+        let none_yet = mock!(Client::describe_change_set)
+            .sequence()
+            .error(|| {
+                DescribeChangeSetError::generic(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("ChangeSetNotFound")
+                        .message("ChangeSet [cpsf-create] does not exist")
+                        .build(),
+                )
+            })
+            .output(|| {
+                DescribeChangeSetOutput::builder()
+                    .status(ChangeSetStatus::CreateComplete)
+                    .execution_status(ExecutionStatus::Available)
+                    .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/app/1")
+                    .build()
+            })
+            .repeatedly()
+            .build();
+        let made = mock!(Client::create_change_set)
+            .match_requests(|request| {
+                request.change_set_type() == Some(&ChangeSetType::Create)
+                    && request
+                        .capabilities()
+                        .contains(&Capability::CapabilityAutoExpand)
+            })
+            .then_output(|| CreateChangeSetOutput::builder().build());
+        let executed = mock!(Client::execute_change_set)
+            .then_output(|| ExecuteChangeSetOutput::builder().build());
+        let direct =
+            mock!(Client::create_stack).then_output(|| CreateStackOutput::builder().build());
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&none_yet, &made, &executed, &direct]
+        );
+        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+        let input = TaskInput::parse(include_str!(
+            "../../test_events/2-task-create-stack--sample-app--succeeds.json"
+        ))
+        .unwrap();
+        let sam = "Transform: AWS::Serverless-2016-10-31\nResources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n";
+        let created = create(&ctx, &Lease::detached(), &input, sam.into())
+            .await
+            .unwrap();
+        assert_eq!(
+            created["stackId"],
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/app/1"
+        );
+        assert_eq!(
+            (made.num_calls(), executed.num_calls(), direct.num_calls()),
+            (1, 1, 0)
+        );
+    }
 
     #[test]
     fn a_stack_whose_events_carry_our_token_is_ours() {

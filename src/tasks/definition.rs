@@ -14,9 +14,34 @@ use std::collections::HashMap;
 /// statemachines/deploy.asl.json, the one source of truth.
 pub const DEPLOY_ASL: &str = include_str!("../../statemachines/deploy.asl.json");
 
-/// Fills every `${Name}` placeholder; fails if one is left.
+/// The placeholder of the execution's timeout, the definition's top-level
+/// `TimeoutSeconds`. It stands bare where a number goes, so the file is JSON
+/// only once it is filled: CloudFormation substitutes the text before it
+/// parses the definition (the AWS::StepFunctions::StateMachine handler's
+/// DefinitionProcessor: "DefinitionSubstitution before validating JSON or
+/// YAML format"), and [`with_timeout`] does the same here.
+pub const TIMEOUT_PLACEHOLDER: &str = "DeployTimeoutSeconds";
+
+/// 24 hours, bootstrap/cpsf.yaml's default too. Without a top-level timeout
+/// an execution whose activities nobody serves runs until Step Functions'
+/// one-year limit ("Using timeouts to avoid stuck Step Functions workflow
+/// executions", Step Functions developer guide). 24 h outlasts every retry
+/// the tasks may legitimately make (about 21 h, tested below) and a stack
+/// operation waiting on a 12-hour WaitCondition or CreationPolicy (their
+/// longest timeout, CloudFormation user guide), and matches the 24 h a
+/// custom action may run (design.md, "AWS facts that matter"), so no
+/// pipeline still waits for an execution when it times out.
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 86_400;
+
+/// The definition with its execution timeout filled.
+pub fn with_timeout(definition: &str, seconds: u32) -> String {
+    definition.replace(&format!("${{{TIMEOUT_PLACEHOLDER}}}"), &seconds.to_string())
+}
+
+/// Fills every `${Name}` placeholder (the timeout with its default); fails
+/// if one is left or the result is not JSON.
 pub fn substitute(definition: &str, arns: &HashMap<Handler, String>) -> anyhow::Result<String> {
-    let mut filled = definition.to_string();
+    let mut filled = with_timeout(definition, DEFAULT_TIMEOUT_SECONDS);
     for (handler, arn) in arns {
         filled = filled.replace(&format!("${{{}}}", handler.placeholder()), arn);
     }
@@ -25,6 +50,8 @@ pub fn substitute(definition: &str, arns: &HashMap<Handler, String>) -> anyhow::
         let end = rest.find('}').map_or(rest.len(), |e| e + 1);
         bail!("the definition still has the placeholder {}", &rest[..end]);
     }
+    serde_json::from_str::<serde_json::Value>(&filled)
+        .context("the definition with its placeholders filled is not JSON")?;
     Ok(filled)
 }
 
@@ -127,6 +154,73 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The file is JSON once filled, with a number for the timeout.
+    #[test]
+    fn the_timeout_placeholder_fills_a_number() {
+        assert!(DEPLOY_ASL.contains(&format!("\"TimeoutSeconds\": ${{{TIMEOUT_PLACEHOLDER}}},")));
+        let parsed: serde_json::Value =
+            serde_json::from_str(&with_timeout(DEPLOY_ASL, 7200)).unwrap();
+        assert_eq!(parsed["TimeoutSeconds"], 7200);
+        let arns: HashMap<Handler, String> =
+            Handler::ALL.iter().map(|h| (*h, "arn:x".into())).collect();
+        let filled: serde_json::Value =
+            serde_json::from_str(&substitute(DEPLOY_ASL, &arns).unwrap()).unwrap();
+        assert_eq!(filled["TimeoutSeconds"], DEFAULT_TIMEOUT_SECONDS);
+    }
+
+    /// The execution's timeout outlasts the longest path (CheckStack,
+    /// DeleteFailedStack, CreateStack, one WaitForStack round) with every
+    /// task timing out on each attempt its retriers of `States.Timeout`
+    /// allow, plus every retry interval of every retrier ("Handling errors
+    /// in Step Functions workflows": IntervalSeconds × BackoffRate^n).
+    #[test]
+    fn the_default_timeout_outlasts_every_retry() {
+        let parsed: serde_json::Value =
+            serde_json::from_str(&with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS)).unwrap();
+        let states = &parsed["States"];
+        let mut worst = 0.0;
+        for name in [
+            "CheckStack",
+            "DeleteFailedStack",
+            "CreateStack",
+            "WaitForStack",
+        ] {
+            let state = &states[name];
+            let timeout = state["TimeoutSeconds"].as_f64().unwrap();
+            let mut attempts = 1.0;
+            for retrier in state["Retry"].as_array().unwrap() {
+                let max = retrier["MaxAttempts"].as_u64().unwrap_or(3);
+                let interval = retrier["IntervalSeconds"].as_f64().unwrap_or(1.0);
+                let rate = retrier["BackoffRate"].as_f64().unwrap_or(2.0);
+                worst += (0..max)
+                    .map(|n| interval * rate.powi(n as i32))
+                    .sum::<f64>();
+                if retrier["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e == "States.Timeout")
+                {
+                    attempts += max as f64;
+                }
+            }
+            worst += timeout * attempts;
+        }
+        let update_path = states["UpdateStack"]["TimeoutSeconds"].as_f64().unwrap();
+        assert!(
+            update_path
+                < states["DeleteFailedStack"]["TimeoutSeconds"]
+                    .as_f64()
+                    .unwrap()
+        );
+        assert_eq!(parsed["TimeoutSeconds"], DEFAULT_TIMEOUT_SECONDS);
+        assert!(
+            f64::from(DEFAULT_TIMEOUT_SECONDS) > worst,
+            "the execution times out after {DEFAULT_TIMEOUT_SECONDS} s, before its retries \
+             could end ({worst} s)"
+        );
     }
 
     #[test]

@@ -1,13 +1,17 @@
-//! delete-stack: removes a stack whose first create failed, so it can be
-//! created again, and waits until it is gone.
+//! delete-stack: removes a stack that holds nothing worth keeping — its
+//! first create failed (and the input allows it), or a CREATE change set
+//! never executed left it empty in REVIEW_IN_PROGRESS — so it can be created
+//! again, and waits until it is gone.
 
 use super::TaskContext;
 use super::error::TaskError;
 use super::input::TaskInput;
+use super::lease::Lease;
 use serde_json::{Value, json};
 
-pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
+pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
     let name = &input.deploy.stack_name;
+    lease.confirm("deleting the stack").await?;
     ctx.cfn
         .delete_stack()
         .stack_name(name)

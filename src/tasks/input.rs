@@ -32,8 +32,17 @@ pub struct DeployInput {
     #[serde(default)]
     pub recreate_failed_stack: bool,
     pub pipeline: Option<PipelineKey>,
+    /// What CheckStack found (`$.check`).
+    pub check: Option<Check>,
     /// What CreateStack or UpdateStack returned (`$.operation`).
     pub operation: Option<Operation>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// The stack's status before this deploy; None when there was none.
+    pub stack_status: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,17 +5,24 @@
 //!   heartbeats while a handler works, SendTaskSuccess/SendTaskFailure.
 //! - one file per handler: `check_stack.rs`, `create_stack.rs`,
 //!   `update_stack.rs`, `delete_stack.rs`, `wait_stack.rs`.
+//! - `slots.rs`: how many tasks of an activity run at once, and what the
+//!   worker says when they are all busy; `pace.rs`: one describe budget
+//!   for all waits.
 //! - shared: `input.rs` (task input, idempotency tokens), `stack.rs` (what a
 //!   status means, describe, first failed event), `template.rs` (template
 //!   from the revision), `error.rs` (error names a Catch can match).
 
+pub mod change_set;
 pub mod check_stack;
 pub mod create_stack;
 pub mod definition;
 pub mod delete_stack;
 pub mod error;
 pub mod input;
+pub mod lease;
+pub mod pace;
 pub mod runner;
+pub mod slots;
 pub mod stack;
 pub mod template;
 pub mod unchanged;
@@ -28,9 +35,11 @@ use aws_sdk_cloudformation::types::{ChangeSetStatus, Stack};
 use backon::BackoffBuilder;
 use error::TaskError;
 use input::TaskInput;
+use lease::Lease;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use template::Templates;
+use tokio_util::sync::CancellationToken;
 
 /// The handlers, by the activity each serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,13 +87,20 @@ impl Handler {
         }
     }
 
-    pub async fn run(self, ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
+    /// Runs the handler on one task's input; handlers with side effects
+    /// confirm the `lease` before each.
+    pub async fn run(
+        self,
+        ctx: &TaskContext,
+        lease: &Lease,
+        input: &str,
+    ) -> Result<Value, TaskError> {
         let input = TaskInput::parse(input)?;
         match self {
             Handler::CheckStack => check_stack::run(ctx, &input).await,
-            Handler::CreateStack => create_stack::run(ctx, &input).await,
-            Handler::UpdateStack => update_stack::run(ctx, &input).await,
-            Handler::DeleteStack => delete_stack::run(ctx, &input).await,
+            Handler::CreateStack => create_stack::run(ctx, lease, &input).await,
+            Handler::UpdateStack => update_stack::run(ctx, lease, &input).await,
+            Handler::DeleteStack => delete_stack::run(ctx, lease, &input).await,
             Handler::WaitStack => wait_stack::run(ctx, &input).await,
         }
     }
@@ -99,7 +115,15 @@ pub struct TaskContext {
     pub wait_cap: Duration,
     pub poll_min: Duration,
     pub poll_max: Duration,
+    /// Cancelled when the worker is stopping: waits end early and hand
+    /// their task back unfinished.
+    pub stopping: CancellationToken,
+    /// Shared by all waits: keeps their describes within one budget.
+    pub pace: pace::Pace,
 }
+
+/// The longest pause after a transient error while waiting.
+const ERROR_PAUSE_MAX: Duration = Duration::from_secs(30);
 
 impl TaskContext {
     /// A context on `clients` that waits up to `wait_cap` on a stack,
@@ -115,28 +139,23 @@ impl TaskContext {
             wait_cap,
             poll_min: Duration::from_millis(500),
             poll_max: Duration::from_secs(5),
+            stopping: CancellationToken::new(),
+            pace: pace::Pace::default(),
         }
     }
 
     /// Re-describes the stack with backoff until `done` returns a value, or
-    /// the wait cap passes (`None`).
+    /// the wait cap passes or the worker is stopping (`None`).
     pub async fn watch<T>(
         &self,
         name: &str,
         done: impl Fn(Option<&Stack>) -> Option<T>,
     ) -> Result<Option<T>, TaskError> {
-        let deadline = Instant::now() + self.wait_cap;
-        let mut pauses = self.pauses();
-        loop {
-            let found = stack::describe(&self.cfn, name).await?;
-            if let Some(value) = done(found.as_ref()) {
-                return Ok(Some(value));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            tokio::time::sleep(pauses.next().unwrap_or(self.poll_max)).await;
-        }
+        self.poll_until(
+            || stack::describe(&self.cfn, name),
+            |found| done(found.as_ref()),
+        )
+        .await
     }
 
     /// Waits until a change set is no longer being created.
@@ -145,29 +164,86 @@ impl TaskContext {
         stack: &str,
         name: &str,
     ) -> Result<Option<DescribeChangeSetOutput>, TaskError> {
-        let deadline = Instant::now() + self.wait_cap;
-        let mut pauses = self.pauses();
-        loop {
-            let described = self
-                .cfn
+        let describe = || async {
+            self.cfn
                 .describe_change_set()
                 .stack_name(stack)
                 .change_set_name(name)
                 .send()
                 .await
-                .map_err(|e| TaskError::from_sdk("DescribeChangeSet", e))?;
+                .map_err(|e| TaskError::from_sdk("DescribeChangeSet", e))
+        };
+        self.poll_until(describe, |described| {
             let pending = matches!(
                 described.status(),
                 Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
             );
-            if !pending {
-                return Ok(Some(described));
+            (!pending).then_some(described)
+        })
+        .await
+    }
+
+    /// Fetches until `done` returns a value. `None` when the wait cap
+    /// passes first, or the worker is stopping: the caller hands the task
+    /// back unfinished (wait-stack answers "not stable", and the state
+    /// machine asks again) rather than let it die with the process and
+    /// burn a retry on a heartbeat timeout.
+    ///
+    /// A transient error (throttling, 5xx, a dropped connection: the SDK's
+    /// own retries spent) is retried here with backoff until the wait cap,
+    /// so that one throttled DescribeStacks during an hour-long update
+    /// does not fail the deploy; other errors end the wait at once.
+    async fn poll_until<X, T, Fut>(
+        &self,
+        mut fetch: impl FnMut() -> Fut,
+        done: impl Fn(X) -> Option<T>,
+    ) -> Result<Option<T>, TaskError>
+    where
+        Fut: Future<Output = Result<X, TaskError>>,
+    {
+        let deadline = Instant::now() + self.wait_cap;
+        let _waiting = self.pace.enter();
+        let mut pauses = self.pauses();
+        let mut after_errors = self.error_pauses();
+        loop {
+            if self.stopping.is_cancelled() {
+                return Ok(None);
             }
+            let pause = match fetch().await {
+                Ok(fetched) => {
+                    if let Some(value) = done(fetched) {
+                        return Ok(Some(value));
+                    }
+                    after_errors = self.error_pauses();
+                    self.pace.stretch(pauses.next().unwrap_or(self.poll_max))
+                }
+                Err(error) if error.name == error::UNAVAILABLE && Instant::now() < deadline => {
+                    tracing::warn!(cause = %error.cause, "a transient error while waiting; trying again");
+                    after_errors.next().unwrap_or(ERROR_PAUSE_MAX)
+                }
+                Err(error) => return Err(error),
+            };
             if Instant::now() >= deadline {
                 return Ok(None);
             }
-            tokio::time::sleep(pauses.next().unwrap_or(self.poll_max)).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = self.stopping.cancelled() => return Ok(None),
+            }
         }
+    }
+
+    /// Pauses after transient errors: from twice the shortest poll pause
+    /// (1 s by default), doubling with jitter, to [`ERROR_PAUSE_MAX`] (AWS's
+    /// advice for throttling: exponential backoff with jitter, "Error
+    /// retries and exponential backoff in AWS").
+    fn error_pauses(&self) -> backon::ExponentialBackoff {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.poll_min * 2)
+            .with_max_delay(ERROR_PAUSE_MAX)
+            .with_jitter()
+            .without_max_times()
+            .build()
     }
 
     fn pauses(&self) -> backon::ExponentialBackoff {
@@ -177,6 +253,52 @@ impl TaskContext {
             .without_max_times()
             .build()
     }
+}
+
+/// A context on a mocked CloudFormation client, for unit tests that replay
+/// AWS's answers; short pauses keep them fast.
+#[cfg(test)]
+pub(crate) fn test_context(cfn: aws_sdk_cloudformation::Client, wait_cap: Duration) -> TaskContext {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build(),
+    );
+    TaskContext {
+        cfn,
+        templates: Templates {
+            s3,
+            staging_bucket: None,
+            region: "us-east-1".into(),
+        },
+        wait_cap,
+        poll_min: Duration::from_millis(5),
+        poll_max: Duration::from_millis(20),
+        stopping: CancellationToken::new(),
+        pace: pace::Pace::default(),
+    }
+}
+
+/// A mocked DescribeStacks answering that stack "app" is `status`.
+#[cfg(test)]
+pub(crate) fn stack_is(
+    status: aws_sdk_cloudformation::types::StackStatus,
+) -> aws_smithy_mocks::Rule {
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+    aws_smithy_mocks::mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(
+        move || {
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_name("app")
+                        .stack_status(status.clone())
+                        .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                        .build(),
+                )
+                .build()
+        },
+    )
 }
 
 pub fn epoch_now() -> f64 {
@@ -207,7 +329,14 @@ mod tests {
             if kind.starts_with("task-") {
                 TaskInput::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             } else if kind.starts_with("job-") {
-                let job: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let mut job: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if let Some(lambda) = job.get("CodePipeline.job") {
+                    // A Lambda invoke event: completed as `cpsf replay` does.
+                    let mut lambda = lambda.clone();
+                    let action_type = crate::replay::lambda::ActionType::cpsf();
+                    crate::replay::lambda::complete(&mut lambda, &action_type);
+                    job = lambda;
+                }
                 let data: JobData = serde_json::from_value(job["data"].clone())
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_eq!(
@@ -220,6 +349,6 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 7);
+        assert_eq!(seen, 8);
     }
 }

@@ -1,12 +1,15 @@
 //! Serving activities: one GetActivityTask long-poll loop per activity,
-//! at most `max_concurrent` tasks of each at once, a heartbeat every
-//! `heartbeat_every` while a handler works, and the result sent back.
+//! at most `max_concurrent` tasks of each at once (`max_waits` of
+//! wait-stack), a heartbeat every `heartbeat_every` while a handler works,
+//! and the result sent back.
 //!
 //! A task whose worker dies stops heartbeating; Step Functions times it out
 //! (`States.Timeout`) and the state machine's Retry delivers it again. The
 //! handlers are idempotent, so that second delivery makes no second
 //! operation.
 
+use super::lease::{Heartbeat, Lease};
+use super::slots::Slots;
 use super::{Handler, TaskContext};
 use crate::aws::CallContext;
 use crate::metrics::Metrics;
@@ -16,7 +19,6 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::DisplayErrorContext;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -25,11 +27,39 @@ use tracing::Instrument;
 pub struct RunnerSettings {
     /// The activities to serve: handler and activity name.
     pub activities: Vec<(Handler, String)>,
+    /// Tasks of each activity handled at once, but wait-stack's.
     pub max_concurrent: usize,
+    /// wait-stack tasks handled at once.
+    pub max_waits: usize,
     pub heartbeat_every: Duration,
     /// Sent as GetActivityTask's workerName (shows in the execution history).
     pub worker_name: String,
     pub shutdown_grace: Duration,
+}
+
+/// Default of `max_waits` (`--wait-concurrency`).
+pub const DEFAULT_MAX_WAITS: usize = 512;
+
+impl RunnerSettings {
+    /// How many tasks of `handler`'s activity run at once.
+    ///
+    /// A wait-stack task holds its slot for the stack's whole operation (up
+    /// to the wait cap, an hour), but costs only a timer, a heartbeat and a
+    /// paced describe (pace.rs): 100 deploys waiting took a worker from 21
+    /// to 33 MB, their jobs included (bench/results/waits-*). Under the
+    /// small limit of the handlers that work (create a change set, read a
+    /// template), eight long stack operations held every slot and the ninth
+    /// deploy's WaitForStack was never polled until its task timed out
+    /// (issue 14, item 11). So waits have a limit of their own, large
+    /// enough for every deploy this worker's job side may follow
+    /// (`--max-in-flight`, 256 by default) and more; it bounds memory, not
+    /// work.
+    pub fn slots_for(&self, handler: Handler) -> usize {
+        match handler {
+            Handler::WaitStack => self.max_waits,
+            _ => self.max_concurrent,
+        }
+    }
 }
 
 /// Resolves the activities' ARNs by name, then serves them until `shutdown`.
@@ -51,6 +81,7 @@ pub async fn run(
             sfn: sfn.clone(),
             ctx: ctx.clone(),
             handler: *handler,
+            name: name.clone(),
             arn,
             settings: settings.clone(),
             metrics: metrics.clone(),
@@ -104,6 +135,8 @@ struct Serve {
     sfn: Client,
     ctx: Arc<TaskContext>,
     handler: Handler,
+    /// The activity's name.
+    name: String,
     arn: String,
     settings: RunnerSettings,
     metrics: Metrics,
@@ -113,12 +146,16 @@ struct Serve {
 
 impl Serve {
     async fn run(self, shutdown: CancellationToken) {
-        let slots = Arc::new(Semaphore::new(self.settings.max_concurrent));
+        let mut slots = Slots::new(
+            self.settings.slots_for(self.handler),
+            &self.name,
+            self.handler.name(),
+            &self.metrics,
+        );
         let this = Arc::new(self);
         while !shutdown.is_cancelled() {
-            let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => permit.expect("semaphore is never closed"),
-                () = shutdown.cancelled() => break,
+            let Some(slot) = slots.take(&shutdown).await else {
+                break;
             };
             // A poll cancelled by shutdown may have been handed a task: it
             // times out and is retried, as if this worker had died.
@@ -130,9 +167,10 @@ impl Serve {
                 Ok(task) => match (task.task_token, task.input) {
                     (Some(token), input) if !token.is_empty() => {
                         let this = this.clone();
+                        let slot = slot.occupy();
                         this.tracker.clone().spawn(async move {
                             this.handle(token, input.unwrap_or_default()).await;
-                            drop(permit);
+                            drop(slot);
                         });
                     }
                     _ => {}
@@ -156,34 +194,46 @@ impl Serve {
 
     async fn handle_in_span(&self, token: String, input: String) {
         let execution = execution_of(&input);
+        let lease = Arc::new(Lease::new(self.sfn.clone(), token.clone()));
         let heartbeat = {
-            let (sfn, token, every) = (
-                self.sfn.clone(),
-                token.clone(),
-                self.settings.heartbeat_every,
-            );
+            let (lease, every) = (lease.clone(), self.settings.heartbeat_every);
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    if let Err(e) = sfn.send_task_heartbeat().task_token(&token).send().await {
-                        tracing::warn!(error = %DisplayErrorContext(e), "SendTaskHeartbeat failed");
+                    if lease.heartbeat().await == Heartbeat::Gone {
+                        return;
                     }
                 }
             })
         };
         // A panic in a handler must still answer the task.
-        let work = tokio::spawn({
-            let (ctx, handler) = (self.ctx.clone(), self.handler);
-            async move { handler.run(&ctx, &input).await }
+        let mut work = tokio::spawn({
+            let (ctx, handler, lease) = (self.ctx.clone(), self.handler, lease.clone());
+            async move { handler.run(&ctx, &lease, &input).await }
         });
-        let result = match work.await {
-            Ok(result) => result,
-            Err(e) => Err(super::error::TaskError::new(
-                "Cpsf.Internal",
-                format!("the task handler failed unexpectedly ({e}); please report it"),
-            )),
+        let result = tokio::select! {
+            joined = &mut work => match joined {
+                Ok(result) => result,
+                Err(e) => Err(super::error::TaskError::new(
+                    "Cpsf.Internal",
+                    format!("the task handler failed unexpectedly ({e}); please report it"),
+                )),
+            },
+            // Nobody reads a closed task's result: stop the handler at its
+            // next await (before any further AWS call) and free the slot.
+            () = lease.gone().cancelled() => {
+                work.abort();
+                heartbeat.abort();
+                self.metrics.task(self.handler.name(), "abandoned");
+                return;
+            }
         };
         heartbeat.abort();
+        if lease.gone().is_cancelled() {
+            // The handler itself found the task closed before a side effect.
+            self.metrics.task(self.handler.name(), "abandoned");
+            return;
+        }
         let sent = match &result {
             Ok(output) => {
                 tracing::info!("task succeeded");
@@ -242,7 +292,89 @@ fn execution_of(input: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::execution_of;
+    use super::*;
+    use aws_sdk_cloudformation::types::StackStatus;
+    use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput;
+    use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    /// An execution stopped while its stack update runs: the wait-stack
+    /// task's next heartbeat says the task is closed, and the handler stops
+    /// there instead of holding its slot until the wait cap (an hour).
+    #[tokio::test]
+    async fn a_closed_task_frees_its_slot_at_the_next_heartbeat() {
+        let updating = crate::tasks::stack_is(StackStatus::UpdateInProgress);
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&updating]);
+        let closed = crate::tasks::lease::tests::timed_out();
+        let success = mock!(Client::send_task_success)
+            .then_output(|| SendTaskSuccessOutput::builder().build());
+        let failure = mock!(Client::send_task_failure)
+            .then_output(|| SendTaskFailureOutput::builder().build());
+        let sfn = mock_client!(
+            aws_sdk_sfn,
+            RuleMode::MatchAny,
+            [&closed, &success, &failure]
+        );
+        let serve = Serve {
+            sfn,
+            ctx: Arc::new(crate::tasks::test_context(cfn, Duration::from_secs(3600))),
+            handler: Handler::WaitStack,
+            name: "cpsf-wait-stack".into(),
+            arn: "arn:aws:states:us-east-1:123456789012:activity:cpsf-wait-stack".into(),
+            settings: RunnerSettings {
+                activities: vec![],
+                max_concurrent: 1,
+                max_waits: 1,
+                heartbeat_every: Duration::from_millis(50),
+                worker_name: "test".into(),
+                shutdown_grace: Duration::from_secs(1),
+            },
+            metrics: Metrics::default(),
+            nudges: Nudges::default(),
+            tracker: TaskTracker::new(),
+        };
+        let input = include_str!("../../test_events/3-task-wait-stack--after-create--stable.json");
+        let handled = tokio::time::timeout(
+            Duration::from_secs(5),
+            serve.handle("token".into(), input.into()),
+        )
+        .await;
+        assert!(
+            handled.is_ok(),
+            "the handler kept waiting for a closed task"
+        );
+        assert!(
+            updating.num_calls() >= 1,
+            "the handler was waiting on the stack"
+        );
+        assert_eq!(closed.num_calls(), 1);
+        assert_eq!(
+            success.num_calls() + failure.num_calls(),
+            0,
+            "a closed task has no reader"
+        );
+        assert!(serve.metrics.encode().contains("abandoned"));
+    }
+
+    /// Waits do not take the working handlers' slots (issue 14, item 11).
+    #[test]
+    fn waits_have_a_limit_of_their_own() {
+        let settings = RunnerSettings {
+            activities: vec![],
+            max_concurrent: 8,
+            max_waits: DEFAULT_MAX_WAITS,
+            heartbeat_every: Duration::from_secs(20),
+            worker_name: "test".into(),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        assert_eq!(settings.slots_for(Handler::WaitStack), DEFAULT_MAX_WAITS);
+        for handler in Handler::ALL
+            .into_iter()
+            .filter(|h| *h != Handler::WaitStack)
+        {
+            assert_eq!(settings.slots_for(handler), 8, "{handler:?}");
+        }
+    }
 
     #[test]
     fn a_task_names_its_execution_in_its_input() {

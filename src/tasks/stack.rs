@@ -16,6 +16,11 @@ pub enum StackState {
     /// Its first create failed (ROLLBACK_COMPLETE; fakecloud: CREATE_FAILED):
     /// it cannot be updated, only deleted and created again.
     FirstCreateFailed,
+    /// REVIEW_IN_PROGRESS: made by a CREATE change set that was never
+    /// executed. It holds no resources ("the stack is in the
+    /// REVIEW_IN_PROGRESS state … with no resources", user guide,
+    /// "Create a change set"), so it can be deleted and created.
+    Unexecuted,
     /// An operation is running.
     Busy,
     /// Stuck in a failed state that needs a person.
@@ -30,6 +35,7 @@ pub fn classify(status: Option<&str>) -> StackState {
         )
         | Some("IMPORT_ROLLBACK_COMPLETE") => StackState::Stable,
         Some("ROLLBACK_COMPLETE" | "CREATE_FAILED") => StackState::FirstCreateFailed,
+        Some("REVIEW_IN_PROGRESS") => StackState::Unexecuted,
         Some(s) if s.ends_with("_IN_PROGRESS") => StackState::Busy,
         Some(_) => StackState::Broken,
     }
@@ -171,7 +177,7 @@ mod tests {
             (Some("ROLLBACK_COMPLETE"), StackState::FirstCreateFailed),
             (Some("CREATE_FAILED"), StackState::FirstCreateFailed),
             (Some("UPDATE_IN_PROGRESS"), StackState::Busy),
-            (Some("REVIEW_IN_PROGRESS"), StackState::Busy),
+            (Some("REVIEW_IN_PROGRESS"), StackState::Unexecuted),
             (Some("DELETE_FAILED"), StackState::Broken),
             (Some("UPDATE_ROLLBACK_FAILED"), StackState::Broken),
         ];

@@ -5,11 +5,28 @@
 
 use super::error::TaskError;
 use super::input::TaskInput;
-use crate::job::artifact::{self, Limits};
-use crate::job::s3::ArtifactStore;
+use crate::job::artifact::Limits;
+use crate::job::s3::{ArtifactStore, ReadError};
 
 /// CloudFormation's limit on TemplateBody.
 pub const MAX_BODY_BYTES: usize = 51_200;
+
+/// Whether the template calls macros: a top-level `Transform` (SAM,
+/// `AWS::Include`, `AWS::LanguageExtensions`, a macro of the account) or an
+/// embedded `Fn::Transform`. CloudFormation expands these when it makes the
+/// stack's change set, so the result is only known from a change set
+/// ("Perform custom processing on CloudFormation templates with template
+/// macros", user guide). Textual, in YAML or JSON: a false positive costs
+/// only a change set on create.
+pub fn calls_macros(template: &str) -> bool {
+    template.lines().any(|line| {
+        let line = line.trim_start_matches('\u{feff}');
+        let top_level_yaml = line.starts_with("Transform:");
+        let json_key = line.trim_start().starts_with("\"Transform\"");
+        top_level_yaml || json_key
+    }) || template.contains("Fn::Transform")
+        || template.contains("!Transform")
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateSource {
@@ -25,11 +42,6 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub async fn load(&self, input: &TaskInput) -> Result<TemplateSource, TaskError> {
-        let body = self.read_body(input).await?;
-        self.source(input, body).await
-    }
-
     /// The template's text from the revision artifact.
     pub async fn read_body(&self, input: &TaskInput) -> Result<String, TaskError> {
         let deploy = &input.deploy;
@@ -50,19 +62,15 @@ impl Templates {
             key: artifact.key.clone(),
             revision: None,
         };
-        let zip = ArtifactStore::new(self.s3.clone())
-            .download(&reference, limits.max_archive_bytes)
+        let bytes = ArtifactStore::new(self.s3.clone())
+            .read_file(&reference, path, &limits)
             .await
-            .map_err(|e| {
+            .map_err(|e| match e {
                 // Retrying cannot fix a missing permission.
-                if e.contains("AccessDenied") {
-                    TaskError::new("Cpsf.Denied", e)
-                } else {
-                    TaskError::unavailable(e)
-                }
+                ReadError::S3(e) if e.contains("AccessDenied") => TaskError::new("Cpsf.Denied", e),
+                ReadError::S3(e) => TaskError::unavailable(e),
+                ReadError::Artifact(e) => TaskError::template(format!("templatePath: {e}")),
             })?;
-        let bytes = artifact::read_file(&zip, path, &limits)
-            .map_err(|e| TaskError::template(format!("templatePath: {e}")))?;
         String::from_utf8(bytes)
             .map_err(|_| TaskError::template(format!("{path} is not UTF-8 text")))
     }
@@ -100,9 +108,72 @@ impl Templates {
             .send()
             .await
             .map_err(|e| TaskError::from_sdk("PutObject (staging bucket)", e))?;
-        Ok(TemplateSource::Url(format!(
-            "https://s3.{}.amazonaws.com/{bucket}/{key}",
-            self.region
-        )))
+        Ok(TemplateSource::Url(
+            template_url(&self.region, bucket, &key).await?,
+        ))
+    }
+}
+
+/// The S3 URL of a staged template, in the region's partition
+/// (`amazonaws.com.cn` in aws-cn, …), from the S3 SDK's own endpoint rules
+/// rather than a hard-coded domain. Path style, which every partition's S3
+/// serves and CloudFormation's TemplateURL accepts.
+pub async fn template_url(region: &str, bucket: &str, key: &str) -> Result<String, TaskError> {
+    use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    let params = Params::builder()
+        .region(region)
+        .bucket(bucket)
+        .force_path_style(true)
+        .build()
+        .map_err(|e| TaskError::input(format!("staging bucket {bucket} in {region}: {e}")))?;
+    let endpoint = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|e| TaskError::input(format!("staging bucket {bucket} in {region}: {e}")))?;
+    Ok(format!("{}/{key}", endpoint.url().trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{calls_macros, template_url};
+
+    /// Each partition's own S3 domain (AWS General Reference, "Amazon S3
+    /// endpoints"; aws-us-gov shares amazonaws.com).
+    #[tokio::test]
+    async fn a_staged_template_is_addressed_in_its_regions_partition() {
+        let url = |region| async move {
+            template_url(region, "staging", "cpsf/templates/t.template")
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            url("us-east-1").await,
+            "https://s3.us-east-1.amazonaws.com/staging/cpsf/templates/t.template"
+        );
+        assert_eq!(
+            url("cn-north-1").await,
+            "https://s3.cn-north-1.amazonaws.com.cn/staging/cpsf/templates/t.template"
+        );
+        assert_eq!(
+            url("us-gov-west-1").await,
+            "https://s3.us-gov-west-1.amazonaws.com/staging/cpsf/templates/t.template"
+        );
+    }
+
+    #[test]
+    fn a_transform_in_yaml_or_json_or_embedded_calls_macros() {
+        assert!(calls_macros(
+            "Transform: AWS::Serverless-2016-10-31\nResources: {}\n"
+        ));
+        assert!(calls_macros("Transform:\n  - AWS::LanguageExtensions\n"));
+        assert!(calls_macros(
+            "{\n  \"Transform\": \"AWS::Serverless-2016-10-31\",\n  \"Resources\": {}\n}"
+        ));
+        assert!(calls_macros(
+            "Resources:\n  A:\n    Fn::Transform:\n      Name: AWS::Include\n"
+        ));
+        assert!(!calls_macros(
+            "Description: Transform data nightly\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+        ));
     }
 }

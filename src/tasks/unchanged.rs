@@ -23,9 +23,10 @@
 
 use std::collections::BTreeMap;
 
-/// What the stack runs, and what the input asks for.
+/// What the stack runs, and what the input asks for, but the running
+/// template's text: that takes a GetTemplate, made only when nothing else
+/// decides.
 pub struct Comparison<'a> {
-    pub running_template: Option<&'a str>,
     pub wanted_template: &'a str,
     pub running_parameters: &'a BTreeMap<String, String>,
     pub wanted_parameters: &'a BTreeMap<String, String>,
@@ -44,12 +45,14 @@ const RESOLVED_AT_DEPLOY: &[&str] = &[
     "::MODULE",
 ];
 
-/// True only when the update provably changes nothing (see the module).
-pub fn provably_unchanged(c: &Comparison) -> bool {
-    why_a_change_set(c).is_none()
+/// True only when the update provably changes nothing (see the module):
+/// nothing in `c` needs a change set and the stack runs this very template.
+pub fn provably_unchanged(c: &Comparison, running_template: Option<&str>) -> bool {
+    why_a_change_set(c).is_none() && running_template == Some(c.wanted_template)
 }
 
-/// The first reason the update needs a change set, if any.
+/// The first reason, short of the template's text, that the update needs a
+/// change set, if any.
 pub fn why_a_change_set(c: &Comparison) -> Option<&'static str> {
     if let Some(marker) = RESOLVED_AT_DEPLOY
         .iter()
@@ -73,9 +76,6 @@ pub fn why_a_change_set(c: &Comparison) -> Option<&'static str> {
     }
     if c.running_role != c.wanted_role {
         return Some("the service role differs");
-    }
-    if c.running_template != Some(c.wanted_template) {
-        return Some("the template differs");
     }
     None
 }
@@ -107,8 +107,7 @@ mod tests {
     ) -> bool {
         let (running, wanted) = (map(running), map(wanted));
         let (running_tags, wanted_tags) = (map(tags.0), map(tags.1));
-        provably_unchanged(&Comparison {
-            running_template: Some(TEMPLATE),
+        let comparison = Comparison {
             wanted_template: template,
             running_parameters: &running,
             wanted_parameters: &wanted,
@@ -116,7 +115,8 @@ mod tests {
             wanted_tags: &wanted_tags,
             running_role: roles.0,
             wanted_role: roles.1,
-        })
+        };
+        provably_unchanged(&comparison, Some(TEMPLATE))
     }
 
     const SAME: Pairs = &[("Greeting", "hi")];
@@ -178,7 +178,6 @@ mod tests {
             let running = map(SAME);
             let tags = map(&[]);
             let same_template = Comparison {
-                running_template: Some(&template),
                 wanted_template: &template,
                 running_parameters: &running,
                 wanted_parameters: &running,
@@ -187,7 +186,10 @@ mod tests {
                 running_role: None,
                 wanted_role: None,
             };
-            assert!(!provably_unchanged(&same_template), "{marker}");
+            assert!(
+                !provably_unchanged(&same_template, Some(&template)),
+                "{marker}"
+            );
         }
     }
 }

@@ -14,33 +14,17 @@
 //! redelivered task finds its own change set instead of making a second.
 
 use super::TaskContext;
-use super::create_stack::{capabilities, parameters, tags};
+use super::change_set::{self, Change};
 use super::error::TaskError;
 use super::input::TaskInput;
+use super::lease::Lease;
 use super::stack;
-use super::template::TemplateSource;
 use super::unchanged::{self, Comparison};
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::types::{
-    ChangeSetStatus, ChangeSetType, ExecutionStatus, Stack, TemplateStage,
-};
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, Stack, TemplateStage};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// One resource change, as the state machine's output lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Change {
-    pub action: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    /// "True", "False" or "Conditional" for a Modify.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replacement: Option<String>,
-}
-
-pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
+pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
     let name = input.deploy.stack_name.clone();
     let change_set = input.token("changes");
     let started_at = super::epoch_now();
@@ -48,7 +32,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     // task got that far: carry on with it. Only without one may the
     // shortcut apply (after our own execute, the stack runs the revision
     // too, but is not done yet).
-    if !change_set_exists(ctx, &name, &change_set).await? {
+    if !change_set::exists(ctx, &name, &change_set).await? {
         let body = ctx.templates.read_body(input).await?;
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished before the update"))
@@ -58,23 +42,14 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
                 json!({"changed": false, "result": stack::summary(&current, &[], "no changes")}),
             );
         }
-        create_change_set(ctx, input, &change_set, body).await?;
+        lease.confirm("creating the change set").await?;
+        change_set::create(ctx, input, &change_set, ChangeSetType::Update, body).await?;
     }
-    let described = ctx
-        .watch_change_set(&name, &change_set)
-        .await?
-        .ok_or_else(|| {
-            TaskError::unavailable(
-                "the change set was still being created when the wait cap passed",
-            )
-        })?;
-    let changes = changes_of(&described);
-    let already_executed = matches!(
-        described.execution_status(),
-        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete)
-    );
-    if !already_executed && no_changes(&described, &changes) {
-        discard(ctx, &name, &change_set).await;
+    let described = change_set::settle(ctx, &name, &change_set).await?;
+    let changes = change_set::changes_of(&described);
+    let already_executed = change_set::executed(&described);
+    if !already_executed && change_set::no_changes(&described, &changes) {
+        change_set::discard(ctx, &name, &change_set).await;
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished during the update"))
         })?;
@@ -90,7 +65,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     }
     let refused = unsafe_changes(&changes);
     if !input.deploy.allow_replacements && !refused.is_empty() {
-        discard(ctx, &name, &change_set).await;
+        change_set::discard(ctx, &name, &change_set).await;
         return Err(TaskError::new(
             "Cpsf.UnsafeChange",
             format!(
@@ -100,51 +75,13 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         ));
     }
     if !already_executed {
-        execute(ctx, input, &name, &change_set).await?;
+        lease.confirm("executing the change set").await?;
+        change_set::execute(&ctx.cfn, &name, &change_set, input.token("execute")).await?;
     }
     let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
     Ok(
         json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
     )
-}
-
-/// Deletes a change set that will not be executed. Best effort: a leftover
-/// change set is clutter, not harm.
-async fn discard(ctx: &TaskContext, stack: &str, change_set: &str) {
-    let deleted = ctx
-        .cfn
-        .delete_change_set()
-        .stack_name(stack)
-        .change_set_name(change_set)
-        .send()
-        .await;
-    if let Err(error) = deleted {
-        tracing::debug!(%change_set, error = %error.into_service_error(), "could not delete the change set");
-    }
-}
-
-async fn change_set_exists(
-    ctx: &TaskContext,
-    stack: &str,
-    change_set: &str,
-) -> Result<bool, TaskError> {
-    match ctx
-        .cfn
-        .describe_change_set()
-        .stack_name(stack)
-        .change_set_name(change_set)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(error)
-            if error.code() == Some("ChangeSetNotFound")
-                || error.code() == Some("ChangeSetNotFoundException") =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(TaskError::from_sdk("DescribeChangeSet", error)),
-    }
 }
 
 /// The running stack against the input, through [`super::unchanged`].
@@ -179,8 +116,7 @@ async fn provably_unchanged(
             .collect(),
     );
     let wanted_parameters: BTreeMap<String, String> = input.parameters()?.into_iter().collect();
-    let mut comparison = Comparison {
-        running_template: None,
+    let comparison = Comparison {
         wanted_template: body,
         running_parameters: &running_parameters,
         wanted_parameters: &wanted_parameters,
@@ -189,166 +125,27 @@ async fn provably_unchanged(
         running_role: current.role_arn(),
         wanted_role: input.deploy.role_arn.as_deref(),
     };
+    let stack = &input.deploy.stack_name;
     // Decide on everything else first: GetTemplate only when it can matter.
-    comparison.running_template = Some(body);
     if let Some(reason) = unchanged::why_a_change_set(&comparison) {
-        tracing::debug!(stack = %input.deploy.stack_name, reason, "a change set decides");
+        tracing::debug!(%stack, reason, "a change set decides");
         return Ok(false);
     }
     let running = ctx
         .cfn
         .get_template()
-        .stack_name(&input.deploy.stack_name)
+        .stack_name(stack)
         .template_stage(TemplateStage::Original)
         .send()
         .await
         .map_err(|e| TaskError::from_sdk("GetTemplate", e))?;
-    comparison.running_template = running.template_body();
-    let reason = unchanged::why_a_change_set(&comparison);
-    match reason {
-        Some(reason) => {
-            tracing::debug!(stack = %input.deploy.stack_name, reason, "a change set decides")
-        }
-        None => tracing::debug!(
-            stack = %input.deploy.stack_name,
-            "no change set: the stack runs this template with these parameters, tags and role"
-        ),
+    let unchanged = unchanged::provably_unchanged(&comparison, running.template_body());
+    if unchanged {
+        tracing::debug!(%stack, "no change set: the stack runs this template with these parameters, tags and role");
+    } else {
+        tracing::debug!(%stack, reason = "the template differs", "a change set decides");
     }
-    Ok(reason.is_none())
-}
-
-async fn create_change_set(
-    ctx: &TaskContext,
-    input: &TaskInput,
-    change_set: &str,
-    body: String,
-) -> Result<(), TaskError> {
-    let template = ctx.templates.source(input, body).await?;
-    let mut request = ctx
-        .cfn
-        .create_change_set()
-        .stack_name(&input.deploy.stack_name)
-        .change_set_name(change_set)
-        .change_set_type(ChangeSetType::Update)
-        .set_parameters(Some(parameters(input)?))
-        .set_capabilities(Some(capabilities(input)))
-        .set_tags(Some(tags(input)))
-        .set_role_arn(input.deploy.role_arn.clone())
-        .client_token(input.token("changes"));
-    request = match template {
-        TemplateSource::Body(body) => request.template_body(body),
-        TemplateSource::Url(url) => request.template_url(url),
-    };
-    match request.send().await {
-        Ok(_) => Ok(()),
-        // Our own change set from an earlier delivery of this task.
-        Err(error) if error.code() == Some("AlreadyExistsException") => Ok(()),
-        Err(error) => Err(TaskError::from_sdk("CreateChangeSet", error)),
-    }
-}
-
-async fn execute(
-    ctx: &TaskContext,
-    input: &TaskInput,
-    name: &str,
-    change_set: &str,
-) -> Result<(), TaskError> {
-    execute_change_set(&ctx.cfn, name, change_set, input.token("execute")).await
-}
-
-/// ExecuteChangeSet, with its one ambiguous refusal sorted out.
-///
-/// `InvalidChangeSetStatus` means "the change set can't be used to update
-/// the stack. For example, the change set status might be
-/// CREATE_IN_PROGRESS, or the stack status might be UPDATE_IN_PROGRESS"
-/// (CloudFormation API reference, ExecuteChangeSet errors). So it comes both
-/// when an earlier delivery of this task executed our change set and when
-/// another operation holds the stack; only our change set's own
-/// ExecutionStatus tells which.
-async fn execute_change_set(
-    cfn: &aws_sdk_cloudformation::Client,
-    name: &str,
-    change_set: &str,
-    token: String,
-) -> Result<(), TaskError> {
-    let result = cfn
-        .execute_change_set()
-        .stack_name(name)
-        .change_set_name(change_set)
-        .client_request_token(token)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_invalid_change_set_status_exception()) =>
-        {
-            let ours = cfn
-                .describe_change_set()
-                .stack_name(name)
-                .change_set_name(change_set)
-                .send()
-                .await
-                .map_err(|e| TaskError::from_sdk("DescribeChangeSet", e))?;
-            let stack_status = stack::describe(cfn, name)
-                .await?
-                .and_then(|s| s.stack_status().map(|st| st.as_str().to_string()));
-            refused_execution(name, ours.execution_status(), stack_status.as_deref())
-        }
-        Err(error) => Err(TaskError::from_sdk("ExecuteChangeSet", error)),
-    }
-}
-
-/// After a refused ExecuteChangeSet: ours if our change set is executing or
-/// executed, else another operation holds the stack and ours was not run.
-fn refused_execution(
-    stack: &str,
-    ours: Option<&ExecutionStatus>,
-    stack_status: Option<&str>,
-) -> Result<(), TaskError> {
-    match ours {
-        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete) => Ok(()),
-        other => Err(TaskError::new(
-            "Cpsf.StackBusy",
-            format!(
-                "stack {stack} is {}: another operation holds it, so this deploy's change set \
-                 was not executed (its execution status: {}); deploy again when that \
-                 operation has ended",
-                stack_status.unwrap_or("busy"),
-                other.map_or("unknown", |s| s.as_str())
-            ),
-        )),
-    }
-}
-
-fn changes_of(described: &DescribeChangeSetOutput) -> Vec<Change> {
-    described
-        .changes()
-        .iter()
-        .filter_map(|c| c.resource_change())
-        .map(|r| Change {
-            action: r
-                .action()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_default(),
-            logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-            resource_type: r.resource_type().unwrap_or_default().to_string(),
-            replacement: r.replacement().map(|x| x.as_str().to_string()),
-        })
-        .collect()
-}
-
-/// AWS fails an empty change set with "didn't contain changes"; fakecloud
-/// completes it with no changes. Both mean "nothing to do".
-fn no_changes(described: &DescribeChangeSetOutput, changes: &[Change]) -> bool {
-    match described.status() {
-        Some(ChangeSetStatus::Failed) => described.status_reason().is_some_and(|r| {
-            r.contains("didn't contain changes") || r.contains("No updates are to be performed")
-        }),
-        _ => changes.is_empty(),
-    }
+    Ok(unchanged)
 }
 
 /// Changes the default policy refuses: a removal, or a certain replacement.
@@ -378,89 +175,55 @@ mod tests {
         }
     }
 
-    mod refused_execute {
-        use super::super::*;
+    /// The execution was stopped while its change set was being made: the
+    /// task is closed, so the change set must not be executed.
+    #[tokio::test]
+    async fn a_closed_task_never_executes_its_change_set() {
         use aws_sdk_cloudformation::Client;
         use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-        use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
-        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError;
-        use aws_sdk_cloudformation::types::error::InvalidChangeSetStatusException;
-        use aws_sdk_cloudformation::types::{Stack, StackStatus};
+        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+        use aws_sdk_cloudformation::types::ExecutionStatus;
+        use aws_sdk_cloudformation::types::{ChangeAction, Replacement, ResourceChange};
         use aws_smithy_mocks::{RuleMode, mock, mock_client};
-
-        /// What AWS answers when the change set cannot run now.
-        fn refused() -> aws_smithy_mocks::Rule {
-            mock!(Client::execute_change_set).then_error(|| {
-                // The Query protocol's code for it is InvalidChangeSetStatus.
-                let message = "ChangeSet [cpsf-changes-1] cannot be executed in its current status of [CREATE_COMPLETE]";
-                ExecuteChangeSetError::InvalidChangeSetStatusException(
-                    InvalidChangeSetStatusException::builder()
-                        .message(message)
-                        .meta(
-                            aws_smithy_types::error::ErrorMetadata::builder()
-                                .code("InvalidChangeSetStatus")
-                                .message(message)
+        let made = mock!(Client::describe_change_set).then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .execution_status(ExecutionStatus::Available)
+                .changes(
+                    aws_sdk_cloudformation::types::Change::builder()
+                        .resource_change(
+                            ResourceChange::builder()
+                                .action(ChangeAction::Modify)
+                                .logical_resource_id("Greeting")
+                                .resource_type("AWS::SSM::Parameter")
+                                .replacement(Replacement::False)
                                 .build(),
                         )
                         .build(),
                 )
-            })
-        }
-
-        fn our_change_set(execution: ExecutionStatus) -> aws_smithy_mocks::Rule {
-            mock!(Client::describe_change_set).then_output(move || {
-                DescribeChangeSetOutput::builder()
-                    .status(ChangeSetStatus::CreateComplete)
-                    .execution_status(execution.clone())
-                    .build()
-            })
-        }
-
-        fn stack(status: StackStatus) -> aws_smithy_mocks::Rule {
-            mock!(Client::describe_stacks).then_output(move || {
-                DescribeStacksOutput::builder()
-                    .stacks(
-                        Stack::builder()
-                            .stack_name("app")
-                            .stack_status(status.clone())
-                            .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                            .build(),
-                    )
-                    .build()
-            })
-        }
-
-        async fn execute_with(rules: &[&aws_smithy_mocks::Rule]) -> Result<(), TaskError> {
-            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules);
-            execute_change_set(&cfn, "app", "cpsf-changes-1", "token".into()).await
-        }
-
-        #[tokio::test]
-        async fn our_change_set_already_executing_is_ours() {
-            let (refused, ours, stack) = (
-                refused(),
-                our_change_set(ExecutionStatus::ExecuteInProgress),
-                stack(StackStatus::UpdateInProgress),
-            );
-            assert_eq!(execute_with(&[&refused, &ours, &stack]).await, Ok(()));
-        }
-
-        #[tokio::test]
-        async fn another_update_in_progress_is_named_not_taken_for_ours() {
-            let (refused, ours, stack) = (
-                refused(),
-                our_change_set(ExecutionStatus::Available),
-                stack(StackStatus::UpdateInProgress),
-            );
-            let error = execute_with(&[&refused, &ours, &stack]).await.unwrap_err();
-            assert_eq!(error.name, "Cpsf.StackBusy");
-            assert_eq!(
-                error.cause,
-                "stack app is UPDATE_IN_PROGRESS: another operation holds it, so this deploy's \
-                 change set was not executed (its execution status: AVAILABLE); deploy again \
-                 when that operation has ended"
-            );
-        }
+                .build()
+        });
+        let executed = mock!(Client::execute_change_set)
+            .then_output(|| ExecuteChangeSetOutput::builder().build());
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&made, &executed]
+        );
+        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+        let closed = crate::tasks::lease::tests::timed_out();
+        let lease = crate::tasks::lease::tests::lease(&closed);
+        let input = TaskInput::parse(include_str!(
+            "../../test_events/4-task-update-stack--greeting-changed--changes.json"
+        ))
+        .unwrap();
+        let error = run(&ctx, &lease, &input).await.unwrap_err();
+        assert_eq!(error.name, "Cpsf.TaskGone");
+        assert_eq!(
+            executed.num_calls(),
+            0,
+            "a change set was executed for a stopped execution"
+        );
     }
 
     #[test]

@@ -16,12 +16,29 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         return Ok(json!({"stable": false}));
     };
     let status = found.stack_status().map(|s| s.as_str()).unwrap_or_default();
-    let what = match (status, operation.changes.len()) {
-        ("CREATE_COMPLETE", _) => "created".to_string(),
-        (_, 1) => "updated: 1 change".to_string(),
-        (_, n) => format!("updated: {n} changes"),
-    };
+    let before = input
+        .deploy
+        .check
+        .as_ref()
+        .and_then(|c| c.stack_status.as_deref());
+    let what = what_happened(status, before, operation.changes.len());
     Ok(json!({"stable": true, "result": stack::summary(&found, &operation.changes, &what)}))
+}
+
+/// The deploy's result in a few words, from the stack's status now and
+/// before the deploy (CheckStack's `stackStatus`).
+pub fn what_happened(status: &str, before: Option<&str>, changes: usize) -> String {
+    match (status, before, changes) {
+        ("CREATE_COMPLETE", Some("REVIEW_IN_PROGRESS"), _) => "created, in place of an empty \
+            stack (REVIEW_IN_PROGRESS) that a change set never executed had left"
+            .to_string(),
+        ("CREATE_COMPLETE", Some("ROLLBACK_COMPLETE" | "CREATE_FAILED"), _) => {
+            "created again, after deleting the failed first create".to_string()
+        }
+        ("CREATE_COMPLETE", _, _) => "created".to_string(),
+        (_, _, 1) => "updated: 1 change".to_string(),
+        (_, _, n) => format!("updated: {n} changes"),
+    }
 }
 
 /// Waits until stack `name` is stable: the stack once its operation (started
@@ -54,4 +71,92 @@ pub async fn settle(ctx: &TaskContext, name: &str, since: f64) -> Result<Option<
         "Cpsf.StackFailed",
         format!("stack {name} is {status}: {reason}"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::stack_is;
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
+    use aws_sdk_cloudformation::types::StackStatus;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+    use std::time::Duration;
+
+    /// CloudFormation's answer when DescribeStacks is called too often,
+    /// after the SDK's own retries are spent.
+    fn throttled(times: usize) -> aws_smithy_mocks::Rule {
+        mock!(Client::describe_stacks)
+            .sequence()
+            .error(|| {
+                DescribeStacksError::generic(
+                    ErrorMetadata::builder()
+                        .code("Throttling")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+            .times(times)
+            .build()
+    }
+
+    #[test]
+    fn the_result_says_what_the_deploy_did_to_the_stack() {
+        assert_eq!(what_happened("CREATE_COMPLETE", None, 0), "created");
+        assert!(
+            what_happened("CREATE_COMPLETE", Some("REVIEW_IN_PROGRESS"), 3)
+                .contains("a change set never executed")
+        );
+        assert!(
+            what_happened("CREATE_COMPLETE", Some("ROLLBACK_COMPLETE"), 2)
+                .starts_with("created again")
+        );
+        assert_eq!(
+            what_happened("UPDATE_COMPLETE", Some("CREATE_COMPLETE"), 1),
+            "updated: 1 change"
+        );
+        assert_eq!(
+            what_happened("UPDATE_COMPLETE", Some("UPDATE_COMPLETE"), 2),
+            "updated: 2 changes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_throttled_describe_is_retried_within_the_wait() {
+        let (throttled, running, done) = (
+            throttled(3),
+            stack_is(StackStatus::UpdateInProgress),
+            stack_is(StackStatus::UpdateComplete),
+        );
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            [&throttled, &running, &done]
+        );
+        let ctx = crate::tasks::test_context(cfn, Duration::from_secs(30));
+        let settled = settle(&ctx, "app", 0.0).await.unwrap().unwrap();
+        assert_eq!(settled.stack_status(), Some(&StackStatus::UpdateComplete));
+        assert_eq!(throttled.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_stopping_worker_hands_the_wait_back_unfinished() {
+        let running = stack_is(StackStatus::UpdateInProgress);
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&running]);
+        let ctx = crate::tasks::test_context(cfn, Duration::from_secs(3600));
+        let stopping = ctx.stopping.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stopping.cancel();
+        });
+        let waited = tokio::time::timeout(Duration::from_secs(5), settle(&ctx, "app", 0.0)).await;
+        assert_eq!(
+            waited
+                .expect("the wait ended when the worker stopped")
+                .unwrap(),
+            None
+        );
+        assert!(running.num_calls() >= 1);
+    }
 }

@@ -4,24 +4,13 @@
 
 use crate::harness::*;
 use cpsf::local::Emulator;
+use std::collections::BTreeMap;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bootstrap_installs_the_template_on_the_playground() {
-    if !needs(
-        Emulator::Fakecloud,
-        "bootstrap/cpsf.yaml declares AWS::StepFunctions::Activity and \
-         AWS::CodePipeline::CustomActionType, which MiniStack 1.5.33's CloudFormation \
-         does not know (AWS and fakecloud do)",
-    ) {
-        return;
-    }
-    let h = Harness::start().await;
-    h.s3.create_bucket()
-        .bucket("cpsf-install")
-        .send()
-        .await
-        .unwrap();
+/// Runs `cpsf bootstrap` into the stack `team-cpsf` with `args` after the
+/// definition bucket; returns its stdout and fails the test if it fails.
+async fn bootstrap(h: &Harness, args: &[&str]) -> String {
     let env = h.env.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let output = tokio::task::spawn_blocking(move || {
         let mut command = cpsf(&env);
         command.args([
@@ -31,25 +20,134 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             "--stack-name",
             "team-cpsf",
         ]);
-        for parameter in [
-            "NamePrefix=team",
-            "WorkerImage=cpsf:test",
-            "VpcId=vpc-0123456789abcdef0",
-            "Subnets=subnet-0123456789abcdef0",
-            "ArtifactBucketName=cpsf-artifacts",
-        ] {
-            command.args(["--parameter", parameter]);
-        }
+        command.args(args);
         command.output().unwrap()
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+/// The parameters the stack `team-cpsf` runs with.
+async fn stack_parameters(h: &Harness) -> BTreeMap<String, String> {
+    let stacks = h
+        .clients
+        .cloudformation()
+        .describe_stacks()
+        .stack_name("team-cpsf")
+        .send()
+        .await
+        .unwrap();
+    stacks.stacks()[0]
+        .parameters()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A playground the bootstrap can install on, with the bucket it installs
+/// from; None (the test skipped) on an emulator that cannot.
+async fn bootstrap_playground() -> Option<Harness> {
+    if !needs(
+        Emulator::Fakecloud,
+        "bootstrap/cpsf.yaml declares AWS::StepFunctions::Activity and \
+         AWS::CodePipeline::CustomActionType, which MiniStack 1.5.33's CloudFormation \
+         does not know (AWS and fakecloud do)",
+    ) {
+        return None;
+    }
+    let h = Harness::start().await;
+    h.s3.create_bucket()
+        .bucket("cpsf-install")
+        .send()
+        .await
+        .unwrap();
+    Some(h)
+}
+
+/// A second bootstrap given only a new image keeps every other parameter
+/// (UsePreviousValue) — before, it reset DeployedStackPolicyArn to empty,
+/// stripping the service role's policy — and `--reset` returns one to its
+/// default on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bootstrap_keeps_the_parameters_it_is_not_given() {
+    let Some(h) = bootstrap_playground().await else {
+        return;
+    };
+    let policy = "arn:aws:iam::123456789012:policy/app-resources";
+    let first = [
+        "NamePrefix=team",
+        "WorkerImage=cpsf:1",
+        "VpcId=vpc-0123456789abcdef0",
+        "Subnets=subnet-0123456789abcdef0",
+        "ArtifactBucketName=cpsf-artifacts",
+        "DesiredCount=0",
+        "DeployTimeoutSeconds=7200",
+    ];
+    let mut args = vec![format!("--parameter=DeployedStackPolicyArn={policy}")];
+    args.extend(first.iter().map(|p| format!("--parameter={p}")));
+    bootstrap(&h, &args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let machine = h
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:team-deploy")
+        .send()
+        .await
+        .unwrap();
+    let definition: serde_json::Value = serde_json::from_str(machine.definition()).unwrap();
+    assert_eq!(definition["TimeoutSeconds"], 7200);
+    let before = stack_parameters(&h).await;
+    assert_eq!(before["DeployedStackPolicyArn"], policy, "{before:?}");
+
+    bootstrap(&h, &["--parameter", "WorkerImage=cpsf:2"]).await;
+    let after = stack_parameters(&h).await;
+    assert_eq!(after["WorkerImage"], "cpsf:2");
+    for key in before
+        .keys()
+        .filter(|k| !["WorkerImage", "DefinitionKey"].contains(&k.as_str()))
+    {
+        assert_eq!(after.get(key), before.get(key), "{key} changed: {after:?}");
+    }
+
+    bootstrap(&h, &["--reset", "DeployedStackPolicyArn"]).await;
+    let reset = stack_parameters(&h).await;
+    assert_eq!(reset["DeployedStackPolicyArn"], "", "{reset:?}");
+    assert_eq!(reset["WorkerImage"], "cpsf:2");
+    assert_eq!(reset["NamePrefix"], "team");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_installs_the_template_on_the_playground() {
+    let Some(h) = bootstrap_playground().await else {
+        return;
+    };
+    let stdout = bootstrap(
+        &h,
+        &[
+            "--parameter",
+            "NamePrefix=team",
+            "--parameter",
+            "WorkerImage=cpsf:test",
+            "--parameter",
+            "VpcId=vpc-0123456789abcdef0",
+            "--parameter",
+            "Subnets=subnet-0123456789abcdef0",
+            "--parameter",
+            "ArtifactBucketName=cpsf-artifacts",
+        ],
+    )
+    .await;
     assert!(stdout.contains("stack team-cpsf is ready"), "{stdout}");
     assert!(
         stdout.contains("arn:aws:states:us-east-1:123456789012:stateMachine:team-deploy"),
@@ -84,5 +182,11 @@ async fn bootstrap_installs_the_template_on_the_playground() {
     assert!(
         !machine.definition().contains("${"),
         "every placeholder is filled"
+    );
+    // The timeout placeholder stands where a number goes; CloudFormation
+    // fills it with the parameter's default.
+    assert_eq!(
+        definition["TimeoutSeconds"],
+        cpsf::tasks::definition::DEFAULT_TIMEOUT_SECONDS
     );
 }

@@ -73,7 +73,7 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
     let text = wait_for("the env file", || async {
         std::fs::read_to_string(&env_file)
             .ok()
-            .filter(|t| t.lines().count() == 6)
+            .filter(|t| env_file_complete(t))
     })
     .await;
     let vars: Vec<(&'static str, String)> = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"]

@@ -4,6 +4,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use cpsf::local::Emulator;
+use cpsf::tasks::lease::Lease;
 
 /// States a deploy enters: create 6, update 7. The wait happens inside one
 /// task, so this does not grow with how long the stack takes.
@@ -222,6 +223,45 @@ async fn a_failed_first_create_is_refused_then_recreated_when_allowed() {
     app.deploy["recreateFailedStack"] = true.into();
     let (status, recreated) = h.deploy("app", &app).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&recreated));
+    assert!(
+        summary(&recreated).ends_with("created again, after deleting the failed first create"),
+        "{}",
+        summary(&recreated)
+    );
+    assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE");
+    worker.stop().await;
+}
+
+/// A CREATE change set made and never executed leaves its stack in
+/// REVIEW_IN_PROGRESS with no resources (CloudFormation user guide, "Create
+/// a change set"). The deploy deletes it and creates the stack, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_a_change_set_left_in_review_is_deleted_and_created() {
+    let (h, worker) = deploy_setup().await;
+    let app = App::sample();
+    let cfn = h.clients.cloudformation();
+    cfn.create_change_set()
+        .stack_name("cpsf-demo-app")
+        .change_set_name("left-in-review")
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+        .template_body(&app.template)
+        .send()
+        .await
+        .expect("a CREATE change set");
+    wait_for("the stack to be REVIEW_IN_PROGRESS", || async {
+        (h.app_stack_status().await == "REVIEW_IN_PROGRESS").then_some(())
+    })
+    .await;
+    // Before, CheckStack took the stack for busy, retried for minutes and
+    // failed the deploy.
+    let (status, created) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&created));
+    assert!(
+        summary(&created).contains("created, in place of an empty stack (REVIEW_IN_PROGRESS)"),
+        "{}",
+        summary(&created)
+    );
+    assert!(output_variable(&created, "QueueUrl").is_some_and(|u| !u.is_empty()));
     assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE");
     worker.stop().await;
 }
@@ -245,12 +285,18 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1",
     );
-    let first = Handler::CreateStack.run(&ctx, &create).await.unwrap();
+    let first = Handler::CreateStack
+        .run(&ctx, &Lease::detached(), &create)
+        .await
+        .unwrap();
     // Both emulators answer the repeated create AlreadyExists (AWS accepts
     // the repeated token); only MiniStack's stack events carry the token
     // that tells it is ours (docs/emulators.md).
     if emulator() == Emulator::Ministack {
-        let second = Handler::CreateStack.run(&ctx, &create).await.unwrap();
+        let second = Handler::CreateStack
+            .run(&ctx, &Lease::detached(), &create)
+            .await
+            .unwrap();
         assert_eq!(first["stackId"], second["stackId"]);
     } else {
         eprintln!("create delivered once on fakecloud: its stack events carry no token");
@@ -267,8 +313,14 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-2",
     );
-    let first = Handler::UpdateStack.run(&ctx, &update).await.unwrap();
-    let second = Handler::UpdateStack.run(&ctx, &update).await.unwrap();
+    let first = Handler::UpdateStack
+        .run(&ctx, &Lease::detached(), &update)
+        .await
+        .unwrap();
+    let second = Handler::UpdateStack
+        .run(&ctx, &Lease::detached(), &update)
+        .await
+        .unwrap();
     assert_eq!(first["changed"], true);
     assert_eq!(
         second["changed"], true,
@@ -294,12 +346,18 @@ async fn a_stack_another_deploy_created_is_not_taken_for_ours() {
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:theirs",
     );
-    Handler::CreateStack.run(&ctx, &theirs).await.unwrap();
+    Handler::CreateStack
+        .run(&ctx, &Lease::detached(), &theirs)
+        .await
+        .unwrap();
     let ours = task_input(
         &app,
         "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:ours",
     );
-    let error = Handler::CreateStack.run(&ctx, &ours).await.unwrap_err();
+    let error = Handler::CreateStack
+        .run(&ctx, &Lease::detached(), &ours)
+        .await
+        .unwrap_err();
     assert_eq!(error.name, "Cpsf.StackConflict");
     assert!(
         error
@@ -379,7 +437,7 @@ async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
     );
 
     let refused = Handler::CreateStack
-        .run(&direct_context(&h, None), &input)
+        .run(&direct_context(&h, None), &Lease::detached(), &input)
         .await
         .unwrap_err();
     assert_eq!(refused.name, "Cpsf.TemplateTooLarge");
@@ -395,7 +453,11 @@ async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
         .await
         .unwrap();
     let created = Handler::CreateStack
-        .run(&direct_context(&h, Some("cpsf-staging")), &input)
+        .run(
+            &direct_context(&h, Some("cpsf-staging")),
+            &Lease::detached(),
+            &input,
+        )
         .await
         .unwrap();
     assert!(

@@ -5,7 +5,7 @@ use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::job::handle::JobSettings;
 use cpsf::job::poller::PollerSettings;
-use cpsf::tasks::definition::{DEPLOY_ASL, install};
+use cpsf::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, install, with_timeout};
 use cpsf::tasks::runner::RunnerSettings;
 use cpsf::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
@@ -67,7 +67,8 @@ impl Harness {
     /// Like `install_deploy`: the state machine `<prefix>deploy` with the
     /// activities `<prefix>check-stack`, …
     pub async fn install_deploy_as(&self, prefix: &str, tweak: impl FnOnce(&mut Value)) -> String {
-        let mut definition: Value = serde_json::from_str(DEPLOY_ASL).unwrap();
+        let mut definition: Value =
+            serde_json::from_str(&with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS)).unwrap();
         tweak(&mut definition);
         install(
             &self.sfn,
@@ -98,33 +99,7 @@ impl Harness {
         tasks: bool,
         job: JobSettings,
     ) -> RunningWorker {
-        let options = WorkerOptions {
-            poller: jobs.then(|| PollerSettings {
-                action_type: deploy_type_id(),
-                query: None,
-                max_in_flight: 8,
-                poll_min: Duration::from_millis(50),
-                poll_max: Duration::from_millis(300),
-                poll_busy: Duration::from_millis(250),
-                shutdown_grace: Duration::from_secs(10),
-            }),
-            job,
-            tasks: tasks.then(|| TaskOptions {
-                runner: RunnerSettings {
-                    activities: TaskOptions::activities("cpsf-"),
-                    max_concurrent: 4,
-                    heartbeat_every: Duration::from_secs(1),
-                    worker_name: "test-worker".into(),
-                    shutdown_grace: Duration::from_secs(5),
-                },
-                staging_bucket: None,
-                wait_cap: Duration::from_secs(60),
-                poll_min: Duration::from_millis(100),
-                poll_max: Duration::from_millis(500),
-            }),
-            listen: None,
-        };
-        self.spawn_worker(options)
+        self.spawn_worker(deploy_worker_options(jobs, tasks, job))
     }
 
     /// The pipeline `name` deploying the source zip with `machine`.
@@ -147,12 +122,17 @@ impl Harness {
         pipeline: &str,
         app: &App,
     ) -> (String, aws_sdk_codepipeline::types::ActionExecutionDetail) {
+        let id = self.start_deploy(pipeline, app).await;
+        let status = self.wait_until_done(pipeline, &id).await;
+        (status, self.deploy_detail(pipeline).await)
+    }
+
+    /// Puts `app` as the source revision and starts `pipeline`.
+    pub async fn start_deploy(&self, pipeline: &str, app: &App) -> String {
         let deploy = serde_json::to_string_pretty(&app.deploy).unwrap();
         self.put_source_zip(&[("deploy.json", &deploy), ("template.yaml", &app.template)])
             .await;
-        let id = self.start_execution(pipeline).await;
-        let status = self.wait_until_done(pipeline, &id).await;
-        (status, self.deploy_detail(pipeline).await)
+        self.start_execution(pipeline).await
     }
 
     /// Stack operations begun on `stack`: its stack-level CREATE/UPDATE
@@ -211,12 +191,23 @@ impl Harness {
         let env = cpsf::local::LocalEnv {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
+            events_queue: self.env.events_queue.clone(),
         };
         (proxy, env)
     }
 
     /// How many states an execution entered.
     pub async fn states_entered(&self, execution_arn: &str) -> usize {
+        self.count_entered(execution_arn, |_| true).await
+    }
+
+    /// How many times an execution entered the state `name`.
+    pub async fn states_named(&self, execution_arn: &str, name: &str) -> usize {
+        self.count_entered(execution_arn, |entered| entered == name)
+            .await
+    }
+
+    async fn count_entered(&self, execution_arn: &str, counts: impl Fn(&str) -> bool) -> usize {
         let mut count = 0;
         let mut pages = self
             .sfn
@@ -229,10 +220,44 @@ impl Harness {
                 .unwrap()
                 .events()
                 .iter()
-                .filter(|e| e.state_entered_event_details().is_some())
+                .filter_map(|e| e.state_entered_event_details())
+                .filter(|d| counts(d.name()))
                 .count();
         }
         count
+    }
+}
+
+/// What `start_deploy_worker_with` runs: test-friendly timings, 4 tasks of
+/// each activity at once.
+pub fn deploy_worker_options(jobs: bool, tasks: bool, job: JobSettings) -> WorkerOptions {
+    WorkerOptions {
+        poller: jobs.then(|| PollerSettings {
+            action_type: deploy_type_id(),
+            query: None,
+            max_in_flight: 8,
+            poll_min: Duration::from_millis(50),
+            poll_max: Duration::from_millis(300),
+            poll_busy: Duration::from_millis(250),
+            shutdown_grace: Duration::from_secs(10),
+        }),
+        job,
+        tasks: tasks.then(|| TaskOptions {
+            runner: RunnerSettings {
+                activities: TaskOptions::activities("cpsf-"),
+                max_concurrent: 4,
+                max_waits: cpsf::tasks::runner::DEFAULT_MAX_WAITS,
+                heartbeat_every: Duration::from_secs(1),
+                worker_name: "test-worker".into(),
+                shutdown_grace: Duration::from_secs(5),
+            },
+            staging_bucket: None,
+            wait_cap: Duration::from_secs(60),
+            poll_min: Duration::from_millis(100),
+            poll_max: Duration::from_millis(500),
+            describe_rate: cpsf::tasks::pace::DEFAULT_PER_SECOND,
+        }),
+        listen: None,
     }
 }
 

@@ -7,8 +7,63 @@
 
 use crate::harness::*;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, Parameter};
+use aws_sdk_s3::types::ServerSideEncryption;
 use cpsf::local::Emulator;
 use std::time::Duration;
+
+impl Harness {
+    /// Starts a one-Task state machine on a new activity `name`, the Task
+    /// set as `task` says, and takes its task: the execution and the token.
+    async fn activity_task_handed_out(
+        &self,
+        name: &str,
+        task: serde_json::Value,
+    ) -> (String, String) {
+        let activity = self
+            .sfn
+            .create_activity()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .activity_arn;
+        let mut state = serde_json::json!({"Type": "Task", "Resource": activity, "End": true});
+        state
+            .as_object_mut()
+            .unwrap()
+            .extend(task.as_object().unwrap().clone());
+        let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
+        let machine = self
+            .sfn
+            .create_state_machine()
+            .name(name)
+            .role_arn("arn:aws:iam::123456789012:role/fact")
+            .definition(definition.to_string())
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn;
+        let execution = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(&machine)
+            .input("{}")
+            .send()
+            .await
+            .unwrap()
+            .execution_arn;
+        let task = self
+            .sfn
+            .get_activity_task()
+            .activity_arn(&activity)
+            .send()
+            .await
+            .unwrap();
+        let token = task.task_token().unwrap_or_default().to_string();
+        assert!(!token.is_empty(), "the task is handed out");
+        (execution, token)
+    }
+}
 
 /// The table's cell for this run's emulator.
 fn cell(ministack: &'static str, fakecloud: &'static str) -> &'static str {
@@ -274,46 +329,12 @@ async fn create_stack_retried_with_the_same_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_activity_task_without_heartbeats() {
     let h = Harness::start().await;
-    let activity = h
-        .sfn
-        .create_activity()
-        .name("fact-silent")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
-    let definition = serde_json::json!({"StartAt": "T", "States": {"T": {
-        "Type": "Task", "Resource": activity, "HeartbeatSeconds": 1, "TimeoutSeconds": 2, "End": true}}});
-    let machine = h
-        .sfn
-        .create_state_machine()
-        .name("fact-heartbeat")
-        .role_arn("arn:aws:iam::123456789012:role/fact")
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
-    let execution = h
-        .sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .input("{}")
-        .send()
-        .await
-        .unwrap()
-        .execution_arn;
-    let task = h
-        .sfn
-        .get_activity_task()
-        .activity_arn(&activity)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        task.task_token().is_some_and(|t| !t.is_empty()),
-        "the task is handed out"
-    );
+    let (execution, _token) = h
+        .activity_task_handed_out(
+            "fact-silent",
+            serde_json::json!({"HeartbeatSeconds": 1, "TimeoutSeconds": 2}),
+        )
+        .await;
     // Nobody answers or heartbeats it.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let status = h
@@ -404,4 +425,206 @@ async fn the_token_stack_events_carry() {
         .collect();
     let seen = tokens.into_iter().collect::<Vec<_>>().join(", ");
     assert_eq!(seen, cell("cpsf-create-fact", "none"));
+}
+
+/// AWS: a stopped execution's activity task is closed; SendTaskHeartbeat
+/// then answers `TaskTimedOut` (API reference, SendTaskHeartbeat errors).
+/// Neither emulator closes it: the heartbeat succeeds. cpsf's handlers stop
+/// on AWS's answer (`src/tasks/lease.rs`, tested with it replayed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_of_a_stopped_executions_task() {
+    let h = Harness::start().await;
+    let (execution, token) = h
+        .activity_task_handed_out("fact-stopped", serde_json::json!({"HeartbeatSeconds": 60}))
+        .await;
+    h.sfn
+        .stop_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let heartbeat = h.sfn.send_task_heartbeat().task_token(&token).send().await;
+    let observed = match heartbeat {
+        Ok(_) => "accepted".to_string(),
+        Err(error) => code(Err::<(), _>(error)),
+    };
+    assert_eq!(observed, cell("accepted", "accepted"));
+}
+
+/// A template that holds its stack until signalled: a WaitCondition with
+/// a CreationPolicy (user guide, "CreationPolicy attribute").
+const GATE: &str = r#"{"Resources": {"Gate": {"Type": "AWS::CloudFormation::WaitCondition",
+  "CreationPolicy": {"ResourceSignal": {"Count": 1, "Timeout": "PT10M"}}}}}"#;
+
+/// AWS holds the stack in CREATE_IN_PROGRESS until the signal; MiniStack
+/// too, fakecloud completes it at once. The restart test needs a stack that
+/// stays in progress, so it runs on MiniStack (`long_waits`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_condition_waiting_for_its_signal() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    cfn.create_stack()
+        .stack_name("fact-gate")
+        .template_body(GATE)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = cfn
+        .describe_stacks()
+        .stack_name("fact-gate")
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .stack_status()
+        .unwrap()
+        .as_str()
+        .to_string();
+    assert_eq!(status, cell("CREATE_IN_PROGRESS", "CREATE_COMPLETE"));
+}
+
+/// AWS refuses CreateStack for a template with a macro (AWS::Serverless is
+/// one) unless CAPABILITY_AUTO_EXPAND is acknowledged (API reference,
+/// CreateStack, Capabilities). MiniStack checks capabilities only when run
+/// with AUTH=true, which the playground does not; fakecloud does not expand
+/// SAM. cpsf creates such a template through a change set with the
+/// capability (`src/tasks/create_stack.rs`, unit-tested with AWS's rules).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_stack_with_a_transform_and_no_capability() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    let sam = "Transform: AWS::Serverless-2016-10-31\nResources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n";
+    let created = cfn
+        .create_stack()
+        .stack_name("fact-sam")
+        .template_body(sam)
+        .send()
+        .await;
+    let observed = match created {
+        Ok(_) => {
+            let status = stack_status(&cfn, "fact-sam").await;
+            format!("accepted: {status}")
+        }
+        Err(error) => code(Err::<(), _>(error)),
+    };
+    assert_eq!(
+        observed,
+        cell("accepted: CREATE_COMPLETE", "accepted: CREATE_COMPLETE")
+    );
+}
+
+/// The policy the CodePipeline console puts on the artifact bucket it
+/// creates: uploads without SSE-KMS are denied (CodePipeline user guide,
+/// "Configure server-side encryption for artifacts stored in Amazon S3").
+/// Its second statement (deny without TLS) is left out: the playground is
+/// plain HTTP on loopback.
+pub fn console_artifact_bucket_policy(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "SSEAndSSLPolicy",
+        "Statement": [{
+            "Sid": "DenyUnEncryptedObjectUploads",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+        }]
+    })
+    .to_string()
+}
+
+/// AWS denies a PutObject the bucket policy denies, the bucket owner's
+/// too (IAM user guide, "Policy evaluation logic": an explicit deny wins),
+/// and takes `aws:kms` with no key id as the AWS managed key (S3 API
+/// reference, PutObject). Neither emulator enforces the policy for the
+/// owner; MiniStack refuses `aws:kms` without a key id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_bucket_policy_denies() {
+    let h = Harness::start().await;
+    h.s3.create_bucket()
+        .bucket("fact-policy")
+        .send()
+        .await
+        .unwrap();
+    h.s3.put_bucket_policy()
+        .bucket("fact-policy")
+        .policy(console_artifact_bucket_policy("fact-policy"))
+        .send()
+        .await
+        .unwrap();
+    let put =
+        |key: &'static str, sse: Option<ServerSideEncryption>, key_id: Option<&'static str>| {
+            let s3 = h.s3.clone();
+            async move {
+                let put = s3
+                    .put_object()
+                    .bucket("fact-policy")
+                    .key(key)
+                    .set_server_side_encryption(sse)
+                    .set_ssekms_key_id(key_id.map(str::to_string))
+                    .body(b"x".to_vec().into())
+                    .send()
+                    .await;
+                put.map_or_else(|e| code(Err::<(), _>(e)), |_| "accepted".into())
+            }
+        };
+    let observed = format!(
+        "plain: {}, aws:kms: {}, aws:kms alias/aws/s3: {}",
+        put("plain", None, None).await,
+        put("kms", Some(ServerSideEncryption::AwsKms), None).await,
+        put(
+            "alias",
+            Some(ServerSideEncryption::AwsKms),
+            Some("alias/aws/s3")
+        )
+        .await,
+    );
+    assert_eq!(
+        observed,
+        cell(
+            "plain: accepted, aws:kms: InvalidArgument, aws:kms alias/aws/s3: accepted",
+            "plain: accepted, aws:kms: accepted, aws:kms alias/aws/s3: accepted"
+        )
+    );
+}
+
+/// GetObject with a suffix range (`Range: bytes=-N`: how the worker starts
+/// reading an artifact, src/job/s3_ranges.rs) of an empty object. S3
+/// answers 416 `InvalidRange` (S3 API reference, "Error responses":
+/// "The requested range can't be satisfied"); MiniStack answers 206 with
+/// no bytes and `Content-Range: bytes 0--1/0`. cpsf takes either for "the
+/// input artifact is empty" (bad input corpus: `empty-artifact`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suffix_range_of_an_empty_object() {
+    let h = Harness::start().await;
+    h.s3.create_bucket()
+        .bucket("fact-ranges")
+        .send()
+        .await
+        .unwrap();
+    h.s3.put_object()
+        .bucket("fact-ranges")
+        .key("empty")
+        .body(Vec::new().into())
+        .send()
+        .await
+        .unwrap();
+    let got =
+        h.s3.get_object()
+            .bucket("fact-ranges")
+            .key("empty")
+            .range("bytes=-262144")
+            .send()
+            .await;
+    let observed = match got {
+        Ok(object) => format!(
+            "206, {} bytes, {}",
+            object.content_length().unwrap_or(-1),
+            object.content_range().unwrap_or("no Content-Range")
+        ),
+        Err(e) => code(Err::<(), _>(e)),
+    };
+    assert_eq!(observed, cell("206, 0 bytes, bytes 0--1/0", "InvalidRange"));
 }

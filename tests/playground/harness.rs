@@ -74,20 +74,7 @@ impl Harness {
     /// Clients for a playground at `env`, with the buckets and the source
     /// object every test uses.
     pub async fn connect(env: &LocalEnv) -> Self {
-        let sdk = env.sdk_config().await;
-        let cp = env.codepipeline_client(&sdk);
-        let harness = Self {
-            clients: cpsf::aws::Clients {
-                sdk: sdk.clone(),
-                codepipeline: cp.clone(),
-                sfn: aws_sdk_sfn::Client::new(&sdk),
-            },
-            cp,
-            s3: env.s3_client(&sdk),
-            sfn: aws_sdk_sfn::Client::new(&sdk),
-            env: env.clone(),
-            _playground: None,
-        };
+        let harness = Self::on(env).await;
         for bucket in [ARTIFACT_BUCKET, SOURCE_BUCKET] {
             harness
                 .s3
@@ -97,6 +84,19 @@ impl Harness {
                 .await
                 .expect("create bucket");
         }
+        // As the console makes it: uploads without SSE-KMS denied (neither
+        // emulator enforces it for the owner; the worker tests check the
+        // stored object's encryption instead).
+        harness
+            .s3
+            .put_bucket_policy()
+            .bucket(ARTIFACT_BUCKET)
+            .policy(crate::emulator_facts::console_artifact_bucket_policy(
+                ARTIFACT_BUCKET,
+            ))
+            .send()
+            .await
+            .expect("the console's artifact bucket policy");
         harness
             .s3
             .put_object()
@@ -107,6 +107,25 @@ impl Harness {
             .await
             .expect("put source object");
         harness
+    }
+
+    /// Clients for a playground at `env` (or a proxy in front of one),
+    /// creating nothing.
+    pub async fn on(env: &LocalEnv) -> Self {
+        let sdk = env.sdk_config().await;
+        let cp = env.codepipeline_client(&sdk);
+        Self {
+            clients: cpsf::aws::Clients {
+                sdk: sdk.clone(),
+                codepipeline: cp.clone(),
+                sfn: aws_sdk_sfn::Client::new(&sdk),
+            },
+            cp,
+            s3: env.s3_client(&sdk),
+            sfn: aws_sdk_sfn::Client::new(&sdk),
+            env: env.clone(),
+            _playground: None,
+        }
     }
 
     /// Registers the Deploy action type the worker serves.
@@ -398,8 +417,25 @@ pub fn message<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
 /// file runs it.
 pub fn cpsf(env: &LocalEnv) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cpsf"));
-    command.envs(env.vars()).stdin(std::process::Stdio::null());
     command
+        .envs(env.vars())
+        .env("XDG_STATE_HOME", state_home(env))
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Whether `cpsf local up` has written the whole env file: six variables,
+/// and on MiniStack the execution events queue.
+pub fn env_file_complete(text: &str) -> bool {
+    text.lines().count() == 6 + usize::from(emulator() == Emulator::Ministack)
+}
+
+/// Each playground's processes keep their state (the default journal) in
+/// a directory of their own, shared across their restarts: a worker of
+/// another test must not recover (and so remove) this test's entries.
+pub fn state_home(env: &LocalEnv) -> std::path::PathBuf {
+    let port = env.codepipeline_endpoint.rsplit(':').next().unwrap_or("0");
+    std::env::temp_dir().join(format!("cpsf-test-state-{}-{port}", std::process::id()))
 }
 
 /// A child process killed when the test ends, even by a panic, so a failing

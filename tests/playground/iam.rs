@@ -6,7 +6,7 @@
 //! fakecloud 0.51 enforces S3, IAM and STS but not Step Functions or
 //! CloudFormation, so this proves the credential path and the role's S3
 //! access (templates read from the artifact bucket); the Step Functions and
-//! CloudFormation statements are checked statically (src/bootstrap.rs).
+//! CloudFormation statements are checked statically (src/bootstrap/).
 
 use crate::deploy_harness::*;
 use crate::harness::*;
@@ -32,6 +32,7 @@ fn bootstrap(artifact_bucket: &str) -> BootstrapOptions {
             parameter("ArtifactBucketName", artifact_bucket),
             parameter("DeployedStackPrefix", "cpsf-demo-"),
         ],
+        resets: Vec::new(),
     }
 }
 

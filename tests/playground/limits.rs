@@ -141,3 +141,121 @@ async fn poll_arguments_are_checked() {
     let unknown = h.cp.poll_for_jobs().action_type_id(missing).send().await;
     assert_eq!(code(unknown), "ActionTypeNotFoundException");
 }
+
+/// PutJobSuccessResult's outputVariables keys match `[A-Za-z0-9@\-_]+`
+/// (OutputVariablesKey in the API model); AWS answers any other key with a
+/// ValidationException naming the member and the pattern.
+#[tokio::test]
+async fn output_variable_keys_match_awss_pattern() {
+    let h = Harness::start().await;
+    let job = h.acknowledged_job().await;
+    let id = job.id().unwrap();
+    for bad in ["bad key", "dotted.name", "ümlaut", ""] {
+        let result =
+            h.cp.put_job_success_result()
+                .job_id(id)
+                .output_variables(bad, "x")
+                .send()
+                .await;
+        let error = result.as_ref().map(drop).map_err(|e| {
+            use aws_sdk_codepipeline::error::ProvideErrorMetadata;
+            (
+                e.code().unwrap_or_default().to_string(),
+                e.message().unwrap_or_default().to_string(),
+            )
+        });
+        let (code, text) = error.expect_err(&format!("key {bad:?} is refused"));
+        assert_eq!(code, "ValidationException", "{bad:?}");
+        assert!(
+            text.contains("'outputVariables'") && text.contains(r"[A-Za-z0-9@\-_]+"),
+            "{text}"
+        );
+    }
+    h.cp.put_job_success_result()
+        .job_id(id)
+        .output_variables("Stack-Url_2@prod", "x")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Summary, message, external id and continuation token are at least one
+/// character long (ExecutionSummary, Message, ExecutionId and
+/// ContinuationToken: min 1 in the API model).
+#[tokio::test]
+async fn empty_members_are_refused() {
+    let h = Harness::start().await;
+    let job = h.acknowledged_job().await;
+    let id = job.id().unwrap();
+    let summary = ExecutionDetails::builder().summary("").build();
+    let external = ExecutionDetails::builder()
+        .external_execution_id("")
+        .build();
+    for (details, member) in [(summary, "summary"), (external, "externalExecutionId")] {
+        let result =
+            h.cp.put_job_success_result()
+                .job_id(id)
+                .execution_details(details)
+                .send()
+                .await;
+        let text = message(result);
+        assert!(text.contains(member), "message names {member}: {text}");
+    }
+    let token =
+        h.cp.put_job_success_result()
+            .job_id(id)
+            .continuation_token("")
+            .send()
+            .await;
+    assert_eq!(code(token), "ValidationException");
+    let empty_message = FailureDetails::builder()
+        .r#type(FailureType::JobFailed)
+        .message("")
+        .build()
+        .unwrap();
+    let failure =
+        h.cp.put_job_failure_result()
+            .job_id(id)
+            .failure_details(empty_message)
+            .send()
+            .await;
+    assert_eq!(code(failure), "ValidationException");
+}
+
+/// currentRevision: revision ≤ 1,500, changeIdentifier ≤ 100,
+/// revisionSummary ≤ 2,048 characters (CurrentRevision in the API model).
+#[tokio::test]
+async fn current_revision_limits() {
+    use aws_sdk_codepipeline::types::CurrentRevision;
+    let h = Harness::start().await;
+    let job = h.acknowledged_job().await;
+    let id = job.id().unwrap();
+    let revision = |revision: usize, change: usize, summary: usize| {
+        CurrentRevision::builder()
+            .revision(text(revision))
+            .change_identifier(text(change))
+            .revision_summary(text(summary))
+            .build()
+            .unwrap()
+    };
+    for (bad, member) in [
+        (revision(1501, 1, 1), "revision"),
+        (revision(1, 101, 1), "changeIdentifier"),
+        (revision(1, 1, 2049), "revisionSummary"),
+    ] {
+        let result =
+            h.cp.put_job_success_result()
+                .job_id(id)
+                .current_revision(bad)
+                .send()
+                .await;
+        let text = message(result);
+        assert!(text.contains(member), "message names {member}: {text}");
+    }
+    h.cp.put_job_success_result()
+        .job_id(id)
+        .current_revision(revision(1500, 100, 2048))
+        .send()
+        .await
+        .unwrap();
+}

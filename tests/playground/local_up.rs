@@ -38,7 +38,7 @@ async fn local_up(name: &str) -> LocalUp {
     let text = wait_for("the env file", || async {
         std::fs::read_to_string(&env_file)
             .ok()
-            .filter(|t| t.lines().count() == 6)
+            .filter(|t| env_file_complete(t))
     })
     .await;
     let env = parse_env_file(&text);
@@ -62,6 +62,10 @@ fn parse_env_file(text: &str) -> LocalEnv {
     let env = LocalEnv {
         aws_endpoint: var("AWS_ENDPOINT_URL"),
         codepipeline_endpoint: var("AWS_ENDPOINT_URL_CODEPIPELINE"),
+        events_queue: text
+            .lines()
+            .find_map(|l| l.strip_prefix("export CPSF_EVENTS_QUEUE="))
+            .map(str::to_string),
     };
     for endpoint in [&env.aws_endpoint, &env.codepipeline_endpoint] {
         assert!(

@@ -66,7 +66,7 @@ async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
     let tasks = h.start_deploy_worker(false, true);
 
     let files = events();
-    assert_eq!(files.len(), 7);
+    assert_eq!(files.len(), 8);
     for file in files {
         let env = h.env.clone();
         let path = file.clone();
@@ -78,14 +78,27 @@ async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
         .await
         .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
         let name = file.file_name().unwrap().to_string_lossy();
-        assert!(
-            output.status.success(),
-            "{name}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        // The events' artifact credentials never reach the output.
+        for secret in [
+            "cpsf-local-artifact-session",
+            "replayed-lambda-secret-never-printed",
+            "replayed-lambda-session-never-printed",
+            "AKIAREPLAYEDLAMBDA01",
+        ] {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{name} printed a credential"
+            );
+        }
+        assert!(output.status.success(), "{name}: {stdout}\n{stderr}");
         let result: Value =
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{stdout}"));
+        if name.contains("-lambda--") {
+            let filled = result["filled"].as_array().map_or(0, Vec::len);
+            assert_eq!(filled, 2, "{name} says what it filled in: {result:#}");
+        }
         let outcome = promised(&file);
         assert!(
             check(&outcome, &result),

@@ -75,10 +75,22 @@ async fn a_deploy_succeeds_with_output_variables_and_an_output_artifact() {
             .send()
             .await
             .unwrap();
+    // Stored with SSE-KMS, as the console's artifact bucket demands of
+    // every upload (the harness puts its policy on the bucket).
+    assert_eq!(
+        object.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
     let zip = object.body.collect().await.unwrap().into_bytes();
-    let json: Value =
-        serde_json::from_slice(&read_file(&zip, "output.json", &Limits::default()).unwrap())
-            .unwrap();
+    let json: Value = serde_json::from_slice(
+        &read_file(
+            std::io::Cursor::new(&zip),
+            "output.json",
+            &Limits::default(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(json["stack"], "app-stack");
     worker.stop().await;
 }

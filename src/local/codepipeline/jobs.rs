@@ -10,7 +10,7 @@ use super::executions::ActionOutcome;
 use super::model::{
     ActionTypeId, ErrorDetails, ExecutionDetails, FAILURE_TYPES, FailureDetails, JobData,
 };
-use super::protocol::{ApiError, ApiResult, check_len, decode, epoch};
+use super::protocol::{ApiError, ApiResult, check_keys, check_len_1, decode, epoch};
 use super::store::{JobRecord, JobStatus, Store, new_id};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,6 +23,13 @@ const MAX_EXTERNAL_EXECUTION_ID: usize = 1500;
 const MAX_FAILURE_MESSAGE: usize = 5000;
 /// AWS caps the output variables of one action at 122,880 characters.
 const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
+/// OutputVariablesKey's pattern in the API model (botocore
+/// codepipeline/2015-07-09/service-2.json).
+const OUTPUT_VARIABLE_KEY: &str = r"[A-Za-z0-9@\-_]+";
+
+fn output_variable_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '@' | '-' | '_')
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,6 +60,32 @@ struct SuccessInput {
     continuation_token: Option<String>,
     execution_details: Option<ExecutionDetails>,
     output_variables: Option<BTreeMap<String, String>>,
+    current_revision: Option<CurrentRevision>,
+}
+
+/// Accepted and checked, not recorded: only source actions' revisions are
+/// shown, and the playground's come from S3.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrentRevision {
+    revision: String,
+    change_identifier: String,
+    revision_summary: Option<String>,
+}
+
+/// CurrentRevision's members: Revision 1..1500, RevisionChangeIdentifier
+/// 1..100, RevisionSummary 1..2048 (API model).
+fn validate_revision(revision: &CurrentRevision) -> Result<(), ApiError> {
+    check_len_1("currentRevision.revision", &revision.revision, 1500)?;
+    check_len_1(
+        "currentRevision.changeIdentifier",
+        &revision.change_identifier,
+        100,
+    )?;
+    if let Some(summary) = &revision.revision_summary {
+        check_len_1("currentRevision.revisionSummary", summary, 2048)?;
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -276,10 +309,19 @@ impl Store {
         let input: SuccessInput = decode(input)?;
         let details = input.execution_details.unwrap_or_default();
         validate_details(&details)?;
+        if let Some(revision) = &input.current_revision {
+            validate_revision(revision)?;
+        }
         if let Some(token) = &input.continuation_token {
-            check_len("continuationToken", token, MAX_CONTINUATION_TOKEN)?;
+            check_len_1("continuationToken", token, MAX_CONTINUATION_TOKEN)?;
         }
         let variables = input.output_variables.unwrap_or_default();
+        check_keys(
+            "outputVariables",
+            variables.keys(),
+            OUTPUT_VARIABLE_KEY,
+            output_variable_key_char,
+        )?;
         if input.continuation_token.is_some() && !variables.is_empty() {
             return Err(ApiError::validation(
                 "outputVariables can only be included when there is no continuation token",
@@ -325,13 +367,13 @@ impl Store {
                 FAILURE_TYPES.join(", ")
             )));
         }
-        check_len(
+        check_len_1(
             "failureDetails.message",
             &failure.message,
             MAX_FAILURE_MESSAGE,
         )?;
         if let Some(id) = &failure.external_execution_id {
-            check_len(
+            check_len_1(
                 "failureDetails.externalExecutionId",
                 id,
                 MAX_EXTERNAL_EXECUTION_ID,
@@ -399,10 +441,10 @@ impl Store {
 
 fn validate_details(details: &ExecutionDetails) -> Result<(), ApiError> {
     if let Some(summary) = &details.summary {
-        check_len("executionDetails.summary", summary, MAX_SUMMARY)?;
+        check_len_1("executionDetails.summary", summary, MAX_SUMMARY)?;
     }
     if let Some(id) = &details.external_execution_id {
-        check_len(
+        check_len_1(
             "executionDetails.externalExecutionId",
             id,
             MAX_EXTERNAL_EXECUTION_ID,

@@ -48,6 +48,38 @@ pub fn epoch(t: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
+/// Checks a required string member's length, 1..`max` (every job-result
+/// string in the API model has min 1), the way AWS's validation does.
+pub fn check_len_1(member: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: \
+             Member must have length greater than or equal to 1"
+        )));
+    }
+    check_len(member, value, max)
+}
+
+/// Checks a map's keys against the model's pattern (anchored: the whole key
+/// must match), with AWS's message for a map key constraint.
+pub fn check_keys<'a>(
+    member: &str,
+    keys: impl IntoIterator<Item = &'a String>,
+    pattern: &str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), ApiError> {
+    match keys
+        .into_iter()
+        .find(|k| k.is_empty() || !k.chars().all(&allowed))
+    {
+        None => Ok(()),
+        Some(key) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{key}' at '{member}' failed to satisfy constraint: \
+             Map keys must satisfy constraint: [Member must satisfy regular expression pattern: {pattern}]"
+        ))),
+    }
+}
+
 /// Checks a string member's length the way AWS's validation does.
 pub fn check_len(member: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let len = value.chars().count();
@@ -98,6 +130,21 @@ mod tests {
         assert_eq!((page, next), (vec![4], None));
         let err = paginate(&items, Some("bogus"), None, 100).unwrap_err();
         assert_eq!(err.code, "InvalidNextTokenException");
+    }
+
+    #[test]
+    fn keys_are_checked_whole_and_empty_ones_refused() {
+        let ok = |c: char| c.is_ascii_alphanumeric();
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_keys("m", &keys(&["ab1"]), "[a-z0-9]+", ok).is_ok());
+        let err = check_keys("m", &keys(&["ab", "a b"]), "[a-z0-9]+", ok).unwrap_err();
+        assert!(
+            err.message.contains("Value 'a b' at 'm'"),
+            "{}",
+            err.message
+        );
+        assert!(check_keys("m", &keys(&[""]), "[a-z0-9]+", ok).is_err());
+        assert!(check_len_1("m", "", 3).is_err() && check_len_1("m", "a", 3).is_ok());
     }
 
     #[test]

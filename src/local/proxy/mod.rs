@@ -49,6 +49,8 @@ pub enum Verdict {
     Continue,
     /// Close the connection without an answer.
     Drop,
+    /// Answer (before forwarding) with the service's throttling error.
+    Throttle,
 }
 
 /// Called with the phase, the operation (`codepipeline:PollForJobs`) and
@@ -189,8 +191,10 @@ impl Shared {
                 *stats.faults.entry(fault).or_default() += 1;
             }
         }
-        if self.hook(Phase::Before, &call.operation, &body) == Verdict::Drop {
-            return Err(Dropped);
+        match self.hook(Phase::Before, &call.operation, &body) {
+            Verdict::Drop => return Err(Dropped),
+            Verdict::Throttle => return Ok(call.protocol.throttled()),
+            Verdict::Continue => {}
         }
         match fault {
             Some(Fault::Throttled) => return Ok(call.protocol.throttled()),

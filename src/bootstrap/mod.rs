@@ -13,8 +13,10 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use std::time::Duration;
 
+pub mod parameters;
+
 /// bootstrap/cpsf.yaml, compiled in.
-pub const TEMPLATE: &str = include_str!("../bootstrap/cpsf.yaml");
+pub const TEMPLATE: &str = include_str!("../../bootstrap/cpsf.yaml");
 
 pub struct BootstrapOptions {
     pub stack_name: String,
@@ -22,6 +24,9 @@ pub struct BootstrapOptions {
     pub definition_bucket: String,
     /// Template parameters, `Key=Value`.
     pub parameters: Vec<(String, String)>,
+    /// Parameters to return to their template default on an update (any
+    /// other parameter not given keeps the stack's value).
+    pub resets: Vec<String>,
 }
 
 /// Creates or updates the stack and waits; returns its outputs.
@@ -45,19 +50,39 @@ pub async fn run(
             "uploading the definition to s3://{}/{key}",
             options.definition_bucket
         ))?;
-    let mut parameters = vec![
-        parameter("DefinitionBucket", &options.definition_bucket),
-        parameter("DefinitionKey", &key),
+    let mut given = vec![
+        (
+            "DefinitionBucket".to_string(),
+            options.definition_bucket.clone(),
+        ),
+        ("DefinitionKey".to_string(), key.clone()),
     ];
-    parameters.extend(options.parameters.iter().map(|(k, v)| parameter(k, v)));
+    given.extend(options.parameters.iter().cloned());
     let cfn = clients.cloudformation();
-    let exists = crate::tasks::stack::describe(&cfn, &options.stack_name)
+    let existing: Option<Vec<String>> = crate::tasks::stack::describe(&cfn, &options.stack_name)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .is_some_and(|s| {
+        .filter(|s| {
             s.stack_status()
                 .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
+        })
+        .map(|s| {
+            s.parameters()
+                .iter()
+                .filter_map(|p| p.parameter_key().map(str::to_string))
+                .collect()
         });
+    let exists = existing.is_some();
+    let parameters: Vec<Parameter> = parameters::plan(
+        &parameters::declared(TEMPLATE),
+        &given,
+        &options.resets,
+        existing.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?
+    .into_iter()
+    .map(|(key, send)| parameter(&key, send))
+    .collect();
     let started = crate::tasks::epoch_now();
     if exists {
         let updated = cfn
@@ -124,11 +149,13 @@ impl UnsupportedResourceTypes {
     }
 }
 
-fn parameter(key: &str, value: &str) -> Parameter {
-    Parameter::builder()
-        .parameter_key(key)
-        .parameter_value(value)
-        .build()
+fn parameter(key: &str, send: parameters::Send) -> Parameter {
+    let builder = Parameter::builder().parameter_key(key);
+    match send {
+        parameters::Send::Value(value) => builder.parameter_value(value),
+        parameters::Send::UsePreviousValue => builder.use_previous_value(true),
+    }
+    .build()
 }
 
 /// Waits until the stack is stable, as the wait-stack task does; a failure
@@ -155,8 +182,11 @@ async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, S
 }
 
 #[cfg(test)]
+mod template_tests;
+
+#[cfg(test)]
 mod tests {
-    use super::{TEMPLATE, UnsupportedResourceTypes};
+    use super::UnsupportedResourceTypes;
 
     #[test]
     fn unrecognized_resource_types_are_read_from_cloudformations_message() {
@@ -171,126 +201,5 @@ mod tests {
             UnsupportedResourceTypes::from_message("Template format error: YAML not well-formed")
                 .is_none()
         );
-    }
-
-    /// The lines of one resource of the template.
-    fn resource(name: &str) -> Vec<&'static str> {
-        let lines: Vec<&str> = TEMPLATE.lines().collect();
-        let start = lines
-            .iter()
-            .position(|l| l.trim_end() == format!("  {name}:"))
-            .expect("resource exists");
-        lines[start + 1..]
-            .iter()
-            .take_while(|l| {
-                l.is_empty() || l.starts_with("    ") || l.trim_start().starts_with('#')
-            })
-            .copied()
-            .collect()
-    }
-
-    #[test]
-    fn no_action_is_a_wildcard() {
-        for line in TEMPLATE.lines() {
-            let action = line
-                .trim()
-                .trim_start_matches("- ")
-                .trim_start_matches("Action: ");
-            let is_action = line.contains("Action:")
-                || (line.trim().starts_with("- ") && action.contains(':') && !action.contains(' '));
-            if is_action {
-                assert!(!action.contains('*'), "wildcard action: {line}");
-            }
-        }
-    }
-
-    #[test]
-    fn every_wildcard_resource_is_justified_in_a_comment() {
-        let lines: Vec<&str> = TEMPLATE.lines().collect();
-        for (i, line) in lines.iter().enumerate() {
-            if line.contains("Resource: \"*\"") {
-                let statement_start = lines[..i]
-                    .iter()
-                    .rposition(|l| {
-                        l.trim_start().starts_with("- Effect:")
-                            || l.trim_start().starts_with("- Sid:")
-                    })
-                    .unwrap_or(0);
-                let justified = lines[statement_start.saturating_sub(3)..i]
-                    .iter()
-                    .any(|l| l.trim_start().starts_with('#'));
-                assert!(
-                    justified,
-                    "line {}: Resource \"*\" without a comment saying why",
-                    i + 1
-                );
-            }
-        }
-    }
-
-    /// Each action the worker role grants is an API call the worker's code
-    /// makes (its snake_case SDK method appears in src/job, src/tasks or
-    /// src/sfn.rs); PassRole is implied by handing CloudFormation a roleArn.
-    #[test]
-    fn the_worker_role_grants_only_what_the_worker_calls() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        fn read_all(path: &std::path::Path, code: &mut String) {
-            if path.is_dir() {
-                for entry in std::fs::read_dir(path).unwrap() {
-                    read_all(&entry.unwrap().path(), code);
-                }
-            } else {
-                code.push_str(&std::fs::read_to_string(path).unwrap());
-            }
-        }
-        let mut code = String::new();
-        for part in ["sfn.rs", "job", "tasks"] {
-            read_all(&root.join(part), &mut code);
-        }
-        let actions: Vec<String> = resource("WorkerRole")
-            .iter()
-            .filter_map(|l| {
-                let item = l
-                    .trim()
-                    .trim_start_matches("- ")
-                    .trim_start_matches("Action: ");
-                let (service, action) = item.split_once(':')?;
-                let is_action = !action.contains(' ')
-                    && ["codepipeline", "states", "cloudformation", "s3", "iam"].contains(&service);
-                is_action.then(|| action.to_string())
-            })
-            .collect();
-        assert!(actions.len() >= 20, "{actions:?}");
-        for action in actions {
-            if action == "PassRole" {
-                assert!(
-                    code.contains(".set_role_arn("),
-                    "PassRole without a roleArn handed to CloudFormation"
-                );
-                continue;
-            }
-            // IAM names ListObjectsV2 after the bucket it lists.
-            let action = if action == "ListBucket" {
-                "ListObjectsV2".to_string()
-            } else {
-                action
-            };
-            let snake: String = action
-                .chars()
-                .enumerate()
-                .flat_map(|(i, c)| {
-                    let lower = c.to_ascii_lowercase();
-                    if c.is_ascii_uppercase() && i > 0 {
-                        vec!['_', lower]
-                    } else {
-                        vec![lower]
-                    }
-                })
-                .collect();
-            assert!(
-                code.contains(&format!(".{snake}()")),
-                "the worker role grants {action}, which the worker never calls"
-            );
-        }
     }
 }

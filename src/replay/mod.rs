@@ -3,9 +3,12 @@
 //! playground's env file, or AWS).
 //!
 //! What the file holds is detected: a job as PollForJobs returns it, a
-//! Lambda-style `{"CodePipeline.job": ...}` event (the ancestor's format),
-//! or a task handler's input (`{"deploy", "executionArn"}`; `--task` names
-//! the handler when the input cannot tell).
+//! Lambda invoke action's `{"CodePipeline.job": ...}` event (completed by
+//! `lambda.rs`), or a task handler's input (`{"deploy", "executionArn"}`;
+//! `--task` names the handler when the input cannot tell). Artifact
+//! credentials are never printed: only the reports are.
+
+pub mod lambda;
 
 use crate::aws::Clients;
 use crate::job::data::Job;
@@ -23,21 +26,48 @@ use tokio_util::sync::CancellationToken;
 /// What a saved event is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Job(Value),
+    /// A job, and what was filled in to make one of a Lambda event.
+    Job {
+        job: Value,
+        filled: Vec<String>,
+    },
     Task(Handler, String),
 }
 
-/// Tells what `text` holds. `task` names the handler for a task input.
-pub fn detect(text: &str, task: Option<Handler>) -> anyhow::Result<Event> {
+/// What `detect` needs besides the text.
+#[derive(Debug, Clone)]
+pub struct Hints {
+    /// The handler of a task input that does not tell.
+    pub task: Option<Handler>,
+    /// The action type a Lambda event's job is taken for.
+    pub action_type: lambda::ActionType,
+}
+
+impl Default for Hints {
+    fn default() -> Self {
+        Self {
+            task: None,
+            action_type: lambda::ActionType::cpsf(),
+        }
+    }
+}
+
+/// Tells what `text` holds.
+pub fn detect(text: &str, hints: &Hints) -> anyhow::Result<Event> {
     let value: Value = serde_json::from_str(text).context("the event is not JSON")?;
     if let Some(job) = value.get("CodePipeline.job") {
-        return Ok(Event::Job(job.clone()));
+        let mut job = job.clone();
+        let filled = lambda::complete(&mut job, &hints.action_type);
+        return Ok(Event::Job { job, filled });
     }
     if value.get("data").is_some() && value.get("id").is_some() {
-        return Ok(Event::Job(value));
+        return Ok(Event::Job {
+            job: value,
+            filled: Vec::new(),
+        });
     }
     if value.get("deploy").is_some() && value.get("executionArn").is_some() {
-        let handler = match task {
+        let handler = match hints.task {
             Some(handler) => handler,
             None => infer_handler(&value["deploy"]).context(
                 "this task input does not say which handler it is for: pass --task \
@@ -70,15 +100,28 @@ fn infer_handler(deploy: &Value) -> Option<Handler> {
 /// What a replay produced, printed as JSON.
 pub async fn run(clients: &Clients, event: Event, send: bool) -> anyhow::Result<Value> {
     match event {
-        Event::Job(value) => replay_job(clients, &value, send).await,
+        Event::Job { job, filled } => {
+            let mut result = replay_job(clients, &job, send).await?;
+            if !filled.is_empty() {
+                result["filled"] = json!(filled);
+            }
+            Ok(result)
+        }
         Event::Task(handler, input) => {
             let ctx = TaskContext::new(clients, None, Duration::from_secs(600));
-            Ok(match handler.run(&ctx, &input).await {
-                Ok(output) => json!({"handler": handler.default_activity(), "succeeded": output}),
-                Err(error) => {
-                    json!({"handler": handler.default_activity(), "failed": {"error": error.name, "cause": error.cause}})
-                }
-            })
+            Ok(
+                match handler
+                    .run(&ctx, &crate::tasks::lease::Lease::detached(), &input)
+                    .await
+                {
+                    Ok(output) => {
+                        json!({"handler": handler.default_activity(), "succeeded": output})
+                    }
+                    Err(error) => {
+                        json!({"handler": handler.default_activity(), "failed": {"error": error.name, "cause": error.cause}})
+                    }
+                },
+            )
         }
     }
 }
@@ -143,38 +186,39 @@ pub fn report_json(report: &Report) -> Value {
 
 /// `cpsf replay --new KIND`: a template event of each kind, from test_events/.
 pub fn template(kind: &str) -> anyhow::Result<String> {
-    let job = include_str!("../test_events/5-job-new--filepath-input--reports-success.json");
+    let job = include_str!("../../test_events/5-job-new--filepath-input--reports-success.json");
     Ok(match kind {
         "job" => job.to_string(),
         "continuation" => include_str!(
-            "../test_events/6-job-continuation--following-an-execution--reports-success.json"
+            "../../test_events/6-job-continuation--following-an-execution--reports-success.json"
         )
         .to_string(),
-        "lambda" => {
-            let value: Value = serde_json::from_str(job)?;
-            serde_json::to_string_pretty(&json!({"CodePipeline.job": value}))?
+        "lambda-event" | "lambda" => {
+            include_str!("../../test_events/8-job-lambda--invoke-event--reports-success.json")
+                .to_string()
         }
         "check-stack" => {
-            include_str!("../test_events/1-task-check-stack--new-stack--next-create.json")
+            include_str!("../../test_events/1-task-check-stack--new-stack--next-create.json")
                 .to_string()
         }
         "create-stack" => {
-            include_str!("../test_events/2-task-create-stack--sample-app--succeeds.json")
+            include_str!("../../test_events/2-task-create-stack--sample-app--succeeds.json")
                 .to_string()
         }
         "wait-stack" => {
-            include_str!("../test_events/3-task-wait-stack--after-create--stable.json").to_string()
+            include_str!("../../test_events/3-task-wait-stack--after-create--stable.json")
+                .to_string()
         }
         "update-stack" => {
-            include_str!("../test_events/4-task-update-stack--greeting-changed--changes.json")
+            include_str!("../../test_events/4-task-update-stack--greeting-changed--changes.json")
                 .to_string()
         }
         "delete-stack" => {
-            include_str!("../test_events/7-task-delete-stack--failed-first-create--deletes.json")
+            include_str!("../../test_events/7-task-delete-stack--failed-first-create--deletes.json")
                 .to_string()
         }
         other => bail!(
-            "no template for '{other}': job, continuation, lambda, check-stack, create-stack, update-stack, delete-stack, wait-stack"
+            "no template for '{other}': job, continuation, lambda-event, check-stack, create-stack, update-stack, delete-stack, wait-stack"
         ),
     })
 }
@@ -186,10 +230,11 @@ mod tests {
     #[test]
     fn detects_jobs_lambda_events_and_task_inputs() {
         let job = template("job").unwrap();
-        assert!(matches!(detect(&job, None).unwrap(), Event::Job(_)));
+        let hints = Hints::default();
+        assert!(matches!(detect(&job, &hints).unwrap(), Event::Job { .. }));
         assert!(matches!(
-            detect(&template("lambda").unwrap(), None).unwrap(),
-            Event::Job(_)
+            detect(&template("lambda-event").unwrap(), &hints).unwrap(),
+            Event::Job { .. }
         ));
         for (kind, handler) in [
             ("check-stack", Handler::CheckStack),
@@ -198,13 +243,13 @@ mod tests {
             ("delete-stack", Handler::DeleteStack),
             ("wait-stack", Handler::WaitStack),
         ] {
-            let Event::Task(found, _) = detect(&template(kind).unwrap(), None).unwrap() else {
+            let Event::Task(found, _) = detect(&template(kind).unwrap(), &hints).unwrap() else {
                 panic!("{kind}")
             };
             assert_eq!(found, handler, "{kind}");
         }
         assert!(
-            detect("{}", None)
+            detect("{}", &hints)
                 .unwrap_err()
                 .to_string()
                 .contains("not a job")
@@ -212,26 +257,39 @@ mod tests {
         let unclear =
             r#"{"deploy": {"stackName": "s", "check": {"next": "teleport"}}, "executionArn": "a"}"#;
         assert!(
-            detect(unclear, None)
+            detect(unclear, &hints)
                 .unwrap_err()
                 .to_string()
                 .contains("--task")
         );
         assert!(matches!(
-            detect(unclear, Some(Handler::WaitStack)).unwrap(),
+            detect(
+                unclear,
+                &Hints {
+                    task: Some(Handler::WaitStack),
+                    ..Hints::default()
+                }
+            )
+            .unwrap(),
             Event::Task(Handler::WaitStack, _)
         ));
     }
 
+    /// A genuine Lambda event (no actionTypeId, no pipelineContext) is
+    /// completed, and says what was filled in; a PollForJobs job is not.
     #[test]
-    fn the_lambda_event_carries_the_same_job() {
-        let Event::Job(from_lambda) = detect(&template("lambda").unwrap(), None).unwrap() else {
+    fn a_lambda_event_becomes_a_job_and_says_what_was_filled() {
+        let hints = Hints::default();
+        let Event::Job { job, filled } =
+            detect(&template("lambda-event").unwrap(), &hints).unwrap()
+        else {
             panic!()
         };
-        let Event::Job(plain) = detect(&template("job").unwrap(), None).unwrap() else {
+        assert_eq!(filled.len(), 2, "{filled:?}");
+        assert!(Job::from_json(&job).is_ok());
+        let Event::Job { filled, .. } = detect(&template("job").unwrap(), &hints).unwrap() else {
             panic!()
         };
-        assert_eq!(from_lambda, plain);
-        assert!(Job::from_json(&plain).is_ok());
+        assert!(filled.is_empty());
     }
 }

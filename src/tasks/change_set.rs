@@ -1,0 +1,287 @@
+//! Change sets, as update-stack and create-stack (for a template with a
+//! Transform) use them: made under a name derived from the execution, so a
+//! redelivered task finds its own; waited on; executed, with the one
+//! ambiguous refusal of ExecuteChangeSet sorted out; read as a list of
+//! changes.
+
+use super::TaskContext;
+use super::create_stack::{capabilities, parameters, tags};
+use super::error::TaskError;
+use super::input::TaskInput;
+use super::stack;
+use super::template::TemplateSource;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus};
+
+/// One resource change, as the state machine's output lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// "True", "False" or "Conditional" for a Modify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+pub async fn exists(ctx: &TaskContext, stack: &str, change_set: &str) -> Result<bool, TaskError> {
+    match ctx
+        .cfn
+        .describe_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error.code() == Some("ChangeSetNotFound")
+                || error.code() == Some("ChangeSetNotFoundException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(TaskError::from_sdk("DescribeChangeSet", error)),
+    }
+}
+
+/// Creates change set `change_set` (named by the caller from the execution,
+/// so a redelivered task finds its own) of `kind` for the input's stack.
+pub async fn create(
+    ctx: &TaskContext,
+    input: &TaskInput,
+    change_set: &str,
+    kind: ChangeSetType,
+    body: String,
+) -> Result<(), TaskError> {
+    let capabilities = capabilities(input, &body);
+    let template = ctx.templates.source(input, body).await?;
+    let mut request = ctx
+        .cfn
+        .create_change_set()
+        .stack_name(&input.deploy.stack_name)
+        .change_set_name(change_set)
+        .change_set_type(kind)
+        .set_parameters(Some(parameters(input)?))
+        .set_capabilities(Some(capabilities))
+        .set_tags(Some(tags(input)))
+        .set_role_arn(input.deploy.role_arn.clone())
+        .client_token(change_set);
+    request = match template {
+        TemplateSource::Body(body) => request.template_body(body),
+        TemplateSource::Url(url) => request.template_url(url),
+    };
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // Our own change set from an earlier delivery of this task.
+        Err(error) if error.code() == Some("AlreadyExistsException") => Ok(()),
+        Err(error) => Err(TaskError::from_sdk("CreateChangeSet", error)),
+    }
+}
+
+/// Waits until the change set is no longer being created.
+pub async fn settle(
+    ctx: &TaskContext,
+    stack: &str,
+    change_set: &str,
+) -> Result<DescribeChangeSetOutput, TaskError> {
+    ctx.watch_change_set(stack, change_set)
+        .await?
+        .ok_or_else(|| {
+            TaskError::unavailable(
+                "the change set was still being created when the wait cap passed",
+            )
+        })
+}
+
+/// Whether an earlier delivery of the task already executed it.
+pub fn executed(described: &DescribeChangeSetOutput) -> bool {
+    matches!(
+        described.execution_status(),
+        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete)
+    )
+}
+
+/// ExecuteChangeSet, with its one ambiguous refusal sorted out.
+///
+/// `InvalidChangeSetStatus` means "the change set can't be used to update
+/// the stack. For example, the change set status might be
+/// CREATE_IN_PROGRESS, or the stack status might be UPDATE_IN_PROGRESS"
+/// (CloudFormation API reference, ExecuteChangeSet errors). So it comes both
+/// when an earlier delivery of this task executed our change set and when
+/// another operation holds the stack; only our change set's own
+/// ExecutionStatus tells which.
+pub async fn execute(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    change_set: &str,
+    token: String,
+) -> Result<(), TaskError> {
+    let result = cfn
+        .execute_change_set()
+        .stack_name(name)
+        .change_set_name(change_set)
+        .client_request_token(token)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_invalid_change_set_status_exception()) =>
+        {
+            let ours = cfn
+                .describe_change_set()
+                .stack_name(name)
+                .change_set_name(change_set)
+                .send()
+                .await
+                .map_err(|e| TaskError::from_sdk("DescribeChangeSet", e))?;
+            let stack_status = stack::describe(cfn, name)
+                .await?
+                .and_then(|s| s.stack_status().map(|st| st.as_str().to_string()));
+            refused_execution(name, ours.execution_status(), stack_status.as_deref())
+        }
+        Err(error) => Err(TaskError::from_sdk("ExecuteChangeSet", error)),
+    }
+}
+
+/// After a refused ExecuteChangeSet: ours if our change set is executing or
+/// executed, else another operation holds the stack and ours was not run.
+fn refused_execution(
+    stack: &str,
+    ours: Option<&ExecutionStatus>,
+    stack_status: Option<&str>,
+) -> Result<(), TaskError> {
+    match ours {
+        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete) => Ok(()),
+        other => Err(TaskError::new(
+            "Cpsf.StackBusy",
+            format!(
+                "stack {stack} is {}: another operation holds it, so this deploy's change set \
+                 was not executed (its execution status: {}); deploy again when that \
+                 operation has ended",
+                stack_status.unwrap_or("busy"),
+                other.map_or("unknown", |s| s.as_str())
+            ),
+        )),
+    }
+}
+
+pub fn changes_of(described: &DescribeChangeSetOutput) -> Vec<Change> {
+    described
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|r| Change {
+            action: r
+                .action()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: r.resource_type().unwrap_or_default().to_string(),
+            replacement: r.replacement().map(|x| x.as_str().to_string()),
+        })
+        .collect()
+}
+
+/// AWS fails an empty change set with "didn't contain changes"; fakecloud
+/// completes it with no changes. Both mean "nothing to do".
+pub fn no_changes(described: &DescribeChangeSetOutput, changes: &[Change]) -> bool {
+    match described.status() {
+        Some(ChangeSetStatus::Failed) => described.status_reason().is_some_and(|r| {
+            r.contains("didn't contain changes") || r.contains("No updates are to be performed")
+        }),
+        _ => changes.is_empty(),
+    }
+}
+
+/// Deletes a change set that will not be executed. Best effort: a leftover
+/// change set is clutter, not harm.
+pub async fn discard(ctx: &TaskContext, stack: &str, change_set: &str) {
+    let deleted = ctx
+        .cfn
+        .delete_change_set()
+        .stack_name(stack)
+        .change_set_name(change_set)
+        .send()
+        .await;
+    if let Err(error) = deleted {
+        tracing::debug!(%change_set, error = %error.into_service_error(), "could not delete the change set");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    mod refused_execute {
+        use super::super::*;
+        use aws_sdk_cloudformation::Client;
+        use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError;
+        use aws_sdk_cloudformation::types::StackStatus;
+        use aws_sdk_cloudformation::types::error::InvalidChangeSetStatusException;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        /// What AWS answers when the change set cannot run now.
+        fn refused() -> aws_smithy_mocks::Rule {
+            mock!(Client::execute_change_set).then_error(|| {
+                // The Query protocol's code for it is InvalidChangeSetStatus.
+                let message = "ChangeSet [cpsf-changes-1] cannot be executed in its current status of [CREATE_COMPLETE]";
+                ExecuteChangeSetError::InvalidChangeSetStatusException(
+                    InvalidChangeSetStatusException::builder()
+                        .message(message)
+                        .meta(
+                            aws_smithy_types::error::ErrorMetadata::builder()
+                                .code("InvalidChangeSetStatus")
+                                .message(message)
+                                .build(),
+                        )
+                        .build(),
+                )
+            })
+        }
+
+        fn our_change_set(execution: ExecutionStatus) -> aws_smithy_mocks::Rule {
+            mock!(Client::describe_change_set).then_output(move || {
+                DescribeChangeSetOutput::builder()
+                    .status(ChangeSetStatus::CreateComplete)
+                    .execution_status(execution.clone())
+                    .build()
+            })
+        }
+
+        async fn execute_with(rules: &[&aws_smithy_mocks::Rule]) -> Result<(), TaskError> {
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules);
+            execute(&cfn, "app", "cpsf-changes-1", "token".into()).await
+        }
+
+        #[tokio::test]
+        async fn our_change_set_already_executing_is_ours() {
+            let (refused, ours, stack) = (
+                refused(),
+                our_change_set(ExecutionStatus::ExecuteInProgress),
+                crate::tasks::stack_is(StackStatus::UpdateInProgress),
+            );
+            assert_eq!(execute_with(&[&refused, &ours, &stack]).await, Ok(()));
+        }
+
+        #[tokio::test]
+        async fn another_update_in_progress_is_named_not_taken_for_ours() {
+            let (refused, ours, stack) = (
+                refused(),
+                our_change_set(ExecutionStatus::Available),
+                crate::tasks::stack_is(StackStatus::UpdateInProgress),
+            );
+            let error = execute_with(&[&refused, &ours, &stack]).await.unwrap_err();
+            assert_eq!(error.name, "Cpsf.StackBusy");
+            assert_eq!(
+                error.cause,
+                "stack app is UPDATE_IN_PROGRESS: another operation holds it, so this deploy's \
+                 change set was not executed (its execution status: AVAILABLE); deploy again \
+                 when that operation has ended"
+            );
+        }
+    }
+}
