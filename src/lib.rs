@@ -11,8 +11,12 @@
 //!   keeps the AWS SDK's secret-bearing debug output out of the logs.
 //! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller,
 //!   the activity task handlers and the health endpoint ([`health`],
-//!   [`metrics`]) together. [`nudge`] lets the task handlers tell a job
-//!   in the same process that its execution moved on.
+//!   [`metrics`]) together. [`nudge`] lets the task handlers and the
+//!   events queue tell a job in the same process that its execution moved
+//!   on or ended.
+//! - [`events`] (`src/events/`): `--events-queue`, Step Functions' execution
+//!   status events from an SQS queue an EventBridge rule feeds: `event.rs`
+//!   (pure: reading an event, a message's fate), `queue.rs` (the long poll).
 //! - [`job`] (`src/job/`): the CodePipeline side of the worker.
 //!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
 //!     one supervised task per job (panics become failed jobs), shutdown.
@@ -21,14 +25,20 @@
 //!     the started execution and turning its end into a report.
 //!   - `recover.rs`: a starting worker answers the jobs a stopped worker
 //!     acknowledged and never answered (from executions' inputs and the
-//!     journal); `journal.rs`: continuation jobs recorded in S3 between
-//!     acknowledgement and report.
+//!     journal); `journal/`: continuation jobs recorded between
+//!     acknowledgement and report, in S3 or a directory (`location.rs`);
+//!     `discover.rs`: the state machines of the pipelines using the action
+//!     type, for recovery with no `--recover-from`.
 //!   - pure: `pacing.rs` (how often a job checks its execution, how long
 //!     each round follows), `data.rs` (the job in plain types, secrets kept out of `Debug`),
 //!     `config.rs` (action configuration), `artifact.rs` (safe zip reading),
 //!     `input.rs` (state machine input, execution name), `decide.rs`
-//!     (execution facts → report, continuation tokens, limits).
-//!   - edges: `s3.rs` (artifacts with the job's credentials), `report.rs`
+//!     (execution facts → report, continuation tokens), `limits.rs` (a
+//!     report cut to CodePipeline's limits), `outputs.rs` (output
+//!     variables a pipeline accepts), `ranged.rs` (one file of a zip read
+//!     through ranged reads).
+//!   - edges: `s3.rs` (artifacts with the job's credentials),
+//!     `s3_ranges.rs` (the ranged GETs, a few at once), `report.rs`
 //!     (AcknowledgeJob, PutJob*Result).
 //! - [`tasks`] (`src/tasks/`): the deploy state machine's task handlers,
 //!   served as Step Functions activities: `runner.rs` (long polls,
@@ -44,7 +54,8 @@
 //!   through the worker's own code path (dry-run reporter for jobs);
 //!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.
 //! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
-//!   describe, newest history → facts.
+//!   describe, newest history → facts; `sfn/classify.rs` (pure) sorts a
+//!   failed start into a failure type or "try again later".
 //! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients;
 //!   [`preflight`] (`src/preflight.rs`) turns a missing region, credentials
 //!   or a dead endpoint into one or two lines of advice before the first call.

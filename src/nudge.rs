@@ -1,54 +1,192 @@
 //! In-process notices that an execution has moved on. A job follows its
 //! execution by checking it, ever less often as it ages (`job/pacing.rs`),
-//! so a long execution's end is noticed late. When the same worker serves
-//! the deploy state machine's tasks, it knows better: answering a task
-//! (the last one is the stack wait) is what moves the execution on. The task
-//! runner nudges the execution; the job following it in this process checks
-//! it at once instead of at its next paced check.
+//! so without notices a long execution's end is noticed late. Two sources
+//! know better:
 //!
-//! A worker serving only jobs or only tasks nudges nobody: the job keeps
-//! its pace, as it would for any other state machine.
+//! - the task runner of this process: answering a task (the last one is the
+//!   stack wait) is what moves the execution on ([`Nudge::TaskAnswered`]);
+//! - Step Functions' own execution status events, read from the events
+//!   queue (`events/`), which carry the end itself ([`Nudge::Ended`]).
+//!
+//! An end that arrives while no job of this process follows the execution
+//! (a continuation is between two jobs) is kept a few minutes, and handed
+//! to the next job that follows it here.
+//!
+//! Whether events are flowing is kept here too: while they are, jobs check
+//! their executions at a far slower pace (`job/pacing.rs`), and a job wakes
+//! at once when they stop.
 
+use crate::sfn::Described;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+
+/// How long an end nobody here followed is kept for the next job.
+pub const KEEP_ENDS_FOR: Duration = Duration::from_secs(300);
+/// At most this many such ends are kept (a job's end, a few hundred bytes).
+pub const KEEP_ENDS: usize = 1024;
+
+/// What a job is told about its execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Nudge {
+    /// A task of the execution was just answered: it moves on shortly.
+    TaskAnswered,
+    /// Step Functions says the execution changed status, without the whole
+    /// end (an output too large to include): look at it now.
+    Changed,
+    /// Step Functions says the execution ended, and how: no need to look.
+    Ended(Box<Described>),
+}
 
 /// The executions followed in this process. Cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Nudges {
-    followed: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    followed: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Ends that arrived while nobody here followed them, with when.
+    kept: Mutex<HashMap<String, (Described, Instant)>>,
+    events_flowing: watch::Sender<bool>,
+    /// When a job last saw its execution end with no event for it.
+    missed_at: Mutex<Option<Instant>>,
+}
+
+/// One job's mailbox: the strongest notice not yet read.
+#[derive(Default)]
+struct Slot {
+    notify: Notify,
+    pending: Mutex<Option<Nudge>>,
+}
+
+impl Default for Nudges {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                followed: Mutex::default(),
+                kept: Mutex::default(),
+                events_flowing: watch::Sender::new(false),
+                missed_at: Mutex::default(),
+            }),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these maps half-written: use them anyway.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Nudges {
     /// Listens for nudges of `execution_arn` while the returned watch lives.
+    /// An end kept for it is delivered at once.
     pub fn watch(&self, execution_arn: &str) -> Watch {
-        let notify = Arc::new(Notify::new());
-        self.lock()
-            .insert(execution_arn.to_string(), notify.clone());
-        Watch {
+        let slot = Arc::new(Slot::default());
+        lock(&self.inner.followed).insert(execution_arn.to_string(), slot.clone());
+        let watch = Watch {
             nudges: self.clone(),
             execution_arn: execution_arn.to_string(),
-            notify,
+            slot,
+        };
+        if let Some((end, _)) = lock(&self.inner.kept).remove(execution_arn) {
+            watch.slot.deliver(Nudge::Ended(Box::new(end)));
+        }
+        watch
+    }
+
+    /// Tells the job following `execution_arn`, if any, to look at it now;
+    /// returns whether one does. An end nobody follows is kept for the
+    /// next job that does.
+    pub fn nudge(&self, execution_arn: &str, nudge: Nudge) -> bool {
+        let slot = lock(&self.inner.followed).get(execution_arn).cloned();
+        match (slot, nudge) {
+            (Some(slot), nudge) => {
+                slot.deliver(nudge);
+                true
+            }
+            (None, Nudge::Ended(end)) => {
+                self.keep(execution_arn, *end);
+                false
+            }
+            (None, _) => false,
         }
     }
 
-    /// Tells the job following `execution_arn`, if any, to check it now.
-    pub fn nudge(&self, execution_arn: &str) {
-        if let Some(notify) = self.lock().get(execution_arn) {
-            // Stores a permit if the job is busy checking: its next wait
-            // ends at once, so a nudge between two waits is not lost.
-            notify.notify_one();
+    fn keep(&self, execution_arn: &str, end: Described) {
+        let mut kept = lock(&self.inner.kept);
+        let now = Instant::now();
+        kept.retain(|_, (_, at)| now.duration_since(*at) < KEEP_ENDS_FOR);
+        if kept.len() >= KEEP_ENDS {
+            // The oldest goes: its job, if any, still checks at its own pace.
+            if let Some(oldest) = kept.iter().min_by_key(|(_, (_, at))| *at) {
+                let oldest = oldest.0.clone();
+                kept.remove(&oldest);
+            }
         }
+        kept.insert(execution_arn.to_string(), (end, now));
     }
 
     /// Whether a job of this process follows `execution_arn` now.
     pub fn is_followed(&self, execution_arn: &str) -> bool {
-        self.lock().contains_key(execution_arn)
+        lock(&self.inner.followed).contains_key(execution_arn)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Notify>>> {
-        // A panic elsewhere cannot leave the map half-written: use it anyway.
-        self.followed.lock().unwrap_or_else(|e| e.into_inner())
+    /// The events queue answered a receive (`ok`) or failed.
+    pub fn queue_answered(&self, ok: bool) {
+        let since_miss = lock(&self.inner.missed_at).map(|at| at.elapsed());
+        self.set_events_flowing(events_flowing(ok, since_miss));
+    }
+
+    /// A job saw its execution's end with no event for it: the rule may be
+    /// disabled or its events lost. Jobs keep their own pace for a while.
+    pub fn event_missed(&self) {
+        *lock(&self.inner.missed_at) = Some(Instant::now());
+        self.set_events_flowing(false);
+    }
+
+    fn set_events_flowing(&self, flowing: bool) {
+        self.inner.events_flowing.send_if_modified(|now| {
+            let changed = *now != flowing;
+            *now = flowing;
+            changed
+        });
+    }
+
+    pub fn events_flowing(&self) -> bool {
+        *self.inner.events_flowing.borrow()
+    }
+
+    /// Completes when events stop flowing (at once if they are not).
+    pub async fn events_stopped(&self) {
+        let mut flowing = self.inner.events_flowing.subscribe();
+        // The sender lives as long as `self`: this cannot fail.
+        let _ = flowing.wait_for(|flowing| !flowing).await;
+    }
+}
+
+/// How long jobs keep their own pace after an end came with no event.
+pub const QUIET_AFTER_MISS: Duration = Duration::from_secs(600);
+
+/// Whether events are taken to be flowing (pure): the queue answers, and no
+/// end was missed lately. Optimistic by design: the bootstrap's rule is
+/// there and enabled unless a missed end says otherwise, and one miss
+/// costs one late report.
+pub fn events_flowing(queue_answers: bool, since_miss: Option<Duration>) -> bool {
+    queue_answers && since_miss.is_none_or(|since| since >= QUIET_AFTER_MISS)
+}
+
+impl Slot {
+    fn deliver(&self, nudge: Nudge) {
+        let mut pending = lock(&self.pending);
+        // An end is worth more than a hint; a hint never replaces an end.
+        if !matches!(*pending, Some(Nudge::Ended(_))) {
+            *pending = Some(nudge);
+        }
+        // Stores a permit if the job is busy checking: its next wait ends
+        // at once, so a nudge between two waits is not lost.
+        self.notify.notify_one();
     }
 }
 
@@ -56,23 +194,28 @@ impl Nudges {
 pub struct Watch {
     nudges: Nudges,
     execution_arn: String,
-    notify: Arc<Notify>,
+    slot: Arc<Slot>,
 }
 
 impl Watch {
-    /// Completes when the execution is nudged.
-    pub async fn nudged(&self) {
-        self.notify.notified().await;
+    /// Completes with the next nudge of the execution.
+    pub async fn nudged(&self) -> Nudge {
+        loop {
+            self.slot.notify.notified().await;
+            if let Some(nudge) = lock(&self.slot.pending).take() {
+                return nudge;
+            }
+        }
     }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let mut followed = self.nudges.lock();
+        let mut followed = lock(&self.nudges.inner.followed);
         // Only our own entry: a later watch of the same execution replaced it.
         if followed
             .get(&self.execution_arn)
-            .is_some_and(|n| Arc::ptr_eq(n, &self.notify))
+            .is_some_and(|s| Arc::ptr_eq(s, &self.slot))
         {
             followed.remove(&self.execution_arn);
         }
@@ -82,12 +225,26 @@ impl Drop for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::job::decide::ExecutionStatus;
 
-    async fn ends_soon(watch: &Watch) -> bool {
+    async fn next(watch: &Watch) -> Option<Nudge> {
         tokio::time::timeout(Duration::from_millis(50), watch.nudged())
             .await
-            .is_ok()
+            .ok()
+    }
+
+    fn end(arn: &str) -> Described {
+        Described {
+            arn: arn.to_string(),
+            name: "x".into(),
+            state_machine_arn: "m".into(),
+            status: ExecutionStatus::Succeeded,
+            output: Some("{}".into()),
+            error: None,
+            cause: None,
+            start_date: Some(1.0),
+            stop_date: Some(2.0),
+        }
     }
 
     #[tokio::test]
@@ -95,18 +252,68 @@ mod tests {
         let nudges = Nudges::default();
         let a = nudges.watch("arn:a");
         let b = nudges.watch("arn:b");
-        nudges.nudge("arn:a");
-        assert!(ends_soon(&a).await);
-        assert!(!ends_soon(&b).await);
-        assert!(!ends_soon(&a).await, "one nudge, one wake-up");
+        assert!(nudges.nudge("arn:a", Nudge::TaskAnswered));
+        assert_eq!(next(&a).await, Some(Nudge::TaskAnswered));
+        assert_eq!(next(&b).await, None);
+        assert_eq!(next(&a).await, None, "one nudge, one wake-up");
     }
 
     #[tokio::test]
     async fn a_nudge_while_the_job_is_busy_wakes_its_next_wait() {
         let nudges = Nudges::default();
         let watch = nudges.watch("arn:a");
-        nudges.nudge("arn:a"); // nobody waiting yet
-        assert!(ends_soon(&watch).await);
+        nudges.nudge("arn:a", Nudge::Changed); // nobody waiting yet
+        assert_eq!(next(&watch).await, Some(Nudge::Changed));
+    }
+
+    #[tokio::test]
+    async fn an_end_is_not_overwritten_by_a_later_hint() {
+        let nudges = Nudges::default();
+        let watch = nudges.watch("arn:a");
+        nudges.nudge("arn:a", Nudge::Ended(Box::new(end("arn:a"))));
+        nudges.nudge("arn:a", Nudge::TaskAnswered);
+        assert_eq!(
+            next(&watch).await,
+            Some(Nudge::Ended(Box::new(end("arn:a"))))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_end_nobody_follows_is_kept_for_the_next_job_once() {
+        let nudges = Nudges::default();
+        assert!(!nudges.nudge("arn:a", Nudge::Ended(Box::new(end("arn:a")))));
+        assert!(!nudges.nudge("arn:b", Nudge::TaskAnswered));
+        let a = nudges.watch("arn:a");
+        assert_eq!(next(&a).await, Some(Nudge::Ended(Box::new(end("arn:a")))));
+        drop(a);
+        let again = nudges.watch("arn:a");
+        assert_eq!(next(&again).await, None, "an end is handed over once");
+        let b = nudges.watch("arn:b");
+        assert_eq!(next(&b).await, None, "hints are not kept");
+    }
+
+    #[test]
+    fn events_flow_while_the_queue_answers_and_no_end_was_missed_lately() {
+        assert!(events_flowing(true, None));
+        assert!(!events_flowing(false, None));
+        assert!(!events_flowing(true, Some(Duration::from_secs(1))));
+        assert!(events_flowing(true, Some(QUIET_AFTER_MISS)));
+        let nudges = Nudges::default();
+        nudges.queue_answered(true);
+        nudges.event_missed();
+        assert!(!nudges.events_flowing());
+        nudges.queue_answered(true);
+        assert!(!nudges.events_flowing(), "quiet for a while after a miss");
+    }
+
+    #[test]
+    fn kept_ends_are_bounded() {
+        let nudges = Nudges::default();
+        for i in 0..KEEP_ENDS + 10 {
+            let arn = format!("arn:{i}");
+            nudges.nudge(&arn, Nudge::Ended(Box::new(end(&arn))));
+        }
+        assert_eq!(lock(&nudges.inner.kept).len(), KEEP_ENDS);
     }
 
     #[tokio::test]
@@ -115,10 +322,29 @@ mod tests {
         let old = nudges.watch("arn:a");
         let new = nudges.watch("arn:a");
         drop(old);
-        nudges.nudge("arn:a");
-        assert!(ends_soon(&new).await);
+        nudges.nudge("arn:a", Nudge::TaskAnswered);
+        assert_eq!(next(&new).await, Some(Nudge::TaskAnswered));
         drop(new);
-        assert!(nudges.lock().is_empty());
-        nudges.nudge("arn:a"); // nobody listens: nothing happens
+        assert!(lock(&nudges.inner.followed).is_empty());
+        assert!(!nudges.nudge("arn:a", Nudge::TaskAnswered));
+    }
+
+    #[tokio::test]
+    async fn stopping_events_wakes_who_waits_for_it() {
+        let nudges = Nudges::default();
+        assert!(!nudges.events_flowing(), "not before the queue answers");
+        nudges.queue_answered(true);
+        assert!(nudges.events_flowing());
+        let waiter = tokio::spawn({
+            let nudges = nudges.clone();
+            async move { nudges.events_stopped().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        nudges.queue_answered(false);
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("woken")
+            .unwrap();
     }
 }

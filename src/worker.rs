@@ -2,6 +2,7 @@
 //! in one process, with the health/metrics endpoint beside them.
 
 use crate::aws::Clients;
+use crate::events::EventsQueue;
 use crate::job::handle::{JobRunner, JobSettings};
 use crate::job::journal::Journal;
 use crate::job::poller::{Poller, PollerSettings};
@@ -118,7 +119,7 @@ pub async fn run(
     if let (Some(_), Some(url)) = (&options.poller, &options.job.events_queue) {
         tracing::info!(queue = %url, "execution events wake the jobs following them");
         tokio::spawn(
-            crate::events::EventsQueue {
+            EventsQueue {
                 sqs: clients.sqs_long_poll(),
                 url: url.clone(),
                 nudges: nudges.clone(),

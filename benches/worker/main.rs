@@ -22,6 +22,9 @@
 //! ```text
 //! cargo bench --bench worker             # the full run, ~12 min
 //! cargo bench --bench worker -- --quick  # a smaller run, ~3 min
+//! CPSF_BENCH_ONLY=events cargo bench --bench worker  # each duration
+//!     class with and without --events-queue, and the baseline (MiniStack):
+//!     bench/results/events-<emulator>.{json,md}
 //! CPSF_BENCH_ONLY=recovery cargo bench --bench worker   # only the cost
 //!                                         # of a start's recovery sweep
 //! CPSF_BENCH_ONLY=waits cargo bench --bench worker -- --quick  # only the
@@ -35,6 +38,7 @@
 //! benchmark measures, tests decide.
 
 mod artifacts;
+mod events;
 mod plot;
 mod recovery;
 mod stats;
@@ -152,6 +156,15 @@ async fn main() -> anyhow::Result<()> {
         world.playground.stop().await;
         return Ok(());
     }
+    if only == "events" {
+        let results = events::compare(&world, &plan).await?;
+        let emulator = world.playground.emulator().name();
+        let markdown = events::report(&results);
+        keep(&format!("events-{emulator}"), &results, &markdown)?;
+        print!("{markdown}");
+        world.playground.stop().await;
+        return Ok(());
+    }
     if only == "waits" {
         let waits = waits::waits(
             &world,
@@ -230,7 +243,14 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let runs: Vec<_> = labels
         .iter()
-        .map(|(label, seconds, baseline)| latency_class(&world, &plan, label, *seconds, *baseline))
+        .map(|(label, seconds, baseline)| {
+            let shape = if *baseline {
+                Shape::Baseline
+            } else {
+                Shape::Ours
+            };
+            latency_class(&world, &plan, label, *seconds, shape)
+        })
         .collect();
     let classes: Vec<ClassResult> = futures_join(runs).await?;
     eprintln!(
@@ -295,6 +315,8 @@ fn machine() -> Value {
 struct ClassResult {
     label: String,
     baseline: bool,
+    /// cpsf with `--events-queue` (events.rs).
+    events: bool,
     seconds: f64,
     jobs: usize,
     pickup: Percentiles,
@@ -308,16 +330,27 @@ struct ClassResult {
     cpu_ms_per_job: f64,
 }
 
+/// The worker a duration class runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// cpsf's blocking task and defaults.
+    Ours,
+    /// The same, with an events queue fed by a rule on this class's machine.
+    Events,
+    /// The ancestor's Wait loop and fixed 30 s poll.
+    Baseline,
+}
+
 /// One duration class: `jobs` pipelines started at random over the spread,
-/// each running an execution of `seconds`; cpsf's shape and defaults, or
-/// the ancestor's Wait loop and fixed 30 s poll.
+/// each running an execution of `seconds`, served as `shape` says.
 async fn latency_class(
     world: &World,
     plan: &Plan,
     label: &str,
     seconds: f64,
-    baseline: bool,
+    shape: Shape,
 ) -> anyhow::Result<ClassResult> {
+    let baseline = shape == Shape::Baseline;
     let provider = format!("Bench{label}");
     let action_type = world.action_type(&provider).await?;
     let machine = if baseline {
@@ -328,12 +361,22 @@ async fn latency_class(
     let pipelines = world
         .pipelines(label, plan.jobs_per_class, &action_type, &machine, seconds)
         .await?;
-    let worker = Worker::start(
-        world,
-        &provider,
-        if baseline { BASELINE_POLL } else { OURS },
-    )
-    .await?;
+    let mut args: Vec<String> = if baseline { BASELINE_POLL } else { OURS }
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if shape == Shape::Events {
+        let sdk = world.playground.env().sdk_config().await;
+        let queue = cpsf::local::events::install(
+            &sdk,
+            &format!("bench-{label}"),
+            std::slice::from_ref(&machine),
+        )
+        .await?;
+        args.extend(["--events-queue".to_string(), queue]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let worker = Worker::start(world, &provider, &args).await?;
     let cpu_before = worker.cpu_time();
     let mut offsets: Vec<f64> = pipelines
         .iter()
@@ -366,6 +409,7 @@ async fn latency_class(
     Ok(ClassResult {
         label: label.to_string(),
         baseline,
+        events: shape == Shape::Events,
         seconds,
         jobs: pipelines.len(),
         pickup: percentiles(&finished.pickup),

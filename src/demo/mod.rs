@@ -137,7 +137,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(crate::worker::run(
         clients.clone(),
-        worker_options(),
+        worker_options(env.events_queue.clone()),
         Metrics::default(),
         worker_stop.clone(),
     ));
@@ -165,8 +165,9 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     Ok(all_ok)
 }
 
-/// The worker as `cpsf worker` runs it, with a quicker idle poll.
-fn worker_options() -> WorkerOptions {
+/// The worker as `cpsf worker` runs it, with a quicker idle poll, and the
+/// playground's execution events queue when its emulator sends them.
+fn worker_options(events_queue: Option<String>) -> WorkerOptions {
     WorkerOptions {
         poller: Some(PollerSettings {
             action_type: crate::action_type::id(),
@@ -177,7 +178,10 @@ fn worker_options() -> WorkerOptions {
             poll_busy: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(10),
         }),
-        job: JobSettings::default(),
+        job: JobSettings {
+            events_queue,
+            ..JobSettings::default()
+        },
         tasks: Some(TaskOptions {
             runner: RunnerSettings {
                 activities: TaskOptions::activities("cpsf-"),

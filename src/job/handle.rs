@@ -381,8 +381,15 @@ impl JobRunner {
     /// jobs (and calls) that grows with the logarithm of its duration. An
     /// unacknowledged job must be answered before CodePipeline hands it out
     /// again, so without a journal the window stays short.
+    /// While execution events flow, a job follows for the longest window
+    /// at once: the event, not a check, tells it of the end.
     fn window(&self, round: u32) -> Duration {
-        follow_window(self.settings.follow_for, round, self.journal.is_some())
+        follow_window(
+            self.settings.follow_for,
+            round,
+            self.journal.is_some(),
+            self.nudges.events_flowing(),
+        )
     }
 
     /// Removes an answered continuation job's journal entry.

@@ -17,17 +17,42 @@ pub const MAX_WINDOW_FACTOR: u32 = 32;
 /// acknowledgement must be answered well before.
 pub const UNACKNOWLEDGED_WINDOW: Duration = Duration::from_secs(30);
 
-/// A quarter of the execution's age, within the settings' bounds.
-pub fn check_pause(age_seconds: f64, settings: &JobSettings) -> Duration {
-    Duration::from_secs_f64(age_seconds / 4.0).clamp(settings.check_min, settings.check_max)
+/// While execution events flow (`events/`), a check only stands in for a
+/// lost event: at least this long apart...
+pub const EVENTS_CHECK_MIN: Duration = Duration::from_secs(60);
+/// ...and four times the execution's age: sixteen times as slow as without.
+const EVENTS_AGE_FACTOR: f64 = 4.0;
+
+/// A quarter of the execution's age, within the settings' bounds; four
+/// times its age, and at least a minute, while events flow.
+pub fn check_pause(age_seconds: f64, settings: &JobSettings, events_flowing: bool) -> Duration {
+    if events_flowing {
+        let floor = EVENTS_CHECK_MIN.max(settings.check_min);
+        Duration::from_secs_f64(age_seconds * EVENTS_AGE_FACTOR)
+            .clamp(floor, settings.check_max.max(floor))
+    } else {
+        Duration::from_secs_f64(age_seconds / 4.0).clamp(settings.check_min, settings.check_max)
+    }
 }
 
 /// How long a job of `round` follows its execution: `follow_for`, then
 /// eight times as long each round, up to 32 times. Without a journal a
 /// continuation job is followed before its acknowledgement, so its window
-/// stays within [`UNACKNOWLEDGED_WINDOW`].
-pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Duration {
-    let grown = follow_for * WINDOW_GROWTH.saturating_pow(round).min(MAX_WINDOW_FACTOR);
+/// stays within [`UNACKNOWLEDGED_WINDOW`]. While execution events flow, the
+/// longest window from the first round: the event tells the end, and
+/// handing the job back would only cost calls.
+pub fn follow_window(
+    follow_for: Duration,
+    round: u32,
+    journaled: bool,
+    events_flowing: bool,
+) -> Duration {
+    let factor = if events_flowing {
+        MAX_WINDOW_FACTOR
+    } else {
+        WINDOW_GROWTH.saturating_pow(round).min(MAX_WINDOW_FACTOR)
+    };
+    let grown = follow_for * factor;
     if round == 0 || journaled {
         grown
     } else {
@@ -39,6 +64,11 @@ pub fn follow_window(follow_for: Duration, round: u32, journaled: bool) -> Durat
 /// Functions runs the states after an answered task (a Choice, a Pass, the
 /// end) in well under this.
 pub const NUDGE_SETTLE: Duration = Duration::from_millis(300);
+
+/// An end this much older than the check that found it should have come
+/// as an event (they arrive within a second; one handed between workers
+/// sharing a queue, within seconds): the events are not flowing after all.
+pub const EVENT_GRACE: Duration = Duration::from_secs(30);
 
 /// The instant an epoch time (a continuation's next check) falls on: now,
 /// if it has passed.
@@ -53,7 +83,7 @@ mod tests {
     #[test]
     fn checks_come_every_half_second_then_at_a_quarter_of_the_age() {
         let settings = JobSettings::default();
-        let pause = |age: f64| check_pause(age, &settings).as_secs_f64();
+        let pause = |age: f64| check_pause(age, &settings, false).as_secs_f64();
         assert_eq!(pause(0.0), 0.5);
         assert_eq!(pause(1.9), 0.5);
         assert_eq!(pause(40.0), 10.0);
@@ -64,25 +94,51 @@ mod tests {
     fn each_round_follows_eight_times_as_long_up_to_thirty_two_times() {
         let ten = Duration::from_secs(10);
         let windows: Vec<u64> = (0..5)
-            .map(|round| follow_window(ten, round, true).as_secs())
+            .map(|round| follow_window(ten, round, true, false).as_secs())
             .collect();
         assert_eq!(windows, [10, 80, 320, 320, 320]);
         // No overflow however many rounds a day-long execution takes.
-        assert_eq!(follow_window(ten, 300, true).as_secs(), 320);
+        assert_eq!(follow_window(ten, 300, true, false).as_secs(), 320);
     }
 
     #[test]
     fn without_a_journal_an_unacknowledged_job_is_answered_within_thirty_seconds() {
         let ten = Duration::from_secs(10);
         let windows: Vec<u64> = (0..4)
-            .map(|round| follow_window(ten, round, false).as_secs())
+            .map(|round| follow_window(ten, round, false, false).as_secs())
             .collect();
         assert_eq!(windows, [10, 30, 30, 30]);
         // A first job is acknowledged before it follows: any follow_for.
         assert_eq!(
-            follow_window(Duration::from_secs(60), 0, false).as_secs(),
+            follow_window(Duration::from_secs(60), 0, false, false).as_secs(),
             60
         );
+    }
+
+    #[test]
+    fn while_events_flow_checks_are_sixteen_times_slower_and_a_minute_apart_at_least() {
+        let settings = JobSettings::default();
+        let pause = |age: f64| check_pause(age, &settings, true).as_secs_f64();
+        assert_eq!(pause(0.0), 60.0);
+        assert_eq!(pause(40.0), 160.0);
+        assert_eq!(pause(3600.0), 600.0);
+        // A 5 min execution is checked at 1 min, then about when it ends:
+        // two checks where the quarter-age pace makes ~20.
+        let (mut age, mut checks) = (0.0, 0);
+        while age < 300.0 {
+            age += pause(age);
+            checks += 1;
+        }
+        assert_eq!((checks, age), (2, 300.0));
+    }
+
+    #[test]
+    fn while_events_flow_every_round_follows_the_longest_window() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(follow_window(ten, 0, true, true).as_secs(), 320);
+        assert_eq!(follow_window(ten, 1, true, true).as_secs(), 320);
+        // Without a journal an unacknowledged job is still answered in 30 s.
+        assert_eq!(follow_window(ten, 1, false, true).as_secs(), 30);
     }
 
     #[test]

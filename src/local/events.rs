@@ -11,13 +11,36 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 pub const NAME: &str = "cpsf-execution-events";
 
-/// Creates the queue (SSE on, an hour's retention: a stale event helps
-/// nobody) and the rule that feeds it; returns the queue's URL.
-pub async fn install(sdk: &SdkConfig) -> anyhow::Result<String> {
+/// The statuses a job waits for: an execution's end. "Running" and
+/// "pending redrive" wake nobody, so the rule does not send them.
+pub const END_STATUSES: [&str; 4] = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+
+/// The rule's event pattern: ends of executions of `state_machines`, or of
+/// any state machine when none is named.
+pub fn event_pattern(state_machines: &[String]) -> serde_json::Value {
+    let mut detail = serde_json::json!({ "status": END_STATUSES });
+    if !state_machines.is_empty() {
+        detail["stateMachineArn"] = serde_json::json!(state_machines);
+    }
+    serde_json::json!({
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": detail,
+    })
+}
+
+/// Creates the queue `name` (SSE on, an hour's retention: a stale event
+/// helps nobody) and the rule of the same name that feeds it the ends of
+/// `state_machines` (all, if none); returns the queue's URL.
+pub async fn install(
+    sdk: &SdkConfig,
+    name: &str,
+    state_machines: &[String],
+) -> anyhow::Result<String> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let url = sqs
         .create_queue()
-        .queue_name(NAME)
+        .queue_name(name)
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .attributes(QueueAttributeName::MessageRetentionPeriod, "3600")
         .send()
@@ -38,20 +61,16 @@ pub async fn install(sdk: &SdkConfig) -> anyhow::Result<String> {
     let events = aws_sdk_eventbridge::Client::new(sdk);
     let rule_arn = events
         .put_rule()
-        .name(NAME)
-        .event_pattern(
-            serde_json::json!({
-                "source": ["aws.states"],
-                "detail-type": ["Step Functions Execution Status Change"]
-            })
-            .to_string(),
-        )
+        .name(name)
+        .event_pattern(event_pattern(state_machines).to_string())
         .send()
         .await
         .context("could not create the execution events rule")?
         .rule_arn
         .unwrap_or_default();
-    // Only this rule may send to the queue.
+    // Only this rule may send to the queue, and everyone else is denied,
+    // even principals of the account whose own policies allow it: the
+    // worker reports an end from the event's detail (events/mod.rs).
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -60,6 +79,12 @@ pub async fn install(sdk: &SdkConfig) -> anyhow::Result<String> {
             "Action": "sqs:SendMessage",
             "Resource": queue_arn,
             "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
+        }, {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnNotEquals": {"aws:SourceArn": rule_arn}}
         }]
     });
     sqs.set_queue_attributes()
@@ -70,7 +95,7 @@ pub async fn install(sdk: &SdkConfig) -> anyhow::Result<String> {
         .context("could not set the events queue's policy")?;
     events
         .put_targets()
-        .rule(NAME)
+        .rule(name)
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
                 .id("queue")
@@ -81,4 +106,19 @@ pub async fn install(sdk: &SdkConfig) -> anyhow::Result<String> {
         .await
         .context("could not point the events rule at the queue")?;
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_sends_only_ends_of_the_machines_named() {
+        let any = event_pattern(&[]);
+        assert_eq!(any["source"][0], "aws.states");
+        assert_eq!(any["detail"]["status"].as_array().unwrap().len(), 4);
+        assert!(any["detail"].get("stateMachineArn").is_none());
+        let one = event_pattern(&["arn:m".to_string()]);
+        assert_eq!(one["detail"]["stateMachineArn"][0], "arn:m");
+    }
 }

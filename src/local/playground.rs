@@ -88,7 +88,7 @@ impl Playground {
         // MiniStack emits Step Functions' execution status events, as AWS
         // does; fakecloud does not, so there jobs keep their own pace.
         if options.emulator == Emulator::Ministack {
-            env.events_queue = Some(super::events::install(&sdk).await?);
+            env.events_queue = Some(super::events::install(&sdk, super::events::NAME, &[]).await?);
         }
         let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
         let shutdown = CancellationToken::new();

@@ -13,7 +13,7 @@ use super::slots::Slots;
 use super::{Handler, TaskContext};
 use crate::aws::CallContext;
 use crate::metrics::Metrics;
-use crate::nudge::Nudges;
+use crate::nudge::{Nudge, Nudges};
 use anyhow::Context;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::DisplayErrorContext;
@@ -266,7 +266,7 @@ impl Serve {
             // looks now rather than at its next paced check.
             Ok(()) => {
                 if let Some(execution_arn) = &execution {
-                    self.nudges.nudge(execution_arn);
+                    self.nudges.nudge(execution_arn, Nudge::TaskAnswered);
                 }
             }
             Err(error) => {

@@ -628,3 +628,64 @@ async fn a_suffix_range_of_an_empty_object() {
     };
     assert_eq!(observed, cell("206, 0 bytes, bytes 0--1/0", "InvalidRange"));
 }
+
+/// Step Functions' "Execution Status Change" event for an execution's end,
+/// through an EventBridge rule to an SQS queue (the playground's own rule
+/// and queue, made the way the bootstrap makes them on AWS). AWS delivers
+/// it, at least once, with the output included (Step Functions developer
+/// guide, "Automating Step Functions event delivery with EventBridge");
+/// MiniStack too; fakecloud emits none, so there the worker's jobs keep
+/// their own pace (src/events/) and the events tests need MiniStack.
+/// Neither emulator enforces the queue policy's explicit deny of senders
+/// other than the rule (IAM user guide, "Policy evaluation logic": an
+/// explicit deny wins): a SendMessage of the account's own is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executions_end_as_an_event_on_a_queue() {
+    let h = Harness::start().await;
+    let machine = h.create_slow_machine("fact-events", 0).await;
+    let queue = cpsf::local::events::install(
+        &h.clients.sdk,
+        "fact-events",
+        std::slice::from_ref(&machine),
+    )
+    .await
+    .unwrap();
+    let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
+    sfn.start_execution()
+        .state_machine_arn(&machine)
+        .input(r#"{"a": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&h.clients.sdk);
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .unwrap();
+    let events: Vec<String> = received
+        .messages()
+        .iter()
+        .map(|m| {
+            let event = cpsf::events::event::parse(m.body().unwrap_or_default()).unwrap();
+            let output = event.end.and_then(|e| e.output).unwrap_or_default();
+            format!("{:?} {output}", event.status)
+        })
+        .collect();
+    let forged = sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body("{}")
+        .send()
+        .await
+        .map_or_else(|e| code(Err::<(), _>(e)), |_| "accepted".into());
+    assert_eq!(
+        format!("events: {events:?}, a SendMessage not from the rule: {forged}"),
+        cell(
+            r#"events: ["Succeeded {\"a\":1}"], a SendMessage not from the rule: accepted"#,
+            "events: [], a SendMessage not from the rule: accepted"
+        )
+    );
+}

@@ -5,8 +5,9 @@
 use super::JobRunner;
 use crate::job::data::Job;
 use crate::job::decide::{self, Continuation, FailureKind, Report};
-use crate::job::pacing::{NUDGE_SETTLE, check_pause, instant_at};
+use crate::job::pacing::{EVENT_GRACE, NUDGE_SETTLE, check_pause, instant_at};
 use crate::job::s3::ArtifactStore;
+use crate::nudge::Nudge;
 use crate::sfn::{DescribeError, Described};
 use crate::tasks::epoch_now;
 use std::time::{Duration, Instant};
@@ -23,6 +24,9 @@ impl JobRunner {
     /// next check, so handing a job back adds no check of its own. A nudge
     /// from this process's task handlers (`nudge.rs`) brings the next check
     /// forward: a deploy's end is noticed as soon as its last task is done.
+    /// An end event from the events queue (`events/`) ends the following
+    /// with no check at all; while such events flow, the checks are only a
+    /// safety net, at a far slower pace.
     pub(super) async fn follow(
         &self,
         job: &Job,
@@ -35,17 +39,28 @@ impl JobRunner {
         let mut next_check = match previous {
             Some(previous) => instant_at(previous.next_check_at),
             // A new execution: nothing to see before the shortest pause.
-            None => Instant::now() + self.settings.check_min,
+            None => Instant::now() + check_pause(0.0, &self.settings, self.nudges.events_flowing()),
         }
         .min(deadline);
         let watch = self.nudges.watch(arn);
         loop {
+            let flowing = self.nudges.events_flowing();
             tokio::select! {
                 () = tokio::time::sleep_until(next_check.into()) => {}
                 () = self.shutdown.cancelled() => {}
-                // A task was just answered: give the execution a moment to
-                // run its next states, then look.
-                () = watch.nudged() => tokio::time::sleep(NUDGE_SETTLE).await,
+                // Events stopped (queue gone, an end missed): back to the
+                // usual pace, starting with a look now.
+                () = self.nudges.events_stopped(), if flowing => {}
+                nudge = watch.nudged() => match nudge {
+                    // Step Functions told us the end: nothing to ask.
+                    Nudge::Ended(end) if end.arn == arn => {
+                        return self.conclude(job, *end, next_round, 0.0).await;
+                    }
+                    // A task was just answered: give the execution a moment
+                    // to run its next states, then look.
+                    Nudge::TaskAnswered => tokio::time::sleep(NUDGE_SETTLE).await,
+                    Nudge::Changed | Nudge::Ended(_) => {}
+                },
             }
             let described = match self.sfn.describe(arn).await {
                 Ok(d) => d,
@@ -63,12 +78,22 @@ impl JobRunner {
                 }
             };
             if described.status.is_terminal() {
+                let unannounced = described
+                    .stop_date
+                    .is_some_and(|stopped| epoch_now() - stopped > EVENT_GRACE.as_secs_f64());
+                if unannounced && self.nudges.events_flowing() {
+                    tracing::warn!(
+                        "the execution ended with no event for it; checking at the usual pace for a while"
+                    );
+                    self.nudges.event_missed();
+                }
                 return self.conclude(job, described, next_round, 0.0).await;
             }
             let age = described
                 .start_date
                 .map_or(0.0, |started| (epoch_now() - started).max(0.0));
-            let pause = check_pause(age, &self.settings).mul_f64(rand::random_range(0.9..1.1));
+            let pause = check_pause(age, &self.settings, self.nudges.events_flowing())
+                .mul_f64(rand::random_range(0.9..1.1));
             next_check = Instant::now() + pause;
             if next_check > deadline || self.shutdown.is_cancelled() {
                 let due = epoch_now() + pause.as_secs_f64();

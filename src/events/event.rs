@@ -1,0 +1,246 @@
+//! One execution status change event, read (pure): what it says about the
+//! execution, and what to do with the message that carried it.
+//!
+//! The event's `detail` has the fields of DescribeExecution: status, output,
+//! error, cause, start and stop dates. Step Functions leaves the output out
+//! when the event would pass EventBridge's 256 KB limit, and says so with
+//! `outputDetails.included: false` (Step Functions developer guide,
+//! "Automating Step Functions event delivery with EventBridge"); then the
+//! job describes the execution itself.
+
+use crate::job::decide::ExecutionStatus;
+use crate::sfn::Described;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// An event this old is of no use to anyone: delete it.
+pub const STALE_AFTER: Duration = Duration::from_secs(300);
+/// A message received this often, and followed by nobody who received
+/// it, is dropped: whoever follows the execution checks it by its pace.
+pub const MAX_RECEIVES: u32 = 8;
+
+/// What the worker reads of one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionEvent {
+    pub execution_arn: String,
+    pub status: ExecutionStatus,
+    /// When the event was emitted (epoch milliseconds), if it says.
+    pub at_ms: Option<i64>,
+    /// The whole end, when the execution ended and the event carries it.
+    pub end: Option<Described>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    source: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    detail: Detail,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail {
+    execution_arn: String,
+    #[serde(default)]
+    state_machine_arn: String,
+    #[serde(default)]
+    name: String,
+    status: String,
+    start_date: Option<i64>,
+    stop_date: Option<i64>,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+    output_details: Option<Included>,
+}
+
+#[derive(Deserialize)]
+struct Included {
+    included: bool,
+}
+
+/// Reads an EventBridge event as SQS delivers it (the event itself is the
+/// message body). Anything else is not an execution status change.
+pub fn parse(body: &str) -> Result<ExecutionEvent, String> {
+    let envelope: Envelope =
+        serde_json::from_str(body).map_err(|e| format!("not an EventBridge event: {e}"))?;
+    if envelope.source != "aws.states"
+        || envelope.detail_type != "Step Functions Execution Status Change"
+    {
+        return Err(format!(
+            "not an execution status change: {} / {}",
+            envelope.source, envelope.detail_type
+        ));
+    }
+    let detail = envelope.detail;
+    let status = ExecutionStatus::parse(&detail.status);
+    // A success whose output was left out is no whole end; a failure's
+    // error and cause are always included.
+    let whole =
+        detail.output_details.is_none_or(|o| o.included) || status != ExecutionStatus::Succeeded;
+    let end = (status.is_terminal() && whole && detail.stop_date.is_some()).then(|| Described {
+        arn: detail.execution_arn.clone(),
+        name: detail.name,
+        state_machine_arn: detail.state_machine_arn,
+        status: status.clone(),
+        output: detail.output,
+        error: detail.error,
+        cause: detail.cause,
+        start_date: detail.start_date.map(seconds),
+        stop_date: detail.stop_date.map(seconds),
+    });
+    Ok(ExecutionEvent {
+        execution_arn: detail.execution_arn,
+        status,
+        at_ms: detail.stop_date.or(detail.start_date),
+        end,
+    })
+}
+
+fn seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// What to do with one received message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Tell the job following it here (or keep the end for the next job
+    /// that follows it here), and delete the message.
+    Nudge,
+    /// Tell this process, and also leave the message for the other workers:
+    /// it comes back to one of them shortly.
+    NudgeAndLeave,
+    /// Delete it: unreadable, not an end, stale, or nobody who saw it
+    /// follows it.
+    Drop,
+}
+
+/// Decides a message's fate (pure): `followed` says whether a job of this
+/// process follows the execution, `receives` how often the message was
+/// received, `now_ms` the time.
+pub fn dispose(
+    event: &Result<ExecutionEvent, String>,
+    followed: bool,
+    receives: u32,
+    now_ms: i64,
+) -> Disposition {
+    let Ok(event) = event else {
+        return Disposition::Drop;
+    };
+    // A job learns nothing from "running": only an end is worth a wake-up,
+    // and a late "running" after an end must not undo it.
+    if !event.status.is_terminal() {
+        return Disposition::Drop;
+    }
+    if followed {
+        return Disposition::Nudge;
+    }
+    let stale = event
+        .at_ms
+        .is_some_and(|at| now_ms - at > STALE_AFTER.as_millis() as i64);
+    if stale || receives >= MAX_RECEIVES {
+        Disposition::Drop
+    } else {
+        Disposition::NudgeAndLeave
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The event as the Step Functions developer guide shows it.
+    pub const SUCCEEDED: &str = r#"{
+      "version": "0", "id": "315c1398-40ff-a850-213b-158f73e60175",
+      "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+      "account": "123456789012", "time": "2019-02-26T19:42:21Z", "region": "us-east-1",
+      "resources": ["arn:aws:states:us-east-1:123456789012:execution:state-machine-name:execution-name"],
+      "detail": {
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:state-machine-name:execution-name",
+        "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:state-machine",
+        "name": "execution-name", "status": "SUCCEEDED",
+        "startDate": 1551225014968, "stopDate": 1551225017576,
+        "input": "{}", "output": "\"Hello World!\"",
+        "inputDetails": {"included": true}, "outputDetails": {"included": true}
+      }
+    }"#;
+
+    fn with(replace: &str, by: &str) -> String {
+        assert!(SUCCEEDED.contains(replace), "{replace}");
+        SUCCEEDED.replace(replace, by)
+    }
+
+    #[test]
+    fn an_end_carries_what_describe_execution_would_say() {
+        let event = parse(SUCCEEDED).unwrap();
+        let arn =
+            "arn:aws:states:us-east-1:123456789012:execution:state-machine-name:execution-name";
+        assert_eq!(event.execution_arn, arn);
+        assert_eq!(event.status, ExecutionStatus::Succeeded);
+        assert_eq!(event.at_ms, Some(1551225017576));
+        let end = event.end.unwrap();
+        assert_eq!(end.arn, arn);
+        assert_eq!(end.name, "execution-name");
+        assert_eq!(end.output.as_deref(), Some("\"Hello World!\""));
+        assert_eq!(end.start_date, Some(1551225014.968));
+        assert_eq!(end.stop_date, Some(1551225017.576));
+    }
+
+    #[test]
+    fn a_success_without_its_output_is_only_a_hint() {
+        let truncated = with(
+            r#""outputDetails": {"included": true}"#,
+            r#""outputDetails": {"included": false}"#,
+        );
+        let event = parse(&truncated.replace(r#""output": "\"Hello World!\"","#, "")).unwrap();
+        assert_eq!(event.status, ExecutionStatus::Succeeded);
+        assert_eq!(event.end, None);
+    }
+
+    #[test]
+    fn a_failure_carries_its_error_and_cause() {
+        let failed = with(r#""status": "SUCCEEDED""#, r#""status": "FAILED""#).replace(
+            r#""output": "\"Hello World!\"","#,
+            r#""error": "States.TaskFailed", "cause": "boom","#,
+        );
+        let end = parse(&failed).unwrap().end.unwrap();
+        assert_eq!(end.status, ExecutionStatus::Failed);
+        assert_eq!(end.error.as_deref(), Some("States.TaskFailed"));
+        assert_eq!(end.cause.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn running_is_no_end_and_other_events_are_not_read() {
+        let running = with(r#""status": "SUCCEEDED""#, r#""status": "RUNNING""#)
+            .replace(r#""stopDate": 1551225017576,"#, "");
+        let event = parse(&running).unwrap();
+        assert_eq!(event.end, None);
+        assert_eq!(event.at_ms, Some(1551225014968));
+        assert!(
+            parse(r#"{"source": "aws.s3", "detail-type": "Object Created", "detail": {}}"#)
+                .is_err()
+        );
+        assert!(parse("not json").is_err());
+    }
+
+    #[test]
+    fn ends_followed_here_nudge_else_they_go_round_until_stale_or_worn() {
+        let event = parse(SUCCEEDED);
+        let at = 1551225017576;
+        assert_eq!(dispose(&event, true, 1, at), Disposition::Nudge);
+        assert_eq!(
+            dispose(&event, false, 1, at + 1_000),
+            Disposition::NudgeAndLeave
+        );
+        assert_eq!(dispose(&event, false, 1, at + 301_000), Disposition::Drop);
+        assert_eq!(dispose(&event, false, MAX_RECEIVES, at), Disposition::Drop);
+        assert_eq!(dispose(&Err("junk".into()), true, 1, at), Disposition::Drop);
+    }
+
+    #[test]
+    fn a_late_running_event_is_dropped_even_where_followed() {
+        let running = parse(&with(r#""status": "SUCCEEDED""#, r#""status": "RUNNING""#));
+        assert_eq!(dispose(&running, true, 1, 0), Disposition::Drop);
+    }
+}
