@@ -684,7 +684,7 @@ async fn an_executions_end_as_an_event_on_a_queue() {
     assert_eq!(
         format!("events: {events:?}, a SendMessage not from the rule: {forged}"),
         cell(
-            r#"events: ["Succeeded {\"a\":1}"], a SendMessage not from the rule: accepted"#,
+            r#"events: ["Succeeded {\"a\": 1}"], a SendMessage not from the rule: accepted"#,
             "events: [], a SendMessage not from the rule: accepted"
         )
     );
