@@ -137,6 +137,7 @@ mod tests {
         assert!(!get("WorkerImage").unwrap().has_default);
         assert!(get("NamePrefix").unwrap().has_default);
         assert!(get("DeployedStackPolicyArn").unwrap().has_default);
+        assert!(get("EventsStateMachineArns").unwrap().has_default);
         assert!(get("DefinitionKey").is_some());
         assert!(found.iter().all(|d| !d.key.contains(' ')), "{found:?}");
     }

@@ -57,11 +57,66 @@ fn every_wildcard_resource_is_justified_in_a_comment() {
     }
 }
 
+/// The SDK methods (snake_case, as called: `.name()`) that an IAM action
+/// authorises: the API of the same name, and for SQS its batch form too,
+/// which IAM authorises by the single action (`DeleteMessageBatch` by
+/// `sqs:DeleteMessage`, `ChangeMessageVisibilityBatch` by
+/// `sqs:ChangeMessageVisibility`: Amazon SQS developer guide, "Amazon SQS
+/// API permissions: Actions and resource reference").
+fn sdk_calls(service: &str, action: &str) -> Vec<String> {
+    // IAM names ListObjectsV2 after the bucket it lists.
+    let action = if (service, action) == ("s3", "ListBucket") {
+        "ListObjectsV2"
+    } else {
+        action
+    };
+    let snake: String = action
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let lower = c.to_ascii_lowercase();
+            if c.is_ascii_uppercase() && i > 0 {
+                vec!['_', lower]
+            } else {
+                vec![lower]
+            }
+        })
+        .collect();
+    let batch = ["DeleteMessage", "ChangeMessageVisibility"];
+    let mut calls = vec![format!(".{snake}()")];
+    if service == "sqs" && batch.contains(&action) {
+        calls.push(format!(".{snake}_batch()"));
+    }
+    calls
+}
+
+#[test]
+fn an_sqs_batch_call_is_authorised_by_its_single_action() {
+    assert_eq!(sdk_calls("sqs", "ReceiveMessage"), [".receive_message()"]);
+    assert_eq!(
+        sdk_calls("sqs", "DeleteMessage"),
+        [".delete_message()", ".delete_message_batch()"]
+    );
+    assert_eq!(
+        sdk_calls("sqs", "ChangeMessageVisibility"),
+        [
+            ".change_message_visibility()",
+            ".change_message_visibility_batch()"
+        ]
+    );
+    assert_eq!(sdk_calls("s3", "ListBucket"), [".list_objects_v2()"]);
+    assert_eq!(
+        sdk_calls("states", "StartExecution"),
+        [".start_execution()"]
+    );
+}
+
 /// Each action the worker role grants (in WorkerRole and the conditional
 /// ArtifactKeyPolicy) is an API call the worker's code makes (its
-/// snake_case SDK method appears in src/job, src/tasks or src/sfn.rs);
-/// PassRole is implied by handing CloudFormation a roleArn, and
-/// kms:Decrypt by reading artifacts S3 decrypts with a customer key.
+/// snake_case SDK method, or for SQS its batch form, appears in src/job,
+/// src/tasks, src/sfn.rs or src/events.rs); PassRole is implied by handing
+/// CloudFormation a roleArn, and kms:Decrypt by reading artifacts S3
+/// decrypts with a customer key.
 #[test]
 fn the_worker_role_grants_only_what_the_worker_calls() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -75,12 +130,12 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
         }
     }
     let mut code = String::new();
-    for part in ["sfn.rs", "job", "tasks"] {
+    for part in ["sfn.rs", "job", "tasks", "events.rs"] {
         read_all(&root.join(part), &mut code);
     }
     let mut lines = resource("WorkerRole");
     lines.extend(resource("ArtifactKeyPolicy"));
-    let actions: Vec<String> = lines
+    let actions: Vec<(String, String)> = lines
         .iter()
         .filter_map(|l| {
             let item = l
@@ -96,14 +151,20 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
                     "s3",
                     "iam",
                     "kms",
+                    "sqs",
                 ]
                 .contains(&service);
-            is_action.then(|| action.to_string())
+            is_action.then(|| (service.to_string(), action.to_string()))
         })
         .collect();
-    assert!(actions.len() >= 20, "{actions:?}");
-    assert!(actions.contains(&"Decrypt".to_string()), "{actions:?}");
-    for action in actions {
+    assert!(actions.len() >= 23, "{actions:?}");
+    for expected in ["Decrypt", "ReceiveMessage", "ChangeMessageVisibility"] {
+        assert!(
+            actions.iter().any(|(_, a)| a == expected),
+            "{expected}: {actions:?}"
+        );
+    }
+    for (service, action) in actions {
         if action == "Decrypt" {
             assert!(
                 code.contains(".get_object()"),
@@ -118,27 +179,11 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
             );
             continue;
         }
-        // IAM names ListObjectsV2 after the bucket it lists.
-        let action = if action == "ListBucket" {
-            "ListObjectsV2".to_string()
-        } else {
-            action
-        };
-        let snake: String = action
-            .chars()
-            .enumerate()
-            .flat_map(|(i, c)| {
-                let lower = c.to_ascii_lowercase();
-                if c.is_ascii_uppercase() && i > 0 {
-                    vec!['_', lower]
-                } else {
-                    vec![lower]
-                }
-            })
-            .collect();
+        let calls = sdk_calls(&service, &action);
         assert!(
-            code.contains(&format!(".{snake}()")),
-            "the worker role grants {action}, which the worker never calls"
+            calls.iter().any(|call| code.contains(call.as_str())),
+            "the worker role grants {service}:{action}, which the worker never calls ({})",
+            calls.join(" or ")
         );
     }
 }
@@ -168,7 +213,8 @@ fn every_granted_service_is_checked() {
                     "iam",
                     "kms",
                     "logs",
-                    "sts"
+                    "sts",
+                    "sqs"
                 ]
                 .contains(&service),
                 "{line}"
@@ -294,6 +340,177 @@ fn the_worker_stages_large_templates_where_it_may() {
     ] {
         assert!(bucket.contains(private), "{private}: {bucket}");
     }
+}
+
+/// The statement with this Sid among `lines`: its own lines, up to the
+/// next statement or comment at its indentation.
+fn statement(lines: &[&'static str], sid: &str) -> String {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == format!("- Sid: {sid}"))
+        .unwrap_or_else(|| panic!("no statement {sid}"));
+    let own = indent(lines[start]);
+    std::iter::once(lines[start])
+        .chain(
+            lines[start + 1..]
+                .iter()
+                .take_while(|l| !l.trim().is_empty() && indent(l) > own)
+                .copied(),
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A resource's lines without its comments.
+fn uncommented(name: &str) -> String {
+    resource(name)
+        .into_iter()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The worker is told the events queue under the variable its
+/// `--events-queue` flag reads, and may receive, delete and change the
+/// visibility of messages there, nowhere else and nothing more.
+#[test]
+fn the_worker_is_told_the_events_queue_and_may_only_read_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
+    assert!(cli.contains("env = \"CPSF_EVENTS_QUEUE\""));
+    assert!(cli.contains("events_queue: Option<String>"));
+    let task = resource("WorkerTaskDefinition").join("\n");
+    assert!(
+        task.contains("- Name: CPSF_EVENTS_QUEUE\n              Value: !Ref EventsQueue"),
+        "{task}"
+    );
+    let role = resource("WorkerRole");
+    let read = statement(&role, "ReadExecutionEvents");
+    assert_eq!(
+        read.lines().map(str::trim).collect::<Vec<_>>(),
+        [
+            "- Sid: ReadExecutionEvents",
+            "Effect: Allow",
+            "Action:",
+            "- sqs:ReceiveMessage",
+            "- sqs:DeleteMessage",
+            "- sqs:ChangeMessageVisibility",
+            "Resource: !GetAtt EventsQueue.Arn",
+        ]
+    );
+    let granted = role
+        .iter()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains("sqs:"))
+        .count();
+    assert_eq!(granted, 3, "SQS granted beyond ReadExecutionEvents");
+    assert!(TEMPLATE.contains(
+        "\n  EventsQueue:\n    Description: A worker run outside this stack takes it as \
+         --events-queue.\n    Value: !Ref EventsQueue"
+    ));
+}
+
+/// The worker believes what an event says, so only the rule may put one
+/// on the queue: EventBridge is allowed for this rule alone, anyone else
+/// is denied (whatever their own policies say), and nothing travels in
+/// clear text.
+#[test]
+fn only_the_events_rule_may_send_to_the_events_queue() {
+    let policy = resource("EventsQueuePolicy");
+    assert!(policy.join("\n").contains("Queues: [!Ref EventsQueue]"));
+    let allows: Vec<&&str> = policy
+        .iter()
+        .filter(|l| l.contains("Effect: Allow"))
+        .collect();
+    assert_eq!(allows.len(), 1, "{policy:?}");
+    let allow = statement(&policy, "OnlyTheRuleSends");
+    let deny = statement(&policy, "NobodyElseSends");
+    for (statement, expected) in [
+        (&allow, "Effect: Allow"),
+        (&allow, "Principal: {Service: events.amazonaws.com}"),
+        (
+            &allow,
+            "ArnEquals:\n                aws:SourceArn: !GetAtt EventsRule.Arn",
+        ),
+        (&deny, "Effect: Deny"),
+        (&deny, "Principal: \"*\""),
+        (
+            &deny,
+            "ArnNotEquals:\n                aws:SourceArn: !GetAtt EventsRule.Arn",
+        ),
+    ] {
+        assert!(statement.contains(expected), "{expected}: {statement}");
+    }
+    for statement in [&allow, &deny] {
+        assert!(statement.contains("Action: sqs:SendMessage"), "{statement}");
+        assert!(
+            statement.contains("Resource: !GetAtt EventsQueue.Arn"),
+            "{statement}"
+        );
+        assert_eq!(statement.matches("Condition:").count(), 1, "{statement}");
+    }
+    let tls = statement(&policy, "TlsOnly");
+    for expected in [
+        "Effect: Deny",
+        "Principal: \"*\"",
+        "- sqs:SendMessage",
+        "- sqs:ReceiveMessage",
+        "Bool:\n                aws:SecureTransport: \"false\"",
+    ] {
+        assert!(tls.contains(expected), "{expected}: {tls}");
+    }
+    // The rule sends to this queue under the queue's policy, not a role.
+    let rule = uncommented("EventsRule");
+    assert!(rule.contains("Arn: !GetAtt EventsQueue.Arn"), "{rule}");
+    assert!(!rule.contains("RoleArn"), "{rule}");
+}
+
+/// The rule matches what src/events.rs reads (Step Functions' execution
+/// status changes), for the deploy state machine always and the extra
+/// machines only when given, so its pattern never holds an empty ARN; the
+/// queue is encrypted and keeps an event an hour at most.
+#[test]
+fn the_events_rule_sends_the_deploy_machines_status_changes() {
+    let rule = uncommented("EventsRule");
+    let code = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/events.rs"),
+    )
+    .unwrap();
+    for (key, value) in [
+        ("source", "aws.states"),
+        ("detail-type", "Step Functions Execution Status Change"),
+    ] {
+        assert!(rule.contains(&format!("{key}: [{value}]")), "{rule}");
+        assert!(
+            code.contains(&format!("\"{value}\"")),
+            "src/events.rs reads {value}"
+        );
+    }
+    assert!(
+        rule.contains(
+            "stateMachineArn: !If\n            \
+             - HasEventsStateMachineArns\n            \
+             - !Split [\",\", !Sub \"${DeployStateMachine},${EventsStateMachineArns}\"]\n            \
+             - [!Ref DeployStateMachine]"
+        ),
+        "{rule}"
+    );
+    assert!(TEMPLATE.contains(
+        "\n  HasEventsStateMachineArns: !Not [!Equals [!Ref EventsStateMachineArns, \"\"]]\n"
+    ));
+    let parameter = resource("EventsStateMachineArns").join("\n");
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+    let queue = uncommented("EventsQueue");
+    let (_, queue) = queue.split_once("Properties:").unwrap();
+    for expected in [
+        "QueueName: !Sub \"${NamePrefix}-execution-events\"",
+        "SqsManagedSseEnabled: true",
+        "MessageRetentionPeriod: 3600",
+    ] {
+        assert!(queue.contains(expected), "{expected}: {queue}");
+    }
+    // EventBridge cannot send to a queue under the AWS managed key.
+    assert!(!queue.contains("KmsMasterKeyId"), "{queue}");
 }
 
 /// kms:Decrypt exists only when a key is given, and only through S3.

@@ -56,6 +56,39 @@ async fn stack_parameters(h: &Harness) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The state machine ARNs the events rule `<prefix>-execution-events`
+/// matches (its pattern's `detail.stateMachineArn`), and the ARNs of its
+/// targets.
+async fn events_rule(h: &Harness, prefix: &str) -> (Vec<String>, Vec<String>) {
+    let events = aws_sdk_eventbridge::Client::new(&h.env.sdk_config().await);
+    let name = format!("{prefix}-execution-events");
+    let rule = events.describe_rule().name(&name).send().await.unwrap();
+    let pattern: serde_json::Value =
+        serde_json::from_str(rule.event_pattern().unwrap_or_default()).unwrap();
+    assert_eq!(pattern["source"], serde_json::json!(["aws.states"]));
+    assert_eq!(
+        pattern["detail-type"],
+        serde_json::json!(["Step Functions Execution Status Change"])
+    );
+    let machines = pattern["detail"]["stateMachineArn"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{pattern}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let targets = events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap()
+        .targets()
+        .iter()
+        .map(|t| t.arn().to_string())
+        .collect();
+    (machines, targets)
+}
+
 /// A playground the bootstrap can install on, with the bucket it installs
 /// from; None (the test skipped) on an emulator that cannot.
 async fn bootstrap_playground() -> Option<Harness> {
@@ -94,6 +127,7 @@ async fn a_second_bootstrap_keeps_the_parameters_it_is_not_given() {
         "ArtifactBucketName=cpsf-artifacts",
         "DesiredCount=0",
         "DeployTimeoutSeconds=7200",
+        "EventsStateMachineArns=arn:aws:states:us-east-1:123456789012:stateMachine:other",
     ];
     let mut args = vec![format!("--parameter=DeployedStackPolicyArn={policy}")];
     args.extend(first.iter().map(|p| format!("--parameter={p}")));
@@ -109,6 +143,15 @@ async fn a_second_bootstrap_keeps_the_parameters_it_is_not_given() {
     assert_eq!(definition["TimeoutSeconds"], 7200);
     let before = stack_parameters(&h).await;
     assert_eq!(before["DeployedStackPolicyArn"], policy, "{before:?}");
+    // The events rule follows the extra state machine as well.
+    let (machines, _) = events_rule(&h, "team").await;
+    assert_eq!(
+        machines,
+        [
+            "arn:aws:states:us-east-1:123456789012:stateMachine:team-deploy",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:other"
+        ]
+    );
 
     bootstrap(&h, &["--parameter", "WorkerImage=cpsf:2"]).await;
     let after = stack_parameters(&h).await;
@@ -189,4 +232,62 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         definition["TimeoutSeconds"],
         cpsf::tasks::definition::DEFAULT_TIMEOUT_SECONDS
     );
+
+    // The execution events: the queue the stack names in its outputs, fed
+    // by a rule for the deploy state machine only (EventsStateMachineArns
+    // empty: no empty ARN in the pattern), written only by that rule.
+    let queue = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("EventsQueue"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no EventsQueue output: {stdout}"))
+        .to_string();
+    let sqs = aws_sdk_sqs::Client::new(&h.env.sdk_config().await);
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    let attribute = |name: &str| {
+        attributes
+            .get(&aws_sdk_sqs::types::QueueAttributeName::from(name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(attribute("SqsManagedSseEnabled"), "true", "{attributes:?}");
+    assert_eq!(
+        attribute("MessageRetentionPeriod"),
+        "3600",
+        "{attributes:?}"
+    );
+    let queue_arn = attribute("QueueArn");
+    assert!(queue_arn.ends_with(":team-execution-events"), "{queue_arn}");
+    let (machines, targets) = events_rule(&h, "team").await;
+    assert_eq!(
+        machines,
+        ["arn:aws:states:us-east-1:123456789012:stateMachine:team-deploy"]
+    );
+    assert_eq!(targets, [queue_arn]);
+    let policy: serde_json::Value = serde_json::from_str(&attribute("Policy")).unwrap();
+    let rule_arn = "arn:aws:events:us-east-1:123456789012:rule/team-execution-events";
+    let statements = policy["Statement"].as_array().unwrap();
+    let sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{sid}: {policy}"))
+    };
+    assert_eq!(
+        sid("OnlyTheRuleSends")["Condition"]["ArnEquals"]["aws:SourceArn"],
+        rule_arn
+    );
+    assert_eq!(
+        sid("NobodyElseSends")["Condition"]["ArnNotEquals"]["aws:SourceArn"],
+        rule_arn
+    );
+    assert_eq!(sid("NobodyElseSends")["Effect"], "Deny");
 }
