@@ -114,7 +114,7 @@ fn an_sqs_batch_call_is_authorised_by_its_single_action() {
 /// Each action the worker role grants (in WorkerRole and the conditional
 /// ArtifactKeyPolicy) is an API call the worker's code makes (its
 /// snake_case SDK method, or for SQS its batch form, appears in src/job,
-/// src/tasks, src/sfn.rs or src/events.rs); PassRole is implied by handing
+/// src/tasks, src/sfn.rs or src/events/); PassRole is implied by handing
 /// CloudFormation a roleArn, and kms:Decrypt by reading artifacts S3
 /// decrypts with a customer key.
 #[test]
@@ -130,7 +130,7 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
         }
     }
     let mut code = String::new();
-    for part in ["sfn.rs", "job", "tasks", "events.rs"] {
+    for part in ["sfn.rs", "job", "tasks", "events"] {
         read_all(&root.join(part), &mut code);
     }
     let mut lines = resource("WorkerRole");
@@ -465,15 +465,16 @@ fn only_the_events_rule_may_send_to_the_events_queue() {
     assert!(!rule.contains("RoleArn"), "{rule}");
 }
 
-/// The rule matches what src/events.rs reads (Step Functions' execution
-/// status changes), for the deploy state machine always and the extra
+/// The rule matches what src/events/event.rs reads (Step Functions'
+/// execution status changes, ends only: the statuses the playground's rule
+/// sends too), for the deploy state machine always and the extra
 /// machines only when given, so its pattern never holds an empty ARN; the
 /// queue is encrypted and keeps an event an hour at most.
 #[test]
 fn the_events_rule_sends_the_deploy_machines_status_changes() {
     let rule = uncommented("EventsRule");
     let code = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/events.rs"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/events/event.rs"),
     )
     .unwrap();
     for (key, value) in [
@@ -483,9 +484,11 @@ fn the_events_rule_sends_the_deploy_machines_status_changes() {
         assert!(rule.contains(&format!("{key}: [{value}]")), "{rule}");
         assert!(
             code.contains(&format!("\"{value}\"")),
-            "src/events.rs reads {value}"
+            "src/events/event.rs reads {value}"
         );
     }
+    let statuses = crate::local::events::END_STATUSES.join(", ");
+    assert!(rule.contains(&format!("status: [{statuses}]")), "{rule}");
     assert!(
         rule.contains(
             "stateMachineArn: !If\n            \
