@@ -50,6 +50,12 @@
 //!   installed), and shared `change_set.rs` (make, wait, execute, read),
 //!   `input.rs`, `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs`
 //!   (when an update provably changes nothing without a change set).
+//! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
+//!   regions (issue 17), pure so far: `spec.rs` (the input's `targets`,
+//!   `waves`, `bake`, `failureTolerance`, checked), `limits.rs` (at most
+//!   [`targets::MAX_TARGETS`], and why), `plan.rs` (each target's deploy
+//!   input, a wave's outcome, progress, output variables), `alarms.rs` (the
+//!   bake's verdict).
 //! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
 //!   through the worker's own code path (dry-run reporter for jobs);
 //!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.
@@ -115,5 +121,6 @@ pub mod preflight;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;
+pub mod targets;
 pub mod tasks;
 pub mod worker;

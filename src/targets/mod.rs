@@ -1,0 +1,25 @@
+//! One Deploy action, many accounts and regions (issue 17): the rollout's
+//! input and decisions, pure (data in, data out; no AWS calls). The states
+//! and task handlers that run a rollout build on this.
+//!
+//! - `spec.rs`: the deploy input's `targets`, `waves`, `bake` and
+//!   `failureTolerance`, checked, every problem at once; `target.rs` and
+//!   `bake.rs` read one target and the bake, `names.rs` what AWS accepts as
+//!   a region, account, role ARN or alarm name.
+//! - `limits.rs`: how many targets one action can report ([`MAX_TARGETS`]),
+//!   the longest name and bake, each with the AWS limit behind it.
+//! - `plan.rs`: each target's own deploy input, a wave's outcome, the
+//!   progress summary and the output variables.
+//! - `alarms.rs`: the bake's verdict from DescribeAlarms' answers.
+//! - `fair.rs`: lists of names within a message's length limit.
+
+pub mod alarms;
+mod bake;
+mod fair;
+pub mod limits;
+pub mod names;
+pub mod plan;
+pub mod spec;
+mod target;
+
+pub use limits::MAX_TARGETS;
