@@ -94,11 +94,19 @@ impl JobRunner {
                 .map_or(0.0, |started| (epoch_now() - started).max(0.0));
             let pause = check_pause(age, &self.settings, self.nudges.events_flowing())
                 .mul_f64(rand::random_range(0.9..1.1));
-            next_check = Instant::now() + pause;
-            if next_check > deadline || self.shutdown.is_cancelled() {
+            let now = Instant::now();
+            next_check = now + pause;
+            // Without events, a check that would fall past the window hands
+            // the job back now. With events, the job stays until its window
+            // ends, listening: the end event, not a check, is what it waits
+            // for (a 5 min deploy is then one job, not two).
+            let hand_back =
+                next_check > deadline && (!self.nudges.events_flowing() || now >= deadline);
+            if hand_back || self.shutdown.is_cancelled() {
                 let due = epoch_now() + pause.as_secs_f64();
                 return self.conclude(job, described, next_round, due).await;
             }
+            next_check = next_check.min(deadline);
         }
     }
 
