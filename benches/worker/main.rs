@@ -41,6 +41,7 @@ mod artifacts;
 mod events;
 mod plot;
 mod recovery;
+mod single;
 mod stats;
 mod waits;
 mod world;
@@ -132,69 +133,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let only = std::env::var("CPSF_BENCH_ONLY").unwrap_or_default();
-    if only == "artifacts" {
-        let large = artifacts::large_artifacts(&world).await?;
-        let text = serde_json::to_string_pretty(&large)?;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
-        let emulator = world.playground.emulator().name();
-        std::fs::write(dir.join(format!("artifacts-{emulator}.json")), &text)?;
-        println!("{text}");
-        world.playground.stop().await;
-        return Ok(());
-    }
-    if only == "recovery" {
-        let executions = if plan.quick { 300 } else { 1000 };
-        let results = recovery::recovery(&world, executions).await?;
-        let emulator = world.playground.emulator().name();
-        let markdown = format!(
-            "Run {} ({emulator}), recovery at start only.\n{}",
-            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
-            recovery::report(&results)
-        );
-        keep(&format!("recovery-{emulator}"), &results, &markdown)?;
-        print!("{markdown}");
-        world.playground.stop().await;
-        return Ok(());
-    }
-    if only == "events" {
-        let results = events::compare(&world, &plan).await?;
-        let emulator = world.playground.emulator().name();
-        let markdown = events::report(&results);
-        keep(&format!("events-{emulator}"), &results, &markdown)?;
-        print!("{markdown}");
-        world.playground.stop().await;
-        return Ok(());
-    }
-    if only == "waits" {
-        let waits = waits::waits(
-            &world,
-            plan.waits_deploys,
-            plan.waits_hold,
-            plan.waits_reach_limit,
-        )
-        .await?;
-        let emulator = world.playground.emulator().name();
-        let results = json!({
-            "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            "plan": if plan.quick { "quick" } else { "full" },
-            "emulator": emulator,
-            "machine": machine(),
-            "waits": waits,
-        });
-        let markdown = format!(
-            "Run {} ({} plan, on {emulator}), concurrent deploys only.\n{}",
-            results["when"].as_str().unwrap_or_default(),
-            results["plan"].as_str().unwrap_or_default(),
-            waits::report(&results["waits"])
-        );
-        // A run with extra worker flags is a comparison, kept beside.
-        let flags: String = std::env::var("CPSF_BENCH_WAITS_ARGS")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(|w| format!("-{}", w.trim_start_matches('-')))
-            .collect();
-        keep(&format!("waits-{emulator}{flags}"), &results, &markdown)?;
-        print!("{markdown}");
+    if single::run(&only, &world, &plan).await? {
         world.playground.stop().await;
         return Ok(());
     }

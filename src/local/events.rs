@@ -121,4 +121,16 @@ mod tests {
         let one = event_pattern(&["arn:m".to_string()]);
         assert_eq!(one["detail"]["stateMachineArn"][0], "arn:m");
     }
+
+    /// The rule sends exactly the statuses a job takes for an end.
+    #[test]
+    fn the_end_statuses_are_the_terminal_ones() {
+        use crate::job::decide::ExecutionStatus;
+        for status in END_STATUSES {
+            assert!(ExecutionStatus::parse(status).is_terminal(), "{status}");
+        }
+        for status in ["RUNNING", "PENDING_REDRIVE"] {
+            assert!(!ExecutionStatus::parse(status).is_terminal(), "{status}");
+        }
+    }
 }

@@ -1,0 +1,70 @@
+//! `CPSF_BENCH_ONLY=<part>`: one part of the benchmark alone, its results
+//! kept as bench/results/<part>-<emulator>.{json,md} (artifacts: .json).
+
+use crate::{Plan, World, artifacts, events, keep, machine, recovery, waits};
+use serde_json::json;
+
+/// Runs the part `only` names; false when it names none of these (the
+/// full run, or the footprint, which main runs itself).
+pub async fn run(only: &str, world: &World, plan: &Plan) -> anyhow::Result<bool> {
+    let emulator = world.playground.emulator().name();
+    let now = || humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let plan_name = if plan.quick { "quick" } else { "full" };
+    let (name, results, markdown) = match only {
+        "artifacts" => {
+            let large = artifacts::large_artifacts(world).await?;
+            let text = serde_json::to_string_pretty(&large)?;
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+            std::fs::write(dir.join(format!("artifacts-{emulator}.json")), &text)?;
+            println!("{text}");
+            return Ok(true);
+        }
+        "recovery" => {
+            let executions = if plan.quick { 300 } else { 1000 };
+            let results = recovery::recovery(world, executions).await?;
+            let markdown = format!(
+                "Run {} ({emulator}), recovery at start only.\n{}",
+                now(),
+                recovery::report(&results)
+            );
+            (format!("recovery-{emulator}"), results, markdown)
+        }
+        "events" => {
+            let results = events::compare(world, plan).await?;
+            let markdown = events::report(&results);
+            (format!("events-{emulator}"), results, markdown)
+        }
+        "waits" => {
+            let waits = waits::waits(
+                world,
+                plan.waits_deploys,
+                plan.waits_hold,
+                plan.waits_reach_limit,
+            )
+            .await?;
+            let when = now();
+            let markdown = format!(
+                "Run {when} ({plan_name} plan, on {emulator}), concurrent deploys only.\n{}",
+                waits::report(&waits)
+            );
+            let results = json!({
+                "when": when,
+                "plan": plan_name,
+                "emulator": emulator,
+                "machine": machine(),
+                "waits": waits,
+            });
+            // A run with extra worker flags is a comparison, kept beside.
+            let flags: String = std::env::var("CPSF_BENCH_WAITS_ARGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|w| format!("-{}", w.trim_start_matches('-')))
+                .collect();
+            (format!("waits-{emulator}{flags}"), results, markdown)
+        }
+        _ => return Ok(false),
+    };
+    keep(&name, &results, &markdown)?;
+    print!("{markdown}");
+    Ok(true)
+}
