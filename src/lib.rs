@@ -45,17 +45,20 @@
 //!   heartbeats, results), `lease.rs` (a task's hold on its token: stop
 //!   before a side effect once Step Functions closed the task), one file
 //!   per handler (`check_stack.rs`, `create_stack.rs`, `update_stack.rs`,
-//!   `delete_stack.rs`, `wait_stack.rs`), `definition.rs`
+//!   `delete_stack.rs`, `wait_stack.rs`; a rollout's `plan_rollout.rs`,
+//!   `finish_wave.rs`, `bake.rs`), `reach.rs` (a rollout target's region
+//!   and assumed-role credentials), `definition.rs`
 //!   (statemachines/deploy.asl.json compiled in, placeholders filled,
 //!   installed), and shared `change_set.rs` (make, wait, execute, read),
 //!   `input.rs`, `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs`
 //!   (when an update provably changes nothing without a change set).
 //! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
-//!   regions (issue 17), pure so far: `spec.rs` (the input's `targets`,
-//!   `waves`, `bake`, `failureTolerance`, checked), `limits.rs` (at most
+//!   regions (issue 17), pure: `spec.rs` (the input's `targets`, `waves`,
+//!   `bake`, `failureTolerance`, checked), `limits.rs` (at most
 //!   [`targets::MAX_TARGETS`], and why), `plan.rs` (each target's deploy
-//!   input, a wave's outcome, progress, output variables), `alarms.rs` (the
-//!   bake's verdict).
+//!   input, a wave's outcome, progress, output variables), `rollout.rs`
+//!   (the plan the states carry, each target a child execution of the
+//!   deploy state machine), `alarms.rs` (the bake's verdict).
 //! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
 //!   through the worker's own code path (dry-run reporter for jobs);
 //!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.

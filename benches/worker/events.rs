@@ -77,10 +77,10 @@ pub fn report(results: &Value) -> String {
         results["machine"]["cpus"],
         results["seconds"].as_f64().unwrap_or_default(),
     );
-    out += "| execution | worker | jobs | completion p50 / p90 / p99 | AWS calls per job | CPU per job |\n|---|---|---|---|---|---|\n";
+    out += "| execution | worker | jobs | completion p50 / p90 / p99 | AWS calls per job | CPU per job | above idle | idle CPU |\n|---|---|---|---|---|---|---|---|\n";
     for c in &classes {
         out += &format!(
-            "| {} | {} | {} | {} / {} / {} | {:.1} | {:.2} ms |\n",
+            "| {} | {} | {} | {} / {} / {} | {:.1} | {:.2} ms | {:.2} ms | {:.2} ms/s |\n",
             class_name(f(c, &["seconds"])),
             shape_name(c),
             c["jobs"],
@@ -89,8 +89,11 @@ pub fn report(results: &Value) -> String {
             ms(f(c, &["completion", "p99"])),
             f(c, &["calls_per_job"]),
             f(c, &["cpu_ms_per_job"]),
+            f(c, &["cpu_ms_per_job_above_idle"]),
+            f(c, &["idle_cpu_ms_per_second"]),
         );
     }
+    out += "\nCPU per job is the worker's CPU over the class's run divided by its jobs; \"above idle\" first takes off what the worker spent at its idle rate (sampled for 10 s after its start-up, before the class's first job: its empty PollForJobs polls, SQS long polls and timers), which it spends however many jobs it serves. CPU time is counted in 10 ms clock ticks.\n";
     out += "\nWith the events queue, against the same run's figures (× = without ÷ with; higher is better):\n\n";
     out += "| execution | completion p50 | vs. no queue | vs. baseline | p99 | calls per job | vs. no queue | CPU per job | vs. no queue | targets (p50 ≤ 300 ms, p99 ≤ 1 s, ≤ 8 calls, ≤ 2 ms CPU) |\n|---|---|---|---|---|---|---|---|---|---|\n";
     for three in classes.chunks(3) {
@@ -119,7 +122,11 @@ pub fn report(results: &Value) -> String {
             missed.push("calls");
         }
         if cpu > CPU_MS_PER_JOB_MAX {
-            missed.push("CPU");
+            if f(events, &["cpu_ms_per_job_above_idle"]) <= CPU_MS_PER_JOB_MAX {
+                missed.push("CPU (met above idle)");
+            } else {
+                missed.push("CPU");
+            }
         }
         out += &format!(
             "| {} | {} | {} | {} | {} | {:.1} | {} | {:.2} ms | {} | {} |\n",
@@ -152,6 +159,21 @@ pub fn report(results: &Value) -> String {
         out += &format!(
             "| {} | {} |\n",
             class_name(f(c, &["seconds"])),
+            ops.join(", ")
+        );
+    }
+    out += "\nEach worker's start-up, left out of the figures per job: discovery reads every pipeline in the account (ListPipelines, a GetPipeline each), then the first recovery sweep. Once per worker start; it grows with the account's pipelines (here every class's, 3 × 3 × jobs), not with the jobs served.\n\n| execution | worker | calls at start-up |\n|---|---|---|\n";
+    for c in &classes {
+        let ops: Vec<String> = c["startup_calls"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        out += &format!(
+            "| {} | {} | {} |\n",
+            class_name(f(c, &["seconds"])),
+            shape_name(c),
             ops.join(", ")
         );
     }

@@ -265,8 +265,16 @@ struct ClassResult {
     completion_samples: Vec<f64>,
     calls_per_job: f64,
     calls_by_operation: BTreeMap<String, f64>,
+    /// Calls the worker made at start-up, before its first job (`settle`):
+    /// once per worker, left out of the per-job figures.
+    startup_calls: BTreeMap<String, u64>,
     transitions: Percentiles,
     cpu_ms_per_job: f64,
+    /// The worker's CPU while it had no job (after its start-up), per
+    /// second: its long polls and timers, spent however many jobs it runs.
+    idle_cpu_ms_per_second: f64,
+    /// `cpu_ms_per_job` less that idle rate over the class's run.
+    cpu_ms_per_job_above_idle: f64,
 }
 
 /// The worker a duration class runs.
@@ -316,7 +324,10 @@ async fn latency_class(
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let worker = Worker::start(world, &provider, &args).await?;
+    let (startup, startup_empty) = worker.settle().await;
+    let idle_cpu_per_second = worker.idle_cpu_per_second().await;
     let cpu_before = worker.cpu_time();
+    let measured_from = Instant::now();
     let mut offsets: Vec<f64> = pipelines
         .iter()
         .map(|_| rand_unit() * plan.spread)
@@ -331,15 +342,21 @@ async fn latency_class(
     let limit = Duration::from_secs_f64(seconds * 2.0 + 180.0);
     let finished = wait_for_answers(world, label, pipelines.len(), limit).await?;
     let cpu = worker.cpu_time() - cpu_before;
+    let idle_cpu = idle_cpu_per_second * measured_from.elapsed().as_secs_f64();
     let calls = worker.calls();
     let empty = worker
         .empty_polls
-        .load(std::sync::atomic::Ordering::Relaxed) as f64;
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(startup_empty) as f64;
     let jobs = pipelines.len() as f64;
     let mut by_operation: BTreeMap<String, f64> = calls
         .calls
         .iter()
-        .map(|(op, n)| (op.clone(), *n as f64 / jobs))
+        .map(|(op, n)| {
+            let before = startup.calls.get(op).copied().unwrap_or(0);
+            (op.clone(), n.saturating_sub(before) as f64 / jobs)
+        })
+        .filter(|(_, n)| *n > 0.0)
         .collect();
     if let Some(polls) = by_operation.get_mut("codepipeline:PollForJobs") {
         *polls -= empty / jobs;
@@ -358,6 +375,7 @@ async fn latency_class(
         completion_samples: finished.completion,
         calls_per_job: per_job,
         calls_by_operation: by_operation,
+        startup_calls: startup.calls,
         transitions: percentiles(
             &world
                 .transitions(&machine)
@@ -367,6 +385,8 @@ async fn latency_class(
                 .collect::<Vec<_>>(),
         ),
         cpu_ms_per_job: cpu.as_secs_f64() * 1000.0 / jobs,
+        idle_cpu_ms_per_second: idle_cpu_per_second * 1000.0,
+        cpu_ms_per_job_above_idle: (cpu.as_secs_f64() - idle_cpu).max(0.0) * 1000.0 / jobs,
     })
 }
 

@@ -18,6 +18,10 @@ pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
 /// Workers run as bootstrap deploys them: with a journal.
 const JOURNAL_BUCKET: &str = "bench-journal";
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
+/// How long a worker's idle CPU is sampled before its class starts. CPU
+/// time is counted in clock ticks (10 ms, `stats.rs`), so the sample is
+/// long enough for a few.
+const IDLE_SAMPLE: Duration = Duration::from_secs(10);
 
 pub struct World {
     pub playground: Playground,
@@ -359,6 +363,44 @@ impl Worker {
 
     pub fn calls(&self) -> ProxyStats {
         self.proxy.stats()
+    }
+
+    /// Waits out the worker's start-up — discovery (ListPipelines, one
+    /// GetPipeline per pipeline in the account) and the first recovery
+    /// sweep — until nothing but its long polls has called out for a
+    /// second; returns what it made by then and its empty polls. That cost
+    /// is once per worker start and grows with the account, not with the
+    /// jobs, so the per-job figures leave it out and report it apart.
+    pub async fn settle(&self) -> (ProxyStats, u64) {
+        const LONG_POLLS: [&str; 2] = ["codepipeline:PollForJobs", "sqs:ReceiveMessage"];
+        const QUIET: Duration = Duration::from_secs(1);
+        let busy = |stats: &ProxyStats| -> u64 {
+            stats
+                .calls
+                .iter()
+                .filter(|(op, _)| !LONG_POLLS.contains(&op.as_str()))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut seen = busy(&self.calls());
+        let mut quiet_since = std::time::Instant::now();
+        while quiet_since.elapsed() < QUIET && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = busy(&self.calls());
+            if now != seen {
+                (seen, quiet_since) = (now, std::time::Instant::now());
+            }
+        }
+        (self.calls(), self.empty_polls.load(Ordering::Relaxed))
+    }
+
+    /// The worker's CPU seconds per second while it has no job, over
+    /// [`IDLE_SAMPLE`] right after `settle`.
+    pub async fn idle_cpu_per_second(&self) -> f64 {
+        let before = self.cpu_time();
+        tokio::time::sleep(IDLE_SAMPLE).await;
+        (self.cpu_time() - before).as_secs_f64() / IDLE_SAMPLE.as_secs_f64()
     }
 
     /// `cpsf_jobs_in_flight` from the worker's own metrics.

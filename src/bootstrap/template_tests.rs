@@ -135,6 +135,7 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
     }
     let mut lines = resource("WorkerRole");
     lines.extend(resource("ArtifactKeyPolicy"));
+    lines.extend(resource("TargetRolesPolicy"));
     let actions: Vec<(String, String)> = lines
         .iter()
         .filter_map(|l| {
@@ -152,13 +153,21 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
                     "iam",
                     "kms",
                     "sqs",
+                    "sts",
+                    "cloudwatch",
                 ]
                 .contains(&service);
             is_action.then(|| (service.to_string(), action.to_string()))
         })
         .collect();
     assert!(actions.len() >= 23, "{actions:?}");
-    for expected in ["Decrypt", "ReceiveMessage", "ChangeMessageVisibility"] {
+    for expected in [
+        "Decrypt",
+        "ReceiveMessage",
+        "ChangeMessageVisibility",
+        "AssumeRole",
+        "DescribeAlarms",
+    ] {
         assert!(
             actions.iter().any(|(_, a)| a == expected),
             "{expected}: {actions:?}"
@@ -169,6 +178,13 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
             assert!(
                 code.contains(".get_object()"),
                 "kms:Decrypt without an S3 read it serves"
+            );
+            continue;
+        }
+        if (service.as_str(), action.as_str()) == ("sts", "AssumeRole") {
+            assert!(
+                code.contains("AssumeRoleProvider::builder("),
+                "sts:AssumeRole without the provider that assumes a target's role"
             );
             continue;
         }
@@ -214,7 +230,9 @@ fn every_granted_service_is_checked() {
                     "kms",
                     "logs",
                     "sts",
-                    "sqs"
+                    "sqs",
+                    "events",
+                    "cloudwatch"
                 ]
                 .contains(&service),
                 "{line}"

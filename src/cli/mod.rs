@@ -233,7 +233,13 @@ fn parse_handler(name: &str) -> Result<crate::tasks::Handler, String> {
     crate::tasks::Handler::ALL
         .into_iter()
         .find(|h| h.default_activity().trim_start_matches("cpsf-") == name)
-        .ok_or_else(|| format!("unknown task '{name}': check-stack, create-stack, update-stack, delete-stack, wait-stack"))
+        .ok_or_else(|| {
+            let names: Vec<&str> = crate::tasks::Handler::ALL
+                .iter()
+                .map(|h| h.name())
+                .collect();
+            format!("unknown task '{name}': {}", names.join(", "))
+        })
 }
 
 #[derive(Args)]

@@ -7,64 +7,62 @@
 use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS};
 use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
 
-/// The most targets one Deploy action deploys. Two limits meet here; the
-/// tighter one is Step Functions' execution history.
+/// The most targets one Deploy action deploys. Three limits meet here;
+/// the tightest is the failure message.
 ///
-/// 1. **Execution history.** An execution keeps at most 25,000 events (Step
-///    Functions developer guide, "Quotas", "Quotas related to state machine
-///    executions"), and an Inline Map state's iterations add their events
-///    to it ("Using Map state in Inline mode"). A target's path costs at
-///    most [`EVENTS_PER_TARGET`], a wave at most [`EVENTS_PER_WAVE`] more,
-///    the execution's own states [`EVENTS_PER_EXECUTION`]. With every
-///    target in its own wave (the worst case), 100 targets need
-///    100 × (200 + 30) + 100 = 23,100 events, 1,900 (8 %) below the
-///    quota; 110 would need 25,400.
+/// 1. **The failure message.** A wave may hold every target, and when it
+///    stops the rollout the message names each failed target within
+///    CodePipeline's 5,000 characters (`job/limits.rs`): 100 × (40 + 2
+///    separator) = 4,200, leaving 800 for what failed ([`MAX_NAME`]).
 /// 2. **Output variables.** Each target adds `<name>_StackId` and
 ///    `<name>_Status`, at most [`VARIABLE_CHARS_PER_TARGET`] = 360
 ///    characters, so 100 targets take 36,000 of the action's 122,880
 ///    (CodePipeline user guide, "Quotas"; `job/limits.rs`), leaving 86,880
 ///    for `ExecutionArn`, `StateMachineArn` and the first target's stack
 ///    outputs as today (`job/outputs.rs` leaves out what does not fit).
+/// 3. **Execution history.** An execution keeps at most 25,000 events (Step
+///    Functions developer guide, "Quotas"). Each target runs in a child
+///    execution with a history of its own (`rollout.rs`); in the rollout's
+///    history a target costs at most [`EVENTS_PER_TARGET`], a wave at most
+///    [`EVENTS_PER_WAVE`], the rollout's own states and bakes
+///    [`EVENTS_PER_EXECUTION`]: with every target in its own wave, 100
+///    targets need 100 × (30 + 40) + 300 = 7,300 events, far below.
 ///
 /// More targets than this are refused before any deploy starts: split them
 /// over several Deploy actions (one per stage, or per account group).
 pub const MAX_TARGETS: usize = 100;
 
 /// The longest target name. The output variable keys would allow 120
-/// (keys ≤ 128, `job/outputs.rs`, minus `_StackId`), but a wave may hold
-/// every target and a failure must name each failed one within
-/// CodePipeline's 5,000-character message: 100 × (40 + 2 separator) =
-/// 4,200, leaving 800 for the message's first line and what failed.
+/// (keys ≤ 128, `job/outputs.rs`, minus `_StackId`), but a failure must
+/// name each failed target of a wave within CodePipeline's 5,000-character
+/// message (see [`MAX_TARGETS`]), and a target's child execution is named
+/// `<target>-<16 hex digits>` within Step Functions' 80 (`rollout.rs`).
 pub const MAX_NAME: usize = 40;
 
 /// Step Functions' execution history quota (developer guide, "Quotas").
 pub const HISTORY_EVENTS: usize = 25_000;
 
-/// The events one target's path may add. Today's longest path (the
-/// recreate one: CheckStack, ChooseOperation, DeleteFailedStack,
-/// CreateStack, WaitForStack, StackStable, Deployed) costs 26 events when
-/// nothing is retried (an activity Task 5: TaskStateEntered,
-/// ActivityScheduled, ActivityStarted, ActivitySucceeded, TaskStateExited;
-/// a Choice or Pass 2), 108 more when each of its four tasks uses all 9
-/// retries its retriers allow (3 events each), and 2 for the Map iteration
-/// (MapIterationStarted, MapIterationSucceeded): 136. Issue 17 adds a few
-/// states to that path (change set and execute as two tasks: 32 with
-/// retries; a Pass that hands the target its input and one a failed target
-/// ends in, so that its wave can tolerate it: 4), and each further hour
-/// WaitForStack waits adds 7 (3 hours: 21): 193, rounded up to 200. The
-/// test below recomputes the 136 from the definition.
-pub const EVENTS_PER_TARGET: usize = 200;
+/// The events one target adds to the rollout's history: its Map iteration
+/// (2: MapIterationStarted, MapIterationSucceeded), the DeployTarget task
+/// that starts its child execution and waits for it (6: TaskStateEntered,
+/// TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded or TaskFailed,
+/// TaskStateExited) with its retries (3 each), and the Pass a failed target
+/// ends in (2). The test below recomputes it from the definition: 25, with
+/// room to 30. The target's own path (checks, change set, waits) is in its
+/// child execution's history.
+pub const EVENTS_PER_TARGET: usize = 30;
 
-/// A wave's own events: its Map state (4: MapStateEntered, MapStateStarted,
-/// MapStateSucceeded, MapStateExited), the bake's heartbeat task with its
-/// retries (14), two Choices on its verdict and the wave's outcome (4) and
-/// a Pass for the progress (2): 24, rounded up to 30.
-pub const EVENTS_PER_WAVE: usize = 30;
+/// A wave's own events: NextWave (2), the Map state (4: MapStateEntered,
+/// MapStateStarted, MapStateSucceeded, MapStateExited), FinishWave with its
+/// retries (14) and the Choice after it (2): 22, rounded up to 40.
+pub const EVENTS_PER_WAVE: usize = 40;
 
-/// The execution's own: ExecutionStarted and its end (2), a task reading
-/// and staging the templates with its retries (32), and a few Pass and
-/// Choice states around the waves (under 20): about 50, rounded up to 100.
-pub const EVENTS_PER_EXECUTION: usize = 100;
+/// The rollout's own: ExecutionStarted and its end (2), Route (2),
+/// PlanRollout with its retries (14), RolloutDone (2), and the bakes: a
+/// Bake task and its Choice (7) each hour of the 12 the bakes may take
+/// together ([`MAX_TOTAL_BAKE_SECONDS`]), 84, with a retry each hour (36):
+/// 140, rounded up to 300.
+pub const EVENTS_PER_EXECUTION: usize = 300;
 
 /// The longest `StackId` value: `arn:aws-us-gov:cloudformation:` (30),
 /// a region and `:` (15), an account and `:` (13), `stack/` (6), a stack
@@ -110,66 +108,33 @@ mod tests {
     use crate::tasks::definition::{DEPLOY_ASL, with_timeout};
     use serde_json::Value;
 
-    /// The events of the costliest path from `state` to an end, each loop
-    /// taken once, every retry used: a Task 5 plus 3 a retry, anything
-    /// else 2.
-    fn costliest(states: &Value, state: &str, seen: &mut Vec<String>) -> usize {
-        if seen.iter().any(|s| s == state) {
-            return 0;
-        }
-        let s = &states[state];
-        let own = match s["Type"].as_str() {
-            Some("Task") => {
-                let retries: u64 = s["Retry"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|r| r["MaxAttempts"].as_u64().unwrap_or(3))
-                    .sum();
-                5 + 3 * retries as usize
-            }
-            _ => 2,
-        };
-        let mut next: Vec<&str> = s["Next"].as_str().into_iter().collect();
-        next.extend(s["Default"].as_str());
-        for list in ["Choices", "Catch"] {
-            next.extend(
-                s[list]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c["Next"].as_str()),
-            );
-        }
-        seen.push(state.to_string());
-        let rest = next
-            .into_iter()
-            .map(|n| costliest(states, n, seen))
-            .max()
-            .unwrap_or(0);
-        seen.pop();
-        own + rest
-    }
-
+    /// The events of DeployTarget and what follows it in a target's Map
+    /// iteration: a Task 6 plus 3 a retry, a Pass 2, and the iteration 2.
     #[test]
-    fn a_targets_path_fits_its_event_budget() {
+    fn a_targets_events_fit_their_budget() {
         let definition: Value =
             serde_json::from_str(&with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS)).unwrap();
-        let start = definition["StartAt"].as_str().unwrap();
-        let path = costliest(&definition["States"], start, &mut Vec::new());
-        // The recreate path with every retry, as the constant's comment says.
-        assert_eq!(path, 134);
-        let iteration = 2;
-        let added_by_issue_17 = 32 + 4;
-        let three_more_hours = 3 * 7;
-        assert!(path + iteration + added_by_issue_17 + three_more_hours <= EVENTS_PER_TARGET);
+        let iteration = &definition["States"]["DeployWave"]["ItemProcessor"]["States"];
+        let task = &iteration["DeployTarget"];
+        let retries: u64 = task["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["MaxAttempts"].as_u64().unwrap_or(3))
+            .sum();
+        let states = iteration.as_object().unwrap();
+        assert_eq!(states.len(), 2, "DeployTarget and TargetFailed");
+        assert_eq!(iteration["TargetFailed"]["Type"], "Pass");
+        let events = 2 + 6 + 3 * retries as usize + 2;
+        assert_eq!(events, 25);
+        assert!(events <= EVENTS_PER_TARGET);
     }
 
     #[test]
     fn the_numbers_in_the_comments_hold() {
         assert_eq!(
             MAX_TARGETS * (EVENTS_PER_TARGET + EVENTS_PER_WAVE) + EVENTS_PER_EXECUTION,
-            23_100
+            7_300
         );
         assert_eq!(VARIABLE_CHARS_PER_TARGET, 360);
         assert_eq!(MAX_TARGETS * VARIABLE_CHARS_PER_TARGET, 36_000);

@@ -1,6 +1,8 @@
 //! One Deploy action, many accounts and regions (issue 17): the rollout's
 //! input and decisions, pure (data in, data out; no AWS calls). The states
-//! and task handlers that run a rollout build on this.
+//! that run a rollout are in statemachines/deploy.asl.json; their task
+//! handlers (`tasks/plan_rollout.rs`, `finish_wave.rs`, `bake.rs`) and how
+//! a task reaches a target (`tasks/reach.rs`) build on this.
 //!
 //! - `spec.rs`: the deploy input's `targets`, `waves`, `bake` and
 //!   `failureTolerance`, checked, every problem at once; `target.rs` and
@@ -10,6 +12,8 @@
 //!   the longest name and bake, each with the AWS limit behind it.
 //! - `plan.rs`: each target's own deploy input, a wave's outcome, the
 //!   progress summary and the output variables.
+//! - `rollout.rs`: the plan the states carry (each target's child
+//!   execution and its input) and the progress after each wave.
 //! - `alarms.rs`: the bake's verdict from DescribeAlarms' answers.
 //! - `fair.rs`: lists of names within a message's length limit.
 
@@ -19,6 +23,7 @@ mod fair;
 pub mod limits;
 pub mod names;
 pub mod plan;
+pub mod rollout;
 pub mod spec;
 mod target;
 

@@ -6,6 +6,7 @@ use super::fair::{list, units};
 use super::limits::{STACK_ID_SUFFIX, STATUS_SUFFIX};
 use super::spec::{ROLLOUT_KEYS, TARGET_KEY, Target};
 use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_SUMMARY, cut};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -45,7 +46,7 @@ pub fn target_deploy(deploy: &Value, target: &Target) -> Value {
     Value::Object(input)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TargetStatus {
     Succeeded,
     Failed,
@@ -63,17 +64,30 @@ impl TargetStatus {
     }
 }
 
-/// How one target's path ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How one target's path ended, as the rollout's output lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TargetResult {
     pub name: String,
     pub status: TargetStatus,
     /// The stack's ARN, when there is a stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_status: Option<String>,
     /// Where a failed path stopped (the state), and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The stack's outputs, when it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Map<String, Value>>,
+    /// The target's own execution, which `cpsf history` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

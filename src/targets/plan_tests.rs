@@ -77,6 +77,9 @@ fn result(name: &str, status: TargetStatus, cause: &str) -> TargetResult {
         state: (status == TargetStatus::Failed).then(|| "UpdateStack".into()),
         error: (status == TargetStatus::Failed).then(|| "Cpsf.UnsafeChange".into()),
         cause: (status == TargetStatus::Failed).then(|| cause.into()),
+        stack_status: None,
+        outputs: None,
+        execution_arn: None,
     }
 }
 
@@ -107,6 +110,9 @@ fn more_failures_stop_the_rollout_naming_each_failed_target() {
             state: Some("CheckStack".into()),
             error: Some("Cpsf.Denied".into()),
             cause: None,
+            stack_status: None,
+            outputs: None,
+            execution_arn: None,
         },
     ];
     assert_eq!(
@@ -253,6 +259,9 @@ fn the_most_targets_variables_fit_what_codepipeline_accepts() {
             state: None,
             error: None,
             cause: None,
+            stack_status: None,
+            outputs: None,
+            execution_arn: None,
         })
         .collect();
     let variables = output_variables(&results);

@@ -8,7 +8,7 @@
 
 use super::bake;
 pub use super::bake::Bake;
-use super::limits::{EVENTS_PER_TARGET, MAX_TARGETS};
+use super::limits::MAX_TARGETS;
 use super::names::{closest, partition, role_arn};
 use super::target;
 pub use super::target::Target;
@@ -140,11 +140,11 @@ fn targets(object: &Map<String, Value>, list: &Value, problems: &mut Vec<String>
     }
     if list.len() > MAX_TARGETS {
         problems.push(format!(
-            "targets lists {} targets; one Deploy action deploys at most {MAX_TARGETS}: each \
-             target's deploy adds up to {EVENTS_PER_TARGET} events to the execution's history, \
-             which Step Functions caps at 25,000, and two output variables to the \
-             action's, which CodePipeline caps at 122,880 characters; split the targets over \
-             several Deploy actions",
+            "targets lists {} targets; one Deploy action deploys at most {MAX_TARGETS}: a \
+             failed wave's message names each failed target within the 5,000 characters \
+             CodePipeline shows, and each target adds two output variables to the action's, \
+             which CodePipeline caps at 122,880 characters; split the targets over several \
+             Deploy actions",
             list.len()
         ));
     }

@@ -140,10 +140,10 @@ fn more_targets_than_one_action_reports_are_refused_saying_why() {
         error(with(
             json!({"targets": targets, "waves": null, "bake": null})
         )),
-        "targets lists 101 targets; one Deploy action deploys at most 100: each target's deploy \
-         adds up to 200 events to the execution's history, which Step Functions caps at 25,000, \
-         and two output variables to the action's, which CodePipeline caps at 122,880 \
-         characters; split the targets over several Deploy actions"
+        "targets lists 101 targets; one Deploy action deploys at most 100: a failed wave's \
+         message names each failed target within the 5,000 characters CodePipeline shows, and \
+         each target adds two output variables to the action's, which CodePipeline caps at \
+         122,880 characters; split the targets over several Deploy actions"
     );
     let hundred = &targets[..MAX_TARGETS];
     assert!(

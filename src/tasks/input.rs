@@ -32,10 +32,25 @@ pub struct DeployInput {
     #[serde(default)]
     pub recreate_failed_stack: bool,
     pub pipeline: Option<PipelineKey>,
+    /// Where the stack goes when this deploy is one target of a rollout
+    /// (`targets::plan::target_deploy`); None: the worker's own account
+    /// and region.
+    pub target: Option<TargetKey>,
     /// What CheckStack found (`$.check`).
     pub check: Option<Check>,
     /// What CreateStack or UpdateStack returned (`$.operation`).
     pub operation: Option<Operation>,
+}
+
+/// A rollout target's place: its account and region, and the role that
+/// reaches it (`tasks/reach.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetKey {
+    pub name: String,
+    pub account: Option<String>,
+    pub region: String,
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,9 @@
 //! - `runner.rs`: one long-poll loop per activity, bounded concurrency,
 //!   heartbeats while a handler works, SendTaskSuccess/SendTaskFailure.
 //! - one file per handler: `check_stack.rs`, `create_stack.rs`,
-//!   `update_stack.rs`, `delete_stack.rs`, `wait_stack.rs`.
+//!   `update_stack.rs`, `delete_stack.rs`, `wait_stack.rs`; a rollout's
+//!   (`targets/`): `plan_rollout.rs`, `finish_wave.rs`, `bake.rs`.
+//! - `reach.rs`: the credentials and region of a rollout target.
 //! - `slots.rs`: how many tasks of an activity run at once, and what the
 //!   worker says when they are all busy; `pace.rs`: one describe budget
 //!   for all waits.
@@ -12,15 +14,19 @@
 //!   status means, describe, first failed event), `template.rs` (template
 //!   from the revision), `error.rs` (error names a Catch can match).
 
+pub mod bake;
 pub mod change_set;
 pub mod check_stack;
 pub mod create_stack;
 pub mod definition;
 pub mod delete_stack;
 pub mod error;
+pub mod finish_wave;
 pub mod input;
 pub mod lease;
 pub mod pace;
+pub mod plan_rollout;
+pub mod reach;
 pub mod runner;
 pub mod slots;
 pub mod stack;
@@ -49,15 +55,21 @@ pub enum Handler {
     UpdateStack,
     DeleteStack,
     WaitStack,
+    PlanRollout,
+    FinishWave,
+    Bake,
 }
 
 impl Handler {
-    pub const ALL: [Handler; 5] = [
+    pub const ALL: [Handler; 8] = [
         Handler::CheckStack,
         Handler::CreateStack,
         Handler::UpdateStack,
         Handler::DeleteStack,
         Handler::WaitStack,
+        Handler::PlanRollout,
+        Handler::FinishWave,
+        Handler::Bake,
     ];
 
     /// The handler's name: check-stack, create-stack, …
@@ -73,6 +85,9 @@ impl Handler {
             Handler::UpdateStack => "cpsf-update-stack",
             Handler::DeleteStack => "cpsf-delete-stack",
             Handler::WaitStack => "cpsf-wait-stack",
+            Handler::PlanRollout => "cpsf-plan-rollout",
+            Handler::FinishWave => "cpsf-finish-wave",
+            Handler::Bake => "cpsf-bake",
         }
     }
 
@@ -84,24 +99,39 @@ impl Handler {
             Handler::UpdateStack => "UpdateStackActivityArn",
             Handler::DeleteStack => "DeleteStackActivityArn",
             Handler::WaitStack => "WaitStackActivityArn",
+            Handler::PlanRollout => "PlanRolloutActivityArn",
+            Handler::FinishWave => "FinishWaveActivityArn",
+            Handler::Bake => "BakeActivityArn",
         }
     }
 
     /// Runs the handler on one task's input; handlers with side effects
-    /// confirm the `lease` before each.
+    /// confirm the `lease` before each. A deploy of a rollout target runs
+    /// with that target's credentials and region.
     pub async fn run(
         self,
         ctx: &TaskContext,
         lease: &Lease,
         input: &str,
     ) -> Result<Value, TaskError> {
+        match self {
+            Handler::PlanRollout => return plan_rollout::run(input),
+            Handler::FinishWave => return finish_wave::run(ctx, input).await,
+            Handler::Bake => return bake::run(ctx, input).await,
+            _ => {}
+        }
         let input = TaskInput::parse(input)?;
+        let reached = ctx.reaching(&input).await?;
+        let ctx = reached.as_ref().unwrap_or(ctx);
         match self {
             Handler::CheckStack => check_stack::run(ctx, &input).await,
             Handler::CreateStack => create_stack::run(ctx, lease, &input).await,
             Handler::UpdateStack => update_stack::run(ctx, lease, &input).await,
             Handler::DeleteStack => delete_stack::run(ctx, lease, &input).await,
             Handler::WaitStack => wait_stack::run(ctx, &input).await,
+            Handler::PlanRollout | Handler::FinishWave | Handler::Bake => {
+                unreachable!("answered above")
+            }
         }
     }
 }
@@ -120,6 +150,11 @@ pub struct TaskContext {
     pub stopping: CancellationToken,
     /// Shared by all waits: keeps their describes within one budget.
     pub pace: pace::Pace,
+    /// The worker's own AWS configuration, and the rollout targets' it
+    /// has assumed roles for.
+    pub reach: std::sync::Arc<reach::Reach>,
+    /// Reads a rollout target's execution (`finish_wave.rs`).
+    pub sfn: crate::sfn::Sfn,
 }
 
 /// The longest pause after a transient error while waiting.
@@ -141,7 +176,37 @@ impl TaskContext {
             poll_max: Duration::from_secs(5),
             stopping: CancellationToken::new(),
             pace: pace::Pace::default(),
+            reach: std::sync::Arc::new(reach::Reach::new(clients.sdk.clone())),
+            sfn: crate::sfn::Sfn::new(clients.sfn.clone()),
         }
+    }
+
+    /// For a rollout target's deploy (`deploy.target`), this context with
+    /// CloudFormation in the target's account and region; None for a
+    /// deploy here. The template is still read, and staged, with the
+    /// worker's own credentials, from the revision and staging bucket in
+    /// the worker's region.
+    pub async fn reaching(&self, input: &TaskInput) -> Result<Option<TaskContext>, TaskError> {
+        let Some(target) = &input.deploy.target else {
+            return Ok(None);
+        };
+        let session = input.token(&target.name);
+        let config = self.reach.config(target, &session).await?;
+        Ok(Some(TaskContext {
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            templates: Templates {
+                s3: self.templates.s3.clone(),
+                staging_bucket: self.templates.staging_bucket.clone(),
+                region: self.templates.region.clone(),
+            },
+            wait_cap: self.wait_cap,
+            poll_min: self.poll_min,
+            poll_max: self.poll_max,
+            stopping: self.stopping.clone(),
+            pace: self.pace.clone(),
+            reach: self.reach.clone(),
+            sfn: self.sfn.clone(),
+        }))
     }
 
     /// Re-describes the stack with backoff until `done` returns a value, or
@@ -277,6 +342,18 @@ pub(crate) fn test_context(cfn: aws_sdk_cloudformation::Client, wait_cap: Durati
         poll_max: Duration::from_millis(20),
         stopping: CancellationToken::new(),
         pace: pace::Pace::default(),
+        reach: std::sync::Arc::new(reach::Reach::new(
+            aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .build(),
+        )),
+        sfn: crate::sfn::Sfn::new(aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::Config::builder()
+                .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+                .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+                .build(),
+        )),
     }
 }
 

@@ -56,7 +56,8 @@ impl RunnerSettings {
     /// work.
     pub fn slots_for(&self, handler: Handler) -> usize {
         match handler {
-            Handler::WaitStack => self.max_waits,
+            // A bake holds its slot as long, and costs as little.
+            Handler::WaitStack | Handler::Bake => self.max_waits,
             _ => self.max_concurrent,
         }
     }
@@ -370,7 +371,7 @@ mod tests {
         assert_eq!(settings.slots_for(Handler::WaitStack), DEFAULT_MAX_WAITS);
         for handler in Handler::ALL
             .into_iter()
-            .filter(|h| *h != Handler::WaitStack)
+            .filter(|h| !matches!(h, Handler::WaitStack | Handler::Bake))
         {
             assert_eq!(settings.slots_for(handler), 8, "{handler:?}");
         }

@@ -48,7 +48,9 @@ fn assert_four_runs_ok(output: &Output) {
         stdout.contains("run 1/4 create InProgress · stage Deploy"),
         "{stdout}"
     );
-    assert!(stdout.contains("timeline: CheckStack"), "{stdout}");
+    // Route: one stack or a rollout (statemachines/README.md).
+    assert!(stdout.contains("timeline: Route +"), "{stdout}");
+    assert!(stdout.contains("→ CheckStack +"), "{stdout}");
 }
 
 #[test]

@@ -56,6 +56,7 @@ async fn one_history_call_diagnoses_a_failed_deploy() {
     assert_eq!(
         states,
         vec![
+            "Route",
             "CheckStack",
             "ChooseOperation",
             "CreateStack",

@@ -31,6 +31,7 @@ mod replay;
 mod scale;
 mod slots;
 mod start_failures;
+mod targets;
 mod timeouts;
 mod transforms;
 mod worker;

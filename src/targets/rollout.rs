@@ -1,0 +1,248 @@
+//! The rollout's data between its states (pure): the plan PlanRollout
+//! makes (`$.plan`) and the progress FinishWave moves on after each wave.
+//!
+//! Each target is deployed by a child execution of the deploy state
+//! machine itself (`arn:aws:states:::states:startExecution.sync:2`, Step
+//! Functions developer guide, "Start a new AWS Step Functions state machine
+//! from a running execution"), so a target takes exactly the single-target
+//! path (check, change set, safety gate, execute, wait) and has a history
+//! of its own. The child's input is `States.JsonMerge(shared, input)`: the
+//! part every target shares, once, and each target's few keys of its own.
+
+use super::plan::{TargetResult, TargetStatus, output_variables, target_deploy, wave_outcome};
+use super::spec::{ROLLOUT_KEYS, Rollout};
+use crate::job::input::PIPELINE_KEY;
+use crate::tasks::input::fnv1a;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// `$.plan`: what the states carry from PlanRollout to the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The input's rollout keys as given; each step reads them again with
+    /// `spec::parse`, so there is one reading of them.
+    pub rollout: Map<String, Value>,
+    /// The input every target's execution shares ([`shared_input`]).
+    pub shared: Map<String, Value>,
+    /// The targets of each wave, in order: the Map's items.
+    pub waves: Vec<Vec<PlannedTarget>>,
+    pub progress: Progress,
+}
+
+/// One target's child execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedTarget {
+    pub name: String,
+    /// The child execution's name ([`execution_name`]).
+    pub execution: String,
+    /// The keys of the target's own input that differ from `shared`.
+    pub input: Map<String, Value>,
+}
+
+/// `$.plan.progress`: where the rollout is. The states' Choices read
+/// `bake` and `done`; NextWave reads `wave`; RolloutDone outputs `result`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// The index of the next wave to deploy (the one being deployed while
+    /// its Map runs).
+    pub wave: usize,
+    /// Every wave is deployed.
+    pub done: bool,
+    /// Bake before the next wave.
+    pub bake: bool,
+    /// When the bake after the wave just deployed ends (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_until: Option<f64>,
+    /// The results of the waves deployed so far, in wave order.
+    pub results: Vec<TargetResult>,
+    /// The execution's output, once `done`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+}
+
+/// The plan for `deploy`'s `rollout`, run by the execution `execution_arn`.
+pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str) -> Plan {
+    let shared = shared_input(deploy);
+    let waves = rollout
+        .waves
+        .iter()
+        .map(|wave| {
+            wave.iter()
+                .filter_map(|name| rollout.target(name))
+                .map(|target| {
+                    let full = target_deploy(&Value::Object(shared.clone()), target);
+                    let input = full
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(key, value)| shared.get(*key) != Some(*value))
+                        .map(|(key, value)| (key.clone(), value.clone()))
+                        .collect();
+                    PlannedTarget {
+                        name: target.name.clone(),
+                        execution: execution_name(&target.name, execution_arn),
+                        input,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Plan {
+        rollout: deploy
+            .iter()
+            .filter(|(key, _)| ROLLOUT_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        shared,
+        waves,
+        progress: Progress::default(),
+    }
+}
+
+/// The input without the rollout keys and without `pipeline.jobId`: a
+/// target's execution answers no job (the worker's recovery reads
+/// `pipeline.jobId` to find the job an execution answers, `job/recover.rs`,
+/// and must never answer the rollout's job from one target's end). The
+/// artifacts stay: each target reads the template from the revision.
+pub fn shared_input(deploy: &Map<String, Value>) -> Map<String, Value> {
+    let mut shared: Map<String, Value> = deploy
+        .iter()
+        .filter(|(key, _)| !ROLLOUT_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if let Some(Value::Object(pipeline)) = shared.get_mut(PIPELINE_KEY) {
+        pipeline.remove("jobId");
+    }
+    shared
+}
+
+/// `<target>-<16 hex digits of the rollout's execution ARN>`: at most
+/// 40 + 17 = 57 of the 80 characters an execution name may have (Step
+/// Functions API reference, StartExecution `name`), the same for every
+/// start of the same target in the same rollout (so a retried start finds
+/// the running execution: StartExecution is idempotent for the same name
+/// and input), and different for every rollout (names are unique per
+/// state machine for 90 days).
+pub fn execution_name(target: &str, execution_arn: &str) -> String {
+    format!("{target}-{:016x}", fnv1a(execution_arn))
+}
+
+/// What a deployed wave decides: the progress after it, or the message
+/// that stops the rollout. `results` are this wave's; `now` is epoch
+/// seconds.
+pub fn finish_wave(
+    plan: &Plan,
+    rollout: &Rollout,
+    results: Vec<TargetResult>,
+    now: f64,
+) -> Result<Progress, String> {
+    let index = plan.progress.wave;
+    let waves = plan.waves.len();
+    if let super::plan::WaveOutcome::Stop { message } =
+        wave_outcome(index + 1, waves, &results, rollout.failure_tolerance)
+    {
+        return Err(message);
+    }
+    let mut all = plan.progress.results.clone();
+    all.extend(results);
+    fit_results(rollout, &mut all);
+    let wave = index + 1;
+    let done = wave >= waves;
+    let bake = (!done).then_some(rollout.bake.as_ref()).flatten();
+    Ok(Progress {
+        wave,
+        done,
+        bake: bake.is_some(),
+        bake_until: bake.map(|b| now + f64::from(b.seconds)),
+        result: done.then(|| output(rollout, &all)),
+        results: all,
+    })
+}
+
+/// The waves' results may take this much of the execution's state: the
+/// plan takes at most half of Step Functions' 262,144 bytes between states
+/// (`tasks/plan_rollout.rs`), and the rest of the state needs a little.
+pub const MAX_RESULTS_BYTES: usize = 96 * 1024;
+
+/// Keeps the results within [`MAX_RESULTS_BYTES`]: past it, the stack
+/// outputs of every target but the first (whose outputs are the action's
+/// output variables) are left out of the rollout's output; each target's
+/// own execution still has them.
+fn fit_results(rollout: &Rollout, results: &mut [TargetResult]) {
+    let size = |results: &[TargetResult]| serde_json::to_string(results).map_or(0, |t| t.len());
+    if size(results) <= MAX_RESULTS_BYTES {
+        return;
+    }
+    let first = rollout.targets.first().map(|t| t.name.as_str());
+    for result in results
+        .iter_mut()
+        .filter(|r| Some(r.name.as_str()) != first)
+    {
+        result.outputs = None;
+    }
+}
+
+/// A target whose execution succeeded, from what `startExecution.sync:2`
+/// returned (`{name, executionArn, status, output}`, the output being the
+/// deploy's own: `stackId`, `stackStatus`, `outputs`, …). AWS hands the
+/// output parsed with `:2`; a string is parsed here all the same.
+pub fn succeeded(name: &str, result: &Value) -> TargetResult {
+    let parsed;
+    let output = match &result["output"] {
+        Value::String(text) => {
+            parsed = serde_json::from_str(text).unwrap_or(Value::Null);
+            &parsed
+        }
+        other => other,
+    };
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    TargetResult {
+        name: name.to_string(),
+        status: TargetStatus::Succeeded,
+        stack_id: text(&output["stackId"]),
+        stack_status: text(&output["stackStatus"]),
+        state: None,
+        error: None,
+        cause: None,
+        outputs: output["outputs"].as_object().cloned(),
+        execution_arn: text(&result["executionArn"]),
+    }
+}
+
+/// The rollout's output: the first target's stack as a single deploy
+/// reports it (`stackId`, `stackStatus`, and its `outputs`, so every
+/// current use of the action's output variables keeps working), each
+/// target's `<name>_StackId` and `<name>_Status` among the outputs, and
+/// every target's result (with its own outputs) under `targets`, which
+/// the output artifact holds.
+pub fn output(rollout: &Rollout, results: &[TargetResult]) -> Value {
+    let first = rollout
+        .targets
+        .first()
+        .and_then(|t| results.iter().find(|r| r.name == t.name));
+    let mut outputs = first.and_then(|r| r.outputs.clone()).unwrap_or_default();
+    for (key, value) in output_variables(results) {
+        outputs.insert(key, Value::String(value));
+    }
+    let succeeded = results
+        .iter()
+        .filter(|r| r.status == TargetStatus::Succeeded)
+        .count();
+    json!({
+        "stackId": first.and_then(|r| r.stack_id.clone()),
+        "stackStatus": first.and_then(|r| r.stack_status.clone()),
+        "outputs": outputs,
+        "targets": results,
+        "summary": format!(
+            "rollout complete: {succeeded} of {} targets deployed in {} waves",
+            results.len(),
+            rollout.waves.len()
+        ),
+    })
+}
+
+#[cfg(test)]
+#[path = "rollout_tests.rs"]
+mod tests;

@@ -1,0 +1,160 @@
+//! The plan PlanRollout makes and how FinishWave moves it on.
+
+use super::*;
+use crate::targets::spec::parse;
+
+const ROLLOUT: &str = "arn:aws:states:us-east-1:111111111111:execution:deploy:app-1";
+
+fn three_waves() -> Map<String, Value> {
+    json!({
+        "stackName": "app",
+        "parameters": {"Stage": "dev"},
+        "pipeline": {"jobId": "job-1", "artifacts": [{"bucket": "b", "key": "k"}]},
+        "targets": [
+            {"name": "tools", "region": "us-east-1"},
+            {"name": "prod-use1", "account": "222222222222", "region": "us-east-1",
+             "roleArn": "arn:aws:iam::222222222222:role/t", "parameters": {"Stage": "prod"}},
+            {"name": "prod-euw1", "account": "222222222222", "region": "eu-west-1",
+             "roleArn": "arn:aws:iam::222222222222:role/t"}
+        ],
+        "waves": [["tools"], ["prod-use1"], ["prod-euw1"]],
+        "bake": {"seconds": 120},
+        "failureTolerance": 0
+    })
+    .as_object()
+    .cloned()
+    .unwrap()
+}
+
+fn planned() -> (Plan, Rollout) {
+    let deploy = three_waves();
+    let rollout = parse(&Value::Object(deploy.clone())).unwrap().unwrap();
+    (plan(&deploy, &rollout, ROLLOUT), rollout)
+}
+
+fn ok(name: &str, stack: &str) -> TargetResult {
+    succeeded(
+        name,
+        &json!({"executionArn": format!("arn:x:{name}"), "status": "SUCCEEDED",
+                "output": {"stackId": stack, "stackStatus": "CREATE_COMPLETE",
+                           "outputs": {"Url": format!("https://{name}")}}}),
+    )
+}
+
+#[test]
+fn a_targets_own_input_merged_over_the_shared_one_is_its_whole_deploy() {
+    let (plan, rollout) = planned();
+    let prod = &plan.waves[1][0];
+    let mut merged = plan.shared.clone();
+    merged.extend(prod.input.clone());
+    let mut expected = target_deploy(
+        &Value::Object(three_waves()),
+        rollout.target("prod-use1").unwrap(),
+    );
+    // The one difference: a target's execution answers no job.
+    expected["pipeline"]
+        .as_object_mut()
+        .unwrap()
+        .remove("jobId");
+    assert_eq!(Value::Object(merged), expected);
+    assert!(!plan.shared.contains_key("targets") && !plan.shared.contains_key("bake"));
+    assert_eq!(plan.rollout.len(), 4, "the rollout keys travel as given");
+}
+
+#[test]
+fn execution_names_are_fixed_per_rollout_and_target_and_valid() {
+    let a = execution_name("prod-euw1", ROLLOUT);
+    assert_eq!(a, execution_name("prod-euw1", ROLLOUT));
+    assert_ne!(a, execution_name("prod-euw1", &format!("{ROLLOUT}x")));
+    assert_ne!(a, execution_name("prod-use1", ROLLOUT));
+    let longest = execution_name(&"t".repeat(40), ROLLOUT);
+    assert!(longest.len() <= 80, "{}", longest.len());
+    assert!(
+        longest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    );
+}
+
+#[test]
+fn a_wave_that_holds_bakes_then_moves_on_and_the_last_one_ends_it() {
+    let (mut plan, rollout) = planned();
+    let first = finish_wave(&plan, &rollout, vec![ok("tools", "arn:s:tools")], 1000.0).unwrap();
+    assert_eq!(first.wave, 1);
+    assert!(first.bake && !first.done);
+    assert_eq!(first.bake_until, Some(1120.0));
+    assert_eq!(first.result, None);
+    plan.progress = first;
+    let second = finish_wave(&plan, &rollout, vec![ok("prod-use1", "arn:s:use1")], 2000.0).unwrap();
+    plan.progress = second;
+    let last = finish_wave(&plan, &rollout, vec![ok("prod-euw1", "arn:s:euw1")], 3000.0).unwrap();
+    assert!(last.done && !last.bake, "no bake after the last wave");
+    assert_eq!(last.results.len(), 3);
+    let result = last.result.unwrap();
+    assert_eq!(
+        result["stackId"], "arn:s:tools",
+        "the first target's stack, as a single deploy"
+    );
+    assert_eq!(result["outputs"]["Url"], "https://tools");
+    assert_eq!(result["outputs"]["prod-euw1_StackId"], "arn:s:euw1");
+    assert_eq!(result["outputs"]["prod-use1_Status"], "Succeeded");
+    assert_eq!(result["targets"][2]["outputs"]["Url"], "https://prod-euw1");
+    assert_eq!(
+        result["summary"],
+        "rollout complete: 3 of 3 targets deployed in 3 waves"
+    );
+}
+
+#[test]
+fn a_failed_wave_stops_with_the_message_naming_the_target() {
+    let (mut plan, rollout) = planned();
+    plan.progress.wave = 1;
+    let failed = TargetResult {
+        status: TargetStatus::Failed,
+        state: Some("UpdateStack".into()),
+        error: Some("Cpsf.UnsafeChange".into()),
+        cause: Some("Queue (AWS::SQS::Queue) would be replaced".into()),
+        ..ok("prod-use1", "arn:s:use1")
+    };
+    let message = finish_wave(&plan, &rollout, vec![failed], 0.0).unwrap_err();
+    assert!(
+        message.starts_with("wave 2/3 stopped the rollout"),
+        "{message}"
+    );
+    assert!(
+        message.contains("prod-use1 failed in UpdateStack: Cpsf.UnsafeChange: Queue"),
+        "{message}"
+    );
+    assert!(message.contains("wave 3 was not started"), "{message}");
+}
+
+#[test]
+fn an_output_given_as_text_is_read_as_json() {
+    let read = succeeded(
+        "a",
+        &json!({"status": "SUCCEEDED", "output": "{\"stackId\": \"arn:s\", \"outputs\": {\"K\": \"v\"}}"}),
+    );
+    assert_eq!(read.stack_id.as_deref(), Some("arn:s"));
+    assert_eq!(read.outputs.unwrap()["K"], "v");
+}
+
+#[test]
+fn past_the_state_budget_only_the_first_targets_outputs_are_kept() {
+    let (mut plan, rollout) = planned();
+    let big = |name: &str| {
+        let mut result = ok(name, "arn:s");
+        let outputs = result.outputs.as_mut().unwrap();
+        outputs.insert("Blob".into(), json!("x".repeat(MAX_RESULTS_BYTES / 2)));
+        result
+    };
+    plan.progress = finish_wave(&plan, &rollout, vec![big("tools")], 0.0).unwrap();
+    plan.progress = finish_wave(&plan, &rollout, vec![big("prod-use1")], 0.0).unwrap();
+    let last = finish_wave(&plan, &rollout, vec![big("prod-euw1")], 0.0).unwrap();
+    assert!(serde_json::to_string(&last.results).unwrap().len() <= MAX_RESULTS_BYTES);
+    assert!(
+        last.results[0].outputs.is_some(),
+        "the first target's outputs stay"
+    );
+    assert!(last.results[1].outputs.is_none() && last.results[2].outputs.is_none());
+    assert_eq!(last.result.unwrap()["outputs"]["Url"], "https://tools");
+}

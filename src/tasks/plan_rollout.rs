@@ -1,0 +1,165 @@
+//! PlanRollout, the first state of a rollout (an input with `targets`,
+//! statemachines/README.md): checks the rollout keys, every problem at
+//! once (`targets::spec`), and each target's own deploy input as the
+//! single-target path will read it, before anything deploys; then plans
+//! each target's child execution (`targets::rollout`). No AWS call.
+
+use super::error::TaskError;
+use super::input::TaskInput;
+use crate::job::input::MAX_INPUT_BYTES;
+use crate::targets::{rollout, spec};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Input {
+    deploy: Map<String, Value>,
+    execution_arn: String,
+}
+
+pub fn run(input: &str) -> Result<Value, TaskError> {
+    let Input {
+        deploy,
+        execution_arn,
+    } = serde_json::from_str(input).map_err(|e| {
+        TaskError::input(format!(
+            "the PlanRollout task input is not as expected: {e}"
+        ))
+    })?;
+    let rollout = spec::parse(&Value::Object(deploy.clone()))
+        .map_err(|problems| TaskError::input(refused(&problems)))?
+        .ok_or_else(|| {
+            TaskError::input("PlanRollout plans an input with targets; this one has none")
+        })?;
+    if rollout.bake.as_ref().is_some_and(|b| b.rollback) {
+        return Err(TaskError::input(
+            "bake.rollback is not supported yet: this version stops the rollout when an alarm \
+             fires but does not roll the wave back; remove bake.rollback (or set it to false)",
+        ));
+    }
+    let plan = rollout::plan(&deploy, &rollout, &execution_arn);
+    for target in plan.waves.iter().flatten() {
+        let mut own = plan.shared.clone();
+        own.extend(target.input.clone());
+        let task = json!({"deploy": own, "executionArn": execution_arn}).to_string();
+        TaskInput::parse(&task)
+            .map_err(|e| TaskError::input(format!("target '{}': {}", target.name, e.cause)))?;
+    }
+    let plan = serde_json::to_value(&plan)
+        .map_err(|e| TaskError::input(format!("the rollout's plan cannot be written: {e}")))?;
+    // The plan travels in the execution's state, which Step Functions caps
+    // at 256 KiB between states (developer guide, "Quotas": "Maximum input
+    // or output size for a task, state, or execution"); past that the
+    // execution would fail with States.DataLimitExceeded mid-rollout.
+    let bytes = plan.to_string().len();
+    if bytes > MAX_INPUT_BYTES / 2 {
+        return Err(TaskError::input(format!(
+            "the rollout's plan is {bytes} bytes; it must stay under {} so that it and the \
+             waves' results fit the 262,144 bytes Step Functions carries between states: \
+             fewer targets, or fewer per-target parameters",
+            MAX_INPUT_BYTES / 2
+        )));
+    }
+    Ok(plan)
+}
+
+/// Every problem, numbered when there are several.
+fn refused(problems: &[String]) -> String {
+    match problems {
+        [one] => format!("the rollout input is refused: {one}"),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("({}) {p}", i + 1))
+                .collect();
+            format!(
+                "the rollout input is refused, {} problems: {}",
+                many.len(),
+                listed.join("; ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_on(deploy: Value) -> Result<Value, TaskError> {
+        run(&json!({"deploy": deploy, "executionArn": "arn:aws:states:us-east-1:111111111111:execution:deploy:p-1"}).to_string())
+    }
+
+    #[test]
+    fn every_problem_is_named_and_nothing_is_planned() {
+        let refused = run_on(json!({
+            "stackName": "app",
+            "targets": [
+                {"name": "a", "region": "us-east-1"},
+                {"name": "a", "region": "eu-west-1"},
+                {"name": "b", "account": "12345", "region": "us-east-1"}
+            ],
+            "waves": [["a"], ["zz"]]
+        }))
+        .unwrap_err();
+        assert_eq!(refused.name, "Cpsf.InputInvalid");
+        assert!(refused.cause.contains("problems: (1)"), "{}", refused.cause);
+        for named in ["'a'", "12345", "'zz'"] {
+            assert!(refused.cause.contains(named), "{named}: {}", refused.cause);
+        }
+    }
+
+    #[test]
+    fn a_target_whose_own_input_the_deploy_path_refuses_stops_the_plan() {
+        let refused = run_on(json!({
+            "stackName": " ",
+            "targets": [{"name": "a", "region": "us-east-1"}]
+        }))
+        .unwrap_err();
+        assert_eq!(refused.cause, "target 'a': stackName must not be empty");
+    }
+
+    #[test]
+    fn each_target_gets_its_own_keys_and_the_rest_is_shared() {
+        let plan = run_on(json!({
+            "stackName": "app",
+            "templatePath": "t.yaml",
+            "parameters": {"Stage": "dev", "Size": "1"},
+            "pipeline": {"jobId": "job-1", "artifacts": []},
+            "targets": [
+                {"name": "dev", "region": "us-east-1"},
+                {"name": "prod", "account": "222222222222", "region": "eu-west-1",
+                 "roleArn": "arn:aws:iam::222222222222:role/cpsf-target",
+                 "parameters": {"Stage": "prod"}}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            plan["shared"],
+            json!({"stackName": "app", "templatePath": "t.yaml",
+                   "parameters": {"Stage": "dev", "Size": "1"},
+                   "pipeline": {"artifacts": []}})
+        );
+        let waves = plan["waves"].as_array().unwrap();
+        assert_eq!(waves.len(), 2, "one wave per region by default");
+        assert_eq!(
+            waves[1][0]["input"],
+            json!({"parameters": {"Stage": "prod", "Size": "1"},
+                   "target": {"name": "prod", "account": "222222222222", "region": "eu-west-1",
+                              "roleArn": "arn:aws:iam::222222222222:role/cpsf-target"}})
+        );
+        assert_eq!(
+            waves[0][0]["input"],
+            json!({"target": {"name": "dev", "region": "us-east-1"}})
+        );
+        assert!(
+            waves[1][0]["execution"]
+                .as_str()
+                .unwrap()
+                .starts_with("prod-")
+        );
+        assert_eq!(plan["progress"]["wave"], 0);
+        assert_eq!(plan["progress"]["done"], false);
+    }
+}
