@@ -191,3 +191,68 @@ async fn bad_rollout_input_is_refused_before_anything_deploys() {
         );
     }
 }
+
+impl Harness {
+    /// CloudWatch in the worker's account and `region`.
+    fn cloudwatch_in(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        let config = aws_sdk_cloudwatch::config::Builder::from(&self.clients.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_cloudwatch::Client::from_conf(config)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let (h, _worker) = deploy_setup().await;
+    let cloudwatch = h.cloudwatch_in(HERE);
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name("app-errors")
+        .namespace("cpsf/test")
+        .metric_name("Errors")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut app = rollout();
+    app.deploy["bake"] = json!({"seconds": 600, "alarms": ["app-errors"]});
+    let id = h.start_deploy("app", &app).await;
+    // Wave 1 deploys here; the rollout then bakes, watching the alarm.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.app_stack_in(None, HERE).await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "wave 1 never deployed");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name("app-errors")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("Threshold Crossed: 3 errors in the last minute")
+        .send()
+        .await
+        .unwrap();
+    let status = h.wait_until_done("app", &id).await;
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains("the bake after wave 1/3 stopped the rollout"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("'app-errors' in {HERE}")), "{message}");
+    assert!(message.contains("3 errors in the last minute"), "{message}");
+    assert!(message.contains("waves 2 to 3 were not started"), "{message}");
+    for (account, region) in [(None, THERE), (Some(FAR), HERE), (Some(FAR), THERE)] {
+        assert_eq!(h.app_stack_in(account, region).await, None, "{account:?} {region}");
+    }
+}
