@@ -193,6 +193,41 @@ async fn bad_rollout_input_is_refused_before_anything_deploys() {
 }
 
 impl Harness {
+    /// The rollout's own execution (not a target's), once it runs.
+    async fn running_rollout(&self) -> String {
+        let machine = self
+            .sfn
+            .list_state_machines()
+            .send()
+            .await
+            .unwrap()
+            .state_machines()
+            .iter()
+            .find(|m| m.name() == "cpsf-deploy")
+            .map(|m| m.state_machine_arn().to_string())
+            .expect("the deploy state machine");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let executions = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(&machine)
+                .send()
+                .await
+                .unwrap();
+            // Targets' executions are named after the target.
+            if let Some(found) = executions
+                .executions()
+                .iter()
+                .find(|e| e.name().starts_with("app-"))
+            {
+                return found.execution_arn().to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "no rollout started");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// CloudWatch in the worker's account and `region`.
     fn cloudwatch_in(&self, region: &str) -> aws_sdk_cloudwatch::Client {
         let config = aws_sdk_cloudwatch::config::Builder::from(&self.clients.sdk)
@@ -227,12 +262,16 @@ async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
     let mut app = rollout();
     app.deploy["bake"] = json!({"seconds": 600, "alarms": ["app-errors"]});
     let id = h.start_deploy("app", &app).await;
-    // Wave 1 deploys here; the rollout then bakes, watching the alarm.
+    // Wave 1 deploys here; the rollout then bakes, watching the alarm,
+    // which goes to ALARM only once the bake has read it healthy.
+    let rollout = h.running_rollout().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while h.app_stack_in(None, HERE).await.is_none() {
-        assert!(std::time::Instant::now() < deadline, "wave 1 never deployed");
+    while h.states_named(&rollout, "Bake").await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the rollout never baked");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    assert!(h.app_stack_in(None, HERE).await.is_some(), "wave 1 deployed");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     cloudwatch
         .set_alarm_state()
         .alarm_name("app-errors")
