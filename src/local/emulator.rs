@@ -55,14 +55,16 @@ impl Emulator {
         }
     }
 
-    /// Starts it on loopback; `fakecloud_args` go to fakecloud only.
+    /// Starts it on loopback; `fakecloud_args` go to fakecloud only,
+    /// `ministack_auth` to MiniStack only.
     pub async fn start(
         self,
         binary: &Path,
         fakecloud_args: &[String],
+        ministack_auth: bool,
     ) -> Result<(EmulatorChild, String)> {
         match self {
-            Emulator::Ministack => super::ministack::start(binary).await,
+            Emulator::Ministack => super::ministack::start(binary, ministack_auth).await,
             Emulator::Fakecloud => super::fakecloud::start(binary, fakecloud_args).await,
         }
     }

@@ -39,11 +39,11 @@ pub fn locate() -> Result<PathBuf> {
 }
 
 /// Starts MiniStack on a free `127.0.0.1` port and waits until it answers;
-/// returns the process and its endpoint.
-pub async fn start(binary: &Path) -> Result<(EmulatorChild, String)> {
+/// returns the process and its endpoint. `auth`: MiniStack checks IAM.
+pub async fn start(binary: &Path, auth: bool) -> Result<(EmulatorChild, String)> {
     let mut last_error = None;
     for _ in 0..START_ATTEMPTS {
-        match start_once(binary).await {
+        match start_once(binary, auth).await {
             Ok(started) => return Ok(started),
             Err(error) => last_error = Some(error),
         }
@@ -51,7 +51,7 @@ pub async fn start(binary: &Path) -> Result<(EmulatorChild, String)> {
     Err(last_error.expect("at least one attempt"))
 }
 
-async fn start_once(binary: &Path) -> Result<(EmulatorChild, String)> {
+async fn start_once(binary: &Path, auth: bool) -> Result<(EmulatorChild, String)> {
     let port = free_loopback_port()?;
     let mut command = Command::new(binary);
     command
@@ -64,6 +64,7 @@ async fn start_once(binary: &Path) -> Result<(EmulatorChild, String)> {
         .env("MINISTACK_ACCOUNT_ID", super::env::ACCOUNT_ID)
         // State lives in memory and dies with the process, as fakecloud's.
         .env("PERSIST_STATE", "0")
+        .env("AUTH", if auth { "true" } else { "false" })
         .env("LOG_LEVEL", "WARNING");
     let (mut child, stdout) = EmulatorChild::spawn("ministack", command)
         .with_context(|| format!("ministack at {}", binary.display()))?;

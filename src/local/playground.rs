@@ -20,6 +20,11 @@ pub struct PlaygroundOptions {
     pub emulator_binary: PathBuf,
     /// More fakecloud flags, e.g. `--iam strict` (fakecloud only).
     pub fakecloud_args: Vec<String>,
+    /// MiniStack checks IAM (its `AUTH=true`): the playground's `test`
+    /// keys still act as the account's root, and STS refuses a role that
+    /// does not exist or does not trust the caller, as AWS does (MiniStack
+    /// only; off by default, as without it any role can be assumed).
+    pub ministack_auth: bool,
     pub codepipeline: Config,
 }
 
@@ -36,6 +41,7 @@ impl PlaygroundOptions {
             emulator,
             emulator_binary: emulator.locate()?,
             fakecloud_args: Vec::new(),
+            ministack_auth: false,
             codepipeline: Config::default(),
         })
     }
@@ -55,7 +61,11 @@ impl Playground {
     pub async fn start(options: PlaygroundOptions) -> Result<Self> {
         let (process, emulator_endpoint) = options
             .emulator
-            .start(&options.emulator_binary, &options.fakecloud_args)
+            .start(
+                &options.emulator_binary,
+                &options.fakecloud_args,
+                options.ministack_auth,
+            )
             .await?;
         // Bind before anything is announced, so the port cannot be taken
         // between choosing and using it.

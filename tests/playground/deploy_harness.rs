@@ -43,7 +43,11 @@ pub fn short_heartbeats(definition: &mut Value, seconds: u64) {
 /// A playground with the deploy state machine installed and a pipeline
 /// `app` deploying the source zip with it.
 pub async fn deploy_playground() -> Harness {
-    let h = Harness::start().await;
+    deploy_playground_on(Harness::start().await).await
+}
+
+/// [`deploy_playground`]'s installation on `h`.
+pub async fn deploy_playground_on(h: Harness) -> Harness {
     h.create_worker_type().await;
     let machine = h.install_deploy(|_| {}).await;
     h.create_deploy_pipeline("app", &machine).await;

@@ -71,6 +71,19 @@ impl Harness {
         harness
     }
 
+    /// A MiniStack playground that checks IAM (`PlaygroundOptions::
+    /// ministack_auth`); the test must have checked
+    /// [`needs`]`(Emulator::Ministack, …)`.
+    pub async fn start_with_ministack_auth() -> Self {
+        let mut options = PlaygroundOptions::for_emulator(emulator())
+            .expect("the emulator is installed (scripts/setup; CPSF_EMULATOR names it)");
+        options.ministack_auth = true;
+        let playground = Playground::start(options).await.expect("playground starts");
+        let mut harness = Self::connect(playground.env()).await;
+        harness._playground = Some(playground);
+        harness
+    }
+
     /// Clients for a playground at `env`, with the buckets and the source
     /// object every test uses.
     pub async fn connect(env: &LocalEnv) -> Self {

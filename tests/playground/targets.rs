@@ -9,6 +9,7 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
+use crate::worker_harness::ROLE;
 use aws_sdk_cloudformation::config::{Credentials, Region};
 use cpsf::local::Emulator;
 use serde_json::json;
@@ -267,10 +268,16 @@ async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
     let rollout = h.running_rollout().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while h.states_named(&rollout, "Bake").await == 0 {
-        assert!(std::time::Instant::now() < deadline, "the rollout never baked");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollout never baked"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(h.app_stack_in(None, HERE).await.is_some(), "wave 1 deployed");
+    assert!(
+        h.app_stack_in(None, HERE).await.is_some(),
+        "wave 1 deployed"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     cloudwatch
         .set_alarm_state()
@@ -288,10 +295,76 @@ async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
         message.contains("the bake after wave 1/3 stopped the rollout"),
         "{message}"
     );
-    assert!(message.contains(&format!("'app-errors' in {HERE}")), "{message}");
+    assert!(
+        message.contains(&format!("'app-errors' in {HERE}")),
+        "{message}"
+    );
     assert!(message.contains("3 errors in the last minute"), "{message}");
-    assert!(message.contains("waves 2 to 3 were not started"), "{message}");
+    assert!(
+        message.contains("waves 2 to 3 were not started"),
+        "{message}"
+    );
     for (account, region) in [(None, THERE), (Some(FAR), HERE), (Some(FAR), THERE)] {
-        assert_eq!(h.app_stack_in(account, region).await, None, "{account:?} {region}");
+        assert_eq!(
+            h.app_stack_in(account, region).await,
+            None,
+            "{account:?} {region}"
+        );
     }
+}
+
+/// MiniStack assumes any well-formed role unless it checks IAM, so this
+/// test's playground does (`ministack_auth`): there, as on AWS, STS refuses
+/// a role that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_cannot_be_assumed_is_named_and_nothing_deploys_there() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let h = Harness::start_with_ministack_auth().await;
+    // Checking IAM, MiniStack wants the state machine's role to exist.
+    let role = ROLE.rsplit('/').next().unwrap();
+    h.cloudformation_in(None, HERE)
+        .create_stack()
+        .stack_name("roles")
+        .template_body(format!(
+            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: {role}\n      \
+             AssumeRolePolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          \
+             - Effect: Allow\n            Principal: {{Service: states.amazonaws.com}}\n            \
+             Action: sts:AssumeRole\n"
+        ))
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .unwrap();
+    let h = deploy_playground_on(h).await;
+    let _worker = h.start_deploy_worker(true, true);
+    let missing = "arn:aws:iam::222222222222:role/not-there";
+    let mut app = rollout();
+    app.deploy["targets"] = json!([
+        {"name": "here-use1", "region": HERE},
+        {"name": "far-use1", "account": FAR, "region": HERE, "roleArn": missing}
+    ]);
+    app.deploy["waves"] = json!([["far-use1", "here-use1"]]);
+    let (status, detail) = h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains("wave 1/1 stopped the rollout: 1 of 2 targets failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("far-use1 failed in CheckStack: Cpsf.TargetUnreachable"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("the worker could not assume {missing}")),
+        "{message}"
+    );
+    assert!(!message.contains("here-use1 failed"), "{message}");
+    assert_eq!(h.app_stack_in(Some(FAR), HERE).await, None);
+    assert!(
+        h.app_stack_in(None, HERE).await.is_some(),
+        "the wave's other target still deployed"
+    );
 }
