@@ -17,6 +17,11 @@ pub mod parameters;
 
 /// bootstrap/cpsf.yaml, compiled in.
 pub const TEMPLATE: &str = include_str!("../../bootstrap/cpsf.yaml");
+/// What each account a rollout deploys to installs: the role the worker
+/// assumes there (issue 17). Not installed by `cpsf bootstrap`, which
+/// works in the tools account; it is here for its static checks.
+#[cfg(test)]
+const TARGET_TEMPLATE: &str = include_str!("../../bootstrap/target-account.yaml");
 
 pub struct BootstrapOptions {
     pub stack_name: String,

@@ -1,13 +1,25 @@
-//! Static checks of bootstrap/cpsf.yaml: its IAM grants (no wildcard
-//! action, a reason for every `"*"` resource, only what the code calls), its
-//! partition-neutral ARNs, and that what it passes matches what the code
-//! reads (the definition's placeholders, the worker's flags).
+//! Static checks of bootstrap/cpsf.yaml and bootstrap/target-account.yaml:
+//! their IAM grants (no wildcard action, a reason for every `"*"` resource,
+//! only what the code calls), their partition-neutral ARNs, and that what
+//! cpsf.yaml passes matches what the code reads (the definition's
+//! placeholders, the worker's flags).
 
-use super::TEMPLATE;
+use super::{TARGET_TEMPLATE, TEMPLATE};
 
-/// The lines of one resource of the template.
+/// Both templates, for the checks every IAM grant gets.
+const TEMPLATES: [(&str, &str); 2] = [
+    ("cpsf.yaml", TEMPLATE),
+    ("target-account.yaml", TARGET_TEMPLATE),
+];
+
+/// The lines of one resource of cpsf.yaml.
 fn resource(name: &str) -> Vec<&'static str> {
-    let lines: Vec<&str> = TEMPLATE.lines().collect();
+    resource_of(TEMPLATE, name)
+}
+
+/// The lines of one resource of `template`.
+fn resource_of(template: &'static str, name: &str) -> Vec<&'static str> {
+    let lines: Vec<&str> = template.lines().collect();
     let start = lines
         .iter()
         .position(|l| l.trim_end() == format!("  {name}:"))
@@ -21,7 +33,7 @@ fn resource(name: &str) -> Vec<&'static str> {
 
 #[test]
 fn no_action_is_a_wildcard() {
-    for line in TEMPLATE.lines() {
+    for line in TEMPLATES.iter().flat_map(|(_, t)| t.lines()) {
         let action = line
             .trim()
             .trim_start_matches("- ")
@@ -36,7 +48,13 @@ fn no_action_is_a_wildcard() {
 
 #[test]
 fn every_wildcard_resource_is_justified_in_a_comment() {
-    let lines: Vec<&str> = TEMPLATE.lines().collect();
+    for (file, template) in TEMPLATES {
+        wildcards_are_justified(file, template);
+    }
+}
+
+fn wildcards_are_justified(file: &str, template: &str) {
+    let lines: Vec<&str> = template.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         if line.contains("Resource: \"*\"") {
             let statement_start = lines[..i]
@@ -50,7 +68,7 @@ fn every_wildcard_resource_is_justified_in_a_comment() {
                 .any(|l| l.trim_start().starts_with('#'));
             assert!(
                 justified,
-                "line {}: Resource \"*\" without a comment saying why",
+                "{file} line {}: Resource \"*\" without a comment saying why",
                 i + 1
             );
         }
@@ -117,8 +135,8 @@ fn an_sqs_batch_call_is_authorised_by_its_single_action() {
 /// src/tasks, src/sfn.rs or src/events/); PassRole is implied by handing
 /// CloudFormation a roleArn, and kms:Decrypt by reading artifacts S3
 /// decrypts with a customer key.
-#[test]
-fn the_worker_role_grants_only_what_the_worker_calls() {
+/// The worker's code: src/sfn.rs, src/job, src/tasks, src/events.
+fn worker_code() -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     fn read_all(path: &std::path::Path, code: &mut String) {
         if path.is_dir() {
@@ -133,10 +151,12 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
     for part in ["sfn.rs", "job", "tasks", "events"] {
         read_all(&root.join(part), &mut code);
     }
-    let mut lines = resource("WorkerRole");
-    lines.extend(resource("ArtifactKeyPolicy"));
-    lines.extend(resource("TargetRolesPolicy"));
-    let actions: Vec<(String, String)> = lines
+    code
+}
+
+/// The IAM actions (`service`, `Action`) granted in `lines`.
+fn actions_in(lines: &[&str]) -> Vec<(String, String)> {
+    lines
         .iter()
         .filter_map(|l| {
             let item = l
@@ -159,7 +179,16 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
                 .contains(&service);
             is_action.then(|| (service.to_string(), action.to_string()))
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_worker_role_grants_only_what_the_worker_calls() {
+    let code = worker_code();
+    let mut lines = resource("WorkerRole");
+    lines.extend(resource("ArtifactKeyPolicy"));
+    lines.extend(resource("TargetRolesPolicy"));
+    let actions = actions_in(&lines);
     assert!(actions.len() >= 23, "{actions:?}");
     for expected in [
         "Decrypt",
@@ -207,7 +236,7 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
 /// A service not in the list above would escape that test.
 #[test]
 fn every_granted_service_is_checked() {
-    for line in TEMPLATE.lines() {
+    for line in TEMPLATES.iter().flat_map(|(_, t)| t.lines()) {
         let item = line
             .trim()
             .trim_start_matches("- ")
@@ -245,8 +274,10 @@ fn every_granted_service_is_checked() {
 /// template installs in aws-cn and aws-us-gov as well.
 #[test]
 fn no_arn_hard_codes_the_partition() {
-    for (i, line) in TEMPLATE.lines().enumerate() {
-        assert!(!line.contains("arn:aws:"), "line {}: {line}", i + 1);
+    for (file, template) in TEMPLATES {
+        for (i, line) in template.lines().enumerate() {
+            assert!(!line.contains("arn:aws:"), "{file} line {}: {line}", i + 1);
+        }
     }
 }
 
@@ -552,4 +583,59 @@ fn the_worker_may_expand_transforms() {
         "Action: cloudformation:CreateChangeSet\n                Resource: !Sub \
          \"arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/*\""
     ));
+}
+
+/// The role a target account gives the worker (issue 17): trusted by the
+/// worker role alone, CloudFormation on the prefixed stacks only (any
+/// region of that account), PassRole only to that account's CloudFormation
+/// role and only to CloudFormation, and nothing a target's deploy or bake
+/// does not call.
+#[test]
+fn a_target_account_trusts_the_worker_role_alone_for_the_prefixed_stacks() {
+    let role = resource_of(TARGET_TEMPLATE, "TargetRole");
+    let text = role.join("\n");
+    assert_eq!(text.matches("Principal:").count(), 1, "{text}");
+    assert!(
+        text.contains("Principal: {AWS: !Ref WorkerRoleArn}"),
+        "{text}"
+    );
+    let stacks = statement(&role, "DeployPrefixedStacks");
+    assert!(
+        stacks.contains(
+            "Resource: !Sub \"arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/${DeployedStackPrefix}*/*\""
+        ),
+        "{stacks}"
+    );
+    let pass = statement(&role, "PassOnlyTheServiceRole");
+    assert!(
+        pass.contains("Resource: !GetAtt CloudFormationServiceRole.Arn"),
+        "{pass}"
+    );
+    assert!(
+        pass.contains("iam:PassedToService: cloudformation.amazonaws.com"),
+        "{pass}"
+    );
+    let code = worker_code();
+    // What the role may do: its policies, not its trust policy's
+    // sts:AssumeRole (which says who may become it).
+    let policies = role
+        .iter()
+        .position(|l| l.trim() == "Policies:")
+        .expect("the role has policies");
+    let actions = actions_in(&role[policies..]);
+    assert!(actions.len() >= 11, "{actions:?}");
+    for (service, action) in actions {
+        assert!(
+            ["cloudformation", "iam", "cloudwatch"].contains(&service.as_str()),
+            "{service}:{action}"
+        );
+        if action == "PassRole" {
+            continue;
+        }
+        let calls = sdk_calls(&service, &action);
+        assert!(
+            calls.iter().any(|call| code.contains(call.as_str())),
+            "the target role grants {service}:{action}, which the worker never calls"
+        );
+    }
 }
