@@ -89,10 +89,7 @@ async fn history(args: HistoryArgs) -> Result<()> {
             .call_context("DescribeStateMachineForExecution")?;
         let definition: serde_json::Value = serde_json::from_str(described.definition())
             .context("the state machine's definition is not JSON")?;
-        let graph = crate::history::graph::build(
-            &definition,
-            &crate::history::timeline::timeline(&events),
-        )?;
+        let graph = crate::history::graph::build(&definition, &events)?;
         crate::history::graph::write(&graph, path)?;
         eprintln!("wrote {}", path.display());
     }

@@ -22,6 +22,11 @@ pub struct Event {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// What a task that succeeded returned (`ActivitySucceeded`,
+    /// `TaskSucceeded`): a rollout's progress is read from it
+    /// (`rollout.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl Event {
@@ -59,6 +64,15 @@ impl Event {
                     .map(|d| d.name().to_string())
             });
         let (error, cause) = failure_of(event);
+        let output = event
+            .activity_succeeded_event_details()
+            .and_then(|d| d.output())
+            .or_else(|| {
+                event
+                    .task_succeeded_event_details()
+                    .and_then(|d| d.output())
+            })
+            .map(str::to_string);
         Self {
             id: event.id(),
             timestamp: event.timestamp().as_secs_f64(),
@@ -66,6 +80,7 @@ impl Event {
             state: named,
             error,
             cause,
+            output,
         }
     }
 
@@ -103,12 +118,14 @@ impl Event {
                 .map(str::to_string)
         };
         let is_state = kind.ends_with("StateEntered") || kind.ends_with("StateExited");
+        let succeeded = kind == "ActivitySucceeded" || kind == "TaskSucceeded";
         Ok(Self {
             id: value["id"].as_i64().unwrap_or_default(),
             timestamp,
             state: if is_state { text("name") } else { None },
             error: text("error"),
             cause: text("cause"),
+            output: if succeeded { text("output") } else { None },
             kind,
         })
     }

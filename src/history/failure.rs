@@ -70,6 +70,7 @@ mod tests {
             state: state.map(str::to_string),
             error: error.map(str::to_string),
             cause: cause.map(str::to_string),
+            output: None,
         }
     }
 

@@ -1,14 +1,19 @@
 //! A picture of the state machine with the path an execution took: visited
 //! states green, the failed state red, states not reached grey, the edges
 //! taken bold, failed attempts counted on their state, Catch edges dashed.
+//! A Map state is one node, with how often it ran and its iterations (a
+//! rollout's DeployWave: its waves and their targets), not a node per
+//! iteration.
 //!
 //! The graph and its DOT and Mermaid texts are pure; SVG is laid out by the
 //! `layout-rs` crate from the DOT text, and PNG rasterized from that SVG by
 //! `resvg`.
 
-use super::timeline::Step;
+use super::events::Event;
+use super::timeline::timeline;
 use anyhow::{Context, bail};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -25,6 +30,9 @@ pub struct Node {
     pub visited: bool,
     pub failed: bool,
     pub failed_attempts: usize,
+    /// A Map state: how many times it ran, and its iterations in all.
+    pub map_runs: usize,
+    pub map_iterations: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,11 +50,19 @@ pub struct Graph {
     pub edges: Vec<Edge>,
 }
 
-/// The top-level states of `definition` (ASL JSON) marked with `steps`.
-pub fn build(definition: &Value, steps: &[Step]) -> anyhow::Result<Graph> {
+/// The top-level states of `definition` (ASL JSON) marked with the path of
+/// `events` (oldest first).
+pub fn build(definition: &Value, events: &[Event]) -> anyhow::Result<Graph> {
     let states = definition["States"]
         .as_object()
         .context("the definition has no States")?;
+    // The states inside a Map's iterations are not nodes of this graph:
+    // the path between top-level states skips them.
+    let steps: Vec<_> = timeline(events)
+        .into_iter()
+        .filter(|s| states.contains_key(&s.state))
+        .collect();
+    let maps = map_counts(events);
     let visited: HashSet<&str> = steps.iter().map(|s| s.state.as_str()).collect();
     let taken: HashSet<(&str, &str)> = steps
         .windows(2)
@@ -64,6 +80,8 @@ pub fn build(definition: &Value, steps: &[Step]) -> anyhow::Result<Graph> {
                 .filter(|s| &s.state == name)
                 .map(|s| s.failed_attempts.len())
                 .sum(),
+            map_runs: maps.get(name.as_str()).map_or(0, |m| m.0),
+            map_iterations: maps.get(name.as_str()).map_or(0, |m| m.1),
         })
         .collect();
     let mut edges = Vec::new();
@@ -93,12 +111,62 @@ pub fn build(definition: &Value, steps: &[Step]) -> anyhow::Result<Graph> {
     Ok(Graph { nodes, edges })
 }
 
-fn label(node: &Node) -> String {
-    match node.failed_attempts {
-        0 => format!("{} ({})", node.name, node.kind),
-        1 => format!("{} ({}, 1 failed attempt)", node.name, node.kind),
-        n => format!("{} ({}, {n} failed attempts)", node.name, node.kind),
+/// For each Map state: (times it ran, iterations in all). AWS records each
+/// iteration (`MapIterationStarted`); where a history has none (MiniStack),
+/// the tasks scheduled while the Map ran count its iterations, one task
+/// each, as in a rollout's DeployWave.
+pub fn map_counts(events: &[Event]) -> HashMap<String, (usize, usize)> {
+    let mut counts: HashMap<String, (usize, usize, usize)> = HashMap::new();
+    let mut open: Vec<String> = Vec::new();
+    for event in events {
+        match event.kind.as_str() {
+            "MapStateEntered" => {
+                let name = event.state.clone().unwrap_or_default();
+                counts.entry(name.clone()).or_default().0 += 1;
+                open.push(name);
+            }
+            "MapStateExited" => {
+                open.pop();
+            }
+            "MapIterationStarted" => {
+                if let Some(map) = open.last() {
+                    counts.entry(map.clone()).or_default().1 += 1;
+                }
+            }
+            "TaskScheduled" | "ActivityScheduled" => {
+                if let Some(map) = open.last() {
+                    counts.entry(map.clone()).or_default().2 += 1;
+                }
+            }
+            _ => {}
+        }
     }
+    counts
+        .into_iter()
+        .map(|(name, (runs, iterations, tasks))| {
+            (
+                name,
+                (runs, if iterations > 0 { iterations } else { tasks }),
+            )
+        })
+        .collect()
+}
+
+fn label(node: &Node) -> String {
+    let mut said = vec![node.kind.clone()];
+    if node.map_runs > 0 {
+        let runs = match node.map_runs {
+            1 => "ran once".to_string(),
+            n => format!("ran {n} times"),
+        };
+        said.push(format!("{runs}, {} iterations", node.map_iterations));
+    }
+    match node.failed_attempts {
+        0 => {}
+        1 => said.push("1 failed attempt".into()),
+        n => said.push(format!("{n} failed attempts")),
+    }
+    format!("{} ({})", node.name, said.join(", "))
 }
 
 fn fill(node: &Node) -> &'static str {
@@ -278,15 +346,11 @@ pub fn write(graph: &Graph, path: &Path) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::history::events::Event;
-    use crate::history::timeline::timeline;
 
-    fn history(name: &str) -> Vec<Step> {
+    fn history(name: &str) -> Vec<Event> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/histories");
-        let events = Event::from_aws_json(
-            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
-        )
-        .unwrap();
-        timeline(&events)
+        Event::from_aws_json(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
+            .unwrap()
     }
 
     /// The retried-then-failed execution, with the definition it ran.
@@ -377,5 +441,51 @@ mod tests {
         assert!(deploy.contains("UpdateStack (Task)") && deploy.contains(NOT_REACHED));
         let bytes = png(&picture).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    fn event(kind: &str, state: Option<&str>) -> Event {
+        Event {
+            id: 0,
+            timestamp: 0.0,
+            kind: kind.into(),
+            state: state.map(str::to_string),
+            error: None,
+            cause: None,
+            output: None,
+        }
+    }
+
+    #[test]
+    fn a_map_counts_its_runs_and_iterations_as_aws_or_as_tasks_records_them() {
+        let wave = |targets: usize, aws: bool| {
+            let mut events = vec![event("MapStateEntered", Some("DeployWave"))];
+            for _ in 0..targets {
+                if aws {
+                    events.push(event("MapIterationStarted", None));
+                    events.push(event("TaskStateEntered", Some("DeployTarget")));
+                }
+                events.push(event("TaskScheduled", None));
+            }
+            events.push(event("MapStateExited", Some("DeployWave")));
+            events.push(event("TaskStateEntered", Some("FinishWave")));
+            events.push(event("ActivityScheduled", None));
+            events
+        };
+        for aws in [true, false] {
+            let events: Vec<Event> = [wave(1, aws), wave(2, aws), wave(1, aws)].concat();
+            let counts = map_counts(&events);
+            assert_eq!(counts.get("DeployWave"), Some(&(3, 4)), "aws: {aws}");
+            assert_eq!(counts.get("FinishWave"), None);
+        }
+        let node = Node {
+            name: "DeployWave".into(),
+            kind: "Map".into(),
+            visited: true,
+            failed: false,
+            failed_attempts: 0,
+            map_runs: 3,
+            map_iterations: 4,
+        };
+        assert_eq!(label(&node), "DeployWave (Map, ran 3 times, 4 iterations)");
     }
 }

@@ -128,6 +128,7 @@ mod tests {
             state: state.map(str::to_string),
             error: error.map(str::to_string),
             cause: None,
+            output: None,
         }
     }
 

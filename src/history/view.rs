@@ -4,6 +4,7 @@
 
 use super::events::Event;
 use super::failure::read_newest;
+use super::rollout::RolloutView;
 use super::timeline::{Step, timeline};
 use serde::Serialize;
 use std::fmt::Write;
@@ -23,6 +24,9 @@ pub struct View {
     pub duration_seconds: f64,
     pub steps: Vec<Step>,
     pub failure: Option<Failure>,
+    /// A rollout's waves and targets (absent for a single deploy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,6 +76,7 @@ impl View {
                 })
                 .collect(),
             failure,
+            rollout: super::rollout::read(events, status == "RUNNING"),
         }
     }
 
@@ -120,6 +125,9 @@ impl View {
                 );
             }
         }
+        if let Some(rollout) = &self.rollout {
+            rollout_text(&mut out, rollout);
+        }
         if let Some(failure) = &self.failure {
             let _ = writeln!(out);
             let state = failure.state.as_deref().unwrap_or("?");
@@ -141,6 +149,42 @@ impl View {
             let _ = writeln!(out);
         }
         out
+    }
+}
+
+/// Each wave and its targets, one line a target: its status, then its
+/// stack or where it failed, then its own execution (`cpsf history` it).
+fn rollout_text(out: &mut String, rollout: &RolloutView) {
+    let waves = rollout.waves.len();
+    let targets: usize = rollout.waves.iter().map(|w| w.targets.len()).sum();
+    let _ = writeln!(out, "\nrollout    {waves} waves, {targets} targets");
+    let width = rollout
+        .waves
+        .iter()
+        .flat_map(|w| &w.targets)
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0);
+    for wave in &rollout.waves {
+        for (i, target) in wave.targets.iter().enumerate() {
+            let label = if i == 0 {
+                format!("wave {}/{waves}", wave.number)
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                out,
+                "  {label:<10} {:<width$}  {:<11}",
+                target.name, target.status
+            );
+            if let Some(said) = target.detail.as_ref().or(target.stack_id.as_ref()) {
+                let _ = write!(out, "  {said}");
+            }
+            let _ = writeln!(out);
+            if let Some(arn) = &target.execution_arn {
+                let _ = writeln!(out, "  {:<10} {:<width$}  execution {arn}", "", "");
+            }
+        }
     }
 }
 

@@ -116,6 +116,51 @@ async fn a_rollout_deploys_every_target_in_its_wave_and_names_each() {
         "{}",
         summary(&detail)
     );
+
+    // `cpsf history` shows the waves and targets, each with its stack and
+    // its own execution; the graph draws the Map as one node with counts.
+    let dot = std::env::temp_dir().join(format!("cpsf-rollout-{}.dot", std::process::id()));
+    let output = tokio::task::spawn_blocking({
+        let env = h.env.clone();
+        let args = [
+            "app".to_string(),
+            "--graph".into(),
+            dot.display().to_string(),
+        ];
+        move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            crate::history::history_with(&env, &args)
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("rollout    3 waves, 4 targets"), "{text}");
+    for (wave, name) in [
+        ("wave 1/3", "here-use1"),
+        ("wave 2/3", "here-usw2"),
+        ("", "far-use1"),
+        ("wave 3/3", "far-usw2"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")) && !l.contains("execution"))
+            .unwrap_or_else(|| panic!("{name} in {text}"));
+        assert!(line.contains(wave) && line.contains("Succeeded"), "{line}");
+        assert!(line.contains(":stack/cpsf-demo-app/"), "{line}");
+    }
+    assert_eq!(
+        text.matches("  execution arn:aws:states:").count(),
+        4,
+        "{text}"
+    );
+    let graph = std::fs::read_to_string(&dot).unwrap();
+    let _ = std::fs::remove_file(&dot);
+    assert!(
+        graph.contains("DeployWave (Map, ran 3 times, 4 iterations)"),
+        "{graph}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
