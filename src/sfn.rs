@@ -82,6 +82,7 @@ impl Described {
             status: self.status,
             output: self.output,
             current_state: None,
+            progress: None,
             failure,
         }
     }
@@ -231,6 +232,7 @@ impl Sfn {
         let reading = read_newest(&events);
         let mut facts = described.into_facts();
         facts.current_state = reading.state;
+        facts.progress = reading.progress;
         if failed {
             // DescribeExecution's own error and cause are the verdict; the
             // history adds the state, and fills in what is missing.

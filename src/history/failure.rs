@@ -9,6 +9,9 @@ use crate::job::decide::{FailureFacts, TaskFailure};
 pub struct Reading {
     /// The newest state entered.
     pub state: Option<String>,
+    /// A rollout's progress, from the newest task output that holds it
+    /// (`targets::rollout::summary`).
+    pub progress: Option<String>,
     /// The execution's own error and cause (else the newest task's), the
     /// state it failed in, and the task whose failure led there.
     pub failure: FailureFacts,
@@ -19,6 +22,11 @@ pub fn read_newest(newest_first: &[Event]) -> Reading {
     let mut task: Option<TaskFailure> = None;
     let mut execution_level_seen = false;
     for event in newest_first {
+        if reading.progress.is_none()
+            && let Some(output) = &event.output
+        {
+            reading.progress = crate::targets::rollout::summary(output);
+        }
         if event.is_state_entered() {
             let name = event.state.clone();
             if reading.state.is_none() {

@@ -172,6 +172,9 @@ pub struct ExecutionFacts {
     pub output: Option<String>,
     /// The newest state entered, for progress summaries.
     pub current_state: Option<String>,
+    /// What a rollout says of its progress ("wave 2/3: …"), when the
+    /// newest history has it: shown instead of the state.
+    pub progress: Option<String>,
     pub failure: FailureFacts,
 }
 
@@ -187,13 +190,16 @@ pub fn decide(facts: &ExecutionFacts, now: f64, round: u32, next_check_at: f64) 
         ExecutionStatus::Running
         | ExecutionStatus::PendingRedrive
         | ExecutionStatus::Unknown(_) => {
-            let summary = match &facts.current_state {
-                Some(state) => format!(
+            let summary = match (&facts.progress, &facts.current_state) {
+                (Some(progress), _) => {
+                    format!("{} {}: {progress}", facts.name, facts.status.label())
+                }
+                (None, Some(state)) => format!(
                     "{} {}: in state '{state}'",
                     facts.name,
                     facts.status.label()
                 ),
-                None => format!("{} {}", facts.name, facts.status.label()),
+                (None, None) => format!("{} {}", facts.name, facts.status.label()),
             };
             let continuation = Continuation {
                 execution_arn: arn.clone(),
@@ -351,6 +357,7 @@ mod tests {
             status: ExecutionStatus::parse(status),
             output: None,
             current_state: None,
+            progress: None,
             failure: FailureFacts::default(),
         }
     }

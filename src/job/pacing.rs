@@ -118,20 +118,21 @@ mod tests {
     }
 
     #[test]
-    fn while_events_flow_checks_are_sixteen_times_slower_and_a_minute_apart_at_least() {
+    fn while_events_flow_checks_are_sixteen_times_slower_and_two_minutes_apart_at_least() {
         let settings = JobSettings::default();
         let pause = |age: f64| check_pause(age, &settings, true).as_secs_f64();
-        assert_eq!(pause(0.0), 60.0);
+        assert_eq!(pause(0.0), 120.0);
         assert_eq!(pause(40.0), 160.0);
         assert_eq!(pause(3600.0), 600.0);
-        // A 5 min execution is checked at 1 min, then about when it ends:
-        // two checks where the quarter-age pace makes ~20.
+        // A 5 min execution is checked once, at 2 min, and next past its
+        // end: one check where the quarter-age pace makes ~20.
         let (mut age, mut checks) = (0.0, 0);
         while age < 300.0 {
             age += pause(age);
             checks += 1;
         }
-        assert_eq!((checks, age), (2, 300.0));
+        assert_eq!((checks, age), (2, 600.0));
+        assert_eq!(pause(0.0) + pause(pause(0.0)), 600.0);
     }
 
     #[test]

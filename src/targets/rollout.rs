@@ -9,7 +9,9 @@
 //! of its own. The child's input is `States.JsonMerge(shared, input)`: the
 //! part every target shares, once, and each target's few keys of its own.
 
-use super::plan::{TargetResult, TargetStatus, output_variables, target_deploy, wave_outcome};
+use super::plan::{
+    TargetResult, TargetStatus, output_variables, progress_summary, target_deploy, wave_outcome,
+};
 use super::spec::{ROLLOUT_KEYS, Rollout};
 use crate::job::input::PIPELINE_KEY;
 use crate::tasks::input::fnv1a;
@@ -48,6 +50,12 @@ pub struct Progress {
     /// The index of the next wave to deploy (the one being deployed while
     /// its Map runs).
     pub wave: usize,
+    /// How many waves the rollout has.
+    #[serde(default)]
+    pub waves: usize,
+    /// The targets of wave `wave`, for the pipeline's progress summary.
+    #[serde(default)]
+    pub next: Vec<String>,
     /// Every wave is deployed.
     pub done: bool,
     /// Bake before the next wave.
@@ -89,6 +97,11 @@ pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str)
                 .collect()
         })
         .collect();
+    let progress = Progress {
+        waves: rollout.waves.len(),
+        next: rollout.waves.first().cloned().unwrap_or_default(),
+        ..Progress::default()
+    };
     Plan {
         rollout: deploy
             .iter()
@@ -97,7 +110,7 @@ pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str)
             .collect(),
         shared,
         waves,
-        progress: Progress::default(),
+        progress,
     }
 }
 
@@ -153,12 +166,49 @@ pub fn finish_wave(
     let bake = (!done).then_some(rollout.bake.as_ref()).flatten();
     Ok(Progress {
         wave,
+        waves,
+        next: rollout.waves.get(wave).cloned().unwrap_or_default(),
         done,
         bake: bake.is_some(),
         bake_until: bake.map(|b| now + f64::from(b.seconds)),
         result: done.then(|| output(rollout, &all)),
         results: all,
     })
+}
+
+/// What the pipeline shows while the rollout runs, from the newest plan or
+/// progress a task returned (`history::failure::read_newest` finds it):
+/// "wave 2/3: prod-use1 deploying, prod-euw1 deploying", or the bake.
+/// None for an output that is neither.
+pub fn summary(output: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(output).ok()?;
+    let progress: Progress = match value.get("progress") {
+        Some(progress) if value.get("waves").is_some() => {
+            serde_json::from_value(progress.clone()).ok()?
+        }
+        _ => serde_json::from_value(value).ok()?,
+    };
+    if progress.waves == 0 || progress.done {
+        return None;
+    }
+    if progress.bake {
+        return Some(format!(
+            "wave {}/{} deployed; baking before wave {}",
+            progress.wave,
+            progress.waves,
+            progress.wave + 1
+        ));
+    }
+    let deploying: Vec<(String, String)> = progress
+        .next
+        .iter()
+        .map(|name| (name.clone(), "deploying".to_string()))
+        .collect();
+    Some(progress_summary(
+        progress.wave + 1,
+        progress.waves,
+        &deploying,
+    ))
 }
 
 /// The waves' results may take this much of the execution's state: the

@@ -158,3 +158,28 @@ fn past_the_state_budget_only_the_first_targets_outputs_are_kept() {
     assert!(last.results[1].outputs.is_none() && last.results[2].outputs.is_none());
     assert_eq!(last.result.unwrap()["outputs"]["Url"], "https://tools");
 }
+
+#[test]
+fn the_pipeline_shows_the_wave_deploying_then_the_bake() {
+    let (mut plan, rollout) = planned();
+    let at_start = serde_json::to_string(&plan).unwrap();
+    assert_eq!(
+        summary(&at_start).as_deref(),
+        Some("wave 1/3: tools deploying")
+    );
+    plan.progress = finish_wave(&plan, &rollout, vec![ok("tools", "arn:s")], 0.0).unwrap();
+    let baking = serde_json::to_string(&plan.progress).unwrap();
+    assert_eq!(
+        summary(&baking).as_deref(),
+        Some("wave 1/3 deployed; baking before wave 2")
+    );
+    plan.progress.bake = false;
+    let next = serde_json::to_string(&plan.progress).unwrap();
+    assert_eq!(
+        summary(&next).as_deref(),
+        Some("wave 2/3: prod-use1 deploying")
+    );
+    // A target's own output, or anything else, is no progress.
+    assert_eq!(summary(r#"{"stackId": "arn:s", "outputs": {}}"#), None);
+    assert_eq!(summary("not json"), None);
+}
