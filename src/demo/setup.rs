@@ -99,7 +99,7 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
     Ok(machine)
 }
 
-/// What bootstrap/cpsf.yaml installs for a deploy: the five activities
+/// What bootstrap/cpsf.yaml installs for a deploy: the activities
 /// and the state machine, under the same names, through the API.
 async fn install_directly(clients: &Clients) -> anyhow::Result<String> {
     crate::tasks::definition::install(

@@ -435,3 +435,86 @@ async fn a_role_that_cannot_be_assumed_is_named_and_nothing_deploys_there() {
         "the wave's other target still deployed"
     );
 }
+
+/// The job's worker, a separate process, is killed with SIGKILL while wave
+/// 2 deploys; a new worker recovers the job (`job/recover.rs`) and the
+/// rollout ends as it would have: one execution per target, one stack
+/// operation per target. The tasks are served by another worker that
+/// lives on: a task handler killed mid-task is retried after its heartbeat
+/// timeout (`deploy_process.rs`), which MiniStack does not enforce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.install_deploy(|_| {}).await;
+    h.create_deploy_pipeline("app", &machine).await;
+    let tasks = h.start_deploy_worker(false, true);
+    let mut jobs = cpsf(&h.env);
+    jobs.args(["worker", "--jobs-only", "--poll-max", "300ms"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut jobs = KillOnDrop(jobs.spawn().unwrap());
+    let mut app = rollout();
+    app.deploy["bake"] = json!({"seconds": 2});
+    let id = h.start_deploy("app", &app).await;
+    let rollout = h.running_rollout().await;
+    wait_for("wave 2 to start", || async {
+        (h.states_named(&rollout, "DeployWave").await >= 2).then_some(())
+    })
+    .await;
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(jobs.0.id() as i32, libc::SIGKILL) };
+    jobs.0.wait().unwrap();
+
+    let replacement = h.start_deploy_worker_with(
+        true,
+        false,
+        cpsf::job::handle::JobSettings {
+            follow_for: std::time::Duration::from_secs(5),
+            recover_from: vec![machine.clone()],
+            ..cpsf::job::handle::JobSettings::default()
+        },
+    );
+    let status = h.wait_until_done("app", &id).await;
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    let names = h.execution_names(&machine).await;
+    assert_eq!(
+        names.len(),
+        5,
+        "the rollout and one execution a target: {names:?}"
+    );
+    for (account, region) in [
+        (None, HERE),
+        (None, THERE),
+        (Some(FAR), HERE),
+        (Some(FAR), THERE),
+    ] {
+        let events = h
+            .cloudformation_in(account, region)
+            .describe_stack_events()
+            .stack_name("cpsf-demo-app")
+            .send()
+            .await
+            .unwrap();
+        let operations = events
+            .stack_events()
+            .iter()
+            .filter(|e| {
+                e.resource_type() == Some("AWS::CloudFormation::Stack")
+                    && e.resource_status()
+                        .is_some_and(|s| s.as_str().ends_with("_IN_PROGRESS"))
+                    && !e
+                        .resource_status()
+                        .is_some_and(|s| s.as_str().contains("CLEANUP"))
+            })
+            .count();
+        assert_eq!(operations, 1, "{account:?} {region}");
+    }
+    replacement.stop().await;
+    tasks.stop().await;
+}
