@@ -168,6 +168,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
         keep: args.keep,
         emulator: args.emulator,
         env_file: args.env_file,
+        targets: args.targets,
     };
     if crate::demo::run(options, shutdown).await? {
         Ok(())
@@ -276,6 +277,10 @@ struct DemoArgs {
     /// environment names a running one).
     #[arg(long, value_enum, env = crate::local::emulator::ENV_VAR, default_value_t)]
     emulator: crate::local::Emulator,
+    /// Instead of the four runs, roll the app out to two accounts × two
+    /// regions in three waves, with live progress per target (MiniStack).
+    #[arg(long)]
+    targets: bool,
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

@@ -4,11 +4,16 @@
 //! sample app four times: create, update, no changes, and a change that
 //! would replace a resource, which the replacement policy refuses.
 //!
+//! With `--targets`, one run instead: the sample app rolled out to two
+//! accounts × two regions in waves (`targets.rs`, MiniStack only).
+//!
 //! - `setup.rs`: buckets, action type, state machine, pipeline
 //! - `watch.rs`: live progress
+//! - `targets.rs`: the rollout run
 //! - here: the runs, their checks and the summary
 
 pub mod setup;
+pub mod targets;
 pub mod watch;
 
 use crate::aws::CallContext;
@@ -39,6 +44,9 @@ pub struct DemoOptions {
     /// The emulator of a playground the demo starts itself.
     pub emulator: crate::local::Emulator,
     pub env_file: PathBuf,
+    /// Roll the app out to several accounts and regions instead of the
+    /// four runs (`targets.rs`).
+    pub targets: bool,
 }
 
 /// One pipeline run of the demo and what it must end with.
@@ -94,8 +102,18 @@ struct RunResult {
     timeline: String,
 }
 
-/// Runs the demo; true when all four runs did what they should.
+/// Runs the demo; true when all four runs (or the rollout) did what they
+/// should.
 pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
+    if options.targets
+        && options.emulator != crate::local::Emulator::Ministack
+        && LocalEnv::from_process_env().is_none()
+    {
+        anyhow::bail!(
+            "--targets rolls out to two accounts, which only MiniStack emulates (a 12-digit \
+             access key is the account): run it with --emulator ministack"
+        );
+    }
     let (playground, env) = match LocalEnv::from_process_env() {
         Some(env) => {
             crate::preflight::check_endpoints(&[
@@ -132,7 +150,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         .context("app/deploy.json has no stackName")?
         .to_string();
     println!("Installing the action type, the deploy state machine and the pipeline {PIPELINE}…");
-    setup::prepare(&clients, &stack).await?;
+    let machine = setup::prepare(&clients, &stack).await?;
 
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(crate::worker::run(
@@ -141,15 +159,19 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         Metrics::default(),
         worker_stop.clone(),
     ));
-    let mut results = Vec::new();
-    for run in &RUNS {
-        if shutdown.is_cancelled() {
-            break;
+    let all_ok = if options.targets {
+        targets::run(&clients, &machine, &deploy, &stack).await?
+    } else {
+        let mut results = Vec::new();
+        for run in &RUNS {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            results.push(run_once(&clients, run, &deploy, &stack).await?);
         }
-        results.push(run_once(&clients, run, &deploy, &stack).await?);
-    }
-    print_summary(&results, playground.is_none() || options.keep);
-    let all_ok = results.len() == RUNS.len() && results.iter().all(|r| r.ok);
+        print_summary(&results, playground.is_none() || options.keep);
+        results.len() == RUNS.len() && results.iter().all(|r| r.ok)
+    };
 
     if options.keep && playground.is_some() && !shutdown.is_cancelled() {
         env.write(&options.env_file)?;

@@ -16,6 +16,10 @@ pub struct Snapshot {
     pub stage: Option<String>,
     pub state: Option<String>,
     pub stack_event: Option<String>,
+    /// The Deploy action's execution, once its job has reported.
+    pub execution_arn: Option<String>,
+    /// The Deploy action's execution id (which names its execution).
+    pub action_execution_id: Option<String>,
 }
 
 impl Snapshot {
@@ -76,8 +80,17 @@ pub async fn snapshot(clients: &Clients, pipeline: &str, id: &str, stack: &str) 
             {
                 execution_arn = Some(arn.to_string());
             }
+            if ours
+                && let Some(action) = stage
+                    .action_states()
+                    .iter()
+                    .find_map(|a| a.latest_execution()?.action_execution_id())
+            {
+                snap.action_execution_id = Some(action.to_string());
+            }
         }
     }
+    snap.execution_arn = execution_arn.clone();
     if let Some(arn) = execution_arn {
         let history = clients
             .sfn

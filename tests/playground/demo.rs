@@ -7,8 +7,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn demo(env: &[(&'static str, String)]) -> Output {
+    demo_with(&[], env)
+}
+
+fn demo_with(args: &[&str], env: &[(&'static str, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
-    command.arg("demo").stdin(Stdio::null());
+    command.arg("demo").args(args).stdin(Stdio::null());
     command
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_CODEPIPELINE");
@@ -127,4 +131,42 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
         "{shown}"
     );
     terminate(&mut up.0, Duration::from_secs(10)).await;
+}
+
+/// `cpsf demo --targets`: one Deploy action rolls the app out to two
+/// accounts × two regions in three waves, the progress of each target
+/// live, then a table. Two accounts need MiniStack (a 12-digit access key
+/// is the account); on fakecloud the demo says so at once.
+#[test]
+fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
+    let output = demo_with(&["--targets"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if emulator() == cpsf::local::Emulator::Fakecloud {
+        assert!(!output.status.success(), "{stdout}");
+        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // Live: wave 2's two targets deploy together, after wave 1.
+    assert!(
+        stdout.contains("tools-use1 Succeeded · tools-usw2 deploying · prod-use1 deploying"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rollout — Succeeded in"), "{stdout}");
+    for (target, wave, place) in [
+        ("tools-use1", "1/3", ":us-east-1:123456789012:"),
+        ("tools-usw2", "2/3", ":us-west-2:123456789012:"),
+        ("prod-use1", "2/3", ":us-east-1:222222222222:"),
+        ("prod-usw2", "3/3", ":us-west-2:222222222222:"),
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(target) && l.contains(":stack/"))
+            .unwrap_or_else(|| panic!("no row for {target} in {stdout}"));
+        assert!(
+            row.contains(wave) && row.contains("Succeeded") && row.contains(place),
+            "{row}"
+        );
+    }
 }
