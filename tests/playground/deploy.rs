@@ -6,8 +6,9 @@ use crate::harness::*;
 use cpsf::local::Emulator;
 use cpsf::tasks::lease::Lease;
 
-/// States a deploy enters: create 6, update 7. The wait happens inside one
-/// task, so this does not grow with how long the stack takes.
+/// States a deploy enters: create 7, update 8 (with the first, Route). The
+/// wait happens inside one task, so this does not grow with how long the
+/// stack takes.
 const MAX_STATES_PER_DEPLOY: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
