@@ -236,26 +236,8 @@ async fn run_once(
     } else {
         APP_TEMPLATE.to_string()
     };
-    let source = zip_app(&serde_json::to_string_pretty(&deploy)?, &template)?;
-    clients
-        .s3()
-        .put_object()
-        .bucket(SOURCE_BUCKET)
-        .key(SOURCE_KEY)
-        .body(source.into())
-        .send()
-        .await
-        .call_context(format!("PutObject {SOURCE_BUCKET}/{SOURCE_KEY}"))?;
     let started = Instant::now();
-    let id = clients
-        .codepipeline
-        .start_pipeline_execution()
-        .name(PIPELINE)
-        .send()
-        .await
-        .call_context("StartPipelineExecution")?
-        .pipeline_execution_id
-        .unwrap_or_default();
+    let id = start_with(clients, &deploy, &template).await?;
     let mut display = Display::new();
     let prefix = format!("run {}", run.label);
     let final_snapshot = loop {
@@ -346,7 +328,32 @@ async fn describe_run(
     }
 }
 
-async fn execution_timeline(clients: &Clients, arn: &str) -> String {
+/// Puts the app with `deploy` and `template` as the pipeline's source and
+/// starts it; returns the pipeline execution's id.
+async fn start_with(clients: &Clients, deploy: &Value, template: &str) -> anyhow::Result<String> {
+    let source = zip_app(&serde_json::to_string_pretty(deploy)?, template)?;
+    clients
+        .s3()
+        .put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(SOURCE_KEY)
+        .body(source.into())
+        .send()
+        .await
+        .call_context(format!("PutObject {SOURCE_BUCKET}/{SOURCE_KEY}"))?;
+    Ok(clients
+        .codepipeline
+        .start_pipeline_execution()
+        .name(PIPELINE)
+        .send()
+        .await
+        .call_context("StartPipelineExecution")?
+        .pipeline_execution_id
+        .unwrap_or_default())
+}
+
+/// The whole history of execution `arn` (what could be read of it).
+async fn history_of(clients: &Clients, arn: &str) -> Vec<crate::history::events::Event> {
     let mut events = Vec::new();
     let mut pages = clients
         .sfn
@@ -361,7 +368,11 @@ async fn execution_timeline(clients: &Clients, arn: &str) -> String {
                 .map(crate::history::events::Event::from_sdk),
         );
     }
-    timeline::one_line(&timeline::timeline(&events))
+    events
+}
+
+async fn execution_timeline(clients: &Clients, arn: &str) -> String {
+    timeline::one_line(&timeline::timeline(&history_of(clients, arn).await))
 }
 
 /// The pipeline's source: app/ zipped, with this run's files.

@@ -8,11 +8,10 @@
 //! lets the worker assume a role in another account (docs/emulators.md);
 //! fakecloud has one account and no AssumeRole into another.
 
-use super::setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+use super::setup::PIPELINE;
 use super::watch::{self, Display};
-use super::{APP_TEMPLATE, zip_app};
-use crate::aws::{CallContext, Clients};
-use crate::history::events::Event;
+use super::{APP_TEMPLATE, history_of, start_with};
+use crate::aws::Clients;
 use crate::history::rollout::{RolloutView, read};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -52,26 +51,8 @@ pub async fn run(
          waves): {}",
         describe_waves(&input)
     );
-    let source = zip_app(&serde_json::to_string_pretty(&input)?, APP_TEMPLATE)?;
-    clients
-        .s3()
-        .put_object()
-        .bucket(SOURCE_BUCKET)
-        .key(SOURCE_KEY)
-        .body(source.into())
-        .send()
-        .await
-        .call_context(format!("PutObject {SOURCE_BUCKET}/{SOURCE_KEY}"))?;
     let started = Instant::now();
-    let id = clients
-        .codepipeline
-        .start_pipeline_execution()
-        .name(PIPELINE)
-        .send()
-        .await
-        .call_context("StartPipelineExecution")?
-        .pipeline_execution_id
-        .unwrap_or_default();
+    let id = start_with(clients, &input, APP_TEMPLATE).await?;
     let mut display = Display::new();
     let (snapshot, view) = loop {
         let snapshot = watch::snapshot(clients, PIPELINE, &id, stack).await;
@@ -135,17 +116,7 @@ fn describe_waves(input: &Value) -> String {
 
 /// The rollout as its whole history tells it.
 async fn rollout_view(clients: &Clients, arn: &str, running: bool) -> Option<RolloutView> {
-    let mut events = Vec::new();
-    let mut pages = clients
-        .sfn
-        .get_execution_history()
-        .execution_arn(arn)
-        .into_paginator()
-        .send();
-    while let Some(Ok(page)) = pages.next().await {
-        events.extend(page.events().iter().map(Event::from_sdk));
-    }
-    read(&events, running)
+    read(&history_of(clients, arn).await, running)
 }
 
 /// "InProgress · tools-use1 Succeeded · tools-usw2 deploying · …"
