@@ -575,6 +575,26 @@ fn the_artifact_key_grant_is_conditional() {
     assert!(!resource("WorkerRole").join("\n").contains("kms:"));
 }
 
+/// The worker may assume only the target roles listed, and nothing when
+/// none is: the policy exists only with the parameter set. The parameter
+/// is a String read whole (as `EventsStateMachineArns`): fakecloud
+/// evaluated `!Join` over an empty CommaDelimitedList as non-empty and
+/// created the policy with an empty resource, which IAM refuses.
+#[test]
+fn the_target_roles_grant_is_conditional() {
+    let policy = resource("TargetRolesPolicy").join("\n");
+    assert!(policy.contains("Condition: HasTargetRoles"), "{policy}");
+    assert!(
+        policy.contains("Resource: !Split [\",\", !Ref TargetRoleArns]"),
+        "{policy}"
+    );
+    assert!(TEMPLATE.contains("HasTargetRoles: !Not [!Equals [!Ref TargetRoleArns, \"\"]]"));
+    // The worker role's own policies (not its trust policy) grant no STS.
+    let role = resource("WorkerRole");
+    let policies = role.iter().position(|l| l.trim() == "Policies:").unwrap();
+    assert!(!role[policies..].join("\n").contains("sts:"));
+}
+
 /// Templates with a Transform need CreateChangeSet on the transform.
 #[test]
 fn the_worker_may_expand_transforms() {

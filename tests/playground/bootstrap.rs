@@ -203,9 +203,12 @@ async fn bootstrap_installs_the_template_on_the_playground() {
     assert_eq!(
         names,
         [
+            "team-bake",
             "team-check-stack",
             "team-create-stack",
             "team-delete-stack",
+            "team-finish-wave",
+            "team-plan-rollout",
             "team-update-stack",
             "team-wait-stack"
         ]
