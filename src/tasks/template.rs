@@ -89,6 +89,18 @@ impl Templates {
         if body.len() <= MAX_BODY_BYTES {
             return Ok(TemplateSource::Body(body));
         }
+        if !stages_for(input.deploy.target.as_ref(), &self.region) {
+            return Err(TaskError::new(
+                "Cpsf.TemplateTooLarge",
+                format!(
+                    "{path} is {} bytes; CloudFormation takes at most {MAX_BODY_BYTES} inline, and \
+                     a larger template goes through the staging bucket, which is in the worker's \
+                     own account and region: for now a rollout target in another account or \
+                     region takes templates of at most {MAX_BODY_BYTES} bytes",
+                    body.len()
+                ),
+            ));
+        }
         let bucket = self.staging_bucket.as_deref().ok_or_else(|| {
             TaskError::new(
                 "Cpsf.TemplateTooLarge",
@@ -114,6 +126,14 @@ impl Templates {
     }
 }
 
+/// Whether a template staged in the worker's bucket (in `region`, the
+/// worker's) can serve the deploy: CloudFormation reads a TemplateURL with
+/// the caller's permissions, so a target reached through another account's
+/// role could not read it, and the staging bucket is in one region.
+fn stages_for(target: Option<&super::input::TargetKey>, region: &str) -> bool {
+    target.is_none_or(|t| t.role_arn.is_none() && t.region == region)
+}
+
 /// The S3 URL of a staged template, in the region's partition
 /// (`amazonaws.com.cn` in aws-cn, …), from the S3 SDK's own endpoint rules
 /// rather than a hard-coded domain. Path style, which every partition's S3
@@ -135,7 +155,31 @@ pub async fn template_url(region: &str, bucket: &str, key: &str) -> Result<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{calls_macros, template_url};
+    use super::{calls_macros, stages_for, template_url};
+    use crate::tasks::input::TargetKey;
+
+    fn target(region: &str, role: Option<&str>) -> TargetKey {
+        TargetKey {
+            name: "t".into(),
+            account: role.map(|_| "222222222222".into()),
+            region: region.into(),
+            role_arn: role.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_a_deploy_in_the_workers_account_and_region_goes_through_its_staging_bucket() {
+        assert!(stages_for(None, "us-east-1"));
+        assert!(stages_for(Some(&target("us-east-1", None)), "us-east-1"));
+        assert!(!stages_for(Some(&target("eu-west-1", None)), "us-east-1"));
+        assert!(!stages_for(
+            Some(&target(
+                "us-east-1",
+                Some("arn:aws:iam::222222222222:role/t")
+            )),
+            "us-east-1"
+        ));
+    }
 
     /// Each partition's own S3 domain (AWS General Reference, "Amazon S3
     /// endpoints"; aws-us-gov shares amazonaws.com).
