@@ -181,6 +181,12 @@ pub fn finish_wave(
 /// "wave 2/3: prod-use1 deploying, prod-euw1 deploying", or the bake.
 /// None for an output that is neither.
 pub fn summary(output: &str) -> Option<String> {
+    // The worker asks this of every task output in the newest history page
+    // each time it checks a running execution; a single deploy's outputs
+    // never hold the progress's `next`, so they are not parsed.
+    if !output.contains("\"next\"") {
+        return None;
+    }
     let value: Value = serde_json::from_str(output).ok()?;
     let progress: Progress = match value.get("progress") {
         Some(progress) if value.get("waves").is_some() => {

@@ -142,27 +142,7 @@ impl Harness {
     /// Stack operations begun on `stack`: its stack-level CREATE/UPDATE
     /// IN_PROGRESS events.
     pub async fn stack_operations(&self, stack: &str) -> usize {
-        let Ok(events) = self
-            .clients
-            .cloudformation()
-            .describe_stack_events()
-            .stack_name(stack)
-            .send()
-            .await
-        else {
-            return 0; // no stack yet
-        };
-        events
-            .stack_events()
-            .iter()
-            .filter(|e| e.logical_resource_id() == Some(stack))
-            .filter(|e| {
-                matches!(
-                    e.resource_status().map(|s| s.as_str()),
-                    Some("CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS")
-                )
-            })
-            .count()
+        stack_operations_through(&self.clients.cloudformation(), stack).await
     }
 
     /// Puts `app` as the source object `key` and starts `pipeline`.
@@ -289,4 +269,22 @@ pub fn summary(detail: &aws_sdk_codepipeline::types::ActionExecutionDetail) -> S
         .and_then(|r| r.external_execution_summary())
         .unwrap_or_default()
         .to_string()
+}
+
+/// [`Harness::stack_operations`] through `cfn` (another account or region).
+pub async fn stack_operations_through(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> usize {
+    let Ok(events) = cfn.describe_stack_events().stack_name(stack).send().await else {
+        return 0; // no stack yet
+    };
+    events
+        .stack_events()
+        .iter()
+        .filter(|e| e.logical_resource_id() == Some(stack))
+        .filter(|e| {
+            matches!(
+                e.resource_status().map(|s| s.as_str()),
+                Some("CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS")
+            )
+        })
+        .count()
 }

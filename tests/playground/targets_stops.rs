@@ -266,25 +266,8 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
         (Some(FAR), HERE),
         (Some(FAR), THERE),
     ] {
-        let events = h
-            .cloudformation_in(account, region)
-            .describe_stack_events()
-            .stack_name("cpsf-demo-app")
-            .send()
-            .await
-            .unwrap();
-        let operations = events
-            .stack_events()
-            .iter()
-            .filter(|e| {
-                e.resource_type() == Some("AWS::CloudFormation::Stack")
-                    && e.resource_status()
-                        .is_some_and(|s| s.as_str().ends_with("_IN_PROGRESS"))
-                    && !e
-                        .resource_status()
-                        .is_some_and(|s| s.as_str().contains("CLEANUP"))
-            })
-            .count();
+        let operations =
+            stack_operations_through(&h.cloudformation_in(account, region), "cpsf-demo-app").await;
         assert_eq!(operations, 1, "{account:?} {region}");
     }
     replacement.stop().await;

@@ -1,0 +1,234 @@
+//! Static checks that what bootstrap/cpsf.yaml passes matches what the
+//! code reads: the definition's placeholders and timeout, the staging
+//! bucket, the events queue and its rule.
+
+use super::TEMPLATE;
+use super::template_tests::{resource, statement, uncommented};
+
+/// The keys of the state machine's DefinitionSubstitutions.
+fn substitutions() -> Vec<String> {
+    let lines = resource("DeployStateMachine");
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == "DefinitionSubstitutions:")
+        .unwrap();
+    lines[start + 1..]
+        .iter()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .take_while(|l| l.starts_with("        "))
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+/// CloudFormation fills exactly the definition's placeholders; one left
+/// unfilled would fail the state machine's creation.
+#[test]
+fn the_template_fills_every_placeholder_of_the_definition() {
+    use crate::tasks::definition::DEPLOY_ASL;
+    let mut placeholders: Vec<String> = DEPLOY_ASL
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .collect();
+    placeholders.sort();
+    placeholders.dedup();
+    let mut filled = substitutions();
+    filled.sort();
+    assert_eq!(filled, placeholders);
+}
+
+/// What CloudFormation makes of the definition with the template's default
+/// timeout is JSON with a number there, the same number the demo's direct
+/// installation uses.
+#[test]
+fn the_timeout_parameter_defaults_to_the_definitions_default() {
+    use crate::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, TIMEOUT_PLACEHOLDER};
+    let lines = resource(TIMEOUT_PLACEHOLDER);
+    let default = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Default: "))
+        .unwrap();
+    assert_eq!(default, DEFAULT_TIMEOUT_SECONDS.to_string());
+    assert!(lines.iter().any(|l| l.trim() == "Type: Number"));
+    // CloudFormation's text substitution, with the ARNs as any strings.
+    let mut text = DEPLOY_ASL.replace(&format!("${{{TIMEOUT_PLACEHOLDER}}}"), default);
+    for key in substitutions() {
+        text = text.replace(&format!("${{{key}}}"), "arn:x");
+    }
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed["TimeoutSeconds"], DEFAULT_TIMEOUT_SECONDS);
+}
+
+/// The worker is told the staging bucket under the variable its flag
+/// reads, and may write and read exactly where the code stages templates.
+#[test]
+fn the_worker_stages_large_templates_where_it_may() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
+    assert!(cli.contains("env = \"CPSF_STAGING_BUCKET\""));
+    let task = resource("WorkerTaskDefinition").join("\n");
+    assert!(
+        task.contains("- Name: CPSF_STAGING_BUCKET\n              Value: !Ref StagingBucket"),
+        "{task}"
+    );
+    let code = std::fs::read_to_string(root.join("tasks/template.rs")).unwrap();
+    assert!(
+        code.contains("format!(\"cpsf/templates/"),
+        "the staging key moved"
+    );
+    let role = resource("WorkerRole").join("\n");
+    assert!(role.contains("Resource: !Sub \"${StagingBucket.Arn}/cpsf/templates/*\""));
+    let bucket = resource("StagingBucket").join("\n");
+    for private in [
+        "BlockPublicPolicy: true",
+        "SSEAlgorithm",
+        "ExpirationInDays: 1",
+    ] {
+        assert!(bucket.contains(private), "{private}: {bucket}");
+    }
+}
+
+/// The worker is told the events queue under the variable its
+/// `--events-queue` flag reads, and may receive, delete and change the
+/// visibility of messages there, nowhere else and nothing more.
+#[test]
+fn the_worker_is_told_the_events_queue_and_may_only_read_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
+    assert!(cli.contains("env = \"CPSF_EVENTS_QUEUE\""));
+    assert!(cli.contains("events_queue: Option<String>"));
+    let task = resource("WorkerTaskDefinition").join("\n");
+    assert!(
+        task.contains("- Name: CPSF_EVENTS_QUEUE\n              Value: !Ref EventsQueue"),
+        "{task}"
+    );
+    let role = resource("WorkerRole");
+    let read = statement(&role, "ReadExecutionEvents");
+    assert_eq!(
+        read.lines().map(str::trim).collect::<Vec<_>>(),
+        [
+            "- Sid: ReadExecutionEvents",
+            "Effect: Allow",
+            "Action:",
+            "- sqs:ReceiveMessage",
+            "- sqs:DeleteMessage",
+            "- sqs:ChangeMessageVisibility",
+            "Resource: !GetAtt EventsQueue.Arn",
+        ]
+    );
+    let granted = role
+        .iter()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains("sqs:"))
+        .count();
+    assert_eq!(granted, 3, "SQS granted beyond ReadExecutionEvents");
+    assert!(TEMPLATE.contains(
+        "\n  EventsQueue:\n    Description: A worker run outside this stack takes it as \
+         --events-queue.\n    Value: !Ref EventsQueue"
+    ));
+}
+
+/// The worker believes what an event says, so only the rule may put one
+/// on the queue: EventBridge is allowed for this rule alone, anyone else
+/// is denied (whatever their own policies say), and nothing travels in
+/// clear text.
+#[test]
+fn only_the_events_rule_may_send_to_the_events_queue() {
+    let policy = resource("EventsQueuePolicy");
+    assert!(policy.join("\n").contains("Queues: [!Ref EventsQueue]"));
+    let allows: Vec<&&str> = policy
+        .iter()
+        .filter(|l| l.contains("Effect: Allow"))
+        .collect();
+    assert_eq!(allows.len(), 1, "{policy:?}");
+    let allow = statement(&policy, "OnlyTheRuleSends");
+    let deny = statement(&policy, "NobodyElseSends");
+    for (statement, expected) in [
+        (&allow, "Effect: Allow"),
+        (&allow, "Principal: {Service: events.amazonaws.com}"),
+        (
+            &allow,
+            "ArnEquals:\n                aws:SourceArn: !GetAtt EventsRule.Arn",
+        ),
+        (&deny, "Effect: Deny"),
+        (&deny, "Principal: \"*\""),
+        (
+            &deny,
+            "ArnNotEquals:\n                aws:SourceArn: !GetAtt EventsRule.Arn",
+        ),
+    ] {
+        assert!(statement.contains(expected), "{expected}: {statement}");
+    }
+    for statement in [&allow, &deny] {
+        assert!(statement.contains("Action: sqs:SendMessage"), "{statement}");
+        assert!(
+            statement.contains("Resource: !GetAtt EventsQueue.Arn"),
+            "{statement}"
+        );
+        assert_eq!(statement.matches("Condition:").count(), 1, "{statement}");
+    }
+    let tls = statement(&policy, "TlsOnly");
+    for expected in [
+        "Effect: Deny",
+        "Principal: \"*\"",
+        "- sqs:SendMessage",
+        "- sqs:ReceiveMessage",
+        "Bool:\n                aws:SecureTransport: \"false\"",
+    ] {
+        assert!(tls.contains(expected), "{expected}: {tls}");
+    }
+    // The rule sends to this queue under the queue's policy, not a role.
+    let rule = uncommented("EventsRule");
+    assert!(rule.contains("Arn: !GetAtt EventsQueue.Arn"), "{rule}");
+    assert!(!rule.contains("RoleArn"), "{rule}");
+}
+
+/// The rule matches what src/events/event.rs reads (Step Functions'
+/// execution status changes, ends only: the statuses the playground's rule
+/// sends too), for the deploy state machine always and the extra
+/// machines only when given, so its pattern never holds an empty ARN; the
+/// queue is encrypted and keeps an event an hour at most.
+#[test]
+fn the_events_rule_sends_the_deploy_machines_status_changes() {
+    let rule = uncommented("EventsRule");
+    let code = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/events/event.rs"),
+    )
+    .unwrap();
+    for (key, value) in [
+        ("source", "aws.states"),
+        ("detail-type", "Step Functions Execution Status Change"),
+    ] {
+        assert!(rule.contains(&format!("{key}: [{value}]")), "{rule}");
+        assert!(
+            code.contains(&format!("\"{value}\"")),
+            "src/events/event.rs reads {value}"
+        );
+    }
+    let statuses = crate::local::events::END_STATUSES.join(", ");
+    assert!(rule.contains(&format!("status: [{statuses}]")), "{rule}");
+    assert!(
+        rule.contains(
+            "stateMachineArn: !If\n            \
+             - HasEventsStateMachineArns\n            \
+             - !Split [\",\", !Sub \"${DeployStateMachine},${EventsStateMachineArns}\"]\n            \
+             - [!Ref DeployStateMachine]"
+        ),
+        "{rule}"
+    );
+    assert!(TEMPLATE.contains(
+        "\n  HasEventsStateMachineArns: !Not [!Equals [!Ref EventsStateMachineArns, \"\"]]\n"
+    ));
+    let parameter = resource("EventsStateMachineArns").join("\n");
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+    let queue = uncommented("EventsQueue");
+    let (_, queue) = queue.split_once("Properties:").unwrap();
+    for expected in [
+        "QueueName: !Sub \"${NamePrefix}-execution-events\"",
+        "SqsManagedSseEnabled: true",
+        "MessageRetentionPeriod: 3600",
+    ] {
+        assert!(queue.contains(expected), "{expected}: {queue}");
+    }
+    // EventBridge cannot send to a queue under the AWS managed key.
+    assert!(!queue.contains("KmsMasterKeyId"), "{queue}");
+}
