@@ -240,6 +240,7 @@ mod tests {
             state_machine_arn: "m".into(),
             status: ExecutionStatus::Succeeded,
             output: Some("{}".into()),
+            input: None,
             error: None,
             cause: None,
             start_date: Some(1.0),

@@ -58,6 +58,8 @@ pub struct Described {
     pub state_machine_arn: String,
     pub status: ExecutionStatus,
     pub output: Option<String>,
+    /// The execution's input (a rollout's says where its targets are).
+    pub input: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
     /// Seconds since the epoch when it started.
@@ -212,6 +214,7 @@ impl Sfn {
             state_machine_arn: output.state_machine_arn().to_string(),
             status: ExecutionStatus::parse(output.status().as_str()),
             output: output.output().map(str::to_string),
+            input: output.input().map(str::to_string),
             error: output.error().map(str::to_string),
             cause: output.cause().map(str::to_string),
             start_date: Some(output.start_date().as_secs_f64()),

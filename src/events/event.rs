@@ -85,6 +85,8 @@ pub fn parse(body: &str) -> Result<ExecutionEvent, String> {
         state_machine_arn: detail.state_machine_arn,
         status: status.clone(),
         output: detail.output,
+        // Only a running rollout's input is read (its targets' places).
+        input: None,
         error: detail.error,
         cause: detail.cause,
         start_date: detail.start_date.map(seconds),

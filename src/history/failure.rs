@@ -4,14 +4,14 @@
 
 use super::events::Event;
 use crate::job::decide::{FailureFacts, TaskFailure};
+use crate::targets::rollout::Glance;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reading {
     /// The newest state entered.
     pub state: Option<String>,
-    /// A rollout's progress, from the newest task output that holds it
-    /// (`targets::rollout::summary`).
-    pub progress: Option<String>,
+    /// A rollout's progress, from the newest task output that holds it.
+    pub progress: Option<Glance>,
     /// The execution's own error and cause (else the newest task's), the
     /// state it failed in, and the task whose failure led there.
     pub failure: FailureFacts,
@@ -25,7 +25,7 @@ pub fn read_newest(newest_first: &[Event]) -> Reading {
         if reading.progress.is_none()
             && let Some(output) = &event.output
         {
-            reading.progress = crate::targets::rollout::summary(output);
+            reading.progress = crate::targets::rollout::glance(output);
         }
         if event.is_state_entered() {
             let name = event.state.clone();

@@ -2,6 +2,7 @@
 //! report to CodePipeline. Pure data in, data out; the AWS calls that gather
 //! the facts and send the report live in `sfn.rs` and `report.rs`.
 
+use crate::targets::rollout::Glance;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -172,9 +173,9 @@ pub struct ExecutionFacts {
     pub output: Option<String>,
     /// The newest state entered, for progress summaries.
     pub current_state: Option<String>,
-    /// What a rollout says of its progress ("wave 2/3: …"), when the
-    /// newest history has it: shown instead of the state.
-    pub progress: Option<String>,
+    /// Where a rollout is ("wave 2/3: …"), when the newest history says:
+    /// shown instead of the state.
+    pub progress: Option<Glance>,
     pub failure: FailureFacts,
 }
 
@@ -191,9 +192,12 @@ pub fn decide(facts: &ExecutionFacts, now: f64, round: u32, next_check_at: f64) 
         | ExecutionStatus::PendingRedrive
         | ExecutionStatus::Unknown(_) => {
             let summary = match (&facts.progress, &facts.current_state) {
-                (Some(progress), _) => {
-                    format!("{} {}: {progress}", facts.name, facts.status.label())
-                }
+                (Some(progress), _) => format!(
+                    "{} {}: {}",
+                    facts.name,
+                    facts.status.label(),
+                    progress.summary()
+                ),
                 (None, Some(state)) => format!(
                     "{} {}: in state '{state}'",
                     facts.name,

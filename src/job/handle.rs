@@ -43,6 +43,7 @@
 //! long deploy costs calls in proportion to the logarithm of its duration.
 
 mod follow;
+mod target_status;
 
 use super::artifact::Limits;
 use super::config::{ActionConfig, InputSource};
@@ -57,6 +58,7 @@ use crate::metrics::Metrics;
 use crate::nudge::Nudges;
 use crate::sfn::{Sfn, StartError};
 use crate::tasks::epoch_now;
+use crate::tasks::reach::Reach;
 use aws_config::SdkConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,6 +148,8 @@ pub struct JobRunner {
     /// Cancelled at shutdown: a job following a running execution hands it
     /// back at once instead of waiting out `follow_for`.
     shutdown: CancellationToken,
+    /// A rollout's targets, for the progress summary (`target_status.rs`).
+    reach: Arc<Reach>,
 }
 
 impl JobRunner {
@@ -165,6 +169,7 @@ impl JobRunner {
         Self {
             reporter,
             sfn,
+            reach: Arc::new(Reach::new(sdk.clone())),
             sdk,
             journal,
             settings: Arc::new(settings),

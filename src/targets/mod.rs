@@ -15,12 +15,15 @@
 //! - `rollout.rs`: the plan the states carry (each target's child
 //!   execution and its input) and the progress after each wave.
 //! - `alarms.rs`: the bake's verdict from DescribeAlarms' answers.
+//! - `live.rs`: where the worker looks for a deploying target's status,
+//!   and the word the pipeline's summary shows for it.
 //! - `fair.rs`: lists of names within a message's length limit.
 
 pub mod alarms;
 mod bake;
 mod fair;
 pub mod limits;
+pub mod live;
 pub mod names;
 pub mod plan;
 pub mod rollout;

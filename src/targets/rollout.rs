@@ -176,11 +176,48 @@ pub fn finish_wave(
     })
 }
 
-/// What the pipeline shows while the rollout runs, from the newest plan or
-/// progress a task returned (`history::failure::read_newest` finds it):
-/// "wave 2/3: prod-use1 deploying, prod-euw1 deploying", or the bake.
-/// None for an output that is neither.
-pub fn summary(output: &str) -> Option<String> {
+/// Where a running rollout is, read from the newest plan or progress a
+/// task returned (`history::failure::read_newest` finds it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glance {
+    /// The index of the wave deploying, or of the wave the bake is before.
+    pub wave: usize,
+    pub waves: usize,
+    /// Baking after wave `wave` (1-based), before wave `wave + 1`.
+    pub baking: bool,
+    /// The wave's targets and what is known of each: "deploying" until
+    /// the worker looks at its stack (`job/handle/target_status.rs`).
+    pub targets: Vec<(String, String)>,
+}
+
+impl Glance {
+    /// What the pipeline shows: "wave 2/3: prod-use1 UPDATE_IN_PROGRESS,
+    /// prod-euw1 deploying", or the bake.
+    pub fn summary(&self) -> String {
+        if self.baking {
+            return format!(
+                "wave {}/{} deployed; baking before wave {}",
+                self.wave,
+                self.waves,
+                self.wave + 1
+            );
+        }
+        progress_summary(self.wave + 1, self.waves, &self.targets)
+    }
+
+    /// The targets whose live status is worth a look: the wave's, while
+    /// it deploys.
+    pub fn deploying(&self) -> Vec<String> {
+        if self.baking {
+            return Vec::new();
+        }
+        self.targets.iter().map(|(name, _)| name.clone()).collect()
+    }
+}
+
+/// The glance an output gives, or None for an output that is neither a
+/// plan nor a progress (or a finished one).
+pub fn glance(output: &str) -> Option<Glance> {
     // The worker asks this of every task output in the newest history page
     // each time it checks a running execution; a single deploy's outputs
     // never hold the progress's `next`, so they are not parsed.
@@ -197,24 +234,16 @@ pub fn summary(output: &str) -> Option<String> {
     if progress.waves == 0 || progress.done {
         return None;
     }
-    if progress.bake {
-        return Some(format!(
-            "wave {}/{} deployed; baking before wave {}",
-            progress.wave,
-            progress.waves,
-            progress.wave + 1
-        ));
-    }
-    let deploying: Vec<(String, String)> = progress
-        .next
-        .iter()
-        .map(|name| (name.clone(), "deploying".to_string()))
-        .collect();
-    Some(progress_summary(
-        progress.wave + 1,
-        progress.waves,
-        &deploying,
-    ))
+    Some(Glance {
+        wave: progress.wave,
+        waves: progress.waves,
+        baking: progress.bake,
+        targets: progress
+            .next
+            .into_iter()
+            .map(|name| (name, "deploying".to_string()))
+            .collect(),
+    })
 }
 
 /// The waves' results may take this much of the execution's state: the

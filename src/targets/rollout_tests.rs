@@ -164,22 +164,22 @@ fn the_pipeline_shows_the_wave_deploying_then_the_bake() {
     let (mut plan, rollout) = planned();
     let at_start = serde_json::to_string(&plan).unwrap();
     assert_eq!(
-        summary(&at_start).as_deref(),
+        glance(&at_start).map(|g| g.summary()).as_deref(),
         Some("wave 1/3: tools deploying")
     );
     plan.progress = finish_wave(&plan, &rollout, vec![ok("tools", "arn:s")], 0.0).unwrap();
     let baking = serde_json::to_string(&plan.progress).unwrap();
     assert_eq!(
-        summary(&baking).as_deref(),
+        glance(&baking).map(|g| g.summary()).as_deref(),
         Some("wave 1/3 deployed; baking before wave 2")
     );
     plan.progress.bake = false;
     let next = serde_json::to_string(&plan.progress).unwrap();
     assert_eq!(
-        summary(&next).as_deref(),
+        glance(&next).map(|g| g.summary()).as_deref(),
         Some("wave 2/3: prod-use1 deploying")
     );
     // A target's own output, or anything else, is no progress.
-    assert_eq!(summary(r#"{"stackId": "arn:s", "outputs": {}}"#), None);
-    assert_eq!(summary("not json"), None);
+    assert_eq!(glance(r#"{"stackId": "arn:s", "outputs": {}}"#), None);
+    assert_eq!(glance("not json"), None);
 }

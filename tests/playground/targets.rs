@@ -76,6 +76,33 @@ impl Harness {
             .to_string();
         Some((stack.stack_status()?.as_str().to_string(), environment))
     }
+
+    /// Deploys `app` as `deploy` does, keeping every summary the pipeline
+    /// showed while the action ran (read every 250 ms).
+    pub async fn deploy_watching(
+        &self,
+        pipeline: &str,
+        app: &App,
+    ) -> (
+        String,
+        aws_sdk_codepipeline::types::ActionExecutionDetail,
+        Vec<String>,
+    ) {
+        let id = self.start_deploy(pipeline, app).await;
+        let mut shown: Vec<String> = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while self.execution_status(pipeline, &id).await.as_str() == "InProgress" {
+            let now = self.deploy_detail_if_any(pipeline).await;
+            let now = now.as_ref().map(summary).unwrap_or_default();
+            if !now.is_empty() && shown.last() != Some(&now) {
+                shown.push(now);
+            }
+            assert!(std::time::Instant::now() < deadline, "{shown:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let status = self.wait_until_done(pipeline, &id).await;
+        (status, self.deploy_detail(pipeline).await, shown)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,8 +111,14 @@ async fn a_rollout_deploys_every_target_in_its_wave_and_names_each() {
         return;
     }
     let (h, _worker) = deploy_setup().await;
-    let (status, detail) = h.deploy("app", &rollout()).await;
+    let (status, detail, shown) = h.deploy_watching("app", &rollout()).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    // While it ran, the pipeline showed each deploying target as the
+    // worker found it (its stack's status, or "waiting"/"preparing"
+    // before its stack changed), never a bare "deploying".
+    let waves: Vec<&String> = shown.iter().filter(|s| s.contains(": wave ")).collect();
+    assert!(!waves.is_empty(), "no progress shown: {shown:?}");
+    assert!(waves.iter().all(|s| !s.contains("deploying")), "{shown:?}");
     for (account, region, environment) in [
         (None, HERE, "demo"),
         (None, THERE, "demo"),

@@ -223,6 +223,16 @@ impl Harness {
         &self,
         pipeline: &str,
     ) -> aws_sdk_codepipeline::types::ActionExecutionDetail {
+        self.deploy_detail_if_any(pipeline)
+            .await
+            .expect("a Deploy action execution")
+    }
+
+    /// Like `deploy_detail`, None before the Deploy action starts.
+    pub async fn deploy_detail_if_any(
+        &self,
+        pipeline: &str,
+    ) -> Option<aws_sdk_codepipeline::types::ActionExecutionDetail> {
         let details = self
             .cp
             .list_action_executions()
@@ -234,8 +244,7 @@ impl Harness {
             .action_execution_details()
             .iter()
             .find(|d| d.action_name() == Some("Deploy"))
-            .expect("a Deploy action execution")
-            .clone()
+            .cloned()
     }
 
     /// The Deploy action's error details (its code and message).

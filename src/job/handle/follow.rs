@@ -120,15 +120,18 @@ impl JobRunner {
         next_check_at: f64,
     ) -> Report {
         let stop_date = described.stop_date;
-        let facts = match self.sfn.facts(described.clone()).await {
+        let mut facts = match self.sfn.facts(described.clone()).await {
             Ok(facts) => facts,
             Err(error) => {
                 // The history only adds detail; decide without it.
                 self.metrics.aws_error("GetExecutionHistory");
                 tracing::warn!(%error, "could not read the execution history");
-                described.into_facts()
+                described.clone().into_facts()
             }
         };
+        if let Some(glance) = facts.progress.as_mut() {
+            self.look_at_targets(&described, glance).await;
+        }
         let report = decide::decide(&facts, epoch_now(), next_round, next_check_at);
         if let Some(stopped) = stop_date {
             self.metrics.completion_latency(epoch_now() - stopped);
