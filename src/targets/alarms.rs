@@ -121,6 +121,14 @@ pub fn verdict(
         }
         message.push_str(&missing);
     }
+    if bake.rollback && !firing.is_empty() {
+        // Which path rolled back: not CloudFormation's (`rollback.rs`).
+        message = cut(&message, MAX_FAILURE_MESSAGE - 220);
+        message.push_str(&format!(
+            ". Not rolled back: CloudFormation's rollback triggers watch a stack only during its \
+             operation and monitoring period, which had ended, so wave {wave} stays deployed"
+        ));
+    }
     BakeVerdict::Stop {
         message: cut(&message, MAX_FAILURE_MESSAGE),
     }
@@ -150,6 +158,31 @@ mod tests {
 
     fn regions() -> Vec<String> {
         vec!["us-east-1".into(), "eu-west-1".into()]
+    }
+
+    #[test]
+    fn with_rollback_an_alarm_read_after_the_monitoring_says_the_wave_stayed() {
+        let answers = [alarm(
+            "app-errors",
+            "us-east-1",
+            "ALARM",
+            "Threshold Crossed",
+        )];
+        let mut watched = bake(&["app-errors"], None);
+        watched.rollback = true;
+        let BakeVerdict::Stop { message } = verdict(1, 3, &watched, &regions(), &answers) else {
+            panic!("an alarm in ALARM stops the rollout");
+        };
+        assert!(
+            message.contains("'app-errors' in us-east-1: Threshold Crossed"),
+            "{message}"
+        );
+        assert!(message.ends_with("so wave 1 stays deployed"), "{message}");
+        watched.rollback = false;
+        let BakeVerdict::Stop { message } = verdict(1, 3, &watched, &regions(), &answers) else {
+            panic!("an alarm in ALARM stops the rollout");
+        };
+        assert!(!message.contains("rolled back"), "{message}");
     }
 
     #[test]

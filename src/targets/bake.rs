@@ -3,6 +3,7 @@
 
 use super::limits::{MAX_ALARM_NAMES, MAX_TOTAL_BAKE_SECONDS};
 use super::names::{alarm_name_problem, closest};
+use super::rollback::MAX_MONITORING_MINUTES;
 use crate::job::config::json_kind;
 use serde_json::{Map, Value};
 
@@ -87,6 +88,14 @@ pub(super) fn parse(
             false
         }
     };
+    let monitoring = u64::from(MAX_MONITORING_MINUTES) * 60;
+    if rollback && seconds.is_some_and(|s| u64::from(s) > monitoring) {
+        problems.push(format!(
+            "bake.rollback makes the bake CloudFormation's monitoring period, which is at most \
+             {MAX_MONITORING_MINUTES} minutes (RollbackConfiguration MonitoringTimeInMinutes): \
+             bake for at most {monitoring} s, or remove rollback"
+        ));
+    }
     if rollback && alarms.is_empty() && alarm_prefix.is_none() {
         problems.push(
             "bake.rollback is true but the bake watches no alarm, and only an alarm triggers a \
@@ -277,6 +286,24 @@ mod tests {
             problems(json!({"seconds": 1, "alarm": ["x"]}), 2),
             vec!["bake has an unknown key 'alarm' (did you mean 'alarms'?): bake takes seconds, alarms, alarmPrefix, rollback".to_string()]
         );
+    }
+
+    #[test]
+    fn with_rollback_the_bake_fits_cloudformations_monitoring_period() {
+        assert_eq!(
+            problems(
+                json!({"seconds": 10_800, "alarms": ["a"], "rollback": true}),
+                2
+            ),
+            Vec::<String>::new()
+        );
+        let refused = problems(
+            json!({"seconds": 10_801, "alarms": ["a"], "rollback": true}),
+            2,
+        );
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].contains("at most 180 minutes"), "{refused:?}");
+        assert!(refused[0].contains("at most 10800 s"), "{refused:?}");
     }
 
     #[test]

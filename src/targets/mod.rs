@@ -15,6 +15,8 @@
 //! - `rollout.rs`: the plan the states carry (each target's child
 //!   execution and its input) and the progress after each wave.
 //! - `alarms.rs`: the bake's verdict from DescribeAlarms' answers.
+//! - `rollback.rs`: `bake.rollback` as CloudFormation's rollback triggers
+//!   on each target's stack operation, the bake as its monitoring period.
 //! - `live.rs`: where the worker looks for a deploying target's status,
 //!   and the word the pipeline's summary shows for it.
 //! - `fair.rs`: lists of names within a message's length limit.
@@ -26,6 +28,7 @@ pub mod limits;
 pub mod live;
 pub mod names;
 pub mod plan;
+pub mod rollback;
 pub mod rollout;
 pub mod spec;
 mod target;

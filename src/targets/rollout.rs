@@ -12,6 +12,7 @@
 use super::plan::{
     TargetResult, TargetStatus, output_variables, progress_summary, target_deploy, wave_outcome,
 };
+use super::rollback::{self, ROLLBACK_KEY};
 use super::spec::{ROLLOUT_KEYS, Rollout};
 use crate::job::input::PIPELINE_KEY;
 use crate::tasks::input::fnv1a;
@@ -73,14 +74,23 @@ pub struct Progress {
 /// The plan for `deploy`'s `rollout`, run by the execution `execution_arn`.
 pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str) -> Plan {
     let shared = shared_input(deploy);
+    let count = rollout.waves.len();
     let waves = rollout
         .waves
         .iter()
-        .map(|wave| {
+        .enumerate()
+        .map(|(index, wave)| {
+            let triggers = rollout
+                .bake
+                .as_ref()
+                .and_then(|bake| rollback::for_wave(bake, index, count));
             wave.iter()
                 .filter_map(|name| rollout.target(name))
                 .map(|target| {
-                    let full = target_deploy(&Value::Object(shared.clone()), target);
+                    let mut full = target_deploy(&Value::Object(shared.clone()), target);
+                    if let (Some(triggers), Some(full)) = (&triggers, full.as_object_mut()) {
+                        full.insert(ROLLBACK_KEY.into(), json!(triggers));
+                    }
                     let input = full
                         .as_object()
                         .into_iter()
@@ -170,7 +180,15 @@ pub fn finish_wave(
         next: rollout.waves.get(wave).cloned().unwrap_or_default(),
         done,
         bake: bake.is_some(),
-        bake_until: bake.map(|b| now + f64::from(b.seconds)),
+        // With rollback the wave baked inside its stack operations
+        // (`rollback.rs`): Bake only reads the alarms once more.
+        bake_until: bake.map(|b| {
+            now + if b.rollback {
+                0.0
+            } else {
+                f64::from(b.seconds)
+            }
+        }),
         result: done.then(|| output(rollout, &all)),
         results: all,
     })

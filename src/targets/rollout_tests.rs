@@ -183,3 +183,31 @@ fn the_pipeline_shows_the_wave_deploying_then_the_bake() {
     assert_eq!(glance(r#"{"stackId": "arn:s", "outputs": {}}"#), None);
     assert_eq!(glance("not json"), None);
 }
+
+#[test]
+fn with_rollback_each_target_carries_its_triggers_and_the_bake_only_reads_the_alarms() {
+    let mut deploy = three_waves();
+    deploy["bake"] = json!({"seconds": 150, "alarms": ["app-errors"], "rollback": true});
+    let rollout = parse(&Value::Object(deploy.clone())).unwrap().unwrap();
+    let mut plan = plan(&deploy, &rollout, ROLLOUT);
+    let minutes =
+        |wave: usize| plan.waves[wave][0].input["rollbackTriggers"]["monitoringMinutes"].clone();
+    assert_eq!(minutes(0), json!(3), "the bake, rounded up to minutes");
+    assert_eq!(minutes(1), json!(3));
+    assert_eq!(minutes(2), json!(0), "no bake follows the last wave");
+    assert_eq!(
+        plan.waves[0][0].input["rollbackTriggers"]["alarms"],
+        json!(["app-errors"])
+    );
+    assert!(!plan.shared.contains_key("rollbackTriggers"));
+    // The wave baked inside its stack operations: Bake reads the alarms
+    // once, at once.
+    plan.progress = finish_wave(&plan, &rollout, vec![ok("tools", "arn:s")], 1000.0).unwrap();
+    assert!(plan.progress.bake);
+    assert_eq!(plan.progress.bake_until, Some(1000.0));
+    // Without rollback there is no key, and the bake waits its seconds.
+    let (plain, rollout) = planned();
+    assert!(!plain.waves[0][0].input.contains_key("rollbackTriggers"));
+    let after = finish_wave(&plain, &rollout, vec![ok("tools", "arn:s")], 1000.0).unwrap();
+    assert_eq!(after.bake_until, Some(1120.0));
+}

@@ -10,6 +10,7 @@ use super::bake;
 pub use super::bake::Bake;
 use super::limits::MAX_TARGETS;
 use super::names::{closest, partition, role_arn};
+use super::rollback::ROLLBACK_KEY;
 use super::target;
 pub use super::target::Target;
 use crate::job::config::json_kind;
@@ -64,6 +65,12 @@ pub fn parse(deploy: &Value) -> Result<Option<Rollout>, Vec<String>> {
         problems.push(format!(
             "the deploy input has a '{TARGET_KEY}' key, which cpsf sets in each target's deploy \
              to say where it goes: list targets under 'targets', or rename the key"
+        ));
+    }
+    if object.contains_key(ROLLBACK_KEY) && object.contains_key("targets") {
+        problems.push(format!(
+            "the deploy input has a '{ROLLBACK_KEY}' key, which cpsf sets in each target's \
+             deploy from bake.rollback: use bake.rollback, or remove the key"
         ));
     }
     let Some(list) = object.get("targets") else {

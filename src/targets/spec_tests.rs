@@ -101,6 +101,20 @@ fn the_target_key_is_reserved_for_cpsf() {
 }
 
 #[test]
+fn the_rollback_triggers_key_is_reserved_in_a_rollout() {
+    assert_eq!(
+        error(with(json!({"rollbackTriggers": {"alarms": ["a"]}}))),
+        "the deploy input has a 'rollbackTriggers' key, which cpsf sets in each target's deploy \
+         from bake.rollback: use bake.rollback, or remove the key"
+    );
+    // A single deploy may set its own (statemachines/README.md).
+    assert_eq!(
+        parse(&json!({"stackName": "app", "rollbackTriggers": {"alarms": ["a"]}})),
+        Ok(None)
+    );
+}
+
+#[test]
 fn default_waves_are_one_per_region_in_first_seen_order() {
     let input = with(json!({"waves": null, "bake": null, "targets": [
         {"name": "a", "region": "eu-west-1"},

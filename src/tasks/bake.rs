@@ -9,13 +9,13 @@
 //! WaitForStack, so the Choice after it asks again until `bakeUntil`.
 
 use super::TaskContext;
+use super::alarms::describe;
 use super::error::TaskError;
 use super::finish_wave::rollout_of;
 use super::input::TargetKey;
 use crate::targets::alarms::{AlarmState, BakeVerdict, verdict};
 use crate::targets::rollout::Plan;
 use crate::targets::spec::Bake;
-use aws_sdk_cloudwatch::types::AlarmType;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -113,9 +113,7 @@ fn label(place: &TargetKey) -> String {
     }
 }
 
-/// DescribeAlarms in every place, metric and composite alarms: once for
-/// the names and once for the prefix (the API takes one or the other;
-/// CloudWatch API reference, DescribeAlarms).
+/// The watched alarms in every place (`alarms.rs`).
 async fn read_alarms(
     ctx: &TaskContext,
     bake: &Bake,
@@ -126,59 +124,20 @@ async fn read_alarms(
     for place in places {
         let config = ctx.reach.config(place, session).await?;
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-        let mut asks = Vec::new();
-        for names in bake.alarms.chunks(100) {
-            asks.push(
-                cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(names.to_vec())),
-            );
-        }
-        if let Some(prefix) = &bake.alarm_prefix {
-            asks.push(cloudwatch.describe_alarms().alarm_name_prefix(prefix));
-        }
-        for ask in asks {
-            let mut pages = ask
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    let class = crate::sfn::class_of(&e);
-                    let cause = format!(
-                        "DescribeAlarms in {}: {}",
-                        label(place),
-                        aws_sdk_cloudwatch::error::DisplayErrorContext(&e)
-                    );
-                    match class {
-                        crate::sfn::ErrorClass::Transient => TaskError::unavailable(cause),
-                        _ => TaskError::new("Cpsf.Denied", cause),
-                    }
-                })?;
-                let state =
-                    |name: Option<&str>, value: Option<&str>, reason: Option<&str>| AlarmState {
-                        name: name.unwrap_or_default().to_string(),
-                        region: label(place),
-                        state_value: value.unwrap_or_default().to_string(),
-                        state_reason: reason.unwrap_or_default().to_string(),
-                    };
-                found.extend(page.metric_alarms().iter().map(|a| {
-                    state(
-                        a.alarm_name(),
-                        a.state_value().map(|v| v.as_str()),
-                        a.state_reason(),
-                    )
-                }));
-                found.extend(page.composite_alarms().iter().map(|a| {
-                    state(
-                        a.alarm_name(),
-                        a.state_value().map(|v| v.as_str()),
-                        a.state_reason(),
-                    )
-                }));
-            }
-        }
+        let region = label(place);
+        let alarms = describe(
+            &cloudwatch,
+            &bake.alarms,
+            bake.alarm_prefix.as_deref(),
+            &region,
+        )
+        .await?;
+        found.extend(alarms.into_iter().map(|a| AlarmState {
+            name: a.name,
+            region: region.clone(),
+            state_value: a.state_value,
+            state_reason: a.state_reason,
+        }));
     }
     Ok(found)
 }

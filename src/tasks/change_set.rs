@@ -57,6 +57,7 @@ pub async fn create(
 ) -> Result<(), TaskError> {
     let capabilities = capabilities(input, &body);
     let template = ctx.templates.source(input, body).await?;
+    let rollback = super::rollback::configuration(ctx, input).await?;
     let mut request = ctx
         .cfn
         .create_change_set()
@@ -67,6 +68,7 @@ pub async fn create(
         .set_capabilities(Some(capabilities))
         .set_tags(Some(tags(input)))
         .set_role_arn(input.deploy.role_arn.clone())
+        .set_rollback_configuration(rollback)
         .client_token(change_set);
     request = match template {
         TemplateSource::Body(body) => request.template_body(body),

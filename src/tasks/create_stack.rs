@@ -35,6 +35,7 @@ async fn create(
     }
     let capabilities = capabilities(input, &body);
     let template = ctx.templates.source(input, body).await?;
+    let rollback = super::rollback::configuration(ctx, input).await?;
     let deploy = &input.deploy;
     let started_at = super::epoch_now();
     let mut request = ctx
@@ -45,6 +46,7 @@ async fn create(
         .set_capabilities(Some(capabilities))
         .set_tags(Some(tags(input)))
         .set_role_arn(deploy.role_arn.clone())
+        .set_rollback_configuration(rollback)
         .client_request_token(input.token("create"));
     request = match template {
         TemplateSource::Body(body) => request.template_body(body),

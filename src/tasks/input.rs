@@ -36,6 +36,9 @@ pub struct DeployInput {
     /// (`targets::plan::target_deploy`); None: the worker's own account
     /// and region.
     pub target: Option<TargetKey>,
+    /// A rollout target's rollback triggers (`bake.rollback`,
+    /// `targets::rollback`): the stack operation rolls back on an alarm.
+    pub rollback_triggers: Option<crate::targets::rollback::RollbackTriggers>,
     /// What CheckStack found (`$.check`).
     pub check: Option<Check>,
     /// What CreateStack or UpdateStack returned (`$.operation`).

@@ -14,6 +14,7 @@
 //!   status means, describe, first failed event), `template.rs` (template
 //!   from the revision), `error.rs` (error names a Catch can match).
 
+pub mod alarms;
 pub mod bake;
 pub mod change_set;
 pub mod check_stack;
@@ -27,6 +28,7 @@ pub mod lease;
 pub mod pace;
 pub mod plan_rollout;
 pub mod reach;
+pub mod rollback;
 pub mod runner;
 pub mod slots;
 pub mod stack;

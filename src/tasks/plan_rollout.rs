@@ -32,12 +32,6 @@ pub fn run(input: &str) -> Result<Value, TaskError> {
         .ok_or_else(|| {
             TaskError::input("PlanRollout plans an input with targets; this one has none")
         })?;
-    if rollout.bake.as_ref().is_some_and(|b| b.rollback) {
-        return Err(TaskError::input(
-            "bake.rollback is not supported yet: this version stops the rollout when an alarm \
-             fires but does not roll the wave back; remove bake.rollback (or set it to false)",
-        ));
-    }
     let plan = rollout::plan(&deploy, &rollout, &execution_arn);
     for target in plan.waves.iter().flatten() {
         let mut own = plan.shared.clone();

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
     let name = &input.deploy.stack_name;
     let operation = input.deploy.operation.clone().unwrap_or_default();
-    let Some(found) = settle(ctx, name, operation.started_at).await? else {
+    let settled = settle(ctx, name, operation.started_at).await;
+    let Some(found) = settled.map_err(|e| which_path(e, input))? else {
         return Ok(json!({"stable": false}));
     };
     let status = found.stack_status().map(|s| s.as_str()).unwrap_or_default();
@@ -23,6 +24,23 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         .and_then(|c| c.stack_status.as_deref());
     let what = what_happened(status, before, operation.changes.len());
     Ok(json!({"stable": true, "result": stack::summary(&found, &operation.changes, &what)}))
+}
+
+/// A stack rolled back under rollback triggers (`bake.rollback`,
+/// `targets::rollback`) says that CloudFormation's own triggers are the
+/// path that rolled it back, and when they watch.
+fn which_path(mut error: TaskError, input: &TaskInput) -> TaskError {
+    if let Some(triggers) = &input.deploy.rollback_triggers
+        && error.name == "Cpsf.StackFailed"
+        && error.cause.contains("ROLLBACK_COMPLETE")
+    {
+        error.cause.push_str(&format!(
+            " (rolled back by CloudFormation: bake.rollback made the bake's alarms this stack's \
+             rollback triggers, watched during the operation and {} minute(s) after it)",
+            triggers.monitoring_minutes
+        ));
+    }
+    error
 }
 
 /// The deploy's result in a few words, from the stack's status now and
@@ -99,6 +117,27 @@ mod tests {
             })
             .times(times)
             .build()
+    }
+
+    #[test]
+    fn a_stack_rolled_back_under_rollback_triggers_says_cloudformation_did_it() {
+        let input = |triggers: &str| {
+            TaskInput::parse(&format!(
+                r#"{{"deploy": {{"stackName": "app"{triggers}}}, "executionArn": "arn:e"}}"#
+            ))
+            .unwrap()
+        };
+        let failed = || {
+            TaskError::new(
+                "Cpsf.StackFailed",
+                "stack app is UPDATE_ROLLBACK_COMPLETE: Rollback triggered",
+            )
+        };
+        let with = input(r#", "rollbackTriggers": {"alarms": ["a"], "monitoringMinutes": 5}"#);
+        let said = which_path(failed(), &with).cause;
+        assert!(said.contains("rolled back by CloudFormation"), "{said}");
+        assert!(said.contains("5 minute(s) after it"), "{said}");
+        assert_eq!(which_path(failed(), &input("")).cause, failed().cause);
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod scale;
 mod slots;
 mod start_failures;
 mod targets;
+mod targets_rollback;
 mod targets_stops;
 mod timeouts;
 mod transforms;

@@ -46,12 +46,35 @@ impl Harness {
         }
     }
 
-    /// CloudWatch in the worker's account and `region`.
-    fn cloudwatch_in(&self, region: &str) -> aws_sdk_cloudwatch::Client {
-        let config = aws_sdk_cloudwatch::config::Builder::from(&self.clients.sdk)
-            .region(Region::new(region.to_string()))
-            .build();
-        aws_sdk_cloudwatch::Client::from_conf(config)
+    /// CloudWatch in `account` (None: the worker's) and `region`.
+    pub fn cloudwatch_in(&self, account: Option<&str>, region: &str) -> aws_sdk_cloudwatch::Client {
+        let mut config = aws_sdk_cloudwatch::config::Builder::from(&self.clients.sdk)
+            .region(Region::new(region.to_string()));
+        if let Some(account) = account {
+            config = config.credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+                account, "test", None, None, "far",
+            ));
+        }
+        aws_sdk_cloudwatch::Client::from_conf(config.build())
+    }
+
+    /// A metric alarm `name` in `account` and `region`, in OK.
+    pub async fn put_alarm(&self, account: Option<&str>, region: &str, name: &str) {
+        self.cloudwatch_in(account, region)
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("cpsf/test")
+            .metric_name("Errors")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+            )
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -61,22 +84,8 @@ async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
         return;
     }
     let (h, _worker) = deploy_setup().await;
-    let cloudwatch = h.cloudwatch_in(HERE);
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name("app-errors")
-        .namespace("cpsf/test")
-        .metric_name("Errors")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(1.0)
-        .comparison_operator(
-            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
-        )
-        .send()
-        .await
-        .unwrap();
+    h.put_alarm(None, HERE, "app-errors").await;
+    let cloudwatch = h.cloudwatch_in(None, HERE);
     let mut app = rollout();
     app.deploy["bake"] = json!({"seconds": 600, "alarms": ["app-errors"]});
     let id = h.start_deploy("app", &app).await;
