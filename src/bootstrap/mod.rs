@@ -22,6 +22,10 @@ pub const TEMPLATE: &str = include_str!("../../bootstrap/cpsf.yaml");
 /// works in the tools account; it is here for its static checks.
 #[cfg(test)]
 const TARGET_TEMPLATE: &str = include_str!("../../bootstrap/target-account.yaml");
+/// What each account and region a rollout stages large templates in
+/// installs: the staging bucket. Here for its static checks.
+#[cfg(test)]
+const TARGET_REGION_TEMPLATE: &str = include_str!("../../bootstrap/target-region.yaml");
 
 pub struct BootstrapOptions {
     pub stack_name: String,

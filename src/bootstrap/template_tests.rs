@@ -5,12 +5,13 @@
 //! template's resources and statements. What cpsf.yaml passes to the code
 //! is checked in `template_wiring_tests.rs`.
 
-use super::{TARGET_TEMPLATE, TEMPLATE};
+use super::{TARGET_REGION_TEMPLATE, TARGET_TEMPLATE, TEMPLATE};
 
-/// Both templates, for the checks every IAM grant gets.
-const TEMPLATES: [(&str, &str); 2] = [
+/// Every template, for the checks every IAM grant gets.
+const TEMPLATES: [(&str, &str); 3] = [
     ("cpsf.yaml", TEMPLATE),
     ("target-account.yaml", TARGET_TEMPLATE),
+    ("target-region.yaml", TARGET_REGION_TEMPLATE),
 ];
 
 /// The lines of one resource of cpsf.yaml.
@@ -419,7 +420,7 @@ fn a_target_account_trusts_the_worker_role_alone_for_the_prefixed_stacks() {
     assert!(actions.len() >= 11, "{actions:?}");
     for (service, action) in actions {
         assert!(
-            ["cloudformation", "iam", "cloudwatch"].contains(&service.as_str()),
+            ["cloudformation", "iam", "cloudwatch", "s3"].contains(&service.as_str()),
             "{service}:{action}"
         );
         if action == "PassRole" {
@@ -430,5 +431,56 @@ fn a_target_account_trusts_the_worker_role_alone_for_the_prefixed_stacks() {
             calls.iter().any(|call| code.contains(call.as_str())),
             "the target role grants {service}:{action}, which the worker never calls"
         );
+    }
+}
+
+/// The bucket target-region.yaml makes, with every default, is one the
+/// target role (target-account.yaml) and the worker role (cpsf.yaml, for
+/// its own account's other regions) may stage templates in, at the key
+/// the code writes.
+#[test]
+fn a_regions_staging_bucket_is_where_both_roles_may_stage() {
+    let bucket = resource_of(TARGET_REGION_TEMPLATE, "StagingBucket").join("\n");
+    assert!(
+        bucket.contains(
+            "BucketName: !Sub \"${NamePrefix}-staging-${AWS::AccountId}-${AWS::Region}\""
+        ),
+        "{bucket}"
+    );
+    assert!(TARGET_REGION_TEMPLATE.contains("    Default: cpsf\n"));
+    let staged = "arn:aws:s3:::cpsf-staging-222222222222-eu-west-1/cpsf/templates/t.template";
+    let target = statement(
+        &resource_of(TARGET_TEMPLATE, "TargetRole"),
+        "StageLargeTemplates",
+    );
+    let target = target
+        .replace("${StagingBucketPrefix}", "cpsf-staging-")
+        .replace("${AWS::AccountId}", "222222222222");
+    let worker = statement(&resource("WorkerRole"), "StageLargeTemplates")
+        .replace("${NamePrefix}", "cpsf")
+        .replace("${AWS::AccountId}", "222222222222");
+    assert!(TARGET_TEMPLATE.contains("    Default: cpsf-staging-\n"));
+    for (role, grant) in [("target", target), ("worker", worker)] {
+        let grant = grant.replace("${AWS::Partition}", "aws");
+        assert!(
+            grant.lines().any(|line| line
+                .split('"')
+                .nth(1)
+                .is_some_and(|pattern| glob(pattern, staged))),
+            "the {role} role may not write {staged}: {grant}"
+        );
+    }
+    let bucket = bucket.replace("${NamePrefix}", "cpsf");
+    assert!(bucket.contains("ExpirationInDays: 1") && bucket.contains("BlockPublicPolicy: true"));
+}
+
+/// IAM's `*` wildcard (any run of characters) over `text`.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| glob(rest, &text[head.len() + i..]))
+        }
     }
 }

@@ -77,7 +77,7 @@ fn the_worker_stages_large_templates_where_it_may() {
         "the staging key moved"
     );
     let role = resource("WorkerRole").join("\n");
-    assert!(role.contains("Resource: !Sub \"${StagingBucket.Arn}/cpsf/templates/*\""));
+    assert!(role.contains("- !Sub \"${StagingBucket.Arn}/cpsf/templates/*\""));
     let bucket = resource("StagingBucket").join("\n");
     for private in [
         "BlockPublicPolicy: true",

@@ -39,6 +39,7 @@ pub fn places(input: &str, execution_arn: &str, names: &[String]) -> Vec<Place> 
                 account: target.account.clone(),
                 region: target.region.clone(),
                 role_arn: target.role_arn.clone(),
+                staging_bucket: None,
             },
             stack_name: stack_name.to_string(),
             execution_arn: sibling_arn(execution_arn, &execution_name(&target.name, execution_arn)),

@@ -160,6 +160,31 @@ pub fn alarm_name_problem(name: &str) -> Option<String> {
     })
 }
 
+/// Why `name` is no S3 general purpose bucket name, or None: 3 to 63
+/// lowercase letters, digits, dots and hyphens, starting and ending with
+/// a letter or digit (S3 user guide, "General purpose bucket naming
+/// rules").
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    let len = name.len();
+    let allowed = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&len) {
+        return Some(format!(
+            "it is {len} characters long; bucket names are 3 to 63"
+        ));
+    }
+    if !allowed || !ends(name.chars().next()) || !ends(name.chars().last()) {
+        return Some(
+            "bucket names are lowercase letters, digits, dots and hyphens, starting and ending \
+             with a letter or digit"
+                .into(),
+        );
+    }
+    None
+}
+
 /// The allowed key a misspelt `key` most likely meant: the same but for
 /// case, or at most two edits away.
 pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// The single-target deploy input of `target`'s path: `deploy` without the
 /// rollout keys, the target's `parameters` over the top-level ones key by
 /// key, its `cloudFormationRoleArn` as the `roleArn` CloudFormation uses,
-/// and a `target` object `{name, account, region, roleArn}` the task
+/// and a `target` object `{name, account, region, roleArn, stagingBucket}` the task
 /// handlers read to reach it (absent fields left out: the worker's own
 /// account and credentials).
 pub fn target_deploy(deploy: &Value, target: &Target) -> Value {
@@ -41,6 +41,9 @@ pub fn target_deploy(deploy: &Value, target: &Target) -> Value {
     reach.insert("region".into(), json!(target.region));
     if let Some(role) = &target.role_arn {
         reach.insert("roleArn".into(), json!(role));
+    }
+    if let Some(bucket) = &target.staging_bucket {
+        reach.insert("stagingBucket".into(), json!(bucket));
     }
     input.insert(TARGET_KEY.into(), Value::Object(reach));
     Value::Object(input)

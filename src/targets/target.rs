@@ -2,7 +2,10 @@
 //! stack goes, and how the worker reaches it.
 
 use super::limits::MAX_NAME;
-use super::names::{closest, is_account, partition, region_problem, role_arn, target_name_problem};
+use super::names::{
+    bucket_name_problem, closest, is_account, partition, region_problem, role_arn,
+    target_name_problem,
+};
 use crate::job::config::json_kind;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -16,6 +19,7 @@ pub const TARGET_KEYS: &[&str] = &[
     "roleArn",
     "cloudFormationRoleArn",
     "parameters",
+    "stagingBucket",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +37,10 @@ pub struct Target {
     pub cloud_formation_role_arn: Option<String>,
     /// Override the top-level `parameters`, key by key.
     pub parameters: BTreeMap<String, Value>,
+    /// A bucket in the target's account and region where a template over
+    /// 51,200 bytes is staged for it (`tasks/template.rs` says why the
+    /// worker's own cannot serve there).
+    pub staging_bucket: Option<String>,
 }
 
 /// Parses `targets[index]`, adding every problem to `problems`. Returns the
@@ -119,6 +127,12 @@ pub(super) fn parse(index: usize, value: &Value, problems: &mut Vec<String>) -> 
         }
     }
     let parameters = parameters(&label, object, problems);
+    let staging_bucket = string(&label, object, "stagingBucket", problems);
+    if let Some(why) = staging_bucket.as_deref().and_then(bucket_name_problem) {
+        problems.push(format!(
+            "{label}: stagingBucket is no S3 bucket name: {why}"
+        ));
+    }
     Some(Target {
         name: name?,
         account: target_account,
@@ -126,6 +140,7 @@ pub(super) fn parse(index: usize, value: &Value, problems: &mut Vec<String>) -> 
         role_arn: role,
         cloud_formation_role_arn: cfn_role,
         parameters,
+        staging_bucket,
     })
 }
 

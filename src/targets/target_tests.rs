@@ -24,13 +24,34 @@ fn a_full_target_is_read() {
         0,
         &json!({"name": "prod-use1", "account": "222222222222", "region": "us-east-1",
                 "roleArn": ROLE, "cloudFormationRoleArn": "arn:aws:iam::222222222222:role/cpsf-cfn",
-                "parameters": {"Stage": "prod", "Size": 3}}),
+                "parameters": {"Stage": "prod", "Size": 3},
+                "stagingBucket": "cpsf-staging-222222222222-us-east-1"}),
         &mut problems,
     )
     .unwrap();
     assert_eq!(problems, Vec::<String>::new());
     assert_eq!(target.account.as_deref(), Some("222222222222"));
     assert_eq!(target.parameters["Size"], json!(3));
+}
+
+#[test]
+fn a_staging_bucket_must_be_a_bucket_name() {
+    let spelled = "bucket names are lowercase letters, digits, dots and hyphens, starting and \
+                   ending with a letter or digit";
+    for (bucket, why) in [
+        ("ab", "it is 2 characters long; bucket names are 3 to 63"),
+        ("Cpsf-Staging", spelled),
+        ("cpsf-staging-", spelled),
+    ] {
+        assert_eq!(
+            one(json!({"name": "p", "region": "us-east-1", "stagingBucket": bucket})),
+            format!("target 'p': stagingBucket is no S3 bucket name: {why}")
+        );
+    }
+    assert_eq!(
+        one(json!({"name": "p", "region": "us-east-1", "stagingBucket": 3})),
+        "target 'p': stagingBucket must be a string; it is a number"
+    );
 }
 
 #[test]
@@ -159,12 +180,12 @@ fn unknown_keys_are_refused_with_the_likely_one() {
     assert_eq!(
         one(json!({"name": "p", "region": "us-east-1", "rolearn": ROLE})),
         "target 'p' has an unknown key 'rolearn' (did you mean 'roleArn'?): a target takes name, \
-         account, region, roleArn, cloudFormationRoleArn, parameters"
+         account, region, roleArn, cloudFormationRoleArn, parameters, stagingBucket"
     );
     assert_eq!(
         one(json!({"name": "p", "region": "us-east-1", "stage": "x"})),
         "target 'p' has an unknown key 'stage': a target takes name, account, region, roleArn, \
-         cloudFormationRoleArn, parameters"
+         cloudFormationRoleArn, parameters, stagingBucket"
     );
 }
 

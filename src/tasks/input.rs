@@ -54,6 +54,9 @@ pub struct TargetKey {
     pub account: Option<String>,
     pub region: String,
     pub role_arn: Option<String>,
+    /// Where a large template is staged for this target.
+    #[serde(default)]
+    pub staging_bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -46,7 +46,7 @@ use input::TaskInput;
 use lease::Lease;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use template::Templates;
+use template::{Staging, Templates};
 use tokio_util::sync::CancellationToken;
 
 /// The handlers, by the activity each serves.
@@ -170,8 +170,7 @@ impl TaskContext {
             cfn: clients.cloudformation(),
             templates: Templates {
                 s3: clients.s3(),
-                staging_bucket,
-                region: clients.region(),
+                staging: Staging::of_worker(clients.s3(), staging_bucket, clients.region()),
             },
             wait_cap,
             poll_min: Duration::from_millis(500),
@@ -185,9 +184,9 @@ impl TaskContext {
 
     /// For a rollout target's deploy (`deploy.target`), this context with
     /// CloudFormation in the target's account and region; None for a
-    /// deploy here. The template is still read, and staged, with the
-    /// worker's own credentials, from the revision and staging bucket in
-    /// the worker's region.
+    /// deploy here. The template is still read from the revision with the
+    /// worker's own credentials; a large one is staged where the target
+    /// can read it (`template::Staging::for_target`).
     pub async fn reaching(&self, input: &TaskInput) -> Result<Option<TaskContext>, TaskError> {
         let Some(target) = &input.deploy.target else {
             return Ok(None);
@@ -198,8 +197,17 @@ impl TaskContext {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             templates: Templates {
                 s3: self.templates.s3.clone(),
-                staging_bucket: self.templates.staging_bucket.clone(),
-                region: self.templates.region.clone(),
+                staging: Staging::for_target(
+                    &self.templates.staging,
+                    target,
+                    aws_sdk_s3::Client::new(&config),
+                    &self
+                        .reach
+                        .base()
+                        .region()
+                        .map(|r| r.to_string())
+                        .unwrap_or_default(),
+                ),
             },
             wait_cap: self.wait_cap,
             poll_min: self.poll_min,
@@ -336,8 +344,7 @@ pub(crate) fn test_context(cfn: aws_sdk_cloudformation::Client, wait_cap: Durati
         cfn,
         templates: Templates {
             s3,
-            staging_bucket: None,
-            region: "us-east-1".into(),
+            staging: Err("no staging bucket in unit tests".into()),
         },
         wait_cap,
         poll_min: Duration::from_millis(5),

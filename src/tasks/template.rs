@@ -35,10 +35,64 @@ pub enum TemplateSource {
 }
 
 pub struct Templates {
+    /// Reads the revision, with the worker's own credentials.
     pub s3: aws_sdk_s3::Client,
-    /// Where templates over 51,200 bytes are staged.
-    pub staging_bucket: Option<String>,
+    /// Where a template over 51,200 bytes is staged, or why nowhere.
+    pub staging: Result<Staging, String>,
+}
+
+/// A bucket templates are staged in, the region it is in, and a client
+/// with the credentials that write it and that CloudFormation reads the
+/// TemplateURL with (the caller's permissions: "TemplateURL must reference
+/// a valid S3 object to which you have access").
+#[derive(Clone)]
+pub struct Staging {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
     pub region: String,
+}
+
+impl Staging {
+    /// The worker's own `--staging-bucket`, in its region.
+    pub fn of_worker(
+        s3: aws_sdk_s3::Client,
+        bucket: Option<String>,
+        region: String,
+    ) -> Result<Staging, String> {
+        let bucket = bucket
+            .ok_or("Start the worker with --staging-bucket so larger templates go through S3")?;
+        Ok(Staging { s3, bucket, region })
+    }
+
+    /// Where a rollout target's large template goes: the target's own
+    /// `stagingBucket`, written with `target_s3` (the target's credentials,
+    /// in its region); else the worker's, only for a target in the worker's
+    /// account and region (`stages_for`).
+    pub fn for_target(
+        worker: &Result<Staging, String>,
+        target: &super::input::TargetKey,
+        target_s3: aws_sdk_s3::Client,
+        worker_region: &str,
+    ) -> Result<Staging, String> {
+        if let Some(bucket) = &target.staging_bucket {
+            return Ok(Staging {
+                s3: target_s3,
+                bucket: bucket.clone(),
+                region: target.region.clone(),
+            });
+        }
+        if stages_for(Some(target), worker_region) {
+            return worker.clone();
+        }
+        Err(format!(
+            "Target '{}' is in another account or region than the worker's staging bucket, \
+             which cannot serve it: CloudFormation reads a TemplateURL with the caller's \
+             permissions (the target's role) and wants the bucket in the stack's region. Give \
+             the target a stagingBucket in its own account and region \
+             (bootstrap/target-region.yaml makes one)",
+            target.name
+        ))
+    }
 }
 
 impl Templates {
@@ -89,39 +143,27 @@ impl Templates {
         if body.len() <= MAX_BODY_BYTES {
             return Ok(TemplateSource::Body(body));
         }
-        if !stages_for(input.deploy.target.as_ref(), &self.region) {
-            return Err(TaskError::new(
-                "Cpsf.TemplateTooLarge",
-                format!(
-                    "{path} is {} bytes; CloudFormation takes at most {MAX_BODY_BYTES} inline, and \
-                     a larger template goes through the staging bucket, which is in the worker's \
-                     own account and region: for now a rollout target in another account or \
-                     region takes templates of at most {MAX_BODY_BYTES} bytes",
-                    body.len()
-                ),
-            ));
-        }
-        let bucket = self.staging_bucket.as_deref().ok_or_else(|| {
+        let staging = self.staging.as_ref().map_err(|why| {
             TaskError::new(
                 "Cpsf.TemplateTooLarge",
                 format!(
-                    "{path} is {} bytes; CloudFormation takes at most {MAX_BODY_BYTES} inline. \
-                     Start the worker with --staging-bucket so larger templates go through S3",
+                    "{path} is {} bytes; CloudFormation takes at most {MAX_BODY_BYTES} inline. {why}",
                     body.len()
                 ),
             )
         })?;
         let key = format!("cpsf/templates/{}.template", input.token("template"));
-        self.s3
+        staging
+            .s3
             .put_object()
-            .bucket(bucket)
+            .bucket(&staging.bucket)
             .key(&key)
             .body(body.into_bytes().into())
             .send()
             .await
             .map_err(|e| TaskError::from_sdk("PutObject (staging bucket)", e))?;
         Ok(TemplateSource::Url(
-            template_url(&self.region, bucket, &key).await?,
+            template_url(&staging.region, &staging.bucket, &key).await?,
         ))
     }
 }
@@ -164,6 +206,7 @@ mod tests {
             account: role.map(|_| "222222222222".into()),
             region: region.into(),
             role_arn: role.map(str::to_string),
+            staging_bucket: None,
         }
     }
 

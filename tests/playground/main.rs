@@ -33,6 +33,7 @@ mod slots;
 mod start_failures;
 mod targets;
 mod targets_rollback;
+mod targets_staging;
 mod targets_stops;
 mod timeouts;
 mod transforms;
