@@ -4,8 +4,13 @@
 //!
 //! MiniStack only: it takes a 12-digit access key id as the account and
 //! vends that account's credentials from AssumeRole (design.md), and runs
-//! `startExecution.sync:2`; fakecloud has one account and no nested
-//! executions.
+//! `startExecution.sync:2` as AWS documents it. fakecloud has one account,
+//! and its `states:startExecution` integration hands the state's
+//! Parameters to StartExecution as they are, so it refuses AWS's
+//! `StateMachineArn` ("stateMachineArn is required"; Step Functions
+//! developer guide, "Start a new AWS Step Functions state machine from a
+//! running execution", takes `StateMachineArn`, `Input`, `Name`): even a
+//! rollout within its one account fails there (docs/emulators.md).
 
 use crate::deploy_harness::*;
 use crate::harness::*;
@@ -14,7 +19,7 @@ use cpsf::local::Emulator;
 use serde_json::json;
 
 pub const WHY: &str = "the rollout needs several accounts (12-digit access keys, AssumeRole) and \
-                   startExecution.sync:2, which only MiniStack emulates";
+                   startExecution.sync:2 with AWS's parameters, which only MiniStack emulates";
 pub const FAR: &str = "222222222222";
 const FAR_ROLE: &str = "arn:aws:iam::222222222222:role/cpsf-target";
 pub const HERE: &str = "us-east-1";
