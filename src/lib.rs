@@ -107,6 +107,7 @@
 //! --bench worker`), `fuzz/` the cargo-fuzz targets (`scripts/fuzz`).
 
 pub mod action_type;
+pub mod approval;
 pub mod aws;
 pub mod bootstrap;
 pub mod cli;

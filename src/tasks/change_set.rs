@@ -15,15 +15,20 @@ use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOut
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus};
 
 /// One resource change, as the state machine's output lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     pub action: String,
     pub logical_id: String,
     pub resource_type: String,
     /// "True", "False" or "Conditional" for a Modify.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replacement: Option<String>,
+    /// What makes it change, for the approval page: "Properties.QueueName
+    /// (requires replacement), from parameter Environment". Never a value:
+    /// a NoEcho parameter's must not be shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
 }
 
 pub async fn exists(ctx: &TaskContext, stack: &str, change_set: &str) -> Result<bool, TaskError> {
@@ -185,8 +190,36 @@ pub fn changes_of(described: &DescribeChangeSetOutput) -> Vec<Change> {
             logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
             resource_type: r.resource_type().unwrap_or_default().to_string(),
             replacement: r.replacement().map(|x| x.as_str().to_string()),
+            causes: r.details().iter().filter_map(cause_of).collect(),
         })
         .collect()
+}
+
+/// One detail of a resource change in words, from its target and cause
+/// (API reference, ResourceChangeDetail and ResourceTargetDefinition); its
+/// before and after values are left out.
+fn cause_of(detail: &aws_sdk_cloudformation::types::ResourceChangeDetail) -> Option<String> {
+    use aws_sdk_cloudformation::types::RequiresRecreation;
+    let target = detail.target()?;
+    let mut said = target.attribute()?.as_str().to_string();
+    if let Some(name) = target.name() {
+        said.push_str(&format!(".{name}"));
+    }
+    match target.requires_recreation() {
+        Some(RequiresRecreation::Always) => said.push_str(" (requires replacement)"),
+        Some(RequiresRecreation::Conditionally) => said.push_str(" (may require replacement)"),
+        _ => {}
+    }
+    if let (Some(source), Some(entity)) = (detail.change_source(), detail.causing_entity()) {
+        let source = match source.as_str() {
+            "ParameterReference" => "parameter",
+            "ResourceReference" => "resource",
+            "ResourceAttribute" => "attribute",
+            other => other,
+        };
+        said.push_str(&format!(", from {source} {entity}"));
+    }
+    Some(said)
 }
 
 /// AWS fails an empty change set with "didn't contain changes"; fakecloud

@@ -172,6 +172,7 @@ mod tests {
             logical_id: id.into(),
             resource_type: "AWS::SQS::Queue".into(),
             replacement: replacement.map(str::to_string),
+            causes: Vec::new(),
         }
     }
 

@@ -1,0 +1,223 @@
+//! Whether a change set waits for a person, and what they are asked
+//! (pure): the request UpdateStack or CreateStack hands the state machine
+//! (`$.operation.approval`), which RequestApproval sends on with its task
+//! token.
+
+use super::spec::{Approval, When};
+use crate::tasks::change_set::Change;
+use serde::{Deserialize, Serialize};
+
+/// The changes a request lists at most (the page shows them all, the
+/// notification a line): the request rides in an SQS message (at most
+/// 256 KiB, Amazon SQS developer guide, quotas) and the execution's state.
+pub const MAX_LISTED_CHANGES: usize = 200;
+
+/// What the safety gate refuses without `allowReplacements`: a removal, or
+/// a modification that replaces the resource (`Replacement: True`).
+pub fn is_risky(change: &Change) -> bool {
+    change.action == "Remove" || change.replacement.as_deref() == Some("True")
+}
+
+/// Whether `changes` wait for a decision under `approval`. No changes
+/// never ask.
+pub fn asks(approval: Option<&Approval>, changes: &[Change]) -> bool {
+    if changes.is_empty() {
+        return false;
+    }
+    match approval.map(|a| a.when) {
+        None | Some(When::Never) => false,
+        Some(When::Always) => true,
+        Some(When::Risky) => changes.iter().any(is_risky),
+    }
+}
+
+/// The change set in one line: "2 modified, 1 replaced: WorkQueue
+/// (AWS::SQS::Queue)", the risky resources named after the counts.
+pub fn one_line(changes: &[Change]) -> String {
+    let kind = |c: &Change| match (c.action.as_str(), c.replacement.as_deref()) {
+        ("Add", _) => "added",
+        ("Remove", _) => "removed",
+        ("Modify", Some("True")) => "replaced",
+        ("Modify", Some("Conditional")) => "modified (may be replaced)",
+        ("Modify", _) => "modified",
+        ("Import", _) => "imported",
+        _ => "changed",
+    };
+    let order = [
+        "added",
+        "modified",
+        "modified (may be replaced)",
+        "replaced",
+        "removed",
+        "imported",
+        "changed",
+    ];
+    let counts: Vec<String> = order
+        .iter()
+        .filter_map(|k| {
+            let n = changes.iter().filter(|c| kind(c) == *k).count();
+            (n > 0).then(|| format!("{n} {k}"))
+        })
+        .collect();
+    let risky: Vec<String> = changes
+        .iter()
+        .filter(|c| is_risky(c))
+        .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
+        .collect();
+    let mut line = counts.join(", ");
+    if !risky.is_empty() {
+        let shown = risky.len().min(5);
+        line.push_str(&format!(": {}", risky[..shown].join(", ")));
+        if risky.len() > shown {
+            line.push_str(&format!(" and {} more", risky.len() - shown));
+        }
+    }
+    line
+}
+
+/// What RequestApproval sends, and the page and the notification show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    pub stack_name: String,
+    /// The change set waiting; ExecuteChangeSet runs it once approved.
+    pub change_set: String,
+    /// Where the stack is: `target name (region, account)` in a rollout,
+    /// else the worker's region.
+    pub place: String,
+    pub pipeline: Option<String>,
+    pub summary: String,
+    pub risky: bool,
+    /// At most [`MAX_LISTED_CHANGES`], the risky ones first.
+    pub changes: Vec<Change>,
+    /// How many changes the change set has in all.
+    pub change_count: usize,
+    pub timeout_minutes: u32,
+    /// For RequestApproval's TimeoutSecondsPath.
+    pub timeout_seconds: u32,
+    pub notify: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Request {
+    pub fn new(
+        approval: &Approval,
+        stack_name: &str,
+        change_set: &str,
+        place: String,
+        pipeline: Option<String>,
+        changes: &[Change],
+    ) -> Request {
+        let mut listed: Vec<Change> = changes.iter().filter(|c| is_risky(c)).cloned().collect();
+        listed.extend(changes.iter().filter(|c| !is_risky(c)).cloned());
+        listed.truncate(MAX_LISTED_CHANGES);
+        Request {
+            stack_name: stack_name.to_string(),
+            change_set: change_set.to_string(),
+            place,
+            pipeline,
+            summary: one_line(changes),
+            risky: changes.iter().any(is_risky),
+            changes: listed,
+            change_count: changes.len(),
+            timeout_minutes: approval.timeout_minutes,
+            timeout_seconds: approval.timeout_minutes * 60,
+            notify: approval.notify.clone(),
+            message: approval.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn change(action: &str, id: &str, replacement: Option<&str>) -> Change {
+        Change {
+            action: action.into(),
+            logical_id: id.into(),
+            resource_type: "AWS::SQS::Queue".into(),
+            replacement: replacement.map(str::to_string),
+            causes: Vec::new(),
+        }
+    }
+
+    fn approval(when: When) -> Approval {
+        Approval {
+            when,
+            notify: None,
+            timeout_minutes: 60,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn who_is_asked_depends_on_when_and_the_changes() {
+        let modest = [change("Modify", "Greeting", Some("False"))];
+        let risky = [
+            change("Modify", "Greeting", Some("False")),
+            change("Modify", "WorkQueue", Some("True")),
+        ];
+        let removal = [change("Remove", "Old", None)];
+        for (when, changes, asked) in [
+            (When::Always, &modest[..], true),
+            (When::Always, &[][..], false),
+            (When::Risky, &modest[..], false),
+            (When::Risky, &risky[..], true),
+            (When::Risky, &removal[..], true),
+            (When::Never, &risky[..], false),
+        ] {
+            assert_eq!(
+                asks(Some(&approval(when)), changes),
+                asked,
+                "{when:?} {changes:?}"
+            );
+        }
+        assert!(!asks(None, &risky), "without approval the gate decides");
+        let conditional = [change("Modify", "Q", Some("Conditional"))];
+        assert!(!asks(Some(&approval(When::Risky)), &conditional));
+    }
+
+    #[test]
+    fn the_summary_counts_and_names_what_is_risky() {
+        let changes = [
+            change("Modify", "Greeting", Some("False")),
+            change("Modify", "Topic", None),
+            change("Modify", "WorkQueue", Some("True")),
+        ];
+        assert_eq!(
+            one_line(&changes),
+            "2 modified, 1 replaced: WorkQueue (AWS::SQS::Queue)"
+        );
+        let many: Vec<Change> = (0..7)
+            .map(|i| change("Remove", &format!("R{i}"), None))
+            .collect();
+        assert!(
+            one_line(&many).ends_with("R4 (AWS::SQS::Queue) and 2 more"),
+            "{}",
+            one_line(&many)
+        );
+        assert_eq!(one_line(&[change("Add", "New", None)]), "1 added");
+    }
+
+    #[test]
+    fn a_request_lists_the_risky_changes_first_within_its_bound() {
+        let mut changes: Vec<Change> = (0..MAX_LISTED_CHANGES + 10)
+            .map(|i| change("Add", &format!("A{i}"), None))
+            .collect();
+        changes.push(change("Remove", "Old", None));
+        let request = Request::new(
+            &approval(When::Always),
+            "app",
+            "cs",
+            "us-east-1".into(),
+            None,
+            &changes,
+        );
+        assert_eq!(request.changes.len(), MAX_LISTED_CHANGES);
+        assert_eq!(request.changes[0].logical_id, "Old");
+        assert_eq!(request.change_count, MAX_LISTED_CHANGES + 11);
+        assert!(request.risky);
+        assert_eq!(request.timeout_seconds, 3600);
+    }
+}

@@ -1,0 +1,236 @@
+//! The deploy input's `approval` (pure): when a person decides, who is
+//! told, how long they have, and what they read first. Every problem is
+//! reported at once, each with the exact key and what it takes.
+
+use crate::job::config::json_kind;
+use crate::targets::names::closest;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The input key.
+pub const APPROVAL_KEY: &str = "approval";
+/// The keys `approval` takes; any other is refused.
+pub const APPROVAL_KEYS: &[&str] = &["when", "notify", "timeoutMinutes", "message"];
+/// A decision waits at most a day: the deploy execution's own timeout
+/// (24 h by default, bootstrap's DeployTimeoutSeconds) and a custom
+/// action's 24 h both bound the whole deploy (design.md).
+pub const MAX_TIMEOUT_MINUTES: u32 = 1440;
+/// The note shown to the approver, in the page and the notification (an
+/// SNS message is at most 256 KiB, a subject 100 characters: the note goes
+/// in the body, kept short enough to read).
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// When a person decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    /// Every deploy that changes something.
+    Always,
+    /// A change set that replaces or removes a resource (what the safety
+    /// gate refuses without `allowReplacements`).
+    Risky,
+    /// Never: the gate decides alone, as without `approval`.
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub when: When,
+    /// The SNS topic told of each request; None: nobody is told, and
+    /// `cpsf approve` decides.
+    pub notify: Option<String>,
+    pub timeout_minutes: u32,
+    pub message: Option<String>,
+}
+
+/// The input's `approval`, None without one, or every problem with it.
+pub fn parse(deploy: &Value) -> Result<Option<Approval>, Vec<String>> {
+    let Some(value) = deploy.get(APPROVAL_KEY) else {
+        return Ok(None);
+    };
+    let Some(object) = value.as_object() else {
+        return Err(vec![format!(
+            "approval must be an object like {{\"when\": \"risky\", \"notify\": \"<SNS topic ARN>\"}}; it is {}",
+            json_kind(value)
+        )]);
+    };
+    let mut problems = Vec::new();
+    for key in object
+        .keys()
+        .filter(|k| !APPROVAL_KEYS.contains(&k.as_str()))
+    {
+        let hint = closest(key, APPROVAL_KEYS)
+            .map(|k| format!(" (did you mean '{k}'?)"))
+            .unwrap_or_default();
+        problems.push(format!(
+            "approval has an unknown key '{key}'{hint}: approval takes {}",
+            APPROVAL_KEYS.join(", ")
+        ));
+    }
+    let when = when(object, &mut problems);
+    let notify = notify(object, &mut problems);
+    let timeout_minutes = timeout(object, &mut problems);
+    let message = message(object, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Some(Approval {
+        when,
+        notify,
+        timeout_minutes,
+        message,
+    }))
+}
+
+fn when(object: &Map<String, Value>, problems: &mut Vec<String>) -> When {
+    match object.get("when") {
+        None => When::Risky,
+        Some(Value::String(s)) if s == "always" => When::Always,
+        Some(Value::String(s)) if s == "risky" => When::Risky,
+        Some(Value::String(s)) if s == "never" => When::Never,
+        Some(other) => {
+            problems.push(format!(
+                "approval.when is {other}; it must be \"always\" (every deploy that changes \
+                 something), \"risky\" (a replacement or removal; the default) or \"never\""
+            ));
+            When::Risky
+        }
+    }
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<topic>` (SNS API
+/// reference, topic names: 1 to 256 letters, digits, hyphens and
+/// underscores, `.fifo` for a FIFO topic).
+fn notify(object: &Map<String, Value>, problems: &mut Vec<String>) -> Option<String> {
+    let value = object.get("notify")?;
+    let Some(arn) = value.as_str() else {
+        problems.push(format!(
+            "approval.notify must be an SNS topic ARN; it is {}",
+            json_kind(value)
+        ));
+        return None;
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let topic_ok = |t: &str| {
+        let name = t.strip_suffix(".fifo").unwrap_or(t);
+        (1..=256).contains(&t.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let sound = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && topic_ok(parts[5]);
+    if !sound {
+        problems.push(format!(
+            "approval.notify '{arn}' is not an SNS topic ARN; write \
+             arn:<partition>:sns:<region>:<12-digit account>:<topic>"
+        ));
+        return None;
+    }
+    Some(arn.to_string())
+}
+
+fn timeout(object: &Map<String, Value>, problems: &mut Vec<String>) -> u32 {
+    let Some(value) = object.get("timeoutMinutes") else {
+        return MAX_TIMEOUT_MINUTES;
+    };
+    match value
+        .as_u64()
+        .filter(|m| (1..=u64::from(MAX_TIMEOUT_MINUTES)).contains(m))
+    {
+        Some(minutes) => minutes as u32,
+        None => {
+            problems.push(format!(
+                "approval.timeoutMinutes is {value}; it must be a whole number of minutes from 1 \
+                 to {MAX_TIMEOUT_MINUTES}: the deploy execution and the pipeline's action both \
+                 end after 24 h"
+            ));
+            MAX_TIMEOUT_MINUTES
+        }
+    }
+}
+
+fn message(object: &Map<String, Value>, problems: &mut Vec<String>) -> Option<String> {
+    let value = object.get("message")?;
+    let Some(text) = value.as_str() else {
+        problems.push(format!(
+            "approval.message must be a string, the note the approver reads; it is {}",
+            json_kind(value)
+        ));
+        return None;
+    };
+    let chars = text.chars().count();
+    if chars > MAX_MESSAGE_CHARS {
+        problems.push(format!(
+            "approval.message is {chars} characters; at most {MAX_MESSAGE_CHARS}, so the \
+             notification and the page stay readable"
+        ));
+        return None;
+    }
+    Some(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:deploy-approvals";
+
+    fn problems(approval: Value) -> Vec<String> {
+        parse(&json!({"stackName": "app", "approval": approval})).unwrap_err()
+    }
+
+    #[test]
+    fn an_approval_is_read_with_its_defaults() {
+        assert_eq!(parse(&json!({"stackName": "app"})), Ok(None));
+        assert_eq!(
+            parse(&json!({"approval": {"notify": TOPIC}})),
+            Ok(Some(Approval {
+                when: When::Risky,
+                notify: Some(TOPIC.into()),
+                timeout_minutes: MAX_TIMEOUT_MINUTES,
+                message: None,
+            }))
+        );
+        let full = parse(&json!({"approval": {"when": "always", "timeoutMinutes": 30,
+                                              "message": "Release 42"}}))
+        .unwrap()
+        .unwrap();
+        assert_eq!((full.when, full.timeout_minutes), (When::Always, 30));
+        assert_eq!(full.message.as_deref(), Some("Release 42"));
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let all = problems(
+            json!({"when": "sometimes", "notify": "arn:aws:sqs:us-east-1:123456789012:q",
+                                  "timeoutMinutes": 0, "mesage": "x"}),
+        );
+        assert_eq!(all.len(), 4, "{all:#?}");
+        assert!(
+            all[0].contains("unknown key 'mesage' (did you mean 'message'?)"),
+            "{all:#?}"
+        );
+        assert!(
+            all[1].contains("approval.when is \"sometimes\""),
+            "{all:#?}"
+        );
+        assert!(all[2].contains("is not an SNS topic ARN"), "{all:#?}");
+        assert!(all[3].contains("from 1 to 1440"), "{all:#?}");
+        assert_eq!(
+            problems(json!("always")),
+            vec!["approval must be an object like {\"when\": \"risky\", \"notify\": \"<SNS topic ARN>\"}; it is a string".to_string()]
+        );
+        let long = "x".repeat(MAX_MESSAGE_CHARS + 1);
+        assert!(problems(json!({"message": long}))[0].contains("at most 1000"));
+        assert!(problems(json!({"timeoutMinutes": 1441}))[0].contains("1441"));
+    }
+}
