@@ -79,6 +79,7 @@ pub async fn waits(
         ROLE,
         &TaskOptions::activities("cpsf-"),
         &with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS),
+        None,
     )
     .await?;
     let mut pipelines = Vec::with_capacity(deploys);

@@ -307,6 +307,7 @@ impl Worker {
         })
         .await?;
         let through = LocalEnv {
+            approvals: None,
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
             events_queue: None,

@@ -18,4 +18,9 @@
 //!   Functions), `server.rs` (the page's HTTP routes).
 
 pub mod ask;
+pub mod decision;
+pub mod link;
+pub mod notice;
+pub mod page;
 pub mod spec;
+pub mod store;

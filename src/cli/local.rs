@@ -62,6 +62,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
             events_queue: playground.env().events_queue.clone(),
+            approvals: playground.env().approvals.clone(),
         },
         None => playground.env().clone(),
     };

@@ -108,6 +108,7 @@ async fn install_directly(clients: &Clients) -> anyhow::Result<String> {
         STATES_ROLE,
         &crate::worker::TaskOptions::activities("cpsf-"),
         crate::tasks::definition::DEPLOY_ASL,
+        None,
     )
     .await
 }

@@ -25,6 +25,8 @@ pub struct LocalEnv {
     /// The SQS queue Step Functions' execution status events reach, when
     /// the emulator emits them (`cpsf worker --events-queue`).
     pub events_queue: Option<String>,
+    /// The approvals queue, store and key (`approvals.rs`).
+    pub approvals: Option<super::approvals::LocalApprovals>,
 }
 
 impl LocalEnv {
@@ -43,6 +45,14 @@ impl LocalEnv {
             events_queue: std::env::var("CPSF_EVENTS_QUEUE")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            approvals: (|| {
+                let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+                Some(super::approvals::LocalApprovals {
+                    queue: var("CPSF_APPROVALS_QUEUE")?,
+                    store: var("CPSF_APPROVAL_STORE")?,
+                    key: var("CPSF_APPROVAL_KEY")?,
+                })
+            })(),
         })
     }
 
@@ -61,6 +71,11 @@ impl LocalEnv {
         ];
         if let Some(queue) = &self.events_queue {
             vars.push(("CPSF_EVENTS_QUEUE", queue.clone()));
+        }
+        if let Some(approvals) = &self.approvals {
+            vars.push(("CPSF_APPROVALS_QUEUE", approvals.queue.clone()));
+            vars.push(("CPSF_APPROVAL_STORE", approvals.store.clone()));
+            vars.push(("CPSF_APPROVAL_KEY", approvals.key.clone()));
         }
         vars
     }
@@ -124,6 +139,7 @@ mod tests {
             aws_endpoint: "http://127.0.0.1:1111".into(),
             codepipeline_endpoint: "http://127.0.0.1:2222".into(),
             events_queue: None,
+            approvals: None,
         };
         let dir = std::env::temp_dir().join(format!("cpsf-env-{}", std::process::id()));
         let path = dir.join("nested/local.env");

@@ -4,6 +4,7 @@
 //! ([`emulator`] says when to pick which). [`codepipeline`] is cpsf's own
 //! CodePipeline service, because no emulator implements the job-worker API.
 
+pub mod approvals;
 pub mod child;
 pub mod codepipeline;
 pub mod emulator;

@@ -93,6 +93,7 @@ impl Playground {
             aws_endpoint: relay.as_ref().map_or(emulator_endpoint, Proxy::endpoint),
             codepipeline_endpoint,
             events_queue: None,
+            approvals: None,
         };
         let sdk = env.sdk_config().await;
         // MiniStack emits Step Functions' execution status events, as AWS
@@ -100,6 +101,7 @@ impl Playground {
         if options.emulator == Emulator::Ministack {
             env.events_queue = Some(super::events::install(&sdk, super::events::NAME, &[]).await?);
         }
+        env.approvals = Some(super::approvals::install(&sdk, &env.s3_client(&sdk)).await?);
         let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(service.serve(listener, shutdown.clone()));

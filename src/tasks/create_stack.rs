@@ -30,7 +30,7 @@ async fn create(
     input: &TaskInput,
     body: String,
 ) -> Result<Value, TaskError> {
-    if super::template::calls_macros(&body) {
+    if super::template::calls_macros(&body) || super::asking::create_asks(input)? {
         return create_through_change_set(ctx, lease, input, body).await;
     }
     let capabilities = capabilities(input, &body);
@@ -112,14 +112,22 @@ async fn create_through_change_set(
             described.status_reason().unwrap_or("no reason given")
         )));
     }
-    if !change_set::executed(&described) {
+    let found = change_set::changes_of(&described);
+    let changes: Vec<Value> = found.iter().map(|c| json!(c)).collect();
+    let executed = change_set::executed(&described);
+    if let Some(request) =
+        super::asking::request(ctx, input, &change_set, &found)?.filter(|_| !executed)
+    {
+        // A person decides first: RequestApproval, then ExecuteChangeSet.
+        return Ok(
+            json!({"stackId": described.stack_id(), "startedAt": started_at,
+                         "changes": changes, "approval": request}),
+        );
+    }
+    if !executed {
         lease.confirm("executing the change set").await?;
         change_set::execute(&ctx.cfn, name, &change_set, input.token("execute")).await?;
     }
-    let changes: Vec<Value> = change_set::changes_of(&described)
-        .iter()
-        .map(|c| json!(c))
-        .collect();
     Ok(json!({"stackId": described.stack_id(), "startedAt": started_at, "changes": changes}))
 }
 

@@ -33,15 +33,32 @@ pub const TIMEOUT_PLACEHOLDER: &str = "DeployTimeoutSeconds";
 /// pipeline still waits for an execution when it times out.
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 86_400;
 
+/// The placeholder of the approvals queue's URL, where RequestApproval
+/// sends its requests (`approval/`).
+pub const APPROVALS_QUEUE_PLACEHOLDER: &str = "ApprovalsQueueUrl";
+
+/// What fills it when a state machine is installed with no approvals
+/// queue: RequestApproval's SendMessage then fails, and the deploy says
+/// why (`tasks/discard_change_set.rs`).
+pub const NO_APPROVALS_QUEUE: &str = "none";
+
 /// The definition with its execution timeout filled.
 pub fn with_timeout(definition: &str, seconds: u32) -> String {
     definition.replace(&format!("${{{TIMEOUT_PLACEHOLDER}}}"), &seconds.to_string())
 }
 
-/// Fills every `${Name}` placeholder (the timeout with its default); fails
-/// if one is left or the result is not JSON.
-pub fn substitute(definition: &str, arns: &HashMap<Handler, String>) -> anyhow::Result<String> {
-    let mut filled = with_timeout(definition, DEFAULT_TIMEOUT_SECONDS);
+/// Fills every `${Name}` placeholder (the timeout with its default, the
+/// approvals queue with `approvals_queue`); fails if one is left or the
+/// result is not JSON.
+pub fn substitute(
+    definition: &str,
+    arns: &HashMap<Handler, String>,
+    approvals_queue: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut filled = with_timeout(definition, DEFAULT_TIMEOUT_SECONDS).replace(
+        &format!("${{{APPROVALS_QUEUE_PLACEHOLDER}}}"),
+        approvals_queue.unwrap_or(NO_APPROVALS_QUEUE),
+    );
     for (handler, arn) in arns {
         filled = filled.replace(&format!("${{{}}}", handler.placeholder()), arn);
     }
@@ -56,19 +73,20 @@ pub fn substitute(definition: &str, arns: &HashMap<Handler, String>) -> anyhow::
 }
 
 /// Creates (or finds) the activities and creates (or updates) the state
-/// machine `name`; returns its ARN.
+/// machine `name`, its approvals sent to `approvals_queue`; returns its ARN.
 pub async fn install(
     sfn: &aws_sdk_sfn::Client,
     name: &str,
     role_arn: &str,
     activities: &[(Handler, String)],
     definition: &str,
+    approvals_queue: Option<&str>,
 ) -> anyhow::Result<String> {
     let mut arns = HashMap::new();
     for (handler, activity) in activities {
         arns.insert(*handler, activity_arn(sfn, activity).await?);
     }
-    let filled = substitute(definition, &arns)?;
+    let filled = substitute(definition, &arns, approvals_queue)?;
     let created = sfn
         .create_state_machine()
         .name(name)
@@ -135,25 +153,48 @@ mod tests {
             .iter()
             .map(|h| (*h, format!("arn:{h:?}")))
             .collect();
-        let filled = substitute(DEPLOY_ASL, &arns).unwrap();
+        let filled = substitute(DEPLOY_ASL, &arns, None).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&filled).unwrap();
         assert_eq!(
             parsed["States"]["CreateStack"]["Resource"],
             "arn:CreateStack"
         );
-        // Every Task has a timeout, a heartbeat, a Retry and a Catch.
+        // Every activity Task has a timeout, a heartbeat, a Retry and a
+        // Catch into a Fail state; the one callback (RequestApproval) has
+        // its timeout from the input and catches into the task that
+        // cleans up after it.
         for (name, state) in parsed["States"].as_object().unwrap() {
-            if state["Type"] == "Task" {
-                for key in ["TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch"] {
-                    assert!(state.get(key).is_some(), "{name} has no {key}");
-                }
-                let fail = state["Catch"][0]["Next"].as_str().unwrap();
-                assert_eq!(
-                    parsed["States"][fail]["Type"], "Fail",
-                    "{name} catches into a Fail state"
-                );
+            if state["Type"] != "Task"
+                || state["Resource"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("startExecution"))
+            {
+                continue;
             }
+            let caught = state["Catch"][0]["Next"].as_str().unwrap();
+            if state["Resource"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(".waitForTaskToken"))
+            {
+                assert!(
+                    state.get("TimeoutSecondsPath").is_some(),
+                    "{name} has no timeout"
+                );
+                assert_eq!(caught, "DiscardChangeSet", "{name}");
+                continue;
+            }
+            for key in ["TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch"] {
+                assert!(state.get(key).is_some(), "{name} has no {key}");
+            }
+            assert_eq!(
+                parsed["States"][caught]["Type"], "Fail",
+                "{name} catches into a Fail state"
+            );
         }
+        assert_eq!(
+            parsed["States"]["RequestApproval"]["Parameters"]["QueueUrl"],
+            NO_APPROVALS_QUEUE
+        );
     }
 
     /// The file is JSON once filled, with a number for the timeout.
@@ -166,7 +207,7 @@ mod tests {
         let arns: HashMap<Handler, String> =
             Handler::ALL.iter().map(|h| (*h, "arn:x".into())).collect();
         let filled: serde_json::Value =
-            serde_json::from_str(&substitute(DEPLOY_ASL, &arns).unwrap()).unwrap();
+            serde_json::from_str(&substitute(DEPLOY_ASL, &arns, None).unwrap()).unwrap();
         assert_eq!(filled["TimeoutSeconds"], DEFAULT_TIMEOUT_SECONDS);
     }
 
@@ -225,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_missing_arn_is_named() {
-        let error = substitute(DEPLOY_ASL, &HashMap::new())
+        let error = substitute(DEPLOY_ASL, &HashMap::new(), None)
             .unwrap_err()
             .to_string();
         assert!(

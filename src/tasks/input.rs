@@ -43,6 +43,22 @@ pub struct DeployInput {
     pub check: Option<Check>,
     /// What CreateStack or UpdateStack returned (`$.operation`).
     pub operation: Option<Operation>,
+    /// The input's `approval`, as given: read with [`TaskInput::approval`].
+    pub approval: Option<Value>,
+    /// What the approver decided (`$.decision`, RequestApproval's result).
+    pub decision: Option<Value>,
+    /// Why RequestApproval ended without one (`$.refusal`: its Catch's
+    /// `Error` and `Cause`).
+    pub refusal: Option<Refusal>,
+}
+
+/// A caught error, as a Catch's ResultPath holds it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Refusal {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
 }
 
 /// A rollout target's place: its account and region, and the role that
@@ -70,6 +86,8 @@ pub struct Check {
 pub struct PipelineKey {
     #[serde(default)]
     pub artifacts: Vec<ArtifactKey>,
+    #[serde(rename = "pipelineName")]
+    pub pipeline_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +106,8 @@ pub struct Operation {
     pub started_at: f64,
     #[serde(default)]
     pub changes: Vec<Value>,
+    /// The request a change set waits on (`approval::ask::Request`).
+    pub approval: Option<crate::approval::ask::Request>,
 }
 
 impl TaskInput {
@@ -103,6 +123,21 @@ impl TaskInput {
             return Err(TaskError::input("stackName must not be empty"));
         }
         Ok(parsed)
+    }
+
+    /// The input's `approval`, checked (`approval::spec`).
+    pub fn approval(&self) -> Result<Option<crate::approval::spec::Approval>, TaskError> {
+        let Some(value) = &self.deploy.approval else {
+            return Ok(None);
+        };
+        crate::approval::spec::parse(&serde_json::json!({ "approval": value })).map_err(
+            |problems| {
+                TaskError::input(format!(
+                    "the approval input is refused: {}",
+                    problems.join("; ")
+                ))
+            },
+        )
     }
 
     /// CloudFormation parameters as strings: numbers and booleans are

@@ -15,13 +15,16 @@
 //!   from the revision), `error.rs` (error names a Catch can match).
 
 pub mod alarms;
+pub mod asking;
 pub mod bake;
 pub mod change_set;
 pub mod check_stack;
 pub mod create_stack;
 pub mod definition;
 pub mod delete_stack;
+pub mod discard_change_set;
 pub mod error;
+pub mod execute_change_set;
 pub mod finish_wave;
 pub mod input;
 pub mod lease;
@@ -60,10 +63,12 @@ pub enum Handler {
     PlanRollout,
     FinishWave,
     Bake,
+    ExecuteChangeSet,
+    DiscardChangeSet,
 }
 
 impl Handler {
-    pub const ALL: [Handler; 8] = [
+    pub const ALL: [Handler; 10] = [
         Handler::CheckStack,
         Handler::CreateStack,
         Handler::UpdateStack,
@@ -72,6 +77,8 @@ impl Handler {
         Handler::PlanRollout,
         Handler::FinishWave,
         Handler::Bake,
+        Handler::ExecuteChangeSet,
+        Handler::DiscardChangeSet,
     ];
 
     /// The handler's name: check-stack, create-stack, …
@@ -90,6 +97,8 @@ impl Handler {
             Handler::PlanRollout => "cpsf-plan-rollout",
             Handler::FinishWave => "cpsf-finish-wave",
             Handler::Bake => "cpsf-bake",
+            Handler::ExecuteChangeSet => "cpsf-execute-change-set",
+            Handler::DiscardChangeSet => "cpsf-discard-change-set",
         }
     }
 
@@ -104,6 +113,8 @@ impl Handler {
             Handler::PlanRollout => "PlanRolloutActivityArn",
             Handler::FinishWave => "FinishWaveActivityArn",
             Handler::Bake => "BakeActivityArn",
+            Handler::ExecuteChangeSet => "ExecuteChangeSetActivityArn",
+            Handler::DiscardChangeSet => "DiscardChangeSetActivityArn",
         }
     }
 
@@ -131,6 +142,10 @@ impl Handler {
             Handler::UpdateStack => update_stack::run(ctx, lease, &input).await,
             Handler::DeleteStack => delete_stack::run(ctx, lease, &input).await,
             Handler::WaitStack => wait_stack::run(ctx, &input).await,
+            Handler::ExecuteChangeSet => execute_change_set::run(ctx, lease, &input).await,
+            Handler::DiscardChangeSet => discard_change_set::run(ctx, lease, &input)
+                .await
+                .map(|()| Value::Null),
             Handler::PlanRollout | Handler::FinishWave | Handler::Bake => {
                 unreachable!("answered above")
             }

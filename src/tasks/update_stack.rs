@@ -63,8 +63,9 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
             described.status_reason().unwrap_or("no reason given")
         )));
     }
+    let asking = super::asking::request(ctx, input, &change_set, &changes)?;
     let refused = unsafe_changes(&changes);
-    if !input.deploy.allow_replacements && !refused.is_empty() {
+    if asking.is_none() && !input.deploy.allow_replacements && !refused.is_empty() {
         change_set::discard(ctx, &name, &change_set).await;
         return Err(TaskError::new(
             "Cpsf.UnsafeChange",
@@ -74,11 +75,18 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
             ),
         ));
     }
+    let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
+    if let Some(request) = asking.filter(|_| !already_executed) {
+        // A person decides first: RequestApproval, then ExecuteChangeSet.
+        return Ok(
+            json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
+                         "startedAt": started_at, "approval": request}),
+        );
+    }
     if !already_executed {
         lease.confirm("executing the change set").await?;
         change_set::execute(&ctx.cfn, &name, &change_set, input.token("execute")).await?;
     }
-    let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
     Ok(
         json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
     )

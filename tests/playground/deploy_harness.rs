@@ -80,6 +80,7 @@ impl Harness {
             ROLE,
             &TaskOptions::activities(prefix),
             &definition.to_string(),
+            self.env.approvals.as_ref().map(|a| a.queue.as_str()),
         )
         .await
         .expect("install the deploy state machine")

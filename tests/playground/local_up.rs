@@ -66,6 +66,7 @@ fn parse_env_file(text: &str) -> LocalEnv {
             .lines()
             .find_map(|l| l.strip_prefix("export CPSF_EVENTS_QUEUE="))
             .map(str::to_string),
+        approvals: None,
     };
     for endpoint in [&env.aws_endpoint, &env.codepipeline_endpoint] {
         assert!(

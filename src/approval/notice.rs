@@ -1,0 +1,144 @@
+//! The notification of an approval request (pure): the SNS subject and
+//! message. It says what will change and gives the link; never the task
+//! token, parameter values or anything of the record beyond the request.
+
+use super::ask::Request;
+
+/// SNS `Subject`: at most 100 printable ASCII characters, no line breaks
+/// (SNS API reference, Publish).
+pub const MAX_SUBJECT_CHARS: usize = 100;
+
+pub fn subject(request: &Request) -> String {
+    let verb = if request.risky {
+        "replace or remove resources in"
+    } else {
+        "change"
+    };
+    let text = format!("Approve? A deploy would {verb} {}", request.stack_name);
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_SUBJECT_CHARS)
+        .collect();
+    ascii
+}
+
+/// The message: who asks, what changes, the note, and where to decide.
+/// `link` is None when the worker serves no page (no `--approval-url`).
+pub fn message(
+    request: &Request,
+    execution_arn: &str,
+    link: Option<&str>,
+    expires: &str,
+) -> String {
+    let mut text = String::new();
+    match &request.pipeline {
+        Some(pipeline) => text.push_str(&format!(
+            "Pipeline {pipeline} wants to deploy stack {} in {}.\n\n",
+            request.stack_name, request.place
+        )),
+        None => text.push_str(&format!(
+            "A deploy wants to change stack {} in {}.\n\n",
+            request.stack_name, request.place
+        )),
+    }
+    text.push_str(&format!("What changes: {}\n", request.summary));
+    if request.risky {
+        text.push_str("It replaces or removes resources: their data may be lost.\n");
+    }
+    if let Some(note) = &request.message {
+        text.push_str(&format!("\nNote from the pipeline: {note}\n"));
+    }
+    match link {
+        Some(link) => text.push_str(&format!(
+            "\nSee every change, then approve or reject:\n{link}\n\nThe link works for one \
+             decision, until {expires}. Without one by then, the deploy stops and nothing \
+             changes.\n"
+        )),
+        None => text.push_str(&format!(
+            "\nDecide with AWS access, until {expires}:\n  cpsf approve {execution_arn} --comment \"...\"\n  \
+             cpsf approve {execution_arn} --reject --comment \"...\"\n"
+        )),
+    }
+    text.push_str(&format!("\nExecution: {execution_arn}\n"));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::approval::spec::{Approval, When};
+    use crate::tasks::change_set::Change;
+
+    fn request(risky: bool) -> Request {
+        let change = Change {
+            action: "Modify".into(),
+            logical_id: "WorkQueue".into(),
+            resource_type: "AWS::SQS::Queue".into(),
+            replacement: Some(if risky { "True" } else { "False" }.into()),
+            causes: vec!["Properties.QueueName (requires replacement)".into()],
+        };
+        let approval = Approval {
+            when: When::Risky,
+            notify: None,
+            timeout_minutes: 60,
+            message: Some("Release 42".into()),
+        };
+        Request::new(
+            &approval,
+            "app",
+            "cs",
+            "us-east-1".into(),
+            Some("shop".into()),
+            &[change],
+        )
+    }
+
+    #[test]
+    fn the_message_says_what_changes_and_where_to_decide() {
+        let text = message(
+            &request(true),
+            "arn:aws:states:x",
+            Some("https://approve.example/a/l"),
+            "2026-12-01 14:00 UTC",
+        );
+        assert!(
+            text.starts_with("Pipeline shop wants to deploy stack app in us-east-1."),
+            "{text}"
+        );
+        assert!(
+            text.contains("What changes: 1 replaced: WorkQueue (AWS::SQS::Queue)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Note from the pipeline: Release 42"),
+            "{text}"
+        );
+        assert!(text.contains("https://approve.example/a/l\n"), "{text}");
+        assert!(text.contains("until 2026-12-01 14:00 UTC"), "{text}");
+        let without = message(&request(false), "arn:aws:states:x", None, "later");
+        assert!(
+            without.contains("cpsf approve arn:aws:states:x --reject"),
+            "{without}"
+        );
+        assert!(!without.contains("data may be lost"));
+    }
+
+    #[test]
+    fn the_subject_fits_sns() {
+        assert_eq!(
+            subject(&request(true)),
+            "Approve? A deploy would replace or remove resources in app"
+        );
+        let mut long = request(false);
+        long.stack_name = "é".repeat(300);
+        let s = subject(&long);
+        assert!(s.len() <= MAX_SUBJECT_CHARS && s.is_ascii(), "{s}");
+    }
+}

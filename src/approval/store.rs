@@ -1,0 +1,253 @@
+//! Where approvals are kept between the request and the decision: an S3
+//! location (`--approval-store s3://bucket/prefix`), so any worker can
+//! serve the page and a restarted one loses nothing.
+//!
+//! - `approvals/<id>.json`: the request, its execution, its task token
+//!   and when it expires. The token is a secret: the bucket is the
+//!   worker's own, and nothing reads the record but the worker and
+//!   `cpsf approve` (never shown, never logged).
+//! - `approvals/<id>.decision.json`: the one decision, written only if
+//!   none is there (S3 conditional writes, `If-None-Match: *`, S3 user
+//!   guide, "Add preconditions to S3 operations with conditional
+//!   requests"): a second decision, however it comes, changes nothing.
+//! - `executions/<hash of the execution ARN>`: the id of its newest
+//!   approval, for `cpsf approve <execution ARN>`.
+
+use super::ask::Request;
+use anyhow::Context;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub id: String,
+    pub execution_arn: String,
+    pub task_token: String,
+    pub request: Request,
+    pub requested_at: u64,
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("execution_arn", &self.execution_arn)
+            .field("task_token", &"<secret>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub approved: bool,
+    /// Who decided, as they gave their name; "timeout" for none.
+    pub by: String,
+    pub comment: String,
+    /// Epoch seconds.
+    pub at: u64,
+    /// "page", "cpsf approve" or "timeout".
+    pub via: String,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    /// Empty or ending in `/`.
+    prefix: String,
+}
+
+impl Store {
+    /// The store at `uri` (`s3://bucket[/prefix]`).
+    pub fn new(s3: aws_sdk_s3::Client, uri: &str) -> Result<Store, String> {
+        let rest = uri.strip_prefix("s3://").ok_or_else(|| {
+            format!("the approval store must be an s3://bucket[/prefix] URI, not '{uri}'")
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("the approval store URI '{uri}' names no bucket"));
+        }
+        let prefix = prefix.trim_matches('/');
+        Ok(Store {
+            s3,
+            bucket: bucket.to_string(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        })
+    }
+
+    fn record_key(&self, id: &str) -> String {
+        format!("{}approvals/{id}.json", self.prefix)
+    }
+
+    fn decision_key(&self, id: &str) -> String {
+        format!("{}approvals/{id}.decision.json", self.prefix)
+    }
+
+    fn execution_key(&self, execution_arn: &str) -> String {
+        format!(
+            "{}executions/{:016x}",
+            self.prefix,
+            crate::tasks::input::fnv1a(execution_arn)
+        )
+    }
+
+    /// Keeps `record`, and notes it as its execution's newest approval.
+    pub async fn put(&self, record: &Record) -> anyhow::Result<()> {
+        let body = serde_json::to_vec(record)?;
+        self.put_bytes(&self.record_key(&record.id), body, false)
+            .await?;
+        self.put_bytes(
+            &self.execution_key(&record.execution_arn),
+            record.id.clone().into_bytes(),
+            false,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Record>> {
+        self.get_json(&self.record_key(id)).await
+    }
+
+    pub async fn decision(&self, id: &str) -> anyhow::Result<Option<Decision>> {
+        self.get_json(&self.decision_key(id)).await
+    }
+
+    /// The newest approval of `execution_arn`.
+    pub async fn for_execution(&self, execution_arn: &str) -> anyhow::Result<Option<Record>> {
+        let Some(id) = self.get_bytes(&self.execution_key(execution_arn)).await? else {
+            return Ok(None);
+        };
+        self.get(&String::from_utf8_lossy(&id)).await
+    }
+
+    /// Writes `decision` for approval `id` unless one is there; Err with
+    /// the decision already made otherwise.
+    pub async fn decide(
+        &self,
+        id: &str,
+        decision: &Decision,
+    ) -> anyhow::Result<Result<(), Decision>> {
+        let key = self.decision_key(id);
+        if self
+            .put_bytes(&key, serde_json::to_vec(decision)?, true)
+            .await?
+        {
+            return Ok(Ok(()));
+        }
+        let first = self
+            .get_json(&key)
+            .await?
+            .context("a decision was reported there but cannot be read")?;
+        Ok(Err(first))
+    }
+
+    /// Deletes approval `id`'s decision, when answering its task failed.
+    pub async fn take_back(&self, id: &str) {
+        let key = self.decision_key(id);
+        if let Err(e) = self
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            tracing::warn!(%id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not take a decision back");
+        }
+    }
+
+    /// Every approval with no decision yet.
+    pub async fn pending(&self) -> anyhow::Result<Vec<Record>> {
+        let mut ids = Vec::new();
+        let mut decided = std::collections::HashSet::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}approvals/", self.prefix))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.context("ListObjectsV2 (approval store)")?;
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                let name = key.rsplit('/').next().unwrap_or_default();
+                if let Some(id) = name.strip_suffix(".decision.json") {
+                    decided.insert(id.to_string());
+                } else if let Some(id) = name.strip_suffix(".json") {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        let mut pending = Vec::new();
+        for id in ids.iter().filter(|id| !decided.contains(*id)) {
+            if let Some(record) = self.get(id).await? {
+                pending.push(record);
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Puts `body` at `key`; with `only_new`, only if nothing is there
+    /// (false when something was).
+    async fn put_bytes(&self, key: &str, body: Vec<u8>, only_new: bool) -> anyhow::Result<bool> {
+        let mut put = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(body.into());
+        if only_new {
+            put = put.if_none_match("*");
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if only_new && e.code() == Some("PreconditionFailed") => Ok(false),
+            Err(e) => Err(anyhow::anyhow!(
+                "PutObject s3://{}/{key}: {}",
+                self.bucket,
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )),
+        }
+    }
+
+    async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => Ok(Some(object.body.collect().await?.into_bytes().to_vec())),
+            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(anyhow::anyhow!(
+                "GetObject s3://{}/{key}: {}",
+                self.bucket,
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )),
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<Option<T>> {
+        let Some(bytes) = self.get_bytes(key).await? else {
+            return Ok(None);
+        };
+        Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("s3://{}/{key} is not an approval record", self.bucket)
+        })?))
+    }
+}

@@ -1,0 +1,60 @@
+//! Whether a checked change set waits for a person (the input's
+//! `approval`, `approval::ask`) and, if so, the request CreateStack or
+//! UpdateStack hands back instead of executing it: RequestApproval sends
+//! it on, ExecuteChangeSet runs the change set once approved.
+
+use super::TaskContext;
+use super::change_set::Change;
+use super::error::TaskError;
+use super::input::TaskInput;
+use crate::approval::ask::{Request, asks};
+
+/// The request for `changes` of change set `change_set`, or None when
+/// the deploy goes on without asking.
+pub fn request(
+    ctx: &TaskContext,
+    input: &TaskInput,
+    change_set: &str,
+    changes: &[Change],
+) -> Result<Option<Request>, TaskError> {
+    let approval = input.approval()?;
+    if !asks(approval.as_ref(), changes) {
+        return Ok(None);
+    }
+    let Some(approval) = approval else {
+        return Ok(None);
+    };
+    let place = match &input.deploy.target {
+        Some(target) => match &target.account {
+            Some(account) => format!("{} ({}, account {account})", target.name, target.region),
+            None => format!("{} ({})", target.name, target.region),
+        },
+        None => ctx
+            .reach
+            .base()
+            .region()
+            .map_or_else(|| "the worker's region".to_string(), |r| r.to_string()),
+    };
+    let pipeline = input
+        .deploy
+        .pipeline
+        .as_ref()
+        .and_then(|p| p.pipeline_name.clone());
+    Ok(Some(Request::new(
+        &approval,
+        &input.deploy.stack_name,
+        change_set,
+        place,
+        pipeline,
+        changes,
+    )))
+}
+
+/// Whether CreateStack must make a change set rather than call CreateStack:
+/// a person is asked before every change (`when: always`), and only a
+/// change set shows what a create will make.
+pub fn create_asks(input: &TaskInput) -> Result<bool, TaskError> {
+    Ok(input
+        .approval()?
+        .is_some_and(|a| a.when == crate::approval::spec::When::Always))
+}
