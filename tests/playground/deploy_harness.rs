@@ -177,6 +177,7 @@ impl Harness {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
             events_queue: self.env.events_queue.clone(),
+            approvals: self.env.approvals.clone(),
         };
         (proxy, env)
     }
