@@ -27,6 +27,19 @@ pub struct WorkerOptions {
     pub tasks: Option<TaskOptions>,
     /// Where `/healthz` and `/metrics` are served, if anywhere.
     pub listen: Option<SocketAddr>,
+    /// Approvals by link (`approval/`), when asked for.
+    pub approvals: Option<ApprovalOptions>,
+}
+
+/// `--approvals-queue`, `--approval-store`, `--approval-url`,
+/// `--approval-listen` and the key.
+pub struct ApprovalOptions {
+    pub queue: Option<String>,
+    pub store: String,
+    /// The signing key: never logged (no Debug).
+    pub key: String,
+    pub url: Option<String>,
+    pub listen: Option<SocketAddr>,
 }
 
 pub struct TaskOptions {
@@ -116,6 +129,9 @@ pub async fn run(
             result
         })
     });
+    if let Some(approvals) = &options.approvals {
+        serve_approvals(&clients, approvals, shutdown.clone()).await?;
+    }
     if let (Some(_), Some(url)) = (&options.poller, &options.job.events_queue) {
         tracing::info!(queue = %url, "execution events wake the jobs following them");
         tokio::spawn(
@@ -177,4 +193,48 @@ pub async fn run(
     }
     tracing::info!("worker stopped");
     result
+}
+
+/// Takes approval requests from the queue and serves the page, as asked.
+async fn serve_approvals(
+    clients: &Clients,
+    options: &ApprovalOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let approvals = Arc::new(
+        crate::approval::service::Approvals::new(
+            &clients.sdk,
+            &options.store,
+            &options.key,
+            options.url.clone(),
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    if let Some(queue) = &options.queue {
+        tracing::info!(queue = %queue, "taking approval requests");
+        tokio::spawn(
+            crate::approval::inbox::Inbox {
+                approvals: approvals.clone(),
+                sqs: clients.sqs_long_poll(),
+                queue_url: queue.clone(),
+            }
+            .run(shutdown.clone()),
+        );
+    }
+    if let Some(addr) = options.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {addr} for the approval page"))?;
+        tracing::info!(addr = %listener.local_addr()?, "serving the approval page");
+        let router = crate::approval::server::router(approvals);
+        tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the approval page stopped");
+            }
+        });
+    }
+    Ok(())
 }

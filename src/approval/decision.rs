@@ -30,6 +30,25 @@ pub enum Outcome {
     TaskEnded(String),
 }
 
+/// "approved by Ann: ship it", from the task output an approval gave
+/// (`$.decision`), or None for anything else.
+pub fn said(output: &serde_json::Value) -> Option<String> {
+    let by = output.get("by")?.as_str()?;
+    let verb = if output.get("approved")?.as_bool()? {
+        "approved"
+    } else {
+        "rejected"
+    };
+    match output
+        .get("comment")
+        .and_then(|c| c.as_str())
+        .filter(|c| !c.is_empty())
+    {
+        Some(comment) => Some(format!("{verb} by {by}: {comment}")),
+        None => Some(format!("{verb} by {by}")),
+    }
+}
+
 /// "rejected by Ann: not before the launch" (or "rejected by Ann").
 pub fn rejection(decision: &Decision) -> String {
     if decision.comment.is_empty() {

@@ -19,8 +19,11 @@
 
 pub mod ask;
 pub mod decision;
+pub mod inbox;
 pub mod link;
 pub mod notice;
 pub mod page;
+pub mod server;
+pub mod service;
 pub mod spec;
 pub mod store;

@@ -27,6 +27,9 @@ pub struct Record {
     pub request: Request,
     pub requested_at: u64,
     pub expires_at: u64,
+    /// The notification went out (a redelivered request is not told twice).
+    #[serde(default)]
+    pub notified: bool,
 }
 
 impl std::fmt::Debug for Record {

@@ -114,6 +114,23 @@ pub struct WorkerArgs {
     /// Serve /healthz and /metrics here, e.g. 127.0.0.1:9090.
     #[arg(long, env = "CPSF_LISTEN")]
     listen: Option<std::net::SocketAddr>,
+    /// Take approval requests from this SQS queue (the deploy state
+    /// machine's RequestApproval sends them there), keep them and notify.
+    /// Needs --approval-store and the key in CPSF_APPROVAL_KEY.
+    #[arg(long, env = "CPSF_APPROVALS_QUEUE", value_name = "SQS_URL")]
+    approvals_queue: Option<String>,
+    /// Where approvals are kept until decided: s3://bucket[/prefix].
+    #[arg(long, env = "CPSF_APPROVAL_STORE", value_name = "S3_URI")]
+    approval_store: Option<String>,
+    /// The approval page's public base URL, which links in notifications
+    /// start with (e.g. https://approvals.example.com). Without it,
+    /// notifications say to decide with `cpsf approve`.
+    #[arg(long, env = "CPSF_APPROVAL_URL", value_name = "URL")]
+    approval_url: Option<String>,
+    /// Serve the approval page here, e.g. 127.0.0.1:8080 (behind the load
+    /// balancer --approval-url names). Off by default.
+    #[arg(long, env = "CPSF_APPROVAL_LISTEN", value_name = "ADDR")]
+    approval_listen: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(args: WorkerArgs) -> Result<()> {
@@ -159,6 +176,12 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
             ..JobSettings::default()
         },
         listen: args.listen,
+        approvals: approval_options(
+            args.approvals_queue,
+            args.approval_store,
+            args.approval_url,
+            args.approval_listen,
+        )?,
     };
     let shutdown = CancellationToken::new();
     tokio::spawn({
@@ -224,4 +247,40 @@ fn worker_name() -> String {
         .chars()
         .take(80)
         .collect()
+}
+
+/// The approval options, when the queue or the page is asked for; the key
+/// comes from the environment only (a flag would show in `ps`).
+fn approval_options(
+    queue: Option<String>,
+    store: Option<String>,
+    url: Option<String>,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<Option<crate::worker::ApprovalOptions>> {
+    if queue.is_none() && listen.is_none() {
+        return Ok(None);
+    }
+    let key_variable = crate::approval::service::KEY_VARIABLE;
+    let (Some(store), Ok(key)) = (store, std::env::var(key_variable)) else {
+        anyhow::bail!(
+            "--approvals-queue and --approval-listen need --approval-store s3://bucket[/prefix] \
+             and the signing key in {key_variable} (at least 32 random bytes)"
+        );
+    };
+    if let Some(url) = url
+        .as_deref()
+        .filter(|u| !u.starts_with("https://") && !u.starts_with("http://127.0.0.1"))
+    {
+        anyhow::bail!(
+            "--approval-url {url}: a link is a secret, so it must be https:// (or http://127.0.0.1 \
+             on one machine)"
+        );
+    }
+    Ok(Some(crate::worker::ApprovalOptions {
+        queue,
+        store,
+        key,
+        url,
+        listen,
+    }))
 }

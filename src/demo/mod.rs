@@ -220,6 +220,7 @@ fn worker_options(events_queue: Option<String>) -> WorkerOptions {
             describe_rate: crate::tasks::pace::DEFAULT_PER_SECOND,
         }),
         listen: None,
+        approvals: None,
     }
 }
 

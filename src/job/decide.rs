@@ -338,6 +338,18 @@ fn output_variables(
         .output
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok());
+    // Who approved the change set, when a person did (`approval/`).
+    if let Some(approval) = output.as_ref().and_then(|o| o.get("approval")) {
+        for (variable, key) in [("ApprovedBy", "by"), ("ApprovalComment", "comment")] {
+            if let Some(value) = approval
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+            {
+                variables.insert(variable.to_string(), value.to_string());
+            }
+        }
+    }
     let left_out = match output
         .as_ref()
         .and_then(|o| o.get("outputs"))

@@ -108,6 +108,8 @@ pub struct Operation {
     pub changes: Vec<Value>,
     /// The request a change set waits on (`approval::ask::Request`).
     pub approval: Option<crate::approval::ask::Request>,
+    /// The approver's decision, once ExecuteChangeSet ran the change set.
+    pub decision: Option<Value>,
 }
 
 impl TaskInput {

@@ -22,8 +22,19 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         .check
         .as_ref()
         .and_then(|c| c.stack_status.as_deref());
-    let what = what_happened(status, before, operation.changes.len());
-    Ok(json!({"stable": true, "result": stack::summary(&found, &operation.changes, &what)}))
+    let mut what = what_happened(status, before, operation.changes.len());
+    let approved = operation
+        .decision
+        .as_ref()
+        .and_then(crate::approval::decision::said);
+    if let Some(approved) = &approved {
+        what.push_str(&format!("; {approved}"));
+    }
+    let mut result = stack::summary(&found, &operation.changes, &what);
+    if let Some(decision) = operation.decision.filter(|_| approved.is_some()) {
+        result["approval"] = decision;
+    }
+    Ok(json!({"stable": true, "result": result}))
 }
 
 /// A stack rolled back under rollback triggers (`bake.rollback`,

@@ -212,5 +212,6 @@ fn start_colliding_worker(h: &Harness) -> crate::worker_harness::RunningWorker {
         job: JobSettings::default(),
         tasks: None,
         listen: None,
+        approvals: None,
     })
 }

@@ -244,6 +244,7 @@ pub fn deploy_worker_options(jobs: bool, tasks: bool, job: JobSettings) -> Worke
             describe_rate: cpsf::tasks::pace::DEFAULT_PER_SECOND,
         }),
         listen: None,
+        approvals: None,
     }
 }
 

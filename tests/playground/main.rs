@@ -2,6 +2,9 @@
 //! SDK. One test binary (several modules) keeps link time down.
 
 mod action_types;
+mod approval_harness;
+mod approvals;
+mod approvals_security;
 mod bad_deploys;
 mod bad_input;
 mod bootstrap;

@@ -201,6 +201,7 @@ impl Harness {
                 ..JobSettings::default()
             },
             listen: None,
+            approvals: None,
         };
         self.spawn_worker(options)
     }

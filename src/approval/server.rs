@@ -1,0 +1,197 @@
+//! The approval page's HTTP routes (`--approval-listen`): the link's GET
+//! shows the approval and changes nothing; its POST, with the page's
+//! token, makes the one decision. Every answer forbids caching, framing,
+//! scripts and referrers (OWASP Secure Headers): the link is a secret.
+
+use super::decision::{self, MAX_COMMENT_CHARS, MAX_NAME_CHARS, Outcome};
+use super::link::Refused;
+use super::page::{self, Closed, Shown};
+use super::service::{Approvals, now, when};
+use super::store::{Decision, Record};
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn router(approvals: Arc<Approvals>) -> Router {
+    Router::new()
+        .route("/approvals/{link}", get(show).post(decide))
+        .layer(axum::middleware::map_response(secure))
+        .with_state(approvals)
+}
+
+/// The Content-Security-Policy: nothing but the page's own style sheet
+/// (by its hash) and forms posting back here.
+fn policy() -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, page::STYLE.as_bytes());
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+async fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store".to_string()),
+        (header::REFERRER_POLICY, "no-referrer".to_string()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        (header::X_FRAME_OPTIONS, "DENY".to_string()),
+        (header::CONTENT_SECURITY_POLICY, policy()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+fn answer(status: StatusCode, html: String) -> Response {
+    (status, Html(html)).into_response()
+}
+
+/// The record a link names, or the page saying why there is none.
+async fn open(approvals: &Approvals, link: &str) -> Result<Record, Response> {
+    let opened = approvals
+        .keys
+        .open(link, now())
+        .map_err(|refused| match refused {
+            Refused::Tampered => answer(StatusCode::NOT_FOUND, page::closed(&Closed::Tampered)),
+            Refused::Expired { at } => answer(
+                StatusCode::GONE,
+                page::closed(&Closed::Expired { at: &when(at) }),
+            ),
+        })?;
+    let unavailable = |e: anyhow::Error| {
+        tracing::warn!(error = %e, "the approval store did not answer");
+        answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page::closed(&Closed::Incomplete(
+                "The approval could not be read; try again in a minute.",
+            )),
+        )
+    };
+    let record = approvals.store.get(&opened.id).await.map_err(unavailable)?;
+    // A signed link whose approval was never kept: not one of ours.
+    let record =
+        record.ok_or_else(|| answer(StatusCode::NOT_FOUND, page::closed(&Closed::Tampered)))?;
+    if let Some(decision) = approvals
+        .store
+        .decision(&record.id)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(decided(&decision));
+    }
+    Ok(record)
+}
+
+fn decided(decision: &Decision) -> Response {
+    let closed = if decision.via == "timeout" {
+        Closed::Ended
+    } else {
+        Closed::Decided(decision)
+    };
+    answer(StatusCode::CONFLICT, page::closed(&closed))
+}
+
+async fn show(State(approvals): State<Arc<Approvals>>, Path(link): Path<String>) -> Response {
+    let record = match open(&approvals, &link).await {
+        Ok(record) => record,
+        Err(response) => return response,
+    };
+    let shown = Shown {
+        request: &record.request,
+        execution_arn: &record.execution_arn,
+        expires: &when(record.expires_at),
+    };
+    let action = format!("/approvals/{link}");
+    answer(
+        StatusCode::OK,
+        page::ask(&shown, &action, &approvals.keys.page_token(&record.id)),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Posted {
+    decision: Option<String>,
+    name: Option<String>,
+    comment: Option<String>,
+    page_token: Option<String>,
+}
+
+async fn decide(
+    State(approvals): State<Arc<Approvals>>,
+    Path(link): Path<String>,
+    Form(posted): Form<Posted>,
+) -> Response {
+    let record = match open(&approvals, &link).await {
+        Ok(record) => record,
+        Err(response) => return response,
+    };
+    let token = posted.page_token.unwrap_or_default();
+    if !approvals.keys.page_token_is(&record.id, &token) {
+        return answer(StatusCode::FORBIDDEN, page::closed(&Closed::Forged));
+    }
+    let name = posted.name.unwrap_or_default().trim().to_string();
+    let comment = posted.comment.unwrap_or_default().trim().to_string();
+    let approved = match posted.decision.as_deref() {
+        Some("approve") => true,
+        Some("reject") => false,
+        _ => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                page::closed(&Closed::Incomplete("Choose Approve or Reject.")),
+            );
+        }
+    };
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            page::closed(&Closed::Incomplete(
+                "Give your name, at most 100 characters.",
+            )),
+        );
+    }
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            page::closed(&Closed::Incomplete(
+                "The comment is longer than 1,000 characters.",
+            )),
+        );
+    }
+    let decision = Decision {
+        approved,
+        by: name,
+        comment,
+        at: now(),
+        via: "page".into(),
+    };
+    match decision::apply(&approvals.store, &approvals.sfn, &record, decision).await {
+        Ok(Outcome::Answered(decision)) => {
+            tracing::info!(approval = %record.id, approved = decision.approved, "decided on the approval page");
+            answer(
+                StatusCode::OK,
+                page::answered(&decision, &record.request.stack_name),
+            )
+        }
+        Ok(Outcome::AlreadyDecided(first)) => decided(&first),
+        Ok(Outcome::TaskEnded(_)) => answer(StatusCode::GONE, page::closed(&Closed::Ended)),
+        Err(e) => {
+            tracing::warn!(approval = %record.id, error = %e, "could not apply a decision");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                page::closed(&Closed::Incomplete(
+                    "Step Functions did not take the decision; try again in a minute.",
+                )),
+            )
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Helpers for approval tests (issue 18): a worker that takes approval
+//! requests and serves the page on loopback, an SNS topic whose messages
+//! land in an SQS queue the test reads (as an email subscriber would read
+//! them), and a small HTTP/1.1 client for the page.
+
+use crate::deploy_harness::*;
+use crate::harness::*;
+use crate::worker_harness::*;
+use cpsf::job::handle::JobSettings;
+use cpsf::worker::{ApprovalOptions, WorkerOptions};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub struct Approving {
+    pub h: Harness,
+    pub _worker: RunningWorker,
+    /// http://127.0.0.1:<port>, the page's base URL.
+    pub base: String,
+    pub topic: String,
+    notes: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// A free loopback port (bound, then let go).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A deploy playground whose worker takes approvals and serves the page.
+pub async fn approval_setup() -> Approving {
+    let h = deploy_playground().await;
+    let approvals = h
+        .env
+        .approvals
+        .clone()
+        .expect("the playground makes approvals");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let job = JobSettings {
+        follow_for: Duration::from_secs(5),
+        check_min: Duration::from_millis(50),
+        check_max: Duration::from_millis(300),
+        ..JobSettings::default()
+    };
+    let worker = h.spawn_worker(WorkerOptions {
+        approvals: Some(ApprovalOptions {
+            queue: Some(approvals.queue),
+            store: approvals.store,
+            key: approvals.key,
+            url: Some(base.clone()),
+            listen: Some(format!("127.0.0.1:{port}").parse().unwrap()),
+        }),
+        ..deploy_worker_options(true, true, job)
+    });
+    let sdk = &h.clients.sdk;
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let topic = sns
+        .create_topic()
+        .name("deploy-approvals")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let notes = sqs
+        .create_queue()
+        .queue_name("approval-notes")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let notes_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&notes)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(notes_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    wait_for_long("the approval page", Duration::from_secs(10), || async {
+        cpsf::local::probe::http_status(&base, "GET", "/approvals/x")
+            .await
+            .ok()
+    })
+    .await;
+    Approving {
+        h,
+        _worker: worker,
+        base,
+        topic,
+        notes,
+        sqs,
+    }
+}
+
+impl Approving {
+    /// The next notification's text (SNS's Message, raw).
+    pub async fn next_notification(&self) -> String {
+        wait_for_long(
+            "an approval notification",
+            Duration::from_secs(60),
+            || async {
+                let received = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.notes)
+                    .wait_time_seconds(2)
+                    .send()
+                    .await
+                    .ok()?;
+                let message = received.messages?.into_iter().next()?;
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.notes)
+                    .receipt_handle(message.receipt_handle()?)
+                    .send()
+                    .await
+                    .ok()?;
+                message.body
+            },
+        )
+        .await
+    }
+
+    /// The task tokens the approval store holds (to show they go nowhere
+    /// else).
+    pub async fn task_tokens(&self) -> Vec<String> {
+        let store = self.h.env.approvals.clone().unwrap().store;
+        let (bucket, prefix) = store.trim_start_matches("s3://").split_once('/').unwrap();
+        let listed = self
+            .h
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("{prefix}/approvals/"))
+            .send()
+            .await
+            .unwrap();
+        let mut tokens = Vec::new();
+        for key in listed.contents().iter().filter_map(|o| o.key()) {
+            if key.ends_with(".decision.json") {
+                continue;
+            }
+            let object = self
+                .h
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            tokens.push(record["taskToken"].as_str().unwrap().to_string());
+        }
+        tokens
+    }
+
+    /// The approval link in a notification.
+    pub fn link_in(&self, notification: &str) -> String {
+        notification
+            .lines()
+            .find(|l| l.starts_with(&format!("{}/approvals/", self.base)))
+            .unwrap_or_else(|| panic!("no link in: {notification}"))
+            .trim()
+            .to_string()
+    }
+}
+
+/// One HTTP/1.1 answer: status, headers (lowercase names), body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// GET (`form` None) or POST a form to `url` (http://127.0.0.1 only).
+pub async fn http(url: &str, form: Option<&[(&str, &str)]>) -> Answer {
+    let rest = url.strip_prefix("http://").expect("a loopback http URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let request = match form {
+        None => format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"),
+        Some(fields) => {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            let body = body.join("&");
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        }
+    };
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The page token in an approval page.
+pub fn page_token(page: &str) -> String {
+    page.split("name=\"pageToken\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a page token in the page")
+        .to_string()
+}

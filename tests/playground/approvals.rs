@@ -1,0 +1,214 @@
+//! Approval by link (issue 18) on the playground, over real HTTP: the
+//! notification read from an SNS topic's SQS subscriber, the page fetched
+//! and the form posted as a browser would (the browser tests click through
+//! the same page in Chromium).
+
+use crate::approval_harness::*;
+use crate::deploy_harness::*;
+use serde_json::json;
+
+/// A revision whose change set removes a resource (both emulators report
+/// a removal as AWS does): the queue's logical id renamed.
+fn risky(app: &mut App, topic: &str, when: &str) {
+    app.template = app.template.replace("WorkQueue", "JobQueue");
+    app.deploy["approval"] = json!({"when": when, "notify": topic, "timeoutMinutes": 10,
+                                    "message": "Release 42: renames the queue"});
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_replacement_is_deployed_and_says_who_approved_it() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    let (status, detail) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+
+    risky(&mut app, &a.topic, "risky");
+    let id = a.h.start_deploy("app", &app).await;
+    let note = a.next_notification().await;
+    assert!(
+        note.contains("1 added") && note.contains("1 removed: WorkQueue (AWS::SQS::Queue)"),
+        "{note}"
+    );
+    assert!(
+        note.contains("Note from the pipeline: Release 42"),
+        "{note}"
+    );
+    let link = a.link_in(&note);
+    let page = http(&link, None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("<tr class=\"risky\"><td>Remove</td><td>WorkQueue</td>"),
+        "{}",
+        page.body
+    );
+    let token = page_token(&page.body);
+    let decided = http(
+        &link,
+        Some(&[
+            ("pageToken", &token),
+            ("name", "Ann Approver"),
+            ("comment", "ship it"),
+            ("decision", "approve"),
+        ]),
+    )
+    .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    assert!(decided.body.contains("Approved"), "{}", decided.body);
+
+    let status = a.h.wait_until_done("app", &id).await;
+    let detail = a.h.deploy_detail("app").await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    let queue = output_variable(&detail, "QueueUrl").unwrap_or_default();
+    assert!(queue.contains("JobQueue"), "the renamed queue: {queue}");
+    assert!(
+        summary(&detail).contains("approved by Ann Approver: ship it"),
+        "{}",
+        summary(&detail)
+    );
+    assert_eq!(
+        output_variable(&detail, "ApprovedBy").as_deref(),
+        Some("Ann Approver")
+    );
+
+    // The link is spent: it shows the decision and changes nothing.
+    let again = http(&link, None).await;
+    assert_eq!(again.status, 409);
+    assert!(
+        again.body.contains("Approved by Ann Approver"),
+        "{}",
+        again.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_replacement_fails_naming_who_rejected_and_deletes_the_change_set() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    let (status, _) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded");
+
+    risky(&mut app, &a.topic, "risky");
+    let id = a.h.start_deploy("app", &app).await;
+    let link = a.link_in(&a.next_notification().await);
+    let token = page_token(&http(&link, None).await.body);
+    let decided = http(
+        &link,
+        Some(&[
+            ("pageToken", &token),
+            ("name", "Rita"),
+            ("comment", "not before the launch"),
+            ("decision", "reject"),
+        ]),
+    )
+    .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    assert!(decided.body.contains("Rejected"), "{}", decided.body);
+
+    let status = a.h.wait_until_done("app", &id).await;
+    let detail = a.h.deploy_detail("app").await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains("rejected by Rita: not before the launch; the change set was deleted"),
+        "{message}"
+    );
+    assert_eq!(
+        a.h.app_stack_in(None, crate::targets::HERE)
+            .await
+            .map(|s| s.1)
+            .as_deref(),
+        Some("demo"),
+        "unchanged"
+    );
+    let change_sets =
+        a.h.clients
+            .cloudformation()
+            .list_change_sets()
+            .stack_name("cpsf-demo-app")
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        change_sets.summaries().is_empty(),
+        "{:?}",
+        change_sets.summaries()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_asks_even_for_a_modest_change_and_never_leaves_it_to_the_gate() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    assert_eq!(a.h.deploy("app", &app).await.0, "Succeeded");
+
+    // `always`: an in-place change waits for a decision too.
+    app.deploy["parameters"]["Greeting"] = "hello again".into();
+    app.deploy["approval"] = json!({"when": "always", "notify": a.topic});
+    let id = a.h.start_deploy("app", &app).await;
+    let note = a.next_notification().await;
+    assert!(!note.contains("data may be lost"), "{note}");
+    let link = a.link_in(&note);
+    let token = page_token(&http(&link, None).await.body);
+    let approve = [
+        ("pageToken", token.as_str()),
+        ("name", "Ann"),
+        ("decision", "approve"),
+    ];
+    assert_eq!(http(&link, Some(&approve)).await.status, 200);
+    assert_eq!(a.h.wait_until_done("app", &id).await, "Succeeded");
+    let detail = a.h.deploy_detail("app").await;
+    assert_eq!(
+        output_variable(&detail, "Greeting").as_deref(),
+        Some("hello again")
+    );
+    assert!(
+        summary(&detail).contains("approved by Ann"),
+        "{}",
+        summary(&detail)
+    );
+
+    // `never`: the gate alone decides, and refuses a removal.
+    risky(&mut app, &a.topic, "never");
+    let (status, detail) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    assert!(
+        error_message(&detail).contains("Cpsf.UnsafeChange"),
+        "{}",
+        error_message(&detail)
+    );
+    // No changes never ask, whatever `when` says.
+    app.template = App::sample().template;
+    app.deploy["approval"] = json!({"when": "always", "notify": a.topic});
+    let (status, detail) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert!(
+        summary(&detail).contains("no changes"),
+        "{}",
+        summary(&detail)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_approval_times_out_and_its_link_expires() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    assert_eq!(a.h.deploy("app", &app).await.0, "Succeeded");
+    risky(&mut app, &a.topic, "risky");
+    app.deploy["approval"]["timeoutMinutes"] = 1.into();
+    let id = a.h.start_deploy("app", &app).await;
+    let link = a.link_in(&a.next_notification().await);
+    let status =
+        a.h.wait_until_done_within("app", &id, std::time::Duration::from_secs(150))
+            .await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&a.h.deploy_detail("app").await);
+    assert!(
+        message.contains("approval timed out after 1 minute; the change set was deleted"),
+        "{message}"
+    );
+    let late = http(&link, None).await;
+    assert_eq!(late.status, 410, "{}", late.body);
+    assert!(late.body.contains("This link has expired"), "{}", late.body);
+    assert_eq!(a.h.app_stack_status().await, "CREATE_COMPLETE", "untouched");
+}
