@@ -1,5 +1,6 @@
 //! Command line: parse, set up logging, dispatch to one command.
 
+mod approve;
 mod local;
 mod worker;
 
@@ -41,6 +42,9 @@ enum Command {
     /// the failed state, or JSON. TARGET is an execution ARN or a pipeline
     /// name (its newest cpsf action execution).
     History(HistoryArgs),
+    /// Approve (or with --reject, reject) the change set a deploy waits
+    /// on: the approval page's decision, for people with AWS access.
+    Approve(approve::ApproveArgs),
     /// Run a saved event (a job, a Lambda-style CodePipeline event, or a
     /// task handler's input) through the worker's own code, against the
     /// endpoints the environment names.
@@ -296,6 +300,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::History(args) => history(args).await,
+        Command::Approve(args) => approve::run(args).await,
         Command::Replay(args) => replay(args).await,
         Command::Bootstrap(args) => bootstrap(args).await,
         Command::Local {

@@ -8,6 +8,9 @@ use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
+    // The first task: input that would fail later fails here, before any
+    // change (every problem of `approval` at once).
+    input.approval()?;
     let name = &input.deploy.stack_name;
     let found = stack::describe(&ctx.cfn, name).await?;
     let status = found

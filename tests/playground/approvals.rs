@@ -212,3 +212,91 @@ async fn an_unanswered_approval_times_out_and_its_link_expires() {
     assert!(late.body.contains("This link has expired"), "{}", late.body);
     assert_eq!(a.h.app_stack_status().await, "CREATE_COMPLETE", "untouched");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpsf_approve_decides_from_a_shell_once() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    assert_eq!(a.h.deploy("app", &app).await.0, "Succeeded");
+    risky(&mut app, &a.topic, "risky");
+    let id = a.h.start_deploy("app", &app).await;
+    let note = a.next_notification().await;
+    assert!(
+        note.contains("/approvals/"),
+        "a page is served, so a link: {note}"
+    );
+    let store = a.h.env.approvals.clone().unwrap().store;
+    // The notification names the execution, as a user would copy it.
+    let execution = note
+        .lines()
+        .find_map(|l| l.strip_prefix("Execution: "))
+        .expect("the execution in the notification")
+        .to_string();
+    let approve = |args: Vec<String>| {
+        let env = a.h.env.clone();
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::harness::cpsf(&env)
+                .arg("approve")
+                .args(args)
+                .env("CPSF_APPROVAL_STORE", store)
+                .output()
+                .unwrap()
+        })
+    };
+    let done = approve(
+        [
+            execution.as_str(),
+            "--name",
+            "Ops",
+            "--comment",
+            "from the shell",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(said.contains("approved by Ops: from the shell"), "{said}");
+    assert_eq!(a.h.wait_until_done("app", &id).await, "Succeeded");
+    // By the pipeline's name, once it shows the execution: decided.
+    let again = approve(
+        ["app", "--reject", "--name", "Late"]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await
+    .unwrap();
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("already decided (approved by Ops: from the shell)"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_approval_input_is_refused_before_anything_changes() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    app.deploy["approval"] =
+        json!({"when": "sometimes", "notify": "arn:aws:sqs:us-east-1:123456789012:q"});
+    let (status, detail) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains("approval.when is \"sometimes\""),
+        "{message}"
+    );
+    assert!(message.contains("is not an SNS topic ARN"), "{message}");
+    assert!(
+        a.h.app_stack_in(None, crate::targets::HERE).await.is_none(),
+        "nothing deployed"
+    );
+}
