@@ -4,10 +4,12 @@
 mod action_types;
 mod approval_harness;
 mod approvals;
+mod approvals_browser;
 mod approvals_security;
 mod bad_deploys;
 mod bad_input;
 mod bootstrap;
+mod browser;
 mod concurrency;
 mod crash;
 mod crash_defaults;
