@@ -190,6 +190,7 @@ fn the_worker_role_grants_only_what_the_worker_calls() {
     let mut lines = resource("WorkerRole");
     lines.extend(resource("ArtifactKeyPolicy"));
     lines.extend(resource("TargetRolesPolicy"));
+    lines.extend(resource("ApprovalTopicsPolicy"));
     let actions = actions_in(&lines);
     assert!(actions.len() >= 23, "{actions:?}");
     for expected in [
@@ -263,7 +264,9 @@ fn every_granted_service_is_checked() {
                     "sts",
                     "sqs",
                     "events",
-                    "cloudwatch"
+                    "cloudwatch",
+                    "sns",
+                    "secretsmanager"
                 ]
                 .contains(&service),
                 "{line}"

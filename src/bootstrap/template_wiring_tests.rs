@@ -120,7 +120,12 @@ fn the_worker_is_told_the_events_queue_and_may_only_read_it() {
         .iter()
         .filter(|l| !l.trim_start().starts_with('#') && l.contains("sqs:"))
         .count();
-    assert_eq!(granted, 3, "SQS granted beyond ReadExecutionEvents");
+    let approvals = statement(&role, "TakeApprovalRequests");
+    assert_eq!(
+        granted,
+        3 + approvals.matches("sqs:").count(),
+        "SQS granted beyond ReadExecutionEvents and TakeApprovalRequests"
+    );
     assert!(TEMPLATE.contains(
         "\n  EventsQueue:\n    Description: A worker run outside this stack takes it as \
          --events-queue.\n    Value: !Ref EventsQueue"
@@ -231,4 +236,60 @@ fn the_events_rule_sends_the_deploy_machines_status_changes() {
     }
     // EventBridge cannot send to a queue under the AWS managed key.
     assert!(!queue.contains("KmsMasterKeyId"), "{queue}");
+}
+
+/// The worker is told the approvals queue, the store and (as a secret, not
+/// in its environment's plain values) the key, under the variables its
+/// flags read; it may take and delete approval requests and keep records
+/// in its own store, and only ECS may read the key.
+#[test]
+fn the_worker_is_told_where_approvals_are_and_may_only_use_those() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
+    for variable in [
+        "CPSF_APPROVALS_QUEUE",
+        "CPSF_APPROVAL_STORE",
+        "CPSF_APPROVAL_URL",
+        "CPSF_APPROVAL_LISTEN",
+    ] {
+        assert!(cli.contains(&format!("env = \"{variable}\"")), "{variable}");
+    }
+    let service = std::fs::read_to_string(root.join("approval/service.rs")).unwrap();
+    assert!(service.contains("KEY_VARIABLE: &str = \"CPSF_APPROVAL_KEY\""));
+    let task = resource("WorkerTaskDefinition").join("\n");
+    for wired in [
+        "- Name: CPSF_APPROVALS_QUEUE\n              Value: !Ref ApprovalsQueue",
+        "- Name: CPSF_APPROVAL_STORE\n              Value: !Sub \"s3://${ApprovalStoreBucket}/cpsf\"",
+        "Secrets:\n            - Name: CPSF_APPROVAL_KEY\n              ValueFrom: !Ref ApprovalKeySecret",
+    ] {
+        assert!(task.contains(wired), "{wired}: {task}");
+    }
+    let role = resource("WorkerRole");
+    let take = statement(&role, "TakeApprovalRequests");
+    assert!(
+        take.contains("- sqs:ReceiveMessage\n") && take.contains("- sqs:DeleteMessage\n"),
+        "{take}"
+    );
+    assert!(
+        take.contains("Resource: !GetAtt ApprovalsQueue.Arn"),
+        "{take}"
+    );
+    let keep = statement(&role, "KeepApprovals");
+    assert!(
+        keep.contains("Resource: !Sub \"${ApprovalStoreBucket.Arn}/*\""),
+        "{keep}"
+    );
+    assert!(
+        !role.join("\n").contains("secretsmanager"),
+        "the worker itself never reads the key"
+    );
+    let execution = resource("TaskExecutionRole").join("\n");
+    assert!(execution.contains("Action: secretsmanager:GetSecretValue\n                Resource: !Ref ApprovalKeySecret"), "{execution}");
+    let states = resource("StateMachineRole").join("\n");
+    assert!(
+        states.contains(
+            "Action: sqs:SendMessage\n                Resource: !GetAtt ApprovalsQueue.Arn"
+        ),
+        "{states}"
+    );
 }

@@ -207,6 +207,8 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             "team-check-stack",
             "team-create-stack",
             "team-delete-stack",
+            "team-discard-change-set",
+            "team-execute-change-set",
             "team-finish-wave",
             "team-plan-rollout",
             "team-update-stack",
