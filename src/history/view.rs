@@ -27,6 +27,10 @@ pub struct View {
     /// A rollout's waves and targets (absent for a single deploy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutView>,
+    /// A person's decision on the change set (RequestApproval's result:
+    /// approved, by, comment, via); a rejection shows as the failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,6 +81,12 @@ impl View {
                 .collect(),
             failure,
             rollout: super::rollout::read(events, status == "RUNNING"),
+            approval: events
+                .iter()
+                .filter_map(|e| {
+                    serde_json::from_str::<serde_json::Value>(e.output.as_deref()?).ok()
+                })
+                .find(|output| crate::approval::decision::said(output).is_some()),
         }
     }
 
@@ -127,6 +137,13 @@ impl View {
         }
         if let Some(rollout) = &self.rollout {
             rollout_text(&mut out, rollout);
+        }
+        if let Some(said) = self
+            .approval
+            .as_ref()
+            .and_then(crate::approval::decision::said)
+        {
+            let _ = writeln!(out, "\napproval   {said}");
         }
         if let Some(failure) = &self.failure {
             let _ = writeln!(out);

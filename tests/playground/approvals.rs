@@ -71,6 +71,19 @@ async fn an_approved_replacement_is_deployed_and_says_who_approved_it() {
         Some("Ann Approver")
     );
 
+    // `cpsf history` says who approved.
+    let shown = tokio::task::spawn_blocking({
+        let env = a.h.env.clone();
+        move || crate::history::history_with(&env, &["app"])
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("approval   approved by Ann Approver: ship it"),
+        "{text}"
+    );
+
     // The link is spent: it shows the decision and changes nothing.
     let again = http(&link, None).await;
     assert_eq!(again.status, 409);
