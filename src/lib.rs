@@ -59,6 +59,16 @@
 //!   input, a wave's outcome, progress, output variables), `rollout.rs`
 //!   (the plan the states carry, each target a child execution of the
 //!   deploy state machine), `alarms.rs` (the bake's verdict).
+//! - [`approval`] (`src/approval/`): approval by link (issue 18): a
+//!   person decides on a change set the deploy state machine waits on in
+//!   RequestApproval. Pure: `spec.rs` (the input's `approval`), `ask.rs`
+//!   (whether a change set asks, the request), `link.rs` (signed links,
+//!   per-page tokens), `page.rs` (the HTML), `notice.rs` (the SNS
+//!   message). Edges: `store.rs` (S3), `inbox.rs` (the approvals queue,
+//!   timeouts), `decision.rs` (one decision, answered to Step Functions),
+//!   `server.rs` (the page), `service.rs` (what they share). The task
+//!   handlers' side: `tasks/asking.rs`, `execute_change_set.rs`,
+//!   `discard_change_set.rs`; `cpsf approve` is `cli/approve.rs`.
 //! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
 //!   through the worker's own code path (dry-run reporter for jobs);
 //!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.

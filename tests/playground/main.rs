@@ -18,6 +18,7 @@ mod deploy;
 mod deploy_harness;
 mod deploy_process;
 mod emulator_facts;
+mod emulator_facts_callbacks;
 mod events;
 mod faults;
 mod figures;
