@@ -17,12 +17,11 @@ pub struct Approving {
     /// http://127.0.0.1:<port>, the page's base URL.
     pub base: String,
     pub topic: String,
-    notes: String,
-    sqs: aws_sdk_sqs::Client,
+    notes: Notes,
 }
 
 /// A free loopback port (bound, then let go).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -56,62 +55,79 @@ pub async fn approval_setup() -> Approving {
         }),
         ..deploy_worker_options(true, true, job)
     });
-    let sdk = &h.clients.sdk;
-    let sns = aws_sdk_sns::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let topic = sns
-        .create_topic()
-        .name("deploy-approvals")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let notes = sqs
-        .create_queue()
-        .queue_name("approval-notes")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let notes_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&notes)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(notes_arn)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
-    wait_for_long("the approval page", Duration::from_secs(10), || async {
-        cpsf::local::probe::http_status(&base, "GET", "/approvals/x")
-            .await
-            .ok()
-    })
-    .await;
+    let notes = Notes::new(&h).await;
+    page_answers(&base).await;
     Approving {
         h,
         _worker: worker,
         base,
-        topic,
+        topic: notes.topic.clone(),
         notes,
-        sqs,
     }
 }
 
-impl Approving {
+/// Waits until the approval page answers at `base`.
+pub async fn page_answers(base: &str) {
+    wait_for_long("the approval page", Duration::from_secs(10), || async {
+        cpsf::local::probe::http_status(base, "GET", "/approvals/x")
+            .await
+            .ok()
+    })
+    .await;
+}
+
+/// An SNS topic whose messages land, raw, in an SQS queue the test reads,
+/// as an email subscriber would read them.
+pub struct Notes {
+    pub topic: String,
+    queue: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl Notes {
+    pub async fn new(h: &Harness) -> Notes {
+        let sdk = &h.clients.sdk;
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let topic = sns
+            .create_topic()
+            .name("deploy-approvals")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue = sqs
+            .create_queue()
+            .queue_name("approval-notes")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap();
+        Notes { topic, queue, sqs }
+    }
+
     /// The next notification's text (SNS's Message, raw).
-    pub async fn next_notification(&self) -> String {
+    pub async fn next(&self) -> String {
         wait_for_long(
             "an approval notification",
             Duration::from_secs(60),
@@ -119,7 +135,7 @@ impl Approving {
                 let received = self
                     .sqs
                     .receive_message()
-                    .queue_url(&self.notes)
+                    .queue_url(&self.queue)
                     .wait_time_seconds(2)
                     .send()
                     .await
@@ -127,7 +143,7 @@ impl Approving {
                 let message = received.messages?.into_iter().next()?;
                 self.sqs
                     .delete_message()
-                    .queue_url(&self.notes)
+                    .queue_url(&self.queue)
                     .receipt_handle(message.receipt_handle()?)
                     .send()
                     .await
@@ -137,51 +153,63 @@ impl Approving {
         )
         .await
     }
+}
+
+impl Approving {
+    pub async fn next_notification(&self) -> String {
+        self.notes.next().await
+    }
 
     /// The task tokens the approval store holds (to show they go nowhere
     /// else).
     pub async fn task_tokens(&self) -> Vec<String> {
-        let store = self.h.env.approvals.clone().unwrap().store;
-        let (bucket, prefix) = store.trim_start_matches("s3://").split_once('/').unwrap();
-        let listed = self
-            .h
-            .s3
-            .list_objects_v2()
+        task_tokens(&self.h).await
+    }
+
+    /// The approval link in a notification.
+    pub fn link_in(&self, notification: &str) -> String {
+        link_in(&self.base, notification)
+    }
+}
+
+/// The approval link in a notification.
+pub fn link_in(base: &str, notification: &str) -> String {
+    notification
+        .lines()
+        .find(|l| l.starts_with(&format!("{base}/approvals/")))
+        .unwrap_or_else(|| panic!("no link in: {notification}"))
+        .trim()
+        .to_string()
+}
+
+/// The task tokens the playground's approval store holds.
+pub async fn task_tokens(h: &Harness) -> Vec<String> {
+    let store = h.env.approvals.clone().unwrap().store;
+    let (bucket, prefix) = store.trim_start_matches("s3://").split_once('/').unwrap();
+    let listed =
+        h.s3.list_objects_v2()
             .bucket(bucket)
             .prefix(format!("{prefix}/approvals/"))
             .send()
             .await
             .unwrap();
-        let mut tokens = Vec::new();
-        for key in listed.contents().iter().filter_map(|o| o.key()) {
-            if key.ends_with(".decision.json") {
-                continue;
-            }
-            let object = self
-                .h
-                .s3
-                .get_object()
+    let mut tokens = Vec::new();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        if key.ends_with(".decision.json") {
+            continue;
+        }
+        let object =
+            h.s3.get_object()
                 .bucket(bucket)
                 .key(key)
                 .send()
                 .await
                 .unwrap();
-            let bytes = object.body.collect().await.unwrap().into_bytes();
-            let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            tokens.push(record["taskToken"].as_str().unwrap().to_string());
-        }
-        tokens
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        tokens.push(record["taskToken"].as_str().unwrap().to_string());
     }
-
-    /// The approval link in a notification.
-    pub fn link_in(&self, notification: &str) -> String {
-        notification
-            .lines()
-            .find(|l| l.starts_with(&format!("{}/approvals/", self.base)))
-            .unwrap_or_else(|| panic!("no link in: {notification}"))
-            .trim()
-            .to_string()
-    }
+    tokens
 }
 
 /// One HTTP/1.1 answer: status, headers (lowercase names), body.

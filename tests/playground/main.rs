@@ -5,6 +5,7 @@ mod action_types;
 mod approval_harness;
 mod approvals;
 mod approvals_browser;
+mod approvals_process;
 mod approvals_security;
 mod bad_deploys;
 mod bad_input;
