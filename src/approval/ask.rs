@@ -97,6 +97,10 @@ pub struct Request {
     pub timeout_seconds: u32,
     pub notify: Option<String>,
     pub message: Option<String>,
+    /// The running template against the revision's, when small
+    /// (`diff.rs`); None for a new stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_diff: Option<String>,
 }
 
 impl Request {
@@ -124,6 +128,7 @@ impl Request {
             timeout_seconds: approval.timeout_minutes * 60,
             notify: approval.notify.clone(),
             message: approval.message.clone(),
+            template_diff: None,
         }
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod ask;
 pub mod decision;
+pub mod diff;
 pub mod inbox;
 pub mod link;
 pub mod notice;

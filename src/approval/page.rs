@@ -24,7 +24,8 @@ border-radius:6px}.buttons{display:flex;gap:.75rem;flex-wrap:wrap;margin-top:1re
 button{font:inherit;font-weight:600;padding:.7rem 1.4rem;border-radius:6px;\
 border:1px solid;cursor:pointer}.approve{background:#1f883d;color:#fff;\
 border-color:#1a7f37}.reject{background:#fff;color:#cf222e;border-color:#cf222e}\
-small{color:#57606a}";
+small{color:#57606a}pre.diff{overflow-x:auto;background:#f6f8fa;padding:.5rem;\
+border-radius:6px;font-size:.85rem}.add{color:#116329}.del{color:#82071e}";
 
 fn frame(title: &str, body: Markup) -> String {
     html! {
@@ -86,6 +87,14 @@ pub fn ask(shown: &Shown, action: &str, page_token: &str) -> String {
                 }
             }
         }
+        @if let Some(diff) = &request.template_diff {
+            details {
+                summary { "Template changes" }
+                pre.diff { @for line in diff.lines() {
+                    span class=[diff_class(line)] { (line) } "\n"
+                } }
+            }
+        }
         @if request.change_count > request.changes.len() {
             p { small { (request.change_count - request.changes.len()) " more changes are not listed here." } }
         }
@@ -103,6 +112,15 @@ pub fn ask(shown: &Shown, action: &str, page_token: &str) -> String {
         }
     };
     frame("Approve this deploy?", body)
+}
+
+/// A diff line's class: added, removed or neither.
+fn diff_class(line: &str) -> Option<&'static str> {
+    match line.chars().next() {
+        Some('+') if !line.starts_with("+++") => Some("add"),
+        Some('-') if !line.starts_with("---") => Some("del"),
+        _ => None,
+    }
 }
 
 /// After the decision this page made.
@@ -228,7 +246,8 @@ mod tests {
 
     #[test]
     fn the_page_shows_the_changes_with_the_replacement_first_and_escapes_everything() {
-        let request = request();
+        let mut request = request();
+        request.template_diff = Some("--- running\n+++ revision\n-  Old<b>:\n+  New:\n".into());
         let shown = Shown {
             request: &request,
             execution_arn: "arn:aws:states:x",
@@ -249,6 +268,15 @@ mod tests {
         assert!(page.contains("name=\"pageToken\" value=\"page-token\""));
         assert!(page.contains("<form method=\"post\" action=\"/approvals/link\">"));
         assert!(page.contains("name=\"viewport\""));
+        assert!(
+            page.contains("<span class=\"del\">-  Old&lt;b&gt;:</span>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<span class=\"add\">+  New:</span>"),
+            "{page}"
+        );
+        assert!(page.contains("<span>+++ revision</span>"), "{page}");
     }
 
     #[test]

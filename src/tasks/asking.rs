@@ -50,6 +50,26 @@ pub fn request(
     )))
 }
 
+/// The request with the template diff of an update, when small: the
+/// stack's running template (GetTemplate, Original: as submitted, API
+/// reference) against the revision's. Best effort: without it the page
+/// still lists every change.
+pub async fn with_diff(ctx: &TaskContext, input: &TaskInput, mut request: Request) -> Request {
+    let running = ctx
+        .cfn
+        .get_template()
+        .stack_name(&input.deploy.stack_name)
+        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+        .send()
+        .await
+        .ok()
+        .and_then(|t| t.template_body);
+    if let (Some(running), Ok(revision)) = (running, ctx.templates.read_body(input).await) {
+        request.template_diff = crate::approval::diff::small(&running, &revision);
+    }
+    request
+}
+
 /// Whether CreateStack must make a change set rather than call CreateStack:
 /// a person is asked before every change (`when: always`), and only a
 /// change set shows what a create will make.

@@ -77,6 +77,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     }
     let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
     if let Some(request) = asking.filter(|_| !already_executed) {
+        let request = super::asking::with_diff(ctx, input, request).await;
         // A person decides first: RequestApproval, then ExecuteChangeSet.
         return Ok(
             json!({"changed": true, "changes": listed, "stackId": described.stack_id(),

@@ -42,6 +42,17 @@ async fn an_approved_replacement_is_deployed_and_says_who_approved_it() {
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains("<summary>Template changes</summary>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<span class=\"add\">+  JobQueue:</span>"),
+        "{}",
+        page.body
+    );
     let token = page_token(&page.body);
     let decided = http(
         &link,
