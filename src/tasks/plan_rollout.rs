@@ -27,11 +27,25 @@ pub fn run(input: &str) -> Result<Value, TaskError> {
             "the PlanRollout task input is not as expected: {e}"
         ))
     })?;
-    let rollout = spec::parse(&Value::Object(deploy.clone()))
-        .map_err(|problems| TaskError::input(refused(&problems)))?
-        .ok_or_else(|| {
-            TaskError::input("PlanRollout plans an input with targets; this one has none")
-        })?;
+    // Every target shares the input's `approval`: its problems are the
+    // rollout's, reported with the others.
+    let whole = Value::Object(deploy.clone());
+    let approval_problems = crate::approval::spec::parse(&whole)
+        .err()
+        .unwrap_or_default();
+    let rollout = match spec::parse(&whole) {
+        Err(mut problems) => {
+            problems.extend(approval_problems);
+            return Err(TaskError::input(refused(&problems)));
+        }
+        Ok(_) if !approval_problems.is_empty() => {
+            return Err(TaskError::input(refused(&approval_problems)));
+        }
+        Ok(rollout) => rollout,
+    }
+    .ok_or_else(|| {
+        TaskError::input("PlanRollout plans an input with targets; this one has none")
+    })?;
     let plan = rollout::plan(&deploy, &rollout, &execution_arn);
     for target in plan.waves.iter().flatten() {
         let mut own = plan.shared.clone();
@@ -102,6 +116,30 @@ mod tests {
         for named in ["'a'", "12345", "'zz'"] {
             assert!(refused.cause.contains(named), "{named}: {}", refused.cause);
         }
+    }
+
+    #[test]
+    fn the_shared_approvals_problems_are_the_rollouts() {
+        let targets = json!([{"name": "a", "region": "us-east-1"}]);
+        let alone = run_on(json!({"stackName": "app", "targets": targets,
+                                  "approval": {"when": "sometimes"}}))
+        .unwrap_err();
+        assert!(
+            alone.cause.contains("approval.when is \"sometimes\""),
+            "{}",
+            alone.cause
+        );
+        let with_others = run_on(
+            json!({"stackName": "app", "targets": targets, "waves": [["zz"]],
+                                        "approval": {"when": "sometimes"}}),
+        )
+        .unwrap_err();
+        assert!(with_others.cause.contains("'zz'"), "{}", with_others.cause);
+        assert!(
+            with_others.cause.contains("approval.when"),
+            "{}",
+            with_others.cause
+        );
     }
 
     #[test]
