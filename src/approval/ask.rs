@@ -133,19 +133,31 @@ impl Request {
     }
 }
 
+/// The request tests show: the stack `app` of pipeline `shop` in
+/// us-east-1, with `changes` and the pipeline's note `message`.
+#[cfg(test)]
+pub(crate) fn test_request(changes: &[Change], message: &str) -> Request {
+    let approval = Approval {
+        when: When::Risky,
+        notify: None,
+        timeout_minutes: 60,
+        message: Some(message.into()),
+    };
+    Request::new(
+        &approval,
+        "app",
+        "cs",
+        "us-east-1".into(),
+        Some("shop".into()),
+        changes,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub fn change(action: &str, id: &str, replacement: Option<&str>) -> Change {
-        Change {
-            action: action.into(),
-            logical_id: id.into(),
-            resource_type: "AWS::SQS::Queue".into(),
-            replacement: replacement.map(str::to_string),
-            causes: Vec::new(),
-        }
-    }
+    use crate::tasks::change_set::test_change as change;
 
     fn approval(when: When) -> Approval {
         Approval {

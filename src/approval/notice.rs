@@ -73,7 +73,6 @@ pub fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::spec::{Approval, When};
     use crate::tasks::change_set::Change;
 
     fn request(risky: bool) -> Request {
@@ -84,20 +83,7 @@ mod tests {
             replacement: Some(if risky { "True" } else { "False" }.into()),
             causes: vec!["Properties.QueueName (requires replacement)".into()],
         };
-        let approval = Approval {
-            when: When::Risky,
-            notify: None,
-            timeout_minutes: 60,
-            message: Some("Release 42".into()),
-        };
-        Request::new(
-            &approval,
-            "app",
-            "cs",
-            "us-east-1".into(),
-            Some("shop".into()),
-            &[change],
-        )
+        crate::approval::ask::test_request(&[change], "Release 42")
     }
 
     #[test]

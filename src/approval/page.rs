@@ -208,7 +208,6 @@ pub fn closed(why: &Closed) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::spec::{Approval, When};
     use crate::tasks::change_set::Change;
 
     fn request() -> Request {
@@ -228,20 +227,7 @@ mod tests {
                 causes: vec![],
             },
         ];
-        let approval = Approval {
-            when: When::Risky,
-            notify: None,
-            timeout_minutes: 60,
-            message: Some("Release <b>42</b>".into()),
-        };
-        Request::new(
-            &approval,
-            "app",
-            "cs",
-            "us-east-1".into(),
-            Some("shop".into()),
-            &changes,
-        )
+        crate::approval::ask::test_request(&changes, "Release <b>42</b>")
     }
 
     #[test]

@@ -248,6 +248,18 @@ pub async fn discard(ctx: &TaskContext, stack: &str, change_set: &str) {
     }
 }
 
+/// A change as tests write one: an SQS queue's.
+#[cfg(test)]
+pub(crate) fn test_change(action: &str, id: &str, replacement: Option<&str>) -> Change {
+    Change {
+        action: action.into(),
+        logical_id: id.into(),
+        resource_type: "AWS::SQS::Queue".into(),
+        replacement: replacement.map(str::to_string),
+        causes: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     mod refused_execute {

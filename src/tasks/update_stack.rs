@@ -175,15 +175,7 @@ pub fn unsafe_changes(changes: &[Change]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn change(action: &str, id: &str, replacement: Option<&str>) -> Change {
-        Change {
-            action: action.into(),
-            logical_id: id.into(),
-            resource_type: "AWS::SQS::Queue".into(),
-            replacement: replacement.map(str::to_string),
-            causes: Vec::new(),
-        }
-    }
+    use crate::tasks::change_set::test_change as change;
 
     /// The execution was stopped while its change set was being made: the
     /// task is closed, so the change set must not be executed.

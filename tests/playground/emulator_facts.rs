@@ -337,16 +337,7 @@ async fn an_activity_task_without_heartbeats() {
         .await;
     // Nobody answers or heartbeats it.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let status = h
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap()
-        .status
-        .as_str()
-        .to_string();
+    let status = h.execution_status_of(&execution).await;
     let events = cpsf::history::fetch::all_events(&h.clients, &execution)
         .await
         .unwrap();

@@ -44,16 +44,7 @@ async fn a_callback_tasks_timeout_from_its_input() {
         .unwrap()
         .execution_arn;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let status = h
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap()
-        .status
-        .as_str()
-        .to_string();
+    let status = h.execution_status_of(&execution).await;
     // AWS: FAILED after 5 s (States.Timeout after 2 s).
     assert_eq!(format!("{status} after 5 s"), "RUNNING after 5 s");
     let _ = h

@@ -426,6 +426,21 @@ pub fn message<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> String {
     }
 }
 
+impl Harness {
+    /// An execution's status as DescribeExecution says it (RUNNING, …).
+    pub async fn execution_status_of(&self, execution_arn: &str) -> String {
+        self.sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .unwrap()
+            .status
+            .as_str()
+            .to_string()
+    }
+}
+
 /// `cpsf`, pointed at the playground `env` as a user who sourced its env
 /// file runs it.
 pub fn cpsf(env: &LocalEnv) -> std::process::Command {

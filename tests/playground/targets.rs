@@ -82,6 +82,13 @@ impl Harness {
         Some((stack.stack_status()?.as_str().to_string(), environment))
     }
 
+    /// The app stack's status there, or None.
+    pub async fn app_status_in(&self, account: Option<&str>, region: &str) -> Option<String> {
+        self.app_stack_in(account, region)
+            .await
+            .map(|(status, _)| status)
+    }
+
     /// Deploys `app` as `deploy` does, keeping every summary the pipeline
     /// showed while the action ran (read every 250 ms).
     pub async fn deploy_watching(

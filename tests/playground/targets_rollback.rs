@@ -56,10 +56,7 @@ async fn with_rollback_every_target_needs_the_alarm_where_it_is() {
     let (status, detail) = h.deploy("app", &app).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&detail));
     assert_eq!(
-        h.app_stack_in(Some(FAR), THERE)
-            .await
-            .map(|(status, _)| status)
-            .as_deref(),
+        h.app_status_in(Some(FAR), THERE).await.as_deref(),
         Some("CREATE_COMPLETE")
     );
 }

@@ -65,10 +65,7 @@ async fn a_large_template_is_staged_in_the_targets_own_bucket() {
     let (status, detail) = h.deploy("app", &app).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&detail));
     assert_eq!(
-        h.app_stack_in(Some(FAR), THERE)
-            .await
-            .map(|(status, _)| status)
-            .as_deref(),
+        h.app_status_in(Some(FAR), THERE).await.as_deref(),
         Some("CREATE_COMPLETE")
     );
     let staged = far
