@@ -33,25 +33,7 @@ impl Harness {
             .unwrap()
             .extend(task.as_object().unwrap().clone());
         let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
-        let machine = self
-            .sfn
-            .create_state_machine()
-            .name(name)
-            .role_arn("arn:aws:iam::123456789012:role/fact")
-            .definition(definition.to_string())
-            .send()
-            .await
-            .unwrap()
-            .state_machine_arn;
-        let execution = self
-            .sfn
-            .start_execution()
-            .state_machine_arn(&machine)
-            .input("{}")
-            .send()
-            .await
-            .unwrap()
-            .execution_arn;
+        let execution = self.run_machine(name, &definition, "{}").await;
         let task = self
             .sfn
             .get_activity_task()
@@ -62,6 +44,34 @@ impl Harness {
         let token = task.task_token().unwrap_or_default().to_string();
         assert!(!token.is_empty(), "the task is handed out");
         (execution, token)
+    }
+
+    /// Creates the state machine `name` and starts it on `input`: the
+    /// execution.
+    pub async fn run_machine(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+        input: &str,
+    ) -> String {
+        let machine = self
+            .sfn
+            .create_state_machine()
+            .name(name)
+            .role_arn("arn:aws:iam::123456789012:role/fact")
+            .definition(definition.to_string())
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn;
+        self.sfn
+            .start_execution()
+            .state_machine_arn(&machine)
+            .input(input)
+            .send()
+            .await
+            .unwrap()
+            .execution_arn
     }
 }
 

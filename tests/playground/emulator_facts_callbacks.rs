@@ -24,25 +24,9 @@ async fn a_callback_tasks_timeout_from_its_input() {
         "Parameters": {"QueueUrl": queue, "MessageBody": {"taskToken.$": "$$.Task.Token"}},
         "TimeoutSecondsPath": "$.timeout",
         "End": true}}});
-    let machine = h
-        .sfn
-        .create_state_machine()
-        .name("fact-callback-timeout")
-        .role_arn("arn:aws:iam::123456789012:role/fact")
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
     let execution = h
-        .sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .input(r#"{"timeout": 2}"#)
-        .send()
-        .await
-        .unwrap()
-        .execution_arn;
+        .run_machine("fact-callback-timeout", &definition, r#"{"timeout": 2}"#)
+        .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let status = h.execution_status_of(&execution).await;
     // AWS: FAILED after 5 s (States.Timeout after 2 s).
