@@ -9,8 +9,10 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use base64::Engine;
 
-pub const QUEUE: &str = "cpsf-approvals";
-pub const BUCKET: &str = "cpsf-approvals";
+/// Not bootstrap/cpsf.yaml's `cpsf-approvals`: the demo installs that
+/// template on the playground (fakecloud) beside these.
+pub const QUEUE: &str = "cpsf-playground-approvals";
+pub const BUCKET: &str = "cpsf-playground-approvals";
 
 /// What the playground's approvals need.
 #[derive(Debug, Clone, PartialEq, Eq)]

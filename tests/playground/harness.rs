@@ -453,9 +453,9 @@ pub fn cpsf(env: &LocalEnv) -> std::process::Command {
 }
 
 /// Whether `cpsf local up` has written the whole env file: six variables,
-/// and on MiniStack the execution events queue.
+/// the approvals' three, and on MiniStack the execution events queue.
 pub fn env_file_complete(text: &str) -> bool {
-    text.lines().count() == 6 + usize::from(emulator() == Emulator::Ministack)
+    text.lines().count() == 6 + 3 + usize::from(emulator() == Emulator::Ministack)
 }
 
 /// Each playground's processes keep their state (the default journal) in
