@@ -158,6 +158,8 @@ pub enum Closed<'a> {
     Forged,
     /// The form lacks a name or a decision, or is too long.
     Incomplete(&'a str),
+    /// The store or Step Functions did not answer: nothing was decided.
+    Unavailable,
 }
 
 pub fn closed(why: &Closed) -> String {
@@ -196,6 +198,10 @@ pub fn closed(why: &Closed) -> String {
         Closed::Forged => (
             "This form was not sent from its page",
             "Open the link again and decide there. Nothing was changed.".into(),
+        ),
+        Closed::Unavailable => (
+            "Try again in a minute",
+            "The decision could not be kept or passed on just now. Nothing was changed.".into(),
         ),
         Closed::Incomplete(what) => (
             "The decision is incomplete",
@@ -281,6 +287,7 @@ mod tests {
             Closed::Ended,
             Closed::Forged,
             Closed::Incomplete("Give your name."),
+            Closed::Unavailable,
         ] {
             assert!(closed(&why).contains("Nothing") || closed(&why).contains("nothing"));
         }

@@ -71,9 +71,7 @@ async fn open(approvals: &Approvals, link: &str) -> Result<Record, Response> {
         tracing::warn!(error = %e, "the approval store did not answer");
         answer(
             StatusCode::SERVICE_UNAVAILABLE,
-            page::closed(&Closed::Incomplete(
-                "The approval could not be read; try again in a minute.",
-            )),
+            page::closed(&Closed::Unavailable),
         )
     };
     let record = approvals.store.get(&opened.id).await.map_err(unavailable)?;
@@ -188,9 +186,7 @@ async fn decide(
             tracing::warn!(approval = %record.id, error = %e, "could not apply a decision");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
-                page::closed(&Closed::Incomplete(
-                    "Step Functions did not take the decision; try again in a minute.",
-                )),
+                page::closed(&Closed::Unavailable),
             )
         }
     }

@@ -26,13 +26,8 @@ impl Approvals {
         key: &str,
         base_url: Option<String>,
     ) -> Result<Approvals, String> {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(true)
-                .build(),
-        );
         Ok(Approvals {
-            store: Store::new(s3, store)?,
+            store: Store::new(aws_sdk_s3::Client::new(sdk), store)?,
             keys: Keys::from_secret(key.as_bytes()).map_err(|e| format!("{KEY_VARIABLE}: {e}"))?,
             sfn: aws_sdk_sfn::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
