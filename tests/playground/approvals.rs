@@ -324,3 +324,51 @@ async fn a_bad_approval_input_is_refused_before_anything_changes() {
         "nothing deployed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_stack_waits_too_and_a_rejected_one_leaves_nothing_behind() {
+    let a = approval_setup().await;
+    let mut app = App::sample();
+    app.deploy["approval"] = json!({"when": "always", "notify": a.topic});
+    // Rejected: the CREATE change set and the empty stack it made go.
+    let id = a.h.start_deploy("app", &app).await;
+    let note = a.next_notification().await;
+    assert!(note.contains("What changes: 2 added"), "{note}");
+    let link = a.link_in(&note);
+    let token = page_token(&http(&link, None).await.body);
+    let reject = [
+        ("pageToken", token.as_str()),
+        ("name", "Rita"),
+        ("decision", "reject"),
+    ];
+    assert_eq!(http(&link, Some(&reject)).await.status, 200);
+    assert_eq!(a.h.wait_until_done("app", &id).await, "Failed");
+    let message = error_message(&a.h.deploy_detail("app").await);
+    assert!(
+        message.contains("rejected by Rita; the change set was deleted"),
+        "{message}"
+    );
+    assert_eq!(
+        a.h.app_stack_in(None, crate::targets::HERE).await,
+        None,
+        "no stack left"
+    );
+    // Approved: created through the change set.
+    let id = a.h.start_deploy("app", &app).await;
+    let link = a.link_in(&a.next_notification().await);
+    let token = page_token(&http(&link, None).await.body);
+    let approve = [
+        ("pageToken", token.as_str()),
+        ("name", "Ann"),
+        ("decision", "approve"),
+    ];
+    assert_eq!(http(&link, Some(&approve)).await.status, 200);
+    assert_eq!(a.h.wait_until_done("app", &id).await, "Succeeded");
+    assert_eq!(a.h.app_stack_status().await, "CREATE_COMPLETE");
+    let detail = a.h.deploy_detail("app").await;
+    assert!(
+        summary(&detail).contains("created; approved by Ann"),
+        "{}",
+        summary(&detail)
+    );
+}
