@@ -46,7 +46,8 @@
 //!   before a side effect once Step Functions closed the task), one file
 //!   per handler (`check_stack.rs`, `create_stack.rs`, `update_stack.rs`,
 //!   `delete_stack.rs`, `wait_stack.rs`; a rollout's `plan_rollout.rs`,
-//!   `finish_wave.rs`, `bake.rs`), `reach.rs` (a rollout target's region
+//!   `finish_wave.rs`, `bake.rs`, and with approval `gather_wave.rs`,
+//!   `discard_wave.rs`), `reach.rs` (a rollout target's region
 //!   and assumed-role credentials), `definition.rs`
 //!   (statemachines/deploy.asl.json compiled in, placeholders filled,
 //!   installed), and shared `change_set.rs` (make, wait, execute, read),

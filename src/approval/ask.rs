@@ -133,6 +133,47 @@ impl Request {
     }
 }
 
+/// A wave's one request from its targets' own (`planned`: target name,
+/// request): every change, its logical id after its target's name
+/// ("prod-use1 / WorkQueue"), the risky ones first, and each target's
+/// summary. None when no target planned a change.
+pub fn wave_request(wave: usize, waves: usize, planned: &[(String, Request)]) -> Option<Request> {
+    let (_, first) = planned.first()?;
+    let mut changes: Vec<Change> = planned
+        .iter()
+        .flat_map(|(name, request)| {
+            request.changes.iter().map(move |c| Change {
+                logical_id: format!("{name} / {}", c.logical_id),
+                ..c.clone()
+            })
+        })
+        .collect();
+    changes.sort_by_key(|c| !is_risky(c));
+    changes.truncate(MAX_LISTED_CHANGES);
+    let each = |f: &dyn Fn(&String, &Request) -> String| -> String {
+        planned
+            .iter()
+            .map(|(n, r)| f(n, r))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Some(Request {
+        stack_name: first.stack_name.clone(),
+        change_set: String::new(),
+        place: format!("wave {wave}/{waves}: {}", each(&|_, r| r.place.clone())),
+        pipeline: first.pipeline.clone(),
+        summary: each(&|n, r| format!("{n}: {}", r.summary)),
+        risky: planned.iter().any(|(_, r)| r.risky),
+        changes,
+        change_count: planned.iter().map(|(_, r)| r.change_count).sum(),
+        timeout_minutes: first.timeout_minutes,
+        timeout_seconds: first.timeout_seconds,
+        notify: first.notify.clone(),
+        message: first.message.clone(),
+        template_diff: None,
+    })
+}
+
 /// The request tests show: the stack `app` of pipeline `shop` in
 /// us-east-1, with `changes` and the pipeline's note `message`.
 #[cfg(test)]
@@ -215,6 +256,29 @@ mod tests {
             one_line(&many)
         );
         assert_eq!(one_line(&[change("Add", "New", None)]), "1 added");
+    }
+
+    #[test]
+    fn a_waves_request_names_each_target_in_its_changes_and_summary() {
+        let a = test_request(&[change("Modify", "Greeting", Some("False"))], "n");
+        let b = test_request(&[change("Remove", "WorkQueue", None)], "n");
+        let wave = wave_request(2, 3, &[("use1".into(), a), ("euw1".into(), b)]).unwrap();
+        assert_eq!(
+            wave.changes[0].logical_id, "euw1 / WorkQueue",
+            "the risky change first"
+        );
+        assert_eq!(wave.changes[1].logical_id, "use1 / Greeting");
+        assert_eq!(
+            wave.summary,
+            "use1: 1 modified; euw1: 1 removed: WorkQueue (AWS::SQS::Queue)"
+        );
+        assert!(
+            wave.risky && wave.place.starts_with("wave 2/3: "),
+            "{}",
+            wave.place
+        );
+        assert_eq!(wave.change_count, 2);
+        assert_eq!(wave_request(1, 1, &[]), None);
     }
 
     #[test]

@@ -31,6 +31,24 @@ pub struct Plan {
     /// The targets of each wave, in order: the Map's items.
     pub waves: Vec<Vec<PlannedTarget>>,
     pub progress: Progress,
+    /// How each wave's targets run first (NextWave's `stage`): "deploy",
+    /// or "plan" when the input's `approval` makes each wave wait for one
+    /// decision on all its change sets ([`WAVE_STAGES`]).
+    #[serde(default = "deploy_stage")]
+    pub first_stage: String,
+}
+
+/// With `approval`, a wave runs twice: its targets plan (make their change
+/// sets, execute nothing: `tasks/asking.rs`), GatherWave joins their
+/// requests into the wave's one, RequestWaveApproval waits for the
+/// decision, and its targets run again to apply (ExecuteChangeSet, then
+/// WaitForStack), each as a child execution of its own.
+pub const WAVE_STAGES: [&str; 2] = [PLAN_STAGE, APPLY_STAGE];
+pub const PLAN_STAGE: &str = "plan";
+pub const APPLY_STAGE: &str = "apply";
+
+fn deploy_stage() -> String {
+    "deploy".into()
 }
 
 /// One target's child execution.
@@ -69,12 +87,16 @@ pub struct Progress {
     /// The execution's output, once `done`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// The newest wave decision a person made, when the rollout asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
 }
 
 /// The plan for `deploy`'s `rollout`, run by the execution `execution_arn`.
 pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str) -> Plan {
     let shared = shared_input(deploy);
     let count = rollout.waves.len();
+    let planning = deploy.contains_key(crate::approval::spec::APPROVAL_KEY);
     let waves = rollout
         .waves
         .iter()
@@ -90,6 +112,9 @@ pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str)
                     let mut full = target_deploy(&Value::Object(shared.clone()), target);
                     if let (Some(triggers), Some(full)) = (&triggers, full.as_object_mut()) {
                         full.insert(ROLLBACK_KEY.into(), json!(triggers));
+                    }
+                    if let (true, Some(full)) = (planning, full.as_object_mut()) {
+                        full.insert(STAGE_KEY.into(), json!(PLAN_STAGE));
                     }
                     let input = full
                         .as_object()
@@ -113,6 +138,11 @@ pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str)
         ..Progress::default()
     };
     Plan {
+        first_stage: if planning {
+            PLAN_STAGE.into()
+        } else {
+            deploy_stage()
+        },
         rollout: deploy
             .iter()
             .filter(|(key, _)| ROLLOUT_KEYS.contains(&key.as_str()))
@@ -150,6 +180,15 @@ pub fn shared_input(deploy: &Map<String, Value>) -> Map<String, Value> {
 /// state machine for 90 days).
 pub fn execution_name(target: &str, execution_arn: &str) -> String {
     format!("{target}-{:016x}", fnv1a(execution_arn))
+}
+
+/// The key a target's input says its stage under ([`WAVE_STAGES`]).
+pub const STAGE_KEY: &str = "stage";
+
+/// The name of a target's second execution, the one that applies its
+/// approved change set: [`execution_name`] with `a` before the hash.
+pub fn apply_name(target: &str, execution_arn: &str) -> String {
+    format!("{target}-a{:016x}", fnv1a(execution_arn))
 }
 
 /// What a deployed wave decides: the progress after it, or the message
@@ -191,7 +230,26 @@ pub fn finish_wave(
         }),
         result: done.then(|| output(rollout, &all)),
         results: all,
+        approval: plan.progress.approval.clone(),
     })
+}
+
+/// `progress` with a wave's `decision` kept, in the output too once the
+/// rollout is done: `approval` (who, comment), as a single deploy's.
+pub fn with_decision(mut progress: Progress, decision: Option<Value>) -> Progress {
+    if decision.is_some() {
+        progress.approval = decision;
+    }
+    if let (Some(approval), Some(result)) = (&progress.approval, progress.result.as_mut()) {
+        result["approval"] = approval.clone();
+        if let (Some(said), Some(summary)) = (
+            crate::approval::decision::said(approval),
+            result["summary"].as_str().map(str::to_string),
+        ) {
+            result["summary"] = json!(format!("{summary}; {said}"));
+        }
+    }
+    progress
 }
 
 /// Where a running rollout is, read from the newest plan or progress a

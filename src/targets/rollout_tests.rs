@@ -211,3 +211,42 @@ fn with_rollback_each_target_carries_its_triggers_and_the_bake_only_reads_the_al
     let after = finish_wave(&plain, &rollout, vec![ok("tools", "arn:s")], 1000.0).unwrap();
     assert_eq!(after.bake_until, Some(1120.0));
 }
+
+#[test]
+fn a_rollout_that_asks_plans_each_wave_first_and_keeps_the_decision() {
+    let mut deploy = three_waves();
+    deploy.insert("approval".into(), json!({"when": "risky"}));
+    let rollout = parse(&Value::Object(deploy.clone())).unwrap().unwrap();
+    let plan = plan(&deploy, &rollout, ROLLOUT);
+    assert_eq!(plan.first_stage, PLAN_STAGE);
+    assert!(
+        plan.waves
+            .iter()
+            .flatten()
+            .all(|t| t.input[STAGE_KEY] == PLAN_STAGE)
+    );
+    assert_ne!(
+        apply_name("tools", ROLLOUT),
+        execution_name("tools", ROLLOUT)
+    );
+    let (plain, _) = planned();
+    assert_eq!(plain.first_stage, "deploy");
+    assert!(!plain.waves[0][0].input.contains_key(STAGE_KEY));
+
+    // The decision of the last wave that asked ends in the output.
+    let mut progress = Progress {
+        done: true,
+        result: Some(json!({"summary": "rollout complete: 3 of 3 targets deployed in 3 waves"})),
+        ..Progress::default()
+    };
+    progress = with_decision(
+        progress,
+        Some(json!({"approved": true, "by": "Ann", "comment": "go"})),
+    );
+    let result = progress.result.unwrap();
+    assert_eq!(result["approval"]["by"], "Ann");
+    assert_eq!(
+        result["summary"],
+        "rollout complete: 3 of 3 targets deployed in 3 waves; approved by Ann: go"
+    );
+}

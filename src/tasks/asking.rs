@@ -24,6 +24,16 @@ pub fn request(
     let Some(approval) = approval else {
         return Ok(None);
     };
+    Ok(Some(request_of(ctx, input, &approval, change_set, changes)))
+}
+
+fn request_of(
+    ctx: &TaskContext,
+    input: &TaskInput,
+    approval: &crate::approval::spec::Approval,
+    change_set: &str,
+    changes: &[Change],
+) -> Request {
     let place = match &input.deploy.target {
         Some(target) => match &target.account {
             Some(account) => format!("{} ({}, account {account})", target.name, target.region),
@@ -40,14 +50,14 @@ pub fn request(
         .pipeline
         .as_ref()
         .and_then(|p| p.pipeline_name.clone());
-    Ok(Some(Request::new(
-        &approval,
+    Request::new(
+        approval,
         &input.deploy.stack_name,
         change_set,
         place,
         pipeline,
         changes,
-    )))
+    )
 }
 
 /// The request with the template diff of an update, when small: the
@@ -70,11 +80,39 @@ pub async fn with_diff(ctx: &TaskContext, input: &TaskInput, mut request: Reques
     request
 }
 
+/// The stage that plans a rollout target's change set for its wave's one
+/// decision (`targets::rollout`).
+pub const PLAN: &str = "plan";
+
+/// Whether this deploy only plans: it makes its change set and hands back
+/// what a wave's decision shows, executing nothing.
+pub fn plans(input: &TaskInput) -> bool {
+    input.deploy.stage.as_deref() == Some(PLAN)
+}
+
+/// A planned target's output: its request (whether or not it asks alone)
+/// and whether it asks.
+pub async fn planned(
+    ctx: &TaskContext,
+    input: &TaskInput,
+    change_set: &str,
+    changes: &[Change],
+) -> Result<serde_json::Value, TaskError> {
+    let approval = input.approval()?.ok_or_else(|| {
+        TaskError::input("a planning deploy carries its rollout's approval; this one has none")
+    })?;
+    let asks = crate::approval::ask::asks(Some(&approval), changes);
+    let request = request_of(ctx, input, &approval, change_set, changes);
+    let request = with_diff(ctx, input, request).await;
+    Ok(serde_json::json!({"request": request, "asks": asks}))
+}
+
 /// Whether CreateStack must make a change set rather than call CreateStack:
 /// a person is asked before every change (`when: always`), and only a
 /// change set shows what a create will make.
 pub fn create_asks(input: &TaskInput) -> Result<bool, TaskError> {
-    Ok(input
-        .approval()?
-        .is_some_and(|a| a.when == crate::approval::spec::When::Always))
+    Ok(plans(input)
+        || input
+            .approval()?
+            .is_some_and(|a| a.when == crate::approval::spec::When::Always))
 }

@@ -115,6 +115,14 @@ async fn create_through_change_set(
     let found = change_set::changes_of(&described);
     let changes: Vec<Value> = found.iter().map(|c| json!(c)).collect();
     let executed = change_set::executed(&described);
+    if super::asking::plans(input) && !executed {
+        // The wave decides as one (`targets::rollout`): plan only.
+        let planned = super::asking::planned(ctx, input, &change_set, &found).await?;
+        return Ok(
+            json!({"stackId": described.stack_id(), "startedAt": started_at,
+                         "changes": changes, "planned": planned}),
+        );
+    }
     if let Some(request) =
         super::asking::request(ctx, input, &change_set, &found)?.filter(|_| !executed)
     {

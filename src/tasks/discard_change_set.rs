@@ -19,30 +19,41 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         .as_ref()
         .and_then(|o| o.approval.clone());
     let refusal = input.deploy.refusal.clone().unwrap_or_default();
-    let name = &input.deploy.stack_name;
     if let Some(request) = &request {
-        lease.confirm("deleting the change set").await?;
-        change_set::discard(ctx, name, &request.change_set).await;
-        let empty = stack::describe(&ctx.cfn, name).await?.is_some_and(|s| {
-            s.stack_status()
-                .is_some_and(|s| s.as_str() == "REVIEW_IN_PROGRESS")
-        });
-        if empty {
-            lease.confirm("deleting the empty stack").await?;
-            ctx.cfn
-                .delete_stack()
-                .stack_name(name)
-                .send()
-                .await
-                .map_err(|e| TaskError::from_sdk("DeleteStack", e))?;
-        }
+        discard(ctx, lease, &input.deploy.stack_name, &request.change_set).await?;
     }
     let minutes = request.as_ref().map_or(0, |r| r.timeout_minutes);
     Err(why(&refusal.error, &refusal.cause, minutes))
 }
 
+/// Deletes change set `change_set` of stack `name`, and the stack too if
+/// the change set was a new stack's (REVIEW_IN_PROGRESS: no resources).
+pub async fn discard(
+    ctx: &TaskContext,
+    lease: &Lease,
+    name: &str,
+    change_set: &str,
+) -> Result<(), TaskError> {
+    lease.confirm("deleting the change set").await?;
+    change_set::discard(ctx, name, change_set).await;
+    let empty = stack::describe(&ctx.cfn, name).await?.is_some_and(|s| {
+        s.stack_status()
+            .is_some_and(|s| s.as_str() == "REVIEW_IN_PROGRESS")
+    });
+    if empty {
+        lease.confirm("deleting the empty stack").await?;
+        ctx.cfn
+            .delete_stack()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| TaskError::from_sdk("DeleteStack", e))?;
+    }
+    Ok(())
+}
+
 /// The error the deploy fails with, from RequestApproval's.
-fn why(error: &str, cause: &str, minutes: u32) -> TaskError {
+pub fn why(error: &str, cause: &str, minutes: u32) -> TaskError {
     match error {
         REJECTED => TaskError::new(REJECTED, format!("{cause}; the change set was deleted")),
         // The state's own timeout (TimeoutSecondsPath), or the worker's

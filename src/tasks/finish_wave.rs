@@ -24,18 +24,35 @@ use serde_json::Value;
 /// The error FinishWave fails with when the wave stops the rollout.
 pub const WAVE_STOPPED: &str = "Cpsf.WaveStopped";
 
+/// `$.current`: the wave being deployed (NextWave's `targets` and
+/// `stage`), the Map's `results`, and after GatherWave the targets it
+/// `settled`, the wave's `request`, the `decision` or the `refusal`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Current {
+    #[serde(default)]
+    pub targets: Vec<PlannedTarget>,
+    #[serde(default)]
+    pub results: Vec<Value>,
+    #[serde(default)]
+    pub settled: Vec<TargetResult>,
+    pub request: Option<Value>,
+    pub decision: Option<Value>,
+    pub refusal: Option<super::input::Refusal>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Input {
     plan: Plan,
-    results: Vec<Value>,
+    current: Current,
     execution_arn: String,
 }
 
 pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
     let Input {
         plan,
-        results,
+        current,
         execution_arn,
     } = serde_json::from_str(input).map_err(|e| {
         TaskError::input(format!("the FinishWave task input is not as expected: {e}"))
@@ -48,12 +65,15 @@ pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
             plan.progress.wave + 1
         ))
     })?;
-    let mut read = Vec::with_capacity(wave.len());
-    for (planned, result) in wave.iter().zip(&results) {
+    let mut read = current.settled;
+    for (planned, result) in current.targets.iter().zip(&current.results) {
         read.push(target_result(ctx, &execution_arn, planned, result).await?);
     }
+    // In the wave's order, whichever stage each target ended in.
+    read.sort_by_key(|r| wave.iter().position(|t| t.name == r.name));
     let progress = rollout::finish_wave(&plan, &rollout, read, super::epoch_now())
         .map_err(|message| TaskError::new(WAVE_STOPPED, message))?;
+    let progress = rollout::with_decision(progress, current.decision);
     serde_json::to_value(progress)
         .map_err(|e| TaskError::input(format!("the rollout's progress cannot be written: {e}")))
 }
@@ -65,7 +85,7 @@ pub(super) fn rollout_of(plan: &Plan) -> Result<spec::Rollout, TaskError> {
         .ok_or_else(|| TaskError::input("the plan carries no targets"))
 }
 
-async fn target_result(
+pub(super) async fn target_result(
     ctx: &TaskContext,
     rollout_arn: &str,
     planned: &PlannedTarget,

@@ -43,6 +43,10 @@ pub struct DeployInput {
     pub check: Option<Check>,
     /// What CreateStack or UpdateStack returned (`$.operation`).
     pub operation: Option<Operation>,
+    /// A rollout target's stage when its wave waits for one decision
+    /// (`targets::rollout`): "plan" makes the change set and stops there,
+    /// "apply" executes the approved one.
+    pub stage: Option<String>,
     /// The input's `approval`, as given: read with [`TaskInput::approval`].
     pub approval: Option<Value>,
     /// What the approver decided (`$.decision`, RequestApproval's result).

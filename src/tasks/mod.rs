@@ -23,9 +23,11 @@ pub mod create_stack;
 pub mod definition;
 pub mod delete_stack;
 pub mod discard_change_set;
+pub mod discard_wave;
 pub mod error;
 pub mod execute_change_set;
 pub mod finish_wave;
+pub mod gather_wave;
 pub mod input;
 pub mod lease;
 pub mod pace;
@@ -65,10 +67,12 @@ pub enum Handler {
     Bake,
     ExecuteChangeSet,
     DiscardChangeSet,
+    GatherWave,
+    DiscardWave,
 }
 
 impl Handler {
-    pub const ALL: [Handler; 10] = [
+    pub const ALL: [Handler; 12] = [
         Handler::CheckStack,
         Handler::CreateStack,
         Handler::UpdateStack,
@@ -79,6 +83,8 @@ impl Handler {
         Handler::Bake,
         Handler::ExecuteChangeSet,
         Handler::DiscardChangeSet,
+        Handler::GatherWave,
+        Handler::DiscardWave,
     ];
 
     /// The handler's name: check-stack, create-stack, …
@@ -99,6 +105,8 @@ impl Handler {
             Handler::Bake => "cpsf-bake",
             Handler::ExecuteChangeSet => "cpsf-execute-change-set",
             Handler::DiscardChangeSet => "cpsf-discard-change-set",
+            Handler::GatherWave => "cpsf-gather-wave",
+            Handler::DiscardWave => "cpsf-discard-wave",
         }
     }
 
@@ -115,6 +123,8 @@ impl Handler {
             Handler::Bake => "BakeActivityArn",
             Handler::ExecuteChangeSet => "ExecuteChangeSetActivityArn",
             Handler::DiscardChangeSet => "DiscardChangeSetActivityArn",
+            Handler::GatherWave => "GatherWaveActivityArn",
+            Handler::DiscardWave => "DiscardWaveActivityArn",
         }
     }
 
@@ -131,6 +141,12 @@ impl Handler {
             Handler::PlanRollout => return plan_rollout::run(input),
             Handler::FinishWave => return finish_wave::run(ctx, input).await,
             Handler::Bake => return bake::run(ctx, input).await,
+            Handler::GatherWave => return gather_wave::run(ctx, lease, input).await,
+            Handler::DiscardWave => {
+                return discard_wave::run(ctx, lease, input)
+                    .await
+                    .map(|()| Value::Null);
+            }
             _ => {}
         }
         let input = TaskInput::parse(input)?;
@@ -146,7 +162,11 @@ impl Handler {
             Handler::DiscardChangeSet => discard_change_set::run(ctx, lease, &input)
                 .await
                 .map(|()| Value::Null),
-            Handler::PlanRollout | Handler::FinishWave | Handler::Bake => {
+            Handler::PlanRollout
+            | Handler::FinishWave
+            | Handler::Bake
+            | Handler::GatherWave
+            | Handler::DiscardWave => {
                 unreachable!("answered above")
             }
         }

@@ -76,6 +76,14 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         ));
     }
     let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
+    if super::asking::plans(input) && !already_executed {
+        // The wave decides as one (`targets::rollout`): plan only.
+        let planned = super::asking::planned(ctx, input, &change_set, &changes).await?;
+        return Ok(
+            json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
+                         "startedAt": started_at, "planned": planned}),
+        );
+    }
     if let Some(request) = asking.filter(|_| !already_executed) {
         let request = super::asking::with_diff(ctx, input, request).await;
         // A person decides first: RequestApproval, then ExecuteChangeSet.

@@ -208,8 +208,10 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             "team-create-stack",
             "team-delete-stack",
             "team-discard-change-set",
+            "team-discard-wave",
             "team-execute-change-set",
             "team-finish-wave",
+            "team-gather-wave",
             "team-plan-rollout",
             "team-update-stack",
             "team-wait-stack"

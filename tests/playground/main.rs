@@ -7,6 +7,7 @@ mod approvals;
 mod approvals_browser;
 mod approvals_process;
 mod approvals_security;
+mod approvals_waves;
 mod bad_deploys;
 mod bad_input;
 mod bootstrap;
