@@ -33,7 +33,8 @@ impl App {
 /// retry's interval to 1 s, so a dead handler is noticed and replaced fast.
 pub fn short_heartbeats(definition: &mut Value, seconds: u64) {
     for state in definition["States"].as_object_mut().unwrap().values_mut() {
-        if state["Type"] == "Task" {
+        // Activity tasks: a callback (RequestApproval) has no heartbeat.
+        if state["Type"] == "Task" && state.get("HeartbeatSeconds").is_some() {
             state["HeartbeatSeconds"] = seconds.into();
             state["Retry"][0]["IntervalSeconds"] = 1.into();
         }
