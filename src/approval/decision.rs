@@ -31,31 +31,11 @@ pub enum Outcome {
 }
 
 /// "approved by Ann: ship it", from the task output an approval gave
-/// (`$.decision`), or None for anything else.
+/// (`$.decision`: a [`Decision`]), or None for anything else.
 pub fn said(output: &serde_json::Value) -> Option<String> {
-    let by = output.get("by")?.as_str()?;
-    let verb = if output.get("approved")?.as_bool()? {
-        "approved"
-    } else {
-        "rejected"
-    };
-    match output
-        .get("comment")
-        .and_then(|c| c.as_str())
-        .filter(|c| !c.is_empty())
-    {
-        Some(comment) => Some(format!("{verb} by {by}: {comment}")),
-        None => Some(format!("{verb} by {by}")),
-    }
-}
-
-/// "rejected by Ann: not before the launch" (or "rejected by Ann").
-pub fn rejection(decision: &Decision) -> String {
-    if decision.comment.is_empty() {
-        format!("rejected by {}", decision.by)
-    } else {
-        format!("rejected by {}: {}", decision.by, decision.comment)
-    }
+    serde_json::from_value::<Decision>(output.clone())
+        .ok()
+        .map(|d| d.said())
 }
 
 /// Keeps `decision` for `record` unless one was made, then answers its
@@ -92,7 +72,7 @@ pub async fn apply(
                 ),
             )
         } else {
-            (REJECTED, rejection(&decision))
+            (REJECTED, decision.said())
         };
         sfn.send_task_failure()
             .task_token(token)

@@ -24,8 +24,8 @@ pub fn router(approvals: Arc<Approvals>) -> Router {
 }
 
 /// The Content-Security-Policy: nothing but the page's own style sheet
-/// (by its hash) and forms posting back here.
-fn policy() -> String {
+/// (by its hash, computed once) and forms posting back here.
+static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     use base64::Engine;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, page::STYLE.as_bytes());
     let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
@@ -33,7 +33,7 @@ fn policy() -> String {
         "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'"
     )
-}
+});
 
 async fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -42,7 +42,7 @@ async fn secure(mut response: Response) -> Response {
         (header::REFERRER_POLICY, "no-referrer".to_string()),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         (header::X_FRAME_OPTIONS, "DENY".to_string()),
-        (header::CONTENT_SECURITY_POLICY, policy()),
+        (header::CONTENT_SECURITY_POLICY, POLICY.clone()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

@@ -49,11 +49,33 @@ pub struct Decision {
     pub approved: bool,
     /// Who decided, as they gave their name; "timeout" for none.
     pub by: String,
+    #[serde(default)]
     pub comment: String,
     /// Epoch seconds.
+    #[serde(default)]
     pub at: u64,
     /// "page", "cpsf approve" or "timeout".
+    #[serde(default)]
     pub via: String,
+}
+
+impl Decision {
+    /// "approved by Ann: ship it", "rejected by Rita" or "timed out".
+    pub fn said(&self) -> String {
+        if self.via == "timeout" {
+            return "timed out".into();
+        }
+        let verb = if self.approved {
+            "approved"
+        } else {
+            "rejected"
+        };
+        if self.comment.is_empty() {
+            format!("{verb} by {}", self.by)
+        } else {
+            format!("{verb} by {}: {}", self.by, self.comment)
+        }
+    }
 }
 
 #[derive(Clone)]

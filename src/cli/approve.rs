@@ -1,7 +1,7 @@
 //! `cpsf approve`: the decision for people with AWS access, from a shell,
 //! the same one decision the approval page makes (`approval::decision`).
 
-use crate::approval::decision::{self, Outcome, rejection};
+use crate::approval::decision::{self, Outcome};
 use crate::approval::service::{now, when};
 use crate::approval::store::{Decision, Store};
 use crate::aws::Clients;
@@ -37,7 +37,7 @@ pub async fn run(args: ApproveArgs) -> Result<()> {
         .await?
         .with_context(|| format!("no approval waits for {arn}"))?;
     if let Some(first) = store.decision(&record.id).await? {
-        bail!("{arn}: already decided ({})", said(&first));
+        bail!("{arn}: already decided ({})", first.said());
     }
     if record.expires_at <= now() {
         bail!("{arn}: the approval expired at {}", when(record.expires_at));
@@ -66,21 +66,12 @@ pub async fn run(args: ApproveArgs) -> Result<()> {
             println!(
                 "{}: {} ({})",
                 record.request.stack_name,
-                said(&decision),
+                decision.said(),
                 arn
             );
             Ok(())
         }
-        Outcome::AlreadyDecided(first) => bail!("{arn}: already decided ({})", said(&first)),
+        Outcome::AlreadyDecided(first) => bail!("{arn}: already decided ({})", first.said()),
         Outcome::TaskEnded(why) => bail!("{arn}: the deploy no longer waits ({why})"),
-    }
-}
-
-fn said(decision: &Decision) -> String {
-    match (decision.approved, decision.via.as_str()) {
-        (_, "timeout") => "timed out".to_string(),
-        (true, _) if decision.comment.is_empty() => format!("approved by {}", decision.by),
-        (true, _) => format!("approved by {}: {}", decision.by, decision.comment),
-        (false, _) => rejection(decision),
     }
 }

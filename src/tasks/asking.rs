@@ -62,9 +62,14 @@ fn request_of(
 
 /// The request with the template diff of an update, when small: the
 /// stack's running template (GetTemplate, Original: as submitted, API
-/// reference) against the revision's. Best effort: without it the page
-/// still lists every change.
-pub async fn with_diff(ctx: &TaskContext, input: &TaskInput, mut request: Request) -> Request {
+/// reference) against the revision's (`revision`, when the task read it
+/// already). Best effort: without it the page still lists every change.
+pub async fn with_diff(
+    ctx: &TaskContext,
+    input: &TaskInput,
+    mut request: Request,
+    revision: Option<String>,
+) -> Request {
     let running = ctx
         .cfn
         .get_template()
@@ -74,7 +79,14 @@ pub async fn with_diff(ctx: &TaskContext, input: &TaskInput, mut request: Reques
         .await
         .ok()
         .and_then(|t| t.template_body);
-    if let (Some(running), Ok(revision)) = (running, ctx.templates.read_body(input).await) {
+    let Some(running) = running else {
+        return request;
+    };
+    let revision = match revision {
+        Some(body) => Ok(body),
+        None => ctx.templates.read_body(input).await,
+    };
+    if let Ok(revision) = revision {
         request.template_diff = crate::approval::diff::small(&running, &revision);
     }
     request
@@ -90,21 +102,24 @@ pub fn plans(input: &TaskInput) -> bool {
     input.deploy.stage.as_deref() == Some(PLAN)
 }
 
-/// A planned target's output: its request (whether or not it asks alone)
-/// and whether it asks.
-pub async fn planned(
+/// A planned target's request (whether or not it asks alone) and whether
+/// it asks; [`planned_output`] is what the task hands back.
+pub fn planned(
     ctx: &TaskContext,
     input: &TaskInput,
     change_set: &str,
     changes: &[Change],
-) -> Result<serde_json::Value, TaskError> {
+) -> Result<(Request, bool), TaskError> {
     let approval = input.approval()?.ok_or_else(|| {
         TaskError::input("a planning deploy carries its rollout's approval; this one has none")
     })?;
     let asks = crate::approval::ask::asks(Some(&approval), changes);
-    let request = request_of(ctx, input, &approval, change_set, changes);
-    let request = with_diff(ctx, input, request).await;
-    Ok(serde_json::json!({"request": request, "asks": asks}))
+    Ok((request_of(ctx, input, &approval, change_set, changes), asks))
+}
+
+/// `$.operation.planned`, which GatherWave reads.
+pub fn planned_output(request: &Request, asks: bool) -> serde_json::Value {
+    serde_json::json!({"request": request, "asks": asks})
 }
 
 /// Whether CreateStack must make a change set rather than call CreateStack:

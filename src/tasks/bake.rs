@@ -58,7 +58,7 @@ pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
     loop {
         if !bake.alarms.is_empty() || bake.alarm_prefix.is_some() {
             let alarms = read_alarms(ctx, &bake, &places, &session).await?;
-            let labels: Vec<String> = places.iter().map(label).collect();
+            let labels: Vec<String> = places.iter().map(TargetKey::place).collect();
             if let BakeVerdict::Stop { message } =
                 verdict(baked + 1, plan.waves.len(), &bake, &labels, &alarms)
             {
@@ -104,15 +104,6 @@ fn places(plan: &Plan, index: usize) -> Vec<TargetKey> {
     places
 }
 
-/// A place as messages name it: the region, with the account when the
-/// target gave one.
-fn label(place: &TargetKey) -> String {
-    match &place.account {
-        Some(account) => format!("{} (account {account})", place.region),
-        None => place.region.clone(),
-    }
-}
-
 /// The watched alarms in every place (`alarms.rs`).
 async fn read_alarms(
     ctx: &TaskContext,
@@ -124,7 +115,7 @@ async fn read_alarms(
     for place in places {
         let config = ctx.reach.config(place, session).await?;
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-        let region = label(place);
+        let region = place.place();
         let alarms = describe(
             &cloudwatch,
             &bake.alarms,

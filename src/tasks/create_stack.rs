@@ -117,7 +117,9 @@ async fn create_through_change_set(
     let executed = change_set::executed(&described);
     if super::asking::plans(input) && !executed {
         // The wave decides as one (`targets::rollout`): plan only.
-        let planned = super::asking::planned(ctx, input, &change_set, &found).await?;
+        // A new stack: no running template to show a diff against.
+        let (request, asks) = super::asking::planned(ctx, input, &change_set, &found)?;
+        let planned = super::asking::planned_output(&request, asks);
         return Ok(
             json!({"stackId": described.stack_id(), "startedAt": started_at,
                          "changes": changes, "planned": planned}),

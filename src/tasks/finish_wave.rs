@@ -41,23 +41,37 @@ pub struct Current {
     pub refusal: Option<super::input::Refusal>,
 }
 
+/// What FinishWave and GatherWave are given: the plan, the wave, and the
+/// rollout's own execution.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Input {
-    plan: Plan,
-    current: Current,
-    execution_arn: String,
+pub(super) struct WaveInput {
+    pub plan: Plan,
+    pub current: Current,
+    pub execution_arn: String,
+}
+
+impl WaveInput {
+    /// `input` read for the task `task`, and the rollout keys its plan
+    /// carries.
+    pub fn parse(input: &str, task: &str) -> Result<(WaveInput, spec::Rollout), TaskError> {
+        let read: WaveInput = serde_json::from_str(input).map_err(|e| {
+            TaskError::input(format!("the {task} task input is not as expected: {e}"))
+        })?;
+        let rollout = rollout_of(&read.plan)?;
+        Ok((read, rollout))
+    }
 }
 
 pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
-    let Input {
-        plan,
-        current,
-        execution_arn,
-    } = serde_json::from_str(input).map_err(|e| {
-        TaskError::input(format!("the FinishWave task input is not as expected: {e}"))
-    })?;
-    let rollout = rollout_of(&plan)?;
+    let (
+        WaveInput {
+            plan,
+            current,
+            execution_arn,
+        },
+        rollout,
+    ) = WaveInput::parse(input, "FinishWave")?;
     let wave = plan.waves.get(plan.progress.wave).ok_or_else(|| {
         TaskError::input(format!(
             "the plan has {} waves; there is no wave {}",

@@ -8,31 +8,22 @@
 
 use super::TaskContext;
 use super::error::TaskError;
-use super::finish_wave::{Current, WAVE_STOPPED, rollout_of, target_result};
+use super::finish_wave::{WAVE_STOPPED, WaveInput, target_result};
 use super::lease::Lease;
 use crate::approval::ask::{Request, wave_request};
 use crate::targets::plan::{WaveOutcome, wave_outcome};
-use crate::targets::rollout::{self, APPLY_STAGE, Plan, PlannedTarget, STAGE_KEY, apply_name};
-use serde::Deserialize;
+use crate::targets::rollout::{self, APPLY_STAGE, PlannedTarget, STAGE_KEY, apply_name};
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Input {
-    plan: Plan,
-    current: Current,
-    execution_arn: String,
-}
-
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &str) -> Result<Value, TaskError> {
-    let Input {
-        plan,
-        current,
-        execution_arn,
-    } = serde_json::from_str(input).map_err(|e| {
-        TaskError::input(format!("the GatherWave task input is not as expected: {e}"))
-    })?;
-    let rollout = rollout_of(&plan)?;
+    let (
+        WaveInput {
+            plan,
+            current,
+            execution_arn,
+        },
+        rollout,
+    ) = WaveInput::parse(input, "GatherWave")?;
     let mut planned: Vec<(String, Request)> = Vec::new();
     let mut asks = false;
     let mut apply: Vec<PlannedTarget> = Vec::new();

@@ -79,6 +79,17 @@ pub struct TargetKey {
     pub staging_bucket: Option<String>,
 }
 
+impl TargetKey {
+    /// Where the target is, as messages name it: its region, with its
+    /// account when the target gave one.
+    pub fn place(&self) -> String {
+        match &self.account {
+            Some(account) => format!("{} (account {account})", self.region),
+            None => self.region.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {

@@ -26,10 +26,7 @@ pub async fn configuration(
     };
     let (config, target, place) = match &input.deploy.target {
         Some(target) => {
-            let place = match &target.account {
-                Some(account) => format!("{} (account {account})", target.region),
-                None => target.region.clone(),
-            };
+            let place = target.place();
             let config = ctx.reach.config(target, &input.token(&target.name)).await?;
             (config, target.name.clone(), place)
         }

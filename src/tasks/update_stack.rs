@@ -32,8 +32,12 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     // task got that far: carry on with it. Only without one may the
     // shortcut apply (after our own execute, the stack runs the revision
     // too, but is not done yet).
+    // The revision's template, kept for the approval page's diff when the
+    // input asks for approvals (read again only on a redelivery).
+    let mut revision = None;
     if !change_set::exists(ctx, &name, &change_set).await? {
         let body = ctx.templates.read_body(input).await?;
+        revision = input.deploy.approval.is_some().then(|| body.clone());
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished before the update"))
         })?;
@@ -78,14 +82,16 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
     if super::asking::plans(input) && !already_executed {
         // The wave decides as one (`targets::rollout`): plan only.
-        let planned = super::asking::planned(ctx, input, &change_set, &changes).await?;
+        let (request, asks) = super::asking::planned(ctx, input, &change_set, &changes)?;
+        let request = super::asking::with_diff(ctx, input, request, revision).await;
+        let planned = super::asking::planned_output(&request, asks);
         return Ok(
             json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
                          "startedAt": started_at, "planned": planned}),
         );
     }
     if let Some(request) = asking.filter(|_| !already_executed) {
-        let request = super::asking::with_diff(ctx, input, request).await;
+        let request = super::asking::with_diff(ctx, input, request, revision).await;
         // A person decides first: RequestApproval, then ExecuteChangeSet.
         return Ok(
             json!({"changed": true, "changes": listed, "stackId": described.stack_id(),

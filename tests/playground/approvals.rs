@@ -115,17 +115,7 @@ async fn a_rejected_replacement_fails_naming_who_rejected_and_deletes_the_change
     risky(&mut app, &a.topic, "risky");
     let id = a.h.start_deploy("app", &app).await;
     let link = a.link_in(&a.next_notification().await);
-    let token = page_token(&http(&link, None).await.body);
-    let decided = http(
-        &link,
-        Some(&[
-            ("pageToken", &token),
-            ("name", "Rita"),
-            ("comment", "not before the launch"),
-            ("decision", "reject"),
-        ]),
-    )
-    .await;
+    let decided = decide_on_page(&link, "Rita", "not before the launch", "reject").await;
     assert_eq!(decided.status, 200, "{}", decided.body);
     assert!(decided.body.contains("Rejected"), "{}", decided.body);
 
@@ -173,13 +163,8 @@ async fn always_asks_even_for_a_modest_change_and_never_leaves_it_to_the_gate() 
     let note = a.next_notification().await;
     assert!(!note.contains("data may be lost"), "{note}");
     let link = a.link_in(&note);
-    let token = page_token(&http(&link, None).await.body);
-    let approve = [
-        ("pageToken", token.as_str()),
-        ("name", "Ann"),
-        ("decision", "approve"),
-    ];
-    assert_eq!(http(&link, Some(&approve)).await.status, 200);
+    let decided = decide_on_page(&link, "Ann", "", "approve").await;
+    assert_eq!(decided.status, 200);
     assert_eq!(a.h.wait_until_done("app", &id).await, "Succeeded");
     let detail = a.h.deploy_detail("app").await;
     assert_eq!(
@@ -335,13 +320,8 @@ async fn a_new_stack_waits_too_and_a_rejected_one_leaves_nothing_behind() {
     let note = a.next_notification().await;
     assert!(note.contains("What changes: 2 added"), "{note}");
     let link = a.link_in(&note);
-    let token = page_token(&http(&link, None).await.body);
-    let reject = [
-        ("pageToken", token.as_str()),
-        ("name", "Rita"),
-        ("decision", "reject"),
-    ];
-    assert_eq!(http(&link, Some(&reject)).await.status, 200);
+    let decided = decide_on_page(&link, "Rita", "", "reject").await;
+    assert_eq!(decided.status, 200);
     assert_eq!(a.h.wait_until_done("app", &id).await, "Failed");
     let message = error_message(&a.h.deploy_detail("app").await);
     assert!(
@@ -356,13 +336,8 @@ async fn a_new_stack_waits_too_and_a_rejected_one_leaves_nothing_behind() {
     // Approved: created through the change set.
     let id = a.h.start_deploy("app", &app).await;
     let link = a.link_in(&a.next_notification().await);
-    let token = page_token(&http(&link, None).await.body);
-    let approve = [
-        ("pageToken", token.as_str()),
-        ("name", "Ann"),
-        ("decision", "approve"),
-    ];
-    assert_eq!(http(&link, Some(&approve)).await.status, 200);
+    let decided = decide_on_page(&link, "Ann", "", "approve").await;
+    assert_eq!(decided.status, 200);
     assert_eq!(a.h.wait_until_done("app", &id).await, "Succeeded");
     assert_eq!(a.h.app_stack_status().await, "CREATE_COMPLETE");
     let detail = a.h.deploy_detail("app").await;
