@@ -1,6 +1,6 @@
 //! Whether a change set waits for a person, and what they are asked
 //! (pure): the request UpdateStack or CreateStack hands the state machine
-//! (`$.operation.approval`), which RequestApproval sends on with its task
+//! (`$.stackOperation.approval`), which RequestApproval sends on with its task
 //! token.
 
 use super::spec::{Approval, When};

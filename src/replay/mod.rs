@@ -84,7 +84,7 @@ pub fn detect(text: &str, hints: &Hints) -> anyhow::Result<Event> {
 
 /// The state's own record of how far the deploy got says which task is next.
 fn infer_handler(deploy: &Value) -> Option<Handler> {
-    if deploy.get("operation").is_some() {
+    if deploy.get("stackOperation").is_some() {
         return Some(Handler::WaitStack);
     }
     match deploy.pointer("/check/next").and_then(Value::as_str) {

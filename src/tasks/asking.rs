@@ -117,7 +117,7 @@ pub fn planned(
     Ok((request_of(ctx, input, &approval, change_set, changes), asks))
 }
 
-/// `$.operation.planned`, which GatherWave reads.
+/// `$.stackOperation.planned`, which GatherWave reads.
 pub fn planned_output(request: &Request, asks: bool) -> serde_json::Value {
     serde_json::json!({"request": request, "asks": asks})
 }

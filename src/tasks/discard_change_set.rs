@@ -15,7 +15,7 @@ use crate::approval::decision::{REJECTED, TIMED_OUT};
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<(), TaskError> {
     let request = input
         .deploy
-        .operation
+        .stack_operation
         .as_ref()
         .and_then(|o| o.approval.clone());
     let refusal = input.deploy.refusal.clone().unwrap_or_default();

@@ -46,7 +46,7 @@ pub async fn discard_all(
     for target in targets {
         let Some(request) = target
             .input
-            .get("operation")
+            .get("stackOperation")
             .and_then(|o| o.get("approval"))
         else {
             continue;

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
     let request = input
         .deploy
-        .operation
+        .stack_operation
         .as_ref()
         .and_then(|o| o.approval.clone())
         .ok_or_else(|| {
-            TaskError::input("ExecuteChangeSet ran with no approval request in $.operation")
+            TaskError::input("ExecuteChangeSet ran with no approval request in $.stackOperation")
         })?;
     let name = &input.deploy.stack_name;
     let started_at = super::epoch_now();

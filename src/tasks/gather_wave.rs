@@ -45,7 +45,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &str) -> Result<Value,
         asks |= plan_of["asks"].as_bool().unwrap_or(false);
         let mut own = target.input.clone();
         own.insert(STAGE_KEY.into(), json!(APPLY_STAGE));
-        own.insert("operation".into(), json!({"approval": request}));
+        own.insert("stackOperation".into(), json!({"approval": request}));
         apply.push(PlannedTarget {
             name: target.name.clone(),
             execution: apply_name(&target.name, &execution_arn),

@@ -41,8 +41,8 @@ pub struct DeployInput {
     pub rollback_triggers: Option<crate::targets::rollback::RollbackTriggers>,
     /// What CheckStack found (`$.check`).
     pub check: Option<Check>,
-    /// What CreateStack or UpdateStack returned (`$.operation`).
-    pub operation: Option<Operation>,
+    /// What CreateStack or UpdateStack returned (`$.stackOperation`).
+    pub stack_operation: Option<Operation>,
     /// A rollout target's stage when its wave waits for one decision
     /// (`targets::rollout`): "plan" makes the change set and stops there,
     /// "apply" executes the approved one.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
     let name = &input.deploy.stack_name;
-    let operation = input.deploy.operation.clone().unwrap_or_default();
+    let operation = input.deploy.stack_operation.clone().unwrap_or_default();
     let settled = settle(ctx, name, operation.started_at).await;
     let Some(found) = settled.map_err(|e| which_path(e, input))? else {
         return Ok(json!({"stable": false}));

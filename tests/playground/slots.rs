@@ -19,13 +19,13 @@ const DEPLOYS: usize = 3;
 const TASK_CONCURRENCY: usize = 2;
 
 /// The stack a wait-stack task is for, from a GetActivityTask answer: only
-/// WaitForStack's input carries the create or update's `operation`
+/// WaitForStack's input carries the create or update's `stackOperation`
 /// (statemachines/deploy.asl.json).
 fn waited_stack(answer: &[u8]) -> Option<String> {
     let answer: serde_json::Value = serde_json::from_slice(answer).ok()?;
     let input: serde_json::Value = serde_json::from_str(answer["input"].as_str()?).ok()?;
     let deploy = &input["deploy"];
-    deploy.get("operation")?;
+    deploy.get("stackOperation")?;
     Some(deploy["stackName"].as_str()?.to_string())
 }
 
