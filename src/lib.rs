@@ -123,6 +123,7 @@ pub mod aws;
 pub mod bootstrap;
 pub mod cli;
 pub mod demo;
+pub mod environments;
 pub mod events;
 pub mod health;
 pub mod history;

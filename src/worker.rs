@@ -50,6 +50,9 @@ pub struct TaskOptions {
     pub poll_max: Duration,
     /// Describe calls a second all waits make together, at most (pace.rs).
     pub describe_rate: f64,
+    /// A teardown deletes only stacks whose names start with this
+    /// (`--stack-prefix`); None: any stack tagged as the environment.
+    pub stack_prefix: Option<String>,
 }
 
 impl TaskOptions {
@@ -108,6 +111,7 @@ pub async fn run(
             poll_max: tasks.poll_max,
             stopping: shutdown.clone(),
             pace: crate::tasks::pace::Pace::new(tasks.describe_rate),
+            stack_prefix: tasks.stack_prefix,
             ..TaskContext::new(&clients, tasks.staging_bucket, tasks.wait_cap)
         };
         let serve = crate::tasks::runner::run(

@@ -108,6 +108,12 @@ pub struct WorkerArgs {
     /// How long one wait-stack task blocks before the state machine asks again.
     #[arg(long, env = "CPSF_WAIT_CAP", value_parser = humantime::parse_duration, default_value = "1h")]
     wait_cap: Duration,
+    /// Tear down (`"operation": "delete"`) only stacks whose names start
+    /// with this: the prefix the worker's role may deploy (bootstrap's
+    /// DeployedStackPrefix). Without it, a teardown still deletes only a
+    /// stack tagged as that environment.
+    #[arg(long, env = "CPSF_STACK_PREFIX", value_name = "PREFIX")]
+    stack_prefix: Option<String>,
     /// S3 bucket for templates over 51,200 bytes (passed by TemplateURL).
     #[arg(long, env = "CPSF_STAGING_BUCKET")]
     staging_bucket: Option<String>,
@@ -166,6 +172,7 @@ pub async fn run(args: WorkerArgs) -> Result<()> {
             poll_min: Duration::from_millis(500),
             poll_max: Duration::from_secs(5),
             describe_rate: args.describe_rate,
+            stack_prefix: args.stack_prefix,
         }),
         job: JobSettings {
             follow_for: args.follow_for,

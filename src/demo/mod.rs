@@ -218,6 +218,7 @@ fn worker_options(events_queue: Option<String>) -> WorkerOptions {
             poll_min: Duration::from_millis(250),
             poll_max: Duration::from_secs(2),
             describe_rate: crate::tasks::pace::DEFAULT_PER_SECOND,
+            stack_prefix: Some(setup::STACK_PREFIX.into()),
         }),
         listen: None,
         approvals: None,

@@ -21,6 +21,8 @@ pub const SOURCE_KEY: &str = "app.zip";
 pub const ARTIFACT_BUCKET: &str = "cpsf-demo-artifacts";
 /// The stack bootstrap/cpsf.yaml is deployed as.
 pub const BOOTSTRAP_STACK: &str = "cpsf";
+/// The stacks the demo's worker may deploy and tear down.
+pub const STACK_PREFIX: &str = "cpsf-demo-";
 /// The state machine bootstrap/cpsf.yaml names `<NamePrefix>-deploy`.
 const STATE_MACHINE: &str = "cpsf-deploy";
 /// The playground does not check the state machine's role.
@@ -41,7 +43,7 @@ fn bootstrap_options() -> crate::bootstrap::BootstrapOptions {
             parameter("Subnets", "subnet-0123456789abcdef0"),
             parameter("DesiredCount", "0"),
             parameter("ArtifactBucketName", ARTIFACT_BUCKET),
-            parameter("DeployedStackPrefix", "cpsf-demo-"),
+            parameter("DeployedStackPrefix", STACK_PREFIX),
         ],
         resets: Vec::new(),
     }

@@ -21,12 +21,31 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         StackState::Unexecuted => change_set_in_use(ctx, name).await?,
         _ => None,
     };
-    decide(
+    let mut decided = decide(
         name,
         status.as_deref(),
         input.deploy.recreate_failed_stack,
         in_use.as_deref(),
-    )
+    )?;
+    if let Some(environment) = input.environment() {
+        if let Some(stack) = found
+            .as_ref()
+            .filter(|_| status.as_deref() != Some("DELETE_COMPLETE"))
+        {
+            let stamp = crate::environments::tags::read(
+                stack
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value()?))),
+            );
+            crate::environments::teardown::owned(&environment.name, name, stamp.as_ref())
+                .map_err(|refused| TaskError::new(refused.error, refused.why))?;
+        }
+        // One clock for the deploy: every task stamps the same
+        // `cpsf:deployed-at`, also when a task runs twice.
+        decided["deployedAt"] = json!(super::epoch_now());
+    }
+    Ok(decided)
 }
 
 /// A change set of the stack being created or executed right now, if any:

@@ -205,8 +205,7 @@ pub fn capabilities(input: &TaskInput, template: &str) -> Vec<Capability> {
 
 pub fn tags(input: &TaskInput) -> Vec<Tag> {
     input
-        .deploy
-        .tags
+        .stack_tags()
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()

@@ -54,6 +54,11 @@ pub struct DeployInput {
     /// Why RequestApproval ended without one (`$.refusal`: its Catch's
     /// `Error` and `Cause`).
     pub refusal: Option<Refusal>,
+    /// The input's `operation` and `environment` (`environments::spec`),
+    /// read by [`TaskInput::parse`]; `stack_name` is then the
+    /// environment's stack.
+    #[serde(skip)]
+    pub request: crate::environments::spec::Request,
 }
 
 /// A caught error, as a Catch's ResultPath holds it.
@@ -95,6 +100,12 @@ impl TargetKey {
 pub struct Check {
     /// The stack's status before this deploy; None when there was none.
     pub stack_status: Option<String>,
+    /// Epoch seconds when CheckStack looked: an environment's
+    /// `cpsf:deployed-at`, the same for every task of the deploy.
+    pub deployed_at: Option<f64>,
+    /// The stack's unique id, when CheckTeardown found one to delete: the
+    /// delete names the stack it checked, never a newer one of that name.
+    pub stack_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +121,7 @@ pub struct ArtifactKey {
     pub name: Option<String>,
     pub bucket: String,
     pub key: String,
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,7 +143,13 @@ impl TaskInput {
     pub fn parse(input: &str) -> Result<Self, TaskError> {
         let value: Value = serde_json::from_str(input)
             .map_err(|e| TaskError::input(format!("the task input is not JSON: {e}")))?;
-        let parsed: Self = serde_json::from_value(value).map_err(|e| {
+        let request = crate::environments::spec::parse(&value["deploy"]).map_err(|problems| {
+            TaskError::input(format!(
+                "the deploy input is refused: {}",
+                problems.join("; ")
+            ))
+        })?;
+        let mut parsed: Self = serde_json::from_value(value).map_err(|e| {
             TaskError::input(format!(
                 "the deploy input is incomplete or mistyped: {e} (see statemachines/README.md, \"Input\")"
             ))
@@ -139,7 +157,39 @@ impl TaskInput {
         if parsed.deploy.stack_name.trim().is_empty() {
             return Err(TaskError::input("stackName must not be empty"));
         }
+        if let Some(environment) = &request.environment {
+            parsed.deploy.stack_name = environment.stack_name.clone();
+        }
+        parsed.deploy.request = request;
         Ok(parsed)
+    }
+
+    /// The environment this input deploys or tears down, if it names one.
+    pub fn environment(&self) -> Option<&crate::environments::spec::Environment> {
+        self.deploy.request.environment.as_ref()
+    }
+
+    /// The stack's tags: the input's `tags`, and an environment's
+    /// `cpsf:*` tags (`environments::tags`).
+    pub fn stack_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.deploy.tags.clone();
+        if let Some(environment) = self.environment() {
+            let pipeline = self.deploy.pipeline.as_ref();
+            let origin = crate::environments::tags::Origin {
+                pipeline: pipeline.and_then(|p| p.pipeline_name.as_deref()),
+                revision: pipeline
+                    .and_then(|p| p.artifacts.first())
+                    .and_then(|a| a.revision.as_deref()),
+                deployed_at: self
+                    .deploy
+                    .check
+                    .as_ref()
+                    .and_then(|c| c.deployed_at)
+                    .and_then(crate::environments::tags::from_epoch),
+            };
+            tags.extend(crate::environments::tags::stamp(environment, &origin));
+        }
+        tags
     }
 
     /// The input's `approval`, checked (`approval::spec`).
@@ -158,8 +208,11 @@ impl TaskInput {
     }
 
     /// CloudFormation parameters as strings: numbers and booleans are
-    /// written as CloudFormation expects them.
+    /// written as CloudFormation expects them. In an environment's deploy,
+    /// `{environment}` in a value is the environment's name, so a template
+    /// can name its resources apart (`"Environment": "{environment}"`).
     pub fn parameters(&self) -> Result<Vec<(String, String)>, TaskError> {
+        let environment = self.environment().map(|e| e.name.as_str());
         self.deploy
             .parameters
             .iter()
@@ -178,6 +231,10 @@ impl TaskInput {
                             "parameter {key} must be a string, number, boolean or list; it is {other}"
                         )));
                     }
+                };
+                let text = match environment {
+                    Some(name) => text.replace(crate::environments::spec::PLACEHOLDER, name),
+                    None => text,
                 };
                 Ok((key.clone(), text))
             })
@@ -247,6 +304,59 @@ mod tests {
         );
         let bad = input(serde_json::json!({"stackName": "s", "parameters": {"A": {"x": 1}}}));
         assert!(bad.parameters().unwrap_err().cause.contains("parameter A"));
+    }
+
+    #[test]
+    fn an_environment_names_the_stack_and_stamps_its_tags() {
+        let a = input(serde_json::json!({
+            "stackName": "app", "environment": "Feature/7", "ttlHours": 24, "tags": {"team": "web"},
+            "check": {"deployedAt": 1_764_000_000.0},
+            "pipeline": {"pipelineName": "web", "artifacts": [{"bucket": "b", "key": "k", "revision": "v9"}]}
+        }));
+        assert_eq!(a.deploy.stack_name, "app-feature-7");
+        let tags = a.stack_tags();
+        let templated = input(serde_json::json!({
+            "stackName": "app", "environment": "f-1", "parameters": {"Stage": "{environment}", "N": 1}
+        }));
+        assert_eq!(
+            templated.parameters().unwrap(),
+            [
+                ("N".to_string(), "1".to_string()),
+                ("Stage".to_string(), "f-1".to_string())
+            ]
+        );
+        let expected = [
+            ("cpsf:deployed-at", "2025-11-24T16:00:00Z"),
+            ("cpsf:environment", "feature-7"),
+            ("cpsf:pipeline", "web"),
+            ("cpsf:revision", "v9"),
+            ("cpsf:ttl-hours", "24"),
+            ("team", "web"),
+        ];
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(tags, expected);
+        let plain = input(serde_json::json!({"stackName": "app", "tags": {"team": "web"}}));
+        assert_eq!(plain.deploy.stack_name, "app");
+        assert_eq!(plain.stack_tags().len(), 1);
+    }
+
+    #[test]
+    fn a_bad_environment_or_operation_fails_every_task_before_anything_happens() {
+        let error = TaskInput::parse(
+            r#"{"deploy": {"stackName": "app", "environment": "//", "operation": "nuke"}, "executionArn": "x"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(error.name, "Cpsf.InputInvalid");
+        assert!(
+            error.cause.contains("no letters or digits"),
+            "{}",
+            error.cause
+        );
+        assert!(
+            error.cause.contains("\"nuke\" is not known"),
+            "{}",
+            error.cause
+        );
     }
 
     #[test]

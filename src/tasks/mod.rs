@@ -19,8 +19,10 @@ pub mod asking;
 pub mod bake;
 pub mod change_set;
 pub mod check_stack;
+pub mod check_teardown;
 pub mod create_stack;
 pub mod definition;
+pub mod delete_environment;
 pub mod delete_stack;
 pub mod discard_change_set;
 pub mod discard_wave;
@@ -41,6 +43,7 @@ pub mod template;
 pub mod unchanged;
 pub mod update_stack;
 pub mod wait_stack;
+pub mod wait_teardown;
 
 use crate::aws::Clients;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
@@ -69,10 +72,13 @@ pub enum Handler {
     DiscardChangeSet,
     GatherWave,
     DiscardWave,
+    CheckTeardown,
+    DeleteEnvironment,
+    WaitTeardown,
 }
 
 impl Handler {
-    pub const ALL: [Handler; 12] = [
+    pub const ALL: [Handler; 15] = [
         Handler::CheckStack,
         Handler::CreateStack,
         Handler::UpdateStack,
@@ -85,6 +91,9 @@ impl Handler {
         Handler::DiscardChangeSet,
         Handler::GatherWave,
         Handler::DiscardWave,
+        Handler::CheckTeardown,
+        Handler::DeleteEnvironment,
+        Handler::WaitTeardown,
     ];
 
     /// The handler's name: check-stack, create-stack, …
@@ -107,6 +116,9 @@ impl Handler {
             Handler::DiscardChangeSet => "cpsf-discard-change-set",
             Handler::GatherWave => "cpsf-gather-wave",
             Handler::DiscardWave => "cpsf-discard-wave",
+            Handler::CheckTeardown => "cpsf-check-teardown",
+            Handler::DeleteEnvironment => "cpsf-delete-environment",
+            Handler::WaitTeardown => "cpsf-wait-teardown",
         }
     }
 
@@ -125,6 +137,9 @@ impl Handler {
             Handler::DiscardChangeSet => "DiscardChangeSetActivityArn",
             Handler::GatherWave => "GatherWaveActivityArn",
             Handler::DiscardWave => "DiscardWaveActivityArn",
+            Handler::CheckTeardown => "CheckTeardownActivityArn",
+            Handler::DeleteEnvironment => "DeleteEnvironmentActivityArn",
+            Handler::WaitTeardown => "WaitTeardownActivityArn",
         }
     }
 
@@ -158,6 +173,9 @@ impl Handler {
             Handler::UpdateStack => update_stack::run(ctx, lease, &input).await,
             Handler::DeleteStack => delete_stack::run(ctx, lease, &input).await,
             Handler::WaitStack => wait_stack::run(ctx, &input).await,
+            Handler::CheckTeardown => check_teardown::run(ctx, &input).await,
+            Handler::DeleteEnvironment => delete_environment::run(ctx, lease, &input).await,
+            Handler::WaitTeardown => wait_teardown::run(ctx, &input).await,
             Handler::ExecuteChangeSet => execute_change_set::run(ctx, lease, &input).await,
             Handler::DiscardChangeSet => discard_change_set::run(ctx, lease, &input)
                 .await
@@ -192,6 +210,9 @@ pub struct TaskContext {
     pub reach: std::sync::Arc<reach::Reach>,
     /// Reads a rollout target's execution (`finish_wave.rs`).
     pub sfn: crate::sfn::Sfn,
+    /// The worker's `--stack-prefix`: a teardown deletes only stacks whose
+    /// names start with it (`environments::teardown`).
+    pub stack_prefix: Option<String>,
 }
 
 /// The longest pause after a transient error while waiting.
@@ -214,6 +235,7 @@ impl TaskContext {
             pace: pace::Pace::default(),
             reach: std::sync::Arc::new(reach::Reach::new(clients.sdk.clone())),
             sfn: crate::sfn::Sfn::new(clients.sfn.clone()),
+            stack_prefix: None,
         }
     }
 
@@ -251,6 +273,7 @@ impl TaskContext {
             pace: self.pace.clone(),
             reach: self.reach.clone(),
             sfn: self.sfn.clone(),
+            stack_prefix: self.stack_prefix.clone(),
         }))
     }
 
@@ -398,6 +421,7 @@ pub(crate) fn test_context(cfn: aws_sdk_cloudformation::Client, wait_cap: Durati
                 .region(aws_sdk_sfn::config::Region::new("us-east-1"))
                 .build(),
         )),
+        stack_prefix: None,
     }
 }
 

@@ -139,12 +139,13 @@ async fn provably_unchanged(
             .collect(),
     );
     let wanted_parameters: BTreeMap<String, String> = input.parameters()?.into_iter().collect();
+    let wanted_tags = input.stack_tags();
     let comparison = Comparison {
         wanted_template: body,
         running_parameters: &running_parameters,
         wanted_parameters: &wanted_parameters,
         running_tags: &running_tags,
-        wanted_tags: &input.deploy.tags,
+        wanted_tags: &wanted_tags,
         running_role: current.role_arn(),
         wanted_role: input.deploy.role_arn.as_deref(),
     };

@@ -205,7 +205,9 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         [
             "team-bake",
             "team-check-stack",
+            "team-check-teardown",
             "team-create-stack",
+            "team-delete-environment",
             "team-delete-stack",
             "team-discard-change-set",
             "team-discard-wave",
@@ -214,7 +216,8 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             "team-gather-wave",
             "team-plan-rollout",
             "team-update-stack",
-            "team-wait-stack"
+            "team-wait-stack",
+            "team-wait-teardown"
         ]
     );
     let machine = h

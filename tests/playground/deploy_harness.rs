@@ -217,6 +217,10 @@ impl Harness {
 
 /// What `start_deploy_worker_with` runs: test-friendly timings, 4 tasks of
 /// each activity at once.
+/// The test worker's `--stack-prefix`: a teardown deletes only stacks
+/// named under it.
+pub const STACK_PREFIX: &str = "cpsf-";
+
 pub fn deploy_worker_options(jobs: bool, tasks: bool, job: JobSettings) -> WorkerOptions {
     WorkerOptions {
         poller: jobs.then(|| PollerSettings {
@@ -243,6 +247,7 @@ pub fn deploy_worker_options(jobs: bool, tasks: bool, job: JobSettings) -> Worke
             poll_min: Duration::from_millis(100),
             poll_max: Duration::from_millis(500),
             describe_rate: cpsf::tasks::pace::DEFAULT_PER_SECOND,
+            stack_prefix: Some(STACK_PREFIX.into()),
         }),
         listen: None,
         approvals: None,

@@ -21,6 +21,7 @@ mod deploy_harness;
 mod deploy_process;
 mod emulator_facts;
 mod emulator_facts_callbacks;
+mod environments;
 mod events;
 mod faults;
 mod figures;

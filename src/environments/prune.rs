@@ -1,0 +1,127 @@
+//! The deleting half of `cpsf environments prune` (issue 19): the picked
+//! environments deleted a few at once, each checked again just before its
+//! delete, each seen through to its end, with a line per step as it
+//! happens.
+
+use super::listing::Listed;
+use super::teardown::{self, Found, Next};
+use crate::tasks::stack;
+use aws_sdk_cloudformation::Client;
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How one environment's prune ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub environment: String,
+    pub stack_name: String,
+    pub region: String,
+    /// "deleted", "already gone", "skipped: …" or "failed: …".
+    pub result: String,
+    pub seconds: u64,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        self.result.starts_with("failed")
+    }
+}
+
+pub struct Pruner {
+    /// CloudFormation by region.
+    pub clients: BTreeMap<String, Client>,
+    pub stack_prefix: Option<String>,
+    /// How many deletes run at once.
+    pub parallel: usize,
+    /// The longest wait for one delete.
+    pub wait_cap: Duration,
+}
+
+impl Pruner {
+    /// Deletes every environment in `picked`; `progress` hears each step.
+    pub async fn run(&self, picked: &[Listed], progress: &(dyn Fn(String) + Sync)) -> Vec<Outcome> {
+        let total = picked.len();
+        futures_util::stream::iter(picked.iter().enumerate())
+            .map(|(i, listed)| async move {
+                let started = Instant::now();
+                let label = format!("[{}/{total}] {} ({}, {})", i + 1, listed.environment, listed.stack_name, listed.region);
+                progress(format!("{label}: deleting"));
+                let result = match self.clients.get(&listed.region) {
+                    Some(cfn) => self.prune_one(cfn, listed).await,
+                    None => Err(format!("no client for region {}", listed.region)),
+                };
+                let result = result.unwrap_or_else(|e| format!("failed: {e}"));
+                let seconds = started.elapsed().as_secs();
+                progress(format!("{label}: {result} ({seconds}s)"));
+                Outcome {
+                    environment: listed.environment.clone(),
+                    stack_name: listed.stack_name.clone(),
+                    region: listed.region.clone(),
+                    result,
+                    seconds,
+                }
+            })
+            .buffer_unordered(self.parallel.max(1))
+            .collect()
+            .await
+    }
+
+    /// One environment: described afresh and judged by the teardown rule
+    /// (its tag, the prefix, termination protection, no other operation),
+    /// deleted by its unique id, waited on.
+    async fn prune_one(&self, cfn: &Client, listed: &Listed) -> Result<String, String> {
+        let found = stack::describe(cfn, &listed.stack_id).await.map_err(|e| e.cause)?;
+        let stamp = found
+            .as_ref()
+            .and_then(|s| super::tags::read(s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)))));
+        let facts = found.as_ref().map(|s| Found {
+            stack_name: &listed.stack_name,
+            status: s.stack_status().map(|s| s.as_str()).unwrap_or_default(),
+            stamp: stamp.as_ref(),
+            termination_protection: s.enable_termination_protection().unwrap_or(false),
+        });
+        match teardown::decide(&listed.environment, self.stack_prefix.as_deref(), facts.as_ref()) {
+            Ok(Next::Gone) => return Ok("already gone".into()),
+            Ok(Next::Delete) => {}
+            Err(refused) => return Ok(format!("skipped: {}", refused.why)),
+        }
+        let started_at = crate::tasks::epoch_now();
+        cfn.delete_stack()
+            .stack_name(&listed.stack_id)
+            .send()
+            .await
+            .map_err(|e| format!("DeleteStack: {}", aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+        self.wait_gone(cfn, listed, started_at).await
+    }
+
+    async fn wait_gone(&self, cfn: &Client, listed: &Listed, started_at: f64) -> Result<String, String> {
+        let deadline = Instant::now() + self.wait_cap;
+        let mut pause = Duration::from_millis(500);
+        while Instant::now() < deadline {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(10));
+            // A throttled or failed describe is asked again next round.
+            let Ok(found) = stack::describe(cfn, &listed.stack_id).await else {
+                continue;
+            };
+            match found.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str()) {
+                None | Some("DELETE_COMPLETE") => return Ok("deleted".into()),
+                Some("DELETE_FAILED") => {
+                    let reason = stack::first_failure(cfn, &listed.stack_name, started_at)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "no failed resource event was found".into());
+                    return Err(format!("DELETE_FAILED: {reason}"));
+                }
+                Some(_) => {}
+            }
+        }
+        Err(format!(
+            "still deleting after {}; it goes on in CloudFormation",
+            humantime::format_duration(self.wait_cap)
+        ))
+    }
+}

@@ -1,0 +1,33 @@
+//! delete-environment: starts deleting the stack CheckTeardown found and
+//! allowed (issue 19), by its unique id, so a stack of the same name made
+//! since is never the one deleted. WaitForTeardown sees the delete through.
+
+use super::TaskContext;
+use super::error::TaskError;
+use super::input::TaskInput;
+use super::lease::Lease;
+use serde_json::{Value, json};
+
+pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
+    let stack = input
+        .deploy
+        .check
+        .as_ref()
+        .and_then(|c| c.stack_id.clone())
+        .unwrap_or_else(|| input.deploy.stack_name.clone());
+    lease.confirm("deleting the environment's stack").await?;
+    let started_at = super::epoch_now();
+    // DeleteStack is idempotent by ClientRequestToken; without a RoleARN
+    // CloudFormation uses the role the stack was deployed with
+    // (CloudFormation API reference, DeleteStack). A protected stack fails
+    // here with AWS's own ValidationError: never turned off.
+    ctx.cfn
+        .delete_stack()
+        .stack_name(&stack)
+        .set_role_arn(input.deploy.role_arn.clone())
+        .client_request_token(input.token("teardown"))
+        .send()
+        .await
+        .map_err(|e| TaskError::from_sdk("DeleteStack", e))?;
+    Ok(json!({"startedAt": started_at, "stackId": stack}))
+}
