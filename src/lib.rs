@@ -100,7 +100,8 @@
 //!     free loopback port (`local/child.rs`) that dies with cpsf.
 //!   - `local/codepipeline/`: cpsf's own CodePipeline service (AWS JSON 1.1),
 //!     because no emulator implements the job-worker API. Its state is pure
-//!     data behind one lock (`store.rs` and one file per API area); the HTTP
+//!     data behind one lock (`store.rs` and one file per API area;
+//!     `variables.rs` resolves CodePipeline's `#{…}` variables); the HTTP
 //!     front and the S3 copy of source actions are in `server.rs`.
 //!   - `local/playground.rs`: starts both and hands out a [`local::LocalEnv`]
 //!     (`local/env.rs`), the standard `AWS_ENDPOINT_URL*` variables that point

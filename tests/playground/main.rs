@@ -35,6 +35,7 @@ mod limits;
 mod local_up;
 mod long_waits;
 mod memory;
+mod pipeline_variables;
 mod pipelines;
 mod replay;
 mod scale;

@@ -7,15 +7,18 @@
 //! event (an action finishing, a stop) updates the records and calls it.
 
 use super::model::{
-    ActionDeclaration, Artifact, ArtifactLocation, ErrorDetails, S3ArtifactLocation,
+    ActionDeclaration, Artifact, ArtifactLocation, ErrorDetails, PipelineVariable,
+    S3ArtifactLocation,
 };
 use super::protocol::{ApiError, ApiResult, decode};
 use super::store::{
     ActionRun, ActionStatus, Effect, ExecutionRecord, JobStatus, RunStatus, StopRequest, Store,
     new_id,
 };
+use super::variables;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 #[derive(Deserialize)]
@@ -24,6 +27,8 @@ struct StartInput {
     name: String,
     /// Idempotency: a retried start with the same token is the same start.
     client_request_token: Option<String>,
+    /// Values for the pipeline-level variables.
+    variables: Option<Vec<PipelineVariable>>,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +47,9 @@ pub enum ActionOutcome {
     Succeeded {
         /// Revision of the (single) output artifact, for source actions.
         revision: Option<String>,
+        /// Output variables of an action the service runs itself (a
+        /// source action); a job's come with PutJobSuccessResult.
+        variables: BTreeMap<String, String>,
     },
     Failed(ErrorDetails),
 }
@@ -50,6 +58,8 @@ impl Store {
     pub fn start_pipeline_execution(&mut self, input: Value, now: SystemTime) -> ApiResult {
         let input: StartInput = decode(input)?;
         let declaration = self.pipeline(&input.name)?.declaration.clone();
+        let variables =
+            variables::execution_values(&declaration.variables, input.variables.as_deref())?;
         let token = input
             .client_request_token
             .map(|t| format!("{}\u{0}{t}", input.name));
@@ -75,6 +85,7 @@ impl Store {
                 actions: Vec::new(),
                 artifacts: Default::default(),
                 stop: None,
+                variables,
             },
         );
         self.executions_by_pipeline
@@ -159,8 +170,14 @@ impl Store {
         run.updated = now;
         run.job_id = None;
         match outcome {
-            ActionOutcome::Succeeded { revision } => {
+            ActionOutcome::Succeeded {
+                revision,
+                variables,
+            } => {
                 run.status = ActionStatus::Succeeded;
+                if !variables.is_empty() {
+                    run.output_variables = variables;
+                }
                 for artifact in &mut run.output_artifacts {
                     if revision.is_some() {
                         artifact.revision = revision.clone();
@@ -227,7 +244,8 @@ impl Store {
             for action in pending.iter().filter(|a| a.run_order() == order) {
                 self.launch(execution_id, action, now);
             }
-            return;
+            // Look again: an action whose variables did not resolve has
+            // already failed, and with nothing else running the stage ends.
         }
     }
 
@@ -262,13 +280,17 @@ impl Store {
                 },
             })
             .collect();
-        let run = ActionRun {
+        // CodePipeline resolves every reference before the action starts
+        // (user guide, "Variables reference": Variable resolution).
+        let resolved = variables::resolve(&action.configuration, &scope(exec)).ok();
+        let mut run = ActionRun {
             action_execution_id: new_id(),
             stage_index: exec.stage_index,
             stage_name: exec.declaration.stages[exec.stage_index].name.clone(),
             action_name: action.name.clone(),
             action_type_id: action.action_type_id.clone(),
             configuration: action.configuration.clone(),
+            resolved_configuration: resolved.clone(),
             namespace: action.namespace.clone(),
             status: ActionStatus::InProgress,
             started: now,
@@ -283,6 +305,15 @@ impl Store {
             job_id: None,
         };
         let action_execution_id = run.action_execution_id.clone();
+        let Some(configuration) = resolved else {
+            // No job, no copy: the action fails as it starts.
+            let error = variables::unresolved_error(&action.name);
+            exec.status_summary = Some(format!("Action {} failed: {}", action.name, error.message));
+            run.status = ActionStatus::Failed;
+            run.error = Some(error);
+            exec.actions.push(run);
+            return;
+        };
         if action.action_type_id.owner == "Custom" {
             exec.actions.push(run);
             self.enqueue_job(execution_id, &action_execution_id, None, now);
@@ -291,13 +322,29 @@ impl Store {
             let effect = Effect::CopySource {
                 execution_id: execution_id.to_string(),
                 action_execution_id,
-                source_bucket: action.configuration["S3Bucket"].clone(),
-                source_key: action.configuration["S3ObjectKey"].clone(),
+                source_bucket: configuration["S3Bucket"].clone(),
+                source_key: configuration["S3ObjectKey"].clone(),
                 artifact: run.output_artifacts[0].clone(),
             };
             exec.actions.push(run);
             self.effects.push(effect);
         }
+    }
+}
+
+/// What an action of `exec` can reference: the execution's id and
+/// pipeline-level variables, and the output variables of the actions that
+/// succeeded before it in this execution, by their namespace.
+fn scope(exec: &ExecutionRecord) -> variables::Scope<'_> {
+    variables::Scope {
+        execution_id: &exec.id,
+        pipeline: &exec.variables,
+        namespaces: exec
+            .actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Succeeded)
+            .filter_map(|a| Some((a.namespace.as_deref()?, &a.output_variables)))
+            .collect(),
     }
 }
 

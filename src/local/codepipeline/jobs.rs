@@ -114,8 +114,12 @@ impl Store {
         };
         let data = JobData {
             action_type_id: run.action_type_id.clone(),
+            // The job carries the configuration with its variables resolved.
             action_configuration: super::model::ActionConfiguration {
-                configuration: run.configuration.clone(),
+                configuration: run
+                    .resolved_configuration
+                    .clone()
+                    .unwrap_or_else(|| run.configuration.clone()),
             },
             pipeline_context: super::model::PipelineContext {
                 pipeline_name: exec.pipeline_name.clone(),
@@ -350,7 +354,10 @@ impl Store {
             None => self.finish_action(
                 &execution_id,
                 &action_execution_id,
-                ActionOutcome::Succeeded { revision: None },
+                ActionOutcome::Succeeded {
+                    revision: None,
+                    variables: BTreeMap::new(),
+                },
                 now,
             ),
         }

@@ -7,6 +7,8 @@
 //! - `store.rs`: all state, behind one lock; records and [`Config`]
 //! - `action_types.rs`, `pipelines.rs`: declarations and their validation
 //! - `executions.rs`: the engine that runs stages and actions
+//! - `variables.rs`: `#{namespace.key}` references, their checks and
+//!   resolution (pure)
 //! - `jobs.rs`: PollForJobs … PutJob*Result, nonces, timeouts
 //! - `views.rs`: pipeline state, executions, action executions
 //! - `server.rs`: the axum route and the runner of network effects
@@ -19,6 +21,7 @@ mod pipelines;
 pub mod protocol;
 mod server;
 mod store;
+mod variables;
 mod views;
 
 pub use server::LocalCodePipeline;

@@ -146,11 +146,42 @@ pub struct PipelineDeclaration {
     pub stages: Vec<StageDeclaration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// Pipeline-level variables (V2 pipelines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<PipelineVariableDeclaration>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+/// A pipeline-level variable as a V2 pipeline declares it
+/// (API reference, PipelineVariableDeclaration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineVariableDeclaration {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A value StartPipelineExecution gives a pipeline-level variable
+/// (API reference, PipelineVariable).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PipelineVariable {
+    pub name: String,
+    pub value: String,
+}
+
 impl PipelineDeclaration {
+    /// `pipelineType` as declared; AWS's default is V1.
+    pub fn pipeline_type(&self) -> &str {
+        self.extra
+            .get("pipelineType")
+            .and_then(Value::as_str)
+            .unwrap_or("V1")
+    }
+
     pub fn action(&self, stage: usize, action: &str) -> Option<&ActionDeclaration> {
         self.stages
             .get(stage)?

@@ -2,8 +2,9 @@
 //! and the structural checks AWS makes on a pipeline declaration.
 
 use super::model::{ActionDeclaration, ActionTypeId, Configuration, PipelineDeclaration};
-use super::protocol::{ApiError, ApiResult, check_len, decode, epoch, paginate};
+use super::protocol::{ApiError, ApiResult, check_len, check_pattern, decode, epoch, paginate};
 use super::store::{PipelineRecord, Store};
+use super::variables;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -34,6 +35,7 @@ struct ListInput {
 impl Store {
     pub fn create_pipeline(&mut self, input: Value, now: SystemTime) -> ApiResult {
         let PipelineInput { mut pipeline } = decode(input)?;
+        implied_type(&mut pipeline);
         self.validate_pipeline(&pipeline)?;
         if self.pipelines.contains_key(&pipeline.name) {
             return Err(ApiError::new(
@@ -53,6 +55,7 @@ impl Store {
 
     pub fn update_pipeline(&mut self, input: Value, now: SystemTime) -> ApiResult {
         let PipelineInput { mut pipeline } = decode(input)?;
+        implied_type(&mut pipeline);
         self.validate_pipeline(&pipeline)?;
         let record = self.pipelines.get_mut(&pipeline.name).ok_or_else(|| {
             ApiError::validation(format!("Pipeline {} does not exist", pipeline.name))
@@ -171,6 +174,7 @@ impl Store {
 
     fn validate_pipeline(&self, pipeline: &PipelineDeclaration) -> Result<(), ApiError> {
         validate_name("pipeline.name", &pipeline.name)?;
+        variables::check_declaration(pipeline)?;
         match &pipeline.artifact_store {
             Some(store) if store.kind == "S3" && !store.location.is_empty() => {}
             _ => {
@@ -338,16 +342,18 @@ impl Store {
 /// Pipeline, stage and action names: 1..100 of `[A-Za-z0-9.@_-]`.
 fn validate_name(member: &str, name: &str) -> Result<(), ApiError> {
     check_len(member, name, 100)?;
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '_' | '-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::validation(format!(
-            "Value '{name}' at '{member}' failed to satisfy constraint: \
-             Member must satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+"
-        )))
+    check_pattern(member, name, r"[A-Za-z0-9.@\-_]+", |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '_' | '-')
+    })
+}
+
+/// A declaration with V2 members and no `pipelineType` is a V2 pipeline
+/// (API reference, PipelineDeclaration: "Including V2 parameters … will
+/// result in the pipeline having the V2 type").
+fn implied_type(pipeline: &mut PipelineDeclaration) {
+    if !pipeline.variables.is_empty() && !pipeline.extra.contains_key("pipelineType") {
+        pipeline
+            .extra
+            .insert("pipelineType".into(), Value::String("V2".into()));
     }
 }

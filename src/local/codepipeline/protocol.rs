@@ -80,6 +80,23 @@ pub fn check_keys<'a>(
     }
 }
 
+/// Checks a string member against the model's pattern (anchored: the whole
+/// value must match) and minimum length 1, with AWS's validation message.
+pub fn check_pattern(
+    member: &str,
+    value: &str,
+    pattern: &str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), ApiError> {
+    if !value.is_empty() && value.chars().all(allowed) {
+        return Ok(());
+    }
+    Err(ApiError::validation(format!(
+        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: {pattern}"
+    )))
+}
+
 /// Checks a string member's length the way AWS's validation does.
 pub fn check_len(member: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let len = value.chars().count();

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::net::TcpListener;
@@ -93,8 +94,9 @@ impl LocalCodePipeline {
             )
             .await;
             let outcome = match copied {
-                Ok(revision) => ActionOutcome::Succeeded {
-                    revision: Some(revision),
+                Ok(object) => ActionOutcome::Succeeded {
+                    revision: Some(object.revision()),
+                    variables: object.variables(),
                 },
                 Err(message) => {
                     tracing::warn!(%source_bucket, %source_key, %message, "source action failed");
@@ -116,15 +118,40 @@ impl LocalCodePipeline {
     }
 }
 
-/// Copies the source object into the artifact store and returns its
-/// revision: the object version when the bucket is versioned, else its ETag.
+/// What the S3 source action read: the object's ETag, and its version when
+/// the bucket is versioned.
+struct SourceObject {
+    e_tag: Option<String>,
+    version_id: Option<String>,
+}
+
+impl SourceObject {
+    /// The artifact's revision: the object version, else its ETag.
+    fn revision(&self) -> String {
+        self.version_id
+            .clone()
+            .or(self.e_tag.clone())
+            .unwrap_or_default()
+    }
+
+    /// The S3 source action's output variables, `ETag` and `VersionId`
+    /// (user guide, "Amazon S3 source action reference": Output variables).
+    fn variables(&self) -> BTreeMap<String, String> {
+        [("ETag", &self.e_tag), ("VersionId", &self.version_id)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+            .collect()
+    }
+}
+
+/// Copies the source object into the artifact store.
 async fn copy_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     dest_bucket: &str,
     dest_key: &str,
-) -> Result<String, String> {
+) -> Result<SourceObject, String> {
     let object = s3
         .get_object()
         .bucket(bucket)
@@ -137,11 +164,10 @@ async fn copy_object(
                 aws_sdk_s3::error::DisplayErrorContext(e)
             )
         })?;
-    let revision = object
-        .version_id()
-        .or(object.e_tag())
-        .map(|r| r.trim_matches('"').to_string())
-        .unwrap_or_default();
+    let source = SourceObject {
+        e_tag: object.e_tag().map(|t| t.trim_matches('"').to_string()),
+        version_id: object.version_id().map(str::to_string),
+    };
     let body = object
         .body
         .collect()
@@ -159,7 +185,7 @@ async fn copy_object(
                 aws_sdk_s3::error::DisplayErrorContext(e)
             )
         })?;
-    Ok(revision)
+    Ok(source)
 }
 
 fn dispatch(store: &mut Store, operation: &str, input: Value, now: SystemTime) -> ApiResult {

@@ -99,7 +99,11 @@ pub struct ActionRun {
     pub stage_name: String,
     pub action_name: String,
     pub action_type_id: ActionTypeId,
+    /// As declared.
     pub configuration: Configuration,
+    /// With every variable reference replaced by its value; none when a
+    /// reference did not resolve and the action failed at its start.
+    pub resolved_configuration: Option<Configuration>,
     pub namespace: Option<String>,
     pub status: ActionStatus,
     pub started: SystemTime,
@@ -139,6 +143,9 @@ pub struct ExecutionRecord {
     /// Artifacts produced so far, by artifact name.
     pub artifacts: HashMap<String, Artifact>,
     pub stop: Option<StopRequest>,
+    /// Pipeline-level variables and their values for this execution, in
+    /// declaration order.
+    pub variables: Vec<(String, String)>,
 }
 
 impl ExecutionRecord {

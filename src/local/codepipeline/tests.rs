@@ -75,7 +75,10 @@ fn start(store: &mut Store) -> String {
     store.finish_action(
         &id,
         action_execution_id,
-        ActionOutcome::Succeeded { revision },
+        ActionOutcome::Succeeded {
+            revision,
+            variables: Default::default(),
+        },
         at(1),
     );
     id
@@ -262,4 +265,88 @@ fn job_timings_show_each_job_queued_dispatched_acknowledged_and_answered() {
     assert!(next.continuation);
     assert_eq!(next.queued, seconds(5));
     assert_eq!((next.dispatched, next.answered), (None, None));
+}
+
+/// Pipeline `v` (V2, variable `env` defaulting to `dev`): an S3 source in
+/// namespace `SourceVariables`, then one deploy action (B) whose `Arn` is `arn`.
+fn variables_store(arn: &str) -> Store {
+    let mut store = store(Config::default());
+    let mut declaration = store.pipelines["p"].declaration.clone();
+    declaration.name = "v".into();
+    declaration.stages[0].actions[0].namespace = Some("SourceVariables".into());
+    declaration.stages[1].actions.truncate(1);
+    declaration.stages[1].actions[0]
+        .configuration
+        .insert("Arn".into(), arn.into());
+    declaration.variables =
+        vec![serde_json::from_value(json!({"name": "env", "defaultValue": "dev"})).unwrap()];
+    store
+        .create_pipeline(json!({ "pipeline": declaration }), at(0))
+        .unwrap();
+    store
+}
+
+/// Starts `v` and completes its source with the S3 source's variables.
+fn start_v(store: &mut Store, input: Value) -> String {
+    let id = store.start_pipeline_execution(input, at(0)).unwrap()["pipelineExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let Some(Effect::CopySource {
+        action_execution_id,
+        ..
+    }) = store.take_effects().pop()
+    else {
+        panic!("a source copy");
+    };
+    let variables = [("ETag".to_string(), "e1".to_string())].into();
+    store.finish_action(
+        &id,
+        &action_execution_id,
+        ActionOutcome::Succeeded {
+            revision: Some("e1".into()),
+            variables,
+        },
+        at(1),
+    );
+    id
+}
+
+#[test]
+fn a_job_gets_its_configuration_with_variables_resolved() {
+    let mut store = variables_store(
+        "#{SourceVariables.ETag}/#{variables.env}/#{codepipeline.PipelineExecutionId}",
+    );
+    let id = start_v(
+        &mut store,
+        json!({"name": "v", "variables": [{"name": "env", "value": "prod"}]}),
+    );
+    let job = poll(&mut store, at(2)).remove(0);
+    assert_eq!(
+        job["data"]["actionConfiguration"]["configuration"]["Arn"],
+        format!("e1/prod/{id}")
+    );
+    let run = &store.executions[&id].actions[1];
+    assert_eq!(
+        run.configuration["Arn"],
+        "#{SourceVariables.ETag}/#{variables.env}/#{codepipeline.PipelineExecutionId}"
+    );
+}
+
+#[test]
+fn a_key_the_namespace_did_not_output_fails_the_action_without_a_job() {
+    let mut store = variables_store("#{SourceVariables.VersionId}");
+    let id = start_v(&mut store, json!({"name": "v"}));
+    assert!(poll(&mut store, at(2)).is_empty(), "no job");
+    assert_eq!(status(&store, &id), "Failed");
+    let run = &store.executions[&id].actions[1];
+    assert_eq!(run.status.as_str(), "Failed");
+    assert!(run.resolved_configuration.is_none());
+    assert!(
+        run.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("Action name=B.")
+    );
 }

@@ -106,6 +106,9 @@ impl Store {
                 "status": exec.status.as_str(),
                 "statusSummary": exec.status_summary,
                 "artifactRevisions": revisions,
+                "variables": (!exec.variables.is_empty()).then(|| exec.variables.iter()
+                    .map(|(name, value)| json!({ "name": name, "resolvedValue": value }))
+                    .collect::<Vec<_>>()),
                 "trigger": { "triggerType": "StartPipelineExecution" },
                 "executionMode": "SUPERSEDED",
             }
@@ -201,7 +204,11 @@ impl Store {
     fn execution_url(&self, run: &ActionRun) -> Option<String> {
         let template = self.settings(&run.action_type_id).execution_url_template?;
         let id = run.external_execution_id.as_deref()?;
-        Some(expand_url(&template, &run.configuration, Some(id)))
+        let configuration = run
+            .resolved_configuration
+            .as_ref()
+            .unwrap_or(&run.configuration);
+        Some(expand_url(&template, configuration, Some(id)))
     }
 
     /// The `latestExecution` of an action in GetPipelineState.
@@ -229,6 +236,12 @@ impl Store {
             })
         };
         let configuration = self.masked_configuration(&run.action_type_id, &run.configuration);
+        // ActionExecutionInput: the configuration as declared, and with
+        // every variable reference replaced (none when that failed).
+        let resolved = run
+            .resolved_configuration
+            .as_ref()
+            .map(|c| self.masked_configuration(&run.action_type_id, c));
         json!({
             "pipelineExecutionId": exec.id,
             "actionExecutionId": run.action_execution_id,
@@ -241,7 +254,7 @@ impl Store {
             "input": {
                 "actionTypeId": run.action_type_id,
                 "configuration": configuration,
-                "resolvedConfiguration": configuration,
+                "resolvedConfiguration": resolved,
                 "region": self.config.region,
                 "inputArtifacts": run.input_artifacts.iter().map(location).collect::<Vec<_>>(),
                 "namespace": run.namespace,
