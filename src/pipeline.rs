@@ -4,7 +4,8 @@
 
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
-    InputArtifact, OutputArtifact, PipelineDeclaration, StageDeclaration,
+    InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType, PipelineVariableDeclaration,
+    StageDeclaration,
 };
 
 pub struct PipelineSpec<'a> {
@@ -57,6 +58,45 @@ pub fn declare(spec: &PipelineSpec) -> PipelineDeclaration {
         .stages(stage("Deploy", deploy.build().expect("all fields set")))
         .build()
         .expect("all fields set")
+}
+
+/// One pipeline for every branch (issue 19): a V2 pipeline with the
+/// variables `branch` (which environment; default `main`) and `operation`
+/// (`deploy`, or `delete` to tear the environment down), which
+/// StartPipelineExecution overrides (CodePipeline user guide, "Variables
+/// reference": pipeline-level variables). The Deploy action's `Input`
+/// must refer to them, e.g. [`branch_input`].
+pub fn per_branch(mut pipeline: PipelineDeclaration) -> PipelineDeclaration {
+    let variable = |name: &str, default: &str, description: &str| {
+        PipelineVariableDeclaration::builder()
+            .name(name)
+            .default_value(default)
+            .description(description)
+            .build()
+            .expect("name set")
+    };
+    pipeline.pipeline_type = Some(PipelineType::V2);
+    pipeline.variables = Some(vec![
+        variable("branch", "main", "the environment to deploy or tear down"),
+        variable(
+            "operation",
+            "deploy",
+            "deploy, or delete to tear the environment down",
+        ),
+    ]);
+    pipeline
+}
+
+/// A Literal `Input` reading `file` from the source and naming the
+/// environment and operation from the pipeline's variables
+/// (`job::config::InputSource::FileWithOverrides`).
+pub fn branch_input(file: &str) -> String {
+    serde_json::json!({
+        "inputFile": file,
+        "environment": "#{variables.branch}",
+        "operation": "#{variables.operation}",
+    })
+    .to_string()
 }
 
 /// The S3 source action (change detection off) reading `bucket`/`key` into

@@ -1,6 +1,7 @@
 //! Command line: parse, set up logging, dispatch to one command.
 
 mod approve;
+mod environments;
 mod local;
 mod worker;
 
@@ -49,6 +50,12 @@ enum Command {
     /// task handler's input) through the worker's own code, against the
     /// endpoints the environment names.
     Replay(ReplayArgs),
+    /// Branch environments (stacks deployed with "environment"): list
+    /// them, or prune the stale ones.
+    Environments {
+        #[command(subcommand)]
+        command: environments::EnvironmentsCommand,
+    },
     /// Install cpsf in an AWS account: bootstrap/cpsf.yaml (action type,
     /// state machine, activities, roles, the worker's ECS service).
     Bootstrap(BootstrapArgs),
@@ -301,6 +308,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::History(args) => history(args).await,
         Command::Approve(args) => approve::run(args).await,
+        Command::Environments { command } => environments::run(command).await,
         Command::Replay(args) => replay(args).await,
         Command::Bootstrap(args) => bootstrap(args).await,
         Command::Local {

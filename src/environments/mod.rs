@@ -16,5 +16,6 @@ pub mod name;
 pub mod prune;
 pub mod select;
 pub mod spec;
+pub mod table;
 pub mod tags;
 pub mod teardown;

@@ -24,6 +24,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    pub fn of(listed: &Listed, result: impl Into<String>, seconds: u64) -> Self {
+        Outcome {
+            environment: listed.environment.clone(),
+            stack_name: listed.stack_name.clone(),
+            region: listed.region.clone(),
+            result: result.into(),
+            seconds,
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.result.starts_with("failed")
     }
@@ -46,7 +56,13 @@ impl Pruner {
         futures_util::stream::iter(picked.iter().enumerate())
             .map(|(i, listed)| async move {
                 let started = Instant::now();
-                let label = format!("[{}/{total}] {} ({}, {})", i + 1, listed.environment, listed.stack_name, listed.region);
+                let label = format!(
+                    "[{}/{total}] {} ({}, {})",
+                    i + 1,
+                    listed.environment,
+                    listed.stack_name,
+                    listed.region
+                );
                 progress(format!("{label}: deleting"));
                 let result = match self.clients.get(&listed.region) {
                     Some(cfn) => self.prune_one(cfn, listed).await,
@@ -55,13 +71,7 @@ impl Pruner {
                 let result = result.unwrap_or_else(|e| format!("failed: {e}"));
                 let seconds = started.elapsed().as_secs();
                 progress(format!("{label}: {result} ({seconds}s)"));
-                Outcome {
-                    environment: listed.environment.clone(),
-                    stack_name: listed.stack_name.clone(),
-                    region: listed.region.clone(),
-                    result,
-                    seconds,
-                }
+                Outcome::of(listed, result, seconds)
             })
             .buffer_unordered(self.parallel.max(1))
             .collect()
@@ -72,17 +82,23 @@ impl Pruner {
     /// (its tag, the prefix, termination protection, no other operation),
     /// deleted by its unique id, waited on.
     async fn prune_one(&self, cfn: &Client, listed: &Listed) -> Result<String, String> {
-        let found = stack::describe(cfn, &listed.stack_id).await.map_err(|e| e.cause)?;
-        let stamp = found
-            .as_ref()
-            .and_then(|s| super::tags::read(s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)))));
+        let found = stack::describe(cfn, &listed.stack_id)
+            .await
+            .map_err(|e| e.cause)?;
+        let stamp = found.as_ref().and_then(|s| {
+            super::tags::read(s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))))
+        });
         let facts = found.as_ref().map(|s| Found {
             stack_name: &listed.stack_name,
             status: s.stack_status().map(|s| s.as_str()).unwrap_or_default(),
             stamp: stamp.as_ref(),
             termination_protection: s.enable_termination_protection().unwrap_or(false),
         });
-        match teardown::decide(&listed.environment, self.stack_prefix.as_deref(), facts.as_ref()) {
+        match teardown::decide(
+            &listed.environment,
+            self.stack_prefix.as_deref(),
+            facts.as_ref(),
+        ) {
             Ok(Next::Gone) => return Ok("already gone".into()),
             Ok(Next::Delete) => {}
             Err(refused) => return Ok(format!("skipped: {}", refused.why)),
@@ -92,11 +108,21 @@ impl Pruner {
             .stack_name(&listed.stack_id)
             .send()
             .await
-            .map_err(|e| format!("DeleteStack: {}", aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "DeleteStack: {}",
+                    aws_sdk_cloudformation::error::DisplayErrorContext(e)
+                )
+            })?;
         self.wait_gone(cfn, listed, started_at).await
     }
 
-    async fn wait_gone(&self, cfn: &Client, listed: &Listed, started_at: f64) -> Result<String, String> {
+    async fn wait_gone(
+        &self,
+        cfn: &Client,
+        listed: &Listed,
+        started_at: f64,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + self.wait_cap;
         let mut pause = Duration::from_millis(500);
         while Instant::now() < deadline {
@@ -106,7 +132,11 @@ impl Pruner {
             let Ok(found) = stack::describe(cfn, &listed.stack_id).await else {
                 continue;
             };
-            match found.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str()) {
+            match found
+                .as_ref()
+                .and_then(|s| s.stack_status())
+                .map(|s| s.as_str())
+            {
                 None | Some("DELETE_COMPLETE") => return Ok("deleted".into()),
                 Some("DELETE_FAILED") => {
                     let reason = stack::first_failure(cfn, &listed.stack_name, started_at)

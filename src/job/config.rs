@@ -9,6 +9,9 @@ pub const STATE_MACHINE_ARN: &str = "StateMachineArn";
 pub const EXECUTION_NAME_PREFIX: &str = "ExecutionNamePrefix";
 pub const INPUT_TYPE: &str = "InputType";
 pub const INPUT: &str = "Input";
+/// In a Literal input: a file of the input artifact the rest of the
+/// literal is laid over (`InputSource::FileWithOverrides`).
+pub const INPUT_FILE: &str = "inputFile";
 
 /// Longest prefix that still leaves room for `-<uuid>` in an 80-char name.
 pub const MAX_PREFIX: usize = 80 - 1 - 36;
@@ -27,6 +30,17 @@ pub enum InputSource {
     Literal(Map<String, Value>),
     /// `InputType=FilePath`: a file inside the first input artifact.
     FilePath(String),
+    /// `InputType=Literal` whose JSON names an `inputFile`: that file, with
+    /// the literal's other keys laid over its top-level keys. CodePipeline
+    /// resolves variables (`#{variables.branch}`) in the literal, never in
+    /// a file, so this is how one deploy file serves every branch with the
+    /// action type's version 1 configuration: no new key, only JSON in
+    /// `Input`. A key whose value is "" is left out, so a pipeline variable
+    /// may default to nothing.
+    FileWithOverrides {
+        path: String,
+        overrides: Map<String, Value>,
+    },
 }
 
 /// A configuration the pipeline's author must fix; reported as
@@ -51,7 +65,7 @@ impl ActionConfig {
             check_prefix(prefix)?;
         }
         let input = match get(INPUT_TYPE).unwrap_or("Literal") {
-            "Literal" => InputSource::Literal(parse_literal(get(INPUT))?),
+            "Literal" => literal_source(parse_literal(get(INPUT))?)?,
             "FilePath" => InputSource::FilePath(
                 get(INPUT)
                     .ok_or_else(|| {
@@ -110,6 +124,29 @@ fn check_prefix(prefix: &str) -> Result<(), ConfigError> {
              A-Z, a-z, 0-9, '-' and '_' (the execution name adds '-' and a 36-character id)"
         )))
     }
+}
+
+/// A literal, or the file it names with the rest laid over.
+fn literal_source(mut object: Map<String, Value>) -> Result<InputSource, ConfigError> {
+    let Some(file) = object.remove(INPUT_FILE) else {
+        return Ok(InputSource::Literal(object));
+    };
+    let path = file
+        .as_str()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "{INPUT}'s {INPUT_FILE} must name a file in the input artifact (for example \
+             \"deploy.json\"); it is {}",
+                json_kind(&file)
+            ))
+        })?;
+    object.retain(|_, value| value.as_str() != Some(""));
+    Ok(InputSource::FileWithOverrides {
+        path: path.to_string(),
+        overrides: object,
+    })
 }
 
 fn parse_literal(input: Option<&str>) -> Result<Map<String, Value>, ConfigError> {
@@ -186,6 +223,28 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(file.input, InputSource::FilePath("app/deploy.json".into()));
+    }
+
+    #[test]
+    fn a_literal_with_an_input_file_lays_its_keys_over_the_file() {
+        let config = parse(&[
+            ("StateMachineArn", ARN),
+            (
+                "Input",
+                r#"{"inputFile": "app/deploy.json", "environment": "feature-1", "operation": ""}"#,
+            ),
+        ])
+        .unwrap();
+        let expected = serde_json::json!({"environment": "feature-1"});
+        assert_eq!(
+            config.input,
+            InputSource::FileWithOverrides {
+                path: "app/deploy.json".into(),
+                overrides: expected.as_object().unwrap().clone(),
+            }
+        );
+        let bad = error(&[("StateMachineArn", ARN), ("Input", r#"{"inputFile": 3}"#)]);
+        assert!(bad.contains("inputFile must name a file"), "{bad}");
     }
 
     #[test]

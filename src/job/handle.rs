@@ -299,6 +299,11 @@ impl JobRunner {
         let object = match &config.input {
             InputSource::Literal(object) => object.clone(),
             InputSource::FilePath(path) => self.read_input_file(job, path).await?,
+            InputSource::FileWithOverrides { path, overrides } => {
+                let mut object = self.read_input_file(job, path).await?;
+                object.extend(overrides.clone());
+                object
+            }
         };
         let input = state_machine_input(object, job)
             .map_err(|e| Report::fail(FailureKind::JobFailed, e.to_string()))?;
@@ -316,7 +321,8 @@ impl JobRunner {
             return Err(Report::fail(
                 FailureKind::ConfigurationError,
                 format!(
-                    "InputType is FilePath but the action has no input artifact to read '{path}' from"
+                    "the input is the file '{path}' (InputType FilePath, or inputFile) but the action \
+                     has no input artifact to read it from"
                 ),
             ));
         };

@@ -261,3 +261,87 @@ async fn wait_for_stack(h: &Harness, name: &str) {
     }
     panic!("{name} did not settle");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_variables_name_the_environment_and_the_operation() {
+    let (h, worker) = deploy_setup().await;
+    let machine = h.install_deploy(|_| {}).await;
+    let input = cpsf::pipeline::branch_input("deploy.json");
+    h.create_worker_pipeline("branches-v1", &[("StateMachineArn", &machine)])
+        .await;
+    let declared =
+        h.cp.get_pipeline()
+            .name("branches-v1")
+            .send()
+            .await
+            .unwrap()
+            .pipeline
+            .unwrap();
+    let mut pipeline = cpsf::pipeline::per_branch(declared);
+    pipeline.name = "branches".into();
+    let deploy = &mut pipeline.stages[1].actions[0];
+    let configuration = deploy.configuration.get_or_insert_default();
+    configuration.insert("Input".into(), input);
+    configuration.insert("InputType".into(), "Literal".into());
+    h.cp.create_pipeline()
+        .pipeline(pipeline)
+        .send()
+        .await
+        .unwrap();
+    // The deploy file names no environment: the pipeline's variables do.
+    let mut app = App::sample();
+    app.deploy["stackName"] = STACK.into();
+    app.deploy["parameters"]["Environment"] = "{environment}".into();
+    let deploy = serde_json::to_string(&app.deploy).unwrap();
+    h.put_source_zip(&[("deploy.json", &deploy), ("template.yaml", &app.template)])
+        .await;
+    let start = |variables: &[(&str, &str)]| {
+        let mut call = h.cp.start_pipeline_execution().name("branches");
+        for (name, value) in variables {
+            call = call.variables(
+                aws_sdk_codepipeline::types::PipelineVariable::builder()
+                    .name(*name)
+                    .value(*value)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        call.send()
+    };
+    for branch in ["feature/Login", "feature/Search"] {
+        let id = start(&[("branch", branch)])
+            .await
+            .unwrap()
+            .pipeline_execution_id
+            .unwrap();
+        let status = h.wait_until_done("branches", &id).await;
+        assert_eq!(
+            status,
+            "Succeeded",
+            "{branch}: {}",
+            error_message(&h.deploy_detail("branches").await)
+        );
+    }
+    let login = h
+        .stack(&format!("{STACK}-feature-login"))
+        .await
+        .expect("feature-login");
+    assert_eq!(tag(&login, "cpsf:pipeline"), Some("branches"));
+    assert!(h.stack(&format!("{STACK}-feature-search")).await.is_some());
+    // The default branch, then a teardown by variable.
+    let id = start(&[]).await.unwrap().pipeline_execution_id.unwrap();
+    assert_eq!(h.wait_until_done("branches", &id).await, "Succeeded");
+    assert!(h.stack(&format!("{STACK}-main")).await.is_some());
+    let id = start(&[("branch", "feature/Login"), ("operation", "delete")])
+        .await
+        .unwrap()
+        .pipeline_execution_id
+        .unwrap();
+    assert_eq!(h.wait_until_done("branches", &id).await, "Succeeded");
+    assert!(
+        summary(&h.deploy_detail("branches").await).contains("environment feature-login deleted")
+    );
+    assert!(h.stack(&format!("{STACK}-feature-login")).await.is_none());
+    assert!(h.stack(&format!("{STACK}-feature-search")).await.is_some());
+    worker.stop().await;
+}

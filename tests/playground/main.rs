@@ -22,6 +22,7 @@ mod deploy_process;
 mod emulator_facts;
 mod emulator_facts_callbacks;
 mod environments;
+mod environments_cli;
 mod events;
 mod faults;
 mod figures;
