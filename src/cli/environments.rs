@@ -1,14 +1,13 @@
 //! `cpsf environments list | prune` (issue 19): every cpsf environment in
-//! the account's regions, and the stale ones deleted safely.
+//! the account's regions, and the stale ones deleted safely. The work is
+//! `environments::{listing, prune, table}`'s; this file is the flags.
 
-use crate::environments::listing::{self, Listed};
-use crate::environments::prune::{Outcome, Pruner};
-use crate::environments::select::{self, Criteria, Pick};
+use crate::environments::listing;
+use crate::environments::prune::{self, Pruner};
+use crate::environments::select::Criteria;
 use crate::environments::table;
 use anyhow::{Context, Result};
-use aws_sdk_cloudformation::Client;
 use clap::{Args, Subcommand};
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 #[derive(Subcommand)]
@@ -74,172 +73,63 @@ pub async fn run(command: EnvironmentsCommand) -> Result<()> {
     }
 }
 
-/// CloudFormation in each region asked for, and every environment there.
-async fn gather(place: &Where) -> Result<(BTreeMap<String, Client>, Vec<Listed>)> {
+async fn regions(place: &Where) -> Result<(aws_config::SdkConfig, Vec<String>)> {
     let sdk = crate::aws::load_checked(None).await?;
     let regions = if place.regions.is_empty() {
-        vec![
-            sdk.region()
-                .context("no region: set AWS_REGION or pass --regions")?
-                .to_string(),
-        ]
+        let region = sdk
+            .region()
+            .context("no region: set AWS_REGION or pass --regions")?;
+        vec![region.to_string()]
     } else {
         place.regions.clone()
     };
-    let mut clients = BTreeMap::new();
-    let mut listed = Vec::new();
-    for region in regions {
-        let config = sdk
-            .to_builder()
-            .region(aws_config::Region::new(region.clone()))
-            .build();
-        let cfn = Client::new(&config);
-        listed.extend(listing::list(&cfn, &region, place.stack_prefix.as_deref()).await?);
-        clients.insert(region, cfn);
-    }
-    Ok((clients, listed))
+    Ok((sdk, regions))
 }
 
 async fn list(args: ListArgs) -> Result<()> {
-    let (_, listed) = gather(&args.r#where).await?;
-    if args.r#where.json {
+    let place = &args.r#where;
+    let (sdk, regions) = regions(place).await?;
+    let (_, listed) = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
+    if place.json {
         println!("{}", serde_json::to_string_pretty(&listed)?);
-        return Ok(());
+    } else {
+        let now = place.as_of.unwrap_or_else(SystemTime::now);
+        print!("{}", table::environments(&listed, now));
+        println!("{} environment(s)", listed.len());
     }
-    let now = args.r#where.as_of.unwrap_or_else(SystemTime::now);
-    let rows: Vec<Vec<String>> = listed
-        .iter()
-        .map(|l| {
-            vec![
-                l.environment.clone(),
-                l.stack_name.clone(),
-                l.region.clone(),
-                l.pipeline.clone().unwrap_or_else(|| "-".into()),
-                l.revision
-                    .as_deref()
-                    .map(short_revision)
-                    .unwrap_or_else(|| "-".into()),
-                humantime::format_rfc3339_seconds(l.last_deploy).to_string(),
-                l.status.clone(),
-                select::short(now.duration_since(l.last_deploy).unwrap_or_default()),
-                l.ttl
-                    .map(|t| format!("{}h", t.as_secs() / 3600))
-                    .unwrap_or_else(|| "-".into()),
-            ]
-        })
-        .collect();
-    print!(
-        "{}",
-        table::render(
-            &[
-                "ENVIRONMENT",
-                "STACK",
-                "REGION",
-                "PIPELINE",
-                "REVISION",
-                "LAST DEPLOY",
-                "STATUS",
-                "AGE",
-                "TTL"
-            ],
-            &rows
-        )
-    );
-    println!("{} environment(s)", listed.len());
     Ok(())
 }
 
-/// A commit id or version id is recognisable by its first 12 characters.
-fn short_revision(revision: &str) -> String {
-    revision.chars().take(12).collect()
-}
-
 async fn prune(args: PruneArgs) -> Result<()> {
-    let (clients, listed) = gather(&args.r#where).await?;
+    let place = &args.r#where;
+    let (sdk, regions) = regions(place).await?;
+    let (clients, listed) = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
     let criteria = Criteria {
         older_than: args.older_than,
         matching: args.matching.as_deref().map(wildmatch::WildMatch::new),
-        now: args.r#where.as_of.unwrap_or_else(SystemTime::now),
+        now: place.as_of.unwrap_or_else(SystemTime::now),
     };
-    let picked = select::select(&listed, &criteria);
-    let (to_prune, spared): (Vec<_>, Vec<_>) = picked
-        .into_iter()
-        .partition(|(_, pick)| matches!(pick, Pick::Prune(_)));
-    let json = args.r#where.json;
-    if !json {
-        for (listed, pick) in &to_prune {
-            if let Pick::Prune(reason) = pick {
-                eprintln!(
-                    "{} {} ({}): {reason}",
-                    if args.yes { "prune" } else { "would prune" },
-                    listed.environment,
-                    listed.stack_name
-                );
-            }
+    let pruner = Pruner {
+        clients,
+        stack_prefix: place.stack_prefix.clone(),
+        parallel: args.parallel as usize,
+        wait_cap: args.wait_cap,
+        delete: args.yes,
+    };
+    let json = place.json;
+    let progress = |line: String| {
+        if !json {
+            eprintln!("{line}");
         }
-        for (listed, pick) in &spared {
-            if let Pick::Spare(why) = pick {
-                eprintln!("keep {} ({}): {why}", listed.environment, listed.stack_name);
-            }
-        }
-    }
-    let mut outcomes: Vec<Outcome> = spared
-        .iter()
-        .filter_map(|(l, pick)| match pick {
-            Pick::Spare(why) => Some(Outcome::of(l, format!("skipped: {why}"), 0)),
-            Pick::Prune(_) => None,
-        })
-        .collect();
-    let chosen: Vec<Listed> = to_prune.iter().map(|(l, _)| (*l).clone()).collect();
-    if args.yes {
-        let pruner = Pruner {
-            clients,
-            stack_prefix: args.r#where.stack_prefix.clone(),
-            parallel: args.parallel as usize,
-            wait_cap: args.wait_cap,
-        };
-        let progress = |line: String| {
-            if !json {
-                eprintln!("{line}");
-            }
-        };
-        outcomes.extend(pruner.run(&chosen, &progress).await);
-    } else {
-        outcomes.extend(
-            chosen
-                .iter()
-                .map(|l| Outcome::of(l, "would delete (dry run: --yes deletes)", 0)),
-        );
-    }
-    outcomes.sort_by(|a, b| (&a.region, &a.environment).cmp(&(&b.region, &b.environment)));
+    };
+    let outcomes = pruner.prune(&listed, &criteria, &progress).await;
     let failed = outcomes.iter().filter(|o| o.failed()).count();
     if json {
         println!("{}", serde_json::to_string_pretty(&outcomes)?);
     } else {
-        let rows: Vec<Vec<String>> = outcomes
-            .iter()
-            .map(|o| {
-                vec![
-                    o.environment.clone(),
-                    o.stack_name.clone(),
-                    o.region.clone(),
-                    o.result.clone(),
-                    format!("{}s", o.seconds),
-                ]
-            })
-            .collect();
         println!();
-        print!(
-            "{}",
-            table::render(&["ENVIRONMENT", "STACK", "REGION", "RESULT", "TOOK"], &rows)
-        );
-        let deleted = outcomes.iter().filter(|o| o.result == "deleted").count();
-        println!(
-            "{} selected of {} environment(s): {deleted} deleted, {failed} failed{}",
-            outcomes.len(),
-            listed.len(),
-            if args.yes { "" } else { " (dry run)" }
-        );
+        print!("{}", table::outcomes(&outcomes));
+        println!("{}", prune::tally(&outcomes, listed.len(), args.yes));
     }
     anyhow::ensure!(
         failed == 0,

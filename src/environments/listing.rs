@@ -6,6 +6,7 @@ use super::tags;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::Stack;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One environment's stack.
@@ -45,6 +46,27 @@ pub async fn list(cfn: &Client, region: &str, prefix: Option<&str>) -> anyhow::R
     }
     listed.sort_by(|a, b| (&a.region, &a.environment).cmp(&(&b.region, &b.environment)));
     Ok(listed)
+}
+
+/// CloudFormation in each of `regions` (the configuration's credentials),
+/// and every environment there.
+pub async fn gather(
+    sdk: &aws_config::SdkConfig,
+    regions: &[String],
+    prefix: Option<&str>,
+) -> anyhow::Result<(BTreeMap<String, Client>, Vec<Listed>)> {
+    let mut clients = BTreeMap::new();
+    let mut listed = Vec::new();
+    for region in regions {
+        let config = sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.clone()))
+            .build();
+        let cfn = Client::new(&config);
+        listed.extend(list(&cfn, region, prefix).await?);
+        clients.insert(region.clone(), cfn);
+    }
+    Ok((clients, listed))
 }
 
 /// One stack as an environment, or None when it is not one of cpsf's.

@@ -4,6 +4,7 @@
 //! happens.
 
 use super::listing::Listed;
+use super::select::{self, Criteria, Pick};
 use super::teardown::{self, Found, Next};
 use crate::tasks::stack;
 use aws_sdk_cloudformation::Client;
@@ -12,6 +13,18 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How one environment's prune ended.
+/// The summary's last line: "2 selected of 5 environment(s): 1 deleted,
+/// 0 failed".
+pub fn tally(outcomes: &[Outcome], listed: usize, deleting: bool) -> String {
+    let deleted = outcomes.iter().filter(|o| o.result == "deleted").count();
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    let dry = if deleting { "" } else { " (dry run)" };
+    format!(
+        "{} selected of {listed} environment(s): {deleted} deleted, {failed} failed{dry}",
+        outcomes.len()
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
@@ -47,9 +60,50 @@ pub struct Pruner {
     pub parallel: usize,
     /// The longest wait for one delete.
     pub wait_cap: Duration,
+    /// False: a dry run, which says what would go and deletes nothing.
+    pub delete: bool,
 }
 
 impl Pruner {
+    /// Selects from `listed` by `criteria` and deletes (or, in a dry run,
+    /// names) what is selected; the spared are in the answer as skipped.
+    pub async fn prune(
+        &self,
+        listed: &[Listed],
+        criteria: &Criteria,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        let mut chosen = Vec::new();
+        let verb = if self.delete { "prune" } else { "would prune" };
+        for (environment, pick) in select::select(listed, criteria) {
+            match pick {
+                Pick::Prune(reason) => {
+                    progress(format!(
+                        "{verb} {} ({}): {reason}",
+                        environment.environment, environment.stack_name
+                    ));
+                    chosen.push(environment.clone());
+                }
+                Pick::Spare(why) => {
+                    progress(format!(
+                        "keep {} ({}): {why}",
+                        environment.environment, environment.stack_name
+                    ));
+                    outcomes.push(Outcome::of(environment, format!("skipped: {why}"), 0));
+                }
+            }
+        }
+        if self.delete {
+            outcomes.extend(self.run(&chosen, progress).await);
+        } else {
+            let dry = "would delete (dry run: --yes deletes)";
+            outcomes.extend(chosen.iter().map(|l| Outcome::of(l, dry, 0)));
+        }
+        outcomes.sort_by(|a, b| (&a.region, &a.environment).cmp(&(&b.region, &b.environment)));
+        outcomes
+    }
+
     /// Deletes every environment in `picked`; `progress` hears each step.
     pub async fn run(&self, picked: &[Listed], progress: &(dyn Fn(String) + Sync)) -> Vec<Outcome> {
         let total = picked.len();

@@ -1,4 +1,61 @@
-//! Columns padded to their widest cell, for `cpsf environments`' tables.
+//! `cpsf environments`' tables: columns padded to their widest cell.
+
+use super::listing::Listed;
+use super::prune::Outcome;
+use super::select::short;
+use std::time::SystemTime;
+
+/// `list`'s table, ages as of `now`.
+pub fn environments(listed: &[Listed], now: SystemTime) -> String {
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|l| {
+            vec![
+                l.environment.clone(),
+                l.stack_name.clone(),
+                l.region.clone(),
+                or_dash(l.pipeline.clone()),
+                // A commit or version id is recognisable by its first 12.
+                or_dash(l.revision.as_ref().map(|r| r.chars().take(12).collect())),
+                humantime::format_rfc3339_seconds(l.last_deploy).to_string(),
+                l.status.clone(),
+                short(now.duration_since(l.last_deploy).unwrap_or_default()),
+                or_dash(l.ttl.map(|t| format!("{}h", t.as_secs() / 3600))),
+            ]
+        })
+        .collect();
+    let headers = [
+        "ENVIRONMENT",
+        "STACK",
+        "REGION",
+        "PIPELINE",
+        "REVISION",
+        "LAST DEPLOY",
+        "STATUS",
+        "AGE",
+        "TTL",
+    ];
+    render(&headers, &rows)
+}
+
+/// `prune`'s summary table.
+pub fn outcomes(outcomes: &[Outcome]) -> String {
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            let took = format!("{}s", o.seconds);
+            vec![
+                o.environment.clone(),
+                o.stack_name.clone(),
+                o.region.clone(),
+                o.result.clone(),
+                took,
+            ]
+        })
+        .collect();
+    render(&["ENVIRONMENT", "STACK", "REGION", "RESULT", "TOOK"], &rows)
+}
 
 /// `rows` under `headers`, each column as wide as its widest cell, two
 /// spaces apart, no trailing spaces.
