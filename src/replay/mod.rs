@@ -84,6 +84,15 @@ pub fn detect(text: &str, hints: &Hints) -> anyhow::Result<Event> {
 
 /// The state's own record of how far the deploy got says which task is next.
 fn infer_handler(deploy: &Value) -> Option<Handler> {
+    if deploy.get("operation").and_then(Value::as_str) == Some("delete") {
+        return Some(if deploy.get("stackOperation").is_some() {
+            Handler::WaitTeardown
+        } else if deploy.pointer("/check/next").and_then(Value::as_str) == Some("delete") {
+            Handler::DeleteEnvironment
+        } else {
+            Handler::CheckTeardown
+        });
+    }
     if deploy.get("stackOperation").is_some() {
         return Some(Handler::WaitStack);
     }
@@ -248,6 +257,20 @@ mod tests {
             };
             assert_eq!(found, handler, "{kind}");
         }
+        let teardown = |deploy: serde_json::Value| {
+            let text = serde_json::json!({"deploy": deploy, "executionArn": "a"}).to_string();
+            match detect(&text, &hints).unwrap() {
+                Event::Task(found, _) => found,
+                Event::Job { .. } => panic!("a task"),
+            }
+        };
+        let delete = serde_json::json!({"stackName": "s", "environment": "f", "operation": "delete"});
+        assert_eq!(teardown(delete.clone()), Handler::CheckTeardown);
+        let mut checked = delete.clone();
+        checked["check"] = serde_json::json!({"next": "delete", "stackId": "id"});
+        assert_eq!(teardown(checked.clone()), Handler::DeleteEnvironment);
+        checked["stackOperation"] = serde_json::json!({"startedAt": 1.0});
+        assert_eq!(teardown(checked), Handler::WaitTeardown);
         assert!(
             detect("{}", &hints)
                 .unwrap_err()

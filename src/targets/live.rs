@@ -24,10 +24,7 @@ pub fn places(input: &str, execution_arn: &str, names: &[String]) -> Vec<Place> 
     let Ok(deploy) = serde_json::from_str::<Value>(input) else {
         return Vec::new();
     };
-    let (Ok(Some(rollout)), Some(stack_name)) = (
-        spec::parse(&deploy),
-        deploy.get("stackName").and_then(Value::as_str),
-    ) else {
+    let (Ok(Some(rollout)), Some(stack_name)) = (spec::parse(&deploy), stack_of(&deploy)) else {
         return Vec::new();
     };
     names
@@ -41,10 +38,19 @@ pub fn places(input: &str, execution_arn: &str, names: &[String]) -> Vec<Place> 
                 role_arn: target.role_arn.clone(),
                 staging_bucket: None,
             },
-            stack_name: stack_name.to_string(),
+            stack_name: stack_name.clone(),
             execution_arn: sibling_arn(execution_arn, &execution_name(&target.name, execution_arn)),
         })
         .collect()
+}
+
+/// The stack each target deploys: an environment's (issue 19) when the
+/// input names one, as every target's task input resolves it.
+fn stack_of(deploy: &Value) -> Option<String> {
+    let named = crate::environments::spec::parse(deploy).ok()?.environment;
+    named
+        .map(|e| e.stack_name)
+        .or_else(|| deploy.get("stackName")?.as_str().map(str::to_string))
 }
 
 /// The ARN of execution `name` of the same state machine as `arn`
@@ -134,6 +140,10 @@ mod tests {
             )
         );
         assert!(places(r#"{"stackName": "app"}"#, ROLLOUT, &["prod".into()]).is_empty());
+        let mut branch: Value = serde_json::from_str(&input).unwrap();
+        branch["environment"] = "Fix/1".into();
+        let at = places(&branch.to_string(), ROLLOUT, &["prod".into()]);
+        assert_eq!(at[0].stack_name, "app-fix-1", "the environment's stack");
         assert!(places("not json", ROLLOUT, &["prod".into()]).is_empty());
     }
 
