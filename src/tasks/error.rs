@@ -85,6 +85,14 @@ impl TaskError {
                 format!("{cause}: another deploy, or someone else, created the stack first"),
             );
         }
+        // "Stack [app-f] cannot be deleted while TerminationProtection is
+        // enabled": protection turned on after CheckTeardown looked.
+        if cause.contains("while TerminationProtection is enabled") {
+            return Self::new(
+                crate::environments::teardown::PROTECTED,
+                format!("{cause}: cpsf never turns termination protection off"),
+            );
+        }
         Self::template(cause)
     }
 
@@ -158,6 +166,10 @@ mod tests {
                 "Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template"
             ),
             "Cpsf.TemplateInvalid"
+        );
+        assert_eq!(
+            classified("Stack [app-f] cannot be deleted while TerminationProtection is enabled"),
+            "Cpsf.TerminationProtected"
         );
         assert_eq!(
             classified("Parameters: [Greeting] must have values"),
