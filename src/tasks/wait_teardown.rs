@@ -54,3 +54,98 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::stack_is;
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+    use aws_sdk_cloudformation::types::{ResourceStatus, StackEvent, StackStatus};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::DateTime;
+    use std::time::Duration;
+
+    fn input() -> TaskInput {
+        TaskInput::parse(
+            r#"{"deploy": {"stackName": "app", "environment": "f", "operation": "delete",
+                "check": {"next": "delete", "stackId": "arn:aws:cloudformation:us-east-1:1:stack/app-f/1"},
+                "stackOperation": {"startedAt": 100.0}},
+              "executionArn": "arn:e"}"#,
+        )
+        .unwrap()
+    }
+
+    /// DescribeStackEvents as CloudFormation answers for a bucket that
+    /// was not empty: the resource's DELETE_FAILED, newest first.
+    fn bucket_not_empty() -> aws_smithy_mocks::Rule {
+        mock!(Client::describe_stack_events).then_output(|| {
+            let event = |id: &str, kind: &str, status: ResourceStatus, reason: Option<&str>| {
+                StackEvent::builder()
+                    .stack_name("app-f")
+                    .logical_resource_id(id)
+                    .resource_type(kind)
+                    .resource_status(status)
+                    .set_resource_status_reason(reason.map(str::to_string))
+                    .timestamp(DateTime::from_secs(200))
+                    .build()
+            };
+            DescribeStackEventsOutput::builder()
+                .stack_events(event(
+                    "app-f",
+                    "AWS::CloudFormation::Stack",
+                    ResourceStatus::DeleteFailed,
+                    Some("The following resource(s) failed to delete: [Uploads]. "),
+                ))
+                .stack_events(event(
+                    "Uploads",
+                    "AWS::S3::Bucket",
+                    ResourceStatus::DeleteFailed,
+                    Some("The bucket you tried to delete is not empty"),
+                ))
+                .build()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failed_delete_names_the_resource_that_would_not_go() {
+        let (failed, events) = (stack_is(StackStatus::DeleteFailed), bucket_not_empty());
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&failed, &events]
+        );
+        let ctx = crate::tasks::test_context(cfn, Duration::from_secs(30));
+        let error = run(&ctx, &input()).await.unwrap_err();
+        assert_eq!(error.name, "Cpsf.StackFailed");
+        assert!(
+            error
+                .cause
+                .contains("environment f: stack app-f is DELETE_FAILED"),
+            "{}",
+            error.cause
+        );
+        assert!(
+            error.cause.contains("Uploads (AWS::S3::Bucket) DELETE_FAILED: The bucket you tried to delete is not empty"),
+            "{}",
+            error.cause
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_stack_is_gone_and_a_long_delete_hands_back() {
+        let deleted = stack_is(StackStatus::DeleteComplete);
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&deleted]);
+        let ctx = crate::tasks::test_context(cfn, Duration::from_secs(30));
+        let done = run(&ctx, &input()).await.unwrap();
+        assert_eq!(done["gone"], true);
+        assert_eq!(
+            done["result"]["summary"],
+            "environment f deleted (stack app-f)"
+        );
+        let deleting = stack_is(StackStatus::DeleteInProgress);
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&deleting]);
+        let ctx = crate::tasks::test_context(cfn, Duration::from_millis(50));
+        assert_eq!(run(&ctx, &input()).await.unwrap(), json!({"gone": false}));
+    }
+}
