@@ -76,12 +76,7 @@ pub fn read(stack: &Stack, region: &str, prefix: Option<&str>) -> Option<Listed>
     if status == "DELETE_COMPLETE" || prefix.is_some_and(|p| !name.starts_with(p)) {
         return None;
     }
-    let stamp = tags::read(
-        stack
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value()?))),
-    )?;
+    let stamp = tags::of_stack(stack)?;
     let changed = stack.last_updated_time().or(stack.creation_time());
     let last_deploy = stamp
         .deployed_at

@@ -139,15 +139,10 @@ impl Pruner {
         let found = stack::describe(cfn, &listed.stack_id)
             .await
             .map_err(|e| e.cause)?;
-        let stamp = found.as_ref().and_then(|s| {
-            super::tags::read(s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))))
-        });
-        let facts = found.as_ref().map(|s| Found {
-            stack_name: &listed.stack_name,
-            status: s.stack_status().map(|s| s.as_str()).unwrap_or_default(),
-            stamp: stamp.as_ref(),
-            termination_protection: s.enable_termination_protection().unwrap_or(false),
-        });
+        let stamp = found.as_ref().and_then(super::tags::of_stack);
+        let facts = found
+            .as_ref()
+            .map(|s| Found::of(&listed.stack_name, s, stamp.as_ref()));
         match teardown::decide(
             &listed.environment,
             self.stack_prefix.as_deref(),

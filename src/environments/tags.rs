@@ -80,6 +80,16 @@ pub fn read<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<St
     })
 }
 
+/// A CloudFormation stack's environment tags.
+pub fn of_stack(stack: &aws_sdk_cloudformation::types::Stack) -> Option<Stamp> {
+    read(
+        stack
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?))),
+    )
+}
+
 /// Epoch seconds as a time, for the clock CheckStack writes in `$.check`.
 pub fn from_epoch(seconds: f64) -> Option<SystemTime> {
     (seconds.is_finite() && seconds > 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(seconds))

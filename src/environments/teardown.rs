@@ -19,6 +19,22 @@ pub struct Found<'a> {
     pub termination_protection: bool,
 }
 
+impl<'a> Found<'a> {
+    /// What DescribeStacks said of `stack`, whose tags read `stamp`.
+    pub fn of(
+        stack_name: &'a str,
+        stack: &'a aws_sdk_cloudformation::types::Stack,
+        stamp: Option<&'a Stamp>,
+    ) -> Self {
+        Found {
+            stack_name,
+            status: stack.stack_status().map(|s| s.as_str()).unwrap_or_default(),
+            stamp,
+            termination_protection: stack.enable_termination_protection().unwrap_or(false),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     /// No such stack, or it is already deleted: nothing to do.

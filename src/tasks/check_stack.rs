@@ -32,12 +32,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
             .as_ref()
             .filter(|_| status.as_deref() != Some("DELETE_COMPLETE"))
         {
-            let stamp = crate::environments::tags::read(
-                stack
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value()?))),
-            );
+            let stamp = crate::environments::tags::of_stack(stack);
             crate::environments::teardown::owned(&environment.name, name, stamp.as_ref())
                 .map_err(|refused| TaskError::new(refused.error, refused.why))?;
         }

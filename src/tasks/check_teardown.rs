@@ -22,15 +22,10 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         })?;
     let name = &input.deploy.stack_name;
     let found = stack::describe(&ctx.cfn, name).await?;
-    let stamp = found
+    let stamp = found.as_ref().and_then(tags::of_stack);
+    let facts = found
         .as_ref()
-        .and_then(|s| tags::read(s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)))));
-    let facts = found.as_ref().map(|s| teardown::Found {
-        stack_name: name,
-        status: s.stack_status().map(|s| s.as_str()).unwrap_or_default(),
-        stamp: stamp.as_ref(),
-        termination_protection: s.enable_termination_protection().unwrap_or(false),
-    });
+        .map(|s| teardown::Found::of(name, s, stamp.as_ref()));
     let next = teardown::decide(
         &environment.name,
         ctx.stack_prefix.as_deref(),
