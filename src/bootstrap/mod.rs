@@ -191,6 +191,8 @@ async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, S
 }
 
 #[cfg(test)]
+mod schedule_tests;
+#[cfg(test)]
 mod template_tests;
 #[cfg(test)]
 mod template_wiring_tests;
