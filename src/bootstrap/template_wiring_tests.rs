@@ -59,6 +59,20 @@ fn the_timeout_parameter_defaults_to_the_definitions_default() {
     assert_eq!(parsed["TimeoutSeconds"], DEFAULT_TIMEOUT_SECONDS);
 }
 
+/// The worker tears down (`"operation": "delete"`) only stacks under the
+/// prefix its role may deploy: it is told it under its flag's variable.
+#[test]
+fn the_worker_knows_its_stack_prefix() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
+    assert!(cli.contains("env = \"CPSF_STACK_PREFIX\""));
+    let task = resource("WorkerTaskDefinition").join("\n");
+    assert!(
+        task.contains("- Name: CPSF_STACK_PREFIX\n              Value: !Ref DeployedStackPrefix"),
+        "{task}"
+    );
+}
+
 /// The worker is told the staging bucket under the variable its flag
 /// reads, and may write and read exactly where the code stages templates.
 #[test]
