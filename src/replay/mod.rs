@@ -264,7 +264,8 @@ mod tests {
                 Event::Job { .. } => panic!("a task"),
             }
         };
-        let delete = serde_json::json!({"stackName": "s", "environment": "f", "operation": "delete"});
+        let delete =
+            serde_json::json!({"stackName": "s", "environment": "f", "operation": "delete"});
         assert_eq!(teardown(delete.clone()), Handler::CheckTeardown);
         let mut checked = delete.clone();
         checked["check"] = serde_json::json!({"next": "delete", "stackId": "id"});
