@@ -47,7 +47,8 @@
 //!   per handler (`check_stack.rs`, `create_stack.rs`, `update_stack.rs`,
 //!   `delete_stack.rs`, `wait_stack.rs`; a rollout's `plan_rollout.rs`,
 //!   `finish_wave.rs`, `bake.rs`, and with approval `gather_wave.rs`,
-//!   `discard_wave.rs`), `reach.rs` (a rollout target's region
+//!   `discard_wave.rs`; an environment's teardown `check_teardown.rs`,
+//!   `delete_environment.rs`, `wait_teardown.rs`), `reach.rs` (a rollout target's region
 //!   and assumed-role credentials), `definition.rs`
 //!   (statemachines/deploy.asl.json compiled in, placeholders filled,
 //!   installed), and shared `change_set.rs` (make, wait, execute, read),
@@ -70,6 +71,15 @@
 //!   `server.rs` (the page), `service.rs` (what they share). The task
 //!   handlers' side: `tasks/asking.rs`, `execute_change_set.rs`,
 //!   `discard_change_set.rs`; `cpsf approve` is `cli/approve.rs`.
+//! - [`environments`] (`src/environments/`): an environment per branch
+//!   (issue 19). Pure: `name.rs` (a branch name made stack-name safe),
+//!   `spec.rs` (the input's `operation`, `environment`, `ttlHours`),
+//!   `tags.rs` (the `cpsf:*` tags), `teardown.rs` (whether a stack may be
+//!   deleted: one rule for the state machine and prune), `select.rs` (what
+//!   prune takes), `table.rs`. Edges: `listing.rs` (DescribeStacks →
+//!   environments), `prune.rs` (bounded parallel deletes with progress).
+//!   `cpsf environments` is `cli/environments.rs`; the teardown's states
+//!   are the task handlers above.
 //! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
 //!   through the worker's own code path (dry-run reporter for jobs);
 //!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.
