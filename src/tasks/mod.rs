@@ -5,7 +5,9 @@
 //!   heartbeats while a handler works, SendTaskSuccess/SendTaskFailure.
 //! - one file per handler: `check_stack.rs`, `create_stack.rs`,
 //!   `update_stack.rs`, `delete_stack.rs`, `wait_stack.rs`; a rollout's
-//!   (`targets/`): `plan_rollout.rs`, `finish_wave.rs`, `bake.rs`.
+//!   (`targets/`): `plan_rollout.rs`, `finish_wave.rs`, `bake.rs`; an
+//!   environment's teardown (`environments/`): `check_teardown.rs`,
+//!   `delete_environment.rs`, `wait_teardown.rs`.
 //! - `reach.rs`: the credentials and region of a rollout target.
 //! - `slots.rs`: how many tasks of an activity run at once, and what the
 //!   worker says when they are all busy; `pace.rs`: one describe budget
