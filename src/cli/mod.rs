@@ -180,6 +180,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
         emulator: args.emulator,
         env_file: args.env_file,
         targets: args.targets,
+        environments: args.environments,
     };
     if crate::demo::run(options, shutdown).await? {
         Ok(())
@@ -292,6 +293,11 @@ struct DemoArgs {
     /// regions in three waves, with live progress per target (MiniStack).
     #[arg(long)]
     targets: bool,
+    /// Instead of the four runs, deploy three branch environments from one
+    /// pipeline, list them, tear one down, and prune (a dry run, then for
+    /// real).
+    #[arg(long, conflicts_with = "targets")]
+    environments: bool,
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

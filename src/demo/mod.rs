@@ -5,13 +5,17 @@
 //! would replace a resource, which the replacement policy refuses.
 //!
 //! With `--targets`, one run instead: the sample app rolled out to two
-//! accounts × two regions in waves (`targets.rs`, MiniStack only).
+//! accounts × two regions in waves (`targets.rs`, MiniStack only). With
+//! `--environments`, three branch environments from one pipeline, listed,
+//! one torn down, the rest pruned (`environments.rs`).
 //!
 //! - `setup.rs`: buckets, action type, state machine, pipeline
 //! - `watch.rs`: live progress
 //! - `targets.rs`: the rollout run
+//! - `environments.rs`: the branch environments' steps
 //! - here: the runs, their checks and the summary
 
+pub mod environments;
 pub mod setup;
 pub mod targets;
 pub mod watch;
@@ -47,6 +51,8 @@ pub struct DemoOptions {
     /// Roll the app out to several accounts and regions instead of the
     /// four runs (`targets.rs`).
     pub targets: bool,
+    /// Branch environments instead of the four runs (`environments.rs`).
+    pub environments: bool,
 }
 
 /// One pipeline run of the demo and what it must end with.
@@ -102,8 +108,8 @@ struct RunResult {
     timeline: String,
 }
 
-/// Runs the demo; true when all four runs (or the rollout) did what they
-/// should.
+/// Runs the demo; true when all four runs (or the rollout, or the
+/// environments' steps) did what they should.
 pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
     if options.targets
         && options.emulator != crate::local::Emulator::Ministack
@@ -161,6 +167,8 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     ));
     let all_ok = if options.targets {
         targets::run(&clients, &machine, &deploy, &stack).await?
+    } else if options.environments {
+        environments::run(&clients, &machine, &deploy).await?
     } else {
         let mut results = Vec::new();
         for run in &RUNS {
@@ -271,35 +279,12 @@ async fn describe_run(
     status: String,
     duration: Duration,
 ) -> RunResult {
-    let filter = aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
-        .pipeline_execution_id(id)
-        .build();
-    let details = clients
-        .codepipeline
-        .list_action_executions()
-        .pipeline_name(PIPELINE)
-        .filter(filter)
-        .send()
-        .await
-        .ok();
-    let deploy = details.as_ref().and_then(|d| {
-        d.action_execution_details()
-            .iter()
-            .find(|a| a.action_name() == Some("Deploy"))
-            .cloned()
-    });
+    let deploy = deploy_action(clients, PIPELINE, id).await;
+    let summary = action_summary(deploy.as_ref());
     let result = deploy
         .as_ref()
         .and_then(|d| d.output())
         .and_then(|o| o.execution_result());
-    let summary = result
-        .and_then(|r| {
-            r.error_details()
-                .and_then(|e| e.message())
-                .or(r.external_execution_summary())
-        })
-        .unwrap_or("no result")
-        .to_string();
     let variables = deploy
         .as_ref()
         .and_then(|d| d.output())
@@ -330,9 +315,54 @@ async fn describe_run(
     }
 }
 
+/// The Deploy action's execution in pipeline execution `id`, once it ran.
+async fn deploy_action(
+    clients: &Clients,
+    pipeline: &str,
+    id: &str,
+) -> Option<aws_sdk_codepipeline::types::ActionExecutionDetail> {
+    let filter = aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
+        .pipeline_execution_id(id)
+        .build();
+    let details = clients
+        .codepipeline
+        .list_action_executions()
+        .pipeline_name(pipeline)
+        .filter(filter)
+        .send()
+        .await
+        .ok()?;
+    details
+        .action_execution_details()
+        .iter()
+        .find(|a| a.action_name() == Some("Deploy"))
+        .cloned()
+}
+
+/// What the action's result says: its error, or its summary.
+fn action_summary(deploy: Option<&aws_sdk_codepipeline::types::ActionExecutionDetail>) -> String {
+    deploy
+        .and_then(|d| d.output())
+        .and_then(|o| o.execution_result())
+        .and_then(|r| {
+            r.error_details()
+                .and_then(|e| e.message())
+                .or(r.external_execution_summary())
+        })
+        .unwrap_or("no result")
+        .to_string()
+}
+
 /// Puts the app with `deploy` and `template` as the pipeline's source and
 /// starts it; returns the pipeline execution's id.
 async fn start_with(clients: &Clients, deploy: &Value, template: &str) -> anyhow::Result<String> {
+    put_source(clients, deploy, template).await?;
+    start(clients, PIPELINE, &[]).await
+}
+
+/// Puts the app with `deploy` and `template` as the demo's pipelines'
+/// source.
+async fn put_source(clients: &Clients, deploy: &Value, template: &str) -> anyhow::Result<()> {
     let source = zip_app(&serde_json::to_string_pretty(deploy)?, template)?;
     clients
         .s3()
@@ -343,13 +373,33 @@ async fn start_with(clients: &Clients, deploy: &Value, template: &str) -> anyhow
         .send()
         .await
         .call_context(format!("PutObject {SOURCE_BUCKET}/{SOURCE_KEY}"))?;
+    Ok(())
+}
+
+/// Starts `pipeline` with these values of its variables; returns the
+/// pipeline execution's id.
+async fn start(
+    clients: &Clients,
+    pipeline: &str,
+    variables: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    let variables = variables
+        .iter()
+        .map(|(name, value)| {
+            aws_sdk_codepipeline::types::PipelineVariable::builder()
+                .name(*name)
+                .value(*value)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(clients
         .codepipeline
         .start_pipeline_execution()
-        .name(PIPELINE)
+        .name(pipeline)
+        .set_variables((!variables.is_empty()).then_some(variables))
         .send()
         .await
-        .call_context("StartPipelineExecution")?
+        .call_context(format!("StartPipelineExecution {pipeline}"))?
         .pipeline_execution_id
         .unwrap_or_default())
 }

@@ -96,7 +96,12 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
             None => return Err(error),
         },
     };
-    create_or_update_pipeline(clients, &machine).await?;
+    let deploy = [
+        ("StateMachineArn", machine.as_str()),
+        ("InputType", "FilePath"),
+        ("Input", "deploy.json"),
+    ];
+    create_or_update_pipeline(clients, pipeline(PIPELINE, &deploy)).await?;
     remove_stack(clients, stack_name).await?;
     Ok(machine)
 }
@@ -115,8 +120,10 @@ async fn install_directly(clients: &Clients) -> anyhow::Result<String> {
     .await
 }
 
-async fn create_or_update_pipeline(clients: &Clients, machine: &str) -> anyhow::Result<()> {
-    let declaration = pipeline(machine);
+pub async fn create_or_update_pipeline(
+    clients: &Clients,
+    declaration: PipelineDeclaration,
+) -> anyhow::Result<()> {
     let created = clients
         .codepipeline
         .create_pipeline()
@@ -139,33 +146,35 @@ async fn create_or_update_pipeline(clients: &Clients, machine: &str) -> anyhow::
     }
 }
 
-/// S3 source of app/ zipped → the cpsf Deploy action.
-fn pipeline(machine: &str) -> PipelineDeclaration {
+/// Pipeline `name`: S3 source of app/ zipped → the cpsf Deploy action
+/// configured with `deploy`.
+pub fn pipeline(name: &str, deploy: &[(&str, &str)]) -> PipelineDeclaration {
     crate::pipeline::declare(&crate::pipeline::PipelineSpec {
-        name: PIPELINE,
+        name,
         role_arn: PIPELINE_ROLE,
         artifact_bucket: ARTIFACT_BUCKET,
         source_bucket: SOURCE_BUCKET,
         source_key: SOURCE_KEY,
         action_type: crate::action_type::id(),
-        configuration: &[
-            ("StateMachineArn", machine),
-            ("InputType", "FilePath"),
-            ("Input", "deploy.json"),
-        ],
+        configuration: deploy,
     })
 }
 
-/// A stack left by an earlier demo would make run 1 an update: remove it.
-async fn remove_stack(clients: &Clients, name: &str) -> anyhow::Result<()> {
+/// A stack left by an earlier demo would make run 1 an update: remove it
+/// (turning off the termination protection `--environments` leaves on one).
+pub async fn remove_stack(clients: &Clients, name: &str) -> anyhow::Result<()> {
     let ctx = TaskContext::new(clients, None, Duration::from_secs(60));
     let gone = |found: Option<&Stack>| {
         found
             .is_none_or(|s| s.stack_status() == Some(&StackStatus::DeleteComplete))
             .then_some(())
     };
-    if gone(stack::describe(&ctx.cfn, name).await?.as_ref()).is_some() {
+    let found = stack::describe(&ctx.cfn, name).await?;
+    if gone(found.as_ref()).is_some() {
         return Ok(());
+    }
+    if found.is_some_and(|s| s.enable_termination_protection() == Some(true)) {
+        protect(clients, name, false).await?;
     }
     ctx.cfn
         .delete_stack()
@@ -176,4 +185,17 @@ async fn remove_stack(clients: &Clients, name: &str) -> anyhow::Result<()> {
     ctx.watch(name, gone).await?.context(format!(
         "stack {name} from an earlier demo is still being deleted"
     ))
+}
+
+/// Turns stack `name`'s termination protection on or off.
+pub async fn protect(clients: &Clients, name: &str, on: bool) -> anyhow::Result<()> {
+    clients
+        .cloudformation()
+        .update_termination_protection()
+        .stack_name(name)
+        .enable_termination_protection(on)
+        .send()
+        .await
+        .call_context(format!("UpdateTerminationProtection {name}"))?;
+    Ok(())
 }

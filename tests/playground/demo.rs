@@ -1,6 +1,6 @@
 //! `cpsf demo` as a newcomer runs it: a separate process, output not a
-//! terminal (plain progress lines), exit code 0 only if all three runs did
-//! what they should.
+//! terminal (plain progress lines), exit code 0 only if every run (or
+//! step) did what it should.
 
 use crate::harness::*;
 use std::process::{Command, Output, Stdio};
@@ -169,4 +169,91 @@ fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
             "{row}"
         );
     }
+}
+
+/// `cpsf demo --environments`: one per-branch pipeline deploys three
+/// branches at once, lists them, tears one down through the pipeline, then
+/// prunes: a dry run that deletes nothing, and a prune that deletes the
+/// stale environment and leaves the protected one. Both emulators.
+#[test]
+fn the_demo_deploys_lists_tears_down_and_prunes_branch_environments() {
+    let output = demo_with(&["--environments"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // Three environments, each its own stack, tagged with its name.
+    for (branch, environment) in [
+        ("feature/login", "feature-login"),
+        ("feature/search", "feature-search"),
+        ("fix/typo-42", "fix-typo-42"),
+    ] {
+        let created =
+            format!("{branch} → cpsf-demo-app-{environment} (cpsf:environment={environment}): ");
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&created))
+            .unwrap_or_else(|| panic!("no '{created}' in {stdout}"));
+        assert!(
+            line.contains("succeeded: created") && line.ends_with("[ok]"),
+            "{line}"
+        );
+        // The list table names each with its stack and pipeline.
+        assert!(
+            stdout.lines().any(|l| l.starts_with(environment)
+                && l.contains(&format!("cpsf-demo-app-{environment}"))
+                && l.contains("cpsf-demo-branches")),
+            "no list row for {environment} in {stdout}"
+        );
+    }
+    // All three at once, followed live (plain lines: not a terminal).
+    assert!(
+        stdout.contains("deploy feature-login InProgress · feature-search InProgress"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("deploy — 3 of 3 Succeeded in"), "{stdout}");
+    assert!(stdout.contains("ENVIRONMENT     STACK"), "{stdout}");
+    assert!(
+        stdout.contains("$ cpsf environments list --stack-prefix cpsf-demo-"),
+        "{stdout}"
+    );
+    // The teardown, by the pipeline's operation variable.
+    assert!(
+        stdout.contains("name=branch,value=feature/login name=operation,value=delete"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "succeeded: environment feature-login deleted (stack cpsf-demo-app-feature-login); \
+             cpsf-demo-app-feature-login is gone, the other two are not [ok]"
+        ),
+        "{stdout}"
+    );
+    // The dry run names what would go and deletes nothing.
+    assert!(stdout.contains("--older-than 1d --as-of "), "{stdout}");
+    assert!(
+        stdout.contains("2 selected of 2 environment(s): 0 deleted, 0 failed (dry run)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nothing deleted, feature-search kept by its protection [ok]"),
+        "{stdout}"
+    );
+    // The prune deletes the stale one and leaves the protected one.
+    let pruned = stdout
+        .lines()
+        .find(|l| l.starts_with("fix-typo-42") && l.contains("deleted"))
+        .unwrap_or_else(|| panic!("no prune row in {stdout}"));
+    assert!(pruned.contains("cpsf-demo-app-fix-typo-42"), "{pruned}");
+    assert!(
+        stdout.contains("2 selected of 2 environment(s): 1 deleted, 0 failed\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fix-typo-42 deleted, feature-search kept by its protection [ok]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("5 of 5 steps did what they should."),
+        "{stdout}"
+    );
 }
