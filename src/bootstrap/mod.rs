@@ -59,6 +59,7 @@ pub async fn run(
             "uploading the definition to s3://{}/{key}",
             options.definition_bucket
         ))?;
+    let template_url = upload_template(clients, &options.definition_bucket).await?;
     let mut given = vec![
         (
             "DefinitionBucket".to_string(),
@@ -97,7 +98,7 @@ pub async fn run(
         let updated = cfn
             .update_stack()
             .stack_name(&options.stack_name)
-            .template_body(TEMPLATE)
+            .template_url(&template_url)
             .set_parameters(Some(parameters))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
@@ -116,7 +117,7 @@ pub async fn run(
         let created = cfn
             .create_stack()
             .stack_name(&options.stack_name)
-            .template_body(TEMPLATE)
+            .template_url(&template_url)
             .set_parameters(Some(parameters))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
@@ -132,6 +133,32 @@ pub async fn run(
     }
     wait(clients, &options.stack_name, started).await?;
     outputs(clients, &options.stack_name).await
+}
+
+/// Uploads bootstrap/cpsf.yaml next to the definition, under a key derived
+/// from its content, and returns its URL. The template is sent by URL
+/// because it is over the 51,200 bytes CreateStack and UpdateStack take
+/// inline as TemplateBody (CloudFormation API reference, CreateStack:
+/// TemplateBody "Maximum length of 51,200"; by TemplateURL a template may
+/// be 1 MB); CloudFormation reads it with the caller's permissions, which
+/// just wrote it.
+async fn upload_template(clients: &Clients, bucket: &str) -> anyhow::Result<String> {
+    let key = format!(
+        "cpsf/cpsf-{:016x}.yaml",
+        crate::tasks::input::fnv1a(TEMPLATE)
+    );
+    clients
+        .s3()
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(TEMPLATE.as_bytes().to_vec().into())
+        .send()
+        .await
+        .call_context(format!("uploading the template to s3://{bucket}/{key}"))?;
+    crate::tasks::template::template_url(&clients.region(), bucket, &key)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// CloudFormation does not know some of the template's resource types.

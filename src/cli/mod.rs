@@ -254,7 +254,8 @@ fn parse_handler(name: &str) -> Result<crate::tasks::Handler, String> {
 
 #[derive(Args)]
 struct BootstrapArgs {
-    /// An S3 bucket for the state machine's definition.
+    /// An S3 bucket for the state machine's definition and the template
+    /// (over CloudFormation's 51,200 inline bytes, so sent by URL).
     #[arg(long)]
     definition_bucket: String,
     /// The CloudFormation stack to create or update.
