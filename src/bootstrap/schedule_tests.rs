@@ -188,15 +188,7 @@ fn the_prune_command_carries_the_age_and_the_prefix() {
 fn the_prune_role_may_only_read_stacks_and_delete_prefixed_ones() {
     let role = resource("PruneRole");
     let text = uncommented("PruneRole");
-    assert_eq!(text.matches("Principal:").count(), 1, "{text}");
-    assert!(
-        text.contains("Principal: {Service: ecs-tasks.amazonaws.com}"),
-        "{text}"
-    );
-    assert!(
-        text.contains("aws:SourceAccount: !Ref AWS::AccountId"),
-        "{text}"
-    );
+    assumed_only_by("PruneRole", "ecs-tasks.amazonaws.com");
     let policies = role.iter().position(|l| l.trim() == "Policies:").unwrap();
     let mut actions = actions_in(&role[policies..]);
     actions.sort();
@@ -262,15 +254,7 @@ fn the_prune_role_may_only_read_stacks_and_delete_prefixed_ones() {
 fn the_scheduler_may_only_run_the_prune_task_and_pass_its_two_roles() {
     let role = resource("PruneSchedulerRole");
     let text = uncommented("PruneSchedulerRole");
-    assert_eq!(text.matches("Principal:").count(), 1, "{text}");
-    assert!(
-        text.contains("Principal: {Service: scheduler.amazonaws.com}"),
-        "{text}"
-    );
-    assert!(
-        text.contains("aws:SourceAccount: !Ref AWS::AccountId"),
-        "{text}"
-    );
+    assumed_only_by("PruneSchedulerRole", "scheduler.amazonaws.com");
     let policies = role.iter().position(|l| l.trim() == "Policies:").unwrap();
     let mut actions = actions_in(&role[policies..]);
     actions.sort();
@@ -398,4 +382,18 @@ fn the_prune_role_grants_only_what_the_prune_calls() {
             calls.join(" or ")
         );
     }
+}
+
+/// Only `service`, on behalf of this account, may assume `role`.
+fn assumed_only_by(role: &str, service: &str) {
+    let text = uncommented(role);
+    assert_eq!(text.matches("Principal:").count(), 1, "{text}");
+    assert!(
+        text.contains(&format!("Principal: {{Service: {service}}}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("aws:SourceAccount: !Ref AWS::AccountId"),
+        "{text}"
+    );
 }

@@ -6,28 +6,17 @@ polled, acknowledged and answered) and a CloudFormation deploy, then
 prints "ok". tests/playground/local_up.rs runs it on each emulator.
 """
 import io
-import sys
-import time
 import zipfile
 
 import botocore.config
 import botocore.session
+from waiting import wait
 
 session = botocore.session.get_session()
 path_style = botocore.config.Config(s3={"addressing_style": "path"})
 s3 = session.create_client("s3", config=path_style)
 codepipeline = session.create_client("codepipeline")
 cloudformation = session.create_client("cloudformation")
-
-
-def wait(what, check, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    sys.exit(f"timed out waiting for {what}")
 
 
 source = io.BytesIO()

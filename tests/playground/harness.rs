@@ -452,6 +452,34 @@ pub fn cpsf(env: &LocalEnv) -> std::process::Command {
     command
 }
 
+/// Runs tests/data/`script` with MiniStack's venv Python (it has boto3),
+/// with nothing in its environment but `vars` and HOME, and asserts it
+/// printed "ok".
+pub async fn python_says_ok(script: &str, vars: impl IntoIterator<Item = (String, String)>) {
+    let python = cpsf::local::child::tools_dir()
+        .expect("a tools folder (scripts/setup)")
+        .join("ministack/bin/python");
+    let mut command = std::process::Command::new(python);
+    command
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data")
+                .join(script),
+        )
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .envs(vars);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Whether `cpsf local up` has written the whole env file: six variables,
 /// the approvals' three, and on MiniStack the execution events queue.
 pub fn env_file_complete(text: &str) -> bool {

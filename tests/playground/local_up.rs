@@ -110,33 +110,13 @@ async fn a_client_of_the_env_file_runs_a_pipeline_end_to_end() {
 #[tokio::test]
 async fn the_python_sdk_with_the_env_file_runs_a_job_and_a_deploy() {
     let up = local_up("python").await;
-    let python = cpsf::local::child::tools_dir()
-        .unwrap()
-        .join("ministack/bin/python");
     let text = std::fs::read_to_string(&up.env_file).unwrap();
-    let mut command = Command::new(python);
-    command
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/env_file_client.py"
-        ))
-        .env_clear()
-        .env("HOME", std::env::temp_dir());
-    for (name, value) in text
+    let vars = text
         .lines()
         .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-    {
-        command.env(name, value);
-    }
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "ok\n",
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect::<Vec<_>>();
+    python_says_ok("env_file_client.py", vars).await;
 }
 
 #[tokio::test]

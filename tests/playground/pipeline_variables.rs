@@ -2,14 +2,13 @@
 //! and a user see them: pipeline-level variables with defaults and
 //! overrides, an earlier action's namespaced output variables, and the
 //! references AWS refuses (user guide, "Variables reference"). Driven with
-//! the Rust SDK here and with boto3 (`pipeline_variables.py`).
+//! the Rust SDK here and with boto3 (`tests/data/pipeline_variables.py`).
 
 use crate::harness::*;
 use aws_sdk_codepipeline::types::{
     ActionDeclaration, ActionExecutionStatus, PipelineDeclaration, PipelineExecutionStatus,
     PipelineType, PipelineVariable, PipelineVariableDeclaration,
 };
-use std::process::Command;
 
 /// The deploy action's `Input`: both kinds of reference, and text around.
 const INPUT: &str =
@@ -122,17 +121,7 @@ async fn a_job_receives_defaults_overrides_and_the_sources_variables_resolved() 
         .collect();
     assert_eq!(resolved, vec![("branch", "main"), ("team", "blue")]);
 
-    let details =
-        h.cp.list_action_executions()
-            .pipeline_name("app")
-            .send()
-            .await
-            .unwrap();
-    let deploy = details
-        .action_execution_details()
-        .iter()
-        .find(|d| d.action_name() == Some("Deploy"))
-        .unwrap();
+    let deploy = h.action_detail("app", "Deploy").await.unwrap();
     let input = deploy.input().unwrap();
     assert_eq!(
         input.configuration().unwrap()["Input"],
@@ -140,11 +129,7 @@ async fn a_job_receives_defaults_overrides_and_the_sources_variables_resolved() 
         "as declared"
     );
     assert_eq!(input.resolved_configuration().unwrap()["Team"], "blue");
-    let source = details
-        .action_execution_details()
-        .iter()
-        .find(|d| d.action_name() == Some("Source"))
-        .unwrap();
+    let source = h.action_detail("app", "Source").await.unwrap();
     let outputs = source.output().unwrap().output_variables().unwrap();
     assert_eq!(outputs["ETag"], e_tag.trim_matches('"'));
 }
@@ -263,17 +248,7 @@ async fn a_later_action_gets_an_earlier_ones_outputs_and_fails_on_a_key_it_lacks
     h.wait_for_status("app", &id, PipelineExecutionStatus::Failed)
         .await;
     assert!(h.poll_once(None).await.is_none(), "no job for Second");
-    let details =
-        h.cp.list_action_executions()
-            .pipeline_name("app")
-            .send()
-            .await
-            .unwrap();
-    let second = details
-        .action_execution_details()
-        .iter()
-        .find(|d| d.action_name() == Some("Second"))
-        .unwrap();
+    let second = h.action_detail("app", "Second").await.unwrap();
     assert_eq!(second.status(), Some(&ActionExecutionStatus::Failed));
     let error = second
         .output()
@@ -297,28 +272,16 @@ async fn a_later_action_gets_an_earlier_ones_outputs_and_fails_on_a_key_it_lacks
 #[tokio::test]
 async fn boto3_sees_the_same_variables() {
     let h = Harness::start().await;
-    let python = cpsf::local::child::tools_dir()
-        .expect("a tools folder (scripts/setup)")
-        .join("ministack/bin/python");
-    let mut command = Command::new(python);
-    command
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/playground/pipeline_variables.py"
-        ))
-        .env_clear()
-        .env("HOME", std::env::temp_dir())
-        .env("SOURCE_BUCKET", SOURCE_BUCKET)
-        .env("SOURCE_KEY", SOURCE_KEY)
-        .env("ARTIFACT_BUCKET", ARTIFACT_BUCKET)
-        .envs(h.env.vars());
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "ok\n",
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let vars = [
+        ("SOURCE_BUCKET", SOURCE_BUCKET),
+        ("SOURCE_KEY", SOURCE_KEY),
+        ("ARTIFACT_BUCKET", ARTIFACT_BUCKET),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    python_says_ok(
+        "pipeline_variables.py",
+        vars.into_iter()
+            .chain(h.env.vars().into_iter().map(|(k, v)| (k.to_string(), v))),
+    )
+    .await;
 }

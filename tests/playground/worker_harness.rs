@@ -234,6 +234,15 @@ impl Harness {
         &self,
         pipeline: &str,
     ) -> Option<aws_sdk_codepipeline::types::ActionExecutionDetail> {
+        self.action_detail(pipeline, "Deploy").await
+    }
+
+    /// The newest execution of the action `action` of `pipeline`, if any.
+    pub async fn action_detail(
+        &self,
+        pipeline: &str,
+        action: &str,
+    ) -> Option<aws_sdk_codepipeline::types::ActionExecutionDetail> {
         let details = self
             .cp
             .list_action_executions()
@@ -244,7 +253,7 @@ impl Harness {
         details
             .action_execution_details()
             .iter()
-            .find(|d| d.action_name() == Some("Deploy"))
+            .find(|d| d.action_name() == Some(action))
             .cloned()
     }
 
