@@ -468,6 +468,8 @@ pub async fn python_says_ok(script: &str, vars: impl IntoIterator<Item = (String
         )
         .env_clear()
         .env("HOME", std::env::temp_dir())
+        // No __pycache__ left in the checkout by the shared module.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .envs(vars);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
