@@ -4,8 +4,8 @@
 
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
-    InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType, PipelineVariableDeclaration,
-    StageDeclaration,
+    ExecutionMode, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType,
+    PipelineVariableDeclaration, StageDeclaration,
 };
 
 pub struct PipelineSpec<'a> {
@@ -60,10 +60,10 @@ pub fn declare(spec: &PipelineSpec) -> PipelineDeclaration {
         .expect("all fields set")
 }
 
-/// One pipeline for every branch (issue 19): a V2 pipeline with the
-/// variables `branch` (which environment; default `main`) and `operation`
-/// (`deploy`, or `delete` to tear the environment down), which
-/// StartPipelineExecution overrides (CodePipeline user guide, "Variables
+/// One pipeline for every branch (issue 19): a V2 pipeline in PARALLEL
+/// execution mode with the variables `branch` (which environment; default
+/// `main`) and `operation` (`deploy`, or `delete` to tear the environment
+/// down), which StartPipelineExecution overrides (CodePipeline user guide, "Variables
 /// reference": pipeline-level variables). The Deploy action's `Input`
 /// must refer to them, e.g. [`branch_input`].
 pub fn per_branch(mut pipeline: PipelineDeclaration) -> PipelineDeclaration {
@@ -76,6 +76,11 @@ pub fn per_branch(mut pipeline: PipelineDeclaration) -> PipelineDeclaration {
             .expect("name set")
     };
     pipeline.pipeline_type = Some(PipelineType::V2);
+    // Branches are independent: in the default SUPERSEDED mode a newer
+    // branch's run would replace an older one waiting between stages
+    // (CodePipeline user guide, "Set or change the pipeline execution
+    // mode"; PARALLEL needs a V2 pipeline).
+    pipeline.execution_mode = Some(ExecutionMode::Parallel);
     pipeline.variables = Some(vec![
         variable("branch", "main", "the environment to deploy or tear down"),
         variable(

@@ -102,10 +102,7 @@ async fn declare(
         ("InputType", "Literal"),
         ("Input", input.as_str()),
     ];
-    let mut pipeline = crate::pipeline::per_branch(setup::pipeline(PIPELINE, &configuration));
-    // In AWS, the default SUPERSEDED mode would let a newer branch's run
-    // replace an older one waiting for the Deploy stage.
-    pipeline.execution_mode = Some(aws_sdk_codepipeline::types::ExecutionMode::Parallel);
+    let pipeline = crate::pipeline::per_branch(setup::pipeline(PIPELINE, &configuration));
     setup::create_or_update_pipeline(clients, pipeline).await?;
     for branch in branches {
         setup::remove_stack(clients, &branch.stack).await?;
