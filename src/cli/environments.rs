@@ -110,11 +110,9 @@ async fn prune(args: PruneArgs) -> Result<()> {
         now: place.as_of.unwrap_or_else(SystemTime::now),
     };
     let pruner = Pruner {
-        clients,
-        stack_prefix: place.stack_prefix.clone(),
         parallel: args.parallel as usize,
-        wait_cap: args.wait_cap,
         delete: args.yes,
+        ..Pruner::new(&sdk, clients, place.stack_prefix.clone(), args.wait_cap)
     };
     let json = place.json;
     let progress = |line: String| {

@@ -219,11 +219,13 @@ async fn prune(clients: &Clients, branches: &[Branch], delete: bool) -> anyhow::
     ));
     let (clients_by_region, listed) = gather(clients).await?;
     let pruner = Pruner {
-        clients: clients_by_region,
-        stack_prefix: Some(STACK_PREFIX.into()),
-        parallel: 4,
-        wait_cap: Duration::from_secs(120),
         delete,
+        ..Pruner::new(
+            &clients.sdk,
+            clients_by_region,
+            Some(STACK_PREFIX.into()),
+            Duration::from_secs(120),
+        )
     };
     let criteria = Criteria {
         older_than: Some(humantime::parse_duration(OLDER_THAN)?),

@@ -5,8 +5,8 @@
 
 use super::listing::Listed;
 use super::select::{self, Criteria, Pick};
-use super::teardown::{self, Found, Next};
-use crate::tasks::stack;
+use super::teardown::{BUSY, NOT_AN_ENVIRONMENT, PROTECTED};
+use crate::tasks::{TaskContext, check_teardown, delete_environment, wait_teardown};
 use aws_sdk_cloudformation::Client;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -53,18 +53,46 @@ impl Outcome {
 }
 
 pub struct Pruner {
-    /// CloudFormation by region.
-    pub clients: BTreeMap<String, Client>,
-    pub stack_prefix: Option<String>,
+    /// Where each region's environments are judged, deleted and waited on:
+    /// the teardown's own steps (`tasks::check_teardown::judge`,
+    /// `delete_environment::delete`, `wait_teardown::until_gone`), with the
+    /// stack prefix and the longest wait for one delete.
+    pub contexts: BTreeMap<String, TaskContext>,
     /// How many deletes run at once.
     pub parallel: usize,
-    /// The longest wait for one delete.
-    pub wait_cap: Duration,
     /// False: a dry run, which says what would go and deletes nothing.
     pub delete: bool,
 }
 
 impl Pruner {
+    /// A pruner over `clients` (CloudFormation by region, as
+    /// `listing::gather` made them), deleting only under `stack_prefix`
+    /// and waiting up to `wait_cap` for each delete.
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        clients: BTreeMap<String, Client>,
+        stack_prefix: Option<String>,
+        wait_cap: Duration,
+    ) -> Self {
+        let base = crate::aws::Clients::new(sdk);
+        let contexts = clients
+            .into_iter()
+            .map(|(region, cfn)| {
+                let ctx = TaskContext {
+                    cfn,
+                    stack_prefix: stack_prefix.clone(),
+                    ..TaskContext::new(&base, None, wait_cap)
+                };
+                (region, ctx)
+            })
+            .collect();
+        Pruner {
+            contexts,
+            parallel: 4,
+            delete: false,
+        }
+    }
+
     /// Selects from `listed` by `criteria` and deletes (or, in a dry run,
     /// names) what is selected; the spared are in the answer as skipped.
     pub async fn prune(
@@ -118,8 +146,8 @@ impl Pruner {
                     listed.region
                 );
                 progress(format!("{label}: deleting"));
-                let result = match self.clients.get(&listed.region) {
-                    Some(cfn) => self.prune_one(cfn, listed).await,
+                let result = match self.contexts.get(&listed.region) {
+                    Some(ctx) => prune_one(ctx, listed).await,
                     None => Err(format!("no client for region {}", listed.region)),
                 };
                 let result = result.unwrap_or_else(|e| format!("failed: {e}"));
@@ -131,76 +159,31 @@ impl Pruner {
             .collect()
             .await
     }
+}
 
-    /// One environment: described afresh and judged by the teardown rule
-    /// (its tag, the prefix, termination protection, no other operation),
-    /// deleted by its unique id, waited on.
-    async fn prune_one(&self, cfn: &Client, listed: &Listed) -> Result<String, String> {
-        let found = stack::describe(cfn, &listed.stack_id)
-            .await
-            .map_err(|e| e.cause)?;
-        let stamp = found.as_ref().and_then(super::tags::of_stack);
-        let facts = found
-            .as_ref()
-            .map(|s| Found::of(&listed.stack_name, s, stamp.as_ref()));
-        match teardown::decide(
-            &listed.environment,
-            self.stack_prefix.as_deref(),
-            facts.as_ref(),
-        ) {
-            Ok(Next::Gone) => return Ok("already gone".into()),
-            Ok(Next::Delete) => {}
-            Err(refused) => return Ok(format!("skipped: {}", refused.why)),
+/// One environment, as its teardown goes: described afresh and judged by
+/// the teardown rule (its tag, the prefix, termination protection, no
+/// other operation), deleted by its unique id, waited on.
+async fn prune_one(ctx: &TaskContext, listed: &Listed) -> Result<String, String> {
+    let judged = check_teardown::judge(ctx, &listed.environment, &listed.stack_name).await;
+    let stack = match judged {
+        Ok(Some(stack)) => stack,
+        Ok(None) => return Ok("already gone".into()),
+        Err(refused) if [NOT_AN_ENVIRONMENT, PROTECTED, BUSY].contains(&refused.name) => {
+            return Ok(format!("skipped: {}", refused.cause));
         }
-        let started_at = crate::tasks::epoch_now();
-        cfn.delete_stack()
-            .stack_name(&listed.stack_id)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "DeleteStack: {}",
-                    aws_sdk_cloudformation::error::DisplayErrorContext(e)
-                )
-            })?;
-        self.wait_gone(cfn, listed, started_at).await
-    }
-
-    async fn wait_gone(
-        &self,
-        cfn: &Client,
-        listed: &Listed,
-        started_at: f64,
-    ) -> Result<String, String> {
-        let deadline = Instant::now() + self.wait_cap;
-        let mut pause = Duration::from_millis(500);
-        while Instant::now() < deadline {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(10));
-            // A throttled or failed describe is asked again next round.
-            let Ok(found) = stack::describe(cfn, &listed.stack_id).await else {
-                continue;
-            };
-            match found
-                .as_ref()
-                .and_then(|s| s.stack_status())
-                .map(|s| s.as_str())
-            {
-                None | Some("DELETE_COMPLETE") => return Ok("deleted".into()),
-                Some("DELETE_FAILED") => {
-                    let reason = stack::first_failure(cfn, &listed.stack_name, started_at)
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| "no failed resource event was found".into());
-                    return Err(format!("DELETE_FAILED: {reason}"));
-                }
-                Some(_) => {}
-            }
-        }
-        Err(format!(
+        Err(e) => return Err(e.cause),
+    };
+    let id = stack.stack_id().unwrap_or(&listed.stack_name);
+    let since = delete_environment::delete(ctx, id, None, None)
+        .await
+        .map_err(|e| e.cause)?;
+    match wait_teardown::until_gone(ctx, id, &listed.stack_name, since).await {
+        Ok(Some(())) => Ok("deleted".into()),
+        Ok(None) => Err(format!(
             "still deleting after {}; it goes on in CloudFormation",
-            humantime::format_duration(self.wait_cap)
-        ))
+            humantime::format_duration(ctx.wait_cap)
+        )),
+        Err(e) => Err(e.cause),
     }
 }

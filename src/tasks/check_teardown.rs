@@ -9,6 +9,7 @@ use super::input::TaskInput;
 use super::stack;
 use crate::environments::spec::Operation;
 use crate::environments::{tags, teardown};
+use aws_sdk_cloudformation::types::Stack;
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
@@ -21,28 +22,39 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
             )
         })?;
     let name = &input.deploy.stack_name;
+    Ok(match judge(ctx, &environment.name, name).await? {
+        None => json!({
+            "next": "gone",
+            "result": result(name, &environment.name, None, "was already gone"),
+        }),
+        Some(stack) => json!({
+            "next": "delete",
+            "stackId": stack.stack_id(),
+            "stackStatus": stack.stack_status().map(|s| s.as_str()),
+        }),
+    })
+}
+
+/// Stack `name` as CloudFormation describes it now, judged by the
+/// teardown rule for environment `environment` under the context's stack
+/// prefix: the stack to delete, None when it is gone, or the refusal
+/// (`teardown::NOT_AN_ENVIRONMENT`, `PROTECTED`, `BUSY`). `cpsf
+/// environments prune` judges each stack with it just before its delete.
+pub async fn judge(
+    ctx: &TaskContext,
+    environment: &str,
+    name: &str,
+) -> Result<Option<Stack>, TaskError> {
     let found = stack::describe(&ctx.cfn, name).await?;
     let stamp = found.as_ref().and_then(tags::of_stack);
     let facts = found
         .as_ref()
         .map(|s| teardown::Found::of(name, s, stamp.as_ref()));
-    let next = teardown::decide(
-        &environment.name,
-        ctx.stack_prefix.as_deref(),
-        facts.as_ref(),
-    )
-    .map_err(|refused| TaskError::new(refused.error, refused.why))?;
-    Ok(match next {
-        teardown::Next::Gone => json!({
-            "next": "gone",
-            "result": result(name, &environment.name, None, "was already gone"),
-        }),
-        teardown::Next::Delete => json!({
-            "next": "delete",
-            "stackId": found.as_ref().and_then(|s| s.stack_id()),
-            "stackStatus": facts.map(|f| f.status),
-        }),
-    })
+    match teardown::decide(environment, ctx.stack_prefix.as_deref(), facts.as_ref()) {
+        Ok(teardown::Next::Gone) => Ok(None),
+        Ok(teardown::Next::Delete) => Ok(found),
+        Err(refused) => Err(TaskError::new(refused.error, refused.why)),
+    }
 }
 
 /// The execution's output for a teardown, in the shape of a deploy's

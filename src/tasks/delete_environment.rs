@@ -16,18 +16,30 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         .and_then(|c| c.stack_id.clone())
         .unwrap_or_else(|| input.deploy.stack_name.clone());
     lease.confirm("deleting the environment's stack").await?;
+    let token = input.token("teardown");
+    let started_at = delete(ctx, &stack, input.deploy.role_arn.clone(), Some(token)).await?;
+    Ok(json!({"startedAt": started_at, "stackId": stack}))
+}
+
+/// Starts deleting stack `stack` (its unique id); returns when, in epoch
+/// seconds. DeleteStack is idempotent by ClientRequestToken; without a
+/// RoleARN CloudFormation uses the role the stack was deployed with
+/// (CloudFormation API reference, DeleteStack). A protected stack fails
+/// here with AWS's own ValidationError: never turned off.
+pub async fn delete(
+    ctx: &TaskContext,
+    stack: &str,
+    role_arn: Option<String>,
+    token: Option<String>,
+) -> Result<f64, TaskError> {
     let started_at = super::epoch_now();
-    // DeleteStack is idempotent by ClientRequestToken; without a RoleARN
-    // CloudFormation uses the role the stack was deployed with
-    // (CloudFormation API reference, DeleteStack). A protected stack fails
-    // here with AWS's own ValidationError: never turned off.
     ctx.cfn
         .delete_stack()
-        .stack_name(&stack)
-        .set_role_arn(input.deploy.role_arn.clone())
-        .client_request_token(input.token("teardown"))
+        .stack_name(stack)
+        .set_role_arn(role_arn)
+        .set_client_request_token(token)
         .send()
         .await
         .map_err(|e| TaskError::from_sdk("DeleteStack", e))?;
-    Ok(json!({"startedAt": started_at, "stackId": stack}))
+    Ok(started_at)
 }

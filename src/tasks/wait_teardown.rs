@@ -21,34 +21,56 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         .as_ref()
         .and_then(|c| c.stack_id.clone())
         .unwrap_or_else(|| name.clone());
+    let gone = until_gone(ctx, &id, name, operation.started_at)
+        .await
+        .map_err(|mut e| {
+            e.cause = format!("environment {environment}: {}", e.cause);
+            e
+        })?;
+    Ok(match gone {
+        None => json!({"gone": false}),
+        Some(()) => json!({
+            "gone": true,
+            "result": super::check_teardown::result(name, &environment, Some(&id), "deleted"),
+        }),
+    })
+}
+
+/// Waits until stack `id` (named `name`, its delete started at `since`,
+/// epoch seconds) is deleted: `Some(())` once it is, None when the wait cap
+/// passes first, `Cpsf.StackFailed` naming the resource that would not go
+/// when the delete failed. `cpsf environments prune` waits with it too.
+pub async fn until_gone(
+    ctx: &TaskContext,
+    id: &str,
+    name: &str,
+    since: f64,
+) -> Result<Option<()>, TaskError> {
     // By id, a deleted stack is still described, as DELETE_COMPLETE; by
     // name it no longer exists (DescribeStacks, CloudFormation API
     // reference): both are gone.
     let ended = ctx
-        .watch(&id, |found| {
+        .watch(id, |found| {
             let status = found.and_then(|s| s.stack_status()).map(|s| s.as_str());
             match status {
-                None | Some("DELETE_COMPLETE") => Some(None),
-                Some("DELETE_FAILED") => Some(Some("DELETE_FAILED")),
+                None | Some("DELETE_COMPLETE") => Some(Ok(())),
+                Some("DELETE_FAILED") => Some(Err(())),
                 Some(_) => None,
             }
         })
         .await?;
     match ended {
-        None => Ok(json!({"gone": false})),
-        Some(None) => Ok(json!({
-            "gone": true,
-            "result": super::check_teardown::result(name, &environment, Some(&id), "deleted"),
-        })),
-        Some(Some(status)) => {
-            let reason = stack::first_failure(&ctx.cfn, name, operation.started_at)
+        None => Ok(None),
+        Some(Ok(())) => Ok(Some(())),
+        Some(Err(())) => {
+            let reason = stack::first_failure(&ctx.cfn, name, since)
                 .await?
                 .unwrap_or_else(|| "no failed resource event was found".into());
             Err(TaskError::new(
                 "Cpsf.StackFailed",
                 format!(
-                    "environment {environment}: stack {name} is {status}: {reason}. Fix what \
-                     holds the resource (e.g. empty the bucket), then tear it down again"
+                    "stack {name} is DELETE_FAILED: {reason}. Fix what holds the resource \
+                     (e.g. empty the bucket), then tear it down again"
                 ),
             ))
         }
