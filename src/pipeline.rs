@@ -104,6 +104,34 @@ pub fn branch_input(file: &str) -> String {
     .to_string()
 }
 
+/// Starts `pipeline` with these values of its variables; returns the
+/// pipeline execution's id.
+pub async fn start(
+    codepipeline: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    variables: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    use crate::aws::CallContext;
+    let variables = variables
+        .iter()
+        .map(|(name, value)| {
+            aws_sdk_codepipeline::types::PipelineVariable::builder()
+                .name(*name)
+                .value(*value)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(codepipeline
+        .start_pipeline_execution()
+        .name(pipeline)
+        .set_variables((!variables.is_empty()).then_some(variables))
+        .send()
+        .await
+        .call_context(format!("StartPipelineExecution {pipeline}"))?
+        .pipeline_execution_id
+        .unwrap_or_default())
+}
+
 /// The S3 source action (change detection off) reading `bucket`/`key` into
 /// the `SourceOutput` artifact.
 pub fn s3_source(bucket: &str, key: &str) -> ActionDeclaration {

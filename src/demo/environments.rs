@@ -11,7 +11,7 @@
 
 use super::setup::{self, STACK_PREFIX};
 use super::watch::{self, Display, Snapshot};
-use super::{APP_TEMPLATE, action_summary, deploy_action, put_source, start};
+use super::{APP_TEMPLATE, action_summary, deploy_action, put_source};
 use crate::aws::Clients;
 use crate::environments::listing::{self, Listed};
 use crate::environments::prune::{self, Outcome, Pruner};
@@ -118,7 +118,10 @@ async fn deploy_all(clients: &Clients, branches: &[Branch]) -> anyhow::Result<bo
     let mut ids = Vec::new();
     for branch in branches {
         command(&start_command(branch, ""));
-        ids.push(start(clients, PIPELINE, &[("branch", branch.name)]).await?);
+        ids.push(
+            crate::pipeline::start(&clients.codepipeline, PIPELINE, &[("branch", branch.name)])
+                .await?,
+        );
     }
     let ends = follow(clients, "deploy", branches, &ids).await;
     let mut all_ok = true;
@@ -174,7 +177,7 @@ async fn tear_down(clients: &Clients, branches: &[Branch]) -> anyhow::Result<boo
     );
     command(&start_command(branch, " name=operation,value=delete"));
     let variables = [("branch", branch.name), ("operation", "delete")];
-    let id = start(clients, PIPELINE, &variables).await?;
+    let id = crate::pipeline::start(&clients.codepipeline, PIPELINE, &variables).await?;
     let end = follow(
         clients,
         "teardown",

@@ -357,7 +357,7 @@ fn action_summary(deploy: Option<&aws_sdk_codepipeline::types::ActionExecutionDe
 /// starts it; returns the pipeline execution's id.
 async fn start_with(clients: &Clients, deploy: &Value, template: &str) -> anyhow::Result<String> {
     put_source(clients, deploy, template).await?;
-    start(clients, PIPELINE, &[]).await
+    crate::pipeline::start(&clients.codepipeline, PIPELINE, &[]).await
 }
 
 /// Puts the app with `deploy` and `template` as the demo's pipelines'
@@ -374,34 +374,6 @@ async fn put_source(clients: &Clients, deploy: &Value, template: &str) -> anyhow
         .await
         .call_context(format!("PutObject {SOURCE_BUCKET}/{SOURCE_KEY}"))?;
     Ok(())
-}
-
-/// Starts `pipeline` with these values of its variables; returns the
-/// pipeline execution's id.
-async fn start(
-    clients: &Clients,
-    pipeline: &str,
-    variables: &[(&str, &str)],
-) -> anyhow::Result<String> {
-    let variables = variables
-        .iter()
-        .map(|(name, value)| {
-            aws_sdk_codepipeline::types::PipelineVariable::builder()
-                .name(*name)
-                .value(*value)
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(clients
-        .codepipeline
-        .start_pipeline_execution()
-        .name(pipeline)
-        .set_variables((!variables.is_empty()).then_some(variables))
-        .send()
-        .await
-        .call_context(format!("StartPipelineExecution {pipeline}"))?
-        .pipeline_execution_id
-        .unwrap_or_default())
 }
 
 /// The whole history of execution `arn` (what could be read of it).

@@ -5,6 +5,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use aws_sdk_cloudformation::types::Stack;
+use cpsf::pipeline::start;
 use serde_json::json;
 
 /// The environments' stacks are `cpsf-env-app-<environment>`: under the
@@ -295,24 +296,9 @@ async fn pipeline_variables_name_the_environment_and_the_operation() {
     let deploy = serde_json::to_string(&app.deploy).unwrap();
     h.put_source_zip(&[("deploy.json", &deploy), ("template.yaml", &app.template)])
         .await;
-    let start = |variables: &[(&str, &str)]| {
-        let mut call = h.cp.start_pipeline_execution().name("branches");
-        for (name, value) in variables {
-            call = call.variables(
-                aws_sdk_codepipeline::types::PipelineVariable::builder()
-                    .name(*name)
-                    .value(*value)
-                    .build()
-                    .unwrap(),
-            );
-        }
-        call.send()
-    };
     for branch in ["feature/Login", "feature/Search"] {
-        let id = start(&[("branch", branch)])
+        let id = start(&h.cp, "branches", &[("branch", branch)])
             .await
-            .unwrap()
-            .pipeline_execution_id
             .unwrap();
         let status = h.wait_until_done("branches", &id).await;
         assert_eq!(
@@ -329,14 +315,11 @@ async fn pipeline_variables_name_the_environment_and_the_operation() {
     assert_eq!(tag(&login, "cpsf:pipeline"), Some("branches"));
     assert!(h.stack(&format!("{STACK}-feature-search")).await.is_some());
     // The default branch, then a teardown by variable.
-    let id = start(&[]).await.unwrap().pipeline_execution_id.unwrap();
+    let id = start(&h.cp, "branches", &[]).await.unwrap();
     assert_eq!(h.wait_until_done("branches", &id).await, "Succeeded");
     assert!(h.stack(&format!("{STACK}-main")).await.is_some());
-    let id = start(&[("branch", "feature/Login"), ("operation", "delete")])
-        .await
-        .unwrap()
-        .pipeline_execution_id
-        .unwrap();
+    let variables = [("branch", "feature/Login"), ("operation", "delete")];
+    let id = start(&h.cp, "branches", &variables).await.unwrap();
     assert_eq!(h.wait_until_done("branches", &id).await, "Succeeded");
     assert!(
         summary(&h.deploy_detail("branches").await).contains("environment feature-login deleted")

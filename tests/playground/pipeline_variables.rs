@@ -71,15 +71,9 @@ async fn a_job_receives_defaults_overrides_and_the_sources_variables_resolved() 
     assert_eq!(declared.variables()[0].default_value(), Some("main"));
     assert_eq!(declared.variables()[1].description(), Some("who deploys"));
 
-    let id =
-        h.cp.start_pipeline_execution()
-            .name("app")
-            .variables(variable("team", "blue"))
-            .send()
-            .await
-            .unwrap()
-            .pipeline_execution_id
-            .unwrap();
+    let id = cpsf::pipeline::start(&h.cp, "app", &[("team", "blue")])
+        .await
+        .unwrap();
     // A worker polling for team blue gets the job: queryParam matches the
     // resolved configuration.
     let job = h.poll_job_where(Some("blue")).await;
@@ -227,15 +221,9 @@ async fn a_later_action_gets_an_earlier_ones_outputs_and_fails_on_a_key_it_lacks
     first.namespace = Some("FirstOut".into());
     let second = deploy_with("Second", 2, "#{FirstOut.team}", "#{FirstOut.missing}");
     create(&h, variables_pipeline(vec![first, second])).await;
-    let id =
-        h.cp.start_pipeline_execution()
-            .name("app")
-            .variables(variable("team", "blue"))
-            .send()
-            .await
-            .unwrap()
-            .pipeline_execution_id
-            .unwrap();
+    let id = cpsf::pipeline::start(&h.cp, "app", &[("team", "blue")])
+        .await
+        .unwrap();
     let job = h.poll_job().await;
     assert_eq!(action_of(&job).name(), Some("First"));
     h.acknowledge(&job).await;
