@@ -343,12 +343,10 @@ async fn exists(clients: &Clients, name: &str) -> anyhow::Result<bool> {
 /// The stack's `cpsf:environment` tag, when the stack exists.
 async fn environment_tag(clients: &Clients, name: &str) -> anyhow::Result<Option<String>> {
     let found = live_stack(clients, name).await?;
-    Ok(found.and_then(|s| {
-        s.tags()
-            .iter()
-            .find(|t| t.key() == Some(tags::ENVIRONMENT))
-            .and_then(|t| t.value().map(str::to_string))
-    }))
+    Ok(found
+        .as_ref()
+        .and_then(tags::of_stack)
+        .map(|stamp| stamp.environment))
 }
 
 /// Whether every branch `which` picks still has its stack.
