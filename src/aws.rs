@@ -118,6 +118,13 @@ impl Clients {
     }
 }
 
+/// `sdk` (its credentials and endpoints) in another region.
+pub fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    sdk.to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build()
+}
+
 /// Names a failed AWS call in its error. An SDK error's own `Display` is
 /// only "service error"; the service's code and message are in its source
 /// chain, which the SDK's `DisplayErrorContext` prints on one line.

@@ -89,7 +89,7 @@ async fn regions(place: &Where) -> Result<(aws_config::SdkConfig, Vec<String>)> 
 async fn list(args: ListArgs) -> Result<()> {
     let place = &args.r#where;
     let (sdk, regions) = regions(place).await?;
-    let (_, listed) = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
+    let listed = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
     if place.json {
         println!("{}", serde_json::to_string_pretty(&listed)?);
     } else {
@@ -103,7 +103,7 @@ async fn list(args: ListArgs) -> Result<()> {
 async fn prune(args: PruneArgs) -> Result<()> {
     let place = &args.r#where;
     let (sdk, regions) = regions(place).await?;
-    let (clients, listed) = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
+    let listed = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
     let criteria = Criteria {
         older_than: args.older_than,
         matching: args.matching.as_deref().map(wildmatch::WildMatch::new),
@@ -112,7 +112,7 @@ async fn prune(args: PruneArgs) -> Result<()> {
     let pruner = Pruner {
         parallel: args.parallel as usize,
         delete: args.yes,
-        ..Pruner::new(&sdk, clients, place.stack_prefix.clone(), args.wait_cap)
+        ..Pruner::new(&sdk, &regions, place.stack_prefix.clone(), args.wait_cap)
     };
     let json = place.json;
     let progress = |line: String| {

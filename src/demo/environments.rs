@@ -150,7 +150,7 @@ async fn list(clients: &Clients, branches: &[Branch]) -> anyhow::Result<bool> {
     command(&format!(
         "cpsf environments list --stack-prefix {STACK_PREFIX}"
     ));
-    let (_, listed) = gather(clients).await?;
+    let listed = gather(clients).await?;
     print!("{}", table::environments(&listed, SystemTime::now()));
     let ours = |b: &Branch| {
         listed
@@ -220,12 +220,12 @@ async fn prune(clients: &Clients, branches: &[Branch], delete: bool) -> anyhow::
         "cpsf environments prune --stack-prefix {STACK_PREFIX} --older-than {OLDER_THAN} \
          --as-of {as_of}{yes}"
     ));
-    let (clients_by_region, listed) = gather(clients).await?;
+    let listed = gather(clients).await?;
     let pruner = Pruner {
         delete,
         ..Pruner::new(
             &clients.sdk,
-            clients_by_region,
+            &[region(clients)?],
             Some(STACK_PREFIX.into()),
             Duration::from_secs(120),
         )
@@ -318,14 +318,13 @@ fn progress(branch: &Branch, end: &Snapshot) -> String {
 
 /// Every environment under the demo's stack prefix in the playground's
 /// region, as `cpsf environments` gathers them.
-async fn gather(
-    clients: &Clients,
-) -> anyhow::Result<(
-    std::collections::BTreeMap<String, aws_sdk_cloudformation::Client>,
-    Vec<Listed>,
-)> {
-    let region = clients.sdk.region().context("no region")?.to_string();
-    listing::gather(&clients.sdk, &[region], Some(STACK_PREFIX)).await
+async fn gather(clients: &Clients) -> anyhow::Result<Vec<Listed>> {
+    listing::gather(&clients.sdk, &[region(clients)?], Some(STACK_PREFIX)).await
+}
+
+/// The playground's region.
+fn region(clients: &Clients) -> anyhow::Result<String> {
+    Ok(clients.sdk.region().context("no region")?.to_string())
 }
 
 /// Stack `name`, unless there is none (or only a deleted one).

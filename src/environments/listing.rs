@@ -6,7 +6,6 @@ use super::tags;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::Stack;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One environment's stack.
@@ -48,25 +47,19 @@ pub async fn list(cfn: &Client, region: &str, prefix: Option<&str>) -> anyhow::R
     Ok(listed)
 }
 
-/// CloudFormation in each of `regions` (the configuration's credentials),
-/// and every environment there.
+/// Every environment in each of `regions` (the configuration's
+/// credentials).
 pub async fn gather(
     sdk: &aws_config::SdkConfig,
     regions: &[String],
     prefix: Option<&str>,
-) -> anyhow::Result<(BTreeMap<String, Client>, Vec<Listed>)> {
-    let mut clients = BTreeMap::new();
+) -> anyhow::Result<Vec<Listed>> {
     let mut listed = Vec::new();
     for region in regions {
-        let config = sdk
-            .to_builder()
-            .region(aws_config::Region::new(region.clone()))
-            .build();
-        let cfn = Client::new(&config);
+        let cfn = Client::new(&crate::aws::in_region(sdk, region));
         listed.extend(list(&cfn, region, prefix).await?);
-        clients.insert(region.clone(), cfn);
     }
-    Ok((clients, listed))
+    Ok(listed)
 }
 
 /// One stack as an environment, or None when it is not one of cpsf's.

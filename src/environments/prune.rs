@@ -7,7 +7,6 @@ use super::listing::Listed;
 use super::select::{self, Criteria, Pick};
 use super::teardown::{BUSY, NOT_AN_ENVIRONMENT, PROTECTED};
 use crate::tasks::{TaskContext, check_teardown, delete_environment, wait_teardown};
-use aws_sdk_cloudformation::Client;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -65,25 +64,24 @@ pub struct Pruner {
 }
 
 impl Pruner {
-    /// A pruner over `clients` (CloudFormation by region, as
-    /// `listing::gather` made them), deleting only under `stack_prefix`
-    /// and waiting up to `wait_cap` for each delete.
+    /// A pruner in each of `regions` (the configuration's credentials),
+    /// deleting only under `stack_prefix` and waiting up to `wait_cap` for
+    /// each delete.
     pub fn new(
         sdk: &aws_config::SdkConfig,
-        clients: BTreeMap<String, Client>,
+        regions: &[String],
         stack_prefix: Option<String>,
         wait_cap: Duration,
     ) -> Self {
-        let base = crate::aws::Clients::new(sdk);
-        let contexts = clients
-            .into_iter()
-            .map(|(region, cfn)| {
+        let contexts = regions
+            .iter()
+            .map(|region| {
+                let clients = crate::aws::Clients::new(&crate::aws::in_region(sdk, region));
                 let ctx = TaskContext {
-                    cfn,
                     stack_prefix: stack_prefix.clone(),
-                    ..TaskContext::new(&base, None, wait_cap)
+                    ..TaskContext::new(&clients, None, wait_cap)
                 };
-                (region, ctx)
+                (region.clone(), ctx)
             })
             .collect();
         Pruner {
@@ -179,8 +177,8 @@ async fn prune_one(ctx: &TaskContext, listed: &Listed) -> Result<String, String>
         .await
         .map_err(|e| e.cause)?;
     match wait_teardown::until_gone(ctx, id, &listed.stack_name, since).await {
-        Ok(Some(())) => Ok("deleted".into()),
-        Ok(None) => Err(format!(
+        Ok(true) => Ok("deleted".into()),
+        Ok(false) => Err(format!(
             "still deleting after {}; it goes on in CloudFormation",
             humantime::format_duration(ctx.wait_cap)
         )),

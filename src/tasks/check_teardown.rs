@@ -57,6 +57,19 @@ pub async fn judge(
     }
 }
 
+/// The stack CheckTeardown found (`$.check.stackId`): DeleteEnvironment
+/// deletes it and WaitForTeardown follows it by that unique id, so a
+/// stack of the same name made since is never the one deleted or waited
+/// on. Its name when the input carries no id.
+pub fn checked_stack(input: &TaskInput) -> String {
+    input
+        .deploy
+        .check
+        .as_ref()
+        .and_then(|c| c.stack_id.clone())
+        .unwrap_or_else(|| input.deploy.stack_name.clone())
+}
+
 /// The execution's output for a teardown, in the shape of a deploy's
 /// (`stack::summary`), so the worker reports both alike.
 pub fn result(stack: &str, environment: &str, stack_id: Option<&str>, what: &str) -> Value {

@@ -9,12 +9,7 @@ use super::lease::Lease;
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
-    let stack = input
-        .deploy
-        .check
-        .as_ref()
-        .and_then(|c| c.stack_id.clone())
-        .unwrap_or_else(|| input.deploy.stack_name.clone());
+    let stack = super::check_teardown::checked_stack(input);
     lease.confirm("deleting the environment's stack").await?;
     let token = input.token("teardown");
     let started_at = delete(ctx, &stack, input.deploy.role_arn.clone(), Some(token)).await?;

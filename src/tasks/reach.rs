@@ -46,7 +46,7 @@ impl Reach {
     pub async fn config(&self, target: &TargetKey, session: &str) -> Result<SdkConfig, TaskError> {
         let region = Region::new(target.region.clone());
         let Some(role) = &target.role_arn else {
-            return Ok(self.base.to_builder().region(region).build());
+            return Ok(crate::aws::in_region(&self.base, &target.region));
         };
         let key = (role.clone(), target.region.clone());
         if let Some(found) = self

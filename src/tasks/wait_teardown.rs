@@ -15,29 +15,24 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         .map(|e| e.name.clone())
         .unwrap_or_default();
     let operation = input.deploy.stack_operation.clone().unwrap_or_default();
-    let id = input
-        .deploy
-        .check
-        .as_ref()
-        .and_then(|c| c.stack_id.clone())
-        .unwrap_or_else(|| name.clone());
+    let id = super::check_teardown::checked_stack(input);
     let gone = until_gone(ctx, &id, name, operation.started_at)
         .await
         .map_err(|mut e| {
             e.cause = format!("environment {environment}: {}", e.cause);
             e
         })?;
-    Ok(match gone {
-        None => json!({"gone": false}),
-        Some(()) => json!({
-            "gone": true,
-            "result": super::check_teardown::result(name, &environment, Some(&id), "deleted"),
-        }),
-    })
+    if !gone {
+        return Ok(json!({"gone": false}));
+    }
+    Ok(json!({
+        "gone": true,
+        "result": super::check_teardown::result(name, &environment, Some(&id), "deleted"),
+    }))
 }
 
 /// Waits until stack `id` (named `name`, its delete started at `since`,
-/// epoch seconds) is deleted: `Some(())` once it is, None when the wait cap
+/// epoch seconds) is deleted: true once it is, false when the wait cap
 /// passes first, `Cpsf.StackFailed` naming the resource that would not go
 /// when the delete failed. `cpsf environments prune` waits with it too.
 pub async fn until_gone(
@@ -45,7 +40,7 @@ pub async fn until_gone(
     id: &str,
     name: &str,
     since: f64,
-) -> Result<Option<()>, TaskError> {
+) -> Result<bool, TaskError> {
     // By id, a deleted stack is still described, as DELETE_COMPLETE; by
     // name it no longer exists (DescribeStacks, CloudFormation API
     // reference): both are gone.
@@ -60,8 +55,8 @@ pub async fn until_gone(
         })
         .await?;
     match ended {
-        None => Ok(None),
-        Some(Ok(())) => Ok(Some(())),
+        None => Ok(false),
+        Some(Ok(())) => Ok(true),
         Some(Err(())) => {
             let reason = stack::first_failure(&ctx.cfn, name, since)
                 .await?
