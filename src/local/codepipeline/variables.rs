@@ -37,9 +37,14 @@ fn name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '@' | '-' | '_')
 }
 
-fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(name_char)
-}
+/// A reference: `#{`, a namespace, a period, a key and `}`, both names of
+/// [`NAME_PATTERN`] (the only characters a namespace, a variable name or
+/// an output variable key may have). Anything else, `#{` without a period
+/// included, is text; the user guide documents no escape, so there is none.
+static REFERENCE: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+    let name = NAME_PATTERN;
+    regex_lite::Regex::new(&format!(r"#\{{({name})\.({name})\}}")).expect("a valid pattern")
+});
 
 /// One `#{namespace.key}` in a configuration value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,66 +53,23 @@ pub struct Reference<'a> {
     pub key: &'a str,
 }
 
-impl Reference<'_> {
+impl<'a> Reference<'a> {
+    fn of(found: &regex_lite::Captures<'a>) -> Self {
+        Reference {
+            namespace: found.get(1).map_or("", |m| m.as_str()),
+            key: found.get(2).map_or("", |m| m.as_str()),
+        }
+    }
+
     /// As AWS's messages show it: `namespace.key`.
     pub fn text(&self) -> String {
         format!("{}.{}", self.namespace, self.key)
     }
 }
 
-/// A configuration value split into literal text and references.
-#[derive(Debug, PartialEq, Eq)]
-enum Piece<'a> {
-    Text(&'a str),
-    Ref(Reference<'a>),
-}
-
-/// Splits `value` at its references. A reference is `#{`, a namespace, a
-/// period, a key and `}`, both names of `[A-Za-z0-9@\-_]+` (the only
-/// characters a namespace, a variable name or an output variable key may
-/// have); anything else, `#{` without a period included, is text. The user
-/// guide documents no escape, so there is none.
-fn pieces(value: &str) -> Vec<Piece<'_>> {
-    let mut pieces = Vec::new();
-    let mut rest = value;
-    let mut text_start = 0;
-    let mut offset = 0;
-    while let Some(open) = rest.find("#{") {
-        let inner = &rest[open + 2..];
-        let reference = inner.find('}').and_then(|close| {
-            let (namespace, key) = inner[..close].split_once('.')?;
-            (is_name(namespace) && is_name(key)).then_some((Reference { namespace, key }, close))
-        });
-        match reference {
-            Some((reference, close)) => {
-                let start = offset + open;
-                if start > text_start {
-                    pieces.push(Piece::Text(&value[text_start..start]));
-                }
-                pieces.push(Piece::Ref(reference));
-                let end = start + 2 + close + 1;
-                text_start = end;
-                offset = end;
-                rest = &value[end..];
-            }
-            None => {
-                offset += open + 2;
-                rest = &value[offset..];
-            }
-        }
-    }
-    if text_start < value.len() {
-        pieces.push(Piece::Text(&value[text_start..]));
-    }
-    pieces
-}
-
 /// The references in a configuration value, in order.
 pub fn references(value: &str) -> impl Iterator<Item = Reference<'_>> {
-    pieces(value).into_iter().filter_map(|p| match p {
-        Piece::Ref(r) => Some(r),
-        Piece::Text(_) => None,
-    })
+    REFERENCE.captures_iter(value).map(|c| Reference::of(&c))
 }
 
 /// What an action can see when it starts.
@@ -146,17 +108,14 @@ pub fn resolve(configuration: &Configuration, scope: &Scope) -> Result<Configura
     let resolved = configuration
         .iter()
         .map(|(key, value)| {
-            let mut out = String::with_capacity(value.len());
-            for piece in pieces(value) {
-                match piece {
-                    Piece::Text(text) => out.push_str(text),
-                    Piece::Ref(r) => match scope.value(r) {
-                        Some(v) => out.push_str(v),
-                        None => unresolved.push(r.text()),
-                    },
-                }
-            }
-            (key.clone(), out)
+            let out = REFERENCE.replace_all(value, |found: &regex_lite::Captures| {
+                let r = Reference::of(found);
+                scope.value(r).map(str::to_string).unwrap_or_else(|| {
+                    unresolved.push(r.text());
+                    String::new()
+                })
+            });
+            (key.clone(), out.into_owned())
         })
         .collect();
     if unresolved.is_empty() {
