@@ -342,9 +342,7 @@ impl Store {
 /// Pipeline, stage and action names: 1..100 of `[A-Za-z0-9.@_-]`.
 fn validate_name(member: &str, name: &str) -> Result<(), ApiError> {
     check_len(member, name, 100)?;
-    check_pattern(member, name, r"[A-Za-z0-9.@\-_]+", |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '_' | '-')
-    })
+    check_pattern(member, name, r"[A-Za-z0-9.@\-_]+")
 }
 
 /// A declaration with V2 members and no `pipelineType` is a V2 pipeline

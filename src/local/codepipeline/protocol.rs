@@ -81,14 +81,10 @@ pub fn check_keys<'a>(
 }
 
 /// Checks a string member against the model's pattern (anchored: the whole
-/// value must match) and minimum length 1, with AWS's validation message.
-pub fn check_pattern(
-    member: &str,
-    value: &str,
-    pattern: &str,
-    allowed: impl Fn(char) -> bool,
-) -> Result<(), ApiError> {
-    if !value.is_empty() && value.chars().all(allowed) {
+/// value must match), with AWS's validation message.
+pub fn check_pattern(member: &str, value: &str, pattern: &str) -> Result<(), ApiError> {
+    let whole = regex_lite::Regex::new(&format!("^(?:{pattern})$")).expect("a model's pattern");
+    if whole.is_match(value) {
         return Ok(());
     }
     Err(ApiError::validation(format!(

@@ -33,10 +33,6 @@ const MAX_NAMESPACE: usize = 100;
 /// PipelineVariableName's, ActionNamespace's and OutputVariablesKey's pattern.
 const NAME_PATTERN: &str = r"[A-Za-z0-9@\-_]+";
 
-fn name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '@' | '-' | '_')
-}
-
 /// A reference: `#{`, a namespace, a period, a key and `}`, both names of
 /// [`NAME_PATTERN`] (the only characters a namespace, a variable name or
 /// an output variable key may have). Anything else, `#{` without a period
@@ -185,7 +181,7 @@ fn check_variable_declarations(variables: &[PipelineVariableDeclaration]) -> Res
 
 fn check_name(member: &str, name: &str, max: usize) -> Result<(), ApiError> {
     check_len(member, name, max)?;
-    check_pattern(member, name, NAME_PATTERN, name_char)
+    check_pattern(member, name, NAME_PATTERN)
 }
 
 /// A variable's value: 1..1000 characters ("anything except an empty
