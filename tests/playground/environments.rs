@@ -7,6 +7,7 @@ use crate::harness::*;
 use aws_sdk_cloudformation::types::Stack;
 use cpsf::pipeline::start;
 use serde_json::json;
+use std::time::Duration;
 
 /// The environments' stacks are `cpsf-env-app-<environment>`: under the
 /// test worker's stack prefix (`STACK_PREFIX`).
@@ -247,20 +248,16 @@ async fn operations_on(h: &Harness, names: &[&str]) -> Vec<usize> {
 }
 
 async fn wait_for_stack(h: &Harness, name: &str) {
-    for _ in 0..300 {
-        let status = h
-            .stack(name)
-            .await
-            .and_then(|s| s.stack_status().map(|s| s.as_str().to_string()));
-        if status
-            .as_deref()
-            .is_some_and(|s| !s.ends_with("_IN_PROGRESS"))
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{name} did not settle");
+    let settled = || async {
+        let status = h.stack(name).await?.stack_status()?.as_str().to_string();
+        (!status.ends_with("_IN_PROGRESS")).then_some(())
+    };
+    wait_for_long(
+        &format!("{name} to settle"),
+        Duration::from_secs(30),
+        settled,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
