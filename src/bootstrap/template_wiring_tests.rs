@@ -5,6 +5,24 @@
 use super::TEMPLATE;
 use super::template_tests::{resource, statement, uncommented};
 
+/// The file `path` of src/.
+fn source(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    std::fs::read_to_string(root.join(path)).unwrap()
+}
+
+/// The worker's flag reads `variable`, and its task definition sets it to
+/// `value`.
+fn the_worker_is_told(variable: &str, value: &str) {
+    assert!(
+        source("cli/worker.rs").contains(&format!("env = \"{variable}\"")),
+        "{variable}"
+    );
+    let task = resource("WorkerTaskDefinition").join("\n");
+    let wired = format!("- Name: {variable}\n              Value: {value}");
+    assert!(task.contains(&wired), "{wired}: {task}");
+}
+
 /// The keys of the state machine's DefinitionSubstitutions.
 fn substitutions() -> Vec<String> {
     let lines = resource("DeployStateMachine");
@@ -63,29 +81,15 @@ fn the_timeout_parameter_defaults_to_the_definitions_default() {
 /// prefix its role may deploy: it is told it under its flag's variable.
 #[test]
 fn the_worker_knows_its_stack_prefix() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
-    assert!(cli.contains("env = \"CPSF_STACK_PREFIX\""));
-    let task = resource("WorkerTaskDefinition").join("\n");
-    assert!(
-        task.contains("- Name: CPSF_STACK_PREFIX\n              Value: !Ref DeployedStackPrefix"),
-        "{task}"
-    );
+    the_worker_is_told("CPSF_STACK_PREFIX", "!Ref DeployedStackPrefix");
 }
 
 /// The worker is told the staging bucket under the variable its flag
 /// reads, and may write and read exactly where the code stages templates.
 #[test]
 fn the_worker_stages_large_templates_where_it_may() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
-    assert!(cli.contains("env = \"CPSF_STAGING_BUCKET\""));
-    let task = resource("WorkerTaskDefinition").join("\n");
-    assert!(
-        task.contains("- Name: CPSF_STAGING_BUCKET\n              Value: !Ref StagingBucket"),
-        "{task}"
-    );
-    let code = std::fs::read_to_string(root.join("tasks/template.rs")).unwrap();
+    the_worker_is_told("CPSF_STAGING_BUCKET", "!Ref StagingBucket");
+    let code = source("tasks/template.rs");
     assert!(
         code.contains("format!(\"cpsf/templates/"),
         "the staging key moved"
@@ -107,15 +111,8 @@ fn the_worker_stages_large_templates_where_it_may() {
 /// visibility of messages there, nowhere else and nothing more.
 #[test]
 fn the_worker_is_told_the_events_queue_and_may_only_read_it() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
-    assert!(cli.contains("env = \"CPSF_EVENTS_QUEUE\""));
-    assert!(cli.contains("events_queue: Option<String>"));
-    let task = resource("WorkerTaskDefinition").join("\n");
-    assert!(
-        task.contains("- Name: CPSF_EVENTS_QUEUE\n              Value: !Ref EventsQueue"),
-        "{task}"
-    );
+    the_worker_is_told("CPSF_EVENTS_QUEUE", "!Ref EventsQueue");
+    assert!(source("cli/worker.rs").contains("events_queue: Option<String>"));
     let role = resource("WorkerRole");
     let read = statement(&role, "ReadExecutionEvents");
     assert_eq!(
@@ -258,8 +255,7 @@ fn the_events_rule_sends_the_deploy_machines_status_changes() {
 /// in its own store, and only ECS may read the key.
 #[test]
 fn the_worker_is_told_where_approvals_are_and_may_only_use_those() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let cli = std::fs::read_to_string(root.join("cli/worker.rs")).unwrap();
+    let cli = source("cli/worker.rs");
     for variable in [
         "CPSF_APPROVALS_QUEUE",
         "CPSF_APPROVAL_STORE",
@@ -268,7 +264,7 @@ fn the_worker_is_told_where_approvals_are_and_may_only_use_those() {
     ] {
         assert!(cli.contains(&format!("env = \"{variable}\"")), "{variable}");
     }
-    let service = std::fs::read_to_string(root.join("approval/service.rs")).unwrap();
+    let service = source("approval/service.rs");
     assert!(service.contains("KEY_VARIABLE: &str = \"CPSF_APPROVAL_KEY\""));
     let task = resource("WorkerTaskDefinition").join("\n");
     for wired in [
