@@ -6,7 +6,9 @@
 //! task on the cluster and pass its two roles to ECS.
 
 use super::TEMPLATE;
-use super::template_tests::{actions_in, glob, resource, sdk_calls, statement, uncommented};
+use super::template_tests::{
+    actions_in, glob, resource, sdk_calls, source, statement, uncommented,
+};
 
 /// What the prune adds: its task definition, the two roles and the
 /// schedule, and the outputs naming the schedule.
@@ -357,22 +359,21 @@ fn the_schedule_runs_the_prune_task_like_the_worker_service() {
 /// StackName).
 #[test]
 fn the_prune_role_grants_only_what_the_prune_calls() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut code = std::fs::read_to_string(root.join("tasks/stack.rs")).unwrap();
-    for entry in std::fs::read_dir(root.join("environments")).unwrap() {
-        code.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
-    }
     // The prune takes the teardown's own steps.
-    for step in ["check_teardown", "delete_environment", "wait_teardown"] {
-        code.push_str(&std::fs::read_to_string(root.join(format!("tasks/{step}.rs"))).unwrap());
-    }
+    let code = source(&[
+        "tasks/stack.rs",
+        "environments",
+        "tasks/check_teardown.rs",
+        "tasks/delete_environment.rs",
+        "tasks/wait_teardown.rs",
+    ]);
     // The listing is the unnamed DescribeStacks.
     assert!(
         code.contains("cfn.describe_stacks().into_paginator()"),
         "the listing no longer lists every stack with DescribeStacks"
     );
     // DeleteStack without a RoleARN: the stack's own service role, no PassRole.
-    let prune = std::fs::read_to_string(root.join("environments/prune.rs")).unwrap();
+    let prune = source(&["environments/prune.rs"]);
     assert!(
         prune.contains("delete_environment::delete(ctx, id, None, None)"),
         "the prune passes a role"

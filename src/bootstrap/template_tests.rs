@@ -139,7 +139,11 @@ fn an_sqs_batch_call_is_authorised_by_its_single_action() {
 /// decrypts with a customer key.
 /// The worker's code: src/sfn.rs, src/job, src/tasks, src/events.
 fn worker_code() -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    source(&["sfn.rs", "job", "tasks", "events"])
+}
+
+/// The text of `parts` of src/, files or whole folders, one after another.
+pub(super) fn source(parts: &[&str]) -> String {
     fn read_all(path: &std::path::Path, code: &mut String) {
         if path.is_dir() {
             for entry in std::fs::read_dir(path).unwrap() {
@@ -149,8 +153,9 @@ fn worker_code() -> String {
             code.push_str(&std::fs::read_to_string(path).unwrap());
         }
     }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut code = String::new();
-    for part in ["sfn.rs", "job", "tasks", "events"] {
+    for part in parts {
         read_all(&root.join(part), &mut code);
     }
     code

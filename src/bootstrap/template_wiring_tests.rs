@@ -3,19 +3,13 @@
 //! bucket, the events queue and its rule.
 
 use super::TEMPLATE;
-use super::template_tests::{resource, statement, uncommented};
-
-/// The file `path` of src/.
-fn source(path: &str) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    std::fs::read_to_string(root.join(path)).unwrap()
-}
+use super::template_tests::{resource, source, statement, uncommented};
 
 /// The worker's flag reads `variable`, and its task definition sets it to
 /// `value`.
 fn the_worker_is_told(variable: &str, value: &str) {
     assert!(
-        source("cli/worker.rs").contains(&format!("env = \"{variable}\"")),
+        source(&["cli/worker.rs"]).contains(&format!("env = \"{variable}\"")),
         "{variable}"
     );
     let task = resource("WorkerTaskDefinition").join("\n");
@@ -89,7 +83,7 @@ fn the_worker_knows_its_stack_prefix() {
 #[test]
 fn the_worker_stages_large_templates_where_it_may() {
     the_worker_is_told("CPSF_STAGING_BUCKET", "!Ref StagingBucket");
-    let code = source("tasks/template.rs");
+    let code = source(&["tasks/template.rs"]);
     assert!(
         code.contains("format!(\"cpsf/templates/"),
         "the staging key moved"
@@ -112,7 +106,7 @@ fn the_worker_stages_large_templates_where_it_may() {
 #[test]
 fn the_worker_is_told_the_events_queue_and_may_only_read_it() {
     the_worker_is_told("CPSF_EVENTS_QUEUE", "!Ref EventsQueue");
-    assert!(source("cli/worker.rs").contains("events_queue: Option<String>"));
+    assert!(source(&["cli/worker.rs"]).contains("events_queue: Option<String>"));
     let role = resource("WorkerRole");
     let read = statement(&role, "ReadExecutionEvents");
     assert_eq!(
@@ -206,10 +200,7 @@ fn only_the_events_rule_may_send_to_the_events_queue() {
 #[test]
 fn the_events_rule_sends_the_deploy_machines_status_changes() {
     let rule = uncommented("EventsRule");
-    let code = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/events/event.rs"),
-    )
-    .unwrap();
+    let code = source(&["events/event.rs"]);
     for (key, value) in [
         ("source", "aws.states"),
         ("detail-type", "Step Functions Execution Status Change"),
@@ -255,7 +246,7 @@ fn the_events_rule_sends_the_deploy_machines_status_changes() {
 /// in its own store, and only ECS may read the key.
 #[test]
 fn the_worker_is_told_where_approvals_are_and_may_only_use_those() {
-    let cli = source("cli/worker.rs");
+    let cli = source(&["cli/worker.rs"]);
     for variable in [
         "CPSF_APPROVALS_QUEUE",
         "CPSF_APPROVAL_STORE",
@@ -264,7 +255,7 @@ fn the_worker_is_told_where_approvals_are_and_may_only_use_those() {
     ] {
         assert!(cli.contains(&format!("env = \"{variable}\"")), "{variable}");
     }
-    let service = source("approval/service.rs");
+    let service = source(&["approval/service.rs"]);
     assert!(service.contains("KEY_VARIABLE: &str = \"CPSF_APPROVAL_KEY\""));
     let task = resource("WorkerTaskDefinition").join("\n");
     for wired in [
