@@ -23,13 +23,6 @@ const MAX_EXTERNAL_EXECUTION_ID: usize = 1500;
 const MAX_FAILURE_MESSAGE: usize = 5000;
 /// AWS caps the output variables of one action at 122,880 characters.
 const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
-/// OutputVariablesKey's pattern in the API model (botocore
-/// codepipeline/2015-07-09/service-2.json).
-const OUTPUT_VARIABLE_KEY: &str = r"[A-Za-z0-9@\-_]+";
-
-fn output_variable_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '@' | '-' | '_')
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -323,8 +316,7 @@ impl Store {
         check_keys(
             "outputVariables",
             variables.keys(),
-            OUTPUT_VARIABLE_KEY,
-            output_variable_key_char,
+            super::variables::NAME_PATTERN,
         )?;
         if input.continuation_token.is_some() && !variables.is_empty() {
             return Err(ApiError::validation(

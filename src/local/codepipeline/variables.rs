@@ -30,8 +30,9 @@ const MAX_VARIABLE_NAME: usize = 128;
 const MAX_VARIABLE_VALUE: usize = 1000;
 const MAX_DESCRIPTION: usize = 200;
 const MAX_NAMESPACE: usize = 100;
-/// PipelineVariableName's, ActionNamespace's and OutputVariablesKey's pattern.
-const NAME_PATTERN: &str = r"[A-Za-z0-9@\-_]+";
+/// PipelineVariableName's, ActionNamespace's and OutputVariablesKey's
+/// pattern in the API model (botocore codepipeline/2015-07-09/service-2.json).
+pub const NAME_PATTERN: &str = r"[A-Za-z0-9@\-_]+";
 
 /// A reference: `#{`, a namespace, a period, a key and `}`, both names of
 /// [`NAME_PATTERN`] (the only characters a namespace, a variable name or
