@@ -14,7 +14,7 @@ use super::watch::{self, Display, Snapshot};
 use super::{APP_TEMPLATE, action_summary, deploy_action, put_source};
 use crate::aws::Clients;
 use crate::environments::listing::{self, Listed};
-use crate::environments::prune::{self, Outcome, Pruner};
+use crate::environments::prune::{self, Ended, Outcome, Pruner};
 use crate::environments::select::Criteria;
 use crate::environments::{name, spec, table, tags};
 use anyhow::Context;
@@ -243,10 +243,14 @@ async fn prune(clients: &Clients, branches: &[Branch], delete: bool) -> anyhow::
 
     // The unprotected survivor goes (or would); the protected one stays.
     let stale = pick(branches, STALE);
-    let expected = if delete { "deleted" } else { "would delete" };
+    let expected = if delete {
+        Ended::Deleted
+    } else {
+        Ended::WouldDelete
+    };
+    let protection = Ended::Skipped("termination protection".into());
     let result_of = |b: &Branch| result_for(&outcomes, b);
-    let decided = result_of(stale).starts_with(expected)
-        && result_of(protected) == "skipped: termination protection";
+    let decided = result_of(stale) == Some(&expected) && result_of(protected) == Some(&protection);
     let stale_left = exists(clients, &stale.stack).await?;
     let kept = exists(clients, &protected.stack).await?;
     let ok = decided && kept && stale_left != delete;
@@ -262,11 +266,12 @@ async fn prune(clients: &Clients, branches: &[Branch], delete: bool) -> anyhow::
     Ok(ok)
 }
 
-fn result_for(outcomes: &[Outcome], branch: &Branch) -> String {
+/// How `branch`'s prune ended; None when it was not selected.
+fn result_for<'a>(outcomes: &'a [Outcome], branch: &Branch) -> Option<&'a Ended> {
     outcomes
         .iter()
         .find(|o| o.stack_name == branch.stack)
-        .map_or_else(|| "not selected".into(), |o| o.result.clone())
+        .map(|o| &o.result)
 }
 
 /// Follows pipeline executions `ids` (one per branch) to their ends, on

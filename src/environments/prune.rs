@@ -11,11 +11,13 @@ use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// How one environment's prune ended.
 /// The summary's last line: "2 selected of 5 environment(s): 1 deleted,
 /// 0 failed".
 pub fn tally(outcomes: &[Outcome], listed: usize, deleting: bool) -> String {
-    let deleted = outcomes.iter().filter(|o| o.result == "deleted").count();
+    let deleted = outcomes
+        .iter()
+        .filter(|o| o.result == Ended::Deleted)
+        .count();
     let failed = outcomes.iter().filter(|o| o.failed()).count();
     let dry = if deleting { "" } else { " (dry run)" };
     format!(
@@ -30,24 +32,55 @@ pub struct Outcome {
     pub environment: String,
     pub stack_name: String,
     pub region: String,
-    /// "deleted", "already gone", "skipped: …" or "failed: …".
-    pub result: String,
+    /// In JSON and the table as its sentence ("deleted", "skipped: …").
+    #[serde(serialize_with = "sentence")]
+    pub result: Ended,
     pub seconds: u64,
 }
 
+/// How one environment's prune ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Deleted,
+    /// Not there when it was checked again before its delete.
+    AlreadyGone,
+    /// A dry run's pick.
+    WouldDelete,
+    /// Not deleted, and rightly so: why.
+    Skipped(String),
+    /// The delete did not happen or did not finish: why.
+    Failed(String),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Deleted => f.write_str("deleted"),
+            Ended::AlreadyGone => f.write_str("already gone"),
+            Ended::WouldDelete => f.write_str("would delete (dry run: --yes deletes)"),
+            Ended::Skipped(why) => write!(f, "skipped: {why}"),
+            Ended::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+fn sentence<S: serde::Serializer>(ended: &Ended, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(ended)
+}
+
 impl Outcome {
-    pub fn of(listed: &Listed, result: impl Into<String>, seconds: u64) -> Self {
+    pub fn of(listed: &Listed, result: Ended, seconds: u64) -> Self {
         Outcome {
             environment: listed.environment.clone(),
             stack_name: listed.stack_name.clone(),
             region: listed.region.clone(),
-            result: result.into(),
+            result,
             seconds,
         }
     }
 
     pub fn failed(&self) -> bool {
-        self.result.starts_with("failed")
+        matches!(self.result, Ended::Failed(_))
     }
 }
 
@@ -116,15 +149,14 @@ impl Pruner {
                         "keep {} ({}): {why}",
                         environment.environment, environment.stack_name
                     ));
-                    outcomes.push(Outcome::of(environment, format!("skipped: {why}"), 0));
+                    outcomes.push(Outcome::of(environment, Ended::Skipped(why), 0));
                 }
             }
         }
         if self.delete {
             outcomes.extend(self.run(&chosen, progress).await);
         } else {
-            let dry = "would delete (dry run: --yes deletes)";
-            outcomes.extend(chosen.iter().map(|l| Outcome::of(l, dry, 0)));
+            outcomes.extend(chosen.iter().map(|l| Outcome::of(l, Ended::WouldDelete, 0)));
         }
         outcomes.sort_by(|a, b| (&a.region, &a.environment).cmp(&(&b.region, &b.environment)));
         outcomes
@@ -148,7 +180,7 @@ impl Pruner {
                     Some(ctx) => prune_one(ctx, listed).await,
                     None => Err(format!("no client for region {}", listed.region)),
                 };
-                let result = result.unwrap_or_else(|e| format!("failed: {e}"));
+                let result = result.unwrap_or_else(Ended::Failed);
                 let seconds = started.elapsed().as_secs();
                 progress(format!("{label}: {result} ({seconds}s)"));
                 Outcome::of(listed, result, seconds)
@@ -162,13 +194,13 @@ impl Pruner {
 /// One environment, as its teardown goes: described afresh and judged by
 /// the teardown rule (its tag, the prefix, termination protection, no
 /// other operation), deleted by its unique id, waited on.
-async fn prune_one(ctx: &TaskContext, listed: &Listed) -> Result<String, String> {
+async fn prune_one(ctx: &TaskContext, listed: &Listed) -> Result<Ended, String> {
     let judged = check_teardown::judge(ctx, &listed.environment, &listed.stack_name).await;
     let stack = match judged {
         Ok(Some(stack)) => stack,
-        Ok(None) => return Ok("already gone".into()),
+        Ok(None) => return Ok(Ended::AlreadyGone),
         Err(refused) if [NOT_AN_ENVIRONMENT, PROTECTED, BUSY].contains(&refused.name) => {
-            return Ok(format!("skipped: {}", refused.cause));
+            return Ok(Ended::Skipped(refused.cause));
         }
         Err(e) => return Err(e.cause),
     };
@@ -177,7 +209,7 @@ async fn prune_one(ctx: &TaskContext, listed: &Listed) -> Result<String, String>
         .await
         .map_err(|e| e.cause)?;
     match wait_teardown::until_gone(ctx, id, &listed.stack_name, since).await {
-        Ok(true) => Ok("deleted".into()),
+        Ok(true) => Ok(Ended::Deleted),
         Ok(false) => Err(format!(
             "still deleting after {}; it goes on in CloudFormation",
             humantime::format_duration(ctx.wait_cap)

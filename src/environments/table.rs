@@ -49,7 +49,7 @@ pub fn outcomes(outcomes: &[Outcome]) -> String {
                 o.environment.clone(),
                 o.stack_name.clone(),
                 o.region.clone(),
-                o.result.clone(),
+                o.result.to_string(),
                 took,
             ]
         })
