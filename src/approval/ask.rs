@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 /// 256 KiB, Amazon SQS developer guide, quotas) and the execution's state.
 pub const MAX_LISTED_CHANGES: usize = 200;
 
-/// What the safety gate refuses without `allowReplacements`: a removal, or
-/// a modification that replaces the resource (`Replacement: True`).
+/// What the safety gate refuses without `allowReplacements`
+/// ([`Change::is_risky`]).
 pub fn is_risky(change: &Change) -> bool {
-    change.action == "Remove" || change.replacement.as_deref() == Some("True")
+    change.is_risky()
 }
 
 /// Whether `changes` wait for a decision under `approval`. No changes
@@ -36,6 +36,7 @@ pub fn asks(approval: Option<&Approval>, changes: &[Change]) -> bool {
 pub fn one_line(changes: &[Change]) -> String {
     let kind = |c: &Change| match (c.action.as_str(), c.replacement.as_deref()) {
         ("Add", _) => "added",
+        ("Remove", _) if c.retained() => "removed from the stack (retained)",
         ("Remove", _) => "removed",
         ("Modify", Some("True")) => "replaced",
         ("Modify", Some("Conditional")) => "modified (may be replaced)",
@@ -49,6 +50,7 @@ pub fn one_line(changes: &[Change]) -> String {
         "modified (may be replaced)",
         "replaced",
         "removed",
+        "removed from the stack (retained)",
         "imported",
         "changed",
     ];

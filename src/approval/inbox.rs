@@ -35,6 +35,27 @@ pub struct Inbox {
     pub queue_url: String,
 }
 
+/// The record to keep for `message`, or None when an earlier delivery
+/// already told the topic. A redelivered message (the worker stopped
+/// between keeping the record and deleting the message) keeps the first
+/// delivery's times: the approval's time runs from when it was first
+/// requested, not from each redelivery.
+fn record_of(id: String, message: Message, kept: Option<Record>, now: u64) -> Option<Record> {
+    match kept {
+        Some(record) if record.notified => None,
+        Some(record) => Some(record),
+        None => Some(Record {
+            id,
+            execution_arn: message.execution_arn,
+            task_token: message.task_token,
+            expires_at: now + u64::from(message.request.timeout_seconds),
+            request: message.request,
+            requested_at: now,
+            notified: false,
+        }),
+    }
+}
+
 impl Inbox {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut next_sweep = tokio::time::Instant::now();
@@ -93,18 +114,9 @@ impl Inbox {
     async fn take(&self, message: Message) -> anyhow::Result<()> {
         let approvals = &self.approvals;
         let id = approvals.keys.id_of(&message.task_token);
-        if approvals.store.get(&id).await?.is_some_and(|r| r.notified) {
+        let kept = approvals.store.get(&id).await?;
+        let Some(mut record) = record_of(id.clone(), message, kept, now()) else {
             return Ok(());
-        }
-        let requested_at = now();
-        let mut record = Record {
-            id: id.clone(),
-            execution_arn: message.execution_arn,
-            task_token: message.task_token,
-            expires_at: requested_at + u64::from(message.request.timeout_seconds),
-            request: message.request,
-            requested_at,
-            notified: false,
         };
         approvals.store.put(&record).await?;
         tracing::info!(approval = %id, execution = %record.execution_arn, "approval requested");
@@ -117,7 +129,7 @@ impl Inbox {
                 &when(record.expires_at),
             );
             approvals
-                .sns
+                .sns_for(topic)
                 .publish()
                 .topic_arn(topic)
                 .subject(notice::subject(&record.request))
@@ -164,5 +176,43 @@ impl Inbox {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        let mut request = crate::approval::ask::test_request(&[], "Release 42");
+        request.timeout_seconds = 600;
+        Message {
+            task_token: "token".into(),
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:d:e".into(),
+            request,
+        }
+    }
+
+    #[test]
+    fn a_new_request_expires_its_timeout_after_now() {
+        let record = record_of("id".into(), message(), None, 1_000).unwrap();
+        assert_eq!((record.requested_at, record.expires_at), (1_000, 1_600));
+        assert!(!record.notified);
+    }
+
+    /// The worker stopped after keeping the record and before deleting the
+    /// message: the redelivery, a minute later, keeps the first times.
+    #[test]
+    fn a_redelivered_request_keeps_its_first_expiry() {
+        let first = record_of("id".into(), message(), None, 1_000).unwrap();
+        let again = record_of("id".into(), message(), Some(first), 1_060).unwrap();
+        assert_eq!((again.requested_at, again.expires_at), (1_000, 1_600));
+    }
+
+    #[test]
+    fn a_request_already_told_is_not_told_again() {
+        let mut told = record_of("id".into(), message(), None, 1_000).unwrap();
+        told.notified = true;
+        assert!(record_of("id".into(), message(), Some(told), 1_060).is_none());
     }
 }

@@ -77,7 +77,7 @@ pub fn ask(shown: &Shown, action: &str, page_token: &str) -> String {
                 tbody {
                     @for change in &request.changes {
                         tr class=[is_risky(change).then_some("risky")] {
-                            td { (change.action) }
+                            td { (change.action_shown()) }
                             td { (change.logical_id) }
                             td { (change.resource_type) }
                             td { (change.replacement.as_deref().unwrap_or("")) }
@@ -224,6 +224,7 @@ mod tests {
                 resource_type: "AWS::SQS::Queue".into(),
                 replacement: Some("True".into()),
                 causes: vec!["Properties.QueueName (requires replacement)".into()],
+                policy_action: None,
             },
             Change {
                 action: "Modify".into(),
@@ -231,6 +232,7 @@ mod tests {
                 resource_type: "AWS::SSM::Parameter".into(),
                 replacement: Some("False".into()),
                 causes: vec![],
+                policy_action: None,
             },
         ];
         crate::approval::ask::test_request(&changes, "Release <b>42</b>")

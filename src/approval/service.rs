@@ -14,6 +14,8 @@ pub struct Approvals {
     pub keys: Keys,
     pub sfn: aws_sdk_sfn::Client,
     pub sns: aws_sdk_sns::Client,
+    /// For topics in another region (see [`Approvals::sns_for`]).
+    sdk: SdkConfig,
     /// The page's public base URL (`--approval-url`): None, no links.
     pub base_url: Option<String>,
 }
@@ -31,8 +33,24 @@ impl Approvals {
             keys: Keys::from_secret(key.as_bytes()).map_err(|e| format!("{KEY_VARIABLE}: {e}"))?,
             sfn: aws_sdk_sfn::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
+            sdk: sdk.clone(),
             base_url: base_url.map(|u| u.trim_end_matches('/').to_string()),
         })
+    }
+
+    /// The SNS client that can publish to `topic_arn`. SNS serves each
+    /// region's topics from that region's endpoint only ("Amazon SNS
+    /// endpoints and quotas", AWS General Reference), so a topic in
+    /// another region than the worker's is published to through a client
+    /// of its own region.
+    pub fn sns_for(&self, topic_arn: &str) -> aws_sdk_sns::Client {
+        let ours = self.sdk.region().map(|r| r.as_ref());
+        match region_of(topic_arn) {
+            Some(region) if Some(region) != ours => {
+                aws_sdk_sns::Client::new(&crate::aws::in_region(&self.sdk, region))
+            }
+            _ => self.sns.clone(),
+        }
     }
 
     /// The full link of approval `id`, if the worker serves a page.
@@ -43,6 +61,11 @@ impl Approvals {
             self.keys.link(id, expires_at)
         ))
     }
+}
+
+/// The region of an ARN (`arn:partition:service:region:account:…`).
+fn region_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
 /// Epoch seconds as people read them: "2026-12-01 14:00:00 UTC".
@@ -56,4 +79,39 @@ pub fn when(epoch: u64) -> String {
 
 pub fn now() -> u64 {
     crate::tasks::epoch_now() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn approvals(region: &str) -> Approvals {
+        let sdk = SdkConfig::builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Approvals::new(&sdk, "s3://approvals", &"k".repeat(32), None).unwrap()
+    }
+
+    /// A topic in another region is published to in its own region: the
+    /// worker's region's endpoint does not serve it.
+    #[test]
+    fn a_topic_is_published_to_in_its_own_region() {
+        let approvals = approvals("us-east-1");
+        let region = |arn: &str| {
+            approvals
+                .sns_for(arn)
+                .config()
+                .region()
+                .map(|r| r.to_string())
+        };
+        assert_eq!(
+            region("arn:aws:sns:eu-west-1:123456789012:approvals").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region("arn:aws:sns:us-east-1:123456789012:approvals").as_deref(),
+            Some("us-east-1")
+        );
+    }
 }

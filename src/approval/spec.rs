@@ -134,6 +134,17 @@ fn notify(object: &Map<String, Value>, problems: &mut Vec<String>) -> Option<Str
         ));
         return None;
     }
+    // A FIFO topic takes only messages with a MessageGroupId (SNS API
+    // reference, Publish) and delivers only to queues and endpoints of its
+    // own kind, not to the people an approval asks: refused here rather
+    // than fail every notification for the approval's whole time.
+    if parts[5].ends_with(".fifo") {
+        problems.push(format!(
+            "approval.notify '{arn}' is a FIFO topic, which cannot tell people (it takes only \
+             grouped messages, delivered to FIFO queues); name a standard topic"
+        ));
+        return None;
+    }
     Some(arn.to_string())
 }
 
@@ -232,5 +243,12 @@ mod tests {
         let long = "x".repeat(MAX_MESSAGE_CHARS + 1);
         assert!(problems(json!({"message": long}))[0].contains("at most 1000"));
         assert!(problems(json!({"timeoutMinutes": 1441}))[0].contains("1441"));
+    }
+
+    #[test]
+    fn a_fifo_topic_is_refused_because_it_cannot_tell_people() {
+        let fifo = problems(json!({"notify": "arn:aws:sns:us-east-1:123456789012:approvals.fifo"}));
+        assert_eq!(fifo.len(), 1, "{fifo:#?}");
+        assert!(fifo[0].contains("is a FIFO topic"), "{fifo:#?}");
     }
 }

@@ -78,6 +78,12 @@ impl Decision {
     }
 }
 
+/// S3's answer to a conditional write that met a concurrent one, and how
+/// often and how patiently a put is retried after it (see `put_bytes`).
+const CONFLICT: &str = "ConditionalRequestConflict";
+const CONFLICT_ATTEMPTS: u32 = 5;
+const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 #[derive(Clone)]
 pub struct Store {
     s3: aws_sdk_s3::Client,
@@ -223,25 +229,40 @@ impl Store {
 
     /// Puts `body` at `key`; with `only_new`, only if nothing is there
     /// (false when something was).
+    ///
+    /// A conditional put answers 412 PreconditionFailed when the key exists,
+    /// and 409 ConditionalRequestConflict when a conflicting write was in
+    /// flight: "On a 409 failure you should retry the upload" (S3 API
+    /// reference, PutObject, `If-None-Match`). Two people deciding at once
+    /// meet the 409; the retry then sees the other's decision as a 412.
     async fn put_bytes(&self, key: &str, body: Vec<u8>, only_new: bool) -> anyhow::Result<bool> {
-        let mut put = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(body.into());
-        if only_new {
-            put = put.if_none_match("*");
-        }
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if only_new && e.code() == Some("PreconditionFailed") => Ok(false),
-            Err(e) => Err(anyhow::anyhow!(
+        let mut attempt = 1;
+        loop {
+            let mut put = self
+                .s3
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type("application/json")
+                .body(body.clone().into());
+            if only_new {
+                put = put.if_none_match("*");
+            }
+            let error = match put.send().await {
+                Ok(_) => return Ok(true),
+                Err(e) if only_new && e.code() == Some("PreconditionFailed") => return Ok(false),
+                Err(e) => e,
+            };
+            if error.code() == Some(CONFLICT) && attempt < CONFLICT_ATTEMPTS {
+                tokio::time::sleep(CONFLICT_PAUSE * attempt).await;
+                attempt += 1;
+                continue;
+            }
+            return Err(anyhow::anyhow!(
                 "PutObject s3://{}/{key}: {}",
                 self.bucket,
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )),
+                aws_sdk_s3::error::DisplayErrorContext(error)
+            ));
         }
     }
 
@@ -274,5 +295,77 @@ impl Store {
         Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
             format!("s3://{}/{key} is not an approval record", self.bucket)
         })?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::get_object::GetObjectOutput;
+    use aws_sdk_s3::operation::put_object::PutObjectOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    /// S3's error body for a status and code (S3 API reference, "Error
+    /// responses").
+    fn s3_error(code: &str, message: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+             <Message>{message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+        )
+    }
+
+    fn decision(by: &str) -> Decision {
+        Decision {
+            approved: true,
+            by: by.into(),
+            comment: String::new(),
+            at: 1,
+            via: "page".into(),
+        }
+    }
+
+    /// Ann and Rita decide at once: Rita's conditional put meets Ann's in
+    /// flight (409), her retry finds Ann's decision there (412), and she is
+    /// told Ann decided first.
+    #[tokio::test]
+    async fn a_decision_that_meets_another_in_flight_is_retried_and_sees_it() {
+        let put = mock!(aws_sdk_s3::Client::put_object)
+            .sequence()
+            .http_status(
+                409,
+                Some(s3_error(
+                    "ConditionalRequestConflict",
+                    "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+                )),
+            )
+            .http_status(
+                412,
+                Some(s3_error(
+                    "PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold",
+                )),
+            )
+            .build();
+        let first = serde_json::to_vec(&decision("Ann")).unwrap();
+        let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+            GetObjectOutput::builder()
+                .body(first.clone().into())
+                .build()
+        });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put, &get]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        let answer = store.decide("a1", &decision("Rita")).await.unwrap();
+        assert_eq!(answer, Err(decision("Ann")));
+        assert_eq!(put.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_decision_alone_is_written_once() {
+        let put = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| PutObjectOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        assert_eq!(store.decide("a1", &decision("Ann")).await.unwrap(), Ok(()));
+        assert_eq!(put.num_calls(), 1);
     }
 }

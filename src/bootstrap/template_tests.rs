@@ -380,14 +380,23 @@ fn the_target_roles_grant_is_conditional() {
     assert!(!role[policies..].join("\n").contains("sts:"));
 }
 
-/// Templates with a Transform need CreateChangeSet on the transform.
+/// Templates with a Transform need CreateChangeSet on the transform,
+/// which IAM authorises on `arn:…:cloudformation:<region>:aws:transform/
+/// <name>` in the region of the stack ("Controlling access with IAM",
+/// CloudFormation user guide). The worker deploys to any region of its
+/// account (a rollout's targets), so the grant names every region, as the
+/// stack grants do: a SAM template rolled out to a second region must not
+/// fail AccessDenied.
 #[test]
-fn the_worker_may_expand_transforms() {
+fn the_worker_may_expand_transforms_in_every_region_it_deploys_to() {
+    let every_region = "Action: cloudformation:CreateChangeSet\n                Resource: !Sub \
+         \"arn:${AWS::Partition}:cloudformation:*:aws:transform/*\"";
     let role = resource("WorkerRole").join("\n");
-    assert!(role.contains(
-        "Action: cloudformation:CreateChangeSet\n                Resource: !Sub \
-         \"arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/*\""
-    ));
+    assert!(role.contains(every_region), "cpsf.yaml's worker role");
+    let target = resource_of(TARGET_TEMPLATE, "TargetRole").join("\n");
+    assert!(target.contains(every_region), "target-account.yaml's role");
+    // And the stacks themselves: any region of the account.
+    assert!(role.contains("cloudformation:*:${AWS::AccountId}:stack/${DeployedStackPrefix}*/*"));
 }
 
 /// The role a target account gives the worker (issue 17): trusted by the

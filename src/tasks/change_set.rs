@@ -29,6 +29,46 @@ pub struct Change {
     /// a NoEcho parameter's must not be shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<String>,
+    /// What CloudFormation will do with the physical resource: `Delete`,
+    /// `Retain`, `Snapshot`, `ReplaceAndDelete`, `ReplaceAndRetain` or
+    /// `ReplaceAndSnapshot` (API reference, ResourceChange `PolicyAction`),
+    /// from the resource's DeletionPolicy and UpdateReplacePolicy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_action: Option<String>,
+}
+
+impl Change {
+    /// A removal CloudFormation carries out by leaving the resource in
+    /// place: its DeletionPolicy is `Retain` (or `RetainExceptOnCreate`,
+    /// which is `Retain` for an update), so only the stack forgets it
+    /// (user guide, "DeletionPolicy attribute"). CDK retains each old
+    /// Lambda version this way on every code change.
+    pub fn retained(&self) -> bool {
+        self.action == "Remove" && self.policy_action.as_deref() == Some("Retain")
+    }
+
+    /// A replacement that keeps the old resource (UpdateReplacePolicy
+    /// `Retain`): still a new resource in its place, so still risky.
+    pub fn replaced_old_retained(&self) -> bool {
+        self.policy_action.as_deref() == Some("ReplaceAndRetain")
+    }
+
+    /// What the safety gate refuses without `allowReplacements`: a removal
+    /// that deletes the resource, or a modification that replaces it
+    /// (`Replacement: True`).
+    pub fn is_risky(&self) -> bool {
+        (self.action == "Remove" && !self.retained()) || self.replacement.as_deref() == Some("True")
+    }
+
+    /// The action as the change tables show it: "Remove (retained)" for a
+    /// removal that leaves the resource in place.
+    pub fn action_shown(&self) -> String {
+        if self.retained() {
+            format!("{} (retained)", self.action)
+        } else {
+            self.action.clone()
+        }
+    }
 }
 
 pub async fn exists(ctx: &TaskContext, stack: &str, change_set: &str) -> Result<bool, TaskError> {
@@ -191,6 +231,7 @@ pub fn changes_of(described: &DescribeChangeSetOutput) -> Vec<Change> {
             resource_type: r.resource_type().unwrap_or_default().to_string(),
             replacement: r.replacement().map(|x| x.as_str().to_string()),
             causes: r.details().iter().filter_map(cause_of).collect(),
+            policy_action: r.policy_action().map(|p| p.as_str().to_string()),
         })
         .collect()
 }
@@ -222,15 +263,22 @@ fn cause_of(detail: &aws_sdk_cloudformation::types::ResourceChangeDetail) -> Opt
     Some(said)
 }
 
-/// AWS fails an empty change set with "didn't contain changes"; fakecloud
-/// completes it with no changes. Both mean "nothing to do".
-pub fn no_changes(described: &DescribeChangeSetOutput, changes: &[Change]) -> bool {
-    match described.status() {
-        Some(ChangeSetStatus::Failed) => described.status_reason().is_some_and(|r| {
+/// Whether CloudFormation found nothing to do: only a FAILED change set
+/// whose reason says it "didn't contain changes" (CloudFormation user
+/// guide, "Update stacks using change sets"; "No updates are to be
+/// performed" is UpdateStack's wording of the same).
+///
+/// A change set that is CREATE_COMPLETE with no resource changes is not
+/// "nothing to do": AWS makes one when only the Outputs, a parameter no
+/// resource uses, or the tags of a stack with no taggable resource change,
+/// and executing it is what applies them (aws/aws-cdk#2029). fakecloud
+/// answers a true no-op the same way; executing that changes nothing, so
+/// following AWS costs fakecloud one stack operation, never a lost update.
+pub fn no_changes(described: &DescribeChangeSetOutput) -> bool {
+    described.status() == Some(&ChangeSetStatus::Failed)
+        && described.status_reason().is_some_and(|r| {
             r.contains("didn't contain changes") || r.contains("No updates are to be performed")
-        }),
-        _ => changes.is_empty(),
-    }
+        })
 }
 
 /// Deletes a change set that will not be executed. Best effort: a leftover
@@ -257,11 +305,62 @@ pub(crate) fn test_change(action: &str, id: &str, replacement: Option<&str>) -> 
         resource_type: "AWS::SQS::Queue".into(),
         replacement: replacement.map(str::to_string),
         causes: Vec::new(),
+        policy_action: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    mod no_changes {
+        use super::super::*;
+
+        fn change_set(status: ChangeSetStatus, reason: Option<&str>) -> DescribeChangeSetOutput {
+            let failed = status == ChangeSetStatus::Failed;
+            DescribeChangeSetOutput::builder()
+                .status(status)
+                .set_status_reason(reason.map(str::to_string))
+                .execution_status(if failed {
+                    ExecutionStatus::Unavailable
+                } else {
+                    ExecutionStatus::Available
+                })
+                .build()
+        }
+
+        /// AWS's answer for a change set that changes nothing.
+        #[test]
+        fn a_failed_change_set_that_contained_no_changes_is_nothing_to_do() {
+            let empty = change_set(
+                ChangeSetStatus::Failed,
+                Some(
+                    "The submitted information didn't contain changes. Submit different \
+                     information to create a change set.",
+                ),
+            );
+            assert!(no_changes(&empty));
+        }
+
+        /// AWS's answer for an update that changes only the Outputs (or
+        /// an unused parameter, or tags no resource carries): an executable
+        /// change set with no resource changes (aws/aws-cdk#2029). It must
+        /// be executed, or the new Outputs are never applied.
+        #[test]
+        fn an_executable_change_set_without_resource_changes_is_applied() {
+            let outputs_only = change_set(ChangeSetStatus::CreateComplete, None);
+            assert!(outputs_only.changes().is_empty());
+            assert!(!no_changes(&outputs_only));
+        }
+
+        #[test]
+        fn a_change_set_failed_for_another_reason_is_not_taken_for_no_changes() {
+            let broken = change_set(
+                ChangeSetStatus::Failed,
+                Some("Template format error: Unresolved resource dependencies [Missing]"),
+            );
+            assert!(!no_changes(&broken));
+        }
+    }
+
     mod refused_execute {
         use super::super::*;
         use aws_sdk_cloudformation::Client;

@@ -42,6 +42,21 @@ pub const APPROVALS_QUEUE_PLACEHOLDER: &str = "ApprovalsQueueUrl";
 /// why (`tasks/discard_change_set.rs`).
 pub const NO_APPROVALS_QUEUE: &str = "none";
 
+/// The placeholder of the partition in the service integrations' ARNs
+/// (`arn:${Partition}:states:::sqs:sendMessage.waitForTaskToken`): `aws`,
+/// `aws-cn` or `aws-us-gov` ("Amazon Resource Names", IAM user guide). A
+/// hard-coded `arn:aws:` fails to create in China and GovCloud.
+pub const PARTITION_PLACEHOLDER: &str = "Partition";
+
+/// The partition an ARN is in (its second field), `aws` for anything that
+/// is not an ARN.
+fn partition_of(arn: &str) -> &str {
+    match arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", partition, ..] if partition.starts_with("aws") => partition,
+        _ => "aws",
+    }
+}
+
 /// The definition with its execution timeout filled.
 pub fn with_timeout(definition: &str, seconds: u32) -> String {
     definition.replace(&format!("${{{TIMEOUT_PLACEHOLDER}}}"), &seconds.to_string())
@@ -55,10 +70,14 @@ pub fn substitute(
     arns: &HashMap<Handler, String>,
     approvals_queue: Option<&str>,
 ) -> anyhow::Result<String> {
-    let mut filled = with_timeout(definition, DEFAULT_TIMEOUT_SECONDS).replace(
-        &format!("${{{APPROVALS_QUEUE_PLACEHOLDER}}}"),
-        approvals_queue.unwrap_or(NO_APPROVALS_QUEUE),
-    );
+    // The activities were made in the partition the state machine goes to.
+    let partition = arns.values().next().map_or("aws", |arn| partition_of(arn));
+    let mut filled = with_timeout(definition, DEFAULT_TIMEOUT_SECONDS)
+        .replace(
+            &format!("${{{APPROVALS_QUEUE_PLACEHOLDER}}}"),
+            approvals_queue.unwrap_or(NO_APPROVALS_QUEUE),
+        )
+        .replace(&format!("${{{PARTITION_PLACEHOLDER}}}"), partition);
     for (handler, arn) in arns {
         filled = filled.replace(&format!("${{{}}}", handler.placeholder()), arn);
     }
@@ -265,6 +284,29 @@ mod tests {
             "the execution times out after {DEFAULT_TIMEOUT_SECONDS} s, before its retries \
              could end ({worst} s)"
         );
+    }
+
+    /// Service integrations name their partition: a state machine in
+    /// China or GovCloud calls `arn:aws-cn:states:::…` (Step Functions
+    /// developer guide, service integrations; IAM user guide, ARNs).
+    #[test]
+    fn the_service_integrations_are_in_the_activities_partition() {
+        assert!(!DEPLOY_ASL.contains("\"arn:aws:"), "a hard-coded partition");
+        for partition in ["aws", "aws-cn", "aws-us-gov"] {
+            let arns: HashMap<Handler, String> = Handler::ALL
+                .iter()
+                .map(|h| {
+                    let arn = format!("arn:{partition}:states:cn-north-1:1:activity:{h:?}");
+                    (*h, arn)
+                })
+                .collect();
+            let filled: serde_json::Value =
+                serde_json::from_str(&substitute(DEPLOY_ASL, &arns, Some("q")).unwrap()).unwrap();
+            assert_eq!(
+                filled["States"]["RequestApproval"]["Resource"],
+                format!("arn:{partition}:states:::sqs:sendMessage.waitForTaskToken")
+            );
+        }
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub(crate) mod tests {
         })
     }
 
-    fn accepted() -> aws_smithy_mocks::Rule {
+    pub(crate) fn accepted() -> aws_smithy_mocks::Rule {
         mock!(Client::send_task_heartbeat)
             .then_output(|| SendTaskHeartbeatOutput::builder().build())
     }

@@ -15,14 +15,19 @@ use aws_sdk_cloudformation::types::{RollbackConfiguration, RollbackTrigger};
 const METRIC_ALARM: &str = "AWS::CloudWatch::Alarm";
 const COMPOSITE_ALARM: &str = "AWS::CloudWatch::CompositeAlarm";
 
-/// The configuration for the input's stack operation, or None when its
-/// deploy has no rollback triggers.
+/// The configuration for the input's stack operation. A deploy with no
+/// rollback triggers sends an empty list, never nothing: CloudFormation
+/// keeps the triggers of the last operation that named some unless told
+/// otherwise ("To remove all currently specified triggers, specify an
+/// empty list for this parameter", API reference, RollbackConfiguration),
+/// so a stack once deployed with `bake.rollback` would go on rolling back
+/// on those alarms, or fail once one is deleted.
 pub async fn configuration(
     ctx: &TaskContext,
     input: &TaskInput,
 ) -> Result<Option<RollbackConfiguration>, TaskError> {
     let Some(triggers) = &input.deploy.rollback_triggers else {
-        return Ok(None);
+        return Ok(Some(build(0, &[])));
     };
     let (config, target, place) = match &input.deploy.target {
         Some(target) => {
@@ -77,6 +82,27 @@ fn build(minutes: u32, chosen: &[&FoundAlarm]) -> RollbackConfiguration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A deploy that asks for no triggers clears those an earlier deploy
+    /// set: an empty list, which the Query protocol still sends
+    /// (`RollbackConfiguration.RollbackTriggers=`).
+    #[tokio::test]
+    async fn a_deploy_without_triggers_clears_the_stacks_triggers() {
+        let cfn = aws_smithy_mocks::mock_client!(
+            aws_sdk_cloudformation,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            []
+        );
+        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+        let input = TaskInput::parse(include_str!(
+            "../../test_events/4-task-update-stack--greeting-changed--changes.json"
+        ))
+        .unwrap();
+        let sent = configuration(&ctx, &input).await.unwrap();
+        let sent = sent.expect("a RollbackConfiguration is sent");
+        assert_eq!(sent.rollback_triggers, Some(Vec::new()));
+        assert_eq!(sent.monitoring_time_in_minutes(), Some(0));
+    }
 
     #[test]
     fn each_alarm_is_a_trigger_of_its_own_type() {

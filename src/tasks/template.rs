@@ -19,6 +19,11 @@ pub const MAX_BODY_BYTES: usize = 51_200;
 /// macros", user guide). Textual, in YAML or JSON: a false positive costs
 /// only a change set on create.
 pub fn calls_macros(template: &str) -> bool {
+    // A JSON template may be one line (a generated or minified one): read
+    // its top-level keys rather than its lines.
+    if let Ok(serde_json::Value::Object(top)) = serde_json::from_str(template) {
+        return top.contains_key("Transform") || template.contains("Fn::Transform");
+    }
     template.lines().any(|line| {
         let line = line.trim_start_matches('\u{feff}');
         let top_level_yaml = line.starts_with("Transform:");
@@ -258,6 +263,16 @@ mod tests {
         ));
         assert!(calls_macros(
             "Resources:\n  A:\n    Fn::Transform:\n      Name: AWS::Include\n"
+        ));
+        // Minified JSON, as generators write it: one line.
+        assert!(calls_macros(
+            r#"{"AWSTemplateFormatVersion":"2010-09-09","Transform":"AWS::Serverless-2016-10-31","Resources":{}}"#
+        ));
+        assert!(calls_macros(
+            r#"{"Resources":{"A":{"Fn::Transform":{"Name":"AWS::Include"}}}}"#
+        ));
+        assert!(!calls_macros(
+            r#"{"Description":"Transform data nightly","Resources":{}}"#
         ));
         assert!(!calls_macros(
             "Description: Transform data nightly\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n"

@@ -52,7 +52,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     let described = change_set::settle(ctx, &name, &change_set).await?;
     let changes = change_set::changes_of(&described);
     let already_executed = change_set::executed(&described);
-    if !already_executed && change_set::no_changes(&described, &changes) {
+    if !already_executed && change_set::no_changes(&described) {
         change_set::discard(ctx, &name, &change_set).await;
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished during the update"))
@@ -172,16 +172,21 @@ async fn provably_unchanged(
     Ok(unchanged)
 }
 
-/// Changes the default policy refuses: a removal, or a certain replacement.
-/// `Conditional` is reported in the output, not refused: CloudFormation
-/// itself cannot tell before the update.
+/// Changes the default policy refuses ([`Change::is_risky`]): a removal
+/// that deletes the resource, or a certain replacement. `Conditional` is
+/// reported in the output, not refused: CloudFormation itself cannot tell
+/// before the update. A removal CloudFormation retains is not refused.
 pub fn unsafe_changes(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
-        .filter_map(|c| match (c.action.as_str(), c.replacement.as_deref()) {
-            ("Remove", _) => Some(format!("{} ({}): removed", c.logical_id, c.resource_type)),
-            (_, Some("True")) => Some(format!("{} ({}): replaced", c.logical_id, c.resource_type)),
-            _ => None,
+        .filter(|c| c.is_risky())
+        .map(|c| {
+            let what = match (c.action.as_str(), c.replaced_old_retained()) {
+                ("Remove", _) => "removed",
+                (_, true) => "replaced (the old one retained: UpdateReplacePolicy Retain)",
+                _ => "replaced",
+            };
+            format!("{} ({}): {what}", c.logical_id, c.resource_type)
         })
         .collect()
 }
@@ -243,6 +248,48 @@ mod tests {
         );
     }
 
+    /// AWS's answer to an update that changes only the template's Outputs:
+    /// the change set is CREATE_COMPLETE and AVAILABLE with no changes
+    /// (aws/aws-cdk#2029). Neither emulator answers so (MiniStack fails it
+    /// as "didn't contain changes", docs/emulators.md), hence the replay.
+    /// The change set is executed: that is what applies the new Outputs.
+    #[tokio::test]
+    async fn an_outputs_only_change_set_is_executed_not_called_no_changes() {
+        use aws_sdk_cloudformation::Client;
+        use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+        use aws_sdk_cloudformation::types::ExecutionStatus;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let outputs_only = mock!(Client::describe_change_set).then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/cpsf-demo-app/1")
+                .status(ChangeSetStatus::CreateComplete)
+                .execution_status(ExecutionStatus::Available)
+                .build()
+        });
+        let executed = mock!(Client::execute_change_set)
+            .then_output(|| ExecuteChangeSetOutput::builder().build());
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&outputs_only, &executed]
+        );
+        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+        let open = crate::tasks::lease::tests::accepted();
+        let lease = crate::tasks::lease::tests::lease(&open);
+        let input = TaskInput::parse(include_str!(
+            "../../test_events/4-task-update-stack--greeting-changed--changes.json"
+        ))
+        .unwrap();
+        let output = run(&ctx, &lease, &input).await.unwrap();
+        assert_eq!(output["changed"], true, "{output}");
+        assert_eq!(
+            executed.num_calls(),
+            1,
+            "the Outputs-only change set was not executed"
+        );
+    }
+
     #[test]
     fn removals_and_certain_replacements_are_unsafe_conditional_is_not() {
         let changes = [
@@ -259,5 +306,34 @@ mod tests {
                 "Gone (AWS::SQS::Queue): removed"
             ]
         );
+    }
+
+    /// AWS's answer for a resource removed from the template under
+    /// `DeletionPolicy: Retain`: Remove with PolicyAction Retain
+    /// (API reference, ResourceChange). CloudFormation leaves it in
+    /// place, so the gate lets it through; a deleting removal, or a
+    /// replacement that retains the old resource, is still refused.
+    #[test]
+    fn a_removal_cloudformation_retains_is_safe() {
+        let with_policy = |mut c: Change, policy: &str| {
+            c.policy_action = Some(policy.into());
+            c
+        };
+        let changes = [
+            with_policy(change("Remove", "OldVersion", None), "Retain"),
+            with_policy(change("Remove", "Table", None), "Delete"),
+            with_policy(change("Remove", "Volume", None), "Snapshot"),
+            with_policy(change("Modify", "Bucket", Some("True")), "ReplaceAndRetain"),
+        ];
+        assert_eq!(
+            unsafe_changes(&changes),
+            vec![
+                "Table (AWS::SQS::Queue): removed",
+                "Volume (AWS::SQS::Queue): removed",
+                "Bucket (AWS::SQS::Queue): replaced (the old one retained: UpdateReplacePolicy Retain)",
+            ]
+        );
+        assert_eq!(changes[0].action_shown(), "Remove (retained)");
+        assert_eq!(changes[1].action_shown(), "Remove");
     }
 }

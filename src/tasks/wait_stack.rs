@@ -23,6 +23,9 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         .as_ref()
         .and_then(|c| c.stack_status.as_deref());
     let mut what = what_happened(status, before, operation.changes.len());
+    if let Some(retained) = retained(&operation.changes) {
+        what.push_str(&format!("; {retained}"));
+    }
     let approved = operation
         .decision
         .as_ref()
@@ -65,9 +68,26 @@ pub fn what_happened(status: &str, before: Option<&str>, changes: usize) -> Stri
             "created again, after deleting the failed first create".to_string()
         }
         ("CREATE_COMPLETE", _, _) => "created".to_string(),
+        // An executed change set with no resource changes changed what
+        // the stack holds besides its resources (see
+        // `change_set::no_changes`).
+        (_, _, 0) => "updated: outputs, parameters or tags only (no resource changes)".to_string(),
         (_, _, 1) => "updated: 1 change".to_string(),
         (_, _, n) => format!("updated: {n} changes"),
     }
+}
+
+/// The removals CloudFormation left in place (DeletionPolicy Retain), in
+/// words: "retained, no longer in the stack: OldVersion
+/// (AWS::Lambda::Version)"; None when there were none.
+fn retained(changes: &[Value]) -> Option<String> {
+    let named: Vec<String> = changes
+        .iter()
+        .filter_map(|c| serde_json::from_value::<super::change_set::Change>(c.clone()).ok())
+        .filter(|c| c.retained())
+        .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
+        .collect();
+    (!named.is_empty()).then(|| format!("retained, no longer in the stack: {}", named.join(", ")))
 }
 
 /// Waits until stack `name` is stable: the stack once its operation (started
@@ -75,18 +95,34 @@ pub fn what_happened(status: &str, before: Option<&str>, changes: usize) -> Stri
 /// passed first, a `Cpsf.StackFailed` error naming the first failed resource
 /// if it failed. `cpsf bootstrap` waits on its own stack with it too.
 pub async fn settle(ctx: &TaskContext, name: &str, since: f64) -> Result<Option<Stack>, TaskError> {
+    // A stack that does not exist will not become stable: it was deleted
+    // (by hand, or by another pipeline) during the deploy. DescribeStacks by
+    // name answers "Stack with id … does not exist" for a deleted stack
+    // (CloudFormation API reference, DescribeStacks), so fail now, naming
+    // it, rather than wait out the cap and be asked again.
     let ended = ctx
         .watch(name, |found| {
-            let found = found?;
+            let Some(found) = found else {
+                return Some(None);
+            };
             let status = found.stack_status()?.as_str().to_string();
             match stack::progress(&status) {
                 Progress::Running => None,
-                _ => Some(found.clone()),
+                _ => Some(Some(found.clone())),
             }
         })
         .await?;
     let Some(found) = ended else {
         return Ok(None);
+    };
+    let Some(found) = found else {
+        return Err(TaskError::new(
+            "Cpsf.StackGone",
+            format!(
+                "stack {name} does not exist: it was deleted while this deploy waited for it \
+                 (deploy again to create it anew)"
+            ),
+        ));
     };
     let status = found.stack_status().map(|s| s.as_str()).unwrap_or_default();
     if stack::progress(status) == Progress::Succeeded {
@@ -170,6 +206,25 @@ mod tests {
             what_happened("UPDATE_COMPLETE", Some("UPDATE_COMPLETE"), 2),
             "updated: 2 changes"
         );
+        assert_eq!(
+            what_happened("UPDATE_COMPLETE", Some("UPDATE_COMPLETE"), 0),
+            "updated: outputs, parameters or tags only (no resource changes)"
+        );
+    }
+
+    #[test]
+    fn the_result_names_the_removals_cloudformation_retained() {
+        let changes = [
+            json!({"action": "Remove", "logicalId": "OldVersion",
+                   "resourceType": "AWS::Lambda::Version", "policyAction": "Retain"}),
+            json!({"action": "Add", "logicalId": "NewVersion",
+                   "resourceType": "AWS::Lambda::Version"}),
+        ];
+        assert_eq!(
+            retained(&changes).as_deref(),
+            Some("retained, no longer in the stack: OldVersion (AWS::Lambda::Version)")
+        );
+        assert_eq!(retained(&changes[1..]), None);
     }
 
     #[tokio::test]
@@ -188,6 +243,35 @@ mod tests {
         let settled = settle(&ctx, "app", 0.0).await.unwrap().unwrap();
         assert_eq!(settled.stack_status(), Some(&StackStatus::UpdateComplete));
         assert_eq!(throttled.num_calls(), 3);
+    }
+
+    /// The stack was deleted during the deploy: DescribeStacks answers
+    /// ValidationError "Stack with id app does not exist" (CloudFormation
+    /// API reference, DescribeStacks). The wait fails at once, naming it,
+    /// instead of polling until its one-hour cap.
+    #[tokio::test]
+    async fn a_stack_that_does_not_exist_fails_the_wait_at_once() {
+        let gone = mock!(Client::describe_stacks).then_error(|| {
+            DescribeStacksError::generic(
+                ErrorMetadata::builder()
+                    .code("ValidationError")
+                    .message("Stack with id app does not exist")
+                    .build(),
+            )
+        });
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&gone]);
+        let ctx = crate::tasks::test_context(cfn, Duration::from_secs(3600));
+        let waited = tokio::time::timeout(Duration::from_secs(5), settle(&ctx, "app", 0.0))
+            .await
+            .expect("the wait for a missing stack ended at once");
+        let error = waited.unwrap_err();
+        assert_eq!(error.name, "Cpsf.StackGone");
+        assert!(
+            error.cause.starts_with("stack app does not exist"),
+            "{}",
+            error.cause
+        );
+        assert_eq!(gone.num_calls(), 1);
     }
 
     #[tokio::test]

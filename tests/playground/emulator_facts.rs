@@ -123,10 +123,20 @@ async fn change_set(
     stack: &str,
     value: &str,
 ) -> aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput {
+    change_set_of(cfn, stack, SETTING, value).await
+}
+
+/// Makes a change set of `template` with `Value` and waits as above.
+async fn change_set_of(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    template: &str,
+    value: &str,
+) -> aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput {
     cfn.create_change_set()
         .stack_name(stack)
         .change_set_name("change")
-        .template_body(SETTING)
+        .template_body(template)
         .parameters(parameter("Value", value))
         .send()
         .await
@@ -231,6 +241,58 @@ async fn a_change_set_without_changes() {
             "CREATE_COMPLETE (no reason)"
         )
     );
+}
+
+/// A change set whose only change is a new Output: on AWS it is
+/// CREATE_COMPLETE and executable, with no resource changes, and executing
+/// it is what applies the Output (aws/aws-cdk#2029). cpsf executes such a
+/// change set (`src/tasks/change_set.rs`, `no_changes`); AWS's answer is
+/// replayed in `tasks::update_stack::tests`, because MiniStack does not
+/// give it.
+#[tokio::test]
+async fn a_change_set_that_changes_only_outputs() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    create_stack(&cfn, "fact-outputs", SETTING, &[("Value", "a")]).await;
+    let with_output = SETTING.trim_end().trim_end_matches('}').to_string()
+        + r#", "Outputs": {"Name": {"Value": {"Ref": "Setting"}}}}"#;
+    let described = change_set_of(&cfn, "fact-outputs", &with_output, "a").await;
+    let seen = format!(
+        "{} {} changes",
+        described.status().unwrap().as_str(),
+        described.changes().len()
+    );
+    assert_eq!(seen, cell("FAILED 0 changes", "CREATE_COMPLETE 0 changes"));
+}
+
+/// A resource removed from the template under `DeletionPolicy: Retain`:
+/// AWS lists it as Remove with PolicyAction Retain, and leaves it in place
+/// (API reference, ResourceChange; user guide, "DeletionPolicy
+/// attribute"). cpsf lets such a removal through its replacement gate
+/// (`Change::retained`); AWS's answer is replayed in
+/// `tasks::update_stack::tests`, as neither emulator gives a PolicyAction.
+#[tokio::test]
+async fn a_removal_under_deletion_policy_retain() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    let two = r#"{"Parameters": {"Value": {"Type": "String"}},
+ "Resources": {"Setting": {"Type": "AWS::SSM::Parameter",
+   "Properties": {"Name": "/cpsf-fact/kept", "Type": "String", "Value": {"Ref": "Value"}}},
+  "Old": {"Type": "AWS::SSM::Parameter", "DeletionPolicy": "Retain",
+   "Properties": {"Name": "/cpsf-fact/old", "Type": "String", "Value": "old"}}}}"#;
+    let one = r#"{"Parameters": {"Value": {"Type": "String"}},
+ "Resources": {"Setting": {"Type": "AWS::SSM::Parameter",
+   "Properties": {"Name": "/cpsf-fact/kept", "Type": "String", "Value": {"Ref": "Value"}}}}}"#;
+    create_stack(&cfn, "fact-retain", two, &[("Value", "a")]).await;
+    let described = change_set_of(&cfn, "fact-retain", one, "a").await;
+    let change = described.changes()[0].resource_change().unwrap();
+    let seen = format!(
+        "{} {} policy {}",
+        change.action().unwrap().as_str(),
+        change.logical_resource_id().unwrap(),
+        change.policy_action().map_or("-", |p| p.as_str())
+    );
+    assert_eq!(seen, cell("Remove Old policy -", "Remove Old policy -"));
 }
 
 /// A changed property that needs no replacement is Modify with
