@@ -73,6 +73,79 @@ async fn creates_updates_and_then_has_no_changes() {
     assert!(!text.contains("outcome=\"failed\""), "{text}");
 }
 
+/// A resource removed from the template under `DeletionPolicy: Retain` is
+/// left in place by CloudFormation (user guide, "DeletionPolicy
+/// attribute"), which the change set says with PolicyAction Retain (API
+/// reference, ResourceChange): not destructive, so the gate lets it
+/// through and the result names it. On fakecloud, whose change sets carry
+/// no PolicyAction, a removal is refused as before (docs/emulators.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_cloudformation_retains_passes_the_gate_and_is_named() {
+    let (h, worker) = deploy_setup().await;
+    let mut app = App::sample();
+    let plain = app.template.clone();
+    app.template = plain.replace(
+        "Resources:\n",
+        "Resources:\n  Archive:\n    Type: AWS::SSM::Parameter\n    DeletionPolicy: Retain\n    \
+         Properties:\n      Name: /cpsf-demo/archive\n      Type: String\n      Value: kept\n",
+    );
+    let (status, created) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&created));
+
+    app.template = plain;
+    let (status, removed) = h.deploy("app", &app).await;
+    match emulator() {
+        Emulator::Ministack => {
+            assert_eq!(status, "Succeeded", "{}", error_message(&removed));
+            assert!(
+                summary(&removed)
+                    .contains("retained, no longer in the stack: Archive (AWS::SSM::Parameter)"),
+                "{}",
+                summary(&removed)
+            );
+        }
+        Emulator::Fakecloud => {
+            assert_eq!(status, "Failed");
+            assert!(
+                error_message(&removed).contains("Archive (AWS::SSM::Parameter): removed"),
+                "{}",
+                error_message(&removed)
+            );
+        }
+    }
+    worker.stop().await;
+}
+
+/// An update that changes only an Output is applied: the change set has
+/// no resource changes and is executable on AWS (aws/aws-cdk#2029), and
+/// cpsf executes it. MiniStack fails such a change set as "didn't contain
+/// changes" (docs/emulators.md), so only fakecloud answers as AWS here;
+/// `tasks::update_stack::tests` replays AWS's answer for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_of_only_an_output_is_applied() {
+    if !needs(
+        Emulator::Fakecloud,
+        "MiniStack fails an Outputs-only change set as having no changes, where AWS makes it \
+         executable",
+    ) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    let mut app = App::sample();
+    let (status, created) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&created));
+    app.template.push_str("  Release:\n    Value: r2\n");
+    let (status, updated) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&updated));
+    assert_eq!(output_variable(&updated, "Release").as_deref(), Some("r2"));
+    assert!(
+        summary(&updated).contains("updated: outputs, parameters or tags only"),
+        "{}",
+        summary(&updated)
+    );
+    worker.stop().await;
+}
+
 impl Harness {
     /// The sample app's stack status, e.g. "CREATE_COMPLETE".
     pub async fn app_stack_status(&self) -> String {
