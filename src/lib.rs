@@ -63,7 +63,8 @@
 //!   deploy state machine), `alarms.rs` (the bake's verdict).
 //! - [`approval`] (`src/approval/`): approval by link (issue 18): a
 //!   person decides on a change set the deploy state machine waits on in
-//!   RequestApproval. Pure: `spec.rs` (the input's `approval`), `ask.rs`
+//!   RequestApproval. Pure: `spec.rs` (the input's `approval`),
+//!   `deadline.rs` (it ends before the execution does), `ask.rs`
 //!   (whether a change set asks, the request), `link.rs` (signed links,
 //!   per-page tokens), `page.rs` (the HTML), `notice.rs` (the SNS
 //!   message). Edges: `store.rs` (S3), `inbox.rs` (the approvals queue,

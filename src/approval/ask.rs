@@ -133,6 +133,17 @@ impl Request {
             template_diff: None,
         }
     }
+
+    /// The request waiting at most `seconds` (`deadline::ExecutionClock::
+    /// seconds_left`): shorter than asked when the execution would time out
+    /// first. The minutes the failure and the page name follow.
+    pub fn end_within(mut self, seconds: Option<u32>) -> Request {
+        if let Some(left) = seconds.filter(|&s| s < self.timeout_seconds) {
+            self.timeout_seconds = left.max(1);
+            self.timeout_minutes = self.timeout_seconds.div_ceil(60);
+        }
+        self
+    }
 }
 
 /// A wave's one request from its targets' own (`planned`: target name,
@@ -199,6 +210,16 @@ pub(crate) fn test_request(changes: &[Change], message: &str) -> Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_ends_within_the_time_its_execution_leaves() {
+        let asked = test_request(&[], "x");
+        assert_eq!((asked.timeout_minutes, asked.timeout_seconds), (60, 3600));
+        let late = asked.clone().end_within(Some(1000));
+        assert_eq!((late.timeout_minutes, late.timeout_seconds), (17, 1000));
+        assert_eq!(asked.clone().end_within(Some(7200)), asked);
+        assert_eq!(asked.clone().end_within(None), asked);
+    }
 
     use crate::tasks::change_set::test_change as change;
 

@@ -128,9 +128,8 @@ impl Inbox {
                 link.as_deref(),
                 &when(record.expires_at),
             );
-            approvals
-                .sns_for(topic)
-                .publish()
+            let sns: aws_sdk_sns::Client = approvals.sns_for(topic);
+            sns.publish()
                 .topic_arn(topic)
                 .subject(notice::subject(&record.request))
                 .message(text)

@@ -10,7 +10,8 @@
 //! ExecuteChangeSet, SendTaskFailure to DiscardChangeSet, as does the
 //! state's timeout.
 //!
-//! - pure: `spec.rs` (the input's `approval`), `ask.rs` (whether a change
+//! - pure: `spec.rs` (the input's `approval`), `deadline.rs` (how long it
+//!   may wait: ends before the execution does), `ask.rs` (whether a change
 //!   set asks, the request), `link.rs` (signed links, per-page tokens),
 //!   `page.rs` (the HTML), `notice.rs` (the notification).
 //! - edges: `store.rs` (requests and decisions kept in S3), `inbox.rs`
@@ -18,6 +19,7 @@
 //!   Functions), `server.rs` (the page's HTTP routes).
 
 pub mod ask;
+pub mod deadline;
 pub mod decision;
 pub mod diff;
 pub mod inbox;

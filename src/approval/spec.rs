@@ -2,8 +2,10 @@
 //! told, how long they have, and what they read first. Every problem is
 //! reported at once, each with the exact key and what it takes.
 
+use super::deadline::{RESERVE_SECONDS, max_timeout_minutes};
 use crate::job::config::json_kind;
 use crate::targets::names::closest;
+use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -11,10 +13,11 @@ use serde_json::{Map, Value};
 pub const APPROVAL_KEY: &str = "approval";
 /// The keys `approval` takes; any other is refused.
 pub const APPROVAL_KEYS: &[&str] = &["when", "notify", "timeoutMinutes", "message"];
-/// A decision waits at most a day: the deploy execution's own timeout
-/// (24 h by default, bootstrap's DeployTimeoutSeconds) and a custom
-/// action's 24 h both bound the whole deploy (design.md).
-pub const MAX_TIMEOUT_MINUTES: u32 = 1440;
+/// How long a decision may wait at most (and waits by default) with the
+/// deploy execution's default 24 h timeout: 23 h. It must end before the
+/// execution does (`deadline.rs`); a custom action's 24 h bounds the whole
+/// deploy too (design.md).
+pub const MAX_TIMEOUT_MINUTES: u32 = max_timeout_minutes(DEFAULT_TIMEOUT_SECONDS);
 /// The note shown to the approver, in the page and the notification (an
 /// SNS message is at most 256 KiB, a subject 100 characters: the note goes
 /// in the body, kept short enough to read).
@@ -44,8 +47,12 @@ pub struct Approval {
     pub message: Option<String>,
 }
 
-/// The input's `approval`, None without one, or every problem with it.
-pub fn parse(deploy: &Value) -> Result<Option<Approval>, Vec<String>> {
+/// The input's `approval`, None without one, or every problem with it, in
+/// an execution that times out after `execution_timeout_seconds`.
+pub fn parse(
+    deploy: &Value,
+    execution_timeout_seconds: u32,
+) -> Result<Option<Approval>, Vec<String>> {
     let Some(value) = deploy.get(APPROVAL_KEY) else {
         return Ok(None);
     };
@@ -70,7 +77,7 @@ pub fn parse(deploy: &Value) -> Result<Option<Approval>, Vec<String>> {
     }
     let when = when(object, &mut problems);
     let notify = notify(object, &mut problems);
-    let timeout_minutes = timeout(object, &mut problems);
+    let timeout_minutes = timeout(object, execution_timeout_seconds, &mut problems);
     let message = message(object, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
@@ -148,22 +155,39 @@ fn notify(object: &Map<String, Value>, problems: &mut Vec<String>) -> Option<Str
     Some(arn.to_string())
 }
 
-fn timeout(object: &Map<String, Value>, problems: &mut Vec<String>) -> u32 {
+/// `timeoutMinutes`, 1 to [`max_timeout_minutes`] of the execution's
+/// timeout; that maximum when not given.
+fn timeout(
+    object: &Map<String, Value>,
+    execution_timeout_seconds: u32,
+    problems: &mut Vec<String>,
+) -> u32 {
+    let max = max_timeout_minutes(execution_timeout_seconds);
+    let why = format!(
+        "the deploy execution times out after {execution_timeout_seconds} s (its \
+         TimeoutSeconds, bootstrap's DeployTimeoutSeconds), and an approval leaves {} minutes \
+         of it for the states before and for DiscardChangeSet, which deletes the change set \
+         when no one decides (Step Functions runs no Catch when the execution itself times out)",
+        RESERVE_SECONDS / 60
+    );
+    if max == 0 {
+        problems.push(format!(
+            "approval cannot be used in this state machine: {why}, which leaves no time for a \
+             decision; raise DeployTimeoutSeconds"
+        ));
+        return 0;
+    }
     let Some(value) = object.get("timeoutMinutes") else {
-        return MAX_TIMEOUT_MINUTES;
+        return max;
     };
-    match value
-        .as_u64()
-        .filter(|m| (1..=u64::from(MAX_TIMEOUT_MINUTES)).contains(m))
-    {
+    match value.as_u64().filter(|m| (1..=u64::from(max)).contains(m)) {
         Some(minutes) => minutes as u32,
         None => {
             problems.push(format!(
                 "approval.timeoutMinutes is {value}; it must be a whole number of minutes from 1 \
-                 to {MAX_TIMEOUT_MINUTES}: the deploy execution and the pipeline's action both \
-                 end after 24 h"
+                 to {max}: {why}"
             ));
-            MAX_TIMEOUT_MINUTES
+            max
         }
     }
 }
@@ -197,6 +221,10 @@ mod tests {
 
     fn problems(approval: Value) -> Vec<String> {
         parse(&json!({"stackName": "app", "approval": approval})).unwrap_err()
+    }
+
+    fn parse(deploy: &Value) -> Result<Option<Approval>, Vec<String>> {
+        super::parse(deploy, DEFAULT_TIMEOUT_SECONDS)
     }
 
     #[test]
@@ -235,7 +263,7 @@ mod tests {
             "{all:#?}"
         );
         assert!(all[2].contains("is not an SNS topic ARN"), "{all:#?}");
-        assert!(all[3].contains("from 1 to 1440"), "{all:#?}");
+        assert!(all[3].contains("from 1 to 1380"), "{all:#?}");
         assert_eq!(
             problems(json!("always")),
             vec!["approval must be an object like {\"when\": \"risky\", \"notify\": \"<SNS topic ARN>\"}; it is a string".to_string()]
@@ -250,5 +278,35 @@ mod tests {
         let fifo = problems(json!({"notify": "arn:aws:sns:us-east-1:123456789012:approvals.fifo"}));
         assert_eq!(fifo.len(), 1, "{fifo:#?}");
         assert!(fifo[0].contains("is a FIFO topic"), "{fifo:#?}");
+    }
+
+    /// An approval as long as the execution would outlive it: the
+    /// execution's timeout ends it, and DiscardChangeSet never runs.
+    #[test]
+    fn an_approval_must_end_before_the_execution_does() {
+        assert_eq!(MAX_TIMEOUT_MINUTES, 1380);
+        let day = problems(json!({"timeoutMinutes": 1440}));
+        assert_eq!(day.len(), 1, "{day:#?}");
+        assert!(
+            day[0].contains(
+                "approval.timeoutMinutes is 1440; it must be a whole number of \
+                             minutes from 1 to 1380: the deploy execution times out after 86400 s"
+            ) && day[0].contains("DiscardChangeSet"),
+            "{day:#?}"
+        );
+        // The execution's own timeout decides, when the state machine says.
+        let two_hours =
+            |minutes: u32| super::parse(&json!({"approval": {"timeoutMinutes": minutes}}), 7200);
+        assert_eq!(two_hours(60).unwrap().unwrap().timeout_minutes, 60);
+        assert!(two_hours(61).unwrap_err()[0].contains("from 1 to 60"));
+        let default = super::parse(&json!({"approval": {}}), 7200)
+            .unwrap()
+            .unwrap();
+        assert_eq!(default.timeout_minutes, 60);
+        let short = super::parse(&json!({"approval": {}}), 3600).unwrap_err();
+        assert!(
+            short[0].contains("raise DeployTimeoutSeconds"),
+            "{short:#?}"
+        );
     }
 }

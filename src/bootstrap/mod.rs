@@ -218,6 +218,8 @@ async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, S
 }
 
 #[cfg(test)]
+mod calls_scan;
+#[cfg(test)]
 mod schedule_tests;
 #[cfg(test)]
 mod template_tests;

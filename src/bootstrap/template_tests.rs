@@ -5,7 +5,9 @@
 //! template's resources and statements. What cpsf.yaml passes to the code
 //! is checked in `template_wiring_tests.rs`.
 
+use super::calls_scan::{Call, calls, files};
 use super::{TARGET_REGION_TEMPLATE, TARGET_TEMPLATE, TEMPLATE};
+use std::collections::BTreeSet;
 
 /// Every template, for the checks every IAM grant gets.
 const TEMPLATES: [(&str, &str); 3] = [
@@ -131,34 +133,122 @@ fn an_sqs_batch_call_is_authorised_by_its_single_action() {
     );
 }
 
-/// Each action the worker role grants (in WorkerRole and the conditional
-/// ArtifactKeyPolicy) is an API call the worker's code makes (its
-/// snake_case SDK method, or for SQS its batch form, appears in src/job,
-/// src/tasks, src/sfn.rs or src/events/); PassRole is implied by handing
-/// CloudFormation a roleArn, and kms:Decrypt by reading artifacts S3
-/// decrypts with a customer key.
-/// The worker's code: src/sfn.rs, src/job, src/tasks, src/events.
+/// The worker's code: what `cpsf worker` runs (the job poller, the task
+/// handlers, the events queue and approvals).
+const WORKER_CODE: &[&str] = &["sfn.rs", "sfn", "job", "tasks", "events", "approval"];
+
+/// Files of the worker's code that the bootstrapped worker never runs, and
+/// why their calls need no grant.
+const NOT_RUN_BY_THE_WORKER: &[(&str, &str)] = &[
+    (
+        "tasks/definition.rs",
+        "installs the activities and the state machine for tests and the demo; \
+         bootstrap/cpsf.yaml installs them for the worker",
+    ),
+    (
+        "job/discover.rs",
+        "finds the state machines to recover from when --recover-from is not \
+         set; bootstrap/cpsf.yaml sets CPSF_RECOVER_FROM",
+    ),
+];
+
 fn worker_code() -> String {
-    source(&["sfn.rs", "job", "tasks", "events"])
+    source(WORKER_CODE)
 }
 
 /// The text of `parts` of src/, files or whole folders, one after another.
 pub(super) fn source(parts: &[&str]) -> String {
-    fn read_all(path: &std::path::Path, code: &mut String) {
-        if path.is_dir() {
-            for entry in std::fs::read_dir(path).unwrap() {
-                read_all(&entry.unwrap().path(), code);
-            }
-        } else {
-            code.push_str(&std::fs::read_to_string(path).unwrap());
-        }
+    files(parts).into_iter().map(|(_, text)| text).collect()
+}
+
+/// Whether an action of `granted` authorises `call`.
+fn grants(granted: &[(String, String)], call: &Call) -> bool {
+    let method = format!(".{}()", call.method);
+    granted.iter().any(|(service, action)| {
+        *service == call.service && sdk_calls(service, action).contains(&method)
+    })
+}
+
+/// Every call of `calls` is authorised by an action of `granted`, else
+/// the call and the file that makes it are named.
+fn all_granted(role: &str, granted: &[(String, String)], calls: &BTreeSet<Call>) {
+    let missing: Vec<String> = calls
+        .iter()
+        .filter(|call| !grants(granted, call))
+        .map(|c| {
+            format!(
+                "{} calls {}.{}() ({}:?)",
+                c.file, c.service, c.method, c.service
+            )
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{role} grants no action for: {}",
+        missing.join("; ")
+    );
+}
+
+/// The worker role's actions: WorkerRole and the policies attached to it.
+fn worker_grants() -> Vec<(String, String)> {
+    let mut lines = resource("WorkerRole");
+    for policy in [
+        "ArtifactKeyPolicy",
+        "TargetRolesPolicy",
+        "ApprovalTopicsPolicy",
+    ] {
+        lines.extend(resource(policy));
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut code = String::new();
-    for part in parts {
-        read_all(&root.join(part), &mut code);
+    actions_in(&lines)
+}
+
+/// The other direction of the test below: each API call the worker's code
+/// makes is granted to the worker role (IAM denies what no policy allows:
+/// IAM user guide, "Policy evaluation logic"). Testing only that each
+/// grant is called let cloudformation:ListChangeSets (CheckStack) ship
+/// with no grant.
+#[test]
+fn every_call_the_worker_makes_is_granted() {
+    let calls: BTreeSet<Call> = calls(&files(WORKER_CODE))
+        .into_iter()
+        .filter(|c| !NOT_RUN_BY_THE_WORKER.iter().any(|(f, _)| c.file == *f))
+        .collect();
+    // The scan sees the calls of every service the worker uses.
+    for expected in [
+        "list_change_sets",
+        "poll_for_jobs",
+        "start_execution",
+        "get_activity_task",
+        "get_object",
+        "receive_message",
+        "publish",
+        "describe_alarms",
+    ] {
+        assert!(
+            calls.iter().any(|c| c.method == expected),
+            "the scan no longer finds {expected}: {calls:?}"
+        );
     }
-    code
+    all_granted("the worker role", &worker_grants(), &calls);
+}
+
+/// A rollout target's deploy makes the same CloudFormation and CloudWatch
+/// calls through the target's role (bootstrap/target-account.yaml) as
+/// through the worker role in its own account.
+#[test]
+fn every_call_a_targets_deploy_makes_is_granted_to_the_target_role() {
+    let calls: BTreeSet<Call> = calls(&files(&["tasks"]))
+        .into_iter()
+        .filter(|c| ["cloudformation", "cloudwatch"].contains(&c.service.as_str()))
+        .filter(|c| !NOT_RUN_BY_THE_WORKER.iter().any(|(f, _)| c.file == *f))
+        .collect();
+    assert!(
+        calls.iter().any(|c| c.method == "list_change_sets"),
+        "{calls:?}"
+    );
+    let role = resource_of(TARGET_TEMPLATE, "TargetRole");
+    let policies = role.iter().position(|l| l.trim() == "Policies:").unwrap();
+    all_granted("the target role", &actions_in(&role[policies..]), &calls);
 }
 
 /// The IAM actions (`service`, `Action`) granted in `lines`.
@@ -180,6 +270,7 @@ pub(super) fn actions_in(lines: &[&str]) -> Vec<(String, String)> {
                     "iam",
                     "kms",
                     "sqs",
+                    "sns",
                     "sts",
                     "cloudwatch",
                     "ecs",
@@ -190,14 +281,16 @@ pub(super) fn actions_in(lines: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Each action the worker role grants (in WorkerRole and the conditional
+/// ArtifactKeyPolicy) is an API call the worker's code makes (its
+/// snake_case SDK method, or for SQS its batch form, appears in the
+/// worker's code); PassRole is implied by handing CloudFormation a
+/// roleArn, and kms:Decrypt by reading artifacts S3 decrypts with a
+/// customer key.
 #[test]
 fn the_worker_role_grants_only_what_the_worker_calls() {
     let code = worker_code();
-    let mut lines = resource("WorkerRole");
-    lines.extend(resource("ArtifactKeyPolicy"));
-    lines.extend(resource("TargetRolesPolicy"));
-    lines.extend(resource("ApprovalTopicsPolicy"));
-    let actions = actions_in(&lines);
+    let actions = worker_grants();
     assert!(actions.len() >= 23, "{actions:?}");
     for expected in [
         "Decrypt",

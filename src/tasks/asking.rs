@@ -58,6 +58,9 @@ fn request_of(
         pipeline,
         changes,
     )
+    // Asked late in the execution (retries, a DeleteFailedStack), it still
+    // ends before the execution does (`approval::deadline`).
+    .end_within(input.clock.seconds_left(super::epoch_now()))
 }
 
 /// The request with the template diff of an update, when small: the

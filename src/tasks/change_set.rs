@@ -114,6 +114,7 @@ pub async fn create(
         .set_tags(Some(tags(input)))
         .set_role_arn(input.deploy.role_arn.clone())
         .set_rollback_configuration(rollback)
+        .description(description(&input.execution_arn))
         .client_token(change_set);
     request = match template {
         TemplateSource::Body(body) => request.template_body(body),
@@ -125,6 +126,25 @@ pub async fn create(
         Err(error) if error.code() == Some("AlreadyExistsException") => Ok(()),
         Err(error) => Err(TaskError::from_sdk("CreateChangeSet", error)),
     }
+}
+
+/// What a cpsf change set's Description says before the ARN of the
+/// execution that made it (CreateChangeSet, Description: 1 to 1,024
+/// characters; ListChangeSets returns it in each ChangeSetSummary, API
+/// reference). CheckStack reads it to tell a change set another execution
+/// still waits on from one a finished execution left (`check_stack.rs`).
+const MADE_BY: &str = "cpsf deploy, execution ";
+
+/// The Description of a change set execution `execution_arn` makes.
+pub fn description(execution_arn: &str) -> String {
+    format!("{MADE_BY}{execution_arn}")
+}
+
+/// The execution that made a change set with this Description, if cpsf did.
+pub fn made_by(description: Option<&str>) -> Option<&str> {
+    description?
+        .strip_prefix(MADE_BY)
+        .filter(|arn| arn.starts_with("arn:"))
 }
 
 /// Waits until the change set is no longer being created.

@@ -1,10 +1,11 @@
 //! check-stack: decides the operation from the stack's current status.
 
 use super::TaskContext;
+use super::change_set;
 use super::error::TaskError;
 use super::input::TaskInput;
 use super::stack::{self, StackState};
-use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetSummary, ExecutionStatus};
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {
@@ -43,9 +44,10 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     Ok(decided)
 }
 
-/// A change set of the stack being created or executed right now, if any:
-/// then a REVIEW_IN_PROGRESS stack is another deploy's create under way,
-/// not a leftover.
+/// Why a REVIEW_IN_PROGRESS stack is another deploy's create under way,
+/// not a leftover: one of its change sets is being created or executed,
+/// or waits for a person's decision (RequestApproval) in an execution
+/// that is still running. None: nothing uses it, and it may be deleted.
 async fn change_set_in_use(ctx: &TaskContext, stack: &str) -> Result<Option<String>, TaskError> {
     let listed = ctx
         .cfn
@@ -54,21 +56,71 @@ async fn change_set_in_use(ctx: &TaskContext, stack: &str) -> Result<Option<Stri
         .send()
         .await
         .map_err(|e| TaskError::from_sdk("ListChangeSets", e))?;
-    Ok(listed
-        .summaries()
-        .iter()
-        .find(|summary| {
-            matches!(
-                summary.status(),
-                Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
-            ) || summary.execution_status() == Some(&ExecutionStatus::ExecuteInProgress)
-        })
-        .map(|summary| summary.change_set_name().unwrap_or("unnamed").to_string()))
+    for summary in listed.summaries() {
+        let name = summary.change_set_name().unwrap_or("unnamed");
+        match use_of(summary) {
+            Use::Busy => {
+                return Ok(Some(format!(
+                    "its change set {name} is being created or executed"
+                )));
+            }
+            Use::WaitsIfRunning(execution) if running(ctx, execution).await? => {
+                return Ok(Some(format!(
+                    "its change set {name} waits for approval in execution {execution}, \
+                     which is still running"
+                )));
+            }
+            Use::WaitsIfRunning(_) | Use::Unused => {}
+        }
+    }
+    Ok(None)
+}
+
+/// What a change set of a REVIEW_IN_PROGRESS stack says about its use.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Use<'a> {
+    /// Being created or executed (CREATE_PENDING, CREATE_IN_PROGRESS,
+    /// EXECUTE_IN_PROGRESS).
+    Busy,
+    /// Made and executable (CREATE_COMPLETE, AVAILABLE: "the change set
+    /// is available to execute", API reference, ChangeSetSummary) by this
+    /// cpsf execution, which may be waiting for a person's decision on it:
+    /// in use while that execution runs.
+    WaitsIfRunning(&'a str),
+    /// Failed, obsolete, or made by no execution cpsf can ask about.
+    Unused,
+}
+
+pub fn use_of(summary: &ChangeSetSummary) -> Use<'_> {
+    let creating = matches!(
+        summary.status(),
+        Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
+    );
+    if creating || summary.execution_status() == Some(&ExecutionStatus::ExecuteInProgress) {
+        return Use::Busy;
+    }
+    let executable = summary.status() == Some(&ChangeSetStatus::CreateComplete)
+        && summary.execution_status() == Some(&ExecutionStatus::Available);
+    match change_set::made_by(summary.description()) {
+        Some(execution) if executable => Use::WaitsIfRunning(execution),
+        _ => Use::Unused,
+    }
+}
+
+/// Whether execution `arn` still runs (or is about to run again: a
+/// redrive): an ended or deleted one waits on nothing any more.
+async fn running(ctx: &TaskContext, arn: &str) -> Result<bool, TaskError> {
+    use crate::job::decide::ExecutionStatus::{PendingRedrive, Running};
+    match ctx.sfn.describe(arn).await {
+        Ok(described) => Ok(matches!(described.status, Running | PendingRedrive)),
+        Err(crate::sfn::DescribeError::Gone(_)) => Ok(false),
+        Err(crate::sfn::DescribeError::Other(why)) => Err(TaskError::unavailable(why)),
+    }
 }
 
 /// `{"next": "create" | "update" | "recreate", "stackStatus": ...}`, or why
-/// the stack cannot be deployed now. `change_set_in_use` names a change set
-/// of a REVIEW_IN_PROGRESS stack that is being created or executed.
+/// the stack cannot be deployed now. `change_set_in_use` says why a
+/// REVIEW_IN_PROGRESS stack is in use ([`change_set_in_use`]).
 pub fn decide(
     name: &str,
     status: Option<&str>,
@@ -91,12 +143,12 @@ pub fn decide(
             ));
         }
         StackState::Unexecuted => match change_set_in_use {
-            Some(change_set) => {
+            Some(why) => {
                 return Err(TaskError::new(
                     "Cpsf.StackBusy",
                     format!(
-                        "stack {name} is REVIEW_IN_PROGRESS and its change set {change_set} is \
-                         being created or executed: another deploy is creating it"
+                        "stack {name} is REVIEW_IN_PROGRESS and {why}: another deploy is \
+                         creating it"
                     ),
                 ));
             }
@@ -181,10 +233,135 @@ mod tests {
             "app",
             Some("REVIEW_IN_PROGRESS"),
             true,
-            Some("cpsf-create-9"),
+            Some("its change set cpsf-create-9 is being created or executed"),
         )
         .unwrap_err();
         assert_eq!(busy.name, "Cpsf.StackBusy");
         assert!(busy.cause.contains("cpsf-create-9"), "{}", busy.cause);
+    }
+
+    /// A second deploy of a new stack while the first waits for approval
+    /// (a pipeline in PARALLEL mode): CloudFormation lists the first's
+    /// CREATE change set as CREATE_COMPLETE / AVAILABLE, with the
+    /// Description cpsf gave it, and Step Functions says that execution is
+    /// RUNNING. The stack is busy, not a leftover to delete; once that
+    /// execution has ended (or is gone) it is a leftover again.
+    #[tokio::test]
+    async fn a_new_stacks_change_set_waiting_for_approval_is_in_use() {
+        use aws_sdk_cloudformation::Client;
+        use aws_sdk_cloudformation::operation::list_change_sets::ListChangeSetsOutput;
+        use aws_sdk_cloudformation::types::StackStatus;
+        use aws_sdk_sfn::operation::describe_execution::{
+            DescribeExecutionError, DescribeExecutionOutput,
+        };
+        use aws_sdk_sfn::types::ExecutionStatus as Sfn;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let first = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-1";
+        let waiting = mock!(Client::list_change_sets)
+            .match_requests(|r| r.stack_name() == Some("cpsf-demo-app"))
+            .then_output(move || {
+                ListChangeSetsOutput::builder()
+                    .summaries(
+                        ChangeSetSummary::builder()
+                            .change_set_name("cpsf-create-0123456789abcdef-cpsf-demo-1")
+                            .status(ChangeSetStatus::CreateComplete)
+                            .execution_status(ExecutionStatus::Available)
+                            .description(change_set::description(first))
+                            .build(),
+                    )
+                    .build()
+            });
+        let check = |status: Option<Sfn>| {
+            let waiting = waiting.clone();
+            async move {
+                let review = crate::tasks::stack_is(StackStatus::ReviewInProgress);
+                let cfn = mock_client!(
+                    aws_sdk_cloudformation,
+                    RuleMode::MatchAny,
+                    [&review, &waiting]
+                );
+                let shown = status.clone();
+                let described = mock!(aws_sdk_sfn::Client::describe_execution)
+                    .match_requests(move |r| r.execution_arn() == Some(first))
+                    .then_output(move || {
+                        DescribeExecutionOutput::builder()
+                            .execution_arn(first)
+                            .state_machine_arn(
+                                "arn:aws:states:us-east-1:123456789012:stateMachine:cpsf-deploy",
+                            )
+                            .status(shown.clone().unwrap_or(Sfn::Succeeded))
+                            .start_date(aws_smithy_types::DateTime::from_secs(0))
+                            .build()
+                            .unwrap()
+                    });
+                let gone = mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| {
+                    DescribeExecutionError::ExecutionDoesNotExist(
+                        aws_sdk_sfn::types::error::ExecutionDoesNotExist::builder().build(),
+                    )
+                });
+                let sfn = match status {
+                    Some(_) => mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&described]),
+                    None => mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&gone]),
+                };
+                let mut ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+                ctx.sfn = crate::sfn::Sfn::new(sfn);
+                let input = TaskInput::parse(include_str!(
+                    "../../test_events/1-task-check-stack--new-stack--next-create.json"
+                ))
+                .unwrap();
+                run(&ctx, &input).await
+            }
+        };
+        let busy = check(Some(Sfn::Running)).await.unwrap_err();
+        assert_eq!(busy.name, "Cpsf.StackBusy");
+        assert!(
+            busy.cause.contains("waits for approval in execution") && busy.cause.contains(first),
+            "{}",
+            busy.cause
+        );
+        for ended in [Some(Sfn::Aborted), Some(Sfn::TimedOut), None] {
+            let leftover = check(ended.clone()).await.unwrap();
+            assert_eq!(leftover["next"], "recreate", "{ended:?}: {leftover}");
+        }
+    }
+
+    /// A change set says whether it is in use by its status, and by the
+    /// execution its Description names when it is made and executable.
+    #[test]
+    fn a_change_sets_use_follows_its_status_and_maker() {
+        let arn = "arn:aws:states:us-east-1:1:execution:m:e";
+        let summary = |status, execution, description: Option<String>| {
+            ChangeSetSummary::builder()
+                .status(status)
+                .execution_status(execution)
+                .set_description(description)
+                .build()
+        };
+        let ours = Some(change_set::description(arn));
+        use ChangeSetStatus::*;
+        use ExecutionStatus::*;
+        for (status, execution, description, expected) in [
+            (CreateInProgress, Unavailable, None, Use::Busy),
+            (CreateComplete, ExecuteInProgress, ours.clone(), Use::Busy),
+            (
+                CreateComplete,
+                Available,
+                ours.clone(),
+                Use::WaitsIfRunning(arn),
+            ),
+            (
+                CreateComplete,
+                Available,
+                Some("made by hand".into()),
+                Use::Unused,
+            ),
+            (CreateComplete, Available, None, Use::Unused),
+            (Failed, Unavailable, ours.clone(), Use::Unused),
+            (CreateComplete, Obsolete, ours.clone(), Use::Unused),
+        ] {
+            let summary = summary(status.clone(), execution.clone(), description);
+            assert_eq!(use_of(&summary), expected, "{status:?} {execution:?}");
+        }
     }
 }

@@ -309,6 +309,64 @@ mod tests {
         }
     }
 
+    /// The states that read or make an approval know the execution's
+    /// clock: its TimeoutSeconds (the same placeholder) and start.
+    #[test]
+    fn the_states_that_ask_know_when_the_execution_times_out() {
+        let parsed: serde_json::Value =
+            serde_json::from_str(&with_timeout(DEPLOY_ASL, 7200)).unwrap();
+        for name in [
+            "CheckStack",
+            "CreateStack",
+            "UpdateStack",
+            "PlanRollout",
+            "GatherWave",
+        ] {
+            let parameters = &parsed["States"][name]["Parameters"];
+            assert_eq!(parameters["executionTimeoutSeconds"], 7200, "{name}");
+            assert_eq!(
+                parameters["executionStartTime.$"], "$$.Execution.StartTime",
+                "{name}"
+            );
+        }
+    }
+
+    /// What an approval leaves of the execution's timeout covers
+    /// DiscardChangeSet (and DiscardWave) at their worst: every attempt
+    /// their retrier allows timing out, and the pauses between ("Handling
+    /// errors in Step Functions workflows": IntervalSeconds ×
+    /// BackoffRate^n); and, before the approval, CheckStack and
+    /// UpdateStack's first attempts.
+    #[test]
+    fn an_approval_leaves_time_to_discard_its_change_set() {
+        use crate::approval::deadline::{DISCARD_SECONDS, RESERVE_SECONDS};
+        let parsed: serde_json::Value =
+            serde_json::from_str(&with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS)).unwrap();
+        let states = &parsed["States"];
+        for name in ["DiscardChangeSet", "DiscardWave"] {
+            let state = &states[name];
+            let timeout = state["TimeoutSeconds"].as_f64().unwrap();
+            let mut worst = timeout;
+            for retrier in state["Retry"].as_array().unwrap() {
+                let max = retrier["MaxAttempts"].as_u64().unwrap_or(3);
+                let interval = retrier["IntervalSeconds"].as_f64().unwrap_or(1.0);
+                let rate = retrier["BackoffRate"].as_f64().unwrap_or(2.0);
+                worst += (0..max)
+                    .map(|n| timeout + interval * rate.powi(n as i32))
+                    .sum::<f64>();
+            }
+            assert!(
+                worst < f64::from(DISCARD_SECONDS),
+                "{name} may take {worst} s"
+            );
+        }
+        let first_attempts: f64 = ["CheckStack", "UpdateStack"]
+            .iter()
+            .map(|n| states[n]["TimeoutSeconds"].as_f64().unwrap())
+            .sum();
+        assert!(f64::from(RESERVE_SECONDS) >= f64::from(DISCARD_SECONDS) + first_attempts);
+    }
+
     #[test]
     fn a_missing_arn_is_named() {
         let error = substitute(DEPLOY_ASL, &HashMap::new(), None)

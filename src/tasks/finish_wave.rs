@@ -42,13 +42,16 @@ pub struct Current {
 }
 
 /// What FinishWave and GatherWave are given: the plan, the wave, and the
-/// rollout's own execution.
+/// rollout's own execution (for GatherWave, with its clock: the wave's
+/// approval ends before the rollout's execution does).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WaveInput {
     pub plan: Plan,
     pub current: Current,
     pub execution_arn: String,
+    #[serde(flatten)]
+    pub clock: crate::approval::deadline::ExecutionClock,
 }
 
 impl WaveInput {
@@ -69,6 +72,7 @@ pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
             plan,
             current,
             execution_arn,
+            ..
         },
         rollout,
     ) = WaveInput::parse(input, "FinishWave")?;

@@ -21,6 +21,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &str) -> Result<Value,
             plan,
             current,
             execution_arn,
+            clock,
         },
         rollout,
     ) = WaveInput::parse(input, "GatherWave")?;
@@ -63,7 +64,10 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &str) -> Result<Value,
         super::discard_wave::discard_all(ctx, lease, &apply).await?;
         return Err(TaskError::new(WAVE_STOPPED, message));
     }
-    let request = wave_request(index + 1, plan.waves.len(), &planned);
+    // The targets' requests end before their own executions do; the
+    // wave's must end before the rollout's (`approval::deadline`).
+    let request = wave_request(index + 1, plan.waves.len(), &planned)
+        .map(|r| r.end_within(clock.seconds_left(super::epoch_now())));
     Ok(json!({
         "stage": APPLY_STAGE,
         "targets": apply,

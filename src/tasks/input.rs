@@ -1,5 +1,7 @@
 //! What every task receives: `{"deploy": <the execution's state>,
-//! "executionArn": <$$.Execution.Id>}`, and the tokens derived from it.
+//! "executionArn": <$$.Execution.Id>}`, and the tokens derived from it;
+//! the tasks that ask for approval also the execution's start and timeout
+//! (`approval::deadline`).
 
 use super::error::TaskError;
 use serde::Deserialize;
@@ -11,6 +13,9 @@ use std::collections::BTreeMap;
 pub struct TaskInput {
     pub deploy: DeployInput,
     pub execution_arn: String,
+    /// `executionStartTime` and `executionTimeoutSeconds`, where given.
+    #[serde(flatten)]
+    pub clock: crate::approval::deadline::ExecutionClock,
 }
 
 /// The deploy file's fields (statemachines/README.md), plus what earlier
@@ -197,7 +202,8 @@ impl TaskInput {
         let Some(value) = &self.deploy.approval else {
             return Ok(None);
         };
-        crate::approval::spec::parse(&serde_json::json!({ "approval": value })).map_err(
+        let timeout = self.clock.timeout_seconds();
+        crate::approval::spec::parse(&serde_json::json!({ "approval": value }), timeout).map_err(
             |problems| {
                 TaskError::input(format!(
                     "the approval input is refused: {}",

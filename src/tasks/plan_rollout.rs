@@ -16,12 +16,15 @@ use serde_json::{Map, Value, json};
 struct Input {
     deploy: Map<String, Value>,
     execution_arn: String,
+    #[serde(flatten)]
+    clock: crate::approval::deadline::ExecutionClock,
 }
 
 pub fn run(input: &str) -> Result<Value, TaskError> {
     let Input {
         deploy,
         execution_arn,
+        clock,
     } = serde_json::from_str(input).map_err(|e| {
         TaskError::input(format!(
             "the PlanRollout task input is not as expected: {e}"
@@ -30,7 +33,7 @@ pub fn run(input: &str) -> Result<Value, TaskError> {
     // Every target shares the input's `approval`: its problems are the
     // rollout's, reported with the others.
     let whole = Value::Object(deploy.clone());
-    let approval_problems = crate::approval::spec::parse(&whole)
+    let approval_problems = crate::approval::spec::parse(&whole, clock.timeout_seconds())
         .err()
         .unwrap_or_default();
     let rollout = match spec::parse(&whole) {
@@ -50,7 +53,9 @@ pub fn run(input: &str) -> Result<Value, TaskError> {
     for target in plan.waves.iter().flatten() {
         let mut own = plan.shared.clone();
         own.extend(target.input.clone());
-        let task = json!({"deploy": own, "executionArn": execution_arn}).to_string();
+        let task = json!({"deploy": own, "executionArn": execution_arn,
+                          "executionTimeoutSeconds": clock.execution_timeout_seconds})
+        .to_string();
         TaskInput::parse(&task)
             .map_err(|e| TaskError::input(format!("target '{}': {}", target.name, e.cause)))?;
     }

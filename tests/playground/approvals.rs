@@ -308,6 +308,21 @@ async fn a_bad_approval_input_is_refused_before_anything_changes() {
         a.h.app_stack_in(None, crate::targets::HERE).await.is_none(),
         "nothing deployed"
     );
+    // As long as the execution's own 24 h: the execution would time out
+    // first, and no Catch runs then to delete the change set.
+    app.deploy["approval"] = json!({"when": "always", "timeoutMinutes": 1440});
+    let (status, detail) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains("Cpsf.InputInvalid")
+            && message.contains("approval.timeoutMinutes is 1440; it must be a whole number of minutes from 1 to 1380"),
+        "{message}"
+    );
+    assert!(
+        a.h.app_stack_in(None, crate::targets::HERE).await.is_none(),
+        "nothing deployed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
