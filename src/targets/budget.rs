@@ -99,7 +99,7 @@ pub const IN_WAVE: usize = max(APPLY_KEYS + MAP_ITEM, SETTLED);
 pub const OUTPUTS: usize = 16 * 1024;
 
 /// The wave's one request (`approval::ask::wave_request`, fitted with
-/// `fit_wave_request`): in `$.current.request`, and in the SQS message
+/// `approval::ask::fit_request`): in `$.current.request`, and in the SQS message
 /// RequestWaveApproval sends (at most 256 KiB, Amazon SQS developer guide,
 /// "Amazon SQS message quotas") with a task token of at most 2,048
 /// characters.
