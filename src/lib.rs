@@ -57,7 +57,8 @@
 //! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
 //!   regions (issue 17), pure: `spec.rs` (the input's `targets`, `waves`,
 //!   `bake`, `failureTolerance`, checked), `limits.rs` (at most
-//!   [`targets::MAX_TARGETS`], and why), `plan.rs` (each target's deploy
+//!   [`targets::MAX_TARGETS`], and why), `budget.rs` (how the rollout's
+//!   state fits Step Functions' 256 KiB), `plan.rs` (each target's deploy
 //!   input, a wave's outcome, progress, output variables), `rollout.rs`
 //!   (the plan the states carry, each target a child execution of the
 //!   deploy state machine), `alarms.rs` (the bake's verdict).

@@ -146,11 +146,49 @@ impl Request {
     }
 }
 
+/// Each target's line in a wave request's summary and place, at most (as
+/// JSON text): 100 targets' lines leave most of
+/// `targets::budget::WAVE_REQUEST` to the listed changes.
+pub const WAVE_LINE: usize = 256;
+pub const WAVE_PLACE: usize = 128;
+
 /// A wave's one request from its targets' own (`planned`: target name,
 /// request): every change, its logical id after its target's name
 /// ("prod-use1 / WorkQueue"), the risky ones first, and each target's
-/// summary. None when no target planned a change.
+/// summary; within `targets::budget::WAVE_REQUEST` bytes, since it rides
+/// in the rollout's state (`fit_request`). None when no target planned a
+/// change.
 pub fn wave_request(wave: usize, waves: usize, planned: &[(String, Request)]) -> Option<Request> {
+    let request = joined(wave, waves, planned)?;
+    Some(fit_request(request, crate::targets::budget::WAVE_REQUEST))
+}
+
+/// `request` within `max` bytes as JSON: the changes listed while they
+/// fit (the risky ones come first; `change_count` still counts all, and
+/// the page says how many are not listed), then, should the rest alone be
+/// over, the summary and the place cut.
+pub fn fit_request(mut request: Request, max: usize) -> Request {
+    use crate::targets::budget::fit_text;
+    let size = |r: &Request| serde_json::to_string(r).map_or(usize::MAX, |t| t.len());
+    let changes = std::mem::take(&mut request.changes);
+    let mut used = size(&request);
+    for change in changes {
+        let more = serde_json::to_string(&change).map_or(usize::MAX, |t| t.len()) + 1;
+        if used + more > max {
+            break;
+        }
+        used += more;
+        request.changes.push(change);
+    }
+    if used > max {
+        request.summary = fit_text(&request.summary, max / 4);
+        request.place = fit_text(&request.place, max / 4);
+    }
+    request
+}
+
+fn joined(wave: usize, waves: usize, planned: &[(String, Request)]) -> Option<Request> {
+    use crate::targets::budget::fit_text;
     let (_, first) = planned.first()?;
     let mut changes: Vec<Change> = planned
         .iter()
@@ -173,9 +211,12 @@ pub fn wave_request(wave: usize, waves: usize, planned: &[(String, Request)]) ->
     Some(Request {
         stack_name: first.stack_name.clone(),
         change_set: String::new(),
-        place: format!("wave {wave}/{waves}: {}", each(&|_, r| r.place.clone())),
+        place: format!(
+            "wave {wave}/{waves}: {}",
+            each(&|_, r| fit_text(&r.place, WAVE_PLACE))
+        ),
         pipeline: first.pipeline.clone(),
-        summary: each(&|n, r| format!("{n}: {}", r.summary)),
+        summary: each(&|n, r| fit_text(&format!("{n}: {}", r.summary), WAVE_LINE)),
         risky: planned.iter().any(|(_, r)| r.risky),
         changes,
         change_count: planned.iter().map(|(_, r)| r.change_count).sum(),
@@ -323,5 +364,46 @@ mod tests {
         assert_eq!(request.change_count, MAX_LISTED_CHANGES + 11);
         assert!(request.risky);
         assert_eq!(request.timeout_seconds, 3600);
+    }
+
+    #[test]
+    fn a_waves_request_fits_the_rollouts_state_listing_the_risky_first() {
+        let max = crate::targets::budget::WAVE_REQUEST;
+        let planned: Vec<(String, Request)> = (0..crate::targets::MAX_TARGETS)
+            .map(|t| {
+                let changes: Vec<Change> = (0..500)
+                    .map(|i| {
+                        let action = if i == 499 { "Remove" } else { "Add" };
+                        change(action, &format!("R{i}{}", "x".repeat(200)), None)
+                    })
+                    .collect();
+                let mut request = test_request(&changes, &"m".repeat(1000));
+                request.place = format!("{} (us-east-1, account 123456789012)", "p".repeat(40));
+                (format!("t{t:03}{}", "n".repeat(36)), request)
+            })
+            .collect();
+        let wave = wave_request(1, 1, &planned).unwrap();
+        let size = serde_json::to_string(&wave).unwrap().len();
+        assert!(size <= max, "{size}");
+        assert_eq!(wave.change_count, 50_000, "every change is counted");
+        assert!(!wave.changes.is_empty(), "and some listed");
+        assert!(
+            wave.changes.iter().all(|c| c.action == "Remove"),
+            "the risky first"
+        );
+        assert!(wave.summary.contains("t099"), "every target in the summary");
+        // Two targets list more.
+        let two = wave_request(1, 1, &planned[..2]).unwrap();
+        assert!(two.changes.len() > wave.changes.len());
+        assert!(serde_json::to_string(&two).unwrap().len() <= max);
+        // Whatever else is over, the request is cut to the bound.
+        let mut huge = two.clone();
+        huge.summary = "s".repeat(4 * max);
+        assert!(
+            serde_json::to_string(&fit_request(huge, max))
+                .unwrap()
+                .len()
+                <= max
+        );
     }
 }

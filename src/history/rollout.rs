@@ -58,16 +58,18 @@ pub fn read(events: &[Event], running: bool) -> Option<RolloutView> {
         };
         match state {
             Some("PlanRollout") => plan = serde_json::from_str(output).ok(),
-            Some("FinishWave") => progress = serde_json::from_str(output).unwrap_or(progress),
+            Some("FinishWave") => {
+                progress = serde_json::from_str(output)
+                    .ok()
+                    .and_then(|o| crate::targets::rollout::progress_in(&o))
+                    .unwrap_or(progress)
+            }
             _ => {}
         }
     }
     let plan = plan?;
-    let results: HashMap<&str, _> = progress
-        .results
-        .iter()
-        .map(|r| (r.name.as_str(), r))
-        .collect();
+    let all = progress.target_results();
+    let results: HashMap<&str, _> = all.iter().map(|r| (r.name.as_str(), r)).collect();
     let waves = plan
         .waves
         .iter()
@@ -180,6 +182,41 @@ mod tests {
         assert_eq!(
             read(&events, true).unwrap().waves[1].targets[0].status,
             "deploying"
+        );
+    }
+
+    /// FinishWave returns the plan; once done, the results are in the
+    /// output's `targets`.
+    #[test]
+    fn a_finished_rollout_is_read_from_the_plan_finish_wave_returned() {
+        let plan = json!({
+            "rollout": {}, "shared": {}, "waves": [[planned("a")], [planned("b")]],
+            "progress": {"wave": 0, "done": false, "bake": false, "results": []}
+        });
+        let done = json!({
+            "rollout": {}, "shared": {}, "waves": [],
+            "progress": {"wave": 2, "done": true, "bake": false, "results": [],
+                         "result": {"targets": [
+                             {"name": "a", "status": "Succeeded", "stackId": "arn:s:a"},
+                             {"name": "b", "status": "Failed", "state": "UpdateStack"}]}}
+        });
+        let events = vec![
+            event(1, "TaskStateEntered", Some("PlanRollout"), None),
+            event(2, "ActivitySucceeded", None, Some(plan)),
+            event(3, "TaskStateEntered", Some("FinishWave"), None),
+            event(4, "ActivitySucceeded", None, Some(done)),
+        ];
+        let view = read(&events, false).unwrap();
+        let statuses: Vec<(&str, &str)> = view
+            .waves
+            .iter()
+            .flat_map(|w| w.targets.iter())
+            .map(|t| (t.name.as_str(), t.status.as_str()))
+            .collect();
+        assert_eq!(statuses, [("a", "Succeeded"), ("b", "Failed")]);
+        assert_eq!(
+            view.waves[1].targets[0].detail.as_deref(),
+            Some("UpdateStack")
         );
     }
 

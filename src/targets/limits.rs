@@ -7,7 +7,7 @@
 use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS};
 use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
 
-/// The most targets one Deploy action deploys. Three limits meet here;
+/// The most targets one Deploy action deploys. Four limits meet here;
 /// the tightest is the failure message.
 ///
 /// 1. **The failure message.** A wave may hold every target, and when it
@@ -27,6 +27,12 @@ use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
 ///    [`EVENTS_PER_WAVE`], the rollout's own states and bakes
 ///    [`EVENTS_PER_EXECUTION`]: with every target in its own wave, 100
 ///    targets need 100 × (30 + 40) + 300 = 7,300 events, far below.
+///
+/// 4. **The state's 256 KiB.** What the waves add to the rollout's state
+///    is bounded per target (`budget.rs`: at most 470 bytes for a target
+///    of the wave deploying, 768 for one of an earlier wave), so 100
+///    targets in one wave that asks leave 127,900 bytes for the plan and
+///    the wave's copy; PlanRollout checks each input's own.
 ///
 /// More targets than this are refused before any deploy starts: split them
 /// over several Deploy actions (one per stage, or per account group).

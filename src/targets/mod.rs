@@ -9,7 +9,8 @@
 //!   `bake.rs` read one target and the bake, `names.rs` what AWS accepts as
 //!   a region, account, role ARN or alarm name.
 //! - `limits.rs`: how many targets one action can report ([`MAX_TARGETS`]),
-//!   the longest name and bake, each with the AWS limit behind it.
+//!   the longest name and bake, each with the AWS limit behind it;
+//!   `budget.rs`: how the rollout's state fits Step Functions' 256 KiB.
 //! - `plan.rs`: each target's own deploy input, a wave's outcome, the
 //!   progress summary and the output variables.
 //! - `rollout.rs`: the plan the states carry (each target's child
@@ -23,6 +24,7 @@
 
 pub mod alarms;
 mod bake;
+pub mod budget;
 mod fair;
 pub mod limits;
 pub mod live;

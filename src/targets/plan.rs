@@ -93,6 +93,31 @@ pub struct TargetResult {
     pub execution_arn: Option<String>,
 }
 
+impl TargetResult {
+    /// The result with each field cut to its bound as JSON text
+    /// (`budget::RESULT`), as the rollout's state keeps it; its stack
+    /// outputs are fitted with the others' (`rollout::fit_results`).
+    pub fn bounded(self) -> TargetResult {
+        use super::budget::{
+            RESULT_CAUSE, RESULT_ERROR, RESULT_EXECUTION_ARN, RESULT_STACK_STATUS, RESULT_STATE,
+            fit_text,
+        };
+        use super::limits::{MAX_NAME, MAX_STACK_ID};
+        let cut = |text: Option<String>, max: usize| text.map(|t| fit_text(&t, max));
+        TargetResult {
+            name: fit_text(&self.name, MAX_NAME),
+            status: self.status,
+            stack_id: cut(self.stack_id, MAX_STACK_ID),
+            stack_status: cut(self.stack_status, RESULT_STACK_STATUS),
+            state: cut(self.state, RESULT_STATE),
+            error: cut(self.error, RESULT_ERROR),
+            cause: cut(self.cause, RESULT_CAUSE),
+            outputs: self.outputs,
+            execution_arn: cut(self.execution_arn, RESULT_EXECUTION_ARN),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaveOutcome {
     Continue,

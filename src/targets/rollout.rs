@@ -9,6 +9,7 @@
 //! of its own. The child's input is `States.JsonMerge(shared, input)`: the
 //! part every target shares, once, and each target's few keys of its own.
 
+use super::budget;
 use super::plan::{
     TargetResult, TargetStatus, output_variables, progress_summary, target_deploy, wave_outcome,
 };
@@ -23,8 +24,10 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// The input's rollout keys as given; each step reads them again with
-    /// `spec::parse`, so there is one reading of them.
+    /// The input's rollout keys, each target with no more than where it
+    /// is (`name`, `account`, `region`, `roleArn`: [`REACH_KEYS`]); each
+    /// step reads them again with `spec::parse`, so there is one reading
+    /// of them. A target's own input is in `waves`, once.
     pub rollout: Map<String, Value>,
     /// The input every target's execution shares ([`shared_input`]).
     pub shared: Map<String, Value>,
@@ -146,11 +149,34 @@ pub fn plan(deploy: &Map<String, Value>, rollout: &Rollout, execution_arn: &str)
         rollout: deploy
             .iter()
             .filter(|(key, _)| ROLLOUT_KEYS.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), value.clone()))
+            .map(|(key, value)| match (key.as_str(), value) {
+                ("targets", Value::Array(targets)) => (
+                    key.clone(),
+                    Value::Array(targets.iter().map(reach_of).collect()),
+                ),
+                _ => (key.clone(), value.clone()),
+            })
             .collect(),
         shared,
         waves,
         progress,
+    }
+}
+
+/// The keys of a target the steps after PlanRollout read: which it is and
+/// where (FinishWave names it, Bake reads alarms there). Its parameters,
+/// CloudFormation role and staging bucket are in its own input.
+pub const REACH_KEYS: [&str; 4] = ["name", "account", "region", "roleArn"];
+
+fn reach_of(target: &Value) -> Value {
+    match target {
+        Value::Object(keys) => Value::Object(
+            keys.iter()
+                .filter(|(key, _)| REACH_KEYS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -208,11 +234,17 @@ pub fn finish_wave(
         return Err(message);
     }
     let mut all = plan.progress.results.clone();
-    all.extend(results);
+    all.extend(results.into_iter().map(TargetResult::bounded));
     fit_results(rollout, &mut all);
     let wave = index + 1;
     let done = wave >= waves;
     let bake = (!done).then_some(rollout.bake.as_ref()).flatten();
+    // Once done, the results move into the output (`targets`), which is
+    // all the state keeps then (`advanced`).
+    let result = done.then(|| output(rollout, &all));
+    if done {
+        all.clear();
+    }
     Ok(Progress {
         wave,
         waves,
@@ -228,7 +260,7 @@ pub fn finish_wave(
                 f64::from(b.seconds)
             }
         }),
-        result: done.then(|| output(rollout, &all)),
+        result,
         results: all,
         approval: plan.progress.approval.clone(),
     })
@@ -250,6 +282,60 @@ pub fn with_decision(mut progress: Progress, decision: Option<Value>) -> Progres
         }
     }
     progress
+}
+
+/// The plan FinishWave hands on (its `ResultPath` is `$`: the state
+/// becomes `{"plan": …}`, and the wave's `$.current` is gone with it):
+/// `plan` with `progress`, and once the rollout is done nothing but the
+/// progress, whose `result` is the output (`budget::MAX_OUTPUT`).
+pub fn advanced(plan: Plan, progress: Progress) -> Plan {
+    if progress.done {
+        return Plan {
+            rollout: Map::new(),
+            shared: Map::new(),
+            waves: Vec::new(),
+            progress,
+            first_stage: plan.first_stage,
+        };
+    }
+    Plan { progress, ..plan }
+}
+
+/// A target GatherWave settled before the apply (no changes, or failed),
+/// as FinishWave reads it again: the planning execution (`execution`) and
+/// its Map result. A reference, so the state carries `budget::SETTLED`
+/// for it, whatever its execution output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settled {
+    pub name: String,
+    pub execution: String,
+    pub result: Value,
+}
+
+/// The progress a task output holds: FinishWave's and PlanRollout's are
+/// the plan (its `progress`); older FinishWaves returned the progress.
+pub fn progress_in(output: &Value) -> Option<Progress> {
+    match output.get("progress") {
+        Some(progress) if output.get("waves").is_some() => {
+            serde_json::from_value(progress.clone()).ok()
+        }
+        _ => serde_json::from_value(output.clone()).ok(),
+    }
+}
+
+impl Progress {
+    /// Every target's result so far: `results`, or once done the output's
+    /// `targets`, where they moved.
+    pub fn target_results(&self) -> Vec<TargetResult> {
+        if !self.results.is_empty() {
+            return self.results.clone();
+        }
+        self.result
+            .as_ref()
+            .and_then(|r| r.get("targets"))
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Where a running rollout is, read from the newest plan or progress a
@@ -301,12 +387,7 @@ pub fn glance(output: &str) -> Option<Glance> {
         return None;
     }
     let value: Value = serde_json::from_str(output).ok()?;
-    let progress: Progress = match value.get("progress") {
-        Some(progress) if value.get("waves").is_some() => {
-            serde_json::from_value(progress.clone()).ok()?
-        }
-        _ => serde_json::from_value(value).ok()?,
-    };
+    let progress = progress_in(&value)?;
     if progress.waves == 0 || progress.done {
         return None;
     }
@@ -322,36 +403,52 @@ pub fn glance(output: &str) -> Option<Glance> {
     })
 }
 
-/// The waves' results may take this much of the execution's state: the
-/// plan takes at most half of Step Functions' 262,144 bytes between states
-/// (`tasks/plan_rollout.rs`), and the rest of the state needs a little.
-pub const MAX_RESULTS_BYTES: usize = 96 * 1024;
-
-/// Keeps the results within [`MAX_RESULTS_BYTES`]: past it, the stack
-/// outputs of every target but the first (whose outputs are the action's
-/// output variables) are left out of the rollout's output; each target's
-/// own execution still has them.
+/// Keeps the stack outputs in `results` within [`budget::OUTPUTS`]: the
+/// first target's first (they are the action's output variables), as many
+/// of them as fit, then each other target's whole while they fit. The rest
+/// are left out of the rollout's output; each target's own execution
+/// still has them.
 fn fit_results(rollout: &Rollout, results: &mut [TargetResult]) {
-    let size = |results: &[TargetResult]| serde_json::to_string(results).map_or(0, |t| t.len());
-    if size(results) <= MAX_RESULTS_BYTES {
-        return;
-    }
     let first = rollout.targets.first().map(|t| t.name.as_str());
-    for result in results
-        .iter_mut()
-        .filter(|r| Some(r.name.as_str()) != first)
-    {
-        result.outputs = None;
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by_key(|&i| Some(results[i].name.as_str()) != first);
+    // An object's braces, then each entry with its colon and comma.
+    let entry = |key: &String, value: &Value| json_len(key) + 1 + json_len(value) + 1;
+    let mut used = 0;
+    for i in order {
+        let Some(outputs) = results[i].outputs.take() else {
+            continue;
+        };
+        let whole = 2 + outputs.iter().map(|(k, v)| entry(k, v)).sum::<usize>();
+        if used + whole <= budget::OUTPUTS {
+            used += whole;
+            results[i].outputs = Some(outputs);
+        } else if Some(results[i].name.as_str()) == first {
+            used += 2;
+            let mut kept = Map::new();
+            for (key, value) in outputs {
+                let size = entry(&key, &value);
+                if used + size <= budget::OUTPUTS {
+                    used += size;
+                    kept.insert(key, value);
+                }
+            }
+            results[i].outputs = Some(kept);
+        }
     }
 }
 
-/// A target whose execution succeeded, from what `startExecution.sync:2`
-/// returned (`{name, executionArn, status, output}`, the output being the
-/// deploy's own: `stackId`, `stackStatus`, `outputs`, …). AWS hands the
-/// output parsed with `:2`; a string is parsed here all the same.
-pub fn succeeded(name: &str, result: &Value) -> TargetResult {
+fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    serde_json::to_string(value).map_or(0, |t| t.len())
+}
+
+/// A target whose execution `execution_arn` succeeded, from its output
+/// (the deploy's own: `stackId`, `stackStatus`, `outputs`, …), which
+/// FinishWave reads with DescribeExecution: the Map keeps none of it
+/// (`budget`). Output given as text (DescribeExecution's) is parsed.
+pub fn succeeded(name: &str, output: &Value, execution_arn: &str) -> TargetResult {
     let parsed;
-    let output = match &result["output"] {
+    let output = match output {
         Value::String(text) => {
             parsed = serde_json::from_str(text).unwrap_or(Value::Null);
             &parsed
@@ -368,7 +465,7 @@ pub fn succeeded(name: &str, result: &Value) -> TargetResult {
         error: None,
         cause: None,
         outputs: output["outputs"].as_object().cloned(),
-        execution_arn: text(&result["executionArn"]),
+        execution_arn: Some(execution_arn.to_string()),
     }
 }
 

@@ -35,9 +35,9 @@ fn planned() -> (Plan, Rollout) {
 fn ok(name: &str, stack: &str) -> TargetResult {
     succeeded(
         name,
-        &json!({"executionArn": format!("arn:x:{name}"), "status": "SUCCEEDED",
-                "output": {"stackId": stack, "stackStatus": "CREATE_COMPLETE",
-                           "outputs": {"Url": format!("https://{name}")}}}),
+        &json!({"stackId": stack, "stackStatus": "CREATE_COMPLETE",
+                "outputs": {"Url": format!("https://{name}")}}),
+        &format!("arn:x:{name}"),
     )
 }
 
@@ -89,8 +89,10 @@ fn a_wave_that_holds_bakes_then_moves_on_and_the_last_one_ends_it() {
     plan.progress = second;
     let last = finish_wave(&plan, &rollout, vec![ok("prod-euw1", "arn:s:euw1")], 3000.0).unwrap();
     assert!(last.done && !last.bake, "no bake after the last wave");
-    assert_eq!(last.results.len(), 3);
+    assert!(last.results.is_empty(), "moved into the output's targets");
+    assert_eq!(last.target_results().len(), 3);
     let result = last.result.unwrap();
+    assert_eq!(result["targets"].as_array().unwrap().len(), 3);
     assert_eq!(
         result["stackId"], "arn:s:tools",
         "the first target's stack, as a single deploy"
@@ -132,31 +134,69 @@ fn a_failed_wave_stops_with_the_message_naming_the_target() {
 fn an_output_given_as_text_is_read_as_json() {
     let read = succeeded(
         "a",
-        &json!({"status": "SUCCEEDED", "output": "{\"stackId\": \"arn:s\", \"outputs\": {\"K\": \"v\"}}"}),
+        &json!("{\"stackId\": \"arn:s\", \"outputs\": {\"K\": \"v\"}}"),
+        "arn:x:a",
     );
     assert_eq!(read.stack_id.as_deref(), Some("arn:s"));
     assert_eq!(read.outputs.unwrap()["K"], "v");
 }
 
 #[test]
-fn past_the_state_budget_only_the_first_targets_outputs_are_kept() {
+fn past_the_state_budget_the_first_targets_outputs_are_kept_first() {
     let (mut plan, rollout) = planned();
     let big = |name: &str| {
         let mut result = ok(name, "arn:s");
         let outputs = result.outputs.as_mut().unwrap();
-        outputs.insert("Blob".into(), json!("x".repeat(MAX_RESULTS_BYTES / 2)));
+        outputs.insert("Blob".into(), json!("x".repeat(budget::OUTPUTS / 2)));
         result
     };
     plan.progress = finish_wave(&plan, &rollout, vec![big("tools")], 0.0).unwrap();
-    plan.progress = finish_wave(&plan, &rollout, vec![big("prod-use1")], 0.0).unwrap();
-    let last = finish_wave(&plan, &rollout, vec![big("prod-euw1")], 0.0).unwrap();
-    assert!(serde_json::to_string(&last.results).unwrap().len() <= MAX_RESULTS_BYTES);
-    assert!(
-        last.results[0].outputs.is_some(),
-        "the first target's outputs stay"
+    let kept = |p: &Progress| -> Vec<Option<Vec<String>>> {
+        p.target_results()
+            .iter()
+            .map(|r| r.outputs.as_ref().map(|o| o.keys().cloned().collect()))
+            .collect()
+    };
+    assert_eq!(
+        kept(&plan.progress),
+        [Some(vec!["Url".into(), "Blob".into()])]
     );
-    assert!(last.results[1].outputs.is_none() && last.results[2].outputs.is_none());
+    plan.progress = finish_wave(&plan, &rollout, vec![big("prod-use1")], 0.0).unwrap();
+    assert_eq!(
+        kept(&plan.progress)[1],
+        None,
+        "a second half of the budget does not fit beside the first"
+    );
+    let mut huge = big("prod-euw1");
+    huge.cause = Some("c".repeat(100_000));
+    let last = finish_wave(&plan, &rollout, vec![huge], 0.0).unwrap();
+    let results = last.target_results();
+    let outputs: usize = results
+        .iter()
+        .filter_map(|r| r.outputs.as_ref())
+        .map(|o| serde_json::to_string(o).unwrap().len())
+        .sum();
+    assert!(outputs <= budget::OUTPUTS, "{outputs}");
+    assert!(results[2].cause.as_ref().unwrap().len() <= budget::RESULT_CAUSE + 2);
+    assert!(results.iter().all(|r| {
+        serde_json::to_string(&TargetResult {
+            outputs: None,
+            ..r.clone()
+        })
+        .unwrap()
+        .len()
+            <= budget::RESULT
+    }));
     assert_eq!(last.result.unwrap()["outputs"]["Url"], "https://tools");
+
+    // A first target whose outputs alone are over the budget keeps those
+    // that fit.
+    let (plan, rollout) = planned();
+    let mut first = ok("tools", "arn:s");
+    let outputs = first.outputs.as_mut().unwrap();
+    outputs.insert("A".into(), json!("x".repeat(budget::OUTPUTS)));
+    let progress = finish_wave(&plan, &rollout, vec![first], 0.0).unwrap();
+    assert_eq!(kept(&progress), [Some(vec!["Url".into()])]);
 }
 
 #[test]
@@ -249,4 +289,47 @@ fn a_rollout_that_asks_plans_each_wave_first_and_keeps_the_decision() {
         result["summary"],
         "rollout complete: 3 of 3 targets deployed in 3 waves; approved by Ann: go"
     );
+}
+
+#[test]
+fn finish_wave_hands_on_the_plan_and_once_done_only_the_output() {
+    let (mut plan, rollout) = planned();
+    let first = finish_wave(&plan, &rollout, vec![ok("tools", "arn:s")], 0.0).unwrap();
+    let next = advanced(plan.clone(), first.clone());
+    assert_eq!(next.progress, first);
+    assert_eq!(
+        (next.shared.clone(), next.waves.clone()),
+        (plan.shared.clone(), plan.waves.clone())
+    );
+    let text = serde_json::to_string(&next).unwrap();
+    assert_eq!(
+        glance(&text).map(|g| g.summary()).as_deref(),
+        Some("wave 1/3 deployed; baking before wave 2"),
+        "the pipeline reads the plan FinishWave returns"
+    );
+    plan.progress.wave = 2;
+    let last = finish_wave(&plan, &rollout, vec![ok("prod-euw1", "arn:s")], 0.0).unwrap();
+    let done = advanced(plan, last);
+    assert!(done.shared.is_empty() && done.waves.is_empty() && done.rollout.is_empty());
+    assert!(done.progress.result.is_some());
+    assert_eq!(
+        progress_in(&serde_json::to_value(&done).unwrap()),
+        Some(done.progress)
+    );
+}
+
+#[test]
+fn the_rollout_keys_keep_only_where_each_target_is() {
+    let (plan, _) = planned();
+    assert_eq!(
+        plan.rollout["targets"][1],
+        json!({"name": "prod-use1", "account": "222222222222", "region": "us-east-1",
+               "roleArn": "arn:aws:iam::222222222222:role/t"}),
+        "its parameters are in its own input"
+    );
+    assert_eq!(plan.waves[1][0].input["parameters"]["Stage"], "prod");
+    let again = parse(&Value::Object(plan.rollout.clone()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.waves.len(), 3);
 }

@@ -4,7 +4,7 @@
 //! (`approval::deadline`).
 
 use super::error::TaskError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -138,10 +138,37 @@ pub struct Operation {
     pub started_at: f64,
     #[serde(default)]
     pub changes: Vec<Value>,
-    /// The request a change set waits on (`approval::ask::Request`).
-    pub approval: Option<crate::approval::ask::Request>,
+    /// The change set waiting on a decision: the request UpdateStack or
+    /// CreateStack made (`approval::ask::Request`), or in a rollout's apply
+    /// stage no more than the change set (GatherWave).
+    pub approval: Option<Waiting>,
     /// The approver's decision, once ExecuteChangeSet ran the change set.
     pub decision: Option<Value>,
+}
+
+/// A change set waiting on a decision, as ExecuteChangeSet and
+/// DiscardChangeSet read it from `$.stackOperation.approval`: the fields
+/// they need of an approval request. A rollout's apply stage carries no
+/// more (`tasks::gather_wave`): the whole request stays in the planning
+/// child's execution, and a wave of them would not fit the rollout's state
+/// (`targets::budget`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiting {
+    pub stack_name: String,
+    pub change_set: String,
+    #[serde(default)]
+    pub timeout_minutes: u32,
+}
+
+impl Waiting {
+    pub fn of(request: &crate::approval::ask::Request) -> Waiting {
+        Waiting {
+            stack_name: request.stack_name.clone(),
+            change_set: request.change_set.clone(),
+            timeout_minutes: request.timeout_minutes,
+        }
+    }
 }
 
 impl TaskInput {

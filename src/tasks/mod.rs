@@ -18,6 +18,8 @@
 
 pub mod alarms;
 pub mod asking;
+#[cfg(test)]
+pub(crate) mod asl_eval;
 pub mod bake;
 pub mod change_set;
 pub mod check_stack;
@@ -46,6 +48,8 @@ pub mod unchanged;
 pub mod update_stack;
 pub mod wait_stack;
 pub mod wait_teardown;
+#[cfg(test)]
+mod wave_size_tests;
 
 use crate::aws::Clients;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;

@@ -6,7 +6,6 @@
 
 use super::error::TaskError;
 use super::input::TaskInput;
-use crate::job::input::MAX_INPUT_BYTES;
 use crate::targets::{rollout, spec};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -59,22 +58,14 @@ pub fn run(input: &str) -> Result<Value, TaskError> {
         TaskInput::parse(&task)
             .map_err(|e| TaskError::input(format!("target '{}': {}", target.name, e.cause)))?;
     }
-    let plan = serde_json::to_value(&plan)
-        .map_err(|e| TaskError::input(format!("the rollout's plan cannot be written: {e}")))?;
-    // The plan travels in the execution's state, which Step Functions caps
-    // at 256 KiB between states (developer guide, "Quotas": "Maximum input
-    // or output size for a task, state, or execution"); past that the
-    // execution would fail with States.DataLimitExceeded mid-rollout.
-    let bytes = plan.to_string().len();
-    if bytes > MAX_INPUT_BYTES / 2 {
-        return Err(TaskError::input(format!(
-            "the rollout's plan is {bytes} bytes; it must stay under {} so that it and the \
-             waves' results fit the 262,144 bytes Step Functions carries between states: \
-             fewer targets, or fewer per-target parameters",
-            MAX_INPUT_BYTES / 2
-        )));
-    }
-    Ok(plan)
+    // The plan is the rollout's state from here on, and each wave adds to
+    // it (NextWave's copy of the wave, the targets' results, the request
+    // and decision): all of it must fit the 256 KiB Step Functions carries
+    // between states, or the execution fails mid-rollout with
+    // States.DataLimitExceeded, which no Catch handles (`targets::budget`).
+    crate::targets::budget::check(&plan).map_err(TaskError::input)?;
+    serde_json::to_value(&plan)
+        .map_err(|e| TaskError::input(format!("the rollout's plan cannot be written: {e}")))
 }
 
 /// Every problem, numbered when there are several.
