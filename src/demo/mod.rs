@@ -28,7 +28,7 @@ use crate::job::poller::PollerSettings;
 use crate::local::{LocalEnv, Playground, PlaygroundOptions};
 use crate::metrics::Metrics;
 use crate::tasks::runner::RunnerSettings;
-use crate::worker::{TaskOptions, WorkerOptions};
+use crate::worker::{ApprovalOptions, TaskOptions, WorkerOptions};
 use anyhow::Context;
 use serde_json::Value;
 use setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
@@ -120,7 +120,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
              access key is the account): run it with --emulator ministack"
         );
     }
-    let (playground, env) = match LocalEnv::from_process_env() {
+    let (playground, mut env) = match LocalEnv::from_process_env() {
         Some(env) => {
             crate::preflight::check_endpoints(&[
                 ("AWS_ENDPOINT_URL", &env.aws_endpoint),
@@ -155,13 +155,30 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         .as_str()
         .context("app/deploy.json has no stackName")?
         .to_string();
+    // The playground's approvals (a playground named only by its
+    // endpoints has none yet: made here).
+    let approvals = match env.approvals.clone() {
+        Some(approvals) => approvals,
+        None => {
+            crate::local::approvals::install(&clients.sdk, &env.s3_client(&clients.sdk)).await?
+        }
+    };
     println!("Installing the action type, the deploy state machine and the pipeline {PIPELINE}…");
-    let machine = setup::prepare(&clients, &stack).await?;
+    let prepared = setup::prepare(&clients, &stack, Some(&approvals.queue)).await?;
+    let machine = prepared.state_machine;
+    // The worker takes the approval requests from the queue the state
+    // machine sends them to; the env file (--keep) names that queue, and
+    // the store and key `cpsf approve` decides with.
+    let approvals = crate::local::approvals::LocalApprovals {
+        queue: prepared.approvals_queue.unwrap_or(approvals.queue),
+        ..approvals
+    };
+    env.approvals = Some(approvals.clone());
 
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(crate::worker::run(
         clients.clone(),
-        worker_options(env.events_queue.clone()),
+        worker_options(env.events_queue.clone(), approvals),
         Metrics::default(),
         worker_stop.clone(),
     ));
@@ -195,9 +212,14 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     Ok(all_ok)
 }
 
-/// The worker as `cpsf worker` runs it, with a quicker idle poll, and the
-/// playground's execution events queue when its emulator sends them.
-fn worker_options(events_queue: Option<String>) -> WorkerOptions {
+/// The worker as `cpsf worker` runs it, with a quicker idle poll, the
+/// playground's execution events queue when its emulator sends them, and
+/// its approvals: requests taken from their queue, decided with `cpsf
+/// approve` (no page: a playground has nobody to send its links to).
+fn worker_options(
+    events_queue: Option<String>,
+    approvals: crate::local::approvals::LocalApprovals,
+) -> WorkerOptions {
     WorkerOptions {
         poller: Some(PollerSettings {
             action_type: crate::action_type::id(),
@@ -229,7 +251,13 @@ fn worker_options(events_queue: Option<String>) -> WorkerOptions {
             stack_prefix: Some(setup::STACK_PREFIX.into()),
         }),
         listen: None,
-        approvals: None,
+        approvals: Some(ApprovalOptions {
+            queue: Some(approvals.queue),
+            store: approvals.store,
+            key: approvals.key,
+            url: None,
+            listen: None,
+        }),
     }
 }
 
@@ -463,4 +491,8 @@ fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
     println!(
         "  aws s3 cp app.zip s3://{SOURCE_BUCKET}/{SOURCE_KEY} && aws codepipeline start-pipeline-execution --name {PIPELINE}"
     );
+    println!(
+        "A deploy.json with an \"approval\" block (README, \"Approval by link\") waits for a decision:"
+    );
+    println!("  cpsf approve {PIPELINE} --comment \"ship it\"     (or --reject)");
 }

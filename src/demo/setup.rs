@@ -49,8 +49,27 @@ fn bootstrap_options() -> crate::bootstrap::BootstrapOptions {
     }
 }
 
-/// Creates or refreshes everything; returns the state machine's ARN.
-pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<String> {
+/// What [`prepare`] installed.
+pub struct Prepared {
+    /// The deploy state machine's ARN.
+    pub state_machine: String,
+    /// The queue its RequestApproval sends requests to, which the demo's
+    /// worker takes: the one `prepare` was given (installed through Step
+    /// Functions), or bootstrap/cpsf.yaml's own ApprovalsQueue (its output,
+    /// which "a worker run outside this stack takes as --approvals-queue").
+    /// None: installed with no queue, so a deploy with `approval` fails
+    /// saying so.
+    pub approvals_queue: Option<String>,
+}
+
+/// Creates or refreshes everything, the state machine sending approval
+/// requests to `approvals_queue` when it is installed through Step
+/// Functions.
+pub async fn prepare(
+    clients: &Clients,
+    stack_name: &str,
+    approvals_queue: Option<&str>,
+) -> anyhow::Result<Prepared> {
     let s3 = clients.s3();
     for bucket in [SOURCE_BUCKET, ARTIFACT_BUCKET] {
         if let Err(error) = s3.create_bucket().bucket(bucket).send().await {
@@ -77,12 +96,20 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
     // The local CodePipeline service is ours, not fakecloud's: the template's
     // action type lands in fakecloud, so register it here as well.
     crate::action_type::create(&clients.codepipeline).await?;
-    let machine = match crate::bootstrap::run(clients, &bootstrap_options()).await {
-        Ok(outputs) => outputs
-            .into_iter()
-            .find(|(key, _)| key == "StateMachineArn")
-            .map(|(_, arn)| arn)
-            .context("the bootstrap stack has no StateMachineArn output")?,
+    let prepared = match crate::bootstrap::run(clients, &bootstrap_options()).await {
+        Ok(outputs) => {
+            let output = |name: &str| {
+                outputs
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.clone())
+                    .with_context(|| format!("the bootstrap stack has no {name} output"))
+            };
+            Prepared {
+                state_machine: output("StateMachineArn")?,
+                approvals_queue: Some(output("ApprovalsQueue")?),
+            }
+        }
         Err(error) => match error.downcast_ref::<crate::bootstrap::UnsupportedResourceTypes>() {
             Some(unsupported) => {
                 println!(
@@ -91,31 +118,38 @@ pub async fn prepare(clients: &Clients, stack_name: &str) -> anyhow::Result<Stri
                      (`--emulator fakecloud` installs bootstrap/cpsf.yaml).",
                     unsupported.types
                 );
-                install_directly(clients).await?
+                Prepared {
+                    state_machine: install_directly(clients, approvals_queue).await?,
+                    approvals_queue: approvals_queue.map(str::to_string),
+                }
             }
             None => return Err(error),
         },
     };
     let deploy = [
-        ("StateMachineArn", machine.as_str()),
+        ("StateMachineArn", prepared.state_machine.as_str()),
         ("InputType", "FilePath"),
         ("Input", "deploy.json"),
     ];
     create_or_update_pipeline(clients, pipeline(PIPELINE, &deploy)).await?;
     remove_stack(clients, stack_name).await?;
-    Ok(machine)
+    Ok(prepared)
 }
 
 /// What bootstrap/cpsf.yaml installs for a deploy: the activities
-/// and the state machine, under the same names, through the API.
-async fn install_directly(clients: &Clients) -> anyhow::Result<String> {
+/// and the state machine, under the same names, through the API, its
+/// approval requests sent to `approvals_queue`.
+async fn install_directly(
+    clients: &Clients,
+    approvals_queue: Option<&str>,
+) -> anyhow::Result<String> {
     crate::tasks::definition::install(
         &clients.sfn,
         STATE_MACHINE,
         STATES_ROLE,
         &crate::worker::TaskOptions::activities("cpsf-"),
         crate::tasks::definition::DEPLOY_ASL,
-        None,
+        approvals_queue,
     )
     .await
 }

@@ -33,20 +33,18 @@ impl LocalEnv {
     /// The playground named by this process's environment (e.g. after
     /// `source .cpsf/local.env`), if both endpoints are set.
     pub fn from_process_env() -> Option<Self> {
-        let aws_endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|v| !v.is_empty())?;
-        let codepipeline_endpoint = std::env::var("AWS_ENDPOINT_URL_CODEPIPELINE")
-            .ok()
-            .filter(|v| !v.is_empty())?;
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The playground the variables `var` looks up name (an env file's,
+    /// the process's), if both endpoints are set.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
         Some(Self {
-            aws_endpoint,
-            codepipeline_endpoint,
-            events_queue: std::env::var("CPSF_EVENTS_QUEUE")
-                .ok()
-                .filter(|v| !v.is_empty()),
+            aws_endpoint: var("AWS_ENDPOINT_URL")?,
+            codepipeline_endpoint: var("AWS_ENDPOINT_URL_CODEPIPELINE")?,
+            events_queue: var("CPSF_EVENTS_QUEUE"),
             approvals: (|| {
-                let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
                 Some(super::approvals::LocalApprovals {
                     queue: var("CPSF_APPROVALS_QUEUE")?,
                     store: var("CPSF_APPROVAL_STORE")?,

@@ -257,3 +257,108 @@ fn the_demo_deploys_lists_tears_down_and_prunes_branch_environments() {
         "{stdout}"
     );
 }
+
+/// README's "Approval by link" on the playground, as a new user walks it:
+/// `cpsf demo --keep`, then, from a shell that sourced the env file it
+/// writes, a revision whose input has README's `approval` block (its
+/// `notify` topic made first) through the demo's pipeline, and a decision
+/// with `cpsf approve`. The demo's state machine must send the request to
+/// the approvals queue the demo's worker takes (it once sent it to the
+/// queue `none`: SQS.QueueDoesNotExist at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_pipeline_waits_for_approval_and_cpsf_approve_decides() {
+    use crate::deploy_harness::{App, summary};
+    use cpsf::demo::setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+    let dir = std::env::temp_dir().join(format!("cpsf-demo-approve-{}", std::process::id()));
+    let env_file = dir.join("local.env");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    demo.args(["demo", "--keep", "--env-file"])
+        .arg(&env_file)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_CODEPIPELINE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut demo = KillOnDrop(demo.spawn().unwrap());
+    let text = wait_for_long("the demo's env file", Duration::from_secs(180), || async {
+        std::fs::read_to_string(&env_file)
+            .ok()
+            .filter(|t| env_file_complete(t))
+    })
+    .await;
+    let env = cpsf::local::LocalEnv::from_vars(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_string)
+    })
+    .expect("both endpoints in the env file");
+    let h = Harness::on(&env).await;
+    let topic = aws_sdk_sns::Client::new(&h.clients.sdk)
+        .create_topic()
+        .name("deploy-approvals")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    assert_eq!(
+        topic, "arn:aws:sns:us-east-1:123456789012:deploy-approvals",
+        "README's example topic"
+    );
+    // A risky revision of the demo's app: the queue's logical id renamed.
+    let mut app = App::sample();
+    app.template = app.template.replace("WorkQueue", "JobQueue");
+    app.deploy["approval"] = serde_json::json!({"when": "risky", "notify": topic,
+        "timeoutMinutes": 60, "message": "Release 42"});
+    let zip = crate::worker_harness::zip_of(&[
+        ("deploy.json", &app.deploy.to_string()),
+        ("template.yaml", &app.template),
+    ]);
+    h.s3.put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(SOURCE_KEY)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
+    let id = h.start_execution(PIPELINE).await;
+    let (h, id) = (&h, id.as_str());
+    let approved = wait_for_long("cpsf approve to decide", Duration::from_secs(60), || {
+        let mut approve = cpsf(&env);
+        approve.args(["approve", PIPELINE, "--name", "Ann", "--comment", "ship it"]);
+        async move {
+            let output = tokio::task::spawn_blocking(move || approve.output().unwrap())
+                .await
+                .unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            if output.status.success() {
+                return Some(said);
+            }
+            // Until the worker keeps the request, "no approval waits"; a
+            // deploy that ended instead never asked.
+            if h.execution_status(PIPELINE, id).await.as_str() != "InProgress" {
+                let detail = h.deploy_detail(PIPELINE).await;
+                panic!(
+                    "the deploy did not wait for approval: {}",
+                    crate::deploy_harness::error_message(&detail)
+                );
+            }
+            None
+        }
+    })
+    .await;
+    assert!(approved.contains("approved by Ann: ship it"), "{approved}");
+    assert_eq!(h.wait_until_done(PIPELINE, id).await, "Succeeded");
+    let detail = h.deploy_detail(PIPELINE).await;
+    assert!(
+        summary(&detail).contains("approved by Ann: ship it"),
+        "{}",
+        summary(&detail)
+    );
+    terminate(&mut demo.0, Duration::from_secs(20)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}

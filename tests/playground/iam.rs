@@ -69,7 +69,7 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
         .to_vec();
     let h = Harness::start_with_fakecloud(Config::default(), args).await;
     // Installation runs as the account's root (the `test` keys bypass IAM).
-    cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app")
+    cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app", None)
         .await
         .unwrap();
 

@@ -47,7 +47,7 @@ fn check(outcome: &str, result: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
     let h = Harness::start().await;
-    cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app")
+    cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app", None)
         .await
         .unwrap();
     let app = App::sample();
