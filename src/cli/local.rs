@@ -61,8 +61,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
         Some(proxy) => LocalEnv {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
-            events_queue: playground.env().events_queue.clone(),
-            approvals: playground.env().approvals.clone(),
+            ..playground.env().clone()
         },
         None => playground.env().clone(),
     };

@@ -177,8 +177,7 @@ impl Harness {
         let env = cpsf::local::LocalEnv {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
-            events_queue: self.env.events_queue.clone(),
-            approvals: self.env.approvals.clone(),
+            ..self.env.clone()
         };
         (proxy, env)
     }

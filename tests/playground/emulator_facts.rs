@@ -58,7 +58,7 @@ impl Harness {
             .sfn
             .create_state_machine()
             .name(name)
-            .role_arn("arn:aws:iam::123456789012:role/fact")
+            .role_arn(crate::worker_harness::ROLE)
             .definition(definition.to_string())
             .send()
             .await
@@ -183,7 +183,7 @@ async fn start_execution_again_with_the_same_name_and_input() {
         .sfn
         .create_state_machine()
         .name("fact-wait")
-        .role_arn("arn:aws:iam::123456789012:role/fact")
+        .role_arn(crate::worker_harness::ROLE)
         .definition(
             r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}"#,
         )

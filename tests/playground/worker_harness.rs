@@ -14,7 +14,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/sfn";
+/// bootstrap/cpsf.yaml's state machine role, as the playground installs
+/// it (Step Functions checking IAM wants a state machine's role to exist).
+pub const ROLE: &str = cpsf::local::worker_role::STATES_ROLE;
 /// A secret configuration value that must never reach a log.
 pub const SECRET_VALUE: &str = "S3CR3T-CONFIG-VALUE-42";
 
@@ -211,7 +213,7 @@ impl Harness {
         let metrics = Metrics::default();
         let shutdown = CancellationToken::new();
         let run = cpsf::worker::run(
-            self.clients.clone(),
+            self.worker_clients.clone(),
             options,
             metrics.clone(),
             shutdown.clone(),
