@@ -40,6 +40,7 @@ pub fn worker_grants() -> crate::local::worker_role::Grants {
         journal_bucket: "cpsf-demo-journal".into(),
         staging_bucket: "cpsf-demo-staging".into(),
         target_accounts: vec![super::targets::FAR_ACCOUNT.into()],
+        approval_topics: Vec::new(),
     }
 }
 

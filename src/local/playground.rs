@@ -76,12 +76,19 @@ impl Drop for RemovedOnDrop {
 
 impl Playground {
     pub async fn start(options: PlaygroundOptions) -> Result<Self> {
+        // The service hands its artifact credentials to every job; checking
+        // IAM, MiniStack accepts only keys it knows, so keys other than the
+        // default `test` ones become its root's too (as `test` is).
+        let artifacts = &options.codepipeline.artifact_credentials;
+        let artifact_root =
+            (artifacts.access_key_id != super::env::TEST_ACCESS_KEY_ID).then_some(artifacts);
         let (process, emulator_endpoint) = options
             .emulator
             .start(
                 &options.emulator_binary,
                 &options.fakecloud_args,
                 options.ministack_auth,
+                artifact_root,
             )
             .await?;
         // Bind before anything is announced, so the port cannot be taken

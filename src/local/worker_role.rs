@@ -80,6 +80,8 @@ pub struct Grants {
     /// The accounts a rollout may target: each gets
     /// bootstrap/target-account.yaml, and `TargetRoleArns` lists its role.
     pub target_accounts: Vec<String>,
+    /// `ApprovalTopicArns`: the SNS topics approval requests may go to.
+    pub approval_topics: Vec<String>,
 }
 
 /// The role as installed: what a worker needs to run as it.
@@ -130,7 +132,8 @@ impl RoleTemplate {
         if let Some(missing) = ROLES.iter().find(|r| !included.iter().any(|i| i == *r)) {
             bail!("the template has no {missing}");
         }
-        let resources = read_get_att_as_ref(&resources.join("\n"), &included);
+        let resources =
+            with_sqs_batch_actions(&read_get_att_as_ref(&resources.join("\n"), &included));
         let mut body = String::from(
             "AWSTemplateFormatVersion: \"2010-09-09\"\n\
              Description: bootstrap/cpsf.yaml's worker role, cut out for the playground \
@@ -220,6 +223,26 @@ fn trusting_the_account(lines: &[&str]) -> Result<String> {
     out.extend(added);
     out.extend(lines[statement + 1..].iter().map(|l| l.to_string()));
     Ok(out.join("\n"))
+}
+
+/// The SQS batch actions beside the single ones the template grants, in
+/// the same statement. AWS authorises DeleteMessageBatch as
+/// sqs:DeleteMessage and ChangeMessageVisibilityBatch as
+/// sqs:ChangeMessageVisibility (Amazon SQS developer guide, "Amazon SQS API
+/// permissions: Actions and resource reference"), so the template grants
+/// only those; MiniStack 1.5.33 asks for actions named after the batch
+/// APIs (docs/emulators.md), which these lines give it, on the same queues
+/// and only where the template grants the single action.
+fn with_sqs_batch_actions(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        out.push(line.to_string());
+        let action = line.trim();
+        if action == "- sqs:DeleteMessage" || action == "- sqs:ChangeMessageVisibility" {
+            out.push(format!("{line}Batch"));
+        }
+    }
+    out.join("\n")
 }
 
 /// An `AWS::IAM::RolePolicy` as the `AWS::IAM::Policy` that makes the same
@@ -340,6 +363,7 @@ pub async fn install(
         ("DeployedStackPrefix".into(), grants.stack_prefix.clone()),
         ("ArtifactBucketName".into(), grants.artifact_bucket.clone()),
         ("TargetRoleArns".into(), targets.join(",")),
+        ("ApprovalTopicArns".into(), grants.approval_topics.join(",")),
         // Required, and named by no policy of the role.
         ("WorkerImage".into(), "cpsf:playground".into()),
         ("VpcId".into(), "vpc-0123456789abcdef0".into()),
@@ -487,6 +511,7 @@ mod tests {
             journal_bucket: "journal".into(),
             staging_bucket: "staging".into(),
             target_accounts: vec!["222222222222".into()],
+            approval_topics: Vec::new(),
         }
     }
 
@@ -532,6 +557,15 @@ mod tests {
         assert!(!body.contains("AWS::IAM::RolePolicy"));
         assert!(body.contains("    Type: AWS::IAM::Policy\n"));
         assert!(body.contains("      Roles: [!Ref WorkerRole]\n"));
+        // MiniStack's names of the SQS batch actions, beside each single
+        // action the template grants (the events queue's and the
+        // approvals queue's statements).
+        assert_eq!(body.matches("- sqs:DeleteMessage\n").count(), 2);
+        assert_eq!(body.matches("- sqs:DeleteMessageBatch\n").count(), 2);
+        assert_eq!(
+            body.matches("- sqs:ChangeMessageVisibilityBatch\n").count(),
+            1
+        );
     }
 
     #[test]

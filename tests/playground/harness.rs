@@ -35,7 +35,8 @@ pub fn options() -> PlaygroundOptions {
 
 /// What the tests' worker role may reach: the stacks under
 /// `deploy_harness::STACK_PREFIX`, the artifact bucket, the crash test's
-/// journal, the staging bucket and the rollout tests' other account.
+/// journal, the staging bucket, the rollout tests' other account and the
+/// approval tests' topic.
 pub fn worker_grants() -> cpsf::local::worker_role::Grants {
     cpsf::local::worker_role::Grants {
         stack_prefix: crate::deploy_harness::STACK_PREFIX.into(),
@@ -43,6 +44,7 @@ pub fn worker_grants() -> cpsf::local::worker_role::Grants {
         journal_bucket: "cpsf-journal".into(),
         staging_bucket: "cpsf-staging".into(),
         target_accounts: vec![crate::targets::FAR.into()],
+        approval_topics: vec![crate::approval_harness::TOPIC.into()],
     }
 }
 

@@ -216,8 +216,8 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
     let machine = h.install_deploy(|_| {}).await;
     h.create_deploy_pipeline("app", &machine).await;
     let tasks = h.start_deploy_worker(false, true);
-    let mut jobs = cpsf(&h.env);
-    jobs.args(["worker", "--jobs-only", "--poll-max", "300ms"])
+    let mut jobs = cpsf_worker(&h.env);
+    jobs.args(["--jobs-only", "--poll-max", "300ms"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
