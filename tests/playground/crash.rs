@@ -293,7 +293,8 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     let (provider, prefix, name) = (
         format!("Crash{i}"),
         format!("crash{i}-"),
-        format!("crash-{i}"),
+        // Under the stack prefix the worker's role may deploy.
+        format!("{STACK_PREFIX}crash-{i}"),
     );
     let key = format!("{name}.zip");
     h.create_worker_type_for(&provider).await;

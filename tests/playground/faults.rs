@@ -48,7 +48,8 @@ async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
     let started = Instant::now();
     let mut runs = Vec::new();
     for i in 0..PIPELINES {
-        let name = format!("faults-{i}");
+        // Under the stack prefix the worker's role may deploy.
+        let name = format!("{STACK_PREFIX}faults-{i}");
         let key = format!("{name}.zip");
         h.create_worker_pipeline_from(
             &name,
