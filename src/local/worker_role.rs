@@ -28,7 +28,13 @@
 //!   would let the account assume a role that trusts only a service, which
 //!   AWS refuses, so the statement is there for AWS's rule, not MiniStack's.)
 //! - `TargetRoleArns` lists the role bootstrap/target-account.yaml makes in
-//!   each of the playground's other accounts (installed whole, there).
+//!   each of the playground's other accounts (installed whole, there), and
+//!   `ApprovalTopicArns` the playground's topics.
+//! - Two answers to MiniStack 1.5.33 where it differs from AWS
+//!   (docs/emulators.md): each `AWS::IAM::RolePolicy` becomes the
+//!   `AWS::IAM::Policy` that makes the same inline policy, and the SQS
+//!   batch actions MiniStack asks for go beside the single ones AWS
+//!   authorises them by, in the same statements.
 //! - The local CodePipeline service is cpsf's own and checks no IAM (as
 //!   no emulator does); the role's `codepipeline:` grants are checked
 //!   statically only (`bootstrap/template_tests.rs`).
