@@ -94,6 +94,7 @@
 //! - [`bootstrap`] (`src/bootstrap/`): `cpsf bootstrap`: installs
 //!   bootstrap/cpsf.yaml with the state machine definition from statemachines/;
 //!   `parameters.rs` decides what an update sends (UsePreviousValue),
+//!   `text.rs` cuts a template into sections and resources,
 //!   `template_tests.rs` checks the template's grants statically.
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
 //!   definition (id, configuration keys, console URLs); [`pipeline`]
@@ -117,7 +118,12 @@
 //!     front and the S3 copy of source actions are in `server.rs`.
 //!   - `local/playground.rs`: starts both and hands out a [`local::LocalEnv`]
 //!     (`local/env.rs`), the standard `AWS_ENDPOINT_URL*` variables that point
-//!     any AWS SDK or the AWS CLI at the playground.
+//!     any AWS SDK or the AWS CLI at the playground, and the AWS config
+//!     files with the profile `cpsf-worker`.
+//!   - `local/worker_role.rs`: on MiniStack, which evaluates IAM
+//!     (`AUTH=true`), bootstrap/cpsf.yaml's worker role cut out of the
+//!     template and installed, so the worker runs with the template's
+//!     grants only (and bootstrap/target-account.yaml in the rollout account).
 //!   - `local/probe.rs`: waits until an endpoint answers HTTP.
 //!   - `local/proxy.rs`: a loopback proxy in front of the playground that
 //!     counts calls by operation and fails a share of them (throttling, 5xx,

@@ -17,7 +17,8 @@ pub const SOURCE_BUCKET: &str = "bench-source";
 pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
 /// Workers run as bootstrap deploys them: with a journal.
 const JOURNAL_BUCKET: &str = "bench-journal";
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
+/// The playground's state machine role (it must exist where IAM is checked).
+pub const ROLE: &str = cpsf::local::worker_role::STATES_ROLE;
 /// How long a worker's idle CPU is sampled before its class starts. CPU
 /// time is counted in clock ticks (10 ms, `stats.rs`), so the sample is
 /// long enough for a few.
@@ -311,6 +312,9 @@ impl Worker {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
             events_queue: None,
+            // The root keys: the benchmark runs state machines of its own,
+            // which bootstrap/cpsf.yaml's worker role may not start.
+            profiles: None,
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?

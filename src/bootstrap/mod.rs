@@ -14,14 +14,15 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use std::time::Duration;
 
 pub mod parameters;
+pub mod text;
 
 /// bootstrap/cpsf.yaml, compiled in.
 pub const TEMPLATE: &str = include_str!("../../bootstrap/cpsf.yaml");
 /// What each account a rollout deploys to installs: the role the worker
 /// assumes there (issue 17). Not installed by `cpsf bootstrap`, which
-/// works in the tools account; it is here for its static checks.
-#[cfg(test)]
-const TARGET_TEMPLATE: &str = include_str!("../../bootstrap/target-account.yaml");
+/// works in the tools account; it is here for its static checks, and the
+/// playground installs it in its other accounts (`local/worker_role.rs`).
+pub const TARGET_TEMPLATE: &str = include_str!("../../bootstrap/target-account.yaml");
 /// What each account and region a rollout stages large templates in
 /// installs: the staging bucket. Here for its static checks.
 #[cfg(test)]
@@ -196,7 +197,7 @@ fn parameter(key: &str, send: parameters::Send) -> Parameter {
 
 /// Waits until the stack is stable, as the wait-stack task does; a failure
 /// names the first failed resource.
-async fn wait(clients: &Clients, name: &str, started: f64) -> anyhow::Result<()> {
+pub(crate) async fn wait(clients: &Clients, name: &str, started: f64) -> anyhow::Result<()> {
     let ctx = TaskContext::new(clients, None, Duration::from_secs(3600));
     match crate::tasks::wait_stack::settle(&ctx, name, started).await {
         Ok(Some(_)) => Ok(()),

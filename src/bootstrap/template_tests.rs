@@ -23,16 +23,7 @@ pub(super) fn resource(name: &str) -> Vec<&'static str> {
 
 /// The lines of one resource of `template`.
 fn resource_of(template: &'static str, name: &str) -> Vec<&'static str> {
-    let lines: Vec<&str> = template.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.trim_end() == format!("  {name}:"))
-        .expect("resource exists");
-    lines[start + 1..]
-        .iter()
-        .take_while(|l| l.is_empty() || l.starts_with("    ") || l.trim_start().starts_with('#'))
-        .copied()
-        .collect()
+    super::text::resource(template, name).expect("resource exists")
 }
 
 #[test]

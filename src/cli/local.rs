@@ -61,8 +61,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
         Some(proxy) => LocalEnv {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
-            events_queue: playground.env().events_queue.clone(),
-            approvals: playground.env().approvals.clone(),
+            ..playground.env().clone()
         },
         None => playground.env().clone(),
     };
@@ -75,6 +74,15 @@ pub async fn up(args: UpArgs) -> Result<()> {
         args.emulator,
         args.env_file.display()
     );
+    if let Some(profiles) = &env.profiles {
+        tracing::info!(
+            role = %profiles.worker.arn,
+            stack_prefix = %profiles.worker.stack_prefix,
+            "`AWS_PROFILE={} cpsf worker` runs a worker as bootstrap/cpsf.yaml's worker role; \
+             without AWS_PROFILE, tools act as the account's root",
+            crate::local::worker_role::PROFILE
+        );
+    }
     crate::shutdown::signal().await;
     tracing::info!("stopping the playground");
     if let Some(proxy) = proxy {

@@ -175,9 +175,19 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     };
     env.approvals = Some(approvals.clone());
 
+    // The worker runs as bootstrap/cpsf.yaml's worker role where the
+    // playground checks IAM (MiniStack: `local/worker_role.rs`), with the
+    // role's credentials assumed through STS; the demo's own calls act as
+    // the account's root.
+    let worker_sdk = env.worker_sdk_config().await;
+    let worker_clients = Clients {
+        codepipeline: env.codepipeline_client(&worker_sdk),
+        sfn: aws_sdk_sfn::Client::new(&worker_sdk),
+        sdk: worker_sdk,
+    };
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(crate::worker::run(
-        clients.clone(),
+        worker_clients,
         worker_options(env.events_queue.clone(), approvals),
         Metrics::default(),
         worker_stop.clone(),
@@ -495,4 +505,10 @@ fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
         "A deploy.json with an \"approval\" block (README, \"Approval by link\") waits for a decision:"
     );
     println!("  cpsf approve {PIPELINE} --comment \"ship it\"     (or --reject)");
+    if env.profiles.is_some() {
+        println!(
+            "  AWS_PROFILE={} cpsf worker   # another worker, as bootstrap/cpsf.yaml's worker role",
+            crate::local::worker_role::PROFILE
+        );
+    }
 }

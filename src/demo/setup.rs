@@ -25,10 +25,24 @@ pub const BOOTSTRAP_STACK: &str = "cpsf";
 pub const STACK_PREFIX: &str = "cpsf-demo-";
 /// The state machine bootstrap/cpsf.yaml names `<NamePrefix>-deploy`.
 const STATE_MACHINE: &str = "cpsf-deploy";
-/// The playground does not check the state machine's role.
-const STATES_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-deploy-states";
+/// bootstrap/cpsf.yaml's state machine role, which the playground installs.
+const STATES_ROLE: &str = crate::local::worker_role::STATES_ROLE;
 /// The playground does not check the pipeline's role.
 const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-pipeline";
+
+/// What the worker's role may reach on a playground `cpsf demo` or `cpsf
+/// local up` starts (`local/worker_role.rs`): the demo's stacks and
+/// artifact bucket, and the account `--targets` rolls out to.
+pub fn worker_grants() -> crate::local::worker_role::Grants {
+    crate::local::worker_role::Grants {
+        stack_prefix: STACK_PREFIX.into(),
+        artifact_bucket: ARTIFACT_BUCKET.into(),
+        journal_bucket: "cpsf-demo-journal".into(),
+        staging_bucket: "cpsf-demo-staging".into(),
+        target_accounts: vec![super::targets::FAR_ACCOUNT.into()],
+        approval_topics: Vec::new(),
+    }
+}
 
 /// bootstrap/cpsf.yaml's parameters on the playground. The VPC and subnet
 /// are placeholders: fakecloud runs ECS metadata-only.

@@ -16,8 +16,9 @@ use crate::history::rollout::{RolloutView, read};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// The second account of the demo. On MiniStack any well-formed role can be
-/// assumed, so the role need not exist (on AWS: bootstrap/target-account.yaml).
+/// The second account of the demo. The playground installs
+/// bootstrap/target-account.yaml there (`local/worker_role.rs`), whose role
+/// trusts the worker's, as on AWS.
 pub const FAR_ACCOUNT: &str = "222222222222";
 const FAR_ROLE: &str = "arn:aws:iam::222222222222:role/cpsf-target";
 

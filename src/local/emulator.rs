@@ -56,15 +56,19 @@ impl Emulator {
     }
 
     /// Starts it on loopback; `fakecloud_args` go to fakecloud only,
-    /// `ministack_auth` to MiniStack only.
+    /// `ministack_auth` and `ministack_root` to MiniStack only
+    /// (`ministack::start`).
     pub async fn start(
         self,
         binary: &Path,
         fakecloud_args: &[String],
         ministack_auth: bool,
+        ministack_root: Option<&super::codepipeline::model::SessionCredentials>,
     ) -> Result<(EmulatorChild, String)> {
         match self {
-            Emulator::Ministack => super::ministack::start(binary, ministack_auth).await,
+            Emulator::Ministack => {
+                super::ministack::start(binary, ministack_auth, ministack_root).await
+            }
             Emulator::Fakecloud => super::fakecloud::start(binary, fakecloud_args).await,
         }
     }

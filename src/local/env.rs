@@ -4,10 +4,11 @@
 //! These are the standard variables every AWS SDK and the AWS CLI read, so
 //! nothing in cpsf (or in a user's tools) needs a "local mode".
 
+use super::worker_role::{PROFILE, WorkerRole};
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The playground accepts any credentials; these make that explicit.
 pub const TEST_ACCESS_KEY_ID: &str = "test";
@@ -27,6 +28,73 @@ pub struct LocalEnv {
     pub events_queue: Option<String>,
     /// The approvals queue, store and key (`approvals.rs`).
     pub approvals: Option<super::approvals::LocalApprovals>,
+    /// The worker's role and the AWS config files that name it, where
+    /// the emulator checks IAM (MiniStack); None: the test keys go in the
+    /// environment and the worker uses them too.
+    pub profiles: Option<Profiles>,
+}
+
+/// The standard AWS config and credentials files of a playground whose
+/// worker runs as its own role (`worker_role.rs`): the root keys are the
+/// profile `default` (for people and fixtures), and the profile
+/// `cpsf-worker` assumes the role with them (`role_arn` and
+/// `source_profile`, as the AWS CLI and every SDK read them). The keys go
+/// in a file, not the environment: the Rust SDK's chain (and others) takes
+/// keys in the environment over `AWS_PROFILE`, so a worker started with
+/// `AWS_PROFILE=cpsf-worker` would act as root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profiles {
+    /// Holds `config` and `credentials`.
+    pub dir: PathBuf,
+    pub worker: WorkerRole,
+}
+
+impl Profiles {
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join("config")
+    }
+
+    pub fn credentials_file(&self) -> PathBuf {
+        self.dir.join("credentials")
+    }
+
+    pub fn write(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("could not create {}", self.dir.display()))?;
+        let config = format!(
+            "[default]\nregion = {REGION}\n\n\
+             [profile {PROFILE}]\nrole_arn = {}\nsource_profile = default\n\
+             role_session_name = {PROFILE}\nregion = {REGION}\n",
+            self.worker.arn
+        );
+        let credentials = format!(
+            "[default]\naws_access_key_id = {TEST_ACCESS_KEY_ID}\n\
+             aws_secret_access_key = {TEST_SECRET_ACCESS_KEY}\n"
+        );
+        for (path, text) in [
+            (self.config_file(), config),
+            (self.credentials_file(), credentials),
+        ] {
+            std::fs::write(&path, text)
+                .with_context(|| format!("could not write {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The profiles an env file names (`AWS_CONFIG_FILE`, `CPSF_STACK_PREFIX`).
+    fn from_process_env() -> Option<Self> {
+        let config = PathBuf::from(std::env::var_os("AWS_CONFIG_FILE")?);
+        let stack_prefix = std::env::var("CPSF_STACK_PREFIX").ok()?;
+        let text = std::fs::read_to_string(&config).ok()?;
+        let arn = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("role_arn = "))?
+            .to_string();
+        Some(Self {
+            dir: config.parent()?.to_path_buf(),
+            worker: WorkerRole { arn, stack_prefix },
+        })
+    }
 }
 
 impl LocalEnv {
@@ -51,6 +119,7 @@ impl LocalEnv {
                     key: var("CPSF_APPROVAL_KEY")?,
                 })
             })(),
+            profiles: Profiles::from_process_env(),
         })
     }
 
@@ -64,9 +133,25 @@ impl LocalEnv {
             ),
             ("AWS_REGION", REGION.into()),
             ("AWS_DEFAULT_REGION", REGION.into()),
-            ("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID.into()),
-            ("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY.into()),
         ];
+        match &self.profiles {
+            Some(profiles) => {
+                vars.push((
+                    "AWS_CONFIG_FILE",
+                    profiles.config_file().display().to_string(),
+                ));
+                vars.push((
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                    profiles.credentials_file().display().to_string(),
+                ));
+                // What the worker's role may deploy: `cpsf worker` reads it.
+                vars.push(("CPSF_STACK_PREFIX", profiles.worker.stack_prefix.clone()));
+            }
+            None => {
+                vars.push(("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID.into()));
+                vars.push(("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY.into()));
+            }
+        }
         if let Some(queue) = &self.events_queue {
             vars.push(("CPSF_EVENTS_QUEUE", queue.clone()));
         }
@@ -111,6 +196,16 @@ impl LocalEnv {
             .await
     }
 
+    /// The configuration the worker runs with: [`Self::sdk_config`] with
+    /// the worker role's credentials where the playground has the role.
+    pub async fn worker_sdk_config(&self) -> SdkConfig {
+        let admin = self.sdk_config().await;
+        match &self.profiles {
+            Some(profiles) => super::worker_role::assume(&admin, &profiles.worker).await,
+            None => admin,
+        }
+    }
+
     pub fn codepipeline_client(&self, sdk: &SdkConfig) -> aws_sdk_codepipeline::Client {
         let config = aws_sdk_codepipeline::config::Builder::from(sdk)
             .endpoint_url(&self.codepipeline_endpoint)
@@ -138,6 +233,7 @@ mod tests {
             codepipeline_endpoint: "http://127.0.0.1:2222".into(),
             events_queue: None,
             approvals: None,
+            profiles: None,
         };
         let dir = std::env::temp_dir().join(format!("cpsf-env-{}", std::process::id()));
         let path = dir.join("nested/local.env");

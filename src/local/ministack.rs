@@ -9,6 +9,7 @@
 //! listening socket of the process.
 
 use super::child::{EmulatorChild, forward_lines};
+use super::codepipeline::model::SessionCredentials;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,10 +41,17 @@ pub fn locate() -> Result<PathBuf> {
 
 /// Starts MiniStack on a free `127.0.0.1` port and waits until it answers;
 /// returns the process and its endpoint. `auth`: MiniStack checks IAM.
-pub async fn start(binary: &Path, auth: bool) -> Result<(EmulatorChild, String)> {
+/// `root`: keys MiniStack takes as the account's root besides `test` (its
+/// configured key, which must come with its session token): the local
+/// CodePipeline service's artifact credentials, when a test sets its own.
+pub async fn start(
+    binary: &Path,
+    auth: bool,
+    root: Option<&SessionCredentials>,
+) -> Result<(EmulatorChild, String)> {
     let mut last_error = None;
     for _ in 0..START_ATTEMPTS {
-        match start_once(binary, auth).await {
+        match start_once(binary, auth, root).await {
             Ok(started) => return Ok(started),
             Err(error) => last_error = Some(error),
         }
@@ -51,9 +59,28 @@ pub async fn start(binary: &Path, auth: bool) -> Result<(EmulatorChild, String)>
     Err(last_error.expect("at least one attempt"))
 }
 
-async fn start_once(binary: &Path, auth: bool) -> Result<(EmulatorChild, String)> {
+async fn start_once(
+    binary: &Path,
+    auth: bool,
+    root: Option<&SessionCredentials>,
+) -> Result<(EmulatorChild, String)> {
     let port = free_loopback_port()?;
     let mut command = Command::new(binary);
+    // MiniStack takes the keys in its own environment as the root's: only
+    // those given here, never the keys of whoever started cpsf.
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        command.env_remove(name);
+    }
+    if let Some(root) = root {
+        command
+            .env("AWS_ACCESS_KEY_ID", &root.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &root.secret_access_key)
+            .env("AWS_SESSION_TOKEN", &root.session_token);
+    }
     command
         .env("GATEWAY_PORT", port.to_string())
         .env("BIND_HOST", "127.0.0.1")

@@ -5,8 +5,9 @@
 use super::child::EmulatorChild;
 use super::codepipeline::{Config, LocalCodePipeline};
 use super::emulator::Emulator;
-use super::env::LocalEnv;
+use super::env::{LocalEnv, Profiles};
 use super::proxy::{FaultPlan, Proxy, ProxyOptions};
+use super::worker_role::Grants;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,11 +21,15 @@ pub struct PlaygroundOptions {
     pub emulator_binary: PathBuf,
     /// More fakecloud flags, e.g. `--iam strict` (fakecloud only).
     pub fakecloud_args: Vec<String>,
-    /// MiniStack checks IAM (its `AUTH=true`): the playground's `test`
-    /// keys still act as the account's root, and STS refuses a role that
-    /// does not exist or does not trust the caller, as AWS does (MiniStack
-    /// only; off by default, as without it any role can be assumed).
+    /// MiniStack checks IAM (its `AUTH=true`, on by default): the
+    /// playground's `test` keys act as the account's root, STS refuses a
+    /// role that does not exist or does not trust the caller, and any
+    /// other principal gets what its policies grant, as on AWS.
     pub ministack_auth: bool,
+    /// With `ministack_auth`: the worker's role from bootstrap/cpsf.yaml,
+    /// granted on these names (`worker_role.rs`), which the env file's
+    /// profile `cpsf-worker` assumes. Default: the demo's names.
+    pub worker_role: Option<Grants>,
     pub codepipeline: Config,
 }
 
@@ -41,7 +46,8 @@ impl PlaygroundOptions {
             emulator,
             emulator_binary: emulator.locate()?,
             fakecloud_args: Vec::new(),
-            ministack_auth: false,
+            ministack_auth: true,
+            worker_role: Some(crate::demo::setup::worker_grants()),
             codepipeline: Config::default(),
         })
     }
@@ -55,16 +61,34 @@ pub struct Playground {
     env: LocalEnv,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
+    /// The AWS config files, removed with the playground.
+    _profiles: Option<RemovedOnDrop>,
+}
+
+/// A folder removed when the playground goes, however it goes.
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Playground {
     pub async fn start(options: PlaygroundOptions) -> Result<Self> {
+        // The service hands its artifact credentials to every job; checking
+        // IAM, MiniStack accepts only keys it knows, so keys other than the
+        // default `test` ones become its root's too (as `test` is).
+        let artifacts = &options.codepipeline.artifact_credentials;
+        let artifact_root =
+            (artifacts.access_key_id != super::env::TEST_ACCESS_KEY_ID).then_some(artifacts);
         let (process, emulator_endpoint) = options
             .emulator
             .start(
                 &options.emulator_binary,
                 &options.fakecloud_args,
                 options.ministack_auth,
+                artifact_root,
             )
             .await?;
         // Bind before anything is announced, so the port cannot be taken
@@ -94,6 +118,7 @@ impl Playground {
             codepipeline_endpoint,
             events_queue: None,
             approvals: None,
+            profiles: None,
         };
         let sdk = env.sdk_config().await;
         // MiniStack emits Step Functions' execution status events, as AWS
@@ -102,6 +127,26 @@ impl Playground {
             env.events_queue = Some(super::events::install(&sdk, super::events::NAME, &[]).await?);
         }
         env.approvals = Some(super::approvals::install(&sdk, &env.s3_client(&sdk)).await?);
+        // Only MiniStack checks IAM: on fakecloud the worker keeps the
+        // test keys (docs/emulators.md).
+        if let (Emulator::Ministack, true, Some(grants)) = (
+            options.emulator,
+            options.ministack_auth,
+            &options.worker_role,
+        ) {
+            let template = super::worker_role::RoleTemplate::from_bootstrap()?;
+            let worker = super::worker_role::install(&sdk, &template, grants)
+                .await
+                .context("could not install the worker's role from bootstrap/cpsf.yaml")?;
+            let port = listener.local_addr()?.port();
+            let profiles = Profiles {
+                dir: std::env::temp_dir()
+                    .join(format!("cpsf-playground-{}-{port}", std::process::id())),
+                worker,
+            };
+            profiles.write()?;
+            env.profiles = Some(profiles);
+        }
         let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(service.serve(listener, shutdown.clone()));
@@ -117,6 +162,7 @@ impl Playground {
             emulator: options.emulator,
             process,
             _relay: relay,
+            _profiles: env.profiles.as_ref().map(|p| RemovedOnDrop(p.dir.clone())),
             env,
             shutdown,
             server,

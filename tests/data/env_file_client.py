@@ -6,9 +6,11 @@ polled, acknowledged and answered) and a CloudFormation deploy, then
 prints "ok". tests/playground/local_up.rs runs it on each emulator.
 """
 import io
+import os
 import zipfile
 
 import botocore.config
+import botocore.exceptions
 import botocore.session
 from waiting import wait
 
@@ -65,4 +67,17 @@ wait("the pipeline to succeed", lambda: codepipeline.get_pipeline_execution(
 template = '{"Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/py/setting", "Type": "String", "Value": "py"}}}}'
 cloudformation.create_stack(StackName="py-stack", TemplateBody=template)
 wait("the stack", lambda: cloudformation.describe_stacks(StackName="py-stack")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
+
+# Where the env file names AWS config files (MiniStack, checking IAM), the
+# profile cpsf-worker assumes bootstrap/cpsf.yaml's worker role from them,
+# and the role may not do what the template does not grant.
+if os.environ.get("AWS_CONFIG_FILE"):
+    worker = botocore.session.Session(profile="cpsf-worker")
+    arn = worker.create_client("sts").get_caller_identity()["Arn"]
+    assert arn.startswith("arn:aws:sts::123456789012:assumed-role/cpsf-worker/"), arn
+    try:
+        worker.create_client("cloudformation").delete_stack(StackName="py-stack")
+        raise AssertionError("the worker role deleted a stack outside its prefix")
+    except botocore.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "AccessDenied", error.response
 print("ok")

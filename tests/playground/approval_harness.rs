@@ -76,6 +76,10 @@ pub async fn page_answers(base: &str) {
     .await;
 }
 
+/// The approval tests' SNS topic (the worker's role may publish to it:
+/// `harness::worker_grants`).
+pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:deploy-approvals";
+
 /// An SNS topic whose messages land, raw, in an SQS queue the test reads,
 /// as an email subscriber would read them.
 pub struct Notes {
@@ -91,7 +95,7 @@ impl Notes {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let topic = sns
             .create_topic()
-            .name("deploy-approvals")
+            .name(TOPIC.rsplit(':').next().unwrap())
             .send()
             .await
             .unwrap()
@@ -115,6 +119,24 @@ impl Notes {
             .attributes
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
             .clone();
+        // SNS delivers to a queue whose policy lets the topic send (SNS
+        // developer guide, "Subscribing an Amazon SQS queue to an Amazon
+        // SNS topic"); MiniStack checking IAM holds to it.
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]});
+        sqs.set_queue_attributes()
+            .queue_url(&queue)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::Policy,
+                policy.to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
         sns.subscribe()
             .topic_arn(&topic)
             .protocol("sqs")

@@ -17,9 +17,8 @@ async fn no_token_key_or_link_reaches_the_workers_logs() {
         std::env::temp_dir().join(format!("cpsf-approvals-{}-{port}.log", std::process::id()));
     // The env file's CPSF_APPROVALS_QUEUE, CPSF_APPROVAL_STORE and
     // CPSF_APPROVAL_KEY, as `cpsf local up` writes them.
-    let mut worker = cpsf(&h.env)
+    let mut worker = cpsf_worker(&h.env)
         .args([
-            "worker",
             "--follow-for",
             "5s",
             "--poll-max",

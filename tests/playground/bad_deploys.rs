@@ -52,7 +52,8 @@ struct Revision {
 impl Revision {
     fn apply(&self, name: &str) -> App {
         let mut app = App::sample();
-        app.deploy["stackName"] = name.into();
+        // Under the stack prefix the worker's role may deploy.
+        app.deploy["stackName"] = format!("{STACK_PREFIX}{name}").into();
         app.deploy["parameters"]["Environment"] = name.into();
         for (key, value) in &self.parameters {
             app.deploy["parameters"][key] = value.clone();

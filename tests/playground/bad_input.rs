@@ -72,6 +72,14 @@ async fn every_bad_input_fails_with_its_exact_message_and_the_worker_keeps_servi
     let h = Harness::start().await;
     h.create_worker_type().await;
     let machine = h.create_slow_machine("ok", 0).await;
+    // The worker's role may start the absent machine, so StartExecution
+    // answers that it does not exist, as AWS does to a caller allowed to
+    // start it (to one that is not: AccessDenied, a PermissionError).
+    h.let_the_worker_run(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:absent",
+        &[],
+    )
+    .await;
 
     let mut runs = Vec::new();
     for case in &cases {

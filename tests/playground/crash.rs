@@ -293,7 +293,8 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     let (provider, prefix, name) = (
         format!("Crash{i}"),
         format!("crash{i}-"),
-        format!("crash-{i}"),
+        // Under the stack prefix the worker's role may deploy.
+        format!("{STACK_PREFIX}crash-{i}"),
     );
     let key = format!("{name}.zip");
     h.create_worker_type_for(&provider).await;
@@ -336,8 +337,8 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     let _tasks = separate_tasks.then(|| {
         let log = std::fs::File::create(logs.join(format!("{name}-tasks.log"))).unwrap();
         KillOnDrop(
-            cpsf(&h.env)
-                .args(["worker", "--tasks-only", "--activity-prefix", &prefix])
+            cpsf_worker(&h.env)
+                .args(["--tasks-only", "--activity-prefix", &prefix])
                 .args(["--heartbeat-every", "1s"])
                 .env("RUST_LOG", "info")
                 .stdout(std::process::Stdio::null())
@@ -349,14 +350,8 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     let worker = || {
         let n = starts.fetch_add(1, Ordering::SeqCst) + 1;
         let log = std::fs::File::create(logs.join(format!("{name}-worker-{n}.log"))).unwrap();
-        let child = cpsf(&through_proxy)
-            .args([
-                "worker",
-                "--provider",
-                &provider,
-                "--activity-prefix",
-                &prefix,
-            ])
+        let child = cpsf_worker(&through_proxy)
+            .args(["--provider", &provider, "--activity-prefix", &prefix])
             .args(["--recover-from", &machine, "--follow-for", "0s"])
             .args(["--journal", &format!("s3://{JOURNAL_BUCKET}/{name}/")])
             .args(["--poll-max", "300ms", "--heartbeat-every", "1s"])

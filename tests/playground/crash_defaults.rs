@@ -26,8 +26,8 @@ async fn a_worker_with_no_flags_killed_three_times_loses_no_job() {
     }
     let log = std::env::temp_dir().join(format!("cpsf-defaults-{}.log", std::process::id()));
     let worker = || {
-        let mut command = cpsf(&h.env);
-        command.arg("worker").stdout(Stdio::null()).stderr(
+        let mut command = cpsf_worker(&h.env);
+        command.stdout(Stdio::null()).stderr(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

@@ -29,8 +29,8 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     // open (they hold 60 s, as on AWS), so the first task is handed to it
     // and never answered.
     let log = std::env::temp_dir().join(format!("cpsf-tasks-{}.log", std::process::id()));
-    let mut a = cpsf(&h.env);
-    a.args(["worker", "--tasks-only", "--heartbeat-every", "1s"])
+    let mut a = cpsf_worker(&h.env);
+    a.args(["--tasks-only", "--heartbeat-every", "1s"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());

@@ -58,7 +58,7 @@ impl Harness {
             .sfn
             .create_state_machine()
             .name(name)
-            .role_arn("arn:aws:iam::123456789012:role/fact")
+            .role_arn(crate::worker_harness::ROLE)
             .definition(definition.to_string())
             .send()
             .await
@@ -193,7 +193,7 @@ async fn start_execution_again_with_the_same_name_and_input() {
         .sfn
         .create_state_machine()
         .name("fact-wait")
-        .role_arn("arn:aws:iam::123456789012:role/fact")
+        .role_arn(crate::worker_harness::ROLE)
         .definition(
             r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}"#,
         )
@@ -553,8 +553,8 @@ async fn a_wait_condition_waiting_for_its_signal() {
 /// AWS refuses CreateStack for a template with a macro (AWS::Serverless is
 /// one) unless CAPABILITY_AUTO_EXPAND is acknowledged (API reference,
 /// CreateStack, Capabilities). MiniStack checks capabilities only when run
-/// with AUTH=true, which the playground does not; fakecloud does not expand
-/// SAM. cpsf creates such a template through a change set with the
+/// with AUTH=true, which the playground does, and then refuses as AWS;
+/// fakecloud does not expand SAM. cpsf creates such a template through a change set with the
 /// capability (`src/tasks/create_stack.rs`, unit-tested with AWS's rules).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_stack_with_a_transform_and_no_capability() {
@@ -576,7 +576,10 @@ async fn create_stack_with_a_transform_and_no_capability() {
     };
     assert_eq!(
         observed,
-        cell("accepted: CREATE_COMPLETE", "accepted: CREATE_COMPLETE")
+        cell(
+            "InsufficientCapabilitiesException",
+            "accepted: CREATE_COMPLETE"
+        )
     );
 }
 
@@ -750,7 +753,9 @@ async fn an_executions_end_as_an_event_on_a_queue() {
     assert_eq!(
         format!("events: {events:?}, a SendMessage not from the rule: {forged}"),
         cell(
-            r#"events: ["Succeeded {\"a\": 1}"], a SendMessage not from the rule: accepted"#,
+            // Checking IAM, MiniStack enforces the queue policy's Deny on
+            // the account's root too, as AWS.
+            r#"events: ["Succeeded {\"a\": 1}"], a SendMessage not from the rule: AccessDenied"#,
             "events: [], a SendMessage not from the rule: accepted"
         )
     );

@@ -182,13 +182,56 @@ async fn teardown_refuses_an_untagged_a_protected_and_an_outside_stack() {
     assert!(h.stack(&kept).await.is_some());
 
     // A stack outside the worker's prefix is not deleted, tagged or not.
+    // Where the playground checks IAM, bootstrap/cpsf.yaml's worker role
+    // may not even read it (its CloudFormation grants are on the prefix),
+    // so the test deploys it as root, as a worker allowed more would have;
+    // that worker refuses by its own prefix check.
     let mut outside = branch_app("elsewhere");
     outside.deploy["stackName"] = "other-app".into();
-    assert_eq!(h.deploy("app", &outside).await.0, "Succeeded");
+    let (status, detail) = h.deploy("app", &outside).await;
+    let as_role = h.env.profiles.is_some();
+    if as_role {
+        assert_eq!(status, "Failed");
+        assert!(
+            error_message(&detail).contains("Cpsf.Denied"),
+            "{}",
+            error_message(&detail)
+        );
+        cfn.create_stack()
+            .stack_name("other-app-elsewhere")
+            .template_body(APP_TEMPLATE)
+            .parameters(
+                aws_sdk_cloudformation::types::Parameter::builder()
+                    .parameter_key("Environment")
+                    .parameter_value("elsewhere")
+                    .build(),
+            )
+            .tags(
+                aws_sdk_cloudformation::types::Tag::builder()
+                    .key(cpsf::environments::tags::ENVIRONMENT)
+                    .value("elsewhere")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        wait_for_stack(&h, "other-app-elsewhere").await;
+    } else {
+        assert_eq!(status, "Succeeded");
+    }
     outside.deploy["operation"] = "delete".into();
     let (status, detail) = h.deploy("app", &outside).await;
     assert_eq!(status, "Failed");
-    assert!(error_message(&detail).contains("not under this worker's stack prefix"));
+    let refusal = if as_role {
+        "Cpsf.Denied"
+    } else {
+        "not under this worker's stack prefix"
+    };
+    assert!(
+        error_message(&detail).contains(refusal),
+        "{}",
+        error_message(&detail)
+    );
     assert!(h.stack("other-app-elsewhere").await.is_some());
     worker.stop().await;
 }

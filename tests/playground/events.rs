@@ -142,6 +142,16 @@ async fn duplicated_or_out_of_order_events_change_nothing() {
     .await;
     let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
     let sqs = aws_sdk_sqs::Client::new(&h.clients.sdk);
+    // The test stands in for EventBridge delivering copies and events out
+    // of order: the queue's policy admits only the rule's (an explicit Deny
+    // for everyone else, the account's root too, which MiniStack checking
+    // IAM enforces as AWS does), so the test lifts it first.
+    sqs.set_queue_attributes()
+        .queue_url(&queue)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
+        .send()
+        .await
+        .unwrap();
     let send = |body: String| {
         let (sqs, queue) = (&sqs, &queue);
         async move {

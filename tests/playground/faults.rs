@@ -36,8 +36,8 @@ async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
         .proxy(FaultPlan::all_kinds_on(FAULT_RATE, emulator()), None)
         .await;
     let _worker = KillOnDrop(
-        cpsf(&through_proxy)
-            .args(["worker", "--aws-max-attempts", "8", "--follow-for", "2s"])
+        cpsf_worker(&through_proxy)
+            .args(["--aws-max-attempts", "8", "--follow-for", "2s"])
             .args(["--poll-max", "300ms", "--heartbeat-every", "2s"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -48,7 +48,8 @@ async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
     let started = Instant::now();
     let mut runs = Vec::new();
     for i in 0..PIPELINES {
-        let name = format!("faults-{i}");
+        // Under the stack prefix the worker's role may deploy.
+        let name = format!("{STACK_PREFIX}faults-{i}");
         let key = format!("{name}.zip");
         h.create_worker_pipeline_from(
             &name,

@@ -23,6 +23,31 @@ pub fn emulator() -> Emulator {
     Emulator::from_env().expect("CPSF_EMULATOR names an emulator")
 }
 
+/// The playground every test gets unless it asks for another: this run's
+/// emulator; on MiniStack, IAM checked and the worker's role from
+/// bootstrap/cpsf.yaml granted on the tests' names ([`worker_grants`]).
+pub fn options() -> PlaygroundOptions {
+    let mut options = PlaygroundOptions::for_emulator(emulator())
+        .expect("the emulator is installed (scripts/setup; CPSF_EMULATOR names it)");
+    options.worker_role = Some(worker_grants());
+    options
+}
+
+/// What the tests' worker role may reach: the stacks under
+/// `deploy_harness::STACK_PREFIX`, the artifact bucket, the crash test's
+/// journal, the staging bucket, the rollout tests' other account and the
+/// approval tests' topic.
+pub fn worker_grants() -> cpsf::local::worker_role::Grants {
+    cpsf::local::worker_role::Grants {
+        stack_prefix: crate::deploy_harness::STACK_PREFIX.into(),
+        artifact_bucket: ARTIFACT_BUCKET.into(),
+        journal_bucket: "cpsf-journal".into(),
+        staging_bucket: "cpsf-staging".into(),
+        target_accounts: vec![crate::targets::FAR.into()],
+        approval_topics: vec![crate::approval_harness::TOPIC.into()],
+    }
+}
+
 /// Whether this run's emulator is `needed`. When it is not, the test says
 /// why (`why`: the behaviour only `needed` has) and the caller returns.
 pub fn needs(needed: Emulator, why: &str) -> bool {
@@ -42,8 +67,11 @@ pub struct Harness {
     pub cp: CodePipeline,
     pub s3: aws_sdk_s3::Client,
     pub sfn: aws_sdk_sfn::Client,
-    /// The clients a worker in this process uses.
+    /// The account's root, for fixtures.
     pub clients: cpsf::aws::Clients,
+    /// The clients a worker in this process uses: bootstrap/cpsf.yaml's
+    /// worker role where the emulator checks IAM (MiniStack), else root.
+    pub worker_clients: cpsf::aws::Clients,
     pub env: LocalEnv,
     /// None when the playground runs in another process (`cpsf local up`).
     _playground: Option<Playground>,
@@ -61,23 +89,14 @@ impl Harness {
     /// A playground whose fakecloud gets `args` too (e.g. `--iam strict`);
     /// the test must have checked [`needs`]`(Emulator::Fakecloud, …)`.
     pub async fn start_with_fakecloud(config: Config, args: Vec<String>) -> Self {
-        let mut options = PlaygroundOptions::for_emulator(emulator())
-            .expect("the emulator is installed (scripts/setup; CPSF_EMULATOR names it)");
+        let mut options = options();
         options.codepipeline = config;
         options.fakecloud_args = args;
-        let playground = Playground::start(options).await.expect("playground starts");
-        let mut harness = Self::connect(playground.env()).await;
-        harness._playground = Some(playground);
-        harness
+        Self::start_playground(options).await
     }
 
-    /// A MiniStack playground that checks IAM (`PlaygroundOptions::
-    /// ministack_auth`); the test must have checked
-    /// [`needs`]`(Emulator::Ministack, …)`.
-    pub async fn start_with_ministack_auth() -> Self {
-        let mut options = PlaygroundOptions::for_emulator(emulator())
-            .expect("the emulator is installed (scripts/setup; CPSF_EMULATOR names it)");
-        options.ministack_auth = true;
+    /// A playground started with `options` (from [`options`]).
+    pub async fn start_playground(options: PlaygroundOptions) -> Self {
         let playground = Playground::start(options).await.expect("playground starts");
         let mut harness = Self::connect(playground.env()).await;
         harness._playground = Some(playground);
@@ -127,11 +146,17 @@ impl Harness {
     pub async fn on(env: &LocalEnv) -> Self {
         let sdk = env.sdk_config().await;
         let cp = env.codepipeline_client(&sdk);
+        let worker = env.worker_sdk_config().await;
         Self {
             clients: cpsf::aws::Clients {
                 sdk: sdk.clone(),
                 codepipeline: cp.clone(),
                 sfn: aws_sdk_sfn::Client::new(&sdk),
+            },
+            worker_clients: cpsf::aws::Clients {
+                codepipeline: env.codepipeline_client(&worker),
+                sfn: aws_sdk_sfn::Client::new(&worker),
+                sdk: worker,
             },
             cp,
             s3: env.s3_client(&sdk),
@@ -442,13 +467,30 @@ impl Harness {
 }
 
 /// `cpsf`, pointed at the playground `env` as a user who sourced its env
-/// file runs it.
+/// file runs it (as the account's root: the profile `default`).
 pub fn cpsf(env: &LocalEnv) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cpsf"));
     command
+        // Nothing of this process's own AWS settings: only the env file's.
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
         .envs(env.vars())
         .env("XDG_STATE_HOME", state_home(env))
         .stdin(std::process::Stdio::null());
+    command
+}
+
+/// `cpsf worker` started by hand on the playground `env`: as [`cpsf`],
+/// with `AWS_PROFILE=cpsf-worker` where the playground has the worker's
+/// role (the env file's AWS config names it).
+pub fn cpsf_worker(env: &LocalEnv) -> std::process::Command {
+    let mut command = cpsf(env);
+    if env.profiles.is_some() {
+        command.env("AWS_PROFILE", cpsf::local::worker_role::PROFILE);
+    }
+    command.arg("worker");
     command
 }
 
@@ -482,10 +524,13 @@ pub async fn python_says_ok(script: &str, vars: impl IntoIterator<Item = (String
     );
 }
 
-/// Whether `cpsf local up` has written the whole env file: six variables,
-/// the approvals' three, and on MiniStack the execution events queue.
+/// Whether `cpsf local up` has written the whole env file: six variables
+/// (on MiniStack the AWS config files and the stack prefix in place of the
+/// keys: seven), the approvals' three, and on MiniStack the execution
+/// events queue.
 pub fn env_file_complete(text: &str) -> bool {
-    text.lines().count() == 6 + 3 + usize::from(emulator() == Emulator::Ministack)
+    let ministack = usize::from(emulator() == Emulator::Ministack);
+    text.lines().count() == 6 + ministack + 3 + ministack
 }
 
 /// Each playground's processes keep their state (the default journal) in

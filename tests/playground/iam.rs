@@ -1,4 +1,6 @@
-//! The worker under its own least-privilege role, with fakecloud's IAM
+//! The worker under its own least-privilege role: on MiniStack, which
+//! evaluates IAM policies, bootstrap/cpsf.yaml's role as every playground
+//! test's worker runs it; on fakecloud, with fakecloud's IAM
 //! enforcement on (`--iam strict`). The worker gets the role's credentials
 //! from fakecloud's container credential endpoint, the way a Fargate task
 //! gets its task role's: no code knows it is being tested.
@@ -14,6 +16,7 @@ use cpsf::bootstrap::{BootstrapOptions, run};
 use cpsf::demo::setup::{ARTIFACT_BUCKET, BOOTSTRAP_STACK, PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
 use cpsf::local::Emulator;
 use cpsf::local::codepipeline::Config;
+use cpsf::local::worker_role::{self, RoleTemplate};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -107,4 +110,55 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
 
     terminate(&mut worker.0, Duration::from_secs(20)).await;
     let _ = std::fs::remove_file(&log);
+}
+
+/// bootstrap/cpsf.yaml's worker role on MiniStack, which evaluates IAM
+/// policies as AWS does: the playground's worker runs as that role (read
+/// from the template, `local/worker_role.rs`), so a deploy succeeds on
+/// the template's grants alone. Without one statement of the template,
+/// the call it granted is refused: the task handler may no longer read the
+/// template from the artifact bucket, and the deploy fails with
+/// AccessDenied, as it would on AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_missing_from_the_template_fails_the_deploy_with_access_denied() {
+    if !needs(
+        Emulator::Ministack,
+        "MiniStack evaluates the worker role's policies on S3, Step Functions and \
+         CloudFormation; fakecloud enforces none of them by default",
+    ) {
+        return;
+    }
+    let (h, _worker) = deploy_setup().await;
+    let (status, detail) = h.deploy("app", &App::sample()).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+
+    let template = RoleTemplate::from_bootstrap()
+        .unwrap()
+        .without_statement("ReadTemplatesFromArtifacts")
+        .unwrap();
+    worker_role::install(&h.clients.sdk, &template, &worker_grants())
+        .await
+        .unwrap();
+    let mut app = App::sample();
+    app.deploy["parameters"]["Greeting"] = "hello again".into();
+    let (status, detail) = h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains("AccessDenied")
+            && message.contains("assumed-role/cpsf-worker/")
+            && message.contains("s3:GetObject"),
+        "{message}"
+    );
+
+    // The template's own grant back: the same deploy goes through.
+    worker_role::install(
+        &h.clients.sdk,
+        &RoleTemplate::from_bootstrap().unwrap(),
+        &worker_grants(),
+    )
+    .await
+    .unwrap();
+    let (status, detail) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
 }

@@ -56,9 +56,31 @@ fn parse_env_file(text: &str) -> LocalEnv {
             .unwrap_or_else(|| panic!("{name} in env file:\n{text}"))
             .to_string()
     };
+    let has = |name: &str| text.contains(&format!("export {name}="));
     assert_eq!(var("AWS_REGION"), "us-east-1");
     assert_eq!(var("AWS_DEFAULT_REGION"), "us-east-1");
-    assert!(!var("AWS_ACCESS_KEY_ID").is_empty() && !var("AWS_SECRET_ACCESS_KEY").is_empty());
+    // On MiniStack the keys are in the AWS config files, with the worker's
+    // profile (keys in the environment would win over AWS_PROFILE).
+    let profiles = (emulator() == cpsf::local::Emulator::Ministack).then(|| {
+        assert!(!has("AWS_ACCESS_KEY_ID") && !has("AWS_SECRET_ACCESS_KEY"), "{text}");
+        let config = PathBuf::from(var("AWS_CONFIG_FILE"));
+        assert_eq!(
+            Path::new(&var("AWS_SHARED_CREDENTIALS_FILE")).parent(),
+            config.parent()
+        );
+        let profile = std::fs::read_to_string(&config).unwrap();
+        assert!(profile.contains("[profile cpsf-worker]\nrole_arn = arn:aws:iam::123456789012:role/cpsf-worker\nsource_profile = default\n"), "{profile}");
+        cpsf::local::env::Profiles {
+            dir: config.parent().unwrap().to_path_buf(),
+            worker: cpsf::local::worker_role::WorkerRole {
+                arn: "arn:aws:iam::123456789012:role/cpsf-worker".into(),
+                stack_prefix: var("CPSF_STACK_PREFIX"),
+            },
+        }
+    });
+    if profiles.is_none() {
+        assert!(!var("AWS_ACCESS_KEY_ID").is_empty() && !var("AWS_SECRET_ACCESS_KEY").is_empty());
+    }
     let env = LocalEnv {
         aws_endpoint: var("AWS_ENDPOINT_URL"),
         codepipeline_endpoint: var("AWS_ENDPOINT_URL_CODEPIPELINE"),
@@ -67,6 +89,7 @@ fn parse_env_file(text: &str) -> LocalEnv {
             .find_map(|l| l.strip_prefix("export CPSF_EVENTS_QUEUE="))
             .map(str::to_string),
         approvals: None,
+        profiles,
     };
     for endpoint in [&env.aws_endpoint, &env.codepipeline_endpoint] {
         assert!(

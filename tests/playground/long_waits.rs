@@ -115,9 +115,9 @@ async fn three_restarts_during_a_long_update_do_not_fail_the_deploy() {
     let jobs = h.start_deploy_worker(true, false);
     // Real processes: a stopped worker's unfinished work dies with it.
     let task_worker = || {
-        let mut command = cpsf(&h.env);
+        let mut command = cpsf_worker(&h.env);
         command
-            .args(["worker", "--tasks-only", "--shutdown-grace", "10s"])
+            .args(["--tasks-only", "--shutdown-grace", "10s"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         KillOnDrop(command.spawn().expect("start a task worker"))

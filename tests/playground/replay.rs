@@ -3,6 +3,8 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
+use cpsf::local::codepipeline::Config;
+use cpsf::local::codepipeline::model::SessionCredentials;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -46,7 +48,22 @@ fn check(outcome: &str, result: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
-    let h = Harness::start().await;
+    // The saved events name the demo's pipeline and artifact bucket: the
+    // worker's role is granted the demo's names. And the Lambda event's
+    // artifact keys, which MiniStack checking IAM must know: the
+    // playground makes its service's artifact keys the emulator's (the
+    // other events carry the default `test` ones).
+    let mut options = options();
+    options.worker_role = Some(cpsf::demo::setup::worker_grants());
+    options.codepipeline = Config {
+        artifact_credentials: SessionCredentials {
+            access_key_id: "AKIAREPLAYEDLAMBDA01".into(),
+            secret_access_key: "replayed-lambda-secret-never-printed".into(),
+            session_token: "replayed-lambda-session-never-printed".into(),
+        },
+        ..Config::default()
+    };
+    let h = Harness::start_playground(options).await;
     cpsf::demo::setup::prepare(&h.clients, "cpsf-demo-app", None)
         .await
         .unwrap();

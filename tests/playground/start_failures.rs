@@ -46,13 +46,8 @@ async fn a_throttled_start_leaves_the_pipeline_running_and_it_later_succeeds() {
     };
     let (proxy, through_proxy) = h.proxy(FaultPlan::none(), Some(hook)).await;
     let _worker = KillOnDrop(
-        cpsf(&through_proxy)
-            .args([
-                "worker",
-                "--jobs-only",
-                "--aws-max-attempts",
-                &ATTEMPTS.to_string(),
-            ])
+        cpsf_worker(&through_proxy)
+            .args(["--jobs-only", "--aws-max-attempts", &ATTEMPTS.to_string()])
             .args(["--follow-for", "2s", "--poll-max", "300ms"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

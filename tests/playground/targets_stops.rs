@@ -5,7 +5,6 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::targets::{FAR, HERE, THERE, WHY, rollout};
-use crate::worker_harness::ROLE;
 use aws_sdk_cloudformation::config::Region;
 use cpsf::local::Emulator;
 use serde_json::json;
@@ -161,30 +160,14 @@ async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
     }
 }
 
-/// MiniStack assumes any well-formed role unless it checks IAM, so this
-/// test's playground does (`ministack_auth`): there, as on AWS, STS refuses
-/// a role that does not exist.
+/// The playground's MiniStack checks IAM: there, as on AWS, STS refuses a
+/// role that does not exist.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_that_cannot_be_assumed_is_named_and_nothing_deploys_there() {
     if !needs(Emulator::Ministack, WHY) {
         return;
     }
-    let h = Harness::start_with_ministack_auth().await;
-    // Checking IAM, MiniStack wants the state machine's role to exist.
-    let role = ROLE.rsplit('/').next().unwrap();
-    h.cloudformation_in(None, HERE)
-        .create_stack()
-        .stack_name("roles")
-        .template_body(format!(
-            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: {role}\n      \
-             AssumeRolePolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          \
-             - Effect: Allow\n            Principal: {{Service: states.amazonaws.com}}\n            \
-             Action: sts:AssumeRole\n"
-        ))
-        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
-        .send()
-        .await
-        .unwrap();
+    let h = Harness::start().await;
     let h = deploy_playground_on(h).await;
     let _worker = h.start_deploy_worker(true, true);
     let missing = "arn:aws:iam::222222222222:role/not-there";
@@ -233,8 +216,8 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
     let machine = h.install_deploy(|_| {}).await;
     h.create_deploy_pipeline("app", &machine).await;
     let tasks = h.start_deploy_worker(false, true);
-    let mut jobs = cpsf(&h.env);
-    jobs.args(["worker", "--jobs-only", "--poll-max", "300ms"])
+    let mut jobs = cpsf_worker(&h.env);
+    jobs.args(["--jobs-only", "--poll-max", "300ms"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

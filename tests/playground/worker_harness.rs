@@ -14,7 +14,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/sfn";
+/// bootstrap/cpsf.yaml's state machine role, as the playground installs
+/// it (Step Functions checking IAM wants a state machine's role to exist).
+pub const ROLE: &str = cpsf::local::worker_role::STATES_ROLE;
 /// A secret configuration value that must never reach a log.
 pub const SECRET_VALUE: &str = "S3CR3T-CONFIG-VALUE-42";
 
@@ -49,7 +51,8 @@ impl RunningWorker {
 
 impl Harness {
     pub async fn create_state_machine(&self, name: &str, definition: serde_json::Value) -> String {
-        self.sfn
+        let machine = self
+            .sfn
             .create_state_machine()
             .name(name)
             .role_arn(ROLE)
@@ -57,7 +60,65 @@ impl Harness {
             .send()
             .await
             .expect("create state machine")
-            .state_machine_arn
+            .state_machine_arn;
+        self.let_the_worker_run(&machine, &[]).await;
+        machine
+    }
+
+    /// A state machine of the test's own, not bootstrap/cpsf.yaml's
+    /// `cpsf-deploy`, which is the only one the worker's role may run: the
+    /// test lets it run this one too (and poll `activities`), as an
+    /// operator would for a pipeline that names another state machine.
+    /// A fixture: the account's root adds an inline policy to the role
+    /// through CloudFormation. Nothing where the playground has no role.
+    pub async fn let_the_worker_run(&self, machine: &str, activities: &[String]) {
+        let Some(profiles) = &self.env.profiles else {
+            return;
+        };
+        let name: String = machine
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let executions = format!("{}:*", machine.replacen(":stateMachine:", ":execution:", 1));
+        let mut statements = vec![
+            serde_json::json!({"Effect": "Allow", "Resource": machine,
+                "Action": ["states:StartExecution", "states:ListExecutions"]}),
+            serde_json::json!({"Effect": "Allow", "Resource": executions,
+                "Action": ["states:DescribeExecution", "states:GetExecutionHistory"]}),
+        ];
+        if !activities.is_empty() {
+            statements.push(
+                serde_json::json!({"Effect": "Allow", "Resource": activities,
+                "Action": "states:GetActivityTask"}),
+            );
+        }
+        let role = profiles.worker.arn.rsplit('/').next().unwrap();
+        let template = serde_json::json!({"Resources": {"Grant": {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": format!("test-machine-{name}"),
+            "Roles": [role],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+        }}}});
+        let stack = format!("test-machine-{name}");
+        let cfn = self.clients.cloudformation();
+        cfn.create_stack()
+            .stack_name(&stack)
+            .template_body(template.to_string())
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .expect("grant the worker's role a test's state machine");
+        wait_for("the worker's grant of a test's state machine", || async {
+            let stacks = cfn.describe_stacks().stack_name(&stack).send().await.ok()?;
+            let status = stacks.stacks()[0].stack_status()?.as_str().to_string();
+            assert!(!status.contains("FAILED"), "{stack}: {status}");
+            (status == "CREATE_COMPLETE").then_some(())
+        })
+        .await;
     }
 
     /// A state machine that waits `seconds` in state `Deploying`, then ends.
@@ -211,7 +272,7 @@ impl Harness {
         let metrics = Metrics::default();
         let shutdown = CancellationToken::new();
         let run = cpsf::worker::run(
-            self.clients.clone(),
+            self.worker_clients.clone(),
             options,
             metrics.clone(),
             shutdown.clone(),

@@ -13,10 +13,9 @@ const SECRET_KEY: &str = "artifact-secret-key-leak-check";
 const SESSION_TOKEN: &str = "artifact-session-token-leak-check";
 
 fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
-    let mut command = cpsf(&h.env);
+    let mut command = cpsf_worker(&h.env);
     command
         .args([
-            "worker",
             "--jobs-only",
             "--follow-for",
             "60s",
