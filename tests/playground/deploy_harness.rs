@@ -171,6 +171,7 @@ impl Harness {
             faults,
             hook,
             keep_orphaned_tasks: false,
+            checks: None,
         })
         .await
         .expect("start the proxy");
