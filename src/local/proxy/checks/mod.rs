@@ -83,6 +83,8 @@ impl std::fmt::Display for Refusal {
 pub struct ChecksReport {
     /// Requests checked against a model (or S3's documented limits).
     pub checked: u64,
+    /// The same, by service (signing name).
+    pub checked_by_service: BTreeMap<String, u64>,
     /// Requests not checked, by why.
     pub unchecked: BTreeMap<String, u64>,
     pub refused: u64,
@@ -102,10 +104,17 @@ impl std::fmt::Display for ChecksReport {
                 model::DATA_DIR_VAR
             );
         }
+        let by_service: Vec<String> = self
+            .checked_by_service
+            .iter()
+            .map(|(service, n)| format!("{service} {n}"))
+            .collect();
         write!(
             f,
-            "{} requests checked against the AWS API models, {} refused",
-            self.checked, self.refused
+            "{} requests checked against the AWS API models ({}), {} refused",
+            self.checked,
+            by_service.join(", "),
+            self.refused
         )?;
         if !self.unchecked.is_empty() {
             let unchecked: Vec<String> = self
@@ -135,6 +144,7 @@ pub struct Checks {
 #[derive(Default)]
 struct State {
     checked: u64,
+    checked_by_service: BTreeMap<String, u64>,
     unchecked: BTreeMap<String, u64>,
     refusals: Vec<Refusal>,
     refused: u64,
@@ -160,17 +170,18 @@ impl Checks {
     pub fn check(&self, request: &Request) -> Option<Refusal> {
         let outcome = self.judge(request);
         let mut state = self.state.lock().expect("checks lock poisoned");
+        if !matches!(outcome, Judged::Unchecked(_)) {
+            state.checked += 1;
+            let service = request.service.unwrap_or_default().to_string();
+            *state.checked_by_service.entry(service).or_default() += 1;
+        }
         match outcome {
             Judged::Unchecked(why) => {
                 *state.unchecked.entry(why).or_default() += 1;
                 None
             }
-            Judged::Passed => {
-                state.checked += 1;
-                None
-            }
+            Judged::Passed => None,
             Judged::Refused(refusal) => {
-                state.checked += 1;
                 state.refused += 1;
                 tracing::warn!(%refusal, "the playground refused a request as AWS would");
                 state.refusals.push(refusal.clone());
@@ -302,6 +313,7 @@ impl Checks {
             .sum();
         ChecksReport {
             checked: state.checked,
+            checked_by_service: state.checked_by_service.clone(),
             unchecked: state.unchecked.clone(),
             refused: state.refused,
             patterns_skipped,
