@@ -157,6 +157,12 @@ impl Playground {
         self.checks.take_refusals()
     }
 
+    /// The emulator's own endpoint, behind the relay: what the emulator
+    /// does with a request the relay would refuse (tests of the checks).
+    pub fn emulator_endpoint(&self) -> &str {
+        &self.emulator_endpoint
+    }
+
     /// What checking the state data of every execution needs: the
     /// emulator (directly, not through the relay, so the check can run
     /// while the relay's runtime is blocked) and the executions started.

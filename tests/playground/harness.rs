@@ -161,6 +161,17 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// Step Functions straight at the emulator, not through the relay
+    /// that checks requests: to show what the emulator alone accepts.
+    pub async fn unchecked_sfn(&self) -> aws_sdk_sfn::Client {
+        let playground = self.playground.as_ref().expect("a playground of this test");
+        let env = LocalEnv {
+            aws_endpoint: playground.emulator_endpoint().to_string(),
+            ..self.env.clone()
+        };
+        aws_sdk_sfn::Client::new(&env.sdk_config().await)
+    }
+
     /// What the playground's request checks have done so far.
     pub fn checks(&self) -> cpsf::local::proxy::ChecksReport {
         self.playground

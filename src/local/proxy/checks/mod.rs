@@ -222,11 +222,12 @@ impl Checks {
         let Some(model) = self.models.get(service) else {
             return Judged::Unchecked(format!("{service} (no model)"));
         };
-        self.state
-            .lock()
-            .expect("checks lock poisoned")
-            .services
-            .insert(service.to_string());
+        {
+            let mut state = self.state.lock().expect("checks lock poisoned");
+            if !state.services.contains(service) {
+                state.services.insert(service.to_string());
+            }
+        }
         let Some(input) = model.input_of(request.action) else {
             return Judged::Unchecked(format!("{service} (operation not in the model)"));
         };
