@@ -125,10 +125,15 @@
 //!     template and installed, so the worker runs with the template's
 //!     grants only (and bootstrap/target-account.yaml in the rollout account).
 //!   - `local/probe.rs`: waits until an endpoint answers HTTP.
-//!   - `local/proxy.rs`: a loopback proxy in front of the playground that
+//!   - `local/proxy/`: a loopback proxy in front of the playground that
 //!     counts calls by operation and fails a share of them (throttling, 5xx,
 //!     dropped connections, slow answers); the crash tests kill a worker
 //!     from its hook at a chosen call. `cpsf local up --fault-rate` uses it.
+//!     As the playground's relay it checks every call (`proxy/checks/`)
+//!     against the AWS API model of its operation (botocore's, from
+//!     MiniStack's venv) and refuses what AWS would refuse, with AWS's
+//!     words; `local/state_data.rs` finds state data over Step Functions'
+//!     256 KiB in execution histories (the tests' harness fails on both).
 //!
 //! Tests: unit tests beside the code; `tests/playground/` runs a playground
 //! per test on free ports and drives it through the AWS SDK, a file per area

@@ -305,6 +305,7 @@ impl Worker {
             faults: FaultPlan::none(),
             hook: Some(hook),
             keep_orphaned_tasks: false,
+            checks: None,
         })
         .await?;
         let through = LocalEnv {

@@ -52,6 +52,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
                 faults: FaultPlan::all_kinds_on(rate.min(1.0), args.emulator),
                 hook: None,
                 keep_orphaned_tasks: false,
+                checks: None,
             })
             .await?,
         ),

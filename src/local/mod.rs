@@ -15,6 +15,7 @@ pub mod ministack;
 pub mod playground;
 pub mod probe;
 pub mod proxy;
+pub mod state_data;
 pub mod worker_role;
 
 pub use emulator::Emulator;

@@ -1,15 +1,18 @@
 //! The whole playground: an AWS emulator (MiniStack or fakecloud) plus the
-//! local CodePipeline service, each on a free loopback port. `cpsf local up`, the demo and the integration
-//! tests all start it through [`Playground::start`].
+//! local CodePipeline service, each on a free loopback port, behind a relay
+//! that checks every request against the AWS API models (`proxy/checks/`).
+//! `cpsf local up`, the demo and the integration tests all start it through
+//! [`Playground::start`].
 
 use super::child::EmulatorChild;
 use super::codepipeline::{Config, LocalCodePipeline};
 use super::emulator::Emulator;
 use super::env::{LocalEnv, Profiles};
-use super::proxy::{FaultPlan, Proxy, ProxyOptions};
+use super::proxy::{Checks, ChecksReport, FaultPlan, Proxy, ProxyOptions, Refusal};
 use super::worker_role::Grants;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -56,8 +59,12 @@ impl PlaygroundOptions {
 pub struct Playground {
     emulator: Emulator,
     process: EmulatorChild,
-    /// In front of MiniStack; stops when dropped.
-    _relay: Option<Proxy>,
+    /// In front of the emulator and the CodePipeline service; stops when
+    /// dropped.
+    _relay: Proxy,
+    checks: Arc<Checks>,
+    /// The emulator itself, not through the relay.
+    emulator_endpoint: String,
     env: LocalEnv,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
@@ -97,25 +104,24 @@ impl Playground {
             .await
             .context("could not bind a loopback port for the local CodePipeline service")?;
         let codepipeline_endpoint = format!("http://{}", listener.local_addr()?);
-        // MiniStack strands an activity task handed to a poll whose worker
-        // has gone; a relay in front keeps such tasks for the next poll
-        // (proxy::OrphanedTasks says why). fakecloud times them out as AWS.
-        let relay = match options.emulator {
-            Emulator::Ministack => Some(
-                Proxy::start(ProxyOptions {
-                    codepipeline: codepipeline_endpoint.clone(),
-                    emulator: emulator_endpoint.clone(),
-                    faults: FaultPlan::none(),
-                    hook: None,
-                    keep_orphaned_tasks: true,
-                })
-                .await?,
-            ),
-            Emulator::Fakecloud => None,
-        };
+        // Every call passes the relay, which checks it as AWS would (the
+        // emulators accept much that AWS refuses). MiniStack also strands an
+        // activity task handed to a poll whose worker has gone; the relay
+        // keeps such tasks for the next poll (proxy::OrphanedTasks says
+        // why). fakecloud times them out as AWS.
+        let checks = Arc::new(Checks::default());
+        let relay = Proxy::start(ProxyOptions {
+            codepipeline: codepipeline_endpoint.clone(),
+            emulator: emulator_endpoint.clone(),
+            faults: FaultPlan::none(),
+            hook: None,
+            keep_orphaned_tasks: options.emulator == Emulator::Ministack,
+            checks: Some(checks.clone()),
+        })
+        .await?;
         let mut env = LocalEnv {
-            aws_endpoint: relay.as_ref().map_or(emulator_endpoint, Proxy::endpoint),
-            codepipeline_endpoint,
+            aws_endpoint: relay.endpoint(),
+            codepipeline_endpoint: relay.endpoint(),
             events_queue: None,
             approvals: None,
             profiles: None,
@@ -151,7 +157,7 @@ impl Playground {
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(service.serve(listener, shutdown.clone()));
         super::probe::wait_until_answers(
-            &env.codepipeline_endpoint,
+            &codepipeline_endpoint,
             "POST",
             "/",
             Duration::from_secs(10),
@@ -163,6 +169,8 @@ impl Playground {
             process,
             _relay: relay,
             _profiles: env.profiles.as_ref().map(|p| RemovedOnDrop(p.dir.clone())),
+            checks,
+            emulator_endpoint,
             env,
             shutdown,
             server,
@@ -181,6 +189,34 @@ impl Playground {
 
     pub fn env(&self) -> &LocalEnv {
         &self.env
+    }
+
+    /// How many requests the relay checked against the AWS API models, and
+    /// how many it refused.
+    pub fn checks(&self) -> ChecksReport {
+        self.checks.report()
+    }
+
+    /// The requests refused since the last call: a test that expects some
+    /// takes them; any left at its end are requests AWS would refuse.
+    pub fn take_refusals(&self) -> Vec<Refusal> {
+        self.checks.take_refusals()
+    }
+
+    /// The emulator's own endpoint, behind the relay: what the emulator
+    /// does with a request the relay would refuse (tests of the checks).
+    pub fn emulator_endpoint(&self) -> &str {
+        &self.emulator_endpoint
+    }
+
+    /// What checking the state data of every execution needs: the
+    /// emulator (directly, not through the relay, so the check can run
+    /// while the relay's runtime is blocked) and the executions started.
+    pub fn state_data_check(&self) -> super::state_data::StateDataCheck {
+        super::state_data::StateDataCheck {
+            endpoint: self.emulator_endpoint.clone(),
+            started: self.checks.started_executions(),
+        }
     }
 
     /// Stops the service and the emulator, waiting for both.

@@ -235,14 +235,14 @@ impl Serve {
             self.metrics.task(self.handler.name(), "abandoned");
             return;
         }
-        let sent = match &result {
+        let sent = match &answer(self.handler.name(), result) {
             Ok(output) => {
                 tracing::info!("task succeeded");
                 self.metrics.task(self.handler.name(), "succeeded");
                 self.sfn
                     .send_task_success()
                     .task_token(&token)
-                    .output(output.to_string())
+                    .output(output)
                     .send()
                     .await
                     .map(drop)
@@ -278,6 +278,36 @@ impl Serve {
     }
 }
 
+/// The most a task's result may be: SendTaskSuccess's `output` is at most
+/// 262,144, "expressed as bytes in UTF-8 encoding" (Step Functions API
+/// reference, SendTaskSuccess).
+const MAX_RESULT_BYTES: usize = crate::job::input::MAX_INPUT_BYTES;
+
+/// What is sent for a handler's outcome: its result as JSON, or a failure.
+/// A result over [`MAX_RESULT_BYTES`] (a stack's outputs and changes travel
+/// in it) is a failure that names its size: Step Functions would refuse it
+/// with a ValidationException, the task would time out, and its retries
+/// would hand back the same result until the deploy ended in a timeout
+/// that names nothing.
+fn answer(
+    handler: &str,
+    outcome: Result<serde_json::Value, super::error::TaskError>,
+) -> Result<String, super::error::TaskError> {
+    let output = outcome?.to_string();
+    if output.len() > MAX_RESULT_BYTES {
+        return Err(super::error::TaskError::new(
+            "Cpsf.ResultTooLarge",
+            format!(
+                "{handler}'s result is {} bytes; Step Functions takes at most {MAX_RESULT_BYTES} \
+                 from a task. The stack's outputs and changes travel in it: fewer or smaller \
+                 outputs",
+                output.len()
+            ),
+        ));
+    }
+    Ok(output)
+}
+
 /// The execution a task belongs to: its input's `executionArn`
 /// (statemachines/deploy.asl.json passes `$$.Execution.Id`).
 fn execution_of(input: &str) -> Option<String> {
@@ -298,6 +328,29 @@ mod tests {
     use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput;
     use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    #[test]
+    fn a_result_over_256_kib_is_a_failure_naming_its_size_and_one_at_it_is_sent() {
+        // `"…"`: the quotes make two of the bytes.
+        let at_limit = serde_json::Value::from("x".repeat(MAX_RESULT_BYTES - 2));
+        assert_eq!(
+            answer("wait-stack", Ok(at_limit)).unwrap().len(),
+            MAX_RESULT_BYTES
+        );
+        // Fewer characters than the limit, more bytes.
+        let over = serde_json::json!({"outputs": {"Big": "é".repeat(MAX_RESULT_BYTES / 2)}});
+        let error = answer("wait-stack", Ok(over)).unwrap_err();
+        assert_eq!(error.name, "Cpsf.ResultTooLarge");
+        assert!(
+            error.cause.starts_with(
+                "wait-stack's result is 262166 bytes; Step Functions takes at most 262144"
+            ),
+            "{}",
+            error.cause
+        );
+        let failed = crate::tasks::error::TaskError::input("bad");
+        assert_eq!(answer("check-stack", Err(failed.clone())), Err(failed));
+    }
 
     /// An execution stopped while its stack update runs: the wait-stack
     /// task's next heartbeat says the task is closed, and the handler stops

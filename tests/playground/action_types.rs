@@ -92,7 +92,10 @@ async fn action_type_limits() {
     for i in 0..11 {
         eleven = eleven.configuration_properties(property(&format!("P{i}"), false));
     }
-    assert_eq!(code(eleven.send().await), "LimitExceededException");
+    // ActionConfigurationPropertyList: max 10 in the API model, checked
+    // before anything else (a ValidationException, not the quota's
+    // LimitExceededException).
+    assert_eq!(code(eleven.send().await), "ValidationException");
 
     let two_queryable = base()
         .version("2")
@@ -110,4 +113,18 @@ async fn action_type_limits() {
     ten.send()
         .await
         .expect("ten properties, one queryable, is allowed");
+    // Eleven properties and six input artifacts break the API model: the
+    // playground refused them before its CodePipeline service saw them.
+    let refused: Vec<String> = h
+        .take_refusals()
+        .iter()
+        .flat_map(|r| r.summary.clone())
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "at 'configurationProperties': Member must have length less than or equal to 10",
+            "at 'inputArtifactDetails.maximumCount': Member must have value less than or equal to 5",
+        ]
+    );
 }

@@ -548,3 +548,31 @@ async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
     assert_eq!(staged.contents().len(), 1, "the template was staged");
     assert_eq!(h.app_stack_status().await, "CREATE_COMPLETE");
 }
+
+/// A stack whose outputs add up to more than Step Functions carries from a
+/// task (256 KiB: here 70 outputs of a 4,000-character parameter, each
+/// within CloudFormation's quotas): SendTaskSuccess would be refused
+/// (ValidationException, the output counted in UTF-8 bytes), the task left
+/// to time out and retried with the same result. The task fails instead,
+/// naming the size, and so does the deploy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_over_256_kib_fail_the_deploy_naming_their_size() {
+    let (h, worker) = deploy_setup().await;
+    let mut app = App::sample();
+    let mut template = String::from(
+        "Parameters:\n  Big:\n    Type: String\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\nOutputs:\n",
+    );
+    for i in 0..70 {
+        template.push_str(&format!("  Out{i}:\n    Value: !Ref Big\n"));
+    }
+    app.template = template;
+    app.deploy["parameters"] = serde_json::json!({"Big": "b".repeat(4000)});
+    let (status, failed) = h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&failed);
+    assert!(message.contains("Cpsf.ResultTooLarge"), "{message}");
+    assert!(message.contains("at most 262144"), "{message}");
+    // No result over the limit was sent: nothing for the playground to
+    // refuse (the harness fails the test on any refusal at its end).
+    worker.stop().await;
+}

@@ -182,6 +182,7 @@ impl Harness {
             faults,
             hook,
             keep_orphaned_tasks: false,
+            checks: None,
         })
         .await
         .expect("start the proxy");

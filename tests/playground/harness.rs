@@ -5,6 +5,13 @@
 //!
 //! `.ci/run` runs the suite once per emulator. A test that needs behaviour
 //! only one emulator has starts with [`needs`], which says why.
+//!
+//! The playground checks every request against the AWS API models and
+//! refuses what AWS would refuse (`cpsf::local::proxy::checks`). When a
+//! test ends, its harness fails it for any request refused that the test
+//! did not take with [`Harness::take_refusals`], and for any state input
+//! or output over Step Functions' 256 KiB in any execution's history
+//! (`cpsf::local::state_data`): the emulators accept both, AWS does not.
 
 use aws_sdk_codepipeline::Client as CodePipeline;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
@@ -74,7 +81,9 @@ pub struct Harness {
     pub worker_clients: cpsf::aws::Clients,
     pub env: LocalEnv,
     /// None when the playground runs in another process (`cpsf local up`).
-    _playground: Option<Playground>,
+    playground: Option<Playground>,
+    /// Executions whose oversized state data the test expects.
+    oversized_taken: std::sync::Mutex<Vec<String>>,
 }
 
 impl Harness {
@@ -99,7 +108,7 @@ impl Harness {
     pub async fn start_playground(options: PlaygroundOptions) -> Self {
         let playground = Playground::start(options).await.expect("playground starts");
         let mut harness = Self::connect(playground.env()).await;
-        harness._playground = Some(playground);
+        harness.playground = Some(playground);
         harness
     }
 
@@ -162,8 +171,55 @@ impl Harness {
             s3: env.s3_client(&sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),
             env: env.clone(),
-            _playground: None,
+            playground: None,
+            oversized_taken: Default::default(),
         }
+    }
+
+    /// The requests the playground refused as AWS would, taken: a test
+    /// that makes such requests on purpose takes them (and asserts on
+    /// them), so only unexpected ones fail it at its end.
+    pub fn take_refusals(&self) -> Vec<cpsf::local::proxy::Refusal> {
+        self.playground
+            .as_ref()
+            .map(Playground::take_refusals)
+            .unwrap_or_default()
+    }
+
+    /// Step Functions straight at the emulator, not through the relay
+    /// that checks requests: to show what the emulator alone accepts.
+    pub async fn unchecked_sfn(&self) -> aws_sdk_sfn::Client {
+        let playground = self.playground.as_ref().expect("a playground of this test");
+        let env = LocalEnv {
+            aws_endpoint: playground.emulator_endpoint().to_string(),
+            ..self.env.clone()
+        };
+        aws_sdk_sfn::Client::new(&env.sdk_config().await)
+    }
+
+    /// What the playground's request checks have done so far.
+    pub fn checks(&self) -> cpsf::local::proxy::ChecksReport {
+        self.playground
+            .as_ref()
+            .map(Playground::checks)
+            .unwrap_or_default()
+    }
+
+    /// The state data over 256 KiB in the playground's executions so far,
+    /// taken: a test that makes such data on purpose takes it, so it does
+    /// not fail the test at its end.
+    pub async fn take_oversized_state_data(&self) -> Vec<cpsf::local::state_data::Oversized> {
+        let playground = self.playground.as_ref().expect("a playground of this test");
+        let found = playground
+            .state_data_check()
+            .run()
+            .await
+            .expect("the executions' histories are read");
+        self.oversized_taken
+            .lock()
+            .unwrap()
+            .extend(found.iter().map(|o| o.execution.clone()));
+        found
     }
 
     /// Registers the Deploy action type the worker serves.
@@ -332,6 +388,62 @@ impl Harness {
             (self.execution_status(pipeline, id).await == want).then_some(())
         })
         .await
+    }
+}
+
+/// How long the end of a test may take to read every execution's history.
+const STATE_DATA_CHECK_LIMIT: Duration = Duration::from_secs(60);
+
+impl Drop for Harness {
+    /// The test's end: the requests AWS would have refused and the state
+    /// data over 256 KiB fail it (unless it is failing already).
+    fn drop(&mut self) {
+        let Some(playground) = &self.playground else {
+            return;
+        };
+        if std::thread::panicking() {
+            return;
+        }
+        eprintln!("limits: {}", playground.checks());
+        let mut problems: Vec<String> = playground
+            .take_refusals()
+            .iter()
+            .map(|refusal| format!("a request AWS would refuse: {refusal}"))
+            .collect();
+        // On a thread and runtime of its own, straight to the emulator:
+        // the test's runtime (which runs the relay) is blocked here.
+        let check = playground.state_data_check();
+        let checked = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the state data check")
+                .block_on(
+                    async move { tokio::time::timeout(STATE_DATA_CHECK_LIMIT, check.run()).await },
+                )
+        })
+        .join()
+        .expect("the state data check does not panic");
+        match checked {
+            Ok(Ok(oversized)) => {
+                let taken = self.oversized_taken.lock().unwrap();
+                problems.extend(
+                    oversized
+                        .iter()
+                        .filter(|o| !taken.contains(&o.execution))
+                        .map(ToString::to_string),
+                )
+            }
+            Ok(Err(error)) => problems.push(format!("state data not checked: {error:#}")),
+            Err(_) => problems.push(format!(
+                "state data not checked within {STATE_DATA_CHECK_LIMIT:?}"
+            )),
+        }
+        assert!(
+            problems.is_empty(),
+            "AWS's limits broken in this test:\n  {}",
+            problems.join("\n  ")
+        );
     }
 }
 

@@ -8,6 +8,18 @@ fn text(len: usize) -> String {
     "x".repeat(len)
 }
 
+/// The playground's relay checks the API model before the local service
+/// sees a request, as AWS does, and records each refusal: the test takes
+/// the `n` it made on purpose (any other would fail it at its end).
+fn refused_before_the_service(h: &Harness, n: usize) {
+    let refusals = h.take_refusals();
+    assert_eq!(refusals.len(), n, "{refusals:?}");
+    assert!(
+        refusals.iter().all(|r| r.code == "ValidationException"),
+        "{refusals:?}"
+    );
+}
+
 #[tokio::test]
 async fn continuation_token_is_at_most_2048_chars() {
     let h = Harness::start().await;
@@ -26,6 +38,7 @@ async fn continuation_token_is_at_most_2048_chars() {
         .send()
         .await
         .unwrap();
+    refused_before_the_service(&h, 1);
 }
 
 #[tokio::test]
@@ -61,6 +74,7 @@ async fn execution_details_limits() {
         .send()
         .await
         .unwrap();
+    refused_before_the_service(&h, 4);
 }
 
 #[tokio::test]
@@ -108,6 +122,7 @@ async fn failure_message_is_at_most_5000_chars_and_the_type_is_checked() {
         .send()
         .await
         .unwrap();
+    refused_before_the_service(&h, 3);
 }
 
 #[tokio::test]
@@ -140,6 +155,7 @@ async fn poll_arguments_are_checked() {
     missing.version = "9".into();
     let unknown = h.cp.poll_for_jobs().action_type_id(missing).send().await;
     assert_eq!(code(unknown), "ActionTypeNotFoundException");
+    refused_before_the_service(&h, 2);
 }
 
 /// PutJobSuccessResult's outputVariables keys match `[A-Za-z0-9@\-_]+`
@@ -177,6 +193,7 @@ async fn output_variable_keys_match_awss_pattern() {
         .send()
         .await
         .unwrap();
+    refused_before_the_service(&h, 4);
 }
 
 /// Summary, message, external id and continuation token are at least one
@@ -220,6 +237,7 @@ async fn empty_members_are_refused() {
             .send()
             .await;
     assert_eq!(code(failure), "ValidationException");
+    refused_before_the_service(&h, 4);
 }
 
 /// currentRevision: revision ≤ 1,500, changeIdentifier ≤ 100,
@@ -258,4 +276,5 @@ async fn current_revision_limits() {
         .send()
         .await
         .unwrap();
+    refused_before_the_service(&h, 3);
 }

@@ -2,6 +2,7 @@
 //! SDK. One test binary (several modules) keeps link time down.
 
 mod action_types;
+mod api_models;
 mod approval_harness;
 mod approvals;
 mod approvals_browser;

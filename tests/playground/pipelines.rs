@@ -106,6 +106,21 @@ async fn action_configuration_is_checked_against_the_action_type() {
     create(with_config("Input", Some(&"x".repeat(1000))))
         .await
         .expect("1,000 chars is allowed");
+    // The 1,001 characters break the API model (ActionConfigurationValue:
+    // max 1000): the playground refused them before its CodePipeline
+    // service saw them, as AWS checks its model first.
+    let refused: Vec<String> = h
+        .take_refusals()
+        .iter()
+        .flat_map(|r| r.summary.clone())
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "at 'pipeline.stages.2.member.actions.1.member.configuration': Map value must satisfy \
+          constraint: [Member must have length less than or equal to 1000]"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -161,4 +176,15 @@ async fn pipeline_structure_is_checked() {
 
     let none = h.cp.start_pipeline_execution().name("absent").send().await;
     assert_eq!(code(none), "PipelineNotFoundException");
+    // The name breaks the API model (PipelineName's pattern): refused by
+    // the playground before its CodePipeline service saw it.
+    let refused: Vec<String> = h
+        .take_refusals()
+        .iter()
+        .flat_map(|r| r.summary.clone())
+        .collect();
+    assert_eq!(
+        refused,
+        [r"at 'pipeline.name': Member must satisfy regular expression pattern: [A-Za-z0-9.@\-_]+"]
+    );
 }

@@ -10,7 +10,7 @@ use super::store::Store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Limits of custom action types (AWS CodePipeline quotas).
+/// Limits of custom action types (the API model; AWS CodePipeline quotas).
 const MAX_CONFIGURATION_PROPERTIES: usize = 10;
 const MAX_ARTIFACTS: i64 = 5;
 
@@ -178,15 +178,16 @@ fn validate_new_type(
             "provider and version must not be empty",
         ));
     }
+    // The API model caps the list (ActionConfigurationPropertyList: max
+    // 10), and AWS checks the model before anything else: a
+    // ValidationException, not the LimitExceededException of the account's
+    // action type quota.
     if properties.len() > MAX_CONFIGURATION_PROPERTIES {
-        return Err(ApiError::new(
-            "LimitExceededException",
-            format!(
-                "An action type can have at most {MAX_CONFIGURATION_PROPERTIES} configuration \
-                 properties; got {}",
-                properties.len()
-            ),
-        ));
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'configurationProperties' failed to satisfy \
+             constraint: Member must have length less than or equal to \
+             {MAX_CONFIGURATION_PROPERTIES}"
+        )));
     }
     let queryable: Vec<&ConfigurationProperty> =
         properties.iter().filter(|p| p.queryable).collect();

@@ -8,9 +8,13 @@
 //! effect; the crash tests use it to kill a worker at a chosen point of a
 //! job's life.
 //!
-//! Routing: calls whose `X-Amz-Target` names CodePipeline go to the local
-//! CodePipeline service, everything else (S3, Step Functions,
-//! CloudFormation, IAM, STS) to the emulator.
+//! With [`Checks`] (the playground's relay), every call is checked against
+//! the AWS API model of its operation first, and one AWS would refuse is
+//! answered as AWS answers it (`checks/`).
+//!
+//! Routing: CodePipeline calls (and the local service's own `/_cpsf/`
+//! pages) go to the local CodePipeline service, everything else (S3, Step
+//! Functions, CloudFormation, IAM, STS) to the emulator.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -28,9 +32,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub mod checks;
 mod faults;
 mod orphans;
 
+pub use checks::{Checks, ChecksReport, Refusal};
 pub use faults::{Fault, FaultPlan};
 use orphans::{OrphanedTasks, hands_out_a_task, polled_activity};
 use tokio_util::sync::CancellationToken;
@@ -85,6 +91,8 @@ pub struct ProxyOptions {
     /// whose caller had gone, and hand it to the next poll of that
     /// activity (see `orphans.rs`).
     pub keep_orphaned_tasks: bool,
+    /// Check each call as AWS would before forwarding it.
+    pub checks: Option<Arc<Checks>>,
 }
 
 /// A running proxy; stops when dropped.
@@ -202,9 +210,17 @@ impl Shared {
             Some(Fault::Slow) => tokio::time::sleep(self.options.faults.slow_by).await,
             Some(Fault::Dropped) | None => {}
         }
-        let upstream = match call.protocol {
-            Protocol::Json { codepipeline: true } => &self.options.codepipeline,
-            _ => &self.options.emulator,
+        if let Some(checks) = &self.options.checks
+            && let Some(refusal) = checks.check(&call.request(&parts, &body))
+        {
+            return Ok(call.protocol.refused(&refusal));
+        }
+        let to_codepipeline = call.protocol == Protocol::Json { codepipeline: true }
+            || parts.uri.path().starts_with("/_cpsf/");
+        let upstream = if to_codepipeline {
+            &self.options.codepipeline
+        } else {
+            &self.options.emulator
         };
         let response =
             if self.options.keep_orphaned_tasks && call.operation == "states:GetActivityTask" {
@@ -215,6 +231,9 @@ impl Shared {
             } else {
                 self.forward(upstream, parts, body).await?
             };
+        if let Some(checks) = &self.options.checks {
+            checks.saw_answer(&call.operation, response.parts.status, &response.body);
+        }
         if self.hook(Phase::After, &call.operation, response.body_bytes()) == Verdict::Drop
             || fault == Some(Fault::Dropped)
         {
@@ -317,6 +336,8 @@ impl Forwarded {
 
 /// One call, as far as the proxy needs to know it.
 struct Call {
+    /// The signing name (`states`), if the call is signed.
+    service: Option<String>,
     operation: String,
     protocol: Protocol,
 }
@@ -336,14 +357,17 @@ impl Call {
     /// SDK request carries; the operation from the JSON target, the Query
     /// `Action`, or (S3's REST calls) the HTTP method.
     fn classify(method: &hyper::Method, headers: &hyper::HeaderMap, body: &[u8]) -> Self {
-        let service = signing_service(headers).unwrap_or("unsigned").to_string();
+        let signed = signing_service(headers).map(str::to_string);
+        let service = signed.as_deref().unwrap_or("unsigned");
         if let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) {
             let operation = target.rsplit('.').next().unwrap_or(target);
             return Self {
                 protocol: Protocol::Json {
-                    codepipeline: service == "codepipeline",
+                    codepipeline: service == "codepipeline"
+                        || target.starts_with(CODEPIPELINE_TARGET),
                 },
                 operation: format!("{service}:{operation}"),
+                service: signed,
             };
         }
         if service != "s3"
@@ -352,14 +376,44 @@ impl Call {
             return Self {
                 operation: format!("{service}:{action}"),
                 protocol: Protocol::Query,
+                service: signed,
             };
         }
         Self {
             operation: format!("{service}:{method}"),
             protocol: Protocol::RestXml,
+            service: signed,
+        }
+    }
+
+    /// The call as the checks read it.
+    fn request<'a>(
+        &'a self,
+        parts: &'a hyper::http::request::Parts,
+        body: &'a [u8],
+    ) -> checks::Request<'a> {
+        checks::Request {
+            service: self.service.as_deref(),
+            operation: &self.operation,
+            action: self
+                .operation
+                .split_once(':')
+                .map_or(&self.operation, |(_, action)| action),
+            wire: match self.protocol {
+                Protocol::Json { .. } => checks::Wire::Json,
+                Protocol::Query => checks::Wire::Query,
+                Protocol::RestXml => checks::Wire::RestXml,
+            },
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            body,
         }
     }
 }
+
+/// The `X-Amz-Target` prefix of CodePipeline's operations.
+const CODEPIPELINE_TARGET: &str = "CodePipeline_20150709.";
 
 /// `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, …`
 fn signing_service(headers: &hyper::HeaderMap) -> Option<&str> {
@@ -395,32 +449,84 @@ impl Protocol {
             Protocol::RestXml => s3_error(status, "ServiceUnavailable"),
         }
     }
+
+    /// A request AWS would refuse, refused as AWS does: 400 in the
+    /// protocol's error shape.
+    fn refused(self, refusal: &Refusal) -> Response<Full<Bytes>> {
+        let status = StatusCode::BAD_REQUEST;
+        let (code, message) = (refusal.code.as_str(), refusal.message.as_str());
+        match self {
+            Protocol::Json { .. } => {
+                let version = refusal.json_version.as_deref().unwrap_or("1.1");
+                json_answer(status, version, code, message)
+            }
+            Protocol::Query => query_answer(status, code, message),
+            Protocol::RestXml => s3_answer(status, code, message),
+        }
+    }
 }
 
 const FAULT_MESSAGE: &str = "injected by the cpsf fault proxy";
 
 fn json_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"__type": code, "message": FAULT_MESSAGE}).to_string();
-    let mut response = respond(status, "application/x-amz-json-1.1", body);
+    json_answer(status, "1.1", code, FAULT_MESSAGE)
+}
+
+fn query_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    query_answer(status, code, FAULT_MESSAGE)
+}
+
+fn s3_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    s3_answer(status, code, FAULT_MESSAGE)
+}
+
+/// AWS JSON 1.0/1.1's error shape.
+fn json_answer(
+    status: StatusCode,
+    version: &str,
+    code: &str,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"__type": code, "message": message}).to_string();
+    let content_type = if version == "1.0" {
+        "application/x-amz-json-1.0"
+    } else {
+        "application/x-amz-json-1.1"
+    };
+    let mut response = respond(status, content_type, body);
     if let Ok(value) = HeaderValue::from_str(code) {
         response.headers_mut().insert("x-amzn-ErrorType", value);
     }
     response
 }
 
-fn query_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+/// AWS Query's error shape.
+fn query_answer(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = format!(
-        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>\
-         <Message>{FAULT_MESSAGE}</Message></Error><RequestId>cpsf-proxy</RequestId></ErrorResponse>"
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code>\
+         <Message>{}</Message></Error><RequestId>cpsf-proxy</RequestId></ErrorResponse>",
+        xml_escape(code),
+        xml_escape(message)
     );
     respond(status, "text/xml", body)
 }
 
-fn s3_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+/// S3's error shape.
+fn s3_answer(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = format!(
-        "<Error><Code>{code}</Code><Message>{FAULT_MESSAGE}</Message><RequestId>cpsf-proxy</RequestId></Error>"
+        "<Error><Code>{}</Code><Message>{}</Message><RequestId>cpsf-proxy</RequestId></Error>",
+        xml_escape(code),
+        xml_escape(message)
     );
     respond(status, "application/xml", body)
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
