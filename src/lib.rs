@@ -54,6 +54,9 @@
 //!   installed), and shared `change_set.rs` (make, wait, execute, read),
 //!   `input.rs`, `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs`
 //!   (when an update provably changes nothing without a change set).
+//!   Tests only: `asl_eval.rs` applies a state's paths as deploy.asl.json
+//!   defines them, so `wave_size_tests.rs` can measure every state of the
+//!   largest rollout against Step Functions' 256 KiB.
 //! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
 //!   regions (issue 17), pure: `spec.rs` (the input's `targets`, `waves`,
 //!   `bake`, `failureTolerance`, checked), `limits.rs` (at most
@@ -95,7 +98,9 @@
 //!   bootstrap/cpsf.yaml with the state machine definition from statemachines/;
 //!   `parameters.rs` decides what an update sends (UsePreviousValue),
 //!   `text.rs` cuts a template into sections and resources,
-//!   `template_tests.rs` checks the template's grants statically.
+//!   `template_tests.rs` checks the template's grants statically, both ways:
+//!   every grant is called, and every call `calls_scan.rs` finds in src/ is
+//!   granted.
 //! - [`action_type`] (`src/action_type.rs`): the custom action type's
 //!   definition (id, configuration keys, console URLs); [`pipeline`]
 //!   (`src/pipeline.rs`): the S3 source → Deploy pipeline declaration.

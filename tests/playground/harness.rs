@@ -404,7 +404,9 @@ impl Drop for Harness {
         if std::thread::panicking() {
             return;
         }
-        eprintln!("limits: {}", playground.checks());
+        let report = playground.checks();
+        eprintln!("limits: {report}");
+        crate::figures::record_checks(emulator(), &report);
         let mut problems: Vec<String> = playground
             .take_refusals()
             .iter()
