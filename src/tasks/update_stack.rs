@@ -197,34 +197,21 @@ mod tests {
 
     use crate::tasks::change_set::test_change as change;
 
-    /// The execution was stopped while its change set was being made: the
-    /// task is closed, so the change set must not be executed.
-    #[tokio::test]
-    async fn a_closed_task_never_executes_its_change_set() {
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+    use aws_sdk_cloudformation::types::ExecutionStatus;
+
+    /// Runs update-stack on the saved update input, its change set
+    /// described as `described` and its heartbeats answered by
+    /// `heartbeat`; the result and how many times the change set was
+    /// executed.
+    async fn update_with(
+        described: DescribeChangeSetOutput,
+        heartbeat: aws_smithy_mocks::Rule,
+    ) -> (Result<Value, TaskError>, usize) {
         use aws_sdk_cloudformation::Client;
-        use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
         use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
-        use aws_sdk_cloudformation::types::ExecutionStatus;
-        use aws_sdk_cloudformation::types::{ChangeAction, Replacement, ResourceChange};
         use aws_smithy_mocks::{RuleMode, mock, mock_client};
-        let made = mock!(Client::describe_change_set).then_output(|| {
-            DescribeChangeSetOutput::builder()
-                .status(ChangeSetStatus::CreateComplete)
-                .execution_status(ExecutionStatus::Available)
-                .changes(
-                    aws_sdk_cloudformation::types::Change::builder()
-                        .resource_change(
-                            ResourceChange::builder()
-                                .action(ChangeAction::Modify)
-                                .logical_resource_id("Greeting")
-                                .resource_type("AWS::SSM::Parameter")
-                                .replacement(Replacement::False)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
+        let made = mock!(Client::describe_change_set).then_output(move || described.clone());
         let executed = mock!(Client::execute_change_set)
             .then_output(|| ExecuteChangeSetOutput::builder().build());
         let cfn = mock_client!(
@@ -233,61 +220,61 @@ mod tests {
             [&made, &executed]
         );
         let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
-        let closed = crate::tasks::lease::tests::timed_out();
-        let lease = crate::tasks::lease::tests::lease(&closed);
+        let lease = crate::tasks::lease::tests::lease(&heartbeat);
         let input = TaskInput::parse(include_str!(
             "../../test_events/4-task-update-stack--greeting-changed--changes.json"
         ))
         .unwrap();
-        let error = run(&ctx, &lease, &input).await.unwrap_err();
-        assert_eq!(error.name, "Cpsf.TaskGone");
+        let result = run(&ctx, &lease, &input).await;
+        (result, executed.num_calls())
+    }
+
+    /// The execution was stopped while its change set was being made: the
+    /// task is closed, so the change set must not be executed.
+    #[tokio::test]
+    async fn a_closed_task_never_executes_its_change_set() {
+        use aws_sdk_cloudformation::types::{ChangeAction, Replacement, ResourceChange};
+        let made = DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .execution_status(ExecutionStatus::Available)
+            .changes(
+                aws_sdk_cloudformation::types::Change::builder()
+                    .resource_change(
+                        ResourceChange::builder()
+                            .action(ChangeAction::Modify)
+                            .logical_resource_id("Greeting")
+                            .resource_type("AWS::SSM::Parameter")
+                            .replacement(Replacement::False)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let (result, executed) = update_with(made, crate::tasks::lease::tests::timed_out()).await;
+        assert_eq!(result.unwrap_err().name, "Cpsf.TaskGone");
         assert_eq!(
-            executed.num_calls(),
-            0,
+            executed, 0,
             "a change set was executed for a stopped execution"
         );
     }
 
     /// AWS's answer to an update that changes only the template's Outputs:
     /// the change set is CREATE_COMPLETE and AVAILABLE with no changes
-    /// (aws/aws-cdk#2029). Neither emulator answers so (MiniStack fails it
-    /// as "didn't contain changes", docs/emulators.md), hence the replay.
-    /// The change set is executed: that is what applies the new Outputs.
+    /// (aws/aws-cdk#2029). MiniStack fails it as "didn't contain changes"
+    /// (docs/emulators.md), hence the replay. The change set is executed:
+    /// that is what applies the new Outputs.
     #[tokio::test]
     async fn an_outputs_only_change_set_is_executed_not_called_no_changes() {
-        use aws_sdk_cloudformation::Client;
-        use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
-        use aws_sdk_cloudformation::types::ExecutionStatus;
-        use aws_smithy_mocks::{RuleMode, mock, mock_client};
-        let outputs_only = mock!(Client::describe_change_set).then_output(|| {
-            DescribeChangeSetOutput::builder()
-                .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/cpsf-demo-app/1")
-                .status(ChangeSetStatus::CreateComplete)
-                .execution_status(ExecutionStatus::Available)
-                .build()
-        });
-        let executed = mock!(Client::execute_change_set)
-            .then_output(|| ExecuteChangeSetOutput::builder().build());
-        let cfn = mock_client!(
-            aws_sdk_cloudformation,
-            RuleMode::MatchAny,
-            [&outputs_only, &executed]
-        );
-        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
-        let open = crate::tasks::lease::tests::accepted();
-        let lease = crate::tasks::lease::tests::lease(&open);
-        let input = TaskInput::parse(include_str!(
-            "../../test_events/4-task-update-stack--greeting-changed--changes.json"
-        ))
-        .unwrap();
-        let output = run(&ctx, &lease, &input).await.unwrap();
+        let outputs_only = DescribeChangeSetOutput::builder()
+            .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/cpsf-demo-app/1")
+            .status(ChangeSetStatus::CreateComplete)
+            .execution_status(ExecutionStatus::Available)
+            .build();
+        let (result, executed) =
+            update_with(outputs_only, crate::tasks::lease::tests::accepted()).await;
+        let output = result.unwrap();
         assert_eq!(output["changed"], true, "{output}");
-        assert_eq!(
-            executed.num_calls(),
-            1,
-            "the Outputs-only change set was not executed"
-        );
+        assert_eq!(executed, 1, "the Outputs-only change set was not executed");
     }
 
     #[test]
