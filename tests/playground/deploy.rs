@@ -116,36 +116,6 @@ async fn a_removal_cloudformation_retains_passes_the_gate_and_is_named() {
     worker.stop().await;
 }
 
-/// An update that changes only an Output is applied: the change set has
-/// no resource changes and is executable on AWS (aws/aws-cdk#2029), and
-/// cpsf executes it. MiniStack fails such a change set as "didn't contain
-/// changes" (docs/emulators.md), so only fakecloud answers as AWS here;
-/// `tasks::update_stack::tests` replays AWS's answer for both.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_update_of_only_an_output_is_applied() {
-    if !needs(
-        Emulator::Fakecloud,
-        "MiniStack fails an Outputs-only change set as having no changes, where AWS makes it \
-         executable",
-    ) {
-        return;
-    }
-    let (h, worker) = deploy_setup().await;
-    let mut app = App::sample();
-    let (status, created) = h.deploy("app", &app).await;
-    assert_eq!(status, "Succeeded", "{}", error_message(&created));
-    app.template.push_str("  Release:\n    Value: r2\n");
-    let (status, updated) = h.deploy("app", &app).await;
-    assert_eq!(status, "Succeeded", "{}", error_message(&updated));
-    assert_eq!(output_variable(&updated, "Release").as_deref(), Some("r2"));
-    assert!(
-        summary(&updated).contains("updated: outputs, parameters or tags only"),
-        "{}",
-        summary(&updated)
-    );
-    worker.stop().await;
-}
-
 impl Harness {
     /// The sample app's stack status, e.g. "CREATE_COMPLETE".
     pub async fn app_stack_status(&self) -> String {
