@@ -206,7 +206,11 @@ pub(crate) async fn wait(clients: &Clients, name: &str, started: f64) -> anyhow:
     }
 }
 
-async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+/// Stack `name`'s outputs, as key and value.
+pub(crate) async fn outputs(
+    clients: &Clients,
+    name: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let stack = crate::tasks::stack::describe(&clients.cloudformation(), name)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?

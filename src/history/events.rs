@@ -55,14 +55,7 @@ impl Event {
     }
 
     pub fn from_sdk(event: &HistoryEvent) -> Self {
-        let named = event
-            .state_entered_event_details()
-            .map(|d| d.name().to_string())
-            .or_else(|| {
-                event
-                    .state_exited_event_details()
-                    .map(|d| d.name().to_string())
-            });
+        let named = state_name(event);
         let (error, cause) = failure_of(event);
         let output = event
             .activity_succeeded_event_details()
@@ -191,6 +184,18 @@ fn parse_rfc3339(text: &str) -> anyhow::Result<f64> {
         .map_err(|e| anyhow::anyhow!("timestamp {text}: {e}"))?;
     let epoch = time.duration_since(std::time::UNIX_EPOCH)?.as_secs_f64();
     Ok(epoch - offset_secs)
+}
+
+/// The state a StateEntered or StateExited event names, if it is one.
+pub fn state_name(event: &HistoryEvent) -> Option<String> {
+    event
+        .state_entered_event_details()
+        .map(|d| d.name().to_string())
+        .or_else(|| {
+            event
+                .state_exited_event_details()
+                .map(|d| d.name().to_string())
+        })
 }
 
 #[cfg(test)]

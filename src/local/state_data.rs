@@ -62,14 +62,7 @@ pub fn oversized(execution: &str, events: &[HistoryEvent]) -> Vec<Oversized> {
                     execution: execution.to_string(),
                     event_id: event.id(),
                     event: event.r#type().as_str().to_string(),
-                    state: event
-                        .state_entered_event_details()
-                        .map(|d| d.name().to_string())
-                        .or_else(|| {
-                            event
-                                .state_exited_event_details()
-                                .map(|d| d.name().to_string())
-                        }),
+                    state: crate::history::events::state_name(event),
                     what,
                     bytes: data.len(),
                 })

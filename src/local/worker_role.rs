@@ -495,15 +495,7 @@ async fn create_or_update(
             .call_context(format!("CreateStack {name}"))?;
     }
     crate::bootstrap::wait(&clients, name, started).await?;
-    let stack = crate::tasks::stack::describe(&cfn, name)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .context("the stack is gone")?;
-    Ok(stack
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-        .collect())
+    crate::bootstrap::outputs(&clients, name).await
 }
 
 #[cfg(test)]
