@@ -31,7 +31,10 @@
 //!     type, for recovery with no `--recover-from`.
 //!   - pure: `pacing.rs` (how often a job checks its execution, how long
 //!     each round follows), `data.rs` (the job in plain types, secrets kept out of `Debug`),
-//!     `config.rs` (action configuration), `artifact.rs` (safe zip reading),
+//!     `config.rs` (action configuration), `artifact.rs` (safe zip reading;
+//!     `zip_end.rs` its end records' entry count and directory size, checked
+//!     before the directory is parsed; `floor.rs` how far back the zip crate
+//!     may read while it parses),
 //!     `input.rs` (state machine input, execution name), `decide.rs`
 //!     (execution facts → report, continuation tokens), `limits.rs` (a
 //!     report cut to CodePipeline's limits), `outputs.rs` (output

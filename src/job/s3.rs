@@ -15,9 +15,12 @@ use tokio::sync::Semaphore;
 
 /// Artifact reads at once in the process. Each holds at most
 /// `ranged::CACHED_BLOCKS` blocks (1 MiB), the central directory as the zip
-/// crate parses it and the file read (≤ `Limits::max_file_bytes`, 8 MiB):
-/// ~10 MiB at worst, ~1 MiB for a typical deploy.json, so eight stay well
-/// inside a 512 MB task while a ninth job waits a few requests' time.
+/// crate parses it (≤ `Limits::max_directory_bytes`, 4 MiB, and
+/// `Limits::max_entries` entries, both checked from the end records
+/// before it is parsed) and the file read (≤ `Limits::max_file_bytes`,
+/// 8 MiB): ~15 MiB at worst, ~1 MiB for a typical deploy.json, so eight
+/// stay well inside a 512 MB task while a ninth job waits a few requests'
+/// time.
 pub const MAX_READS: usize = 8;
 
 static READS: Semaphore = Semaphore::const_new(MAX_READS);

@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex};
 /// always, the central directory of most artifacts too.
 pub const TAIL: u64 = BLOCK;
 
+// `artifact::read_file` first reads the zip's last `zip_end::WINDOW` bytes
+// for its end records: within the tail, so they cost no request.
+const _: () = assert!(TAIL >= super::zip_end::WINDOW as u64);
+
 pub struct RemoteObject {
     pub client: aws_sdk_s3::Client,
     pub bucket: String,
