@@ -37,6 +37,12 @@ fn source(case: &Case) -> Vec<u8> {
     if let Some(bytes) = source.get("bytes").and_then(Value::as_str) {
         return bytes.as_bytes().to_vec();
     }
+    if let Some(encoded) = source.get("base64").and_then(Value::as_str) {
+        use base64::Engine;
+        return base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+    }
     if let Some(zeros) = source.get("zeros") {
         let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
         writer
