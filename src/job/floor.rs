@@ -6,6 +6,12 @@
 //! it reads and holds. Behind a floor it reads only the last bytes of the
 //! zip whatever the records say; the floor is lifted once the directory is
 //! parsed, to read the wanted entry.
+//!
+//! The floor bounds bytes, not entries: behind a decoy, the zip crate may
+//! still parse a directory of up to `Limits::max_directory_bytes` before
+//! the entry count refuses it. Measured with `cpsf replay` (debug build):
+//! 76,721 entries of 6-byte names in 4 MB of directory take the process
+//! from 47 MB to 64 MB, against 126 MB for 400,000 entries with no floor.
 
 use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom};
