@@ -10,8 +10,8 @@
 //!   none is there (S3 conditional writes, `If-None-Match: *`, S3 user
 //!   guide, "Add preconditions to S3 operations with conditional
 //!   requests"): a second decision, however it comes, changes nothing.
-//! - `executions/<hash of the execution ARN>`: the id of its newest
-//!   approval, for `cpsf approve <execution ARN>`.
+//! - `executions/<SHA-256 of the execution ARN, hex>`: the id of its
+//!   newest approval, for `cpsf approve <execution ARN>`.
 
 use super::ask::Request;
 use anyhow::Context;
@@ -122,7 +122,22 @@ impl Store {
         format!("{}approvals/{id}.decision.json", self.prefix)
     }
 
+    /// Keyed by the SHA-256 of the ARN: a 64-bit hash could send two
+    /// executions to one key (issue 27), and the record found is checked
+    /// against the ARN anyway ([`Store::for_execution`]).
     fn execution_key(&self, execution_arn: &str) -> String {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, execution_arn.as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}executions/{hex}", self.prefix)
+    }
+
+    /// Where a worker before issue 27 noted an execution's approval (a
+    /// 64-bit FNV-1a of the ARN). Read only when the SHA-256 key is not
+    /// there: an approval requested before an upgrade of the worker (or
+    /// answered by a newer `cpsf approve`) waits up to a day
+    /// (`deadline.rs`), and is found for as long.
+    fn old_execution_key(&self, execution_arn: &str) -> String {
         format!(
             "{}executions/{:016x}",
             self.prefix,
@@ -152,12 +167,22 @@ impl Store {
         self.get_json(&self.decision_key(id)).await
     }
 
-    /// The newest approval of `execution_arn`.
+    /// The newest approval of `execution_arn`: only a record that names
+    /// that execution (a key written by hand, or an old key's collision,
+    /// must not answer another deploy's task).
     pub async fn for_execution(&self, execution_arn: &str) -> anyhow::Result<Option<Record>> {
-        let Some(id) = self.get_bytes(&self.execution_key(execution_arn)).await? else {
-            return Ok(None);
+        let id = match self.get_bytes(&self.execution_key(execution_arn)).await? {
+            Some(id) => id,
+            None => match self
+                .get_bytes(&self.old_execution_key(execution_arn))
+                .await?
+            {
+                Some(id) => id,
+                None => return Ok(None),
+            },
         };
-        self.get(&String::from_utf8_lossy(&id)).await
+        let record = self.get(&String::from_utf8_lossy(&id)).await?;
+        Ok(record.filter(|r| r.execution_arn == execution_arn))
     }
 
     /// Writes `decision` for approval `id` unless one is there; Err with
@@ -357,6 +382,106 @@ mod tests {
         let answer = store.decide("a1", &decision("Rita")).await.unwrap();
         assert_eq!(answer, Err(decision("Ann")));
         assert_eq!(put.num_calls(), 2);
+    }
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-1";
+
+    fn record(id: &str, execution_arn: &str) -> Record {
+        Record {
+            id: id.into(),
+            execution_arn: execution_arn.into(),
+            task_token: "token".into(),
+            request: crate::approval::ask::test_request(&[], "x"),
+            requested_at: 0,
+            expires_at: 100,
+            notified: true,
+        }
+    }
+
+    fn sha256_hex(text: &str) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// GetObject answers each key of `objects` with its body, and
+    /// NoSuchKey (S3's 404) for any other.
+    fn s3_holding(objects: Vec<(String, Vec<u8>)>) -> aws_sdk_s3::Client {
+        let mut rules: Vec<aws_smithy_mocks::Rule> = objects
+            .into_iter()
+            .map(|(key, body)| {
+                mock!(aws_sdk_s3::Client::get_object)
+                    .match_requests(move |r| r.key() == Some(key.as_str()))
+                    .then_output(move || {
+                        GetObjectOutput::builder().body(body.clone().into()).build()
+                    })
+            })
+            .collect();
+        rules.push(
+            mock!(aws_sdk_s3::Client::get_object)
+                .sequence()
+                .http_status(
+                    404,
+                    Some(s3_error("NoSuchKey", "The specified key does not exist.")),
+                )
+                .repeatedly()
+                .build(),
+        );
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules.iter())
+    }
+
+    /// `cpsf approve <ARN>` finds the approval under the SHA-256 of the
+    /// ARN (a 64-bit hash may collide: issue 27).
+    #[tokio::test]
+    async fn an_execution_is_found_under_the_sha256_of_its_arn() {
+        let s3 = s3_holding(vec![
+            (format!("executions/{}", sha256_hex(ARN)), b"a1".to_vec()),
+            (
+                "approvals/a1.json".into(),
+                serde_json::to_vec(&record("a1", ARN)).unwrap(),
+            ),
+        ]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        let found = store.for_execution(ARN).await.unwrap();
+        assert_eq!(found.map(|r| r.id).as_deref(), Some("a1"));
+    }
+
+    /// The key names another execution's approval (a hash collision, or a
+    /// key written by hand): it is not taken for this one.
+    #[tokio::test]
+    async fn another_executions_approval_is_not_taken_for_this_one() {
+        let other = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-2";
+        let s3 = s3_holding(vec![
+            (format!("executions/{}", sha256_hex(ARN)), b"a2".to_vec()),
+            (
+                format!("executions/{:016x}", crate::tasks::input::fnv1a(ARN)),
+                b"a2".to_vec(),
+            ),
+            (
+                "approvals/a2.json".into(),
+                serde_json::to_vec(&record("a2", other)).unwrap(),
+            ),
+        ]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        assert!(store.for_execution(ARN).await.unwrap().is_none());
+    }
+
+    /// A record noted by a worker before issue 27 (the FNV-1a key) is
+    /// still found while it may wait.
+    #[tokio::test]
+    async fn an_approval_noted_under_the_old_key_is_still_found() {
+        let s3 = s3_holding(vec![
+            (
+                format!("executions/{:016x}", crate::tasks::input::fnv1a(ARN)),
+                b"a3".to_vec(),
+            ),
+            (
+                "approvals/a3.json".into(),
+                serde_json::to_vec(&record("a3", ARN)).unwrap(),
+            ),
+        ]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        let found = store.for_execution(ARN).await.unwrap();
+        assert_eq!(found.map(|r| r.id).as_deref(), Some("a3"));
     }
 
     #[tokio::test]
