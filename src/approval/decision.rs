@@ -176,6 +176,12 @@ async fn send(
         (code, DisplayErrorContext(e).to_string())
     }
     let token = &record.task_token;
+    // Sent once: the SDK's retry of an answer whose connection was lost
+    // would meet the task its first attempt closed, and say "closed" for a
+    // decision that was taken. A failure is the person's to retry (it is
+    // kept), and a retry is known as one (`again`).
+    let once = aws_sdk_sfn::config::Builder::default()
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled());
     if decision.approved {
         let output = json!({
             "approved": true, "by": decision.by, "comment": decision.comment,
@@ -184,6 +190,8 @@ async fn send(
         sfn.send_task_success()
             .task_token(token)
             .output(output.to_string())
+            .customize()
+            .config_override(once)
             .send()
             .await
             .map(|_| ())
@@ -204,6 +212,8 @@ async fn send(
             .task_token(token)
             .error(error)
             .cause(cause)
+            .customize()
+            .config_override(once)
             .send()
             .await
             .map(|_| ())
@@ -334,6 +344,30 @@ mod tests {
         let sent: serde_json::Value = serde_json::from_str(&outputs.lock().unwrap()[0]).unwrap();
         assert_eq!(sent["by"], "Ann", "the kept decision is what is sent again");
         assert_eq!(kept(&objects).unwrap()["sent"], "taken");
+    }
+
+    /// The SDK does not send an answer again by itself: had the first
+    /// attempt been taken, the second would find the task closed and the
+    /// person would be told so of a decision that went through.
+    #[tokio::test]
+    async fn an_answer_is_sent_once_per_decision() {
+        let (s3, _) = memory_s3();
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        let flaky = mock!(aws_sdk_sfn::Client::send_task_success)
+            .sequence()
+            .http_status(500, Some(INTERNAL_FAILURE.to_string()))
+            .output(|| SendTaskSuccessOutput::builder().build())
+            .build();
+        // The client's own retry settings: the SDK's standard ones.
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&flaky]);
+        let outcome = apply(&store, &sfn, &record("a1", ARN), made(true, "Ann"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, Outcome::Unconfirmed { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(flaky.num_calls(), 1);
     }
 
     #[test]
