@@ -6,17 +6,20 @@
 //! - the task runner of this process: answering a task (the last one is the
 //!   stack wait) is what moves the execution on ([`Nudge::TaskAnswered`]);
 //! - Step Functions' own execution status events, read from the events
-//!   queue (`events/`), which carry the end itself ([`Nudge::Ended`]).
+//!   queue (`events/`), which say it ended ([`Nudge::Ended`]). The job
+//!   then describes the execution: an event is a wake-up, never the
+//!   report's source (`events/mod.rs`).
 //!
 //! An end that arrives while no job of this process follows the execution
 //! (a continuation is between two jobs) is kept a few minutes, and handed
-//! to the next job that follows it here.
+//! to the next job that follows it here. Only its execution ARN is kept,
+//! within [`KEEP_ENDS_BYTES`]: whatever the queue brings, the memory it
+//! takes here is bounded.
 //!
 //! Whether events are flowing is kept here too: while they are, jobs check
 //! their executions at a far slower pace (`job/pacing.rs`), and a job wakes
 //! at once when they stop.
 
-use crate::sfn::Described;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,19 +27,29 @@ use tokio::sync::{Notify, watch};
 
 /// How long an end nobody here followed is kept for the next job.
 pub const KEEP_ENDS_FOR: Duration = Duration::from_secs(300);
-/// At most this many such ends are kept (a job's end, a few hundred bytes).
-pub const KEEP_ENDS: usize = 1024;
+/// At most this many bytes of such ends are kept, counted by
+/// [`kept_bytes`]: about 1,500 ends of typical ARNs (~100 bytes). The
+/// ARN comes from the message, which anyone who can edit the events rule
+/// shapes (an SQS message takes up to 1 MiB), so the bound is in bytes,
+/// not ends.
+pub const KEEP_ENDS_BYTES: usize = 256 * 1024;
+/// What one kept end costs beyond its ARN's bytes: the map's entry, the
+/// string's header and the time (an estimate, on the high side).
+const KEPT_END_OVERHEAD: usize = 64;
+
+/// The bytes one kept end of `execution_arn` counts for.
+pub fn kept_bytes(execution_arn: &str) -> usize {
+    execution_arn.len() + KEPT_END_OVERHEAD
+}
 
 /// What a job is told about its execution.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Nudge {
     /// A task of the execution was just answered: it moves on shortly.
     TaskAnswered,
-    /// Step Functions says the execution changed status, without the whole
-    /// end (an output too large to include): look at it now.
-    Changed,
-    /// Step Functions says the execution ended, and how: no need to look.
-    Ended(Box<Described>),
+    /// Step Functions' event says the execution ended: look at it now.
+    /// What DescribeExecution then says is what the job reports.
+    Ended,
 }
 
 /// The executions followed in this process. Cheap to clone.
@@ -47,11 +60,60 @@ pub struct Nudges {
 
 struct Inner {
     followed: Mutex<HashMap<String, Arc<Slot>>>,
-    /// Ends that arrived while nobody here followed them, with when.
-    kept: Mutex<HashMap<String, (Described, Instant)>>,
+    /// Ends that arrived while nobody here followed them.
+    kept: Mutex<KeptEnds>,
     events_flowing: watch::Sender<bool>,
     /// When a job last saw its execution end with no event for it.
     missed_at: Mutex<Option<Instant>>,
+}
+
+/// The executions whose end arrived while nobody here followed them, with
+/// when, and the bytes they count for ([`kept_bytes`]).
+#[derive(Default)]
+struct KeptEnds {
+    at: HashMap<String, Instant>,
+    bytes: usize,
+}
+
+impl KeptEnds {
+    /// Keeps `execution_arn`'s end, dropping ends older than
+    /// [`KEEP_ENDS_FOR`], then the oldest, to stay within `max_bytes`.
+    /// An end that alone exceeds it is not kept.
+    fn keep(&mut self, execution_arn: &str, now: Instant, max_bytes: usize) {
+        let cost = kept_bytes(execution_arn);
+        if cost > max_bytes {
+            return;
+        }
+        self.take(execution_arn);
+        let stale: Vec<String> = self
+            .at
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) >= KEEP_ENDS_FOR)
+            .map(|(arn, _)| arn.clone())
+            .collect();
+        for arn in stale {
+            self.take(&arn);
+        }
+        while self.bytes + cost > max_bytes {
+            // The oldest goes: its job, if any, still checks at its own pace.
+            let Some(oldest) = self.at.iter().min_by_key(|(_, at)| **at) else {
+                break;
+            };
+            let oldest = oldest.0.clone();
+            self.take(&oldest);
+        }
+        self.at.insert(execution_arn.to_string(), now);
+        self.bytes += cost;
+    }
+
+    /// Takes `execution_arn`'s end out: whether one was kept.
+    fn take(&mut self, execution_arn: &str) -> bool {
+        let kept = self.at.remove(execution_arn).is_some();
+        if kept {
+            self.bytes -= kept_bytes(execution_arn);
+        }
+        kept
+    }
 }
 
 /// One job's mailbox: the strongest notice not yet read.
@@ -90,8 +152,8 @@ impl Nudges {
             execution_arn: execution_arn.to_string(),
             slot,
         };
-        if let Some((end, _)) = lock(&self.inner.kept).remove(execution_arn) {
-            watch.slot.deliver(Nudge::Ended(Box::new(end)));
+        if lock(&self.inner.kept).take(execution_arn) {
+            watch.slot.deliver(Nudge::Ended);
         }
         watch
     }
@@ -106,26 +168,12 @@ impl Nudges {
                 slot.deliver(nudge);
                 true
             }
-            (None, Nudge::Ended(end)) => {
-                self.keep(execution_arn, *end);
+            (None, Nudge::Ended) => {
+                lock(&self.inner.kept).keep(execution_arn, Instant::now(), KEEP_ENDS_BYTES);
                 false
             }
             (None, _) => false,
         }
-    }
-
-    fn keep(&self, execution_arn: &str, end: Described) {
-        let mut kept = lock(&self.inner.kept);
-        let now = Instant::now();
-        kept.retain(|_, (_, at)| now.duration_since(*at) < KEEP_ENDS_FOR);
-        if kept.len() >= KEEP_ENDS {
-            // The oldest goes: its job, if any, still checks at its own pace.
-            if let Some(oldest) = kept.iter().min_by_key(|(_, (_, at))| *at) {
-                let oldest = oldest.0.clone();
-                kept.remove(&oldest);
-            }
-        }
-        kept.insert(execution_arn.to_string(), (end, now));
     }
 
     /// Whether a job of this process follows `execution_arn` now.
@@ -181,7 +229,7 @@ impl Slot {
     fn deliver(&self, nudge: Nudge) {
         let mut pending = lock(&self.pending);
         // An end is worth more than a hint; a hint never replaces an end.
-        if !matches!(*pending, Some(Nudge::Ended(_))) {
+        if *pending != Some(Nudge::Ended) {
             *pending = Some(nudge);
         }
         // Stores a permit if the job is busy checking: its next wait ends
@@ -225,27 +273,11 @@ impl Drop for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::decide::ExecutionStatus;
 
     async fn next(watch: &Watch) -> Option<Nudge> {
         tokio::time::timeout(Duration::from_millis(50), watch.nudged())
             .await
             .ok()
-    }
-
-    fn end(arn: &str) -> Described {
-        Described {
-            arn: arn.to_string(),
-            name: "x".into(),
-            state_machine_arn: "m".into(),
-            status: ExecutionStatus::Succeeded,
-            output: Some("{}".into()),
-            input: None,
-            error: None,
-            cause: None,
-            start_date: Some(1.0),
-            stop_date: Some(2.0),
-        }
     }
 
     #[tokio::test]
@@ -263,29 +295,26 @@ mod tests {
     async fn a_nudge_while_the_job_is_busy_wakes_its_next_wait() {
         let nudges = Nudges::default();
         let watch = nudges.watch("arn:a");
-        nudges.nudge("arn:a", Nudge::Changed); // nobody waiting yet
-        assert_eq!(next(&watch).await, Some(Nudge::Changed));
+        nudges.nudge("arn:a", Nudge::Ended); // nobody waiting yet
+        assert_eq!(next(&watch).await, Some(Nudge::Ended));
     }
 
     #[tokio::test]
     async fn an_end_is_not_overwritten_by_a_later_hint() {
         let nudges = Nudges::default();
         let watch = nudges.watch("arn:a");
-        nudges.nudge("arn:a", Nudge::Ended(Box::new(end("arn:a"))));
+        nudges.nudge("arn:a", Nudge::Ended);
         nudges.nudge("arn:a", Nudge::TaskAnswered);
-        assert_eq!(
-            next(&watch).await,
-            Some(Nudge::Ended(Box::new(end("arn:a"))))
-        );
+        assert_eq!(next(&watch).await, Some(Nudge::Ended));
     }
 
     #[tokio::test]
     async fn an_end_nobody_follows_is_kept_for_the_next_job_once() {
         let nudges = Nudges::default();
-        assert!(!nudges.nudge("arn:a", Nudge::Ended(Box::new(end("arn:a")))));
+        assert!(!nudges.nudge("arn:a", Nudge::Ended));
         assert!(!nudges.nudge("arn:b", Nudge::TaskAnswered));
         let a = nudges.watch("arn:a");
-        assert_eq!(next(&a).await, Some(Nudge::Ended(Box::new(end("arn:a")))));
+        assert_eq!(next(&a).await, Some(Nudge::Ended));
         drop(a);
         let again = nudges.watch("arn:a");
         assert_eq!(next(&again).await, None, "an end is handed over once");
@@ -307,14 +336,51 @@ mod tests {
         assert!(!nudges.events_flowing(), "quiet for a while after a miss");
     }
 
+    /// The ends kept for later jobs stay within [`KEEP_ENDS_BYTES`]
+    /// whatever the ARNs the queue brings: the newest are kept, and an ARN
+    /// larger than the bound alone is not.
     #[test]
-    fn kept_ends_are_bounded() {
+    fn kept_ends_are_bounded_in_bytes() {
         let nudges = Nudges::default();
-        for i in 0..KEEP_ENDS + 10 {
-            let arn = format!("arn:{i}");
-            nudges.nudge(&arn, Nudge::Ended(Box::new(end(&arn))));
+        let long = |i: usize| format!("arn:{i}:{}", "x".repeat(10_000));
+        for i in 0..1_000 {
+            nudges.nudge(&long(i), Nudge::Ended);
         }
-        assert_eq!(lock(&nudges.inner.kept).len(), KEEP_ENDS);
+        {
+            let kept = lock(&nudges.inner.kept);
+            let bytes: usize = kept.at.keys().map(|arn| kept_bytes(arn)).sum();
+            assert_eq!(bytes, kept.bytes);
+            assert!(bytes <= KEEP_ENDS_BYTES, "{bytes} bytes kept");
+            assert!(kept.at.contains_key(&long(999)), "the newest is kept");
+            assert!(!kept.at.contains_key(&long(0)), "the oldest went");
+        }
+        nudges.nudge(&"x".repeat(KEEP_ENDS_BYTES), Nudge::Ended);
+        assert!(
+            lock(&nudges.inner.kept).at.len() > 1,
+            "a huge ARN pushes nothing out"
+        );
+        let typical = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-1";
+        let fits = KEEP_ENDS_BYTES / kept_bytes(typical);
+        assert!(fits >= 1_024, "as many typical ends as before: {fits}");
+    }
+
+    /// An end kept, taken by its job, and kept again counts once.
+    #[test]
+    fn a_kept_end_taken_gives_its_bytes_back() {
+        let mut kept = KeptEnds::default();
+        let now = Instant::now();
+        kept.keep("arn:a", now, 1_000);
+        kept.keep("arn:a", now, 1_000);
+        assert_eq!(kept.bytes, kept_bytes("arn:a"));
+        assert!(kept.take("arn:a"));
+        assert_eq!(kept.bytes, 0);
+        kept.keep("arn:b", now, 1_000);
+        kept.keep("arn:c", now + KEEP_ENDS_FOR, 1_000);
+        assert_eq!(
+            kept.at.keys().collect::<Vec<_>>(),
+            ["arn:c"],
+            "a stale end goes"
+        );
     }
 
     #[tokio::test]

@@ -169,6 +169,9 @@ impl Inbox {
                 Ok(Outcome::Answered(_)) => {
                     tracing::info!(approval = %record.id, "approval timed out")
                 }
+                Ok(Outcome::Unconfirmed { error, .. }) => {
+                    tracing::warn!(approval = %record.id, %error, "Step Functions did not confirm an approval's timeout; it is kept")
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(approval = %record.id, error = %e, "could not time an approval out")

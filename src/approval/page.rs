@@ -50,6 +50,9 @@ pub struct Shown<'a> {
     pub execution_arn: &'a str,
     /// When the link stops working, as text ("2026-12-01 14:00 UTC").
     pub expires: &'a str,
+    /// A decision kept and not confirmed by Step Functions: only it may
+    /// be sent again (`decision.rs`).
+    pub unconfirmed: Option<&'a Decision>,
 }
 
 /// The page a link opens: the change and the form. `action` is the path
@@ -71,6 +74,12 @@ pub fn ask(shown: &Shown, action: &str, page_token: &str) -> String {
                 "A replaced resource is a new one: what the old one held (data, its address) may be lost." }
         }
         @if let Some(note) = &request.message { p.note { strong { "Note: " } (note) } }
+        @if let Some(kept) = shown.unconfirmed {
+            p.warn { strong { (verdict(kept)) " by " (kept.by) " is kept. " }
+                "Step Functions did not confirm it, and may not have heard it: "
+                (if kept.approved { "approve" } else { "reject" })
+                " again to send it again. The other choice cannot follow." }
+        }
         div.table {
             table {
                 thead { tr { th { "Action" } th { "Resource" } th { "Type" } th { "Replaced" } th { "Why" } } }
@@ -143,6 +152,15 @@ pub fn answered(decision: &Decision, stack: &str) -> String {
     )
 }
 
+/// "Approved" or "Rejected".
+fn verdict(decision: &Decision) -> &'static str {
+    if decision.approved {
+        "Approved"
+    } else {
+        "Rejected"
+    }
+}
+
 /// Why a link opens nothing, for each way it can fail.
 pub enum Closed<'a> {
     /// Not a link of this worker's, or altered.
@@ -152,8 +170,12 @@ pub enum Closed<'a> {
     },
     /// Someone decided already (a used link, a replayed form).
     Decided(&'a Decision),
-    /// The deploy stopped waiting (timed out, or its execution stopped).
-    Ended,
+    /// The deploy stopped waiting (timed out, or its execution stopped):
+    /// what happened.
+    Ended(&'a str),
+    /// The decision is kept, and Step Functions did not confirm it: the
+    /// same one may be sent again.
+    Unconfirmed(&'a Decision),
     /// A form not sent from its page (a missing or foreign page token).
     Forged,
     /// The form lacks a name or a decision, or is too long.
@@ -178,11 +200,7 @@ pub fn closed(why: &Closed) -> String {
             "Already decided",
             format!(
                 "{} by {}{}. This link works for one decision; nothing more was changed.",
-                if decision.approved {
-                    "Approved"
-                } else {
-                    "Rejected"
-                },
+                verdict(decision),
                 decision.by,
                 if decision.comment.is_empty() {
                     String::new()
@@ -191,9 +209,19 @@ pub fn closed(why: &Closed) -> String {
                 }
             ),
         ),
-        Closed::Ended => (
+        Closed::Ended(what) => (
             "The deploy no longer waits",
-            "It timed out or was stopped before this decision. Nothing was changed.".into(),
+            format!("{what} Nothing was changed."),
+        ),
+        Closed::Unconfirmed(decision) => (
+            "Kept, not confirmed yet",
+            format!(
+                "{} by {} is kept, but Step Functions did not confirm it, and may not have heard it. \
+                 Open the link again in a minute and make the same decision to send it again; \
+                 the other choice cannot follow.",
+                verdict(decision),
+                decision.by
+            ),
         ),
         Closed::Forged => (
             "This form was not sent from its page",
@@ -246,6 +274,7 @@ mod tests {
             request: &request,
             execution_arn: "arn:aws:states:x",
             expires: "soon",
+            unconfirmed: None,
         };
         let page = ask(&shown, "/approvals/link", "page-token");
         let risky_row = page
@@ -286,7 +315,7 @@ mod tests {
             Closed::Tampered,
             Closed::Expired { at: "noon" },
             Closed::Decided(&decision),
-            Closed::Ended,
+            Closed::Ended("It timed out."),
             Closed::Forged,
             Closed::Incomplete("Give your name."),
             Closed::Unavailable,
@@ -297,5 +326,34 @@ mod tests {
             closed(&Closed::Decided(&decision))
                 .contains("Rejected by Ann (\u{201c}not yet\u{201d})")
         );
+        let unconfirmed = closed(&Closed::Unconfirmed(&decision));
+        assert!(
+            unconfirmed.contains("Rejected by Ann is kept")
+                && unconfirmed.contains("the other choice cannot follow"),
+            "{unconfirmed}"
+        );
+    }
+
+    /// A kept decision Step Functions did not confirm: the page says who
+    /// decided what, and that only the same may be sent again.
+    #[test]
+    fn the_page_of_an_unconfirmed_decision_says_what_is_kept() {
+        let request = request();
+        let kept = Decision {
+            approved: true,
+            by: "Ann".into(),
+            comment: String::new(),
+            at: 0,
+            via: "page".into(),
+        };
+        let shown = Shown {
+            request: &request,
+            execution_arn: "arn:aws:states:x",
+            expires: "soon",
+            unconfirmed: Some(&kept),
+        };
+        let page = ask(&shown, "/approvals/link", "page-token");
+        assert!(page.contains("Approved by Ann is kept."), "{page}");
+        assert!(page.contains("approve again to send it again"), "{page}");
     }
 }

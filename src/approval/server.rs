@@ -7,7 +7,7 @@ use super::decision::{self, MAX_COMMENT_CHARS, MAX_NAME_CHARS, Outcome};
 use super::link::Refused;
 use super::page::{self, Closed, Shown};
 use super::service::{Approvals, now, when};
-use super::store::{Decision, Record};
+use super::store::{Decision, Kept, Record, Sent};
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -55,8 +55,10 @@ fn answer(status: StatusCode, html: String) -> Response {
     (status, Html(html)).into_response()
 }
 
-/// The record a link names, or the page saying why there is none.
-async fn open(approvals: &Approvals, link: &str) -> Result<Record, Response> {
+/// The record a link names, with the decision kept for it if Step
+/// Functions has not confirmed it (the same may be sent again), or the
+/// page saying why it is closed.
+async fn open(approvals: &Approvals, link: &str) -> Result<(Record, Option<Decision>), Response> {
     let opened = approvals
         .keys
         .open(link, now())
@@ -78,35 +80,42 @@ async fn open(approvals: &Approvals, link: &str) -> Result<Record, Response> {
     // A signed link whose approval was never kept: not one of ours.
     let record =
         record.ok_or_else(|| answer(StatusCode::NOT_FOUND, page::closed(&Closed::Tampered)))?;
-    if let Some(decision) = approvals
+    match approvals
         .store
         .decision(&record.id)
         .await
         .map_err(unavailable)?
     {
-        return Err(decided(&decision));
+        None => Ok((record, None)),
+        Some(Kept {
+            decision,
+            sent: Sent::Unconfirmed,
+        }) => Ok((record, Some(decision))),
+        Some(kept) => Err(decided(&kept)),
     }
-    Ok(record)
 }
 
-fn decided(decision: &Decision) -> Response {
-    let closed = if decision.via == "timeout" {
-        Closed::Ended
-    } else {
-        Closed::Decided(decision)
+fn decided(kept: &Kept) -> Response {
+    let closed = match &kept.sent {
+        Sent::Ended(what) => Closed::Ended(what),
+        _ if kept.decision.via == "timeout" => {
+            Closed::Ended("It timed out or was stopped before this decision.")
+        }
+        _ => Closed::Decided(&kept.decision),
     };
     answer(StatusCode::CONFLICT, page::closed(&closed))
 }
 
 async fn show(State(approvals): State<Arc<Approvals>>, Path(link): Path<String>) -> Response {
-    let record = match open(&approvals, &link).await {
-        Ok(record) => record,
+    let (record, unconfirmed) = match open(&approvals, &link).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
     let shown = Shown {
         request: &record.request,
         execution_arn: &record.execution_arn,
         expires: &when(record.expires_at),
+        unconfirmed: unconfirmed.as_ref(),
     };
     let action = format!("/approvals/{link}");
     answer(
@@ -130,7 +139,7 @@ async fn decide(
     Form(posted): Form<Posted>,
 ) -> Response {
     let record = match open(&approvals, &link).await {
-        Ok(record) => record,
+        Ok((record, _)) => record,
         Err(response) => return response,
     };
     let token = posted.page_token.unwrap_or_default();
@@ -181,7 +190,16 @@ async fn decide(
             )
         }
         Ok(Outcome::AlreadyDecided(first)) => decided(&first),
-        Ok(Outcome::TaskEnded(_)) => answer(StatusCode::GONE, page::closed(&Closed::Ended)),
+        Ok(Outcome::TaskEnded(what)) => {
+            answer(StatusCode::GONE, page::closed(&Closed::Ended(&what)))
+        }
+        Ok(Outcome::Unconfirmed { decision, error }) => {
+            tracing::warn!(approval = %record.id, %error, "Step Functions did not confirm a decision; it is kept");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                page::closed(&Closed::Unconfirmed(&decision)),
+            )
+        }
         Err(e) => {
             tracing::warn!(approval = %record.id, error = %e, "could not apply a decision");
             answer(

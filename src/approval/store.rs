@@ -10,8 +10,11 @@
 //!   none is there (S3 conditional writes, `If-None-Match: *`, S3 user
 //!   guide, "Add preconditions to S3 operations with conditional
 //!   requests"): a second decision, however it comes, changes nothing.
-//! - `executions/<hash of the execution ARN>`: the id of its newest
-//!   approval, for `cpsf approve <execution ARN>`.
+//!   It is written before Step Functions is told, and then says what
+//!   became of it ([`Sent`]); it is never taken back, since a failed
+//!   answer may have been taken (`decision.rs`).
+//! - `executions/<SHA-256 of the execution ARN, hex>`: the id of its
+//!   newest approval, for `cpsf approve <execution ARN>`.
 
 use super::ask::Request;
 use anyhow::Context;
@@ -78,6 +81,46 @@ impl Decision {
     }
 }
 
+/// A decision as the store keeps it: the person's, and whether Step
+/// Functions took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    #[serde(flatten)]
+    pub decision: Decision,
+    #[serde(default)]
+    pub sent: Sent,
+}
+
+/// What became of a kept decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Sent {
+    /// Step Functions took it. A decision kept before this field was
+    /// written (issue 27) means the same: a worker then took back the
+    /// decisions Step Functions did not take.
+    #[default]
+    Taken,
+    /// Kept, and not confirmed: Step Functions has not answered yet, or
+    /// failed in a way that may have taken it. Only the same decision may
+    /// be sent again.
+    Unconfirmed,
+    /// Step Functions no longer waited for it; what its execution said.
+    Ended(String),
+}
+
+impl Kept {
+    /// "approved by Ann", with what became of it when it did not go
+    /// through.
+    pub fn said(&self) -> String {
+        let said = self.decision.said();
+        match &self.sent {
+            Sent::Taken => said,
+            Sent::Unconfirmed => format!("{said}; Step Functions has not confirmed it yet"),
+            Sent::Ended(what) => format!("{said}; the deploy no longer waited: {what}"),
+        }
+    }
+}
+
 /// S3's answer to a conditional write that met a concurrent one, and how
 /// often and how patiently a put is retried after it (see `put_bytes`).
 const CONFLICT: &str = "ConditionalRequestConflict";
@@ -122,7 +165,22 @@ impl Store {
         format!("{}approvals/{id}.decision.json", self.prefix)
     }
 
+    /// Keyed by the SHA-256 of the ARN: a 64-bit hash could send two
+    /// executions to one key (issue 27), and the record found is checked
+    /// against the ARN anyway ([`Store::for_execution`]).
     fn execution_key(&self, execution_arn: &str) -> String {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, execution_arn.as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}executions/{hex}", self.prefix)
+    }
+
+    /// Where a worker before issue 27 noted an execution's approval (a
+    /// 64-bit FNV-1a of the ARN). Read only when the SHA-256 key is not
+    /// there: an approval requested before an upgrade of the worker (or
+    /// answered by a newer `cpsf approve`) waits up to a day
+    /// (`deadline.rs`), and is found for as long.
+    fn old_execution_key(&self, execution_arn: &str) -> String {
         format!(
             "{}executions/{:016x}",
             self.prefix,
@@ -148,28 +206,38 @@ impl Store {
         self.get_json(&self.record_key(id)).await
     }
 
-    pub async fn decision(&self, id: &str) -> anyhow::Result<Option<Decision>> {
+    pub async fn decision(&self, id: &str) -> anyhow::Result<Option<Kept>> {
         self.get_json(&self.decision_key(id)).await
     }
 
-    /// The newest approval of `execution_arn`.
+    /// The newest approval of `execution_arn`: only a record that names
+    /// that execution (a key written by hand, or an old key's collision,
+    /// must not answer another deploy's task).
     pub async fn for_execution(&self, execution_arn: &str) -> anyhow::Result<Option<Record>> {
-        let Some(id) = self.get_bytes(&self.execution_key(execution_arn)).await? else {
-            return Ok(None);
+        let id = match self.get_bytes(&self.execution_key(execution_arn)).await? {
+            Some(id) => id,
+            None => match self
+                .get_bytes(&self.old_execution_key(execution_arn))
+                .await?
+            {
+                Some(id) => id,
+                None => return Ok(None),
+            },
         };
-        self.get(&String::from_utf8_lossy(&id)).await
+        let record = self.get(&String::from_utf8_lossy(&id)).await?;
+        Ok(record.filter(|r| r.execution_arn == execution_arn))
     }
 
-    /// Writes `decision` for approval `id` unless one is there; Err with
-    /// the decision already made otherwise.
-    pub async fn decide(
-        &self,
-        id: &str,
-        decision: &Decision,
-    ) -> anyhow::Result<Result<(), Decision>> {
+    /// Keeps `decision` for approval `id`, unconfirmed, unless one is
+    /// there; Err with the one kept otherwise.
+    pub async fn decide(&self, id: &str, decision: &Decision) -> anyhow::Result<Result<(), Kept>> {
         let key = self.decision_key(id);
+        let kept = Kept {
+            decision: decision.clone(),
+            sent: Sent::Unconfirmed,
+        };
         if self
-            .put_bytes(&key, serde_json::to_vec(decision)?, true)
+            .put_bytes(&key, serde_json::to_vec(&kept)?, true)
             .await?
         {
             return Ok(Ok(()));
@@ -181,18 +249,17 @@ impl Store {
         Ok(Err(first))
     }
 
-    /// Deletes approval `id`'s decision, when answering its task failed.
-    pub async fn take_back(&self, id: &str) {
-        let key = self.decision_key(id);
-        if let Err(e) = self
-            .s3
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            tracing::warn!(%id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not take a decision back");
+    /// Notes what became of approval `id`'s decision (only the decision
+    /// [`Store::decide`] kept is ever passed here). A note that cannot be
+    /// written leaves it unconfirmed: the same decision may then be sent
+    /// again, and Step Functions says it was.
+    pub async fn settle(&self, id: &str, kept: &Kept) {
+        let written = match serde_json::to_vec(kept) {
+            Ok(body) => self.put_bytes(&self.decision_key(id), body, false).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = written {
+            tracing::warn!(%id, error = %e, "could not note what became of a decision");
         }
     }
 
@@ -299,15 +366,17 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_sdk_s3::operation::get_object::GetObjectOutput;
     use aws_sdk_s3::operation::put_object::PutObjectOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
 
     /// S3's error body for a status and code (S3 API reference, "Error
     /// responses").
-    fn s3_error(code: &str, message: &str) -> String {
+    pub(crate) fn s3_error(code: &str, message: &str) -> String {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
              <Message>{message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
@@ -346,7 +415,11 @@ mod tests {
                 )),
             )
             .build();
-        let first = serde_json::to_vec(&decision("Ann")).unwrap();
+        let ann = Kept {
+            decision: decision("Ann"),
+            sent: Sent::Unconfirmed,
+        };
+        let first = serde_json::to_vec(&ann).unwrap();
         let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
             GetObjectOutput::builder()
                 .body(first.clone().into())
@@ -355,8 +428,178 @@ mod tests {
         let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put, &get]);
         let store = Store::new(s3, "s3://approvals").unwrap();
         let answer = store.decide("a1", &decision("Rita")).await.unwrap();
-        assert_eq!(answer, Err(decision("Ann")));
+        assert_eq!(answer, Err(ann));
         assert_eq!(put.num_calls(), 2);
+    }
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-1";
+
+    pub(crate) fn record(id: &str, execution_arn: &str) -> Record {
+        Record {
+            id: id.into(),
+            execution_arn: execution_arn.into(),
+            task_token: "token".into(),
+            request: crate::approval::ask::test_request(&[], "x"),
+            requested_at: 0,
+            expires_at: 100,
+            notified: true,
+        }
+    }
+
+    fn sha256_hex(text: &str) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// GetObject answers each key of `objects` with its body, and
+    /// NoSuchKey (S3's 404) for any other.
+    fn s3_holding(objects: Vec<(String, Vec<u8>)>) -> aws_sdk_s3::Client {
+        let mut rules: Vec<aws_smithy_mocks::Rule> = objects
+            .into_iter()
+            .map(|(key, body)| {
+                mock!(aws_sdk_s3::Client::get_object)
+                    .match_requests(move |r| r.key() == Some(key.as_str()))
+                    .then_output(move || {
+                        GetObjectOutput::builder().body(body.clone().into()).build()
+                    })
+            })
+            .collect();
+        rules.push(
+            mock!(aws_sdk_s3::Client::get_object)
+                .sequence()
+                .http_status(
+                    404,
+                    Some(s3_error("NoSuchKey", "The specified key does not exist.")),
+                )
+                .repeatedly()
+                .build(),
+        );
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules.iter())
+    }
+
+    /// A decision kept before [`Sent`] was written was passed on (an older
+    /// worker took back what Step Functions refused).
+    #[test]
+    fn a_decision_kept_by_an_older_worker_counts_as_taken() {
+        let old = r#"{"approved":true,"by":"Ann","comment":"","at":1,"via":"page"}"#;
+        let kept: Kept = serde_json::from_str(old).unwrap();
+        assert_eq!(kept.decision, decision("Ann"));
+        assert_eq!(kept.sent, Sent::Taken);
+        let ended = Kept {
+            decision: decision("Ann"),
+            sent: Sent::Ended("it ended".into()),
+        };
+        let again: Kept = serde_json::from_slice(&serde_json::to_vec(&ended).unwrap()).unwrap();
+        assert_eq!(again, ended);
+    }
+
+    /// The objects of [`memory_s3`], by key.
+    pub(crate) type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+
+    /// An S3 bucket in memory, answering PutObject (with `If-None-Match:
+    /// *`: 412 PreconditionFailed when the key is there), GetObject (404
+    /// NoSuchKey when it is not) and DeleteObject as S3 does (S3 API
+    /// reference).
+    pub(crate) fn memory_s3() -> (aws_sdk_s3::Client, Objects) {
+        use aws_sdk_s3::operation::get_object::GetObjectError;
+        use aws_sdk_s3::operation::put_object::PutObjectError;
+        use aws_smithy_mocks::MockResponse;
+        use aws_smithy_types::error::ErrorMetadata;
+        let objects: Objects = Arc::default();
+        let meta = |code: &str, message: &str| {
+            ErrorMetadata::builder().code(code).message(message).build()
+        };
+        let held = objects.clone();
+        let put = mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |r| {
+            let mut held = held.lock().unwrap();
+            let key = r.key().unwrap().to_string();
+            if r.if_none_match() == Some("*") && held.contains_key(&key) {
+                return MockResponse::Error(PutObjectError::generic(meta(
+                    "PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold",
+                )));
+            }
+            let body = r.body().bytes().expect("an in-memory body").to_vec();
+            held.insert(key, body);
+            MockResponse::Output(PutObjectOutput::builder().build())
+        });
+        let held = objects.clone();
+        let get =
+            mock!(aws_sdk_s3::Client::get_object).then_compute_response(move |r| {
+                match held.lock().unwrap().get(r.key().unwrap()) {
+                    Some(body) => MockResponse::Output(
+                        GetObjectOutput::builder().body(body.clone().into()).build(),
+                    ),
+                    None => MockResponse::Error(GetObjectError::generic(meta(
+                        "NoSuchKey",
+                        "The specified key does not exist.",
+                    ))),
+                }
+            });
+        // Nothing in cpsf deletes a decision; were it to, this bucket would
+        // show it.
+        let held = objects.clone();
+        let delete = mock!(aws_sdk_s3::Client::delete_object).then_compute_output(move |r| {
+            held.lock().unwrap().remove(r.key().unwrap());
+            aws_sdk_s3::operation::delete_object::DeleteObjectOutput::builder().build()
+        });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put, &get, &delete]);
+        (s3, objects)
+    }
+
+    /// `cpsf approve <ARN>` finds the approval under the SHA-256 of the
+    /// ARN (a 64-bit hash may collide: issue 27).
+    #[tokio::test]
+    async fn an_execution_is_found_under_the_sha256_of_its_arn() {
+        let s3 = s3_holding(vec![
+            (format!("executions/{}", sha256_hex(ARN)), b"a1".to_vec()),
+            (
+                "approvals/a1.json".into(),
+                serde_json::to_vec(&record("a1", ARN)).unwrap(),
+            ),
+        ]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        let found = store.for_execution(ARN).await.unwrap();
+        assert_eq!(found.map(|r| r.id).as_deref(), Some("a1"));
+    }
+
+    /// The key names another execution's approval (a hash collision, or a
+    /// key written by hand): it is not taken for this one.
+    #[tokio::test]
+    async fn another_executions_approval_is_not_taken_for_this_one() {
+        let other = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-2";
+        let s3 = s3_holding(vec![
+            (format!("executions/{}", sha256_hex(ARN)), b"a2".to_vec()),
+            (
+                format!("executions/{:016x}", crate::tasks::input::fnv1a(ARN)),
+                b"a2".to_vec(),
+            ),
+            (
+                "approvals/a2.json".into(),
+                serde_json::to_vec(&record("a2", other)).unwrap(),
+            ),
+        ]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        assert!(store.for_execution(ARN).await.unwrap().is_none());
+    }
+
+    /// A record noted by a worker before issue 27 (the FNV-1a key) is
+    /// still found while it may wait.
+    #[tokio::test]
+    async fn an_approval_noted_under_the_old_key_is_still_found() {
+        let s3 = s3_holding(vec![
+            (
+                format!("executions/{:016x}", crate::tasks::input::fnv1a(ARN)),
+                b"a3".to_vec(),
+            ),
+            (
+                "approvals/a3.json".into(),
+                serde_json::to_vec(&record("a3", ARN)).unwrap(),
+            ),
+        ]);
+        let store = Store::new(s3, "s3://approvals").unwrap();
+        let found = store.for_execution(ARN).await.unwrap();
+        assert_eq!(found.map(|r| r.id).as_deref(), Some("a3"));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 use crate::approval::decision::{self, Outcome};
 use crate::approval::service::{now, when};
-use crate::approval::store::{Decision, Record, Store};
+use crate::approval::store::{Decision, Record, Sent, Store};
 use crate::aws::Clients;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -41,11 +41,16 @@ pub async fn run(args: ApproveArgs) -> Result<()> {
             None => crate::history::fetch::resolve(&clients, &args.target, None).await?,
         },
     };
+    // Only a record that names this execution (`Store::for_execution`).
     let record = store
         .for_execution(&arn)
         .await?
         .with_context(|| format!("no approval waits for {arn}"))?;
-    if let Some(first) = store.decision(&record.id).await? {
+    // A kept decision Step Functions has not confirmed may be sent again
+    // (`decision::apply` says whether this one may).
+    if let Some(first) = store.decision(&record.id).await?
+        && first.sent != Sent::Unconfirmed
+    {
         bail!("{arn}: already decided ({})", first.said());
     }
     if record.expires_at <= now() {
@@ -81,7 +86,12 @@ pub async fn run(args: ApproveArgs) -> Result<()> {
             Ok(())
         }
         Outcome::AlreadyDecided(first) => bail!("{arn}: already decided ({})", first.said()),
-        Outcome::TaskEnded(why) => bail!("{arn}: the deploy no longer waits ({why})"),
+        Outcome::TaskEnded(why) => bail!("{arn}: the deploy no longer waits: {why}"),
+        Outcome::Unconfirmed { decision, error } => bail!(
+            "{arn}: {} is kept, but Step Functions did not confirm it ({error}); \
+             run the same command again to send it again (the other choice cannot follow)",
+            decision.said()
+        ),
     }
 }
 

@@ -1,15 +1,14 @@
-//! One execution status change event, read (pure): what it says about the
-//! execution, and what to do with the message that carried it.
+//! One execution status change event, read (pure): which execution it
+//! names, its status and when, and what to do with the message that
+//! carried it.
 //!
-//! The event's `detail` has the fields of DescribeExecution: status, output,
-//! error, cause, start and stop dates. Step Functions leaves the output out
-//! when the event would pass EventBridge's 256 KB limit, and says so with
-//! `outputDetails.included: false` (Step Functions developer guide,
-//! "Automating Step Functions event delivery with EventBridge"); then the
-//! job describes the execution itself.
+//! The event's `detail` also has the fields of DescribeExecution (output,
+//! error, cause; Step Functions developer guide, "Automating Step Functions
+//! event delivery with EventBridge"). They are not read: the job that an
+//! end wakes describes the execution and reports what Step Functions says
+//! (`mod.rs`, "What an event is trusted with").
 
 use crate::job::decide::ExecutionStatus;
-use crate::sfn::Described;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -26,8 +25,6 @@ pub struct ExecutionEvent {
     pub status: ExecutionStatus,
     /// When the event was emitted (epoch milliseconds), if it says.
     pub at_ms: Option<i64>,
-    /// The whole end, when the execution ended and the event carries it.
-    pub end: Option<Described>,
 }
 
 #[derive(Deserialize)]
@@ -42,22 +39,9 @@ struct Envelope {
 #[serde(rename_all = "camelCase")]
 struct Detail {
     execution_arn: String,
-    #[serde(default)]
-    state_machine_arn: String,
-    #[serde(default)]
-    name: String,
     status: String,
     start_date: Option<i64>,
     stop_date: Option<i64>,
-    output: Option<String>,
-    error: Option<String>,
-    cause: Option<String>,
-    output_details: Option<Included>,
-}
-
-#[derive(Deserialize)]
-struct Included {
-    included: bool,
 }
 
 /// Reads an EventBridge event as SQS delivers it (the event itself is the
@@ -74,34 +58,11 @@ pub fn parse(body: &str) -> Result<ExecutionEvent, String> {
         ));
     }
     let detail = envelope.detail;
-    let status = ExecutionStatus::parse(&detail.status);
-    // A success whose output was left out is no whole end; a failure's
-    // error and cause are always included.
-    let whole =
-        detail.output_details.is_none_or(|o| o.included) || status != ExecutionStatus::Succeeded;
-    let end = (status.is_terminal() && whole && detail.stop_date.is_some()).then(|| Described {
-        arn: detail.execution_arn.clone(),
-        name: detail.name,
-        state_machine_arn: detail.state_machine_arn,
-        status: status.clone(),
-        output: detail.output,
-        // Only a running rollout's input is read (its targets' places).
-        input: None,
-        error: detail.error,
-        cause: detail.cause,
-        start_date: detail.start_date.map(seconds),
-        stop_date: detail.stop_date.map(seconds),
-    });
     Ok(ExecutionEvent {
         execution_arn: detail.execution_arn,
-        status,
+        status: ExecutionStatus::parse(&detail.status),
         at_ms: detail.stop_date.or(detail.start_date),
-        end,
     })
-}
-
-fn seconds(ms: i64) -> f64 {
-    ms as f64 / 1000.0
 }
 
 /// What to do with one received message.
@@ -174,42 +135,32 @@ mod tests {
     }
 
     #[test]
-    fn an_end_carries_what_describe_execution_would_say() {
+    fn an_end_names_its_execution_status_and_time() {
         let event = parse(SUCCEEDED).unwrap();
         let arn =
             "arn:aws:states:us-east-1:123456789012:execution:state-machine-name:execution-name";
         assert_eq!(event.execution_arn, arn);
         assert_eq!(event.status, ExecutionStatus::Succeeded);
         assert_eq!(event.at_ms, Some(1551225017576));
-        let end = event.end.unwrap();
-        assert_eq!(end.arn, arn);
-        assert_eq!(end.name, "execution-name");
-        assert_eq!(end.output.as_deref(), Some("\"Hello World!\""));
-        assert_eq!(end.start_date, Some(1551225014.968));
-        assert_eq!(end.stop_date, Some(1551225017.576));
     }
 
+    /// A success whose output Step Functions left out (too large) and a
+    /// failure are ends alike: the job describes the execution either way.
     #[test]
-    fn a_success_without_its_output_is_only_a_hint() {
+    fn every_end_is_read_the_same_with_or_without_its_output() {
         let truncated = with(
             r#""outputDetails": {"included": true}"#,
             r#""outputDetails": {"included": false}"#,
-        );
-        let event = parse(&truncated.replace(r#""output": "\"Hello World!\"","#, "")).unwrap();
-        assert_eq!(event.status, ExecutionStatus::Succeeded);
-        assert_eq!(event.end, None);
-    }
-
-    #[test]
-    fn a_failure_carries_its_error_and_cause() {
+        )
+        .replace(r#""output": "\"Hello World!\"","#, "");
         let failed = with(r#""status": "SUCCEEDED""#, r#""status": "FAILED""#).replace(
             r#""output": "\"Hello World!\"","#,
             r#""error": "States.TaskFailed", "cause": "boom","#,
         );
-        let end = parse(&failed).unwrap().end.unwrap();
-        assert_eq!(end.status, ExecutionStatus::Failed);
-        assert_eq!(end.error.as_deref(), Some("States.TaskFailed"));
-        assert_eq!(end.cause.as_deref(), Some("boom"));
+        assert_eq!(parse(&truncated).unwrap(), parse(SUCCEEDED).unwrap());
+        let failed = parse(&failed).unwrap();
+        assert_eq!(failed.status, ExecutionStatus::Failed);
+        assert!(failed.status.is_terminal());
     }
 
     #[test]
@@ -217,7 +168,7 @@ mod tests {
         let running = with(r#""status": "SUCCEEDED""#, r#""status": "RUNNING""#)
             .replace(r#""stopDate": 1551225017576,"#, "");
         let event = parse(&running).unwrap();
-        assert_eq!(event.end, None);
+        assert!(!event.status.is_terminal());
         assert_eq!(event.at_ms, Some(1551225014968));
         assert!(
             parse(r#"{"source": "aws.s3", "detail-type": "Object Created", "detail": {}}"#)

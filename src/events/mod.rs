@@ -9,13 +9,17 @@
 //!
 //! # What an event is trusted with
 //!
-//! An end event carries what DescribeExecution would say (status, output,
-//! error, cause), so the job following that execution reports from it with
-//! no call of its own. The trust rests on the queue: its policy lets only
-//! the rule send to it and denies everyone else explicitly (the bootstrap
-//! and the playground make it so), and only the worker role reads it. An
-//! end whose output Step Functions left out is only a hint: the job
-//! describes the execution.
+//! Only with a wake-up. An end event carries what DescribeExecution would
+//! say (status, output, error, cause), but the queue's policy, which lets
+//! only the rule send to it, cannot stop whoever may edit the rule from
+//! sending any event through it: a forged success would report chosen
+//! output variables, and a forged failure would fail an action whose
+//! deploy goes on (issue 27). So an end event wakes the job following that
+//! execution, and the job describes the execution once and reports what
+//! Step Functions says (`job/handle/follow.rs`); an "end" of an execution
+//! Step Functions says is running is ignored. The cost is one
+//! DescribeExecution per job that ends by an event, and the event still
+//! brings the report within a second of the end.
 //!
 //! Everything else stays with the job's own checks: an event that is lost,
 //! late or never sent (rule disabled, queue deleted) delays a report, never
@@ -26,8 +30,9 @@
 //! # Several workers, one queue
 //!
 //! A message for an execution this worker follows is acted on and deleted.
-//! One for an execution nobody here follows is kept in this process for a
-//! few minutes (a continuation between two jobs picks it up) and handed
+//! One for an execution nobody here follows is noted in this process for a
+//! few minutes (its ARN, within a bound in bytes: `nudge.rs`; a
+//! continuation between two jobs picks it up) and handed
 //! back to the queue, visible again in two seconds, so another worker's
 //! poll can take it. After [`event::MAX_RECEIVES`] receives or
 //! [`event::STALE_AFTER`], it is dropped: whoever follows that execution

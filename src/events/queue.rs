@@ -82,11 +82,8 @@ impl EventsQueue {
                 (event, disposition)
             {
                 tracing::debug!(execution_arn = %event.execution_arn, status = ?event.status, "execution event");
-                let nudge = match event.end {
-                    Some(end) => Nudge::Ended(Box::new(end)),
-                    None => Nudge::Changed,
-                };
-                self.nudges.nudge(&event.execution_arn, nudge);
+                // Only ends get here (`dispose`): a wake-up, not a report.
+                self.nudges.nudge(&event.execution_arn, Nudge::Ended);
             }
             // Batch entry ids need only be unique within the batch.
             let id = i.to_string();

@@ -14,6 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct Approving {
     pub h: Harness,
     pub _worker: RunningWorker,
+    /// The proxy between the worker and the playground, if one.
+    pub _proxy: Option<cpsf::local::proxy::Proxy>,
     /// http://127.0.0.1:<port>, the page's base URL.
     pub base: String,
     pub topic: String,
@@ -31,7 +33,22 @@ pub fn free_port() -> u16 {
 
 /// A deploy playground whose worker takes approvals and serves the page.
 pub async fn approval_setup() -> Approving {
+    approval_setup_with(None).await
+}
+
+/// The same, with the worker's AWS calls through a proxy that runs `hook`
+/// on each (to lose an answer, say).
+pub async fn approval_setup_with(hook: Option<cpsf::local::proxy::Hook>) -> Approving {
     let h = deploy_playground().await;
+    let (proxy, through) = match hook {
+        Some(hook) => {
+            let (proxy, env) = h
+                .proxy(cpsf::local::proxy::FaultPlan::none(), Some(hook))
+                .await;
+            (Some(proxy), Some(Harness::on(&env).await))
+        }
+        None => (None, None),
+    };
     let approvals = h
         .env
         .approvals
@@ -45,7 +62,7 @@ pub async fn approval_setup() -> Approving {
         check_max: Duration::from_millis(300),
         ..JobSettings::default()
     };
-    let worker = h.spawn_worker(WorkerOptions {
+    let worker = through.as_ref().unwrap_or(&h).spawn_worker(WorkerOptions {
         approvals: Some(ApprovalOptions {
             queue: Some(approvals.queue),
             store: approvals.store,
@@ -60,6 +77,7 @@ pub async fn approval_setup() -> Approving {
     Approving {
         h,
         _worker: worker,
+        _proxy: proxy,
         base,
         topic: notes.topic.clone(),
         notes,

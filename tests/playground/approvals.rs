@@ -222,6 +222,86 @@ async fn an_unanswered_approval_times_out_and_its_link_expires() {
     assert_eq!(a.h.app_stack_status().await, "CREATE_COMPLETE", "untouched");
 }
 
+/// Ann approves, Step Functions takes it, and the answer is lost on its
+/// way back (the connection closes): the worker cannot know it was taken
+/// (issue 27). Her decision stays kept: the page says so, Rita's
+/// rejection after it is refused naming Ann's approval, and the deploy
+/// goes on as approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_whose_answer_is_lost_stays_kept_and_no_other_follows() {
+    use cpsf::local::proxy::{Phase, Verdict};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Armed once the deploy waits for approval: the task handlers answer
+    // their tasks with SendTaskSuccess too.
+    let armed = std::sync::Arc::new(AtomicBool::new(false));
+    let lost = std::sync::Arc::new(AtomicBool::new(false));
+    let hook: cpsf::local::proxy::Hook = {
+        let (armed, lost) = (armed.clone(), lost.clone());
+        std::sync::Arc::new(move |phase, operation: &str, _: &[u8]| {
+            let first = phase == Phase::After
+                && operation == "states:SendTaskSuccess"
+                && armed.load(Ordering::SeqCst)
+                && !lost.swap(true, Ordering::SeqCst);
+            if first {
+                Verdict::Drop
+            } else {
+                Verdict::Continue
+            }
+        })
+    };
+    let a = approval_setup_with(Some(hook)).await;
+    let mut app = App::sample();
+    assert_eq!(a.h.deploy("app", &app).await.0, "Succeeded");
+    risky(&mut app, &a.topic, "risky");
+    let id = a.h.start_deploy("app", &app).await;
+    let link = a.link_in(&a.next_notification().await);
+    let page = http(&link, None).await;
+    let token = page_token(&page.body);
+    let decide = |name: &'static str, decision: &'static str| {
+        let (link, token) = (link.clone(), token.clone());
+        async move {
+            http(
+                &link,
+                Some(&[
+                    ("pageToken", token.as_str()),
+                    ("name", name),
+                    ("decision", decision),
+                ]),
+            )
+            .await
+        }
+    };
+    armed.store(true, Ordering::SeqCst);
+    let approved = decide("Ann", "approve").await;
+    assert!(lost.load(Ordering::SeqCst), "the answer was lost");
+    assert_eq!(approved.status, 503, "{}", approved.body);
+    assert!(
+        approved.body.contains("Approved by Ann is kept"),
+        "{}",
+        approved.body
+    );
+    let shown = http(&link, None).await;
+    assert!(
+        shown.body.contains("Approved by Ann is kept."),
+        "the page says what is kept: {}",
+        shown.body
+    );
+    let rejected = decide("Rita", "reject").await;
+    assert_eq!(rejected.status, 409, "{}", rejected.body);
+    assert!(
+        rejected.body.contains("Already decided") && rejected.body.contains("Approved by Ann"),
+        "{}",
+        rejected.body
+    );
+    let status = a.h.wait_until_done("app", &id).await;
+    let detail = a.h.deploy_detail("app").await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert_eq!(
+        output_variable(&detail, "ApprovedBy").as_deref(),
+        Some("Ann")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpsf_approve_decides_from_a_shell_once() {
     let a = approval_setup().await;

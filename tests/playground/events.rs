@@ -117,6 +117,38 @@ fn end_event(
     .to_string()
 }
 
+/// The test standing in for EventBridge (or for whoever may edit its
+/// rule): the queue's policy admits only the rule's messages (an explicit
+/// Deny for everyone else, the account's root too, which MiniStack
+/// checking IAM enforces as AWS does), so it is lifted first.
+struct Stand {
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+impl Stand {
+    async fn in_for_eventbridge(h: &Harness, queue: String) -> Stand {
+        let sqs = aws_sdk_sqs::Client::new(&h.clients.sdk);
+        sqs.set_queue_attributes()
+            .queue_url(&queue)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
+            .send()
+            .await
+            .unwrap();
+        Stand { sqs, queue }
+    }
+
+    async fn send(&self, body: String) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 fn uuid_like() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
@@ -141,28 +173,8 @@ async fn duplicated_or_out_of_order_events_change_nothing() {
     })
     .await;
     let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
-    let sqs = aws_sdk_sqs::Client::new(&h.clients.sdk);
-    // The test stands in for EventBridge delivering copies and events out
-    // of order: the queue's policy admits only the rule's (an explicit Deny
-    // for everyone else, the account's root too, which MiniStack checking
-    // IAM enforces as AWS does), so the test lifts it first.
-    sqs.set_queue_attributes()
-        .queue_url(&queue)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
-        .send()
-        .await
-        .unwrap();
-    let send = |body: String| {
-        let (sqs, queue) = (&sqs, &queue);
-        async move {
-            sqs.send_message()
-                .queue_url(queue)
-                .message_body(body)
-                .send()
-                .await
-                .unwrap();
-        }
-    };
+    let queue = Stand::in_for_eventbridge(&h, queue).await;
+    let send = |body: String| queue.send(body);
     let running = sfn
         .describe_execution()
         .execution_arn(&arn)
@@ -195,6 +207,73 @@ async fn duplicated_or_out_of_order_events_change_nothing() {
     assert_eq!(reports, 1.0, "{text}");
     let failed = crate::worker::metric(&text, "cpsf_jobs_total{outcome=\"failed\"}");
     assert_eq!(failed, 0.0, "{text}");
+}
+
+/// Whoever may edit the events rule can send any event through it (issue
+/// 27): a success with chosen outputs, and a failure, for a running
+/// execution. Neither is reported: the job describes the execution, sees
+/// it running, and reports its real end, with its real outputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_end_event_is_not_reported() {
+    if !needs(Emulator::Ministack, NEEDS_EVENTS) {
+        return;
+    }
+    let h = Harness::start().await;
+    let (worker, machine, queue, id) = run_with_queue(&h, 12).await;
+    let arn = wait_for("the execution to start", || async {
+        h.executions(&machine)
+            .await
+            .first()
+            .map(|e| e.execution_arn().to_string())
+    })
+    .await;
+    let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
+    let queue = Stand::in_for_eventbridge(&h, queue).await;
+    let running = sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let forge = |status: &str, detail: serde_json::Value| {
+        let mut event: serde_json::Value =
+            serde_json::from_str(&end_event(&running, status, true)).unwrap();
+        event["detail"]["stopDate"] = (cpsf::tasks::epoch_now() as i64 * 1000).into();
+        for (key, value) in detail.as_object().unwrap() {
+            event["detail"][key] = value.clone();
+        }
+        event.to_string()
+    };
+    queue
+        .send(forge(
+            "SUCCEEDED",
+            serde_json::json!({"output": r#"{"outputs": {"Url": "https://evil.example"}}"#}),
+        ))
+        .await;
+    queue
+        .send(forge(
+            "FAILED",
+            serde_json::json!({"error": "Forged", "cause": "not from Step Functions"}),
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.execution_status("app", &id).await.as_str(),
+        "InProgress",
+        "a forged end was reported"
+    );
+    assert_eq!(h.wait_until_done("app", &id).await, "Succeeded");
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(
+        crate::deploy_harness::output_variable(&detail, "Url"),
+        None,
+        "an output variable from the forged event"
+    );
+    assert_eq!(
+        crate::deploy_harness::output_variable(&detail, "ExecutionArn").as_deref(),
+        Some(arn.as_str())
+    );
+    worker.stop().await;
 }
 
 /// Two workers share one queue: every job is reported once, and each end

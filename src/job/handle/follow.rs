@@ -24,9 +24,10 @@ impl JobRunner {
     /// next check, so handing a job back adds no check of its own. A nudge
     /// from this process's task handlers (`nudge.rs`) brings the next check
     /// forward: a deploy's end is noticed as soon as its last task is done.
-    /// An end event from the events queue (`events/`) ends the following
-    /// with no check at all; while such events flow, the checks are only a
-    /// safety net, at a far slower pace.
+    /// An end event from the events queue (`events/`) brings the check
+    /// forward to now, and what that check says is reported: the event
+    /// itself is never the report (`events/mod.rs`); while such events
+    /// flow, the paced checks are only a safety net, at a far slower pace.
     pub(super) async fn follow(
         &self,
         job: &Job,
@@ -45,6 +46,8 @@ impl JobRunner {
         let watch = self.nudges.watch(arn);
         loop {
             let flowing = self.nudges.events_flowing();
+            // Whether an end event woke this check.
+            let mut announced = false;
             tokio::select! {
                 () = tokio::time::sleep_until(next_check.into()) => {}
                 () = self.shutdown.cancelled() => {}
@@ -52,14 +55,11 @@ impl JobRunner {
                 // usual pace, starting with a look now.
                 () = self.nudges.events_stopped(), if flowing => {}
                 nudge = watch.nudged() => match nudge {
-                    // Step Functions told us the end: nothing to ask.
-                    Nudge::Ended(end) if end.arn == arn => {
-                        return self.conclude(job, *end, next_round, 0.0).await;
-                    }
+                    // Step Functions' event says it ended: look now.
+                    Nudge::Ended => announced = true,
                     // A task was just answered: give the execution a moment
                     // to run its next states, then look.
                     Nudge::TaskAnswered => tokio::time::sleep(NUDGE_SETTLE).await,
-                    Nudge::Changed | Nudge::Ended(_) => {}
                 },
             }
             let described = match self.sfn.describe(arn).await {
@@ -77,10 +77,19 @@ impl JobRunner {
                     return decide::check_failed(previous, arn, &message, epoch_now());
                 }
             };
+            if announced && !described.status.is_terminal() {
+                // Sent by someone else than Step Functions, or a late end
+                // of a run before a redrive.
+                tracing::warn!(
+                    status = ?described.status,
+                    "an end event for an execution Step Functions says has not ended; ignored"
+                );
+            }
             if described.status.is_terminal() {
-                let unannounced = described
-                    .stop_date
-                    .is_some_and(|stopped| epoch_now() - stopped > EVENT_GRACE.as_secs_f64());
+                let unannounced = !announced
+                    && described
+                        .stop_date
+                        .is_some_and(|stopped| epoch_now() - stopped > EVENT_GRACE.as_secs_f64());
                 if unannounced && self.nudges.events_flowing() {
                     tracing::warn!(
                         "the execution ended with no event for it; checking at the usual pace for a while"
@@ -169,3 +178,7 @@ impl JobRunner {
             .inspect_err(|_| self.metrics.aws_error("PutObject"))
     }
 }
+
+#[cfg(test)]
+#[path = "follow_tests.rs"]
+mod tests;
