@@ -588,3 +588,72 @@ pub(super) fn glob(pattern: &str, text: &str) -> bool {
         }
     }
 }
+
+/// Service roles that do not carry `aws:SourceAccount`, and why. AWS
+/// documents the key for ECS task roles (Amazon ECS developer guide,
+/// "Amazon ECS task IAM role"), Step Functions (developer guide, "Prevent
+/// cross-service confused deputy issue") and EventBridge Scheduler; the
+/// CloudFormation user guide ("CloudFormation service role") names only
+/// the principal and documents no key CloudFormation sends when it assumes
+/// a stack's role, so a condition there could refuse every stack operation.
+const TRUSTED_WITHOUT_SOURCE_ACCOUNT: &[(&str, &str)] = &[(
+    "cloudformation.amazonaws.com",
+    "no documented aws:SourceAccount; the role is only ever passed (iam:PassRole, same account)",
+)];
+
+/// Each role a service assumes (issue 27, item 10) trusts that service
+/// only on behalf of this account: the statement naming the service
+/// carries `aws:SourceAccount: !Ref AWS::AccountId` (IAM user guide, "The
+/// confused deputy problem"), unless the service documents no such key.
+#[test]
+fn every_service_role_trusts_its_service_for_this_account_only() {
+    let mut checked = Vec::new();
+    for (file, template) in TEMPLATES {
+        for name in super::text::resource_names(template) {
+            let lines = resource_of(template, name);
+            if !lines.iter().any(|l| l.trim() == "Type: AWS::IAM::Role") {
+                continue;
+            }
+            let Some(trust) = lines
+                .iter()
+                .position(|l| l.trim() == "AssumeRolePolicyDocument:")
+            else {
+                continue;
+            };
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let own = indent(lines[trust]);
+            let document: Vec<&str> = lines[trust + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || indent(l) > own)
+                .copied()
+                .collect();
+            let Some(service) = document.iter().find_map(|l| {
+                l.trim()
+                    .strip_prefix("Principal: {Service: ")?
+                    .strip_suffix('}')
+            }) else {
+                continue;
+            };
+            let text = document.join("\n");
+            let exempt = TRUSTED_WITHOUT_SOURCE_ACCOUNT
+                .iter()
+                .any(|(s, _)| *s == service);
+            assert_eq!(
+                text.contains("StringEquals:\n")
+                    && text.contains("aws:SourceAccount: !Ref AWS::AccountId"),
+                !exempt,
+                "{file} {name} ({service}): {text}"
+            );
+            checked.push(name);
+        }
+    }
+    for expected in [
+        "WorkerRole",
+        "TaskExecutionRole",
+        "StateMachineRole",
+        "PruneRole",
+        "CloudFormationServiceRole",
+    ] {
+        assert!(checked.contains(&expected), "{expected}: {checked:?}");
+    }
+}
