@@ -657,3 +657,101 @@ fn every_service_role_trusts_its_service_for_this_account_only() {
         assert!(checked.contains(&expected), "{expected}: {checked:?}");
     }
 }
+
+/// The IAM writes a deployed stack may make through the CloudFormation
+/// service role (issue 27, item 4): with `PermissionsBoundaryArn` set,
+/// every role or user it creates or changes must carry that boundary
+/// (`iam:PermissionsBoundary`, IAM user guide, "Permissions boundaries for
+/// IAM entities" and "IAM condition keys"), it may not take a boundary off
+/// nor edit the boundary policy, nor grant through groups; in both
+/// templates, and nothing of it without the parameter.
+#[test]
+fn with_a_boundary_every_role_a_stack_makes_carries_it() {
+    for (file, template) in [
+        ("cpsf.yaml", TEMPLATE),
+        ("target-account.yaml", TARGET_TEMPLATE),
+    ] {
+        let lines = resource_of(template, "ServiceRoleBoundaryPolicy");
+        let policy = lines.join("\n");
+        for expected in [
+            "Type: AWS::IAM::RolePolicy",
+            "Condition: HasPermissionsBoundary",
+            "RoleName: !Ref CloudFormationServiceRole",
+        ] {
+            assert!(policy.contains(expected), "{file}: {expected}: {policy}");
+        }
+        assert!(
+            template.contains(
+                "\n  HasPermissionsBoundary: !Not [!Equals [!Ref PermissionsBoundaryArn, \"\"]]\n"
+            ),
+            "{file}"
+        );
+        let parameter = resource_of(template, "PermissionsBoundaryArn").join("\n");
+        assert!(parameter.contains("Default: \"\""), "{file}: {parameter}");
+        let carry = statement(&lines, "EveryRoleAndUserCarriesTheBoundary");
+        for action in [
+            "CreateRole",
+            "PutRolePolicy",
+            "DeleteRolePolicy",
+            "AttachRolePolicy",
+            "DetachRolePolicy",
+            "PutRolePermissionsBoundary",
+            "CreateUser",
+            "PutUserPolicy",
+            "DeleteUserPolicy",
+            "AttachUserPolicy",
+            "DetachUserPolicy",
+            "PutUserPermissionsBoundary",
+        ] {
+            assert!(
+                carry.contains(&format!("- iam:{action}\n")),
+                "{file}: {action}: {carry}"
+            );
+        }
+        for expected in [
+            "Effect: Deny",
+            "StringNotEquals:\n                iam:PermissionsBoundary: !Ref PermissionsBoundaryArn",
+        ] {
+            assert!(carry.contains(expected), "{file}: {expected}: {carry}");
+        }
+        let keep = statement(&lines, "NoBoundaryIsTakenOff");
+        for action in [
+            "DeleteRolePermissionsBoundary",
+            "DeleteUserPermissionsBoundary",
+        ] {
+            assert!(
+                keep.contains(&format!("- iam:{action}\n")),
+                "{file}: {keep}"
+            );
+        }
+        assert!(!keep.contains("Condition"), "{file}: {keep}");
+        let edit = statement(&lines, "TheBoundaryPolicyStaysAsItIs");
+        for expected in [
+            "- iam:CreatePolicyVersion",
+            "- iam:DeletePolicy\n",
+            "- iam:DeletePolicyVersion",
+            "- iam:SetDefaultPolicyVersion",
+            "Resource: !Ref PermissionsBoundaryArn",
+        ] {
+            assert!(edit.contains(expected), "{file}: {expected}: {edit}");
+        }
+        let groups = statement(&lines, "NoGrantsThroughGroups");
+        for action in ["AddUserToGroup", "PutGroupPolicy", "AttachGroupPolicy"] {
+            assert!(
+                groups.contains(&format!("- iam:{action}")),
+                "{file}: {groups}"
+            );
+        }
+        // Deny statements only: what the stacks may do is DeployedStackPolicyArn's.
+        assert!(!policy.contains("Effect: Allow"), "{file}: {policy}");
+    }
+    // The same statements in both, so the two cannot drift apart.
+    let document = |template: &'static str| -> Vec<&'static str> {
+        resource_of(template, "ServiceRoleBoundaryPolicy")
+            .into_iter()
+            .skip_while(|l| l.trim() != "PolicyDocument:")
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .collect()
+    };
+    assert_eq!(document(TEMPLATE), document(TARGET_TEMPLATE));
+}
