@@ -252,7 +252,10 @@ pub(super) fn actions_in(lines: &[&str]) -> Vec<(String, String)> {
                 .trim_start_matches("- ")
                 .trim_start_matches("Action: ");
             let (service, action) = item.split_once(':')?;
+            // A condition key (`cloudformation:ChangeSetName:`) is a
+            // mapping's key, not an action.
             let is_action = !action.contains(' ')
+                && !action.ends_with(':')
                 && [
                     "codepipeline",
                     "states",
@@ -754,4 +757,50 @@ fn with_a_boundary_every_role_a_stack_makes_carries_it() {
             .collect()
     };
     assert_eq!(document(TEMPLATE), document(TARGET_TEMPLATE));
+}
+
+/// The worker role and a target's role execute only change sets under the
+/// names cpsf gives (issue 27, item 4): ExecuteChangeSet is granted in one
+/// statement of each, conditioned on `cloudformation:ChangeSetName`, whose
+/// patterns match the names the code makes and not another's.
+#[test]
+fn only_change_sets_cpsf_names_may_be_executed() {
+    use crate::tasks::change_set::{CREATE, UPDATE};
+    use crate::tasks::input::token_for;
+    let run = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513";
+    for (file, template, role) in [
+        ("cpsf.yaml", TEMPLATE, "WorkerRole"),
+        ("target-account.yaml", TARGET_TEMPLATE, "TargetRole"),
+    ] {
+        let lines = resource_of(template, role);
+        let granted: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.contains("cloudformation:ExecuteChangeSet"))
+            .collect();
+        assert_eq!(granted.len(), 1, "{file}: {granted:?}");
+        let execute = statement(&lines, "ExecuteOnlyCpsfChangeSets");
+        assert!(
+            execute.contains("Action: cloudformation:ExecuteChangeSet\n"),
+            "{file}: {execute}"
+        );
+        assert!(
+            execute.contains("StringLike:\n                    cloudformation:ChangeSetName:"),
+            "{file}: {execute}"
+        );
+        let patterns: Vec<&str> = execute
+            .lines()
+            .skip_while(|l| !l.contains("cloudformation:ChangeSetName:"))
+            .skip(1)
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .collect();
+        assert_eq!(patterns.len(), 2, "{file}: {execute}");
+        let matches = |name: &str| patterns.iter().any(|p| glob(p, name));
+        for step in [UPDATE, CREATE] {
+            let name = token_for(run, step);
+            assert!(matches(&name), "{file}: {name} against {patterns:?}");
+        }
+        for other in ["reviewed-by-ops", "cpsf-execute-0123-x", "awscdk-changes"] {
+            assert!(!matches(other), "{file}: {other}");
+        }
+    }
 }
