@@ -187,12 +187,16 @@ fn makers(execution_arn: &str) -> Vec<String> {
 /// cloudformation:CreateChangeSet but no right to execute, e.g. for
 /// review) would run with that role once its name reached a task's input.
 /// So the name must be the one cpsf derives from the execution for
-/// UpdateStack or CreateStack ([`UPDATE`], [`CREATE`]), and the
-/// Description, which cpsf writes at CreateChangeSet ([`description`]),
-/// must name the same execution; a change set under a cpsf name with
-/// another Description (made by someone else before cpsf got to it) is
-/// refused as well. The worker role's ExecuteChangeSet grant is limited to
-/// these names too (`cloudformation:ChangeSetName`, bootstrap/cpsf.yaml).
+/// UpdateStack or CreateStack ([`UPDATE`], [`CREATE`]): that is what
+/// enforces it, here and in IAM (the worker and target roles may
+/// ExecuteChangeSet only under these names: `cloudformation:ChangeSetName`,
+/// bootstrap/). And a Description, which cpsf writes at CreateChangeSet
+/// ([`description`]) and AWS returns (API reference, DescribeChangeSet),
+/// must name the same execution: a change set under a cpsf name that says
+/// it is someone else's (made before cpsf got to that name) is refused.
+/// One with no Description at all passes on its name: fakecloud 0.51.0
+/// keeps no Description (docs/emulators.md), and a Description proves no
+/// more than the name does, since whoever may CreateChangeSet writes both.
 ///
 /// What this does not prove: who made the change set. The execution ARN
 /// comes from the task's input, which a state machine calling cpsf's
@@ -213,9 +217,10 @@ pub fn ours<'a>(
             .iter()
             .any(|step| super::input::token_for(maker, step) == change_set)
     });
-    let description = described.description();
-    let described_by = made_by(description);
-    if named && described_by.is_some_and(|by| makers.iter().any(|m| m == by)) {
+    let description = described.description().filter(|d| !d.is_empty());
+    let described_ours = description
+        .is_none_or(|d| made_by(Some(d)).is_some_and(|by| makers.iter().any(|m| m == by)));
+    if named && described_ours {
         return Ok(Ours { name: change_set });
     }
     Err(TaskError::new(
@@ -225,9 +230,8 @@ pub fn ours<'a>(
              {execution_arn}): {}; cpsf executes only a change set its own execution made, so \
              it was not executed",
             match (named, description) {
-                (false, _) => "its name is not one this execution gives".to_string(),
                 (true, Some(d)) => format!("its Description says \"{d}\""),
-                (true, None) => "it has no Description".to_string(),
+                _ => "its name is not one this execution gives".to_string(),
             }
         ),
     ))
@@ -476,9 +480,19 @@ mod tests {
                 cause.contains("its Description says \"hotfix by ops\""),
                 "{cause}"
             );
-            assert!(refusal(RUN, &name, None).contains("it has no Description"));
             let other = RUN.replace("run-1", "run-2");
             refusal(RUN, &name, Some(&description(&other)));
+        }
+
+        /// No Description at all (fakecloud keeps none): the name decides;
+        /// another execution's name is refused all the same.
+        #[test]
+        fn without_a_description_the_name_decides() {
+            assert!(ours(RUN, "app", &token_for(RUN, UPDATE), &described(None)).is_ok());
+            assert!(ours(RUN, "app", &token_for(RUN, CREATE), &described(Some(""))).is_ok());
+            let other = RUN.replace("run-1", "run-2");
+            refusal(RUN, &token_for(&other, UPDATE), None);
+            refusal(RUN, "review-1", None);
         }
 
         /// A rollout target's apply execution executes the change set its
