@@ -12,6 +12,7 @@ use super::decision::{self, Outcome};
 use super::notice;
 use super::service::{Approvals, now, when};
 use super::store::{Decision, Record};
+use aws_sdk_sqs::types::MessageSystemAttributeName as SystemAttribute;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,21 +40,52 @@ pub struct Inbox {
 /// already told the topic. A redelivered message (the worker stopped
 /// between keeping the record and deleting the message) keeps the first
 /// delivery's times: the approval's time runs from when it was first
-/// requested, not from each redelivery.
-fn record_of(id: String, message: Message, kept: Option<Record>, now: u64) -> Option<Record> {
+/// requested, not from each redelivery. A record first kept on a later
+/// delivery (the store or the topic refused the earlier ones) runs from
+/// when RequestApproval sent the message, `sent_at` (its SentTimestamp,
+/// which SQS keeps across deliveries and into the dead-letter queue:
+/// Amazon SQS API reference, ReceiveMessage; developer guide, "Using
+/// dead-letter queues"), as the state's own timeout does; `now` only when
+/// SQS gave none, and never later than `now`.
+fn record_of(
+    id: String,
+    message: Message,
+    kept: Option<Record>,
+    now: u64,
+    sent_at: Option<u64>,
+) -> Option<Record> {
     match kept {
         Some(record) if record.notified => None,
         Some(record) => Some(record),
-        None => Some(Record {
-            id,
-            execution_arn: message.execution_arn,
-            task_token: message.task_token,
-            expires_at: now + u64::from(message.request.timeout_seconds),
-            request: message.request,
-            requested_at: now,
-            notified: false,
-        }),
+        None => {
+            let requested_at = sent_at.map_or(now, |sent| sent.min(now));
+            Some(Record {
+                id,
+                execution_arn: message.execution_arn,
+                task_token: message.task_token,
+                expires_at: requested_at + u64::from(message.request.timeout_seconds),
+                request: message.request,
+                requested_at,
+                notified: false,
+            })
+        }
     }
+}
+
+/// Whether to tell the topic about `record`: not once its time is up (a
+/// request taken late, after tries that failed): its link would open an
+/// expired page. It is kept all the same, so the sweep fails its task.
+fn worth_telling(record: &Record, now: u64) -> bool {
+    record.expires_at > now
+}
+
+/// A message attribute SQS gives as a number (SentTimestamp in epoch
+/// milliseconds, ApproximateReceiveCount).
+fn attribute(
+    message: &aws_sdk_sqs::types::Message,
+    name: aws_sdk_sqs::types::MessageSystemAttributeName,
+) -> Option<u64> {
+    message.attributes()?.get(&name)?.parse().ok()
 }
 
 impl Inbox {
@@ -68,7 +100,10 @@ impl Inbox {
             let received = tokio::select! {
                 () = shutdown.cancelled() => break,
                 r = self.sqs.receive_message().queue_url(&self.queue_url)
-                    .wait_time_seconds(wait).max_number_of_messages(10).send() => r,
+                    .wait_time_seconds(wait).max_number_of_messages(10)
+                    .message_system_attribute_names(SystemAttribute::SentTimestamp)
+                    .message_system_attribute_names(SystemAttribute::ApproximateReceiveCount)
+                    .send() => r,
             };
             let messages = match received {
                 Ok(r) => r.messages.unwrap_or_default(),
@@ -80,8 +115,10 @@ impl Inbox {
             };
             for message in messages {
                 let body = message.body().unwrap_or_default();
+                let sent_at =
+                    attribute(&message, SystemAttribute::SentTimestamp).map(|ms| ms / 1000);
                 let kept = match serde_json::from_str::<Message>(body) {
-                    Ok(parsed) => self.take(parsed).await,
+                    Ok(parsed) => self.take(parsed, sent_at).await,
                     // Not RequestApproval's: nothing can ever answer it.
                     Err(e) => {
                         tracing::error!(error = %e, "an approvals queue message is not an approval request; deleting it");
@@ -102,7 +139,10 @@ impl Inbox {
                         }
                     }
                     (Err(e), _) => {
-                        tracing::warn!(error = %e, "could not take an approval request; it comes back later")
+                        // After the queue's maxReceiveCount tries it goes to
+                        // the dead-letter queue (bootstrap/cpsf.yaml).
+                        let attempt = attribute(&message, SystemAttribute::ApproximateReceiveCount);
+                        tracing::warn!(error = %e, attempt, "could not take an approval request; it comes back later")
                     }
                     (Ok(()), None) => {}
                 }
@@ -111,14 +151,19 @@ impl Inbox {
     }
 
     /// Keeps the request and tells its topic, once.
-    async fn take(&self, message: Message) -> anyhow::Result<()> {
+    async fn take(&self, message: Message, sent_at: Option<u64>) -> anyhow::Result<()> {
         let approvals = &self.approvals;
         let id = approvals.keys.id_of(&message.task_token);
         let kept = approvals.store.get(&id).await?;
-        let Some(mut record) = record_of(id.clone(), message, kept, now()) else {
+        let Some(mut record) = record_of(id.clone(), message, kept, now(), sent_at) else {
             return Ok(());
         };
         approvals.store.put(&record).await?;
+        if !worth_telling(&record, now()) {
+            tracing::warn!(approval = %id, execution = %record.execution_arn, expired = %when(record.expires_at),
+                "an approval request was taken after its time: nobody is told, and its task is failed as timed out");
+            return Ok(());
+        }
         tracing::info!(approval = %id, execution = %record.execution_arn, "approval requested");
         if let Some(topic) = &record.request.notify {
             let link = approvals.link(&id, record.expires_at);
@@ -196,25 +241,71 @@ mod tests {
     }
 
     #[test]
-    fn a_new_request_expires_its_timeout_after_now() {
-        let record = record_of("id".into(), message(), None, 1_000).unwrap();
+    fn a_new_request_expires_its_timeout_after_it_was_sent() {
+        let record = record_of("id".into(), message(), None, 1_000, Some(1_000)).unwrap();
         assert_eq!((record.requested_at, record.expires_at), (1_000, 1_600));
         assert!(!record.notified);
+        // SQS gave no SentTimestamp: from now.
+        let record = record_of("id".into(), message(), None, 1_000, None).unwrap();
+        assert_eq!((record.requested_at, record.expires_at), (1_000, 1_600));
+        // A clock ahead of the worker's: never later than now.
+        let record = record_of("id".into(), message(), None, 1_000, Some(1_005)).unwrap();
+        assert_eq!(record.requested_at, 1_000);
     }
 
     /// The worker stopped after keeping the record and before deleting the
     /// message: the redelivery, a minute later, keeps the first times.
     #[test]
     fn a_redelivered_request_keeps_its_first_expiry() {
-        let first = record_of("id".into(), message(), None, 1_000).unwrap();
-        let again = record_of("id".into(), message(), Some(first), 1_060).unwrap();
+        let first = record_of("id".into(), message(), None, 1_000, Some(1_000)).unwrap();
+        let again = record_of("id".into(), message(), Some(first), 1_060, Some(1_000)).unwrap();
         assert_eq!((again.requested_at, again.expires_at), (1_000, 1_600));
+    }
+
+    /// The store refused the first tries, so nothing was kept: the record
+    /// made on the delivery that works, five minutes on, still runs from
+    /// when RequestApproval sent the message (issue 27, item 8), as the
+    /// state's own timeout does.
+    #[test]
+    fn a_request_first_kept_on_a_later_delivery_runs_from_when_it_was_sent() {
+        let late = record_of("id".into(), message(), None, 1_300, Some(1_000)).unwrap();
+        assert_eq!((late.requested_at, late.expires_at), (1_000, 1_600));
+    }
+
+    /// A request taken after its time (late tries, or moved back from the
+    /// dead-letter queue) is kept for the sweep to fail, and nobody is sent
+    /// a link to an expired page.
+    #[test]
+    fn a_request_taken_after_its_time_is_kept_but_not_told() {
+        let late = record_of("id".into(), message(), None, 1_700, Some(1_000)).unwrap();
+        assert!(!worth_telling(&late, 1_700));
+        let on_time = record_of("id".into(), message(), None, 1_010, Some(1_000)).unwrap();
+        assert!(worth_telling(&on_time, 1_010));
     }
 
     #[test]
     fn a_request_already_told_is_not_told_again() {
-        let mut told = record_of("id".into(), message(), None, 1_000).unwrap();
+        let mut told = record_of("id".into(), message(), None, 1_000, None).unwrap();
         told.notified = true;
-        assert!(record_of("id".into(), message(), Some(told), 1_060).is_none());
+        assert!(record_of("id".into(), message(), Some(told), 1_060, None).is_none());
+    }
+
+    /// SentTimestamp comes in epoch milliseconds.
+    #[test]
+    fn message_attributes_are_read_as_numbers() {
+        let message = aws_sdk_sqs::types::Message::builder()
+            .attributes(SystemAttribute::SentTimestamp, "1700000000123")
+            .attributes(SystemAttribute::ApproximateReceiveCount, "3")
+            .build();
+        assert_eq!(
+            attribute(&message, SystemAttribute::SentTimestamp).map(|ms| ms / 1000),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            attribute(&message, SystemAttribute::ApproximateReceiveCount),
+            Some(3)
+        );
+        let bare = aws_sdk_sqs::types::Message::builder().build();
+        assert_eq!(attribute(&bare, SystemAttribute::SentTimestamp), None);
     }
 }

@@ -127,6 +127,14 @@ const CONFLICT: &str = "ConditionalRequestConflict";
 const CONFLICT_ATTEMPTS: u32 = 5;
 const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// What an AccessDenied on a record means on a bootstrapped store: its
+/// bucket policy lets only the worker's role and the roles given as
+/// `ApproverRoleArns` read records (bootstrap/cpsf.yaml,
+/// ApprovalStoreBucketPolicy), whatever the caller's own policies allow.
+const ACCESS_HINT: &str = " (the approval store keeps task tokens: its bucket policy lets only \
+     the worker's role and the bootstrap's ApproverRoleArns read them; run `cpsf approve` from \
+     one of those roles)";
+
 #[derive(Clone)]
 pub struct Store {
     s3: aws_sdk_s3::Client,
@@ -344,11 +352,18 @@ impl Store {
         {
             Ok(object) => Ok(Some(object.body.collect().await?.into_bytes().to_vec())),
             Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
-            Err(e) => Err(anyhow::anyhow!(
-                "GetObject s3://{}/{key}: {}",
-                self.bucket,
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )),
+            Err(e) => {
+                let hint = if e.code() == Some("AccessDenied") {
+                    ACCESS_HINT
+                } else {
+                    ""
+                };
+                Err(anyhow::anyhow!(
+                    "GetObject s3://{}/{key}: {}{hint}",
+                    self.bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))
+            }
         }
     }
 
@@ -600,6 +615,29 @@ pub(crate) mod tests {
         let store = Store::new(s3, "s3://approvals").unwrap();
         let found = store.for_execution(ARN).await.unwrap();
         assert_eq!(found.map(|r| r.id).as_deref(), Some("a3"));
+    }
+
+    /// S3's answer when the bucket policy denies the caller (403
+    /// AccessDenied, S3 API reference, "Error responses"): the error says
+    /// who may read the store.
+    #[tokio::test]
+    async fn a_reader_the_bucket_policy_denies_is_told_who_may_read() {
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .sequence()
+            .http_status(403, Some(s3_error("AccessDenied", "Access Denied")))
+            .build();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get]);
+        let store = Store::new(s3, "s3://approvals/cpsf").unwrap();
+        let error = store.get("a1").await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("GetObject s3://approvals/cpsf/approvals/a1.json: "),
+            "{error}"
+        );
+        assert!(error.contains("AccessDenied"), "{error}");
+        assert!(
+            error.ends_with("run `cpsf approve` from one of those roles)"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -252,7 +252,10 @@ pub(super) fn actions_in(lines: &[&str]) -> Vec<(String, String)> {
                 .trim_start_matches("- ")
                 .trim_start_matches("Action: ");
             let (service, action) = item.split_once(':')?;
+            // A condition key (`cloudformation:ChangeSetName:`) is a
+            // mapping's key, not an action.
             let is_action = !action.contains(' ')
+                && !action.ends_with(':')
                 && [
                     "codepipeline",
                     "states",
@@ -585,6 +588,219 @@ pub(super) fn glob(pattern: &str, text: &str) -> bool {
         Some((head, rest)) => {
             text.starts_with(head)
                 && (0..=text.len() - head.len()).any(|i| glob(rest, &text[head.len() + i..]))
+        }
+    }
+}
+
+/// Service roles that do not carry `aws:SourceAccount`, and why. AWS
+/// documents the key for ECS task roles (Amazon ECS developer guide,
+/// "Amazon ECS task IAM role"), Step Functions (developer guide, "Prevent
+/// cross-service confused deputy issue") and EventBridge Scheduler; the
+/// CloudFormation user guide ("CloudFormation service role") names only
+/// the principal and documents no key CloudFormation sends when it assumes
+/// a stack's role, so a condition there could refuse every stack operation.
+const TRUSTED_WITHOUT_SOURCE_ACCOUNT: &[(&str, &str)] = &[(
+    "cloudformation.amazonaws.com",
+    "no documented aws:SourceAccount; the role is only ever passed (iam:PassRole, same account)",
+)];
+
+/// Each role a service assumes (issue 27, item 10) trusts that service
+/// only on behalf of this account: the statement naming the service
+/// carries `aws:SourceAccount: !Ref AWS::AccountId` (IAM user guide, "The
+/// confused deputy problem"), unless the service documents no such key.
+#[test]
+fn every_service_role_trusts_its_service_for_this_account_only() {
+    let mut checked = Vec::new();
+    for (file, template) in TEMPLATES {
+        for name in super::text::resource_names(template) {
+            let lines = resource_of(template, name);
+            if !lines.iter().any(|l| l.trim() == "Type: AWS::IAM::Role") {
+                continue;
+            }
+            let Some(trust) = lines
+                .iter()
+                .position(|l| l.trim() == "AssumeRolePolicyDocument:")
+            else {
+                continue;
+            };
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let own = indent(lines[trust]);
+            let document: Vec<&str> = lines[trust + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || indent(l) > own)
+                .copied()
+                .collect();
+            let Some(service) = document.iter().find_map(|l| {
+                l.trim()
+                    .strip_prefix("Principal: {Service: ")?
+                    .strip_suffix('}')
+            }) else {
+                continue;
+            };
+            let text = document.join("\n");
+            let exempt = TRUSTED_WITHOUT_SOURCE_ACCOUNT
+                .iter()
+                .any(|(s, _)| *s == service);
+            assert_eq!(
+                text.contains("StringEquals:\n")
+                    && text.contains("aws:SourceAccount: !Ref AWS::AccountId"),
+                !exempt,
+                "{file} {name} ({service}): {text}"
+            );
+            checked.push(name);
+        }
+    }
+    for expected in [
+        "WorkerRole",
+        "TaskExecutionRole",
+        "StateMachineRole",
+        "PruneRole",
+        "CloudFormationServiceRole",
+    ] {
+        assert!(checked.contains(&expected), "{expected}: {checked:?}");
+    }
+}
+
+/// The IAM writes a deployed stack may make through the CloudFormation
+/// service role (issue 27, item 4): with `PermissionsBoundaryArn` set,
+/// every role or user it creates or changes must carry that boundary
+/// (`iam:PermissionsBoundary`, IAM user guide, "Permissions boundaries for
+/// IAM entities" and "IAM condition keys"), it may not take a boundary off
+/// nor edit the boundary policy, nor grant through groups; in both
+/// templates, and nothing of it without the parameter.
+#[test]
+fn with_a_boundary_every_role_a_stack_makes_carries_it() {
+    for (file, template) in [
+        ("cpsf.yaml", TEMPLATE),
+        ("target-account.yaml", TARGET_TEMPLATE),
+    ] {
+        let lines = resource_of(template, "ServiceRoleBoundaryPolicy");
+        let policy = lines.join("\n");
+        for expected in [
+            "Type: AWS::IAM::RolePolicy",
+            "Condition: HasPermissionsBoundary",
+            "RoleName: !Ref CloudFormationServiceRole",
+        ] {
+            assert!(policy.contains(expected), "{file}: {expected}: {policy}");
+        }
+        assert!(
+            template.contains(
+                "\n  HasPermissionsBoundary: !Not [!Equals [!Ref PermissionsBoundaryArn, \"\"]]\n"
+            ),
+            "{file}"
+        );
+        let parameter = resource_of(template, "PermissionsBoundaryArn").join("\n");
+        assert!(parameter.contains("Default: \"\""), "{file}: {parameter}");
+        let carry = statement(&lines, "EveryRoleAndUserCarriesTheBoundary");
+        for action in [
+            "CreateRole",
+            "PutRolePolicy",
+            "DeleteRolePolicy",
+            "AttachRolePolicy",
+            "DetachRolePolicy",
+            "PutRolePermissionsBoundary",
+            "CreateUser",
+            "PutUserPolicy",
+            "DeleteUserPolicy",
+            "AttachUserPolicy",
+            "DetachUserPolicy",
+            "PutUserPermissionsBoundary",
+        ] {
+            assert!(
+                carry.contains(&format!("- iam:{action}\n")),
+                "{file}: {action}: {carry}"
+            );
+        }
+        for expected in [
+            "Effect: Deny",
+            "StringNotEquals:\n                iam:PermissionsBoundary: !Ref PermissionsBoundaryArn",
+        ] {
+            assert!(carry.contains(expected), "{file}: {expected}: {carry}");
+        }
+        let keep = statement(&lines, "NoBoundaryIsTakenOff");
+        for action in [
+            "DeleteRolePermissionsBoundary",
+            "DeleteUserPermissionsBoundary",
+        ] {
+            assert!(
+                keep.contains(&format!("- iam:{action}\n")),
+                "{file}: {keep}"
+            );
+        }
+        assert!(!keep.contains("Condition"), "{file}: {keep}");
+        let edit = statement(&lines, "TheBoundaryPolicyStaysAsItIs");
+        for expected in [
+            "- iam:CreatePolicyVersion",
+            "- iam:DeletePolicy\n",
+            "- iam:DeletePolicyVersion",
+            "- iam:SetDefaultPolicyVersion",
+            "Resource: !Ref PermissionsBoundaryArn",
+        ] {
+            assert!(edit.contains(expected), "{file}: {expected}: {edit}");
+        }
+        let groups = statement(&lines, "NoGrantsThroughGroups");
+        for action in ["AddUserToGroup", "PutGroupPolicy", "AttachGroupPolicy"] {
+            assert!(
+                groups.contains(&format!("- iam:{action}")),
+                "{file}: {groups}"
+            );
+        }
+        // Deny statements only: what the stacks may do is DeployedStackPolicyArn's.
+        assert!(!policy.contains("Effect: Allow"), "{file}: {policy}");
+    }
+    // The same statements in both, so the two cannot drift apart.
+    let document = |template: &'static str| -> Vec<&'static str> {
+        resource_of(template, "ServiceRoleBoundaryPolicy")
+            .into_iter()
+            .skip_while(|l| l.trim() != "PolicyDocument:")
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .collect()
+    };
+    assert_eq!(document(TEMPLATE), document(TARGET_TEMPLATE));
+}
+
+/// The worker role and a target's role execute only change sets under the
+/// names cpsf gives (issue 27, item 4): ExecuteChangeSet is granted in one
+/// statement of each, conditioned on `cloudformation:ChangeSetName`, whose
+/// patterns match the names the code makes and not another's.
+#[test]
+fn only_change_sets_cpsf_names_may_be_executed() {
+    use crate::tasks::change_set::{CREATE, UPDATE};
+    use crate::tasks::input::token_for;
+    let run = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513";
+    for (file, template, role) in [
+        ("cpsf.yaml", TEMPLATE, "WorkerRole"),
+        ("target-account.yaml", TARGET_TEMPLATE, "TargetRole"),
+    ] {
+        let lines = resource_of(template, role);
+        let granted: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.contains("cloudformation:ExecuteChangeSet"))
+            .collect();
+        assert_eq!(granted.len(), 1, "{file}: {granted:?}");
+        let execute = statement(&lines, "ExecuteOnlyCpsfChangeSets");
+        assert!(
+            execute.contains("Action: cloudformation:ExecuteChangeSet\n"),
+            "{file}: {execute}"
+        );
+        assert!(
+            execute.contains("StringLike:\n                    cloudformation:ChangeSetName:"),
+            "{file}: {execute}"
+        );
+        let patterns: Vec<&str> = execute
+            .lines()
+            .skip_while(|l| !l.contains("cloudformation:ChangeSetName:"))
+            .skip(1)
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .collect();
+        assert_eq!(patterns.len(), 2, "{file}: {execute}");
+        let matches = |name: &str| patterns.iter().any(|p| glob(p, name));
+        for step in [UPDATE, CREATE] {
+            let name = token_for(run, step);
+            assert!(matches(&name), "{file}: {name} against {patterns:?}");
+        }
+        for other in ["reviewed-by-ops", "cpsf-execute-0123-x", "awscdk-changes"] {
+            assert!(!matches(other), "{file}: {other}");
         }
     }
 }

@@ -294,3 +294,175 @@ fn the_worker_is_told_where_approvals_are_and_may_only_use_those() {
         "{states}"
     );
 }
+
+/// A statement of `policy` with this Sid, checked to say each of
+/// `expected` (its lines as the template writes them).
+fn says(policy: &[&'static str], sid: &str, expected: &[&str]) -> String {
+    let statement = statement(policy, sid);
+    for line in expected {
+        assert!(statement.contains(line), "{sid} lacks {line}: {statement}");
+    }
+    statement
+}
+
+/// The approvals queue carries task tokens (issue 27, item 3): whoever
+/// receives one can SendTaskSuccess and execute the change set with no
+/// approver, and whoever sends one makes the worker mail real signed links
+/// with forged content. The queue's policy denies sending to everyone but
+/// the state machine's role and receiving to everyone but the worker's,
+/// whatever their own policies allow (an explicit Deny wins: IAM user
+/// guide, "Policy evaluation logic"), and anything without TLS. Its
+/// dead-letter queue holds the same messages, so only the worker (and the
+/// approvers, who read the store's tokens anyway) may receive there.
+#[test]
+fn only_the_state_machine_sends_approvals_and_only_the_worker_takes_them() {
+    let policy = resource("ApprovalsQueuePolicy");
+    let text = uncommented("ApprovalsQueuePolicy");
+    assert!(text.contains("Queues: [!Ref ApprovalsQueue]"), "{text}");
+    assert!(!text.contains("Effect: Allow"), "{text}");
+    says(
+        &policy,
+        "OnlyTheStateMachineSends",
+        &[
+            "Effect: Deny",
+            "Principal: \"*\"",
+            "Action: sqs:SendMessage",
+            "Resource: !GetAtt ApprovalsQueue.Arn",
+            "ArnNotEquals:\n                aws:PrincipalArn: !GetAtt StateMachineRole.Arn",
+        ],
+    );
+    says(
+        &policy,
+        "OnlyTheWorkerReceives",
+        &[
+            "Effect: Deny",
+            "Principal: \"*\"",
+            "- sqs:ReceiveMessage",
+            "- sqs:DeleteMessage",
+            "- sqs:ChangeMessageVisibility",
+            "Resource: !GetAtt ApprovalsQueue.Arn",
+            "ArnNotEquals:\n                aws:PrincipalArn: !GetAtt WorkerRole.Arn",
+        ],
+    );
+    says(
+        &policy,
+        "TlsOnly",
+        &[
+            "Effect: Deny",
+            "- sqs:SendMessage",
+            "- sqs:ReceiveMessage",
+            "Bool:\n                aws:SecureTransport: \"false\"",
+        ],
+    );
+    let dead = resource("ApprovalsDeadLetterQueuePolicy");
+    let text = uncommented("ApprovalsDeadLetterQueuePolicy");
+    assert!(
+        text.contains("Queues: [!Ref ApprovalsDeadLetterQueue]"),
+        "{text}"
+    );
+    says(
+        &dead,
+        "OnlyTheWorkerAndApproversReceive",
+        &[
+            "Effect: Deny",
+            "- sqs:ReceiveMessage",
+            "Resource: !GetAtt ApprovalsDeadLetterQueue.Arn",
+            "ArnNotLike:\n                aws:PrincipalArn: !If",
+        ],
+    );
+    says(&dead, "TlsOnly", &["aws:SecureTransport: \"false\""]);
+}
+
+/// The store keeps each task token until the decision (issue 27, item 3):
+/// its bucket's policy denies reading, writing and deleting records to
+/// everyone but the worker's role and the roles given as
+/// `ApproverRoleArns` (who run `cpsf approve`, which reads the record and
+/// writes the decision), and any request without TLS. It denies object
+/// access only, never the bucket's own administration (its policy,
+/// deletion), so the account's administrators who deploy the stack keep
+/// updating and deleting it.
+#[test]
+fn only_the_worker_and_the_approvers_read_the_approval_store() {
+    let policy = resource("ApprovalStoreBucketPolicy");
+    let text = uncommented("ApprovalStoreBucketPolicy");
+    assert!(text.contains("Bucket: !Ref ApprovalStoreBucket"), "{text}");
+    assert!(!text.contains("Effect: Allow"), "{text}");
+    let records = says(
+        &policy,
+        "OnlyTheWorkerAndApproversUseRecords",
+        &[
+            "Effect: Deny",
+            "Principal: \"*\"",
+            "- s3:GetObject",
+            "- s3:PutObject",
+            "- s3:DeleteObject",
+            "Resource: !Sub \"${ApprovalStoreBucket.Arn}/*\"",
+            "ArnNotLike:\n                aws:PrincipalArn: !If\n                  - HasApproverRoles\n                  \
+             - !Split [\",\", !Sub \"${WorkerRole.Arn},${ApproverRoleArns}\"]\n                  \
+             - [!GetAtt WorkerRole.Arn]",
+        ],
+    );
+    for administration in ["PutBucketPolicy", "DeleteBucket", "s3:*"] {
+        assert!(!records.contains(administration), "{records}");
+    }
+    says(
+        &policy,
+        "TlsOnly",
+        &[
+            "Effect: Deny",
+            "- s3:GetObject",
+            "- s3:ListBucket",
+            "- !GetAtt ApprovalStoreBucket.Arn",
+            "- !Sub \"${ApprovalStoreBucket.Arn}/*\"",
+            "Bool:\n                aws:SecureTransport: \"false\"",
+        ],
+    );
+    assert!(
+        TEMPLATE.contains("\n  HasApproverRoles: !Not [!Equals [!Ref ApproverRoleArns, \"\"]]\n")
+    );
+    let parameter = resource("ApproverRoleArns").join("\n");
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+}
+
+/// A request the worker cannot take (its topic refuses, the store is
+/// down) comes back after the visibility timeout; after a few tries it
+/// goes to a dead-letter queue instead of looping every 60 s for a day
+/// (issue 27, item 8). The dead-letter queue keeps messages longer than
+/// the source queue: a message keeps its first enqueue time there, and
+/// expires by it (Amazon SQS developer guide, "Using dead-letter queues").
+/// Only the approvals queue may use it.
+#[test]
+fn an_approval_request_that_cannot_be_taken_goes_to_a_dead_letter_queue() {
+    let queue = uncommented("ApprovalsQueue");
+    assert!(
+        queue.contains(
+            "RedrivePolicy:\n        deadLetterTargetArn: !GetAtt ApprovalsDeadLetterQueue.Arn\n        \
+             maxReceiveCount: "
+        ),
+        "{queue}"
+    );
+    let tries: u32 = queue
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("maxReceiveCount: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((5..=60).contains(&tries), "{tries}");
+    let retention = |text: &str| -> u32 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("MessageRetentionPeriod: "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let dead = uncommented("ApprovalsDeadLetterQueue");
+    assert!(retention(&dead) > retention(&queue), "{dead}");
+    for expected in [
+        "SqsManagedSseEnabled: true",
+        "redrivePermission: byQueue",
+        "sourceQueueArns:\n          - !Sub \"arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${NamePrefix}-approvals\"",
+    ] {
+        assert!(dead.contains(expected), "{expected}: {dead}");
+    }
+    assert!(queue.contains("QueueName: !Sub \"${NamePrefix}-approvals\""));
+}

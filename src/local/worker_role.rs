@@ -30,11 +30,14 @@
 //! - `TargetRoleArns` lists the role bootstrap/target-account.yaml makes in
 //!   each of the playground's other accounts (installed whole, there), and
 //!   `ApprovalTopicArns` the playground's topics.
-//! - Two answers to MiniStack 1.5.33 where it differs from AWS
+//! - Three answers to MiniStack 1.5.33 where it differs from AWS
 //!   (docs/emulators.md): each `AWS::IAM::RolePolicy` becomes the
-//!   `AWS::IAM::Policy` that makes the same inline policy, and the SQS
+//!   `AWS::IAM::Policy` that makes the same inline policy, the SQS
 //!   batch actions MiniStack asks for go beside the single ones AWS
-//!   authorises them by, in the same statements.
+//!   authorises them by, in the same statements, and a condition on
+//!   `cloudformation:ChangeSetName`, a key MiniStack leaves out of the
+//!   request, holds only when the key is there (`…IfExists`), in this role
+//!   and in bootstrap/target-account.yaml's.
 //! - The local CodePipeline service is cpsf's own and checks no IAM (as
 //!   no emulator does); the role's `codepipeline:` grants are checked
 //!   statically only (`bootstrap/template_tests.rs`).
@@ -138,8 +141,10 @@ impl RoleTemplate {
         if let Some(missing) = ROLES.iter().find(|r| !included.iter().any(|i| i == *r)) {
             bail!("the template has no {missing}");
         }
-        let resources =
-            with_sqs_batch_actions(&read_get_att_as_ref(&resources.join("\n"), &included));
+        let resources = change_set_name_if_exists(&with_sqs_batch_actions(&read_get_att_as_ref(
+            &resources.join("\n"),
+            &included,
+        )));
         let mut body = String::from(
             "AWSTemplateFormatVersion: \"2010-09-09\"\n\
              Description: bootstrap/cpsf.yaml's worker role, cut out for the playground \
@@ -246,6 +251,33 @@ fn with_sqs_batch_actions(text: &str) -> String {
         let action = line.trim();
         if action == "- sqs:DeleteMessage" || action == "- sqs:ChangeMessageVisibility" {
             out.push(format!("{line}Batch"));
+        }
+    }
+    out.join("\n")
+}
+
+/// Each condition on `cloudformation:ChangeSetName` made `…IfExists`.
+/// AWS puts the change set's name in an ExecuteChangeSet request's context
+/// ("Controlling access with IAM", CloudFormation user guide:
+/// `cloudformation:ChangeSetName`, "to control which change sets IAM users
+/// can execute or delete"); MiniStack 1.5.33 leaves the key out, so a
+/// `StringLike` on it never holds there and every ExecuteChangeSet is
+/// refused (docs/emulators.md). With `IfExists` a request without the key
+/// passes; that the names cpsf gives match the template's patterns is
+/// checked statically (`bootstrap::template_tests`,
+/// `only_change_sets_cpsf_names_may_be_executed`).
+pub fn change_set_name_if_exists(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let on_the_name = lines
+            .get(i + 1)
+            .is_some_and(|next| next.trim().starts_with("cloudformation:ChangeSetName:"));
+        match line.trim().strip_suffix(':') {
+            Some(operator) if on_the_name && !operator.ends_with("IfExists") => {
+                out.push(format!("{}{operator}IfExists:", &line[..indentation(line)]));
+            }
+            _ => out.push(line.to_string()),
         }
     }
     out.join("\n")
@@ -401,7 +433,7 @@ pub async fn install(
         create_or_update(
             &in_account(sdk, account),
             TARGET_STACK,
-            crate::bootstrap::TARGET_TEMPLATE,
+            &change_set_name_if_exists(crate::bootstrap::TARGET_TEMPLATE),
             &parameters,
         )
         .await
@@ -564,6 +596,30 @@ mod tests {
             body.matches("- sqs:ChangeMessageVisibilityBatch\n").count(),
             1
         );
+    }
+
+    /// MiniStack leaves `cloudformation:ChangeSetName` out of a request,
+    /// so the playground's roles hold that condition only when the key is
+    /// there; everything else stays as the template says.
+    #[test]
+    fn the_change_set_name_condition_holds_only_when_the_key_is_there() {
+        let role = RoleTemplate::from_bootstrap().unwrap();
+        for body in [
+            role.body().to_string(),
+            change_set_name_if_exists(crate::bootstrap::TARGET_TEMPLATE),
+        ] {
+            assert!(
+                body.contains(
+                    "  StringLikeIfExists:\n                    cloudformation:ChangeSetName:"
+                ),
+                "{body}"
+            );
+            assert!(
+                !body.contains("  StringLike:\n                    cloudformation:ChangeSetName")
+            );
+        }
+        let other = "Condition:\n  StringLike:\n    aws:PrincipalArn: x\n";
+        assert_eq!(change_set_name_if_exists(other), other.trim_end());
     }
 
     #[test]

@@ -217,6 +217,16 @@ pub fn apply_name(target: &str, execution_arn: &str) -> String {
     format!("{target}-a{:016x}", fnv1a(execution_arn))
 }
 
+/// The name of the plan execution whose change set the execution `name`
+/// applies, when `name` is an [`apply_name`]: the same target and rollout's
+/// [`execution_name`]. (A plan's own name has one character fewer after
+/// its last `-`, so it is never taken for an apply's.)
+pub fn plan_of_apply(name: &str) -> Option<String> {
+    let (target, tail) = name.rsplit_once("-a")?;
+    let hash = tail.len() == 16 && tail.bytes().all(|b| b.is_ascii_hexdigit());
+    (hash && !target.is_empty()).then(|| format!("{target}-{tail}"))
+}
+
 /// What a deployed wave decides: the progress after it, or the message
 /// that stops the rollout. `results` are this wave's; `now` is epoch
 /// seconds.

@@ -333,3 +333,29 @@ fn the_rollout_keys_keep_only_where_each_target_is() {
         .unwrap();
     assert_eq!(again.waves.len(), 3);
 }
+
+/// An apply execution names the plan execution that made its change set,
+/// and nothing else is taken for an apply.
+#[test]
+fn an_apply_execution_knows_its_plan_execution() {
+    for target in ["tools", "prod-a", "a"] {
+        assert_eq!(
+            plan_of_apply(&apply_name(target, ROLLOUT)),
+            Some(execution_name(target, ROLLOUT)),
+            "{target}"
+        );
+        assert_eq!(
+            plan_of_apply(&execution_name(target, ROLLOUT)),
+            None,
+            "{target}"
+        );
+    }
+    for other in [
+        "run-1",
+        "-a0123456789abcdef",
+        "x-a0123456789abcdeg",
+        "x-a0123",
+    ] {
+        assert_eq!(plan_of_apply(other), None, "{other}");
+    }
+}

@@ -147,6 +147,96 @@ pub fn made_by(description: Option<&str>) -> Option<&str> {
         .filter(|arn| arn.starts_with("arn:"))
 }
 
+/// The steps whose tokens name cpsf's change sets ([`TaskInput::token`]):
+/// UpdateStack's, and CreateStack's for a template with a Transform.
+pub const UPDATE: &str = "changes";
+pub const CREATE: &str = "create";
+
+/// Why a change set is refused by [`ours`].
+pub const NOT_OURS: &str = "Cpsf.ChangeSetNotOurs";
+
+/// A change set this deploy made, as [`ours`] found it: the only kind
+/// [`execute`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ours<'a> {
+    name: &'a str,
+}
+
+/// The executions whose change sets `execution_arn` may execute: its own,
+/// and, for a rollout target's apply execution (`targets::rollout::
+/// apply_name`), the plan execution of the same target and rollout, which
+/// made the change set the wave's decision approved
+/// (`tasks/gather_wave.rs`).
+fn makers(execution_arn: &str) -> Vec<String> {
+    let mut makers = vec![execution_arn.to_string()];
+    if let Some((machine, name)) = execution_arn.rsplit_once(':')
+        && let Some(plan) = crate::targets::rollout::plan_of_apply(name)
+    {
+        makers.push(format!("{machine}:{plan}"));
+    }
+    makers
+}
+
+/// Whether the change set `change_set` of stack `stack`, as described, is
+/// one this deploy (the execution `execution_arn`) made, and so one it may
+/// execute (issue 27, item 4).
+///
+/// Why: ExecuteChangeSet runs with the CloudFormation service role the
+/// change set names, and the worker executes what a task's input names:
+/// without this check a change set someone else made (with
+/// cloudformation:CreateChangeSet but no right to execute, e.g. for
+/// review) would run with that role once its name reached a task's input.
+/// So the name must be the one cpsf derives from the execution for
+/// UpdateStack or CreateStack ([`UPDATE`], [`CREATE`]): that is what
+/// enforces it, here and in IAM (the worker and target roles may
+/// ExecuteChangeSet only under these names: `cloudformation:ChangeSetName`,
+/// bootstrap/). And a Description, which cpsf writes at CreateChangeSet
+/// ([`description`]) and AWS returns (API reference, DescribeChangeSet),
+/// must name the same execution: a change set under a cpsf name that says
+/// it is someone else's (made before cpsf got to that name) is refused.
+/// One with no Description at all passes on its name: fakecloud 0.51.0
+/// keeps no Description (docs/emulators.md), and a Description proves no
+/// more than the name does, since whoever may CreateChangeSet writes both.
+///
+/// What this does not prove: who made the change set. The execution ARN
+/// comes from the task's input, which a state machine calling cpsf's
+/// activities writes as it likes (activities need no IAM on the caller),
+/// and anyone who may CreateChangeSet can copy a name and Description. So
+/// this keeps the worker from executing change sets it did not mean to;
+/// who may make change sets on the deployed stacks, and who may run state
+/// machines, is the account's IAM (README, "Security").
+pub fn ours<'a>(
+    execution_arn: &str,
+    stack: &str,
+    change_set: &'a str,
+    described: &DescribeChangeSetOutput,
+) -> Result<Ours<'a>, TaskError> {
+    let makers = makers(execution_arn);
+    let named = makers.iter().any(|maker| {
+        [UPDATE, CREATE]
+            .iter()
+            .any(|step| super::input::token_for(maker, step) == change_set)
+    });
+    let description = described.description().filter(|d| !d.is_empty());
+    let described_ours = description
+        .is_none_or(|d| made_by(Some(d)).is_some_and(|by| makers.iter().any(|m| m == by)));
+    if named && described_ours {
+        return Ok(Ours { name: change_set });
+    }
+    Err(TaskError::new(
+        NOT_OURS,
+        format!(
+            "change set {change_set} of stack {stack} was not made by this deploy (execution \
+             {execution_arn}): {}; cpsf executes only a change set its own execution made, so \
+             it was not executed",
+            match (named, description) {
+                (true, Some(d)) => format!("its Description says \"{d}\""),
+                _ => "its name is not one this execution gives".to_string(),
+            }
+        ),
+    ))
+}
+
 /// Waits until the change set is no longer being created.
 pub async fn settle(
     ctx: &TaskContext,
@@ -182,9 +272,10 @@ pub fn executed(described: &DescribeChangeSetOutput) -> bool {
 pub async fn execute(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
-    change_set: &str,
+    change_set: Ours<'_>,
     token: String,
 ) -> Result<(), TaskError> {
+    let change_set = change_set.name;
     let result = cfn
         .execute_change_set()
         .stack_name(name)
@@ -331,6 +422,117 @@ pub(crate) fn test_change(action: &str, id: &str, replacement: Option<&str>) -> 
 
 #[cfg(test)]
 mod tests {
+    /// Which change sets an execution may execute (issue 27, item 4).
+    mod ours {
+        use super::super::*;
+        use crate::targets::rollout::{apply_name, execution_name};
+        use crate::tasks::input::token_for;
+
+        const RUN: &str = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1";
+
+        fn described(description: Option<&str>) -> DescribeChangeSetOutput {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .set_description(description.map(str::to_string))
+                .build()
+        }
+
+        fn refusal(execution: &str, name: &str, description: Option<&str>) -> String {
+            let error = ours(execution, "app", name, &described(description)).unwrap_err();
+            assert_eq!(error.name, NOT_OURS);
+            error.cause
+        }
+
+        #[test]
+        fn an_executions_own_change_sets_are_its_to_execute() {
+            for step in [UPDATE, CREATE] {
+                let name = token_for(RUN, step);
+                let found = ours(RUN, "app", &name, &described(Some(&description(RUN))));
+                assert_eq!(found.unwrap().name, name);
+            }
+        }
+
+        /// A change set a person (or another tool) made, whose name reached
+        /// the task's input: refused, whatever it says of itself.
+        #[test]
+        fn a_change_set_named_otherwise_is_refused() {
+            let cause = refusal(RUN, "review-1", Some(&description(RUN)));
+            assert_eq!(
+                cause,
+                "change set review-1 of stack app was not made by this deploy (execution \
+                 arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1): its name \
+                 is not one this execution gives; cpsf executes only a change set its own \
+                 execution made, so it was not executed"
+            );
+            // Another execution's change set, however described.
+            let other = RUN.replace("run-1", "run-2");
+            refusal(RUN, &token_for(&other, UPDATE), Some(&description(&other)));
+            refusal(RUN, &token_for(&other, UPDATE), Some(&description(RUN)));
+        }
+
+        /// Someone made a change set under the name cpsf would give before
+        /// cpsf did: its Description is not cpsf's for this execution.
+        #[test]
+        fn a_change_set_under_our_name_made_by_someone_else_is_refused() {
+            let name = token_for(RUN, UPDATE);
+            let cause = refusal(RUN, &name, Some("hotfix by ops"));
+            assert!(
+                cause.contains("its Description says \"hotfix by ops\""),
+                "{cause}"
+            );
+            let other = RUN.replace("run-1", "run-2");
+            refusal(RUN, &name, Some(&description(&other)));
+        }
+
+        /// No Description at all (fakecloud keeps none): the name decides;
+        /// another execution's name is refused all the same.
+        #[test]
+        fn without_a_description_the_name_decides() {
+            assert!(ours(RUN, "app", &token_for(RUN, UPDATE), &described(None)).is_ok());
+            assert!(ours(RUN, "app", &token_for(RUN, CREATE), &described(Some(""))).is_ok());
+            let other = RUN.replace("run-1", "run-2");
+            refusal(RUN, &token_for(&other, UPDATE), None);
+            refusal(RUN, "review-1", None);
+        }
+
+        /// A rollout target's apply execution executes the change set its
+        /// plan execution (same target, same rollout) made and the wave's
+        /// decision approved; another target's, or another rollout's, no.
+        #[test]
+        fn an_apply_execution_executes_its_plan_executions_change_set() {
+            let rollout = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:rollout-1";
+            let child = |name: String| {
+                format!("arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:{name}")
+            };
+            let plan = child(execution_name("prod", rollout));
+            let apply = child(apply_name("prod", rollout));
+            let made = token_for(&plan, UPDATE);
+            assert!(ours(&apply, "app", &made, &described(Some(&description(&plan)))).is_ok());
+            let other_target = child(execution_name("test", rollout));
+            refusal(
+                &apply,
+                &token_for(&other_target, UPDATE),
+                Some(&description(&other_target)),
+            );
+            let other_rollout = child(execution_name(
+                "prod",
+                &rollout.replace("rollout-1", "rollout-2"),
+            ));
+            refusal(
+                &apply,
+                &token_for(&other_rollout, UPDATE),
+                Some(&description(&other_rollout)),
+            );
+            // A plan execution never executes (it stops at the plan), and
+            // is not another execution's apply.
+            refusal(
+                &plan,
+                &token_for(&apply, UPDATE),
+                Some(&description(&apply)),
+            );
+        }
+    }
+
     mod no_changes {
         use super::super::*;
 
@@ -420,7 +622,15 @@ mod tests {
 
         async fn execute_with(rules: &[&aws_smithy_mocks::Rule]) -> Result<(), TaskError> {
             let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules);
-            execute(&cfn, "app", "cpsf-changes-1", "token".into()).await
+            execute(
+                &cfn,
+                "app",
+                Ours {
+                    name: "cpsf-changes-1",
+                },
+                "token".into(),
+            )
+            .await
         }
 
         #[tokio::test]

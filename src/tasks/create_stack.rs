@@ -99,7 +99,7 @@ async fn create_through_change_set(
     body: String,
 ) -> Result<Value, TaskError> {
     let name = &input.deploy.stack_name;
-    let change_set = input.token("create");
+    let change_set = input.token(change_set::CREATE);
     let started_at = super::epoch_now();
     if !change_set::exists(ctx, name, &change_set).await? {
         lease.confirm("creating the change set").await?;
@@ -136,7 +136,8 @@ async fn create_through_change_set(
     }
     if !executed {
         lease.confirm("executing the change set").await?;
-        change_set::execute(&ctx.cfn, name, &change_set, input.token("execute")).await?;
+        let ours = change_set::ours(&input.execution_arn, name, &change_set, &described)?;
+        change_set::execute(&ctx.cfn, name, ours, input.token("execute")).await?;
     }
     Ok(json!({"stackId": described.stack_id(), "startedAt": started_at, "changes": changes}))
 }
@@ -246,6 +247,8 @@ mod tests {
                     .status(ChangeSetStatus::CreateComplete)
                     .execution_status(ExecutionStatus::Available)
                     .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/app/1")
+                    // As CreateChangeSet set it (the test input's execution).
+                    .description(crate::tasks::change_set::description("arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513-3a32-4f8d-8323-a6c8f9177eeb"))
                     .build()
             })
             .repeatedly()

@@ -37,7 +37,8 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     }
     if !change_set::executed(&described) {
         lease.confirm("executing the approved change set").await?;
-        change_set::execute(&ctx.cfn, name, &request.change_set, input.token("execute")).await?;
+        let ours = change_set::ours(&input.execution_arn, name, &request.change_set, &described)?;
+        change_set::execute(&ctx.cfn, name, ours, input.token("execute")).await?;
     }
     let changes: Vec<Value> = change_set::changes_of(&described)
         .iter()
@@ -50,4 +51,86 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         "startedAt": started_at,
         "decision": input.deploy.decision,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::input::token_for;
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+    use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+    use aws_sdk_cloudformation::types::ExecutionStatus;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1";
+
+    /// Runs execute-change-set for the approved change set `change_set`,
+    /// described as made with `description`; the result and how many times
+    /// a change set was executed.
+    async fn execute_approved(
+        change_set: &str,
+        description: &str,
+    ) -> (Result<Value, TaskError>, usize) {
+        let description = description.to_string();
+        let described = mock!(Client::describe_change_set).then_output(move || {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateComplete)
+                .execution_status(ExecutionStatus::Available)
+                .description(description.clone())
+                .build()
+        });
+        let executed = mock!(Client::execute_change_set)
+            .then_output(|| ExecuteChangeSetOutput::builder().build());
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&described, &executed]
+        );
+        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+        let heartbeat = crate::tasks::lease::tests::accepted();
+        let lease = crate::tasks::lease::tests::lease(&heartbeat);
+        let input = TaskInput::parse(
+            &json!({
+                "deploy": {
+                    "stackName": "app",
+                    "stackOperation": {"approval": {
+                        "stackName": "app", "changeSet": change_set, "timeoutMinutes": 60
+                    }},
+                    "decision": {"approved": true, "by": "Ann"}
+                },
+                "executionArn": EXECUTION
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let result = run(&ctx, &lease, &input).await;
+        (result, executed.num_calls())
+    }
+
+    #[tokio::test]
+    async fn the_change_set_this_execution_made_is_executed() {
+        let ours = token_for(EXECUTION, change_set::UPDATE);
+        let (result, executed) = execute_approved(&ours, &change_set::description(EXECUTION)).await;
+        assert_eq!(result.unwrap()["changed"], true);
+        assert_eq!(executed, 1);
+    }
+
+    /// The task's input names a change set this execution did not make
+    /// (issue 27, item 4): ExecuteChangeSet would run it with its
+    /// CloudFormation service role, so it is refused and never executed.
+    #[tokio::test]
+    async fn a_change_set_this_execution_did_not_make_is_never_executed() {
+        let ours = token_for(EXECUTION, change_set::UPDATE);
+        for (name, description) in [
+            ("reviewed-by-ops", change_set::description(EXECUTION)),
+            (ours.as_str(), "made by hand".to_string()),
+        ] {
+            let (result, executed) = execute_approved(name, &description).await;
+            let error = result.unwrap_err();
+            assert_eq!(error.name, change_set::NOT_OURS, "{name}: {error}");
+            assert!(error.cause.contains(name), "{error}");
+            assert_eq!(executed, 0, "{name}");
+        }
+    }
 }

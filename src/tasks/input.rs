@@ -279,17 +279,22 @@ impl TaskInput {
     /// The same execution and step always give the same token, so a task
     /// delivered twice makes one stack operation.
     pub fn token(&self, step: &str) -> String {
-        let name = self.execution_arn.rsplit(':').next().unwrap_or_default();
-        let clean: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .take(80)
-            .collect();
-        format!("cpsf-{step}-{:016x}-{clean}", fnv1a(&self.execution_arn))
-            .chars()
-            .take(128)
-            .collect()
+        token_for(&self.execution_arn, step)
     }
+}
+
+/// [`TaskInput::token`] of the execution `execution_arn`.
+pub fn token_for(execution_arn: &str, step: &str) -> String {
+    let name = execution_arn.rsplit(':').next().unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(80)
+        .collect();
+    format!("cpsf-{step}-{:016x}-{clean}", fnv1a(execution_arn))
+        .chars()
+        .take(128)
+        .collect()
 }
 
 /// FNV-1a: a stable hash (std's hasher may change between Rust releases).

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
     let name = input.deploy.stack_name.clone();
-    let change_set = input.token("changes");
+    let change_set = input.token(change_set::UPDATE);
     let started_at = super::epoch_now();
     // A change set of this execution means an earlier delivery of this
     // task got that far: carry on with it. Only without one may the
@@ -100,7 +100,8 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     }
     if !already_executed {
         lease.confirm("executing the change set").await?;
-        change_set::execute(&ctx.cfn, &name, &change_set, input.token("execute")).await?;
+        let ours = change_set::ours(&input.execution_arn, &name, &change_set, &described)?;
+        change_set::execute(&ctx.cfn, &name, ours, input.token("execute")).await?;
     }
     Ok(
         json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
@@ -229,6 +230,25 @@ mod tests {
         (result, executed.num_calls())
     }
 
+    /// The test input's execution (test_events/4-task-update-stack-…).
+    const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513-3a32-4f8d-8323-a6c8f9177eeb";
+
+    /// A change set under the name this execution gives, made by someone
+    /// else before the update got to it (issue 27, item 4): the update
+    /// carries on with the change set it finds, and refuses to execute it.
+    #[tokio::test]
+    async fn a_change_set_someone_else_made_under_our_name_is_not_executed() {
+        let theirs = DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .execution_status(ExecutionStatus::Available)
+            .description("made by hand")
+            .build();
+        let (result, executed) = update_with(theirs, crate::tasks::lease::tests::accepted()).await;
+        let error = result.unwrap_err();
+        assert_eq!(error.name, change_set::NOT_OURS, "{error}");
+        assert_eq!(executed, 0);
+    }
+
     /// The execution was stopped while its change set was being made: the
     /// task is closed, so the change set must not be executed.
     #[tokio::test]
@@ -269,6 +289,7 @@ mod tests {
             .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/cpsf-demo-app/1")
             .status(ChangeSetStatus::CreateComplete)
             .execution_status(ExecutionStatus::Available)
+            .description(change_set::description(EXECUTION))
             .build();
         let (result, executed) =
             update_with(outputs_only, crate::tasks::lease::tests::accepted()).await;

@@ -300,4 +300,88 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         rule_arn
     );
     assert_eq!(sid("NobodyElseSends")["Effect"], "Deny");
+
+    // The approvals (issue 27): the queue's policy, as CloudFormation
+    // resolved it, lets only the state machine's role send and the
+    // worker's receive; a request that cannot be taken goes to the
+    // dead-letter queue; the store's records are the worker's alone
+    // (ApproverRoleArns empty).
+    let output = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {key} output: {stdout}"))
+    };
+    let approvals = sqs
+        .get_queue_attributes()
+        .queue_url(output("ApprovalsQueue"))
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    let approvals_attribute = |name: &str| -> serde_json::Value {
+        let text = approvals
+            .get(&aws_sdk_sqs::types::QueueAttributeName::from(name))
+            .unwrap_or_else(|| panic!("{name}: {approvals:?}"));
+        serde_json::from_str(text).unwrap()
+    };
+    let redrive = approvals_attribute("RedrivePolicy");
+    assert!(
+        redrive["deadLetterTargetArn"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(":team-approvals-dead")),
+        "{redrive}"
+    );
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        "30"
+    );
+    let policy = approvals_attribute("Policy");
+    let role = |name: &str| format!("arn:aws:iam::123456789012:role/team-{name}");
+    let statement = |sid: &str| {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .cloned()
+            .unwrap_or_else(|| panic!("{sid}: {policy}"))
+    };
+    assert_eq!(
+        statement("OnlyTheStateMachineSends")["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        role("states")
+    );
+    assert_eq!(
+        statement("OnlyTheWorkerReceives")["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        role("worker")
+    );
+    let store = output("ApprovalStore");
+    let bucket = store
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap();
+    let bucket_policy: serde_json::Value = serde_json::from_str(
+        h.s3.get_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let records = bucket_policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "OnlyTheWorkerAndApproversUseRecords")
+        .unwrap_or_else(|| panic!("{bucket_policy}"));
+    assert_eq!(
+        records["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!([role("worker")]),
+        "{records}"
+    );
 }

@@ -243,6 +243,53 @@ async fn a_change_set_without_changes() {
     );
 }
 
+/// A change set's Description: AWS keeps what CreateChangeSet was given
+/// and returns it from DescribeChangeSet and ListChangeSets (API
+/// reference, DescribeChangeSet and ChangeSetSummary: Description). cpsf
+/// writes the execution that made it there and refuses to execute a change
+/// set whose Description names another (`tasks::change_set::ours`);
+/// fakecloud keeps none, so there the change set's name decides alone.
+#[tokio::test]
+async fn a_change_sets_description() {
+    let h = Harness::start().await;
+    let cfn = h.clients.cloudformation();
+    create_stack(&cfn, "fact-description", SETTING, &[("Value", "a")]).await;
+    cfn.create_change_set()
+        .stack_name("fact-description")
+        .change_set_name("described")
+        .template_body(SETTING)
+        .parameters(parameter("Value", "b"))
+        .description("cpsf deploy, execution arn:x")
+        .send()
+        .await
+        .unwrap();
+    let described = cfn
+        .describe_change_set()
+        .stack_name("fact-description")
+        .change_set_name("described")
+        .send()
+        .await
+        .unwrap();
+    let listed = cfn
+        .list_change_sets()
+        .stack_name("fact-description")
+        .send()
+        .await
+        .unwrap();
+    let seen = format!(
+        "{} / {}",
+        described.description().unwrap_or("(none)"),
+        listed.summaries()[0].description().unwrap_or("(none)")
+    );
+    assert_eq!(
+        seen,
+        cell(
+            "cpsf deploy, execution arn:x / cpsf deploy, execution arn:x",
+            "(none) / (none)"
+        )
+    );
+}
+
 /// A change set whose only change is a new Output: on AWS it is
 /// CREATE_COMPLETE and executable, with no resource changes, and executing
 /// it is what applies the Output (aws/aws-cdk#2029). cpsf executes such a
