@@ -24,16 +24,16 @@ pub fn router(metrics: Metrics, shutdown: CancellationToken) -> Router {
 }
 
 /// Serves until `stop` is cancelled. `shutdown` (the worker's own signal)
-/// turns `/healthz` to 503 while in-flight jobs drain.
+/// turns `/healthz` to 503 while in-flight jobs drain. With the approval
+/// page's limits (`listen.rs`): `--listen` may face a network too.
 pub async fn serve(
     listener: TcpListener,
     metrics: Metrics,
     shutdown: CancellationToken,
     stop: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics, shutdown))
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+) {
+    let router = router(metrics, shutdown);
+    crate::listen::serve(listener, router, crate::listen::Limits::default(), stop).await
 }
 
 async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
@@ -98,6 +98,6 @@ mod tests {
             503
         );
         stop.cancel();
-        server.await.unwrap().unwrap();
+        server.await.unwrap();
     }
 }

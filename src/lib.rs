@@ -11,7 +11,9 @@
 //!   keeps the AWS SDK's secret-bearing debug output out of the logs.
 //! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller,
 //!   the activity task handlers and the health endpoint ([`health`],
-//!   [`metrics`]) together. [`nudge`] lets the task handlers and the
+//!   [`metrics`]) together. [`listen`] serves the health endpoint and the
+//!   approval page with a cap on connections and time limits, so slow
+//!   clients cannot hold the worker's memory. [`nudge`] lets the task handlers and the
 //!   events queue tell a job in the same process that its execution moved
 //!   on or ended.
 //! - [`events`] (`src/events/`): `--events-queue`, Step Functions' execution
@@ -160,6 +162,7 @@ pub mod events;
 pub mod health;
 pub mod history;
 pub mod job;
+pub mod listen;
 pub mod local;
 pub mod logging;
 pub mod metrics;

@@ -230,15 +230,14 @@ async fn serve_approvals(
             .await
             .with_context(|| format!("could not listen on {addr} for the approval page"))?;
         tracing::info!(addr = %listener.local_addr()?, "serving the approval page");
-        let router = crate::approval::server::router(approvals);
-        tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the approval page stopped");
-            }
-        });
+        // Anyone who reaches the port can open connections: limited, so
+        // slow clients cannot hold the worker's memory (listen.rs).
+        tokio::spawn(crate::listen::serve(
+            listener,
+            crate::approval::server::router(approvals),
+            crate::listen::Limits::default(),
+            shutdown,
+        ));
     }
     Ok(())
 }

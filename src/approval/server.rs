@@ -16,9 +16,16 @@ use axum::routing::get;
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// The largest form body read: the longest name and comment taken, in
+/// four-byte characters each percent-encoded (12 bytes a character,
+/// ~13.2 KB), and the page token. axum's default, 2 MB, would let the
+/// connections `listen.rs` allows hold gigabytes.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
 pub fn router(approvals: Arc<Approvals>) -> Router {
     Router::new()
         .route("/approvals/{link}", get(show).post(decide))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(secure))
         .with_state(approvals)
 }
@@ -181,7 +188,17 @@ async fn decide(
         at: now(),
         via: "page".into(),
     };
-    match decision::apply(&approvals.store, &approvals.sfn, &record, decision).await {
+    // In a task of its own, so it goes on to its end if the request is
+    // cut (its time limit, listen.rs, or the client leaving): cut between
+    // keeping the decision and answering the task, it would stay kept
+    // and unanswered.
+    let applied = tokio::spawn({
+        let (approvals, record) = (approvals.clone(), record.clone());
+        async move { decision::apply(&approvals.store, &approvals.sfn, &record, decision).await }
+    })
+    .await
+    .unwrap_or_else(|panicked| Err(anyhow::anyhow!("deciding failed: {panicked}")));
+    match applied {
         Ok(Outcome::Answered(decision)) => {
             tracing::info!(approval = %record.id, approved = decision.approved, "decided on the approval page");
             answer(
@@ -209,3 +226,7 @@ async fn decide(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

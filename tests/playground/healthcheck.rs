@@ -35,7 +35,7 @@ async fn healthcheck_follows_the_workers_health() {
         "unhealthy while shutting down"
     );
     stop.cancel();
-    server.await.unwrap().unwrap();
+    server.await.unwrap();
     assert!(
         !check(listen).await.unwrap(),
         "unhealthy when nothing listens"
