@@ -23,10 +23,11 @@ use std::sync::Arc;
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 pub fn router(approvals: Arc<Approvals>) -> Router {
+    let https = approvals.served_over_https();
     Router::new()
         .route("/approvals/{link}", get(show).post(decide))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .layer(axum::middleware::map_response(secure))
+        .layer(axum::middleware::map_response_with_state(https, secure))
         .with_state(approvals)
 }
 
@@ -42,8 +43,22 @@ static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-async fn secure(mut response: Response) -> Response {
+/// HSTS: a year, the usual figure (MDN, Strict-Transport-Security). No
+/// includeSubDomains: the page's host says nothing for its neighbours.
+const HSTS: &str = "max-age=31536000";
+
+/// `https`: whether people open the page over https. HSTS only then: a
+/// browser ignores it over http (RFC 6797, section 8.1), where it would
+/// only mislead. The worker itself may speak http behind a load balancer
+/// that ends TLS; the header passes through it.
+async fn secure(State(https): State<bool>, mut response: Response) -> Response {
     let headers = response.headers_mut();
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     for (name, value) in [
         (header::CACHE_CONTROL, "no-store".to_string()),
         (header::REFERRER_POLICY, "no-referrer".to_string()),

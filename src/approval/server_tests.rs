@@ -4,6 +4,7 @@
 use super::*;
 use axum::body::Body;
 use axum::http::Request;
+use http_body_util::BodyExt;
 
 fn page(base_url: Option<&str>) -> Router {
     let sdk = aws_config::SdkConfig::builder()
@@ -61,4 +62,34 @@ async fn the_longest_form_is_read_and_a_bigger_body_is_refused() {
     let padded = form("Ann", &"x".repeat(32 * 1024));
     let answer = call(page(None), post(padded)).await;
     assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// HSTS (RFC 6797) when the links are https, and only then: a browser
+/// ignores the header over http (section 8.1), and on a loopback page it
+/// would only mislead.
+#[tokio::test]
+async fn strict_transport_security_only_when_links_are_https() {
+    for (base_url, expected) in [
+        (
+            Some("https://approvals.example.com"),
+            Some("max-age=31536000"),
+        ),
+        (Some("http://127.0.0.1:8080"), None),
+        (None, None),
+    ] {
+        let request = Request::get("/approvals/not-a-link")
+            .body(Body::empty())
+            .unwrap();
+        let answer = call(page(base_url), request).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        let hsts = answer
+            .headers()
+            .get(header::STRICT_TRANSPORT_SECURITY)
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(hsts.as_deref(), expected, "{base_url:?}");
+        // The other headers, on every answer.
+        assert_eq!(answer.headers()[header::CACHE_CONTROL], "no-store");
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        assert!(!body.is_empty());
+    }
 }

@@ -53,6 +53,12 @@ impl Approvals {
         }
     }
 
+    /// Whether people open the page over https (`--approval-url`), as
+    /// through a load balancer that ends TLS in front of the worker.
+    pub fn served_over_https(&self) -> bool {
+        self.base_url.as_deref().is_some_and(is_https)
+    }
+
     /// The full link of approval `id`, if the worker serves a page.
     pub fn link(&self, id: &str, expires_at: u64) -> Option<String> {
         let base = self.base_url.as_ref()?;
@@ -61,6 +67,28 @@ impl Approvals {
             self.keys.link(id, expires_at)
         ))
     }
+}
+
+/// Whether links may start with `url` (`--approval-url`): a link is a
+/// secret, so it travels over https, or over http to this machine only.
+/// The host is parsed (WHATWG URL, as a browser reads the link), so
+/// `http://127.0.0.1.evil.example` is a name, not a loopback address.
+pub fn safe_base_url(url: &str) -> bool {
+    use url::Host;
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+/// Whether the page's links are https (so its answers may carry HSTS).
+fn is_https(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|url| url.scheme() == "https")
 }
 
 /// The region of an ARN (`arn:partition:service:region:account:…`).
@@ -91,6 +119,35 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
         Approvals::new(&sdk, "s3://approvals", &"k".repeat(32), None).unwrap()
+    }
+
+    /// Issue 27: the host is parsed, so a name that starts like a
+    /// loopback address is not one.
+    #[test]
+    fn links_are_https_or_stay_on_this_machine() {
+        for url in [
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.1.evil.example:8080/",
+            "http://127.0.0.1@evil.example",
+            "http://127.0.0.1:80@evil.example",
+            "http://approvals.example.com",
+            "http://10.0.0.1:8080",
+            "ftp://127.0.0.1",
+            "127.0.0.1:8080",
+            "https://",
+        ] {
+            assert!(!safe_base_url(url), "{url} taken");
+        }
+        for url in [
+            "https://approvals.example.com",
+            "https://approvals.example.com/base/",
+            "HTTPS://approvals.example.com",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:8080",
+        ] {
+            assert!(safe_base_url(url), "{url} refused");
+        }
     }
 
     /// A topic in another region is published to in its own region: the

@@ -276,11 +276,11 @@ fn approval_options(
     };
     if let Some(url) = url
         .as_deref()
-        .filter(|u| !u.starts_with("https://") && !u.starts_with("http://127.0.0.1"))
+        .filter(|u| !crate::approval::service::safe_base_url(u))
     {
         anyhow::bail!(
-            "--approval-url {url}: a link is a secret, so it must be https:// (or http://127.0.0.1 \
-             on one machine)"
+            "--approval-url {url}: a link is a secret, so it must be https:// (or http:// to a \
+             loopback address such as 127.0.0.1, on one machine)"
         );
     }
     Ok(Some(crate::worker::ApprovalOptions {
