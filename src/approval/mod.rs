@@ -13,7 +13,8 @@
 //! - pure: `spec.rs` (the input's `approval`), `deadline.rs` (how long it
 //!   may wait: ends before the execution does), `ask.rs` (whether a change
 //!   set asks, the request), `link.rs` (signed links, per-page tokens),
-//!   `page.rs` (the HTML), `notice.rs` (the notification).
+//!   `page.rs` (the HTML), `notice.rs` (the notification), `plain.rs`
+//!   (names and comments as plain text).
 //! - edges: `store.rs` (requests and decisions kept in S3), `inbox.rs`
 //!   (the approvals queue), `decision.rs` (one decision, answered to Step
 //!   Functions), `server.rs` (the page's HTTP routes).
@@ -26,6 +27,7 @@ pub mod inbox;
 pub mod link;
 pub mod notice;
 pub mod page;
+pub mod plain;
 pub mod server;
 pub mod service;
 pub mod spec;

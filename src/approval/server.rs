@@ -6,6 +6,7 @@
 use super::decision::{self, MAX_COMMENT_CHARS, MAX_NAME_CHARS, Outcome};
 use super::link::Refused;
 use super::page::{self, Closed, Shown};
+use super::plain::plain;
 use super::service::{Approvals, now, when};
 use super::store::{Decision, Kept, Record, Sent};
 use axum::Router;
@@ -168,8 +169,9 @@ async fn decide(
     if !approvals.keys.page_token_is(&record.id, &token) {
         return answer(StatusCode::FORBIDDEN, page::closed(&Closed::Forged));
     }
-    let name = posted.name.unwrap_or_default().trim().to_string();
-    let comment = posted.comment.unwrap_or_default().trim().to_string();
+    // Plain text: they become output variables (`plain.rs`).
+    let name = plain(&posted.name.unwrap_or_default());
+    let comment = plain(&posted.comment.unwrap_or_default());
     let approved = match posted.decision.as_deref() {
         Some("approve") => true,
         Some("reject") => false,

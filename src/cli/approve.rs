@@ -2,6 +2,7 @@
 //! the same one decision the approval page makes (`approval::decision`).
 
 use crate::approval::decision::{self, Outcome};
+use crate::approval::plain::plain;
 use crate::approval::service::{now, when};
 use crate::approval::store::{Decision, Record, Sent, Store};
 use crate::aws::Clients;
@@ -56,14 +57,17 @@ pub async fn run(args: ApproveArgs) -> Result<()> {
     if record.expires_at <= now() {
         bail!("{arn}: the approval expired at {}", when(record.expires_at));
     }
+    // Plain text, as on the page: they become output variables.
     let name = args
         .name
         .or_else(|| std::env::var("USER").ok())
-        .filter(|n| !n.trim().is_empty())
+        .map(|n| plain(&n))
+        .filter(|n| !n.is_empty())
         .context("say who decides with --name")?;
+    let comment = plain(&args.comment);
     anyhow::ensure!(
         name.chars().count() <= decision::MAX_NAME_CHARS
-            && args.comment.chars().count() <= decision::MAX_COMMENT_CHARS,
+            && comment.chars().count() <= decision::MAX_COMMENT_CHARS,
         "--name takes at most {} characters and --comment {}",
         decision::MAX_NAME_CHARS,
         decision::MAX_COMMENT_CHARS
@@ -71,7 +75,7 @@ pub async fn run(args: ApproveArgs) -> Result<()> {
     let made = Decision {
         approved: !args.reject,
         by: name,
-        comment: args.comment,
+        comment,
         at: now(),
         via: "cpsf approve".into(),
     };

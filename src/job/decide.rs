@@ -338,15 +338,17 @@ fn output_variables(
         .output
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok());
-    // Who approved the change set, when a person did (`approval/`).
+    // Who approved the change set, when a person did (`approval/`), as
+    // plain text: a later action may put it in a shell.
     if let Some(approval) = output.as_ref().and_then(|o| o.get("approval")) {
         for (variable, key) in [("ApprovedBy", "by"), ("ApprovalComment", "comment")] {
             if let Some(value) = approval
                 .get(key)
                 .and_then(Value::as_str)
+                .map(crate::approval::plain::plain)
                 .filter(|v| !v.is_empty())
             {
-                variables.insert(variable.to_string(), value.to_string());
+                variables.insert(variable.to_string(), value);
             }
         }
     }

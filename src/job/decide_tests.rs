@@ -152,6 +152,35 @@ fn output_variables_stay_within_the_size_limit() {
     );
 }
 
+/// Issue 27: who approved, and why, reach later actions (and perhaps a
+/// shell) as plain text: no control or bidirectional formatting
+/// characters, whatever the execution's output carries.
+#[test]
+fn approval_variables_are_plain_text() {
+    let mut f = facts("SUCCEEDED");
+    f.output = Some(
+        serde_json::json!({"approval": {
+            "approved": true,
+            "by": "Ann\n\u{1b}[1;31mroot",
+            "comment": "ship it\r\n\u{202e}fr- mr\u{202c}",
+        }})
+        .to_string(),
+    );
+    let Report::Succeed { variables, .. } = decide(&f, 1.0, 0, 0.0) else {
+        panic!()
+    };
+    assert_eq!(variables["ApprovedBy"], "Ann [1;31mroot");
+    assert_eq!(variables["ApprovalComment"], "ship it fr- mr");
+    // Nothing left after that: no variable.
+    f.output =
+        Some(serde_json::json!({"approval": {"by": "Ann", "comment": "\u{7}\n"}}).to_string());
+    let Report::Succeed { variables, .. } = decide(&f, 1.0, 0, 0.0) else {
+        panic!()
+    };
+    assert_eq!(variables["ApprovedBy"], "Ann");
+    assert!(!variables.contains_key("ApprovalComment"));
+}
+
 #[test]
 fn failure_names_state_error_and_cause() {
     let mut f = facts("FAILED");

@@ -115,7 +115,15 @@ async fn a_rejected_replacement_fails_naming_who_rejected_and_deletes_the_change
     risky(&mut app, &a.topic, "risky");
     let id = a.h.start_deploy("app", &app).await;
     let link = a.link_in(&a.next_notification().await);
-    let decided = decide_on_page(&link, "Rita", "not before the launch", "reject").await;
+    // Control and bidirectional formatting characters do not reach the
+    // pipeline (issue 27): the name and comment are plain text.
+    let decided = decide_on_page(
+        &link,
+        "Rita\u{202e}",
+        "not before\r\nthe launch\u{7}",
+        "reject",
+    )
+    .await;
     assert_eq!(decided.status, 200, "{}", decided.body);
     assert!(decided.body.contains("Rejected"), "{}", decided.body);
 
