@@ -51,9 +51,10 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             // Room for 1,000 slow clients and the ordinary ones beside them
-            // (the figure), at a cost bounded by about
-            // MAX_BUFFER_BYTES and a task each: ~20-40 KiB, so at most
-            // ~80 MB of the 512 MiB task.
+            // (the figure). Measured: ~18 KiB a client that
+            // trickles its head (2,000 held 37 MB); a full head
+            // (MAX_BUFFER_BYTES) and form (approval/server.rs) add at most
+            // 32 KiB: ~100 MB of the 512 MiB task at the cap, at worst.
             connections: 2048,
             // A browser or a load balancer sends its head at once; ten
             // seconds allow for a slow mobile link.
