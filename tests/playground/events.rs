@@ -153,6 +153,47 @@ fn uuid_like() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// A worker following a 12-second execution with the events queue, once
+/// the execution started: what the events tests send their events with.
+struct Started {
+    worker: RunningWorker,
+    machine: String,
+    id: String,
+    arn: String,
+    sfn: aws_sdk_sfn::Client,
+    queue: Stand,
+    /// The execution as DescribeExecution saw it running.
+    running: aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput,
+}
+
+async fn started_with_queue(h: &Harness) -> Started {
+    let (worker, machine, queue, id) = run_with_queue(h, 12).await;
+    let arn = wait_for("the execution to start", || async {
+        h.executions(&machine)
+            .await
+            .first()
+            .map(|e| e.execution_arn().to_string())
+    })
+    .await;
+    let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
+    let queue = Stand::in_for_eventbridge(h, queue).await;
+    let running = sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    Started {
+        worker,
+        machine,
+        id,
+        arn,
+        sfn,
+        queue,
+        running,
+    }
+}
+
 /// Events are delivered at least once, and in any order: a "running" event
 /// after the end, a success event whose output was left out (a hint: the
 /// job looks, and sees the execution still running), and five copies of the
@@ -164,23 +205,16 @@ async fn duplicated_or_out_of_order_events_change_nothing() {
         return;
     }
     let h = Harness::start().await;
-    let (worker, machine, queue, id) = run_with_queue(&h, 12).await;
-    let arn = wait_for("the execution to start", || async {
-        h.executions(&machine)
-            .await
-            .first()
-            .map(|e| e.execution_arn().to_string())
-    })
-    .await;
-    let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
-    let queue = Stand::in_for_eventbridge(&h, queue).await;
+    let Started {
+        worker,
+        machine,
+        id,
+        arn,
+        sfn,
+        queue,
+        running,
+    } = started_with_queue(&h).await;
     let send = |body: String| queue.send(body);
-    let running = sfn
-        .describe_execution()
-        .execution_arn(&arn)
-        .send()
-        .await
-        .unwrap();
     send(end_event(&running, "SUCCEEDED", false)).await;
     send(end_event(&running, "RUNNING", true)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -219,22 +253,14 @@ async fn a_forged_end_event_is_not_reported() {
         return;
     }
     let h = Harness::start().await;
-    let (worker, machine, queue, id) = run_with_queue(&h, 12).await;
-    let arn = wait_for("the execution to start", || async {
-        h.executions(&machine)
-            .await
-            .first()
-            .map(|e| e.execution_arn().to_string())
-    })
-    .await;
-    let sfn = aws_sdk_sfn::Client::new(&h.clients.sdk);
-    let queue = Stand::in_for_eventbridge(&h, queue).await;
-    let running = sfn
-        .describe_execution()
-        .execution_arn(&arn)
-        .send()
-        .await
-        .unwrap();
+    let Started {
+        worker,
+        id,
+        arn,
+        queue,
+        running,
+        ..
+    } = started_with_queue(&h).await;
     let forge = |status: &str, detail: serde_json::Value| {
         let mut event: serde_json::Value =
             serde_json::from_str(&end_event(&running, status, true)).unwrap();
