@@ -5,6 +5,11 @@
 //!
 //! Decision logic is pure (data in, data out); AWS calls sit at the edges.
 //!
+//! - [`base`] (`src/base/`): the ground floor, importing nothing of cpsf's:
+//!   `clock.rs` (seconds since the epoch), `text.rs` (text cut to a
+//!   service's limit, JSON type words), `plain.rs` (names and comments as
+//!   plain text), `hash.rs` (a stable hash for names and keys),
+//!   `spelling.rs` (the key a misspelt one meant).
 //! - [`cli`] (`src/cli/`): the command line; parses and dispatches to one
 //!   command (`worker.rs` and `local.rs` hold the two with most flags).
 //!   `src/main.rs` only calls it. [`logging`] sets up tracing and
@@ -154,6 +159,7 @@
 pub mod action_type;
 pub mod approval;
 pub mod aws;
+pub mod base;
 pub mod bootstrap;
 pub mod cli;
 pub mod demo;

@@ -4,9 +4,9 @@
 
 use crate::stats;
 use aws_sdk_codepipeline::types::ActionTypeId;
+use cpsf::base::clock::epoch_now as now;
 use cpsf::local::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
 use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
-use cpsf::tasks::epoch_now as now;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};

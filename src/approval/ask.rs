@@ -168,7 +168,7 @@ pub fn wave_request(wave: usize, waves: usize, planned: &[(String, Request)]) ->
 /// the page says how many are not listed), then, should the rest alone be
 /// over, the summary and the place cut.
 pub fn fit_request(mut request: Request, max: usize) -> Request {
-    use crate::targets::budget::fit_text;
+    use crate::base::text::fit_text;
     let size = |r: &Request| serde_json::to_string(r).map_or(usize::MAX, |t| t.len());
     let changes = std::mem::take(&mut request.changes);
     let mut used = size(&request);
@@ -188,7 +188,7 @@ pub fn fit_request(mut request: Request, max: usize) -> Request {
 }
 
 fn joined(wave: usize, waves: usize, planned: &[(String, Request)]) -> Option<Request> {
-    use crate::targets::budget::fit_text;
+    use crate::base::text::fit_text;
     let (_, first) = planned.first()?;
     let mut changes: Vec<Change> = planned
         .iter()

@@ -107,7 +107,7 @@ pub fn closed_task(execution: &Result<Ending, String>, decision: &Decision, agai
     let detail = match (&ending.error, &ending.cause) {
         (Some(error), Some(cause)) => format!(
             " ({error}: {})",
-            crate::job::limits::cut(cause, MAX_CAUSE_CHARS)
+            crate::base::text::cut(cause, MAX_CAUSE_CHARS)
         ),
         (Some(error), None) => format!(" ({error})"),
         (None, _) => String::new(),

@@ -27,7 +27,6 @@ pub mod inbox;
 pub mod link;
 pub mod notice;
 pub mod page;
-pub mod plain;
 pub mod server;
 pub mod service;
 pub mod spec;

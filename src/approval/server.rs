@@ -6,9 +6,9 @@
 use super::decision::{self, MAX_COMMENT_CHARS, MAX_NAME_CHARS, Outcome};
 use super::link::Refused;
 use super::page::{self, Closed, Shown};
-use super::plain::plain;
 use super::service::{Approvals, now, when};
 use super::store::{Decision, Kept, Record, Sent};
+use crate::base::plain::plain;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};

@@ -106,7 +106,7 @@ pub fn when(epoch: u64) -> String {
 }
 
 pub fn now() -> u64 {
-    crate::tasks::epoch_now() as u64
+    crate::base::clock::epoch_now() as u64
 }
 
 #[cfg(test)]

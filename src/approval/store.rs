@@ -192,7 +192,7 @@ impl Store {
         format!(
             "{}executions/{:016x}",
             self.prefix,
-            crate::tasks::input::fnv1a(execution_arn)
+            crate::base::hash::fnv1a(execution_arn)
         )
     }
 
@@ -586,7 +586,7 @@ pub(crate) mod tests {
         let s3 = s3_holding(vec![
             (format!("executions/{}", sha256_hex(ARN)), b"a2".to_vec()),
             (
-                format!("executions/{:016x}", crate::tasks::input::fnv1a(ARN)),
+                format!("executions/{:016x}", crate::base::hash::fnv1a(ARN)),
                 b"a2".to_vec(),
             ),
             (
@@ -604,7 +604,7 @@ pub(crate) mod tests {
     async fn an_approval_noted_under_the_old_key_is_still_found() {
         let s3 = s3_holding(vec![
             (
-                format!("executions/{:016x}", crate::tasks::input::fnv1a(ARN)),
+                format!("executions/{:016x}", crate::base::hash::fnv1a(ARN)),
                 b"a3".to_vec(),
             ),
             (

@@ -46,7 +46,7 @@ pub async fn run(
 ) -> anyhow::Result<Vec<(String, String)>> {
     let key = format!(
         "cpsf/deploy-{:016x}.asl.json",
-        crate::tasks::input::fnv1a(DEPLOY_ASL)
+        crate::base::hash::fnv1a(DEPLOY_ASL)
     );
     clients
         .s3()
@@ -94,7 +94,7 @@ pub async fn run(
     .into_iter()
     .map(|(key, send)| parameter(&key, send))
     .collect();
-    let started = crate::tasks::epoch_now();
+    let started = crate::base::clock::epoch_now();
     if exists {
         let updated = cfn
             .update_stack()
@@ -144,10 +144,7 @@ pub async fn run(
 /// be 1 MB); CloudFormation reads it with the caller's permissions, which
 /// just wrote it.
 async fn upload_template(clients: &Clients, bucket: &str) -> anyhow::Result<String> {
-    let key = format!(
-        "cpsf/cpsf-{:016x}.yaml",
-        crate::tasks::input::fnv1a(TEMPLATE)
-    );
+    let key = format!("cpsf/cpsf-{:016x}.yaml", crate::base::hash::fnv1a(TEMPLATE));
     clients
         .s3()
         .put_object()

@@ -2,10 +2,10 @@
 //! the same one decision the approval page makes (`approval::decision`).
 
 use crate::approval::decision::{self, Outcome};
-use crate::approval::plain::plain;
 use crate::approval::service::{now, when};
 use crate::approval::store::{Decision, Record, Sent, Store};
 use crate::aws::Clients;
+use crate::base::plain::plain;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 

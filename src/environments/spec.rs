@@ -70,7 +70,7 @@ pub fn parse(input: &Value) -> Result<Request, Vec<String>> {
         Some(other) => {
             problems.push(format!(
                 "environment must be a string such as the branch's name; it is {}",
-                crate::job::config::json_kind(other)
+                crate::base::text::json_kind(other)
             ));
             None
         }

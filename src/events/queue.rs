@@ -66,7 +66,7 @@ impl EventsQueue {
     }
 
     async fn handle(&self, messages: Vec<Message>) {
-        let now_ms = (crate::tasks::epoch_now() * 1000.0) as i64;
+        let now_ms = (crate::base::clock::epoch_now() * 1000.0) as i64;
         let mut delete = Vec::new();
         let mut hand_back = Vec::new();
         for (i, message) in messages.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! the Deploy action. Keys mirror AWS's built-in Step Functions action so a
 //! pipeline can move between the two.
 
+use crate::base::text::json_kind;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -169,18 +170,6 @@ fn parse_literal(input: Option<&str>) -> Result<Map<String, Value>, ConfigError>
                 e.column()
             )))
         }
-    }
-}
-
-/// "an array", "a string", ...: for messages about the wrong JSON type.
-pub fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

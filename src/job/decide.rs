@@ -181,7 +181,8 @@ pub struct ExecutionFacts {
 
 /// CodePipeline's limits on what a job reports (`limits.rs`); `report.rs`
 /// applies them again to whatever it sends.
-pub use super::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS, MAX_SUMMARY, cut};
+pub use super::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS, MAX_SUMMARY};
+use crate::base::text::cut;
 
 /// What to report for an execution, given its facts; `now` is epoch seconds.
 /// `round`: the round a continuation would start, if the execution runs on.
@@ -345,7 +346,7 @@ fn output_variables(
             if let Some(value) = approval
                 .get(key)
                 .and_then(Value::as_str)
-                .map(crate::approval::plain::plain)
+                .map(crate::base::plain::plain)
                 .filter(|v| !v.is_empty())
             {
                 variables.insert(variable.to_string(), value);

@@ -54,10 +54,10 @@ use super::journal::{Journal, JournalLocation};
 use super::pacing::follow_window;
 use super::report::Reporter;
 use super::s3::{ArtifactStore, ReadError};
+use crate::base::clock::epoch_now;
 use crate::metrics::Metrics;
 use crate::nudge::Nudges;
 use crate::sfn::{Sfn, StartError};
-use crate::tasks::epoch_now;
 use crate::tasks::reach::Reach;
 use aws_config::SdkConfig;
 use std::sync::Arc;
@@ -276,7 +276,10 @@ impl JobRunner {
                 execution_arn,
             } => Report::Continue {
                 token,
-                summary: decide::cut(&format!("started {name}; {summary}"), decide::MAX_SUMMARY),
+                summary: crate::base::text::cut(
+                    &format!("started {name}; {summary}"),
+                    decide::MAX_SUMMARY,
+                ),
                 execution_arn,
             },
             other => other,

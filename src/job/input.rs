@@ -3,8 +3,9 @@
 //! Both are deterministic for a given action execution, which is what makes
 //! starting the execution idempotent (see `handle.rs`).
 
-use super::config::{MAX_PREFIX, json_kind};
+use super::config::MAX_PREFIX;
 use super::data::Job;
+use crate::base::text::json_kind;
 use serde_json::{Map, Value, json};
 
 /// Step Functions accepts at most 256 KiB of input.

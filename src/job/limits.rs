@@ -14,41 +14,12 @@
 //!   (`OutputVariablesSizeExceededException`; user guide, "Quotas").
 
 use super::decide::Report;
+use crate::base::text::{cut, utf16_len};
 
 pub const MAX_SUMMARY: usize = 2048;
 pub const MAX_FAILURE_MESSAGE: usize = 5000;
 pub const MAX_EXTERNAL_EXECUTION_ID: usize = 1500;
 pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
-
-/// Said at the end of a text that was cut.
-const MARK: &str = " …[truncated]";
-
-/// Cuts `text` to at most `max` characters on a character boundary, saying
-/// so at the end; what is kept is a prefix of `text`. Length is counted in
-/// UTF-16 code units, which is never less than the count of characters: a
-/// service that counts either way accepts the result (an emoji is one
-/// character but two UTF-16 units).
-pub fn cut(text: &str, max: usize) -> String {
-    if utf16_len(text) <= max {
-        return text.to_string();
-    }
-    let mark = if utf16_len(MARK) < max { MARK } else { "" };
-    let budget = max - utf16_len(mark);
-    let mut used = 0;
-    let mut end = 0;
-    for (at, c) in text.char_indices() {
-        if used + c.len_utf16() > budget {
-            break;
-        }
-        used += c.len_utf16();
-        end = at + c.len_utf8();
-    }
-    format!("{}{mark}", &text[..end])
-}
-
-fn utf16_len(text: &str) -> usize {
-    text.encode_utf16().count()
-}
 
 /// A failure message as PutJobFailureResult accepts it: 1..5,000.
 pub fn failure_message(message: &str) -> String {
@@ -110,9 +81,10 @@ pub fn fit(report: &Report) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::text::MARK;
     use proptest::prelude::*;
 
-    fn any_text() -> impl Strategy<Value = String> {
+    pub(crate) fn any_text() -> impl Strategy<Value = String> {
         // Any characters, multi-byte and outside the BMP included, around
         // and far past the limits.
         prop::collection::vec(any::<char>(), 0..7000).prop_map(|c| c.into_iter().collect())
@@ -122,35 +94,12 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
         #[test]
-        fn any_text_is_cut_within_the_limit_to_a_prefix(text in any_text(), max in 0usize..6000) {
-            let out = cut(&text, max);
-            prop_assert!(out.chars().count() <= max);
-            prop_assert!(out.encode_utf16().count() <= max);
-            if text.encode_utf16().count() <= max {
-                prop_assert_eq!(&out, &text);
-            } else {
-                let kept = out.strip_suffix(MARK).unwrap_or(&out);
-                prop_assert!(text.starts_with(kept));
-            }
-        }
-
-        #[test]
         fn any_failure_message_is_sendable(text in any_text()) {
             let out = failure_message(&text);
             prop_assert!((1..=MAX_FAILURE_MESSAGE).contains(&out.chars().count()));
             let kept = out.strip_suffix(MARK).unwrap_or(&out);
             prop_assert!(text.is_empty() || text.starts_with(kept));
         }
-    }
-
-    #[test]
-    fn a_cut_text_says_so_and_keeps_the_most_it_can() {
-        let text = "😀".repeat(3000);
-        let out = cut(&text, MAX_FAILURE_MESSAGE);
-        assert!(out.ends_with(MARK));
-        // 2 units an emoji: (5000 - 13) / 2 whole emoji fit.
-        assert_eq!(out.chars().count(), (5000 - 13) / 2 + 13);
-        assert_eq!(cut("abcdef", 3), "abc");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! continuation's next check falls.
 
 use super::handle::JobSettings;
-use crate::tasks::epoch_now;
+use crate::base::clock::epoch_now;
 use std::time::{Duration, Instant};
 
 /// Each round follows this many times longer than the one before...

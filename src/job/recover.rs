@@ -30,7 +30,7 @@ use super::input::PIPELINE_KEY;
 use super::journal::Journal;
 use super::report::Reporter;
 use crate::aws::CallContext;
-use crate::tasks::epoch_now;
+use crate::base::clock::epoch_now;
 use aws_sdk_sfn::Client;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -295,7 +295,7 @@ impl Recovery {
         };
         let report = Report::Continue {
             token: continuation.encode(),
-            summary: decide::cut(
+            summary: crate::base::text::cut(
                 &format!("recovered after its worker stopped; following {name}"),
                 decide::MAX_SUMMARY,
             ),

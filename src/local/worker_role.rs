@@ -499,7 +499,7 @@ async fn create_or_update(
             s.stack_status()
                 .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
         });
-    let started = crate::tasks::epoch_now();
+    let started = crate::base::clock::epoch_now();
     if exists {
         let updated = cfn
             .update_stack()

@@ -21,7 +21,8 @@
 use super::fair::{list, units};
 use super::plan::not_started;
 use super::spec::Bake;
-use crate::job::limits::{MAX_FAILURE_MESSAGE, cut};
+use crate::base::text::cut;
+use crate::job::limits::MAX_FAILURE_MESSAGE;
 
 /// One alarm from a DescribeAlarms answer (`MetricAlarms` or
 /// `CompositeAlarms`), and the region it was asked in.

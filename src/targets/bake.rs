@@ -2,9 +2,10 @@
 //! the last, and which CloudWatch alarms stop the rollout meanwhile.
 
 use super::limits::{MAX_ALARM_NAMES, MAX_TOTAL_BAKE_SECONDS};
-use super::names::{alarm_name_problem, closest};
+use super::names::alarm_name_problem;
 use super::rollback::MAX_MONITORING_MINUTES;
-use crate::job::config::json_kind;
+use crate::base::spelling::closest;
+use crate::base::text::json_kind;
 use serde_json::{Map, Value};
 
 /// The keys `bake` takes; any other is refused (a misspelt `alarm` would

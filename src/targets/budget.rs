@@ -199,35 +199,6 @@ fn json_len<T: serde::Serialize>(value: &T) -> usize {
     serde_json::to_string(value).map_or(0, |t| t.len())
 }
 
-/// `text` cut (with `…` at the cut) so that it takes at most `max` bytes
-/// as the inside of a JSON string: escapes are counted as serde_json
-/// writes them (`\"`, `\\`, `\n`, `\u00XX`), other characters as UTF-8.
-pub fn fit_text(text: &str, max: usize) -> String {
-    let escaped = |c: char| match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    };
-    if text.chars().map(escaped).sum::<usize>() <= max {
-        return text.to_string();
-    }
-    let mark = '…';
-    let budget = max.saturating_sub(mark.len_utf8());
-    let mut used = 0;
-    let mut out = String::new();
-    for c in text.chars() {
-        if used + escaped(c) > budget {
-            break;
-        }
-        used += escaped(c);
-        out.push(c);
-    }
-    if escaped(mark) <= max {
-        out.push(mark);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,23 +234,5 @@ mod tests {
         assert_eq!(STATE_LIMIT - after, 155_444);
         assert_eq!(MOST_CARRIED, 164_044);
         assert_eq!(MAX_OUTPUT, 157_152);
-    }
-
-    #[test]
-    fn text_is_cut_to_its_json_size() {
-        for (text, max) in [
-            ("plain words", 5),
-            ("quotes \"\"\"\" and \\ slashes", 9),
-            ("control \u{1}\u{2}\u{3}", 12),
-            ("ünïcödé ✓✓✓", 10),
-            ("short", 100),
-        ] {
-            let cut = fit_text(text, max);
-            let inside = serde_json::to_string(&cut).unwrap().len() - 2;
-            assert!(inside <= max, "{text:?} → {cut:?}: {inside} > {max}");
-            assert!(text.starts_with(cut.trim_end_matches('…')), "{cut}");
-        }
-        assert_eq!(fit_text("short", 100), "short");
-        assert_eq!(fit_text("abcdef", 4), "a…");
     }
 }

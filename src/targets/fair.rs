@@ -6,7 +6,7 @@
 //! Lengths are UTF-16 units, as in `job::limits::cut`, never fewer than
 //! characters: whichever way CodePipeline counts, the text fits.
 
-use crate::job::limits::cut;
+use crate::base::text::cut;
 
 const SEPARATOR: &str = "; ";
 

@@ -185,35 +185,6 @@ pub fn bucket_name_problem(name: &str) -> Option<String> {
     None
 }
 
-/// The allowed key a misspelt `key` most likely meant: the same but for
-/// case, or at most two edits away.
-pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|a| (distance(&key.to_lowercase(), &a.to_lowercase()), *a))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}
-
-/// Levenshtein distance, on characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,13 +261,5 @@ mod tests {
             "it does not start with a letter"
         );
         assert_eq!(target_name_problem("").unwrap(), "it is empty");
-    }
-
-    #[test]
-    fn the_closest_key_catches_case_and_small_typos() {
-        let keys = ["region", "roleArn", "account"];
-        assert_eq!(closest("regoin", &keys), Some("region"));
-        assert_eq!(closest("rolearn", &keys), Some("roleArn"));
-        assert_eq!(closest("stage", &keys), None);
     }
 }

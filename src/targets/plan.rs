@@ -5,7 +5,8 @@
 use super::fair::{list, units};
 use super::limits::{STACK_ID_SUFFIX, STATUS_SUFFIX};
 use super::spec::{ROLLOUT_KEYS, TARGET_KEY, Target};
-use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_SUMMARY, cut};
+use crate::base::text::cut;
+use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_SUMMARY};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -100,9 +101,9 @@ impl TargetResult {
     pub fn bounded(self) -> TargetResult {
         use super::budget::{
             RESULT_CAUSE, RESULT_ERROR, RESULT_EXECUTION_ARN, RESULT_STACK_STATUS, RESULT_STATE,
-            fit_text,
         };
         use super::limits::{MAX_NAME, MAX_STACK_ID};
+        use crate::base::text::fit_text;
         let cut = |text: Option<String>, max: usize| text.map(|t| fit_text(&t, max));
         TargetResult {
             name: fit_text(&self.name, MAX_NAME),

@@ -9,11 +9,12 @@
 use super::bake;
 pub use super::bake::Bake;
 use super::limits::MAX_TARGETS;
-use super::names::{closest, partition, role_arn};
+use super::names::{partition, role_arn};
 use super::rollback::ROLLBACK_KEY;
 use super::target;
 pub use super::target::Target;
-use crate::job::config::json_kind;
+use crate::base::spelling::closest;
+use crate::base::text::json_kind;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -3,10 +3,10 @@
 
 use super::limits::MAX_NAME;
 use super::names::{
-    bucket_name_problem, closest, is_account, partition, region_problem, role_arn,
-    target_name_problem,
+    bucket_name_problem, is_account, partition, region_problem, role_arn, target_name_problem,
 };
-use crate::job::config::json_kind;
+use crate::base::spelling::closest;
+use crate::base::text::json_kind;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -60,7 +60,7 @@ fn request_of(
     )
     // Asked late in the execution (retries, a DeleteFailedStack), it still
     // ends before the execution does (`approval::deadline`).
-    .end_within(input.clock.seconds_left(super::epoch_now()))
+    .end_within(input.clock.seconds_left(crate::base::clock::epoch_now()))
 }
 
 /// The request with the template diff of an update, when small: the

@@ -65,7 +65,7 @@ pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
                 return Err(TaskError::new(ALARM_FIRED, message));
             }
         }
-        let left = until - super::epoch_now();
+        let left = until - crate::base::clock::epoch_now();
         if left <= 0.0 {
             return Ok(json!({"done": true}));
         }

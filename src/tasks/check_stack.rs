@@ -39,7 +39,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         }
         // One clock for the deploy: every task stamps the same
         // `cpsf:deployed-at`, also when a task runs twice.
-        decided["deployedAt"] = json!(super::epoch_now());
+        decided["deployedAt"] = json!(crate::base::clock::epoch_now());
     }
     Ok(decided)
 }

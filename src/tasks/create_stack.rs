@@ -37,7 +37,7 @@ async fn create(
     let template = ctx.templates.source(input, body).await?;
     let rollback = super::rollback::configuration(ctx, input).await?;
     let deploy = &input.deploy;
-    let started_at = super::epoch_now();
+    let started_at = crate::base::clock::epoch_now();
     let mut request = ctx
         .cfn
         .create_stack()
@@ -100,7 +100,7 @@ async fn create_through_change_set(
 ) -> Result<Value, TaskError> {
     let name = &input.deploy.stack_name;
     let change_set = input.token(change_set::CREATE);
-    let started_at = super::epoch_now();
+    let started_at = crate::base::clock::epoch_now();
     if !change_set::exists(ctx, name, &change_set).await? {
         lease.confirm("creating the change set").await?;
         change_set::create(ctx, input, &change_set, ChangeSetType::Create, body).await?;

@@ -27,7 +27,7 @@ pub async fn delete(
     role_arn: Option<String>,
     token: Option<String>,
 ) -> Result<f64, TaskError> {
-    let started_at = super::epoch_now();
+    let started_at = crate::base::clock::epoch_now();
     ctx.cfn
         .delete_stack()
         .stack_name(stack)

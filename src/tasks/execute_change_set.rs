@@ -22,7 +22,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
             TaskError::input("ExecuteChangeSet ran with no approval request in $.stackOperation")
         })?;
     let name = &input.deploy.stack_name;
-    let started_at = super::epoch_now();
+    let started_at = crate::base::clock::epoch_now();
     let described = change_set::settle(ctx, name, &request.change_set).await?;
     if described.status() != Some(&ChangeSetStatus::CreateComplete) {
         return Err(TaskError::new(

@@ -99,7 +99,13 @@ pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
     for (name, execution, result) in ran.chain(settled) {
         read.push(target_result(ctx, &execution_arn, name, execution, result).await?);
     }
-    let plan = finish(plan, &rollout, read, current.decision, super::epoch_now())?;
+    let plan = finish(
+        plan,
+        &rollout,
+        read,
+        current.decision,
+        crate::base::clock::epoch_now(),
+    )?;
     serde_json::to_value(plan)
         .map_err(|e| TaskError::input(format!("the rollout's progress cannot be written: {e}")))
 }

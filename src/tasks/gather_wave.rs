@@ -48,7 +48,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &str) -> Result<Value,
         };
         reads.push((target.clone(), result.clone(), read));
     }
-    let seconds_left = clock.seconds_left(super::epoch_now());
+    let seconds_left = clock.seconds_left(crate::base::clock::epoch_now());
     match gather(&plan, &rollout, &execution_arn, reads, seconds_left) {
         Ok(gathered) => Ok(gathered),
         Err(Stopped { message, apply }) => {

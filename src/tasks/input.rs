@@ -4,6 +4,7 @@
 //! (`approval::deadline`).
 
 use super::error::TaskError;
+use crate::base::hash::fnv1a;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -295,13 +296,6 @@ pub fn token_for(execution_arn: &str, step: &str) -> String {
         .chars()
         .take(128)
         .collect()
-}
-
-/// FNV-1a: a stable hash (std's hasher may change between Rust releases).
-pub fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ use error::TaskError;
 use input::TaskInput;
 use lease::Lease;
 use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use template::{Staging, Templates};
 use tokio_util::sync::CancellationToken;
 
@@ -450,13 +450,6 @@ pub(crate) fn stack_is(
                 .build()
         },
     )
-}
-
-pub fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }
 
 #[cfg(test)]

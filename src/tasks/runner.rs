@@ -255,7 +255,7 @@ impl Serve {
                     .send_task_failure()
                     .task_token(&token)
                     .error(error.name)
-                    .cause(crate::job::decide::cut(&error.cause, 32_000))
+                    .cause(crate::base::text::cut(&error.cause, 32_000))
                     .send()
                     .await
                     .map(drop)

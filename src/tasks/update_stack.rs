@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
     let name = input.deploy.stack_name.clone();
     let change_set = input.token(change_set::UPDATE);
-    let started_at = super::epoch_now();
+    let started_at = crate::base::clock::epoch_now();
     // A change set of this execution means an earlier delivery of this
     // task got that far: carry on with it. Only without one may the
     // shortcut apply (after our own execute, the stack runs the revision

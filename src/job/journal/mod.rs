@@ -319,7 +319,7 @@ mod tests {
         );
         let journal = Journal::new(s3, JournalLocation::Directory(dir.clone()));
         journal.prepare().await.unwrap();
-        let now = crate::tasks::epoch_now();
+        let now = crate::base::clock::epoch_now();
         let key = journal
             .open("job-1", "arn:execution:1", now - 60.0)
             .await
