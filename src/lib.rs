@@ -9,7 +9,11 @@
 //!   `clock.rs` (seconds since the epoch), `text.rs` (text cut to a
 //!   service's limit, JSON type words), `plain.rs` (names and comments as
 //!   plain text), `hash.rs` (a stable hash for names and keys),
-//!   `spelling.rs` (the key a misspelt one meant).
+//!   `spelling.rs` (the key a misspelt one meant), `change.rs` (one
+//!   resource change of a change set).
+//! - [`execution`] (`src/execution.rs`): what is known of one Step
+//!   Functions execution (status, failure, a rollout's progress), in plain
+//!   types, gathered by [`sfn`] and read by the job, history and tasks.
 //! - [`cli`] (`src/cli/`): the command line; parses and dispatches to one
 //!   command (`worker.rs` and `local.rs` hold the two with most flags).
 //!   `src/main.rs` only calls it. [`logging`] sets up tracing and
@@ -165,6 +169,7 @@ pub mod cli;
 pub mod demo;
 pub mod environments;
 pub mod events;
+pub mod execution;
 pub mod health;
 pub mod history;
 pub mod job;

@@ -2,9 +2,9 @@
 //! newest history, and turn the answers into plain facts for `job::decide`.
 
 use crate::aws::CallContext;
+use crate::execution::{ExecutionFacts, ExecutionStatus, FailureFacts};
 use crate::history::events::Event;
 use crate::history::failure::read_newest;
-use crate::job::decide::{ExecutionFacts, ExecutionStatus, FailureFacts};
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;

@@ -4,7 +4,7 @@
 //! token.
 
 use super::spec::{Approval, When};
-use crate::tasks::change_set::Change;
+use crate::base::change::Change;
 use serde::{Deserialize, Serialize};
 
 /// The changes a request lists at most (the page shows them all, the

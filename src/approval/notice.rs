@@ -75,7 +75,7 @@ pub fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::change_set::Change;
+    use crate::base::change::Change;
 
     fn request(risky: bool) -> Request {
         let change = Change {

@@ -242,7 +242,7 @@ pub fn closed(why: &Closed) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::change_set::Change;
+    use crate::base::change::Change;
 
     fn request() -> Request {
         let changes = [

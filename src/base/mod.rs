@@ -3,6 +3,7 @@
 //! here imports nothing of cpsf's, so anything may import it without
 //! tying a knot.
 
+pub mod change;
 pub mod clock;
 pub mod hash;
 pub mod plain;

@@ -8,7 +8,7 @@
 //! end wakes describes the execution and reports what Step Functions says
 //! (`mod.rs`, "What an event is trusted with").
 
-use crate::job::decide::ExecutionStatus;
+use crate::execution::ExecutionStatus;
 use serde::Deserialize;
 use std::time::Duration;
 

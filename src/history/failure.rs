@@ -3,7 +3,7 @@
 //! `cpsf history`. Pure: events newest first in, facts out.
 
 use super::events::Event;
-use crate::job::decide::{FailureFacts, TaskFailure};
+use crate::execution::{FailureFacts, TaskFailure};
 use crate::targets::rollout::Glance;
 
 #[derive(Debug, Default, PartialEq, Eq)]

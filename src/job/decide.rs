@@ -2,7 +2,7 @@
 //! report to CodePipeline. Pure data in, data out; the AWS calls that gather
 //! the facts and send the report live in `sfn.rs` and `report.rs`.
 
-use crate::targets::rollout::Glance;
+use crate::execution::{ExecutionFacts, ExecutionStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -97,86 +97,6 @@ impl Continuation {
             format!("the continuation token is not one cpsf wrote ({e}); was the action's provider changed mid-run?")
         })
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecutionStatus {
-    Running,
-    /// Redriven and about to run again: followed like a running one.
-    PendingRedrive,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-    Unknown(String),
-}
-
-impl ExecutionStatus {
-    pub fn parse(status: &str) -> Self {
-        match status {
-            "RUNNING" => Self::Running,
-            "PENDING_REDRIVE" => Self::PendingRedrive,
-            "SUCCEEDED" => Self::Succeeded,
-            "FAILED" => Self::Failed,
-            "TIMED_OUT" => Self::TimedOut,
-            "ABORTED" => Self::Aborted,
-            other => Self::Unknown(other.to_string()),
-        }
-    }
-
-    pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::TimedOut | Self::Aborted
-        )
-    }
-
-    fn label(&self) -> &str {
-        match self {
-            Self::Running => "RUNNING",
-            Self::PendingRedrive => "PENDING_REDRIVE",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::TimedOut => "TIMED_OUT",
-            Self::Aborted => "ABORTED",
-            Self::Unknown(s) => s,
-        }
-    }
-}
-
-/// Why an execution ended badly, read from its history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FailureFacts {
-    /// The state the execution was in when it failed.
-    pub state: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    /// The task whose error was caught on the way to a Fail state: the
-    /// Fail state says what failed, the task says why.
-    pub task: Option<TaskFailure>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TaskFailure {
-    pub state: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-}
-
-/// Everything the decision needs about an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionFacts {
-    pub arn: String,
-    pub name: String,
-    pub state_machine_arn: String,
-    pub status: ExecutionStatus,
-    pub output: Option<String>,
-    /// The newest state entered, for progress summaries.
-    pub current_state: Option<String>,
-    /// Where a rollout is ("wave 2/3: …"), when the newest history says:
-    /// shown instead of the state.
-    pub progress: Option<Glance>,
-    pub failure: FailureFacts,
 }
 
 /// CodePipeline's limits on what a job reports (`limits.rs`); `report.rs`

@@ -1,6 +1,7 @@
 //! The decision: what to report for an execution, from its facts.
 
 use super::*;
+use crate::execution::{FailureFacts, TaskFailure};
 
 fn facts(status: &str) -> ExecutionFacts {
     ExecutionFacts {

@@ -125,7 +125,7 @@ mod tests {
     /// The rule sends exactly the statuses a job takes for an end.
     #[test]
     fn the_end_statuses_are_the_terminal_ones() {
-        use crate::job::decide::ExecutionStatus;
+        use crate::execution::ExecutionStatus;
         for status in END_STATUSES {
             assert!(ExecutionStatus::parse(status).is_terminal(), "{status}");
         }

@@ -5,7 +5,7 @@
 
 use super::rollout::execution_name;
 use super::spec;
-use crate::tasks::input::TargetKey;
+use crate::targets::key::TargetKey;
 use serde_json::Value;
 
 /// Where one target of a running rollout is.

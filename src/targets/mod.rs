@@ -26,6 +26,7 @@ pub mod alarms;
 mod bake;
 pub mod budget;
 mod fair;
+pub mod key;
 pub mod limits;
 pub mod live;
 pub mod names;

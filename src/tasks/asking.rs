@@ -4,10 +4,10 @@
 //! it on, ExecuteChangeSet runs the change set once approved.
 
 use super::TaskContext;
-use super::change_set::Change;
 use super::error::TaskError;
 use super::input::TaskInput;
 use crate::approval::ask::{Request, asks};
+use crate::base::change::Change;
 
 /// The request for `changes` of change set `change_set`, or None when
 /// the deploy goes on without asking.

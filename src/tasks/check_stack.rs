@@ -110,7 +110,7 @@ pub fn use_of(summary: &ChangeSetSummary) -> Use<'_> {
 /// Whether execution `arn` still runs (or is about to run again: a
 /// redrive): an ended or deleted one waits on nothing any more.
 async fn running(ctx: &TaskContext, arn: &str) -> Result<bool, TaskError> {
-    use crate::job::decide::ExecutionStatus::{PendingRedrive, Running};
+    use crate::execution::ExecutionStatus::{PendingRedrive, Running};
     match ctx.sfn.describe(arn).await {
         Ok(described) => Ok(matches!(described.status, Running | PendingRedrive)),
         Err(crate::sfn::DescribeError::Gone(_)) => Ok(false),

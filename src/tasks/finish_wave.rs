@@ -20,7 +20,7 @@
 
 use super::TaskContext;
 use super::error::TaskError;
-use crate::job::decide::FailureFacts;
+use crate::execution::FailureFacts;
 use crate::sfn::execution_arn;
 use crate::targets::plan::{TargetResult, TargetStatus};
 use crate::targets::rollout::{self, Plan, PlannedTarget, Settled};

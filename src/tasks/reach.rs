@@ -12,7 +12,7 @@
 //! cache renews them before they expire.
 
 use super::error::TaskError;
-use super::input::TargetKey;
+use crate::targets::key::TargetKey;
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_cloudformation::config::{ProvideCredentials, Region, SharedCredentialsProvider};

@@ -75,7 +75,7 @@ impl Staging {
     /// account and region (`stages_for`).
     pub fn for_target(
         worker: &Result<Staging, String>,
-        target: &super::input::TargetKey,
+        target: &crate::targets::key::TargetKey,
         target_s3: aws_sdk_s3::Client,
         worker_region: &str,
     ) -> Result<Staging, String> {
@@ -177,7 +177,7 @@ impl Templates {
 /// worker's) can serve the deploy: CloudFormation reads a TemplateURL with
 /// the caller's permissions, so a target reached through another account's
 /// role could not read it, and the staging bucket is in one region.
-fn stages_for(target: Option<&super::input::TargetKey>, region: &str) -> bool {
+fn stages_for(target: Option<&crate::targets::key::TargetKey>, region: &str) -> bool {
     target.is_none_or(|t| t.role_arn.is_none() && t.region == region)
 }
 
@@ -203,7 +203,7 @@ pub async fn template_url(region: &str, bucket: &str, key: &str) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::{calls_macros, stages_for, template_url};
-    use crate::tasks::input::TargetKey;
+    use crate::targets::key::TargetKey;
 
     fn target(region: &str, role: Option<&str>) -> TargetKey {
         TargetKey {

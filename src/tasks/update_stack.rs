@@ -14,12 +14,13 @@
 //! redelivered task finds its own change set instead of making a second.
 
 use super::TaskContext;
-use super::change_set::{self, Change};
+use super::change_set;
 use super::error::TaskError;
 use super::input::TaskInput;
 use super::lease::Lease;
 use super::stack;
 use super::unchanged::{self, Comparison};
+use crate::base::change::Change;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, Stack, TemplateStage};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

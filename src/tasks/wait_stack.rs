@@ -83,7 +83,7 @@ pub fn what_happened(status: &str, before: Option<&str>, changes: usize) -> Stri
 fn retained(changes: &[Value]) -> Option<String> {
     let named: Vec<String> = changes
         .iter()
-        .filter_map(|c| serde_json::from_value::<super::change_set::Change>(c.clone()).ok())
+        .filter_map(|c| serde_json::from_value::<crate::base::change::Change>(c.clone()).ok())
         .filter(|c| c.retained())
         .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
         .collect();

@@ -15,7 +15,7 @@ use super::asl_eval::{self, Context};
 use super::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, with_timeout};
 use crate::approval::ask::Request;
 use crate::approval::spec::{Approval, When};
-use crate::tasks::change_set::Change;
+use crate::base::change::Change;
 use serde_json::{Value, json};
 
 /// Step Functions' limit for a state's input or output, in bytes.

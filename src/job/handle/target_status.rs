@@ -5,7 +5,7 @@
 //! Where to look and the word shown are pure (`targets::live`).
 
 use super::JobRunner;
-use crate::job::decide::ExecutionStatus;
+use crate::execution::ExecutionStatus;
 use crate::sfn::{DescribeError, Described};
 use crate::targets::live::{self, Place, Seen};
 use crate::targets::rollout::Glance;
