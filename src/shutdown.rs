@@ -1,6 +1,13 @@
 //! Shutdown signals: SIGINT (Ctrl-C) and SIGTERM, which ECS, Kubernetes and
 //! `docker stop` send.
 
+use std::time::Duration;
+
+/// How long in-flight work (jobs and task handlers alike) gets to finish
+/// after a signal: `--shutdown-grace`'s default, below the StopTimeout
+/// (45 s) bootstrap/cpsf.yaml gives the container before SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(30);
+
 /// Resolves when the process is asked to stop.
 pub async fn signal() {
     let ctrl_c = async {

@@ -42,12 +42,19 @@ pub struct ApprovalOptions {
     pub listen: Option<SocketAddr>,
 }
 
+/// The activity task handlers; `Default` is `cpsf worker`'s (the flags
+/// under "Task handlers" show these values).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskOptions {
     pub runner: RunnerSettings,
     pub staging_bucket: Option<String>,
+    /// How long one task waits on a stack before handing back.
     pub wait_cap: Duration,
-    pub poll_min: Duration,
-    pub poll_max: Duration,
+    /// Bounds of the pause between two describes of a stack (or change
+    /// set) a task waits on (`TaskContext::watch`): not the job poll's
+    /// `PollerSettings::poll_*`.
+    pub watch_min: Duration,
+    pub watch_max: Duration,
     /// Describe calls a second all waits make together, at most (pace.rs).
     pub describe_rate: f64,
     /// A teardown deletes only stacks whose names start with this
@@ -55,22 +62,27 @@ pub struct TaskOptions {
     pub stack_prefix: Option<String>,
 }
 
+impl Default for TaskOptions {
+    fn default() -> Self {
+        Self {
+            runner: RunnerSettings::default(),
+            staging_bucket: None,
+            // Well below the deploy state machine's WaitForStack
+            // TimeoutSeconds (4 h): the state machine asks again.
+            wait_cap: Duration::from_secs(3600),
+            watch_min: TaskContext::WATCH_MIN,
+            watch_max: TaskContext::WATCH_MAX,
+            describe_rate: crate::tasks::pace::DEFAULT_PER_SECOND,
+            stack_prefix: None,
+        }
+    }
+}
+
 impl TaskOptions {
     /// Every handler under its default activity name with `prefix` in
     /// place of `cpsf-`.
     pub fn activities(prefix: &str) -> Vec<(Handler, String)> {
-        Handler::ALL
-            .iter()
-            .map(|h| {
-                (
-                    *h,
-                    format!(
-                        "{prefix}{}",
-                        h.default_activity().trim_start_matches("cpsf-")
-                    ),
-                )
-            })
-            .collect()
+        crate::tasks::runner::activities(prefix)
     }
 }
 
@@ -107,8 +119,8 @@ pub async fn run(
     let nudges = Nudges::default();
     let tasks = options.tasks.map(|tasks| {
         let ctx = TaskContext {
-            poll_min: tasks.poll_min,
-            poll_max: tasks.poll_max,
+            watch_min: tasks.watch_min,
+            watch_max: tasks.watch_max,
             stopping: shutdown.clone(),
             pace: crate::tasks::pace::Pace::new(tasks.describe_rate),
             stack_prefix: tasks.stack_prefix,

@@ -24,11 +24,9 @@ use crate::aws::CallContext;
 use crate::aws::Clients;
 use crate::history::timeline;
 use crate::job::handle::JobSettings;
-use crate::job::poller::PollerSettings;
 use crate::local::{LocalEnv, Playground, PlaygroundOptions};
 use crate::metrics::Metrics;
-use crate::tasks::runner::RunnerSettings;
-use crate::worker::{ApprovalOptions, TaskOptions, WorkerOptions};
+use crate::worker::{ApprovalOptions, WorkerOptions};
 use anyhow::Context;
 use serde_json::Value;
 use setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
@@ -222,45 +220,21 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     Ok(all_ok)
 }
 
-/// The worker as `cpsf worker` runs it, with a quicker idle poll, the
-/// playground's execution events queue when its emulator sends them, and
-/// its approvals: requests taken from their queue, decided with `cpsf
-/// approve` (no page: a playground has nobody to send its links to).
+/// The worker as the playground runs it (`local/preset.rs`), deploying
+/// under the demo's stack prefix, with the playground's execution events
+/// queue when its emulator sends them, and its approvals: requests taken
+/// from their queue, decided with `cpsf approve` (no page: a playground
+/// has nobody to send its links to).
 fn worker_options(
     events_queue: Option<String>,
     approvals: crate::local::approvals::LocalApprovals,
 ) -> WorkerOptions {
+    let preset = crate::local::preset::worker(setup::STACK_PREFIX);
     WorkerOptions {
-        poller: Some(PollerSettings {
-            action_type: crate::action_type::id(),
-            query: None,
-            max_in_flight: 16,
-            poll_min: Duration::from_millis(100),
-            poll_max: Duration::from_millis(500),
-            poll_busy: Duration::from_millis(250),
-            shutdown_grace: Duration::from_secs(10),
-        }),
         job: JobSettings {
             events_queue,
-            ..JobSettings::default()
+            ..preset.job
         },
-        tasks: Some(TaskOptions {
-            runner: RunnerSettings {
-                activities: TaskOptions::activities("cpsf-"),
-                max_concurrent: 8,
-                max_waits: crate::tasks::runner::DEFAULT_MAX_WAITS,
-                heartbeat_every: Duration::from_secs(20),
-                worker_name: "cpsf-demo".into(),
-                shutdown_grace: Duration::from_secs(10),
-            },
-            staging_bucket: None,
-            wait_cap: Duration::from_secs(3600),
-            poll_min: Duration::from_millis(250),
-            poll_max: Duration::from_secs(2),
-            describe_rate: crate::tasks::pace::DEFAULT_PER_SECOND,
-            stack_prefix: Some(setup::STACK_PREFIX.into()),
-        }),
-        listen: None,
         approvals: Some(ApprovalOptions {
             queue: Some(approvals.queue),
             store: approvals.store,
@@ -268,6 +242,7 @@ fn worker_options(
             url: None,
             listen: None,
         }),
+        ..preset
     }
 }
 

@@ -65,8 +65,13 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// How a job is handled; defaults suit AWS and the playground alike.
-#[derive(Debug, Clone)]
+/// How a job is handled; `Default` is `cpsf worker`'s (the flags under
+/// "Following executions" show these values), but for the two the CLI
+/// derives: `recover_from_pipelines` (on when `--recover-from` names none)
+/// and `journal` (this machine's state directory when `--journal` names
+/// none). Both are off here, so a worker embedded in the demo, a test or
+/// `cpsf replay` reads no pipeline and writes no directory it was not given.
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobSettings {
     pub artifact_limits: Limits,
     /// How long a job follows a running execution before handing it back

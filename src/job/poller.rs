@@ -22,13 +22,17 @@ use tokio_util::task::TaskTracker;
 /// PollForJobs hands out at most this many jobs per call.
 const MAX_BATCH: usize = 100;
 
-#[derive(Debug, Clone)]
+/// How the job poller asks for jobs; `Default` is `cpsf worker`'s
+/// (the flags under "Action type" and "Jobs" show these values).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PollerSettings {
     pub action_type: ActionTypeId,
     /// The queryable property's name and value, if the worker serves one.
     pub query: Option<(String, String)>,
     pub max_in_flight: usize,
-    /// First pause after an empty poll.
+    /// First pause after a PollForJobs that found nothing. (The `poll_*`
+    /// pauses are the job poll's; a task's stack describes pause by
+    /// `TaskOptions::watch_*`.)
     pub poll_min: Duration,
     /// Longest pause between polls, jitter included.
     pub poll_max: Duration,
@@ -38,6 +42,23 @@ pub struct PollerSettings {
     pub poll_busy: Duration,
     /// How long in-flight jobs get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        Self {
+            action_type: crate::action_type::id(),
+            query: None,
+            // A job following a long deploy holds its slot; 1,000 in
+            // flight took ~60 MB (bench/results).
+            max_in_flight: 256,
+            poll_min: Duration::from_millis(100),
+            // Under one PollForJobs a second when idle, jitter included.
+            poll_max: Duration::from_millis(1500),
+            poll_busy: Duration::from_millis(250),
+            shutdown_grace: crate::shutdown::GRACE,
+        }
+    }
 }
 
 pub struct Poller {

@@ -13,6 +13,7 @@ pub mod events;
 pub mod fakecloud;
 pub mod ministack;
 pub mod playground;
+pub mod preset;
 pub mod probe;
 pub mod proxy;
 pub mod state_data;

@@ -204,8 +204,9 @@ pub struct TaskContext {
     /// How long one task waits on a stack before handing back (the state
     /// machine then asks again): keeps tasks below their TimeoutSeconds.
     pub wait_cap: Duration,
-    pub poll_min: Duration,
-    pub poll_max: Duration,
+    /// Bounds of the pause between two describes of what a task waits on.
+    pub watch_min: Duration,
+    pub watch_max: Duration,
     /// Cancelled when the worker is stopping: waits end early and hand
     /// their task back unfinished.
     pub stopping: CancellationToken,
@@ -225,6 +226,10 @@ pub struct TaskContext {
 const ERROR_PAUSE_MAX: Duration = Duration::from_secs(30);
 
 impl TaskContext {
+    /// The default bounds of `watch_min` and `watch_max` (`TaskOptions`).
+    pub const WATCH_MIN: Duration = Duration::from_millis(500);
+    pub const WATCH_MAX: Duration = Duration::from_secs(5);
+
     /// A context on `clients` that waits up to `wait_cap` on a stack,
     /// re-describing it from every half second up to every 5 s.
     pub fn new(clients: &Clients, staging_bucket: Option<String>, wait_cap: Duration) -> Self {
@@ -235,8 +240,8 @@ impl TaskContext {
                 staging: Staging::of_worker(clients.s3(), staging_bucket, clients.region()),
             },
             wait_cap,
-            poll_min: Duration::from_millis(500),
-            poll_max: Duration::from_secs(5),
+            watch_min: Self::WATCH_MIN,
+            watch_max: Self::WATCH_MAX,
             stopping: CancellationToken::new(),
             pace: pace::Pace::default(),
             reach: std::sync::Arc::new(reach::Reach::new(clients.sdk.clone())),
@@ -273,8 +278,8 @@ impl TaskContext {
                 ),
             },
             wait_cap: self.wait_cap,
-            poll_min: self.poll_min,
-            poll_max: self.poll_max,
+            watch_min: self.watch_min,
+            watch_max: self.watch_max,
             stopping: self.stopping.clone(),
             pace: self.pace.clone(),
             reach: self.reach.clone(),
@@ -354,7 +359,7 @@ impl TaskContext {
                         return Ok(Some(value));
                     }
                     after_errors = self.error_pauses();
-                    self.pace.stretch(pauses.next().unwrap_or(self.poll_max))
+                    self.pace.stretch(pauses.next().unwrap_or(self.watch_max))
                 }
                 Err(error) if error.name == error::UNAVAILABLE && Instant::now() < deadline => {
                     tracing::warn!(cause = %error.cause, "a transient error while waiting; trying again");
@@ -378,7 +383,7 @@ impl TaskContext {
     /// retries and exponential backoff in AWS").
     fn error_pauses(&self) -> backon::ExponentialBackoff {
         backon::ExponentialBuilder::default()
-            .with_min_delay(self.poll_min * 2)
+            .with_min_delay(self.watch_min * 2)
             .with_max_delay(ERROR_PAUSE_MAX)
             .with_jitter()
             .without_max_times()
@@ -387,8 +392,8 @@ impl TaskContext {
 
     fn pauses(&self) -> backon::ExponentialBackoff {
         backon::ExponentialBuilder::default()
-            .with_min_delay(self.poll_min)
-            .with_max_delay(self.poll_max)
+            .with_min_delay(self.watch_min)
+            .with_max_delay(self.watch_max)
             .without_max_times()
             .build()
     }
@@ -411,8 +416,8 @@ pub(crate) fn test_context(cfn: aws_sdk_cloudformation::Client, wait_cap: Durati
             staging: Err("no staging bucket in unit tests".into()),
         },
         wait_cap,
-        poll_min: Duration::from_millis(5),
-        poll_max: Duration::from_millis(20),
+        watch_min: Duration::from_millis(5),
+        watch_max: Duration::from_millis(20),
         stopping: CancellationToken::new(),
         pace: pace::Pace::default(),
         reach: std::sync::Arc::new(reach::Reach::new(

@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-#[derive(Debug, Clone)]
+/// How the activities are served; `Default` is `cpsf worker`'s (the
+/// flags under "Task handlers" show these values).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunnerSettings {
     /// The activities to serve: handler and activity name.
     pub activities: Vec<(Handler, String)>,
@@ -39,6 +41,48 @@ pub struct RunnerSettings {
 
 /// Default of `max_waits` (`--wait-concurrency`).
 pub const DEFAULT_MAX_WAITS: usize = 512;
+
+/// The activities' names start with this unless `--activity-prefix` says
+/// otherwise: the names statemachines/README.md gives.
+pub const DEFAULT_ACTIVITY_PREFIX: &str = "cpsf-";
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        Self {
+            activities: activities(DEFAULT_ACTIVITY_PREFIX),
+            // The handlers that work (create a change set, read a
+            // template); waits have their own limit (`slots_for`).
+            max_concurrent: 8,
+            max_waits: DEFAULT_MAX_WAITS,
+            // The deploy state machine's HeartbeatSeconds is 60: three
+            // chances before a task times out.
+            heartbeat_every: Duration::from_secs(20),
+            worker_name: host_and_pid(),
+            shutdown_grace: crate::shutdown::GRACE,
+        }
+    }
+}
+
+/// Every handler under its activity name: `prefix` and the handler's name
+/// (`cpsf-check-stack`, … with the default prefix).
+pub fn activities(prefix: &str) -> Vec<(Handler, String)> {
+    Handler::ALL
+        .iter()
+        .map(|h| (*h, format!("{prefix}{}", h.name())))
+        .collect()
+}
+
+/// Shown in the execution history as the activity worker: host and pid,
+/// at most 80 characters (GetActivityTask's workerName).
+fn host_and_pid() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "cpsf".into());
+    format!("{host}-{}", std::process::id())
+        .chars()
+        .take(80)
+        .collect()
+}
 
 impl RunnerSettings {
     /// How many tasks of `handler`'s activity run at once.

@@ -6,7 +6,6 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::worker_harness::*;
-use cpsf::job::handle::JobSettings;
 use cpsf::worker::{ApprovalOptions, WorkerOptions};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,12 +55,6 @@ pub async fn approval_setup_with(hook: Option<cpsf::local::proxy::Hook>) -> Appr
         .expect("the playground makes approvals");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let job = JobSettings {
-        follow_for: Duration::from_secs(5),
-        check_min: Duration::from_millis(50),
-        check_max: Duration::from_millis(300),
-        ..JobSettings::default()
-    };
     let worker = through.as_ref().unwrap_or(&h).spawn_worker(WorkerOptions {
         approvals: Some(ApprovalOptions {
             queue: Some(approvals.queue),
@@ -70,7 +63,7 @@ pub async fn approval_setup_with(hook: Option<cpsf::local::proxy::Hook>) -> Appr
             url: Some(base.clone()),
             listen: Some(format!("127.0.0.1:{port}").parse().unwrap()),
         }),
-        ..deploy_worker_options(true, true, job)
+        ..deploy_worker_options(true, true, cpsf::local::preset::job())
     });
     let notes = Notes::new(&h).await;
     page_answers(&base).await;

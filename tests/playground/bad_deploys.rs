@@ -199,16 +199,14 @@ async fn collide(h: &Harness, machine: &str, pipeline: &str) -> String {
     name
 }
 
+/// A job poller of the colliding action type only: the case's one job.
 fn start_colliding_worker(h: &Harness) -> crate::worker_harness::RunningWorker {
     h.spawn_worker(WorkerOptions {
         poller: Some(PollerSettings {
             action_type: deploy_type_id_for(COLLIDING),
-            query: None,
             max_in_flight: 1,
-            poll_min: Duration::from_millis(50),
-            poll_max: Duration::from_millis(300),
-            poll_busy: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(5),
+            ..cpsf::local::preset::poller()
         }),
         job: JobSettings::default(),
         tasks: None,

@@ -439,8 +439,8 @@ async fn stack_events(h: &Harness, status: &str) -> usize {
 /// Handlers called directly, as the runner would, with the worker's clients.
 fn direct_context(h: &Harness, staging_bucket: Option<&str>) -> cpsf::tasks::TaskContext {
     cpsf::tasks::TaskContext {
-        poll_min: std::time::Duration::from_millis(100),
-        poll_max: std::time::Duration::from_millis(500),
+        watch_min: std::time::Duration::from_millis(100),
+        watch_max: std::time::Duration::from_millis(500),
         ..cpsf::tasks::TaskContext::new(
             &h.clients,
             staging_bucket.map(str::to_string),

@@ -4,12 +4,10 @@
 use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::job::handle::JobSettings;
-use cpsf::job::poller::PollerSettings;
+use cpsf::local::preset;
 use cpsf::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, install, with_timeout};
-use cpsf::tasks::runner::RunnerSettings;
 use cpsf::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
-use std::time::Duration;
 
 pub const APP_TEMPLATE: &str = include_str!("../../app/template.yaml");
 pub const APP_DEPLOY: &str = include_str!("../../app/deploy.json");
@@ -98,15 +96,10 @@ impl Harness {
         machine
     }
 
-    /// A worker serving both jobs and activities, as `cpsf worker` does.
+    /// A worker serving jobs, activities or both, as the playground runs
+    /// it (`cpsf::local::preset`).
     pub fn start_deploy_worker(&self, jobs: bool, tasks: bool) -> RunningWorker {
-        let job = JobSettings {
-            follow_for: Duration::from_secs(5),
-            check_min: Duration::from_millis(50),
-            check_max: Duration::from_millis(300),
-            ..JobSettings::default()
-        };
-        self.start_deploy_worker_with(jobs, tasks, job)
+        self.start_deploy_worker_with(jobs, tasks, preset::job())
     }
 
     /// Like `start_deploy_worker`, following executions as `job` says.
@@ -226,42 +219,20 @@ impl Harness {
     }
 }
 
-/// What `start_deploy_worker_with` runs: test-friendly timings, 4 tasks of
-/// each activity at once.
 /// The test worker's `--stack-prefix`: a teardown deletes only stacks
 /// named under it.
 pub const STACK_PREFIX: &str = "cpsf-";
 
+/// What `start_deploy_worker_with` runs: the playground's worker
+/// (`cpsf::local::preset`), its job poller if `jobs`, its task handlers
+/// if `tasks`, following executions as `job` says.
 pub fn deploy_worker_options(jobs: bool, tasks: bool, job: JobSettings) -> WorkerOptions {
+    let preset = preset::worker(STACK_PREFIX);
     WorkerOptions {
-        poller: jobs.then(|| PollerSettings {
-            action_type: deploy_type_id(),
-            query: None,
-            max_in_flight: 8,
-            poll_min: Duration::from_millis(50),
-            poll_max: Duration::from_millis(300),
-            poll_busy: Duration::from_millis(250),
-            shutdown_grace: Duration::from_secs(10),
-        }),
+        poller: preset.poller.filter(|_| jobs),
+        tasks: preset.tasks.filter(|_| tasks),
         job,
-        tasks: tasks.then(|| TaskOptions {
-            runner: RunnerSettings {
-                activities: TaskOptions::activities("cpsf-"),
-                max_concurrent: 4,
-                max_waits: cpsf::tasks::runner::DEFAULT_MAX_WAITS,
-                heartbeat_every: Duration::from_secs(1),
-                worker_name: "test-worker".into(),
-                shutdown_grace: Duration::from_secs(5),
-            },
-            staging_bucket: None,
-            wait_cap: Duration::from_secs(60),
-            poll_min: Duration::from_millis(100),
-            poll_max: Duration::from_millis(500),
-            describe_rate: cpsf::tasks::pace::DEFAULT_PER_SECOND,
-            stack_prefix: Some(STACK_PREFIX.into()),
-        }),
-        listen: None,
-        approvals: None,
+        ..preset
     }
 }
 

@@ -63,21 +63,12 @@ async fn more_long_waits_than_task_slots_all_reach_the_worker() {
     };
     let (_proxy, env) = h.proxy(FaultPlan::none(), Some(hook)).await;
     let through = Harness::on(&env).await;
-    let mut options = deploy_worker_options(
-        true,
-        true,
-        cpsf::job::handle::JobSettings {
-            follow_for: Duration::from_secs(5),
-            check_min: Duration::from_millis(50),
-            check_max: Duration::from_millis(300),
-            ..Default::default()
-        },
-    );
+    let mut options = deploy_worker_options(true, true, cpsf::local::preset::job());
     let tasks = options.tasks.as_mut().unwrap();
     tasks.runner.max_concurrent = TASK_CONCURRENCY;
     // As deployed: a wait holds its task for up to an hour, so a slot it
     // holds does not come free within this test.
-    tasks.wait_cap = Duration::from_secs(3600);
+    tasks.wait_cap = cpsf::worker::TaskOptions::default().wait_cap;
     let metrics = cpsf::metrics::Metrics::default();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let run = cpsf::worker::run(

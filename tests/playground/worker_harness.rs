@@ -6,7 +6,7 @@ use aws_sdk_codepipeline::types::{
     ActionCategory, ActionConfigurationProperty, ActionDeclaration, InputArtifact, OutputArtifact,
 };
 use cpsf::job::handle::JobSettings;
-use cpsf::job::poller::PollerSettings;
+use cpsf::local::preset;
 use cpsf::metrics::Metrics;
 use cpsf::worker::WorkerOptions;
 use std::io::{Cursor, Write};
@@ -242,24 +242,15 @@ impl Harness {
             .expect("put source zip");
     }
 
-    /// A worker in this process with short, test-friendly timings.
+    /// A job poller in this process as the playground runs it
+    /// (`cpsf::local::preset`), following each execution for `follow_for`.
     pub fn start_worker(&self, follow_for: Duration) -> RunningWorker {
         let options = WorkerOptions {
-            poller: Some(PollerSettings {
-                action_type: deploy_type_id(),
-                query: None,
-                max_in_flight: 8,
-                poll_min: Duration::from_millis(50),
-                poll_max: Duration::from_millis(300),
-                poll_busy: Duration::from_millis(250),
-                shutdown_grace: Duration::from_secs(10),
-            }),
+            poller: Some(preset::poller()),
             tasks: None,
             job: JobSettings {
                 follow_for,
-                check_min: Duration::from_millis(50),
-                check_max: Duration::from_millis(300),
-                ..JobSettings::default()
+                ..preset::job()
             },
             listen: None,
             approvals: None,
