@@ -17,7 +17,8 @@
 //! the signals to every pipeline execution Succeeded.
 
 use crate::world::{ARTIFACT_BUCKET, ROLE, SOURCE_BUCKET, Worker, World};
-use cpsf::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, install, with_timeout};
+use cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use cpsf::tasks::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf::worker::TaskOptions;
 use serde_json::{Value, json};
 use std::io::Write;

@@ -7,6 +7,13 @@ use super::spec::{Approval, When};
 use crate::base::change::Change;
 use serde::{Deserialize, Serialize};
 
+/// The wave's one request ([`wave_request`], fitted with [`fit_request`];
+/// its share of the wave's state, `targets/budget.rs`): in `$.current.request`, and in the SQS message
+/// RequestWaveApproval sends (at most 256 KiB, Amazon SQS developer guide,
+/// "Amazon SQS message quotas") with a task token of at most 2,048
+/// characters.
+pub const WAVE_REQUEST: usize = 48 * 1024;
+
 /// The changes a request lists at most (the page shows them all, the
 /// notification a line): the request rides in an SQS message (at most
 /// 256 KiB, Amazon SQS developer guide, quotas) and the execution's state.
@@ -148,19 +155,19 @@ impl Request {
 
 /// Each target's line in a wave request's summary and place, at most (as
 /// JSON text): 100 targets' lines leave most of
-/// `targets::budget::WAVE_REQUEST` to the listed changes.
+/// [`WAVE_REQUEST`] to the listed changes.
 pub const WAVE_LINE: usize = 256;
 pub const WAVE_PLACE: usize = 128;
 
 /// A wave's one request from its targets' own (`planned`: target name,
 /// request): every change, its logical id after its target's name
 /// ("prod-use1 / WorkQueue"), the risky ones first, and each target's
-/// summary; within `targets::budget::WAVE_REQUEST` bytes, since it rides
+/// summary; within [`WAVE_REQUEST`] bytes, since it rides
 /// in the rollout's state (`fit_request`). None when no target planned a
 /// change.
 pub fn wave_request(wave: usize, waves: usize, planned: &[(String, Request)]) -> Option<Request> {
     let request = joined(wave, waves, planned)?;
-    Some(fit_request(request, crate::targets::budget::WAVE_REQUEST))
+    Some(fit_request(request, WAVE_REQUEST))
 }
 
 /// `request` within `max` bytes as JSON: the changes listed while they
@@ -368,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_waves_request_fits_the_rollouts_state_listing_the_risky_first() {
-        let max = crate::targets::budget::WAVE_REQUEST;
+        let max = WAVE_REQUEST;
         let planned: Vec<(String, Request)> = (0..crate::targets::MAX_TARGETS)
             .map(|t| {
                 let changes: Vec<Change> = (0..500)

@@ -17,7 +17,7 @@
 //! Step Functions developer guide); an input without them (an older
 //! definition, a replayed task) is held to the default timeout.
 
-use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
+use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use serde::Deserialize;
 
 /// What an approval leaves of the execution's timeout: an hour, for the

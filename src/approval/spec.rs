@@ -3,9 +3,9 @@
 //! reported at once, each with the exact key and what it takes.
 
 use super::deadline::{RESERVE_SECONDS, max_timeout_minutes};
+use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use crate::base::spelling::closest;
 use crate::base::text::json_kind;
-use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -6,6 +6,7 @@
 pub mod change;
 pub mod clock;
 pub mod hash;
+pub mod limits;
 pub mod plain;
 pub mod spelling;
 pub mod text;

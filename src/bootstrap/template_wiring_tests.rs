@@ -54,7 +54,8 @@ fn the_template_fills_every_placeholder_of_the_definition() {
 /// installation uses.
 #[test]
 fn the_timeout_parameter_defaults_to_the_definitions_default() {
-    use crate::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, TIMEOUT_PLACEHOLDER};
+    use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
+    use crate::tasks::definition::{DEPLOY_ASL, TIMEOUT_PLACEHOLDER};
     let lines = resource(TIMEOUT_PLACEHOLDER);
     let default = lines
         .iter()

@@ -99,9 +99,9 @@ impl Continuation {
     }
 }
 
-/// CodePipeline's limits on what a job reports (`limits.rs`); `report.rs`
-/// applies them again to whatever it sends.
-pub use super::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS, MAX_SUMMARY};
+/// CodePipeline's limits on what a job reports; `report.rs` applies them
+/// again to whatever it sends (`limits.rs`).
+use crate::base::limits::{MAX_FAILURE_MESSAGE, MAX_SUMMARY};
 use crate::base::text::cut;
 
 /// What to report for an execution, given its facts; `now` is epoch seconds.

@@ -1,6 +1,7 @@
 //! The decision: what to report for an execution, from its facts.
 
 use super::*;
+use crate::base::limits::MAX_OUTPUT_VARIABLES_CHARS;
 use crate::execution::{FailureFacts, TaskFailure};
 
 fn facts(status: &str) -> ExecutionFacts {

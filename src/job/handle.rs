@@ -48,7 +48,7 @@ mod target_status;
 use super::artifact::Limits;
 use super::config::{ActionConfig, InputSource};
 use super::data::Job;
-use super::decide::{self, Continuation, FailureKind, Report};
+use super::decide::{Continuation, FailureKind, Report};
 use super::input::{execution_name, parse_input_file, state_machine_input};
 use super::journal::{Journal, JournalLocation};
 use super::pacing::follow_window;
@@ -283,7 +283,7 @@ impl JobRunner {
                 token,
                 summary: crate::base::text::cut(
                     &format!("started {name}; {summary}"),
-                    decide::MAX_SUMMARY,
+                    crate::base::limits::MAX_SUMMARY,
                 ),
                 execution_arn,
             },

@@ -5,13 +5,9 @@
 
 use super::config::MAX_PREFIX;
 use super::data::Job;
+use crate::base::limits::{MAX_INPUT_BYTES, PIPELINE_KEY};
 use crate::base::text::json_kind;
 use serde_json::{Map, Value, json};
-
-/// Step Functions accepts at most 256 KiB of input.
-pub const MAX_INPUT_BYTES: usize = 256 * 1024;
-/// The key cpsf adds to the input; a user's input must not use it.
-pub const PIPELINE_KEY: &str = "pipeline";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {

@@ -1,25 +1,12 @@
 //! CodePipeline's limits on what a job worker sends, applied to every
 //! report at the edge (`report.rs`), so that no path that builds a report
 //! can forget one. A member over its limit is a ValidationException, and a
-//! job whose every answer is refused is never answered at all.
-//!
-//! From the API model (botocore codepipeline/2015-07-09/service-2.json):
-//! - `FailureDetails.message`: `Message`, length 1..5,000;
-//! - `ExecutionDetails.summary`: `ExecutionSummary`, length 1..2,048;
-//! - `externalExecutionId` (both): `ExecutionId`, length 1..1,500;
-//! - `continuationToken`: `ContinuationToken`, length 1..2,048 (ours is a
-//!   small JSON object, far below it: see `decide::Continuation`);
-//! - `outputVariables`: keys match `[A-Za-z0-9@\-_]+`; all of an action's
-//!   variables together at most 122,880 characters
-//!   (`OutputVariablesSizeExceededException`; user guide, "Quotas").
+//! job whose every answer is refused is never answered at all. The limits
+//! themselves are in `base/limits.rs`.
 
 use super::decide::Report;
+use crate::base::limits::{MAX_EXTERNAL_EXECUTION_ID, MAX_FAILURE_MESSAGE, MAX_SUMMARY};
 use crate::base::text::{cut, utf16_len};
-
-pub const MAX_SUMMARY: usize = 2048;
-pub const MAX_FAILURE_MESSAGE: usize = 5000;
-pub const MAX_EXTERNAL_EXECUTION_ID: usize = 1500;
-pub const MAX_OUTPUT_VARIABLES_CHARS: usize = 122_880;
 
 /// A failure message as PutJobFailureResult accepts it: 1..5,000.
 pub fn failure_message(message: &str) -> String {

@@ -9,7 +9,7 @@
 //! all of an action's variables together are at most 122,880 characters
 //! (OutputVariablesSizeExceededException; user guide, "Quotas").
 
-use super::limits::MAX_OUTPUT_VARIABLES_CHARS;
+use crate::base::limits::MAX_OUTPUT_VARIABLES_CHARS;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -25,12 +25,12 @@
 //! holds the ones acknowledged and not yet answered, and recovery hands
 //! back its entries older than the lease the same way.
 
-use super::decide::{self, Continuation, Report};
-use super::input::PIPELINE_KEY;
+use super::decide::{Continuation, Report};
 use super::journal::Journal;
 use super::report::Reporter;
 use crate::aws::CallContext;
 use crate::base::clock::epoch_now;
+use crate::base::limits::PIPELINE_KEY;
 use aws_sdk_sfn::Client;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -297,7 +297,7 @@ impl Recovery {
             token: continuation.encode(),
             summary: crate::base::text::cut(
                 &format!("recovered after its worker stopped; following {name}"),
-                decide::MAX_SUMMARY,
+                crate::base::limits::MAX_SUMMARY,
             ),
             execution_arn: arn.to_string(),
         };

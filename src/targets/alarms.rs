@@ -21,8 +21,8 @@
 use super::fair::{list, units};
 use super::plan::not_started;
 use super::spec::Bake;
+use crate::base::limits::MAX_FAILURE_MESSAGE;
 use crate::base::text::cut;
-use crate::job::limits::MAX_FAILURE_MESSAGE;
 
 /// One alarm from a DescribeAlarms answer (`MetricAlarms` or
 /// `CompositeAlarms`), and the region it was asked in.

@@ -44,6 +44,7 @@
 
 use super::limits::{MAX_NAME, MAX_STACK_ID, MAX_TARGETS};
 use super::rollout::{PLAN_STAGE, Plan};
+use crate::approval::ask::WAVE_REQUEST;
 
 /// Step Functions' limit for a state's input or output, a task's input or
 /// result, and an execution's input.
@@ -97,13 +98,6 @@ pub const IN_WAVE: usize = max(APPLY_KEYS + MAP_ITEM, SETTLED);
 /// The stack outputs kept in the results, the first target's first
 /// (`rollout::fit_results`): its outputs are the action's output variables.
 pub const OUTPUTS: usize = 16 * 1024;
-
-/// The wave's one request (`approval::ask::wave_request`, fitted with
-/// `approval::ask::fit_request`): in `$.current.request`, and in the SQS message
-/// RequestWaveApproval sends (at most 256 KiB, Amazon SQS developer guide,
-/// "Amazon SQS message quotas") with a task token of at most 2,048
-/// characters.
-pub const WAVE_REQUEST: usize = 48 * 1024;
 
 /// A decision (RequestWaveApproval's result: who, at most 100 characters,
 /// and the comment, at most 1,000: `approval::decision`) or a refusal

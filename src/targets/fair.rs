@@ -3,7 +3,7 @@
 //! what is left fairly, so one long cause cannot push the other targets
 //! (or alarms) out of CodePipeline's 5,000-character failure message.
 //!
-//! Lengths are UTF-16 units, as in `job::limits::cut`, never fewer than
+//! Lengths are UTF-16 units, as in `base::text::cut`, never fewer than
 //! characters: whichever way CodePipeline counts, the text fits.
 
 use crate::base::text::cut;

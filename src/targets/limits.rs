@@ -4,8 +4,8 @@
 //! statemachines/deploy.asl.json, so a state added to a target's path
 //! that breaks the budget fails a test rather than a long rollout.
 
-use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS};
-use crate::tasks::definition::DEFAULT_TIMEOUT_SECONDS;
+use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use crate::base::limits::{MAX_FAILURE_MESSAGE, MAX_OUTPUT_VARIABLES_CHARS};
 
 /// The most targets one Deploy action deploys. Four limits meet here;
 /// the tightest is the failure message.

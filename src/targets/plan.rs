@@ -5,8 +5,8 @@
 use super::fair::{list, units};
 use super::limits::{STACK_ID_SUFFIX, STATUS_SUFFIX};
 use super::spec::{ROLLOUT_KEYS, TARGET_KEY, Target};
+use crate::base::limits::{MAX_FAILURE_MESSAGE, MAX_SUMMARY};
 use crate::base::text::cut;
-use crate::job::limits::{MAX_FAILURE_MESSAGE, MAX_SUMMARY};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;

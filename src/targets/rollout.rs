@@ -16,7 +16,7 @@ use super::plan::{
 use super::rollback::{self, ROLLBACK_KEY};
 use super::spec::{ROLLOUT_KEYS, Rollout};
 use crate::base::hash::fnv1a;
-use crate::job::input::PIPELINE_KEY;
+use crate::base::limits::PIPELINE_KEY;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

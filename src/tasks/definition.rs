@@ -7,6 +7,7 @@
 
 use super::Handler;
 use crate::aws::CallContext;
+use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use anyhow::{Context, bail};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use std::collections::HashMap;
@@ -21,17 +22,6 @@ pub const DEPLOY_ASL: &str = include_str!("../../statemachines/deploy.asl.json")
 /// DefinitionProcessor: "DefinitionSubstitution before validating JSON or
 /// YAML format"), and [`with_timeout`] does the same here.
 pub const TIMEOUT_PLACEHOLDER: &str = "DeployTimeoutSeconds";
-
-/// 24 hours, bootstrap/cpsf.yaml's default too. Without a top-level timeout
-/// an execution whose activities nobody serves runs until Step Functions'
-/// one-year limit ("Using timeouts to avoid stuck Step Functions workflow
-/// executions", Step Functions developer guide). 24 h outlasts every retry
-/// the tasks may legitimately make (about 21 h, tested below) and a stack
-/// operation waiting on a 12-hour WaitCondition or CreationPolicy (their
-/// longest timeout, CloudFormation user guide), and matches the 24 h a
-/// custom action may run (design.md, "AWS facts that matter"), so no
-/// pipeline still waits for an execution when it times out.
-pub const DEFAULT_TIMEOUT_SECONDS: u32 = 86_400;
 
 /// The placeholder of the approvals queue's URL, where RequestApproval
 /// sends its requests (`approval/`).

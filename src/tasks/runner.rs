@@ -325,7 +325,7 @@ impl Serve {
 /// The most a task's result may be: SendTaskSuccess's `output` is at most
 /// 262,144, "expressed as bytes in UTF-8 encoding" (Step Functions API
 /// reference, SendTaskSuccess).
-const MAX_RESULT_BYTES: usize = crate::job::input::MAX_INPUT_BYTES;
+const MAX_RESULT_BYTES: usize = crate::base::limits::MAX_INPUT_BYTES;
 
 /// What is sent for a handler's outcome: its result as JSON, or a failure.
 /// A result over [`MAX_RESULT_BYTES`] (a stack's outputs and changes travel

@@ -12,10 +12,11 @@
 //! results, and children as large as the input limits allow.
 
 use super::asl_eval::{self, Context};
-use super::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, with_timeout};
+use super::definition::{DEPLOY_ASL, with_timeout};
 use crate::approval::ask::Request;
 use crate::approval::spec::{Approval, When};
 use crate::base::change::Change;
+use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use serde_json::{Value, json};
 
 /// Step Functions' limit for a state's input or output, in bytes.

@@ -240,7 +240,7 @@ async fn bootstrap_installs_the_template_on_the_playground() {
     // fills it with the parameter's default.
     assert_eq!(
         definition["TimeoutSeconds"],
-        cpsf::tasks::definition::DEFAULT_TIMEOUT_SECONDS
+        cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS
     );
 
     // The execution events: the queue the stack names in its outputs, fed

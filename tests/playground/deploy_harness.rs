@@ -3,9 +3,10 @@
 
 use crate::harness::*;
 use crate::worker_harness::*;
+use cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use cpsf::job::handle::JobSettings;
 use cpsf::local::preset;
-use cpsf::tasks::definition::{DEFAULT_TIMEOUT_SECONDS, DEPLOY_ASL, install, with_timeout};
+use cpsf::tasks::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
 
