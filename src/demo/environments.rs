@@ -9,7 +9,7 @@
 //! environment gets termination protection first, to show that prune
 //! names it and leaves it.
 
-use super::setup::{self, STACK_PREFIX};
+use super::setup;
 use super::watch::{self, Display, Snapshot};
 use super::{APP_TEMPLATE, action_summary, deploy_action, put_source};
 use crate::aws::Clients;
@@ -17,6 +17,7 @@ use crate::environments::listing::{self, Listed};
 use crate::environments::prune::{self, Ended, Outcome, Pruner};
 use crate::environments::select::Criteria;
 use crate::environments::{name, spec, table, tags};
+use crate::local::names::STACK_PREFIX;
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use serde_json::Value;

@@ -229,7 +229,7 @@ fn worker_options(
     events_queue: Option<String>,
     approvals: crate::local::approvals::LocalApprovals,
 ) -> WorkerOptions {
-    let preset = crate::local::preset::worker(setup::STACK_PREFIX);
+    let preset = crate::local::preset::worker(crate::local::names::STACK_PREFIX);
     WorkerOptions {
         job: JobSettings {
             events_queue,

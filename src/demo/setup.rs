@@ -6,6 +6,7 @@
 
 use crate::aws::CallContext;
 use crate::aws::Clients;
+use crate::local::names::{ARTIFACT_BUCKET, STACK_PREFIX};
 use crate::tasks::TaskContext;
 use crate::tasks::stack;
 use anyhow::Context;
@@ -18,31 +19,14 @@ use std::time::Duration;
 pub const PIPELINE: &str = "cpsf-demo";
 pub const SOURCE_BUCKET: &str = "cpsf-demo-source";
 pub const SOURCE_KEY: &str = "app.zip";
-pub const ARTIFACT_BUCKET: &str = "cpsf-demo-artifacts";
 /// The stack bootstrap/cpsf.yaml is deployed as.
 pub const BOOTSTRAP_STACK: &str = "cpsf";
-/// The stacks the demo's worker may deploy and tear down.
-pub const STACK_PREFIX: &str = "cpsf-demo-";
 /// The state machine bootstrap/cpsf.yaml names `<NamePrefix>-deploy`.
 const STATE_MACHINE: &str = "cpsf-deploy";
 /// bootstrap/cpsf.yaml's state machine role, which the playground installs.
 const STATES_ROLE: &str = crate::local::worker_role::STATES_ROLE;
 /// The playground does not check the pipeline's role.
 const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-pipeline";
-
-/// What the worker's role may reach on a playground `cpsf demo` or `cpsf
-/// local up` starts (`local/worker_role.rs`): the demo's stacks and
-/// artifact bucket, and the account `--targets` rolls out to.
-pub fn worker_grants() -> crate::local::worker_role::Grants {
-    crate::local::worker_role::Grants {
-        stack_prefix: STACK_PREFIX.into(),
-        artifact_bucket: ARTIFACT_BUCKET.into(),
-        journal_bucket: "cpsf-demo-journal".into(),
-        staging_bucket: "cpsf-demo-staging".into(),
-        target_accounts: vec![super::targets::FAR_ACCOUNT.into()],
-        approval_topics: Vec::new(),
-    }
-}
 
 /// bootstrap/cpsf.yaml's parameters on the playground. The VPC and subnet
 /// are placeholders: fakecloud runs ECS metadata-only.

@@ -13,13 +13,10 @@ use super::watch::{self, Display};
 use super::{APP_TEMPLATE, history_of, start_with};
 use crate::aws::Clients;
 use crate::history::rollout::{RolloutView, read};
+use crate::local::names::FAR_ACCOUNT;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// The second account of the demo. The playground installs
-/// bootstrap/target-account.yaml there (`local/worker_role.rs`), whose role
-/// trusts the worker's, as on AWS.
-pub const FAR_ACCOUNT: &str = "222222222222";
 const FAR_ROLE: &str = "arn:aws:iam::222222222222:role/cpsf-target";
 
 /// The sample app's deploy input with the rollout keys: the worker's own

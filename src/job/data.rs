@@ -94,7 +94,7 @@ impl Job {
     /// A job as PollForJobs returns it in JSON (`{"id", "data", "nonce",
     /// "accountId"}`), e.g. a saved event for `cpsf replay`.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, JobDataError> {
-        use crate::local::codepipeline::model as wire;
+        use crate::pipeline::wire;
         let id = value["id"]
             .as_str()
             .ok_or_else(|| JobDataError("\"id\" is missing".into()))?;

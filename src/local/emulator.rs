@@ -63,7 +63,7 @@ impl Emulator {
         binary: &Path,
         fakecloud_args: &[String],
         ministack_auth: bool,
-        ministack_root: Option<&super::codepipeline::model::SessionCredentials>,
+        ministack_root: Option<&crate::pipeline::wire::SessionCredentials>,
     ) -> Result<(EmulatorChild, String)> {
         match self {
             Emulator::Ministack => {

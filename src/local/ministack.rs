@@ -9,7 +9,7 @@
 //! listening socket of the process.
 
 use super::child::{EmulatorChild, forward_lines};
-use super::codepipeline::model::SessionCredentials;
+use crate::pipeline::wire::SessionCredentials;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -12,6 +12,7 @@ pub mod env;
 pub mod events;
 pub mod fakecloud;
 pub mod ministack;
+pub mod names;
 pub mod playground;
 pub mod preset;
 pub mod probe;

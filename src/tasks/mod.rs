@@ -460,7 +460,7 @@ pub(crate) fn stack_is(
 #[cfg(test)]
 mod tests {
     use super::input::TaskInput;
-    use crate::local::codepipeline::model::JobData;
+    use crate::pipeline::wire::JobData;
 
     /// Every saved event parses as what its name says it is.
     #[test]

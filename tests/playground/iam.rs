@@ -13,9 +13,10 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use cpsf::bootstrap::{BootstrapOptions, run};
-use cpsf::demo::setup::{ARTIFACT_BUCKET, BOOTSTRAP_STACK, PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+use cpsf::demo::setup::{BOOTSTRAP_STACK, PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
 use cpsf::local::Emulator;
 use cpsf::local::codepipeline::Config;
+use cpsf::local::names::ARTIFACT_BUCKET;
 use cpsf::local::worker_role::{self, RoleTemplate};
 use std::process::Stdio;
 use std::time::Duration;

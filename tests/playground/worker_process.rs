@@ -4,7 +4,7 @@
 use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::local::codepipeline::Config;
-use cpsf::local::codepipeline::model::SessionCredentials;
+use cpsf::pipeline::wire::SessionCredentials;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 

@@ -1,12 +1,12 @@
 //! CreateCustomActionType, ListActionTypes, DeleteCustomActionType, and the
 //! one AWS-owned action type the local service runs itself (S3 source).
 
-use super::model::{
+use super::protocol::{ApiError, ApiResult, check_len, decode, paginate};
+use super::store::Store;
+use crate::pipeline::wire::{
     ActionType, ActionTypeId, ActionTypeSettings, ArtifactDetails, CATEGORIES,
     ConfigurationProperty,
 };
-use super::protocol::{ApiError, ApiResult, check_len, decode, paginate};
-use super::store::Store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

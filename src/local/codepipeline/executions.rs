@@ -6,16 +6,16 @@
 //! execution. `advance` is the one place that decides what runs next; every
 //! event (an action finishing, a stop) updates the records and calls it.
 
-use super::model::{
-    ActionDeclaration, Artifact, ArtifactLocation, ErrorDetails, PipelineVariable,
-    S3ArtifactLocation,
-};
 use super::protocol::{ApiError, ApiResult, decode};
 use super::store::{
     ActionRun, ActionStatus, Effect, ExecutionRecord, JobStatus, RunStatus, StopRequest, Store,
     new_id,
 };
 use super::variables;
+use crate::pipeline::wire::{
+    ActionDeclaration, Artifact, ArtifactLocation, ErrorDetails, PipelineVariable,
+    S3ArtifactLocation,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

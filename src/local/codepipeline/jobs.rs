@@ -7,11 +7,11 @@
 //! nonce; a job with no result in time is TimedOut and fails its action.
 
 use super::executions::ActionOutcome;
-use super::model::{
-    ActionTypeId, ErrorDetails, ExecutionDetails, FAILURE_TYPES, FailureDetails, JobData,
-};
 use super::protocol::{ApiError, ApiResult, check_keys, check_len_1, decode, epoch};
 use super::store::{JobRecord, JobStatus, Store, new_id};
+use crate::pipeline::wire::{
+    ActionTypeId, ErrorDetails, ExecutionDetails, FAILURE_TYPES, FailureDetails, JobData,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -108,18 +108,18 @@ impl Store {
         let data = JobData {
             action_type_id: run.action_type_id.clone(),
             // The job carries the configuration with its variables resolved.
-            action_configuration: super::model::ActionConfiguration {
+            action_configuration: crate::pipeline::wire::ActionConfiguration {
                 configuration: run
                     .resolved_configuration
                     .clone()
                     .unwrap_or_else(|| run.configuration.clone()),
             },
-            pipeline_context: super::model::PipelineContext {
+            pipeline_context: crate::pipeline::wire::PipelineContext {
                 pipeline_name: exec.pipeline_name.clone(),
-                stage: super::model::StageContext {
+                stage: crate::pipeline::wire::StageContext {
                     name: run.stage_name.clone(),
                 },
-                action: super::model::ActionContext {
+                action: crate::pipeline::wire::ActionContext {
                     name: run.action_name.clone(),
                     action_execution_id: run.action_execution_id.clone(),
                 },

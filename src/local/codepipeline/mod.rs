@@ -3,7 +3,8 @@
 //! source stage, pipeline executions and the whole job-worker lifecycle.
 //!
 //! - `protocol.rs`: errors, timestamps, pagination of the wire protocol
-//! - `model.rs`: the wire shapes
+//! - the wire shapes are `crate::pipeline::wire` (`cpsf replay` reads
+//!   saved jobs with them too)
 //! - `store.rs`: all state, behind one lock; records and [`Config`]
 //! - `action_types.rs`, `pipelines.rs`: declarations and their validation
 //! - `executions.rs`: the engine that runs stages and actions
@@ -16,7 +17,6 @@
 mod action_types;
 mod executions;
 mod jobs;
-pub mod model;
 mod pipelines;
 pub mod protocol;
 mod server;

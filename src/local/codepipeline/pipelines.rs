@@ -1,10 +1,10 @@
 //! CreatePipeline, GetPipeline, UpdatePipeline, DeletePipeline, ListPipelines
 //! and the structural checks AWS makes on a pipeline declaration.
 
-use super::model::{ActionDeclaration, ActionTypeId, Configuration, PipelineDeclaration};
 use super::protocol::{ApiError, ApiResult, check_len, check_pattern, decode, epoch, paginate};
 use super::store::{PipelineRecord, Store};
 use super::variables;
+use crate::pipeline::wire::{ActionDeclaration, ActionTypeId, Configuration, PipelineDeclaration};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;

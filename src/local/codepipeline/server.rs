@@ -3,9 +3,9 @@
 
 use super::executions::ActionOutcome;
 use super::jobs::JobTiming;
-use super::model::ErrorDetails;
 use super::protocol::{ApiError, ApiResult, TARGET_PREFIX};
 use super::store::{Config, Effect, Store};
+use crate::pipeline::wire::ErrorDetails;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;

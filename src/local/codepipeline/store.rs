@@ -6,7 +6,7 @@
 //! time as an argument and do no I/O: work that needs the network (copying a
 //! source object) is queued as an [`Effect`] for the server to carry out.
 
-use super::model::{
+use crate::pipeline::wire::{
     ActionType, ActionTypeId, Artifact, Configuration, ErrorDetails, JobData, PipelineDeclaration,
     SessionCredentials,
 };

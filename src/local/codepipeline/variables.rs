@@ -14,11 +14,11 @@
 //! message, the message is AWS's as reported from the service; see
 //! docs/emulators.md, "CodePipeline variables".
 
-use super::model::{
+use super::protocol::{ApiError, check_len, check_pattern};
+use crate::pipeline::wire::{
     ActionDeclaration, Configuration, ErrorDetails, PipelineDeclaration, PipelineVariable,
     PipelineVariableDeclaration,
 };
-use super::protocol::{ApiError, check_len, check_pattern};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The reserved namespace of the variables every execution has.

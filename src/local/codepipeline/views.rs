@@ -1,9 +1,9 @@
 //! What a person looks at in the console: GetPipelineState,
 //! GetPipelineExecution, ListPipelineExecutions, ListActionExecutions.
 
-use super::model::{ActionTypeSettings, Configuration};
 use super::protocol::{ApiError, ApiResult, decode, epoch, paginate};
 use super::store::{ActionRun, ExecutionRecord, Store};
+use crate::pipeline::wire::{ActionTypeSettings, Configuration};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -195,7 +195,7 @@ impl Store {
             .unwrap_or_default()
     }
 
-    fn settings(&self, type_id: &super::model::ActionTypeId) -> ActionTypeSettings {
+    fn settings(&self, type_id: &crate::pipeline::wire::ActionTypeId) -> ActionTypeSettings {
         self.action_type(type_id)
             .map(|t| t.settings)
             .unwrap_or_default()
@@ -226,7 +226,7 @@ impl Store {
     }
 
     fn action_execution_detail(&self, exec: &ExecutionRecord, run: &ActionRun) -> Value {
-        let location = |a: &super::model::Artifact| {
+        let location = |a: &crate::pipeline::wire::Artifact| {
             json!({
                 "name": a.name,
                 "s3location": {

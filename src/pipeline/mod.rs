@@ -2,6 +2,8 @@
 //! Deploy action of cpsf's type. The demo and the benchmark declare their
 //! pipelines through it.
 
+pub mod wire;
+
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
     ExecutionMode, InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType,

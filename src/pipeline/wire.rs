@@ -1,4 +1,6 @@
-//! Wire shapes of the CodePipeline API (AWS JSON 1.1, camelCase members).
+//! Wire shapes of the CodePipeline API (AWS JSON 1.1, camelCase members):
+//! what the local CodePipeline service speaks, and how `cpsf replay` reads
+//! a saved job.
 //!
 //! Only the members the local service reads or writes are typed. Declarations
 //! a client sends (pipelines, actions) keep unknown members in `extra` so that
