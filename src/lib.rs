@@ -180,6 +180,7 @@ pub mod metrics;
 pub mod nudge;
 pub mod pipeline;
 pub mod preflight;
+pub mod prune;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;

@@ -3,9 +3,9 @@
 //! `environments::{listing, prune, table}`'s; this file is the flags.
 
 use crate::environments::listing;
-use crate::environments::prune::{self, Pruner};
 use crate::environments::select::Criteria;
 use crate::environments::table;
+use crate::prune::{self, Pruner};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::time::{Duration, SystemTime};
@@ -126,7 +126,7 @@ async fn prune(args: PruneArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&outcomes)?);
     } else {
         println!();
-        print!("{}", table::outcomes(&outcomes));
+        print!("{}", prune::table(&outcomes));
         println!("{}", prune::tally(&outcomes, listed.len(), args.yes));
     }
     anyhow::ensure!(

@@ -14,10 +14,10 @@ use super::watch::{self, Display, Snapshot};
 use super::{APP_TEMPLATE, action_summary, deploy_action, put_source};
 use crate::aws::Clients;
 use crate::environments::listing::{self, Listed};
-use crate::environments::prune::{self, Ended, Outcome, Pruner};
 use crate::environments::select::Criteria;
 use crate::environments::{name, spec, table, tags};
 use crate::local::names::STACK_PREFIX;
+use crate::prune::{self, Ended, Outcome, Pruner};
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use serde_json::Value;
@@ -239,7 +239,7 @@ async fn prune(clients: &Clients, branches: &[Branch], delete: bool) -> anyhow::
     let outcomes = pruner
         .prune(&listed, &criteria, &|line| println!("  {line}"))
         .await;
-    print!("{}", table::outcomes(&outcomes));
+    print!("{}", prune::table(&outcomes));
     println!("{}", prune::tally(&outcomes, listed.len(), delete));
 
     // The unprotected survivor goes (or would); the protected one stays.

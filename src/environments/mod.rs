@@ -6,14 +6,14 @@
 //! operation), `tags.rs` (the `cpsf:*` tags written on deploy and read
 //! back), `teardown.rs` (whether a stack may be deleted: the one rule for
 //! the state machine and prune), `select.rs` (what prune takes).
-//! Edges: `listing.rs` (DescribeStacks → environments), `prune.rs`
-//! (bounded parallel deletes with progress). The state machine's side is
+//! Edge: `listing.rs` (DescribeStacks → environments). Pruning, which
+//! runs the teardown's task handlers, is `src/prune.rs`, above both. The
+//! state machine's side is
 //! `tasks/check_teardown.rs`, `delete_environment.rs`, `wait_teardown.rs`;
 //! the command is `cli/environments.rs`.
 
 pub mod listing;
 pub mod name;
-pub mod prune;
 pub mod select;
 pub mod spec;
 pub mod table;

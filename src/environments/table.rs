@@ -1,7 +1,6 @@
 //! `cpsf environments`' tables: columns padded to their widest cell.
 
 use super::listing::Listed;
-use super::prune::Outcome;
 use super::select::short;
 use std::time::SystemTime;
 
@@ -37,24 +36,6 @@ pub fn environments(listed: &[Listed], now: SystemTime) -> String {
         "TTL",
     ];
     render(&headers, &rows)
-}
-
-/// `prune`'s summary table.
-pub fn outcomes(outcomes: &[Outcome]) -> String {
-    let rows: Vec<Vec<String>> = outcomes
-        .iter()
-        .map(|o| {
-            let took = format!("{}s", o.seconds);
-            vec![
-                o.environment.clone(),
-                o.stack_name.clone(),
-                o.region.clone(),
-                o.result.to_string(),
-                took,
-            ]
-        })
-        .collect();
-    render(&["ENVIRONMENT", "STACK", "REGION", "RESULT", "TOOK"], &rows)
 }
 
 /// `rows` under `headers`, each column as wide as its widest cell, two

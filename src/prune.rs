@@ -1,11 +1,12 @@
-//! The deleting half of `cpsf environments prune` (issue 19): the picked
+//! The deleting half of `cpsf environments prune` (issue 19; the picking
+//! half is `environments/select.rs`): the picked
 //! environments deleted a few at once, each checked again just before its
 //! delete, each seen through to its end, with a line per step as it
 //! happens.
 
-use super::listing::Listed;
-use super::select::{self, Criteria, Pick};
-use super::teardown::{BUSY, NOT_AN_ENVIRONMENT, PROTECTED};
+use crate::environments::listing::Listed;
+use crate::environments::select::{self, Criteria, Pick};
+use crate::environments::teardown::{BUSY, NOT_AN_ENVIRONMENT, PROTECTED};
 use crate::tasks::{TaskContext, check_teardown, delete_environment, wait_teardown};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -216,4 +217,21 @@ async fn prune_one(ctx: &TaskContext, listed: &Listed) -> Result<Ended, String> 
         )),
         Err(e) => Err(e.cause),
     }
+}
+/// `prune`'s summary table.
+pub fn table(outcomes: &[Outcome]) -> String {
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            let took = format!("{}s", o.seconds);
+            vec![
+                o.environment.clone(),
+                o.stack_name.clone(),
+                o.region.clone(),
+                o.result.to_string(),
+                took,
+            ]
+        })
+        .collect();
+    crate::environments::table::render(&["ENVIRONMENT", "STACK", "REGION", "RESULT", "TOOK"], &rows)
 }
