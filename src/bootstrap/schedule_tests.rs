@@ -352,7 +352,7 @@ fn the_schedule_runs_the_prune_task_like_the_worker_service() {
 }
 
 /// Each action the prune role grants is a call the prune makes
-/// (src/environments/, and src/tasks/stack.rs for the describe after a
+/// (src/prune.rs, src/environments/, and src/tasks/stack.rs for the describe after a
 /// delete and the failed delete's events), except ListStacks, which
 /// CloudFormation requires of an unnamed DescribeStacks besides
 /// DescribeStacks itself (CloudFormation API Reference, DescribeStacks,
@@ -362,6 +362,7 @@ fn the_prune_role_grants_only_what_the_prune_calls() {
     // The prune takes the teardown's own steps.
     let code = source(&[
         "tasks/stack.rs",
+        "prune.rs",
         "environments",
         "tasks/check_teardown.rs",
         "tasks/delete_environment.rs",
@@ -373,7 +374,7 @@ fn the_prune_role_grants_only_what_the_prune_calls() {
         "the listing no longer lists every stack with DescribeStacks"
     );
     // DeleteStack without a RoleARN: the stack's own service role, no PassRole.
-    let prune = source(&["environments/prune.rs"]);
+    let prune = source(&["prune.rs"]);
     assert!(
         prune.contains("delete_environment::delete(ctx, id, None, None)"),
         "the prune passes a role"
