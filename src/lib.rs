@@ -41,19 +41,22 @@
 //!     `discover.rs`: the state machines of the pipelines using the action
 //!     type, for recovery with no `--recover-from`.
 //!   - pure: `pacing.rs` (how often a job checks its execution, how long
-//!     each round follows), `data.rs` (the job in plain types, secrets kept out of `Debug`),
-//!     `config.rs` (action configuration), `artifact.rs` (safe zip reading;
-//!     `zip_end.rs` its end records' entry count and directory size, checked
-//!     before the directory is parsed; `floor.rs` how far back the zip crate
-//!     may read while it parses),
-//!     `input.rs` (state machine input, execution name), `decide.rs`
-//!     (execution facts → report, continuation tokens), `limits.rs` (a
-//!     report cut to CodePipeline's limits), `outputs.rs` (output
-//!     variables a pipeline accepts), `ranged.rs` (one file of a zip read
-//!     through ranged reads).
-//!   - edges: `s3.rs` (artifacts with the job's credentials),
-//!     `s3_ranges.rs` (the ranged GETs, a few at once), `report.rs`
-//!     (AcknowledgeJob, PutJob*Result).
+//!     each round follows), `data.rs` (the job in plain types, secrets kept
+//!     out of `Debug`), `config.rs` (action configuration), `input.rs`
+//!     (state machine input, execution name), `decide.rs` (execution facts
+//!     → report, continuation tokens), `limits.rs` (a report cut to
+//!     CodePipeline's limits), `outputs.rs` (output variables a pipeline
+//!     accepts).
+//!   - edge: `report.rs` (AcknowledgeJob, PutJob*Result).
+//! - [`artifact`] (`src/artifact/`): pipeline artifacts in S3, shared by
+//!   the job (its input and output) and the task handlers (a template).
+//!   `location.rs` (where one is, and credentials kept out of `Debug`);
+//!   pure: `read.rs` (one file out of a zip, safely), `zip_end.rs` (the end
+//!   records' entry count and directory size, checked before the directory
+//!   is parsed), `floor.rs` (how far back the zip crate may read while it
+//!   parses), `ranged.rs` (one file of a zip read through ranged reads);
+//!   edges: `s3.rs` (artifacts with the job's credentials), `s3_ranges.rs`
+//!   (the ranged GETs, a few at once).
 //! - [`tasks`] (`src/tasks/`): the deploy state machine's task handlers,
 //!   served as Step Functions activities: `runner.rs` (long polls,
 //!   heartbeats, results), `lease.rs` (a task's hold on its token: stop
@@ -95,8 +98,9 @@
 //!   `spec.rs` (the input's `operation`, `environment`, `ttlHours`),
 //!   `tags.rs` (the `cpsf:*` tags), `teardown.rs` (whether a stack may be
 //!   deleted: one rule for the state machine and prune), `select.rs` (what
-//!   prune takes), `table.rs`. Edges: `listing.rs` (DescribeStacks →
-//!   environments), `prune.rs` (bounded parallel deletes with progress).
+//!   prune takes), `table.rs`. Edge: `listing.rs` (DescribeStacks →
+//!   environments). [`prune`] (`src/prune.rs`): bounded parallel deletes
+//!   with progress, taking the teardown's task handlers' own steps.
 //!   `cpsf environments` is `cli/environments.rs`; the teardown's states
 //!   are the task handlers above.
 //! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
@@ -162,6 +166,7 @@
 
 pub mod action_type;
 pub mod approval;
+pub mod artifact;
 pub mod aws;
 pub mod base;
 pub mod bootstrap;

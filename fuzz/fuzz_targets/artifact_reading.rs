@@ -4,8 +4,8 @@
 #![no_main]
 
 use bytes::Bytes;
-use cpsf::job::artifact::{Limits, read_file};
-use cpsf::job::ranged::{Fetch, RangedReader};
+use cpsf::artifact::read::{Limits, read_file};
+use cpsf::artifact::ranged::{Fetch, RangedReader};
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
 
@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         max_entries: 64,
         max_file_bytes: 1 << 16,
         max_total_bytes: 1 << 18,
+        max_directory_bytes: 1 << 14,
     };
     let whole = read_file(Cursor::new(data), "deploy.json", &limits);
     if let Ok(file) = &whole {

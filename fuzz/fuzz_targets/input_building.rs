@@ -7,7 +7,8 @@
 use arbitrary::Arbitrary;
 use cpsf::job::data::Job;
 use cpsf::job::decide::Continuation;
-use cpsf::job::input::{MAX_INPUT_BYTES, execution_name, parse_input_file, state_machine_input};
+use cpsf::base::limits::MAX_INPUT_BYTES;
+use cpsf::job::input::{execution_name, parse_input_file, state_machine_input};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -2,6 +2,7 @@
 //! uses, in plain types. Secrets (artifact credentials, secret configuration
 //! values) are kept out of `Debug` so no log line can carry them.
 
+use crate::artifact::location::{ArtifactCredentials, ArtifactRef, EncryptionKey};
 use aws_sdk_codepipeline::types as sdk;
 use std::collections::HashMap;
 use std::fmt;
@@ -40,34 +41,6 @@ impl fmt::Debug for Configuration {
             .field("keys", &keys)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactRef {
-    pub name: String,
-    pub bucket: String,
-    pub key: String,
-    pub revision: Option<String>,
-}
-
-/// Temporary credentials scoped to the artifact bucket.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ArtifactCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: String,
-}
-
-impl fmt::Debug for ArtifactCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ArtifactCredentials(<redacted>)")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncryptionKey {
-    pub id: String,
-    pub kind: String,
 }
 
 /// Job data too broken to act on; the job is failed with this message.

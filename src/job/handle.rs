@@ -45,7 +45,6 @@
 mod follow;
 mod target_status;
 
-use super::artifact::Limits;
 use super::config::{ActionConfig, InputSource};
 use super::data::Job;
 use super::decide::{Continuation, FailureKind, Report};
@@ -53,7 +52,8 @@ use super::input::{execution_name, parse_input_file, state_machine_input};
 use super::journal::{Journal, JournalLocation};
 use super::pacing::follow_window;
 use super::report::Reporter;
-use super::s3::{ArtifactStore, ReadError};
+use crate::artifact::read::Limits;
+use crate::artifact::s3::{ArtifactStore, ReadError};
 use crate::base::clock::epoch_now;
 use crate::metrics::Metrics;
 use crate::nudge::Nudges;

@@ -119,7 +119,8 @@ pub fn execution_name(prefix: Option<&str>, job: &Job) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::data::{ArtifactCredentials, ArtifactRef, Configuration, PipelineContext};
+    use crate::artifact::location::{ArtifactCredentials, ArtifactRef};
+    use crate::job::data::{Configuration, PipelineContext};
 
     pub fn job() -> Job {
         Job {

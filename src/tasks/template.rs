@@ -5,8 +5,8 @@
 
 use super::error::TaskError;
 use super::input::TaskInput;
-use crate::job::artifact::Limits;
-use crate::job::s3::{ArtifactStore, ReadError};
+use crate::artifact::read::Limits;
+use crate::artifact::s3::{ArtifactStore, ReadError};
 
 /// CloudFormation's limit on TemplateBody.
 pub const MAX_BODY_BYTES: usize = 51_200;
@@ -115,7 +115,7 @@ impl Templates {
                 TaskError::input("the input has no pipeline.artifacts: the template is read from the pipeline's revision")
             })?;
         let limits = Limits::default();
-        let reference = crate::job::data::ArtifactRef {
+        let reference = crate::artifact::location::ArtifactRef {
             name: artifact.name.clone().unwrap_or_default(),
             bucket: artifact.bucket.clone(),
             key: artifact.key.clone(),

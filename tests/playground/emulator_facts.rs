@@ -714,7 +714,7 @@ async fn an_upload_the_bucket_policy_denies() {
 }
 
 /// GetObject with a suffix range (`Range: bytes=-N`: how the worker starts
-/// reading an artifact, src/job/s3_ranges.rs) of an empty object. S3
+/// reading an artifact, src/artifact/s3_ranges.rs) of an empty object. S3
 /// answers 416 `InvalidRange` (S3 API reference, "Error responses":
 /// "The requested range can't be satisfied"); MiniStack answers 206 with
 /// no bytes and `Content-Range: bytes 0--1/0`. cpsf takes either for "the

@@ -4,8 +4,8 @@
 
 use super::tests::zip_of;
 use super::*;
-use crate::job::zip_end::WINDOW;
-use crate::job::zip_end::tests::{eocd, zip64_end};
+use crate::artifact::zip_end::WINDOW;
+use crate::artifact::zip_end::tests::{eocd, zip64_end};
 use std::io::{Cursor, Write};
 use std::sync::LazyLock;
 

@@ -1,9 +1,9 @@
 //! The job's artifacts in S3, reached with the job's own temporary
 //! credentials (scoped by CodePipeline to the artifact bucket).
 
-use super::artifact::{self, ArtifactError, Limits};
-use super::data::{ArtifactCredentials, ArtifactRef, EncryptionKey};
+use super::location::{ArtifactCredentials, ArtifactRef, EncryptionKey};
 use super::ranged::RangedReader;
+use super::read::{self, ArtifactError, Limits};
 use super::s3_ranges::{BlockingFetch, RemoteObject};
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::Credentials;
@@ -99,7 +99,7 @@ impl ArtifactStore {
         // The zip crate reads synchronously; each range is awaited on this
         // runtime from a blocking thread.
         let read = tokio::task::spawn_blocking(move || {
-            artifact::read_file(RangedReader::new(fetch, size, tail), &path, &limits)
+            read::read_file(RangedReader::new(fetch, size, tail), &path, &limits)
         })
         .await
         .map_err(|e| ReadError::S3(format!("the artifact read stopped: {e}")))?;
@@ -166,7 +166,7 @@ fn zip_single(name: &str, content: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::artifact::read_file;
+    use crate::artifact::read::read_file;
 
     #[test]
     fn the_output_zip_holds_the_output_json() {

@@ -249,8 +249,8 @@ fn listing(names: &mut [String]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::job::ranged::BLOCK;
-    use crate::job::ranged::tests::reader_of;
+    use crate::artifact::ranged::BLOCK;
+    use crate::artifact::ranged::tests::reader_of;
     use std::io::{Cursor, Write};
     use zip::write::SimpleFileOptions;
 
@@ -430,5 +430,5 @@ pub(crate) mod tests {
 }
 
 #[cfg(test)]
-#[path = "artifact_end_tests.rs"]
+#[path = "read_end_tests.rs"]
 mod end_tests;
