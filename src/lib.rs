@@ -1,6 +1,23 @@
 //! cpsf: a CodePipeline custom "Deploy" action served by a long-running
 //! worker that hands the work to an AWS Step Functions state machine.
 //!
+//! # Layers
+//!
+//! Imports go one way: a module imports modules of its own layer or of
+//! layers below it, never one above, and no two modules import each other,
+//! even through others. The worker's layers (1–5) know nothing of the
+//! playground: only the CLI and the demo import `local`. `base` imports
+//! nothing of cpsf's. `layering_tests.rs` reads this list and holds the
+//! code to it.
+//!
+//! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `aws` `logging` `health` `artifact`
+//! 2. domain: `action_type` `pipeline` `approval` `environments` `targets` `execution`
+//! 3. views: `history` `events` `sfn`
+//! 4. handlers: `tasks`
+//! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
+//! 6. playground: `local`
+//! 7. front: `demo` `cli`
+//!
 //! # Components and where they live
 //!
 //! Decision logic is pure (data in, data out); AWS calls sit at the edges.
@@ -192,3 +209,6 @@ pub mod shutdown;
 pub mod targets;
 pub mod tasks;
 pub mod worker;
+
+#[cfg(test)]
+mod layering_tests;
