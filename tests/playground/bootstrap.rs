@@ -253,15 +253,7 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         .unwrap_or_else(|| panic!("no EventsQueue output: {stdout}"))
         .to_string();
     let sqs = aws_sdk_sqs::Client::new(&h.env.sdk_config().await);
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap_or_default();
+    let attributes = queue_attributes(&sqs, &queue).await;
     let attribute = |name: &str| {
         attributes
             .get(&aws_sdk_sqs::types::QueueAttributeName::from(name))
@@ -313,15 +305,7 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             .map(|v| v.trim().to_string())
             .unwrap_or_else(|| panic!("no {key} output: {stdout}"))
     };
-    let approvals = sqs
-        .get_queue_attributes()
-        .queue_url(output("ApprovalsQueue"))
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap_or_default();
+    let approvals = queue_attributes(&sqs, &output("ApprovalsQueue")).await;
     let approvals_attribute = |name: &str| -> serde_json::Value {
         let text = approvals
             .get(&aws_sdk_sqs::types::QueueAttributeName::from(name))
@@ -384,4 +368,19 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         serde_json::json!([role("worker")]),
         "{records}"
     );
+}
+
+/// Every attribute of the queue at `url`, as GetQueueAttributes gives them.
+async fn queue_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> std::collections::HashMap<aws_sdk_sqs::types::QueueAttributeName, String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default()
 }
