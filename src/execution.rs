@@ -4,7 +4,7 @@
 //! decision (`job/decide.rs`), the history views and the task handlers
 //! read them.
 
-use crate::targets::rollout::Glance;
+use crate::targets::glance::Glance;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutionStatus {

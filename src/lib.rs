@@ -98,7 +98,9 @@
 //!   state fits Step Functions' 256 KiB), `plan.rs` (each target's deploy
 //!   input, a wave's outcome, progress, output variables), `rollout.rs`
 //!   (the plan the states carry, each target a child execution of the
-//!   deploy state machine), `alarms.rs` (the bake's verdict).
+//!   deploy state machine), `glance.rs` (where a running rollout is, for
+//!   the pipeline's summary), `alarms.rs` (the bake's verdict), `key.rs`
+//!   (a target's place).
 //! - [`approval`] (`src/approval/`): approval by link (issue 18): a
 //!   person decides on a change set the deploy state machine waits on in
 //!   RequestApproval. Pure: `spec.rs` (the input's `approval`),

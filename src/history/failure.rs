@@ -4,7 +4,7 @@
 
 use super::events::Event;
 use crate::execution::{FailureFacts, TaskFailure};
-use crate::targets::rollout::Glance;
+use crate::targets::glance::Glance;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reading {
@@ -25,7 +25,7 @@ pub fn read_newest(newest_first: &[Event]) -> Reading {
         if reading.progress.is_none()
             && let Some(output) = &event.output
         {
-            reading.progress = crate::targets::rollout::glance(output);
+            reading.progress = crate::targets::glance::glance(output);
         }
         if event.is_state_entered() {
             let name = event.state.clone();

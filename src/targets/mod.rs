@@ -14,7 +14,9 @@
 //! - `plan.rs`: each target's own deploy input, a wave's outcome, the
 //!   progress summary and the output variables.
 //! - `rollout.rs`: the plan the states carry (each target's child
-//!   execution and its input) and the progress after each wave.
+//!   execution and its input) and the progress after each wave;
+//!   `glance.rs`: where a running rollout is, for the pipeline's summary;
+//!   `key.rs`: a target's place as a task handler is given it.
 //! - `alarms.rs`: the bake's verdict from DescribeAlarms' answers.
 //! - `rollback.rs`: `bake.rollback` as CloudFormation's rollback triggers
 //!   on each target's stack operation, the bake as its monitoring period.
@@ -26,6 +28,7 @@ pub mod alarms;
 mod bake;
 pub mod budget;
 mod fair;
+pub mod glance;
 pub mod key;
 pub mod limits;
 pub mod live;

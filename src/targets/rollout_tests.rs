@@ -1,6 +1,7 @@
 //! The plan PlanRollout makes and how FinishWave moves it on.
 
 use super::*;
+use crate::targets::glance::glance;
 use crate::targets::spec::parse;
 
 const ROLLOUT: &str = "arn:aws:states:us-east-1:111111111111:execution:deploy:app-1";

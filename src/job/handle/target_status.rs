@@ -7,8 +7,8 @@
 use super::JobRunner;
 use crate::execution::ExecutionStatus;
 use crate::sfn::{DescribeError, Described};
+use crate::targets::glance::Glance;
 use crate::targets::live::{self, Place, Seen};
-use crate::targets::rollout::Glance;
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::time::Duration;
