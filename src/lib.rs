@@ -18,6 +18,35 @@
 //! 6. playground: `local`
 //! 7. front: `demo` `cli`
 //!
+//! # Glossary
+//!
+//! One word for one thing, in code, messages and docs:
+//! - **job**: one CodePipeline job of cpsf's action type, from
+//!   PollForJobs to PutJob*Result; a long deploy is a chain of jobs linked
+//!   by a **continuation token**.
+//! - **execution**: one run of the deploy state machine (or of a rollout's
+//!   child); what is known of it is [`execution::ExecutionFacts`].
+//! - **task**: one activity task Step Functions hands the worker; the
+//!   code that serves a kind of task is its **handler** (`tasks/`).
+//! - **deploy input**: the JSON the execution starts with (`stackName`,
+//!   `template`, `targets`, `approval`, …), read from the job's
+//!   **artifact** (a zip in S3) or the action's configuration.
+//! - **stack**, **change set**, **change**: CloudFormation's; a change is
+//!   one resource change of a change set ([`base::change::Change`]).
+//! - **target**: one account and region a rollout deploys to; its
+//!   **place** is [`targets::key::TargetKey`]. A **rollout** deploys its
+//!   targets in **waves**, each target by a **child** execution, with a
+//!   **bake** (alarms watched) between waves.
+//! - **approval**: a person's decision on a change set, by **link** (the
+//!   page) or `cpsf approve`; the **store** keeps requests and decisions.
+//! - **environment**: a branch's own copy of a stack; **teardown** deletes
+//!   one, **prune** deletes the stale ones.
+//! - **events**: Step Functions' execution status changes from the events
+//!   queue (`events/`); a **history** is an execution's history events
+//!   (`history/`).
+//! - **playground**: the local stand-in for AWS (`local/`): an
+//!   **emulator** (MiniStack or fakecloud) plus cpsf's own CodePipeline.
+//!
 //! # Components and where they live
 //!
 //! Decision logic is pure (data in, data out); AWS calls sit at the edges.
