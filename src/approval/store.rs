@@ -177,9 +177,7 @@ impl Store {
     /// executions to one key (issue 27), and the record found is checked
     /// against the ARN anyway ([`Store::for_execution`]).
     fn execution_key(&self, execution_arn: &str) -> String {
-        let digest =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, execution_arn.as_bytes());
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::base::hash::sha256_hex(execution_arn);
         format!("{}executions/{hex}", self.prefix)
     }
 
@@ -461,11 +459,6 @@ pub(crate) mod tests {
         }
     }
 
-    fn sha256_hex(text: &str) -> String {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     /// GetObject answers each key of `objects` with its body, and
     /// NoSuchKey (S3's 404) for any other.
     fn s3_holding(objects: Vec<(String, Vec<u8>)>) -> aws_sdk_s3::Client {
@@ -567,7 +560,10 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn an_execution_is_found_under_the_sha256_of_its_arn() {
         let s3 = s3_holding(vec![
-            (format!("executions/{}", sha256_hex(ARN)), b"a1".to_vec()),
+            (
+                format!("executions/{}", crate::base::hash::sha256_hex(ARN)),
+                b"a1".to_vec(),
+            ),
             (
                 "approvals/a1.json".into(),
                 serde_json::to_vec(&record("a1", ARN)).unwrap(),
@@ -584,7 +580,10 @@ pub(crate) mod tests {
     async fn another_executions_approval_is_not_taken_for_this_one() {
         let other = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-2";
         let s3 = s3_holding(vec![
-            (format!("executions/{}", sha256_hex(ARN)), b"a2".to_vec()),
+            (
+                format!("executions/{}", crate::base::hash::sha256_hex(ARN)),
+                b"a2".to_vec(),
+            ),
             (
                 format!("executions/{:016x}", crate::base::hash::fnv1a(ARN)),
                 b"a2".to_vec(),
