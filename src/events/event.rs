@@ -110,7 +110,7 @@ pub fn dispose(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The event as the Step Functions developer guide shows it.
@@ -129,7 +129,8 @@ mod tests {
       }
     }"#;
 
-    fn with(replace: &str, by: &str) -> String {
+    /// [`SUCCEEDED`] with `replace` (everywhere) put `by`.
+    pub(crate) fn with(replace: &str, by: &str) -> String {
         assert!(SUCCEEDED.contains(replace), "{replace}");
         SUCCEEDED.replace(replace, by)
     }

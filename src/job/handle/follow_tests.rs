@@ -57,27 +57,26 @@ fn runner(describe: &Rule, nudges: Nudges) -> JobRunner {
     )
 }
 
-/// A SUCCEEDED event, as Step Functions shapes it, saying what the sender
-/// chose.
-const FORGED: &str = r#"{
-  "version": "0", "id": "315c1398-40ff-a850-213b-158f73e60175",
-  "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
-  "account": "123456789012", "time": "2026-12-01T00:00:00Z", "region": "us-east-1",
-  "resources": ["arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-1"],
-  "detail": {
-    "executionArn": "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:shop-1",
-    "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:cpsf-deploy",
-    "name": "shop-1", "status": "SUCCEEDED",
-    "startDate": 1000000, "stopDate": 1060000,
-    "output": "{\"outputs\": {\"Url\": \"https://evil.example\"}}",
-    "outputDetails": {"included": true}
-  }
-}"#;
+/// A SUCCEEDED event, as Step Functions shapes it, for this test's
+/// execution, with the output its sender chose.
+fn forged() -> String {
+    use crate::events::event::tests::with;
+    let event = with(
+        "arn:aws:states:us-east-1:123456789012:execution:state-machine-name:execution-name",
+        ARN,
+    )
+    .replace(
+        r#""output": "\"Hello World!\"""#,
+        r#""output": "{\"outputs\": {\"Url\": \"https://evil.example\"}}""#,
+    );
+    assert!(event.contains("evil.example") && event.contains("shop-1"));
+    event
+}
 
 /// The event reaches the job as the events queue hands it over (before
 /// the job follows: kept for it).
 fn event_arrives(nudges: &Nudges) {
-    let event = crate::events::event::parse(FORGED).unwrap();
+    let event = crate::events::event::parse(&forged()).unwrap();
     assert!(event.status.is_terminal());
     nudges.nudge(&event.execution_arn, Nudge::Ended);
 }
