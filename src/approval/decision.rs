@@ -137,7 +137,7 @@ pub async fn apply(
             store.settle(&record.id, &settle(Sent::Taken)).await;
             Ok(Outcome::Answered(decision))
         }
-        Err((Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken"), _)) => {
+        Err(Failed { closed: true, .. }) => {
             let what = closed_task(
                 &describe(sfn, &record.execution_arn).await,
                 &decision,
@@ -153,27 +153,34 @@ pub async fn apply(
             }
             Ok(Outcome::TaskEnded(what))
         }
-        Err((_, error)) => Ok(Outcome::Unconfirmed { decision, error }),
+        Err(Failed { error, .. }) => Ok(Outcome::Unconfirmed { decision, error }),
     }
 }
 
-/// Answers `record`'s task with `decision`: Err with Step Functions' error
-/// code, if any, and what went wrong.
+/// The errors by which Step Functions says a task no longer takes an
+/// answer (API reference, SendTaskSuccess and SendTaskFailure, "Errors").
+const CLOSED: [&str; 3] = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
+
+/// Why an answer was not taken: the task was closed ([`CLOSED`]), or it is
+/// not known whether Step Functions took it.
+struct Failed {
+    closed: bool,
+    error: String,
+}
+
+/// Answers `record`'s task with `decision`.
 async fn send(
     sfn: &aws_sdk_sfn::Client,
     record: &Record,
     decision: &Decision,
-) -> Result<(), (Option<&'static str>, String)> {
+) -> Result<(), Failed> {
     fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
         e: aws_sdk_sfn::error::SdkError<E, R>,
-    ) -> (Option<&'static str>, String) {
-        let code = match e.code() {
-            Some("TaskTimedOut") => Some("TaskTimedOut"),
-            Some("TaskDoesNotExist") => Some("TaskDoesNotExist"),
-            Some("InvalidToken") => Some("InvalidToken"),
-            _ => None,
-        };
-        (code, DisplayErrorContext(e).to_string())
+    ) -> Failed {
+        Failed {
+            closed: e.code().is_some_and(|code| CLOSED.contains(&code)),
+            error: DisplayErrorContext(e).to_string(),
+        }
     }
     let token = &record.task_token;
     // Sent once: the SDK's retry of an answer whose connection was lost
