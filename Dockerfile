@@ -5,22 +5,27 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependencies first, with a placeholder crate: this layer is reused until
-# Cargo.toml or Cargo.lock change.
+# Dependencies first, with placeholder crates: this layer is reused until
+# a Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/worker/Cargo.toml ./crates/worker/
+COPY crates/playground/Cargo.toml ./crates/playground/
+RUN mkdir -p src crates/worker/src crates/playground/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs \
- && cargo build --release --locked --bin cpsf \
- && rm -rf src target/release/cpsf* target/release/deps/cpsf-* target/release/deps/libcpsf-* target/release/.fingerprint/cpsf-*
-# The binary embeds the state machine, the bootstrap template, the sample
-# app and the replay templates.
+ && touch src/lib.rs crates/worker/src/lib.rs crates/playground/src/lib.rs \
+ && cargo build --release --locked --no-default-features --bin cpsf \
+ && rm -rf src crates/*/src target/release/cpsf* \
+           target/release/deps/cpsf* target/release/deps/libcpsf* target/release/.fingerprint/cpsf*
+# The binary embeds the state machine, the bootstrap template and the
+# replay templates. Without the default feature `playground`
+# it has no `cpsf local` and no `cpsf demo`: the playground's crate is not
+# built into the image.
 COPY statemachines ./statemachines
 COPY bootstrap ./bootstrap
-COPY app ./app
 COPY test_events ./test_events
+COPY crates ./crates
 COPY src ./src
-RUN cargo build --release --locked --bin cpsf
+RUN cargo build --release --locked --no-default-features --bin cpsf
 
 # glibc and CA certificates, no shell, runs as an unprivileged user.
 FROM gcr.io/distroless/cc-debian12:nonroot

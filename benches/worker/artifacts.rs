@@ -50,7 +50,7 @@ pub async fn large_artifacts(world: &World) -> anyhow::Result<Value> {
     let mut pipelines = Vec::new();
     for i in 0..JOBS {
         let name = format!("large-{i}");
-        let declaration = cpsf::pipeline::declare(&cpsf::pipeline::PipelineSpec {
+        let declaration = cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
             name: &name,
             role_arn: "arn:aws:iam::123456789012:role/bench",
             artifact_bucket: ARTIFACT_BUCKET,

@@ -111,7 +111,10 @@ impl Chart {
     pub fn write(&self, stem: &std::path::Path) -> anyhow::Result<()> {
         let svg = self.svg();
         std::fs::write(stem.with_extension("svg"), &svg)?;
-        std::fs::write(stem.with_extension("png"), cpsf::history::graph::png(&svg)?)?;
+        std::fs::write(
+            stem.with_extension("png"),
+            cpsf_worker::history::graph::png(&svg)?,
+        )?;
         Ok(())
     }
 }

@@ -17,9 +17,9 @@
 //! the signals to every pipeline execution Succeeded.
 
 use crate::world::{ARTIFACT_BUCKET, ROLE, SOURCE_BUCKET, Worker, World};
-use cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS;
-use cpsf::tasks::definition::{DEPLOY_ASL, install, with_timeout};
-use cpsf::worker::TaskOptions;
+use cpsf_worker::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use cpsf_worker::tasks::definition::{DEPLOY_ASL, install, with_timeout};
+use cpsf_worker::worker::TaskOptions;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -95,7 +95,7 @@ pub async fn waits(
             .body(zip_of(&[("deploy.json", &deploy), ("template.yaml", &template)])?.into())
             .send()
             .await?;
-        let declaration = cpsf::pipeline::declare(&cpsf::pipeline::PipelineSpec {
+        let declaration = cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
             name: &name,
             role_arn: ROLE,
             artifact_bucket: ARTIFACT_BUCKET,

@@ -4,9 +4,9 @@
 
 use crate::stats;
 use aws_sdk_codepipeline::types::ActionTypeId;
-use cpsf::base::clock::epoch_now as now;
-use cpsf::local::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
-use cpsf::local::{LocalEnv, Playground, PlaygroundOptions};
+use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
+use cpsf_playground::{LocalEnv, Playground, PlaygroundOptions};
+use cpsf_worker::base::clock::epoch_now as now;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
 /// Workers run as bootstrap deploys them: with a journal.
 const JOURNAL_BUCKET: &str = "bench-journal";
 /// The playground's state machine role (it must exist where IAM is checked).
-pub const ROLE: &str = cpsf::local::worker_role::STATES_ROLE;
+pub const ROLE: &str = cpsf_playground::worker_role::STATES_ROLE;
 /// How long a worker's idle CPU is sampled before its class starts. CPU
 /// time is counted in clock ticks (10 ms, `stats.rs`), so the sample is
 /// long enough for a few.
@@ -66,7 +66,7 @@ impl World {
             ended: Arc::default(),
             playground,
         };
-        world.serve_work(cpsf::aws::Clients::new(&sdk).sfn_long_poll());
+        world.serve_work(cpsf_worker::aws::Clients::new(&sdk).sfn_long_poll());
         Ok(world)
     }
 
@@ -171,8 +171,8 @@ impl World {
 
     /// A Deploy action type of its own for one part of the benchmark.
     pub async fn action_type(&self, provider: &str) -> anyhow::Result<ActionTypeId> {
-        cpsf::action_type::create_for(&self.cp, provider).await?;
-        Ok(cpsf::action_type::id_for(provider))
+        cpsf_worker::action_type::create_for(&self.cp, provider).await?;
+        Ok(cpsf_worker::action_type::id_for(provider))
     }
 
     /// `count` pipelines `<prefix>-<i>` running `machine` with `{"seconds": s}`.
@@ -188,15 +188,16 @@ impl World {
         let mut names = Vec::with_capacity(count);
         for i in 0..count {
             let name = format!("{prefix}-{i}");
-            let declaration = cpsf::pipeline::declare(&cpsf::pipeline::PipelineSpec {
-                name: &name,
-                role_arn: ROLE,
-                artifact_bucket: ARTIFACT_BUCKET,
-                source_bucket: SOURCE_BUCKET,
-                source_key: "source.zip",
-                action_type: action_type.clone(),
-                configuration: &[("StateMachineArn", machine), ("Input", &input)],
-            });
+            let declaration =
+                cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
+                    name: &name,
+                    role_arn: ROLE,
+                    artifact_bucket: ARTIFACT_BUCKET,
+                    source_bucket: SOURCE_BUCKET,
+                    source_key: "source.zip",
+                    action_type: action_type.clone(),
+                    configuration: &[("StateMachineArn", machine), ("Input", &input)],
+                });
             self.cp
                 .create_pipeline()
                 .pipeline(declaration)
@@ -340,7 +341,7 @@ impl Worker {
             .stderr(Stdio::inherit())
             .spawn()?;
         let metrics_url = format!("http://127.0.0.1:{port}/metrics");
-        cpsf::local::probe::wait_until_answers(
+        cpsf_worker::probe::wait_until_answers(
             &format!("http://127.0.0.1:{port}"),
             "GET",
             "/healthz",

@@ -4,8 +4,8 @@
 #![no_main]
 
 use bytes::Bytes;
-use cpsf::artifact::read::{Limits, read_file};
-use cpsf::artifact::ranged::{Fetch, RangedReader};
+use cpsf_worker::artifact::read::{Limits, read_file};
+use cpsf_worker::artifact::ranged::{Fetch, RangedReader};
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
 

@@ -5,10 +5,10 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use cpsf::job::data::Job;
-use cpsf::job::decide::Continuation;
-use cpsf::base::limits::MAX_INPUT_BYTES;
-use cpsf::job::input::{execution_name, parse_input_file, state_machine_input};
+use cpsf_worker::job::data::Job;
+use cpsf_worker::job::decide::Continuation;
+use cpsf_worker::base::limits::MAX_INPUT_BYTES;
+use cpsf_worker::job::input::{execution_name, parse_input_file, state_machine_input};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -3,8 +3,8 @@
 //! output never shows its artifact secret key.
 #![no_main]
 
-use cpsf::job::config::ActionConfig;
-use cpsf::job::data::Job;
+use cpsf_worker::job::config::ActionConfig;
+use cpsf_worker::job::data::Job;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

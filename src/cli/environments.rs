@@ -2,12 +2,12 @@
 //! the account's regions, and the stale ones deleted safely. The work is
 //! `environments::{listing, prune, table}`'s; this file is the flags.
 
-use crate::environments::listing;
-use crate::environments::select::Criteria;
-use crate::environments::table;
-use crate::prune::{self, Pruner};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use cpsf_worker::environments::listing;
+use cpsf_worker::environments::select::Criteria;
+use cpsf_worker::environments::table;
+use cpsf_worker::prune::{self, Pruner};
 use std::time::{Duration, SystemTime};
 
 #[derive(Subcommand)]
@@ -74,7 +74,7 @@ pub async fn run(command: EnvironmentsCommand) -> Result<()> {
 }
 
 async fn regions(place: &Where) -> Result<(aws_config::SdkConfig, Vec<String>)> {
-    let sdk = crate::aws::load_checked(None).await?;
+    let sdk = cpsf_worker::aws::load_checked(None).await?;
     let regions = if place.regions.is_empty() {
         let region = sdk
             .region()

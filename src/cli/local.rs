@@ -1,10 +1,10 @@
 //! `cpsf local up`: the playground, optionally behind a fault proxy.
 
-use crate::local::codepipeline::Config as CodePipelineConfig;
-use crate::local::proxy::{FaultPlan, Proxy, ProxyOptions};
-use crate::local::{LocalEnv, Playground, PlaygroundOptions};
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use cpsf_playground::codepipeline::Config as CodePipelineConfig;
+use cpsf_playground::proxy::{FaultPlan, Proxy, ProxyOptions};
+use cpsf_playground::{LocalEnv, Playground, PlaygroundOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,8 +21,8 @@ pub struct UpArgs {
     env_file: PathBuf,
     /// The AWS emulator: ministack (installs in seconds, precise change
     /// sets) or fakecloud (enforces activity timeouts; a long build).
-    #[arg(long, value_enum, env = crate::local::emulator::ENV_VAR, default_value_t)]
-    emulator: crate::local::Emulator,
+    #[arg(long, value_enum, env = cpsf_playground::emulator::ENV_VAR, default_value_t)]
+    emulator: cpsf_playground::Emulator,
     /// How long a dispatched job waits for AcknowledgeJob before it is queued again.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     dispatch_timeout: Duration,
@@ -81,10 +81,10 @@ pub async fn up(args: UpArgs) -> Result<()> {
             stack_prefix = %profiles.worker.stack_prefix,
             "`AWS_PROFILE={} cpsf worker` runs a worker as bootstrap/cpsf.yaml's worker role; \
              without AWS_PROFILE, tools act as the account's root",
-            crate::local::worker_role::PROFILE
+            cpsf_playground::worker_role::PROFILE
         );
     }
-    crate::shutdown::signal().await;
+    cpsf_worker::shutdown::signal().await;
     tracing::info!("stopping the playground");
     if let Some(proxy) = proxy {
         tracing::info!(stats = %serde_json::to_string(&proxy.stats())?, "fault proxy: calls and faults");

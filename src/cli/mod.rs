@@ -1,18 +1,20 @@
 //! Command line: parse, set up logging, dispatch to one command.
 
 mod approve;
+#[cfg(feature = "playground")]
+mod demo;
 mod environments;
+#[cfg(feature = "playground")]
 mod local;
 mod worker;
 
-use crate::aws::CallContext;
-use crate::aws::Clients;
-use crate::logging::LogFormat;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use cpsf_worker::aws::CallContext;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::logging::LogFormat;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -35,10 +37,11 @@ enum Command {
     /// Serve the custom Deploy action: poll CodePipeline for jobs and run
     /// each as a Step Functions execution.
     Worker(worker::WorkerArgs),
+    #[cfg(feature = "playground")]
     /// Deploy the sample app four times (create, update, no changes, a
     /// refused replacement) on the playground, with the worker in this
     /// process. Exits 0 if all four runs did what they should.
-    Demo(DemoArgs),
+    Demo(demo::DemoArgs),
     /// Show an execution's history: a timeline with durations, retries and
     /// the failed state, or JSON. TARGET is an execution ARN or a pipeline
     /// name (its newest cpsf action execution).
@@ -61,6 +64,7 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Exit 0 if a worker's /healthz answers 200 (the container HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
+    #[cfg(feature = "playground")]
     /// The local playground: an AWS emulator (MiniStack or fakecloud) plus a
     /// local CodePipeline service.
     Local {
@@ -70,8 +74,8 @@ enum Command {
 }
 
 async fn history(args: HistoryArgs) -> Result<()> {
-    use crate::history::{fetch, view::View};
-    let sdk = crate::aws::load_checked(None).await?;
+    use cpsf_worker::history::{fetch, view::View};
+    let sdk = cpsf_worker::aws::load_checked(None).await?;
     let clients = Clients::new(&sdk);
     let arn = fetch::resolve(&clients, &args.target, args.pipeline_execution.as_deref()).await?;
     let events = if args.follow {
@@ -81,7 +85,7 @@ async fn history(args: HistoryArgs) -> Result<()> {
                 println!(
                     "{:>9}  {}",
                     format!("+{at:.2}s"),
-                    crate::history::view::event_line(event)
+                    cpsf_worker::history::view::event_line(event)
                 );
             }
         })
@@ -100,8 +104,8 @@ async fn history(args: HistoryArgs) -> Result<()> {
             .call_context("DescribeStateMachineForExecution")?;
         let definition: serde_json::Value = serde_json::from_str(described.definition())
             .context("the state machine's definition is not JSON")?;
-        let graph = crate::history::graph::build(&definition, &events)?;
-        crate::history::graph::write(&graph, path)?;
+        let graph = cpsf_worker::history::graph::build(&definition, &events)?;
+        cpsf_worker::history::graph::write(&graph, path)?;
         eprintln!("wrote {}", path.display());
     }
     if args.json {
@@ -120,32 +124,32 @@ async fn history(args: HistoryArgs) -> Result<()> {
 
 async fn replay(args: ReplayArgs) -> Result<()> {
     if let Some(kind) = &args.new {
-        print!("{}", crate::replay::template(kind)?);
+        print!("{}", cpsf_worker::replay::template(kind)?);
         return Ok(());
     }
     let path = args.event.expect("clap requires it without --new");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("could not read {}", path.display()))?;
-    let hints = crate::replay::Hints {
+    let hints = cpsf_worker::replay::Hints {
         task: args.task,
         action_type: args.action_type,
     };
-    let event = crate::replay::detect(&text, &hints)?;
-    let sdk = crate::aws::load_checked(None).await?;
-    let result = crate::replay::run(&Clients::new(&sdk), event, args.send).await?;
+    let event = cpsf_worker::replay::detect(&text, &hints)?;
+    let sdk = cpsf_worker::aws::load_checked(None).await?;
+    let result = cpsf_worker::replay::run(&Clients::new(&sdk), event, args.send).await?;
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
 }
 
 async fn bootstrap(args: BootstrapArgs) -> Result<()> {
-    let sdk = crate::aws::load_checked(None).await?;
-    let options = crate::bootstrap::BootstrapOptions {
+    let sdk = cpsf_worker::aws::load_checked(None).await?;
+    let options = cpsf_worker::bootstrap::BootstrapOptions {
         stack_name: args.stack_name.clone(),
         definition_bucket: args.definition_bucket,
         parameters: args.parameters,
         resets: args.resets,
     };
-    let outputs = crate::bootstrap::run(&Clients::new(&sdk), &options).await?;
+    let outputs = cpsf_worker::bootstrap::run(&Clients::new(&sdk), &options).await?;
     println!("stack {} is ready:", args.stack_name);
     for (key, value) in outputs {
         println!("  {key:<30} {value}");
@@ -157,36 +161,13 @@ async fn healthcheck(args: HealthcheckArgs) -> Result<()> {
     let endpoint = format!("http://{}", args.listen);
     let status = tokio::time::timeout(
         Duration::from_secs(3),
-        crate::local::probe::http_status(&endpoint, "GET", "/healthz"),
+        cpsf_worker::probe::http_status(&endpoint, "GET", "/healthz"),
     )
     .await
     .map_err(|_| anyhow::anyhow!("{endpoint}/healthz did not answer within 3 s"))?
     .with_context(|| format!("{endpoint}/healthz"))?;
     anyhow::ensure!(status == 200, "{endpoint}/healthz answered {status}");
     Ok(())
-}
-
-async fn demo(args: DemoArgs) -> Result<()> {
-    let shutdown = CancellationToken::new();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            crate::shutdown::signal().await;
-            shutdown.cancel();
-        }
-    });
-    let options = crate::demo::DemoOptions {
-        keep: args.keep,
-        emulator: args.emulator,
-        env_file: args.env_file,
-        targets: args.targets,
-        environments: args.environments,
-    };
-    if crate::demo::run(options, shutdown).await? {
-        Ok(())
-    } else {
-        anyhow::bail!("the demo's runs did not all do what they should (see the summary above)")
-    }
 }
 
 pub(crate) fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -222,7 +203,7 @@ struct ReplayArgs {
     event: Option<PathBuf>,
     /// The task handler, when a task input does not tell.
     #[arg(long, value_parser = parse_handler)]
-    task: Option<crate::tasks::Handler>,
+    task: Option<cpsf_worker::tasks::Handler>,
     /// For jobs: print the report instead of sending it (the default).
     #[arg(long, conflicts_with = "send")]
     dry_run: bool,
@@ -231,20 +212,20 @@ struct ReplayArgs {
     send: bool,
     /// The action type a Lambda event's job is taken for (a Lambda invoke
     /// event names none).
-    #[arg(long, value_name = "CATEGORY/OWNER/PROVIDER/VERSION", value_parser = crate::replay::lambda::ActionType::parse, default_value = "Deploy/Custom/StepFunctionsDeploy/1")]
-    action_type: crate::replay::lambda::ActionType,
+    #[arg(long, value_name = "CATEGORY/OWNER/PROVIDER/VERSION", value_parser = cpsf_worker::replay::lambda::ActionType::parse, default_value = "Deploy/Custom/StepFunctionsDeploy/1")]
+    action_type: cpsf_worker::replay::lambda::ActionType,
     /// Print a template event instead: job, continuation, lambda-event,
     /// check-stack, create-stack, update-stack, delete-stack, wait-stack.
     #[arg(long, value_name = "KIND")]
     new: Option<String>,
 }
 
-fn parse_handler(name: &str) -> Result<crate::tasks::Handler, String> {
-    crate::tasks::Handler::ALL
+fn parse_handler(name: &str) -> Result<cpsf_worker::tasks::Handler, String> {
+    cpsf_worker::tasks::Handler::ALL
         .into_iter()
         .find(|h| h.default_activity().trim_start_matches("cpsf-") == name)
         .ok_or_else(|| {
-            let names: Vec<&str> = crate::tasks::Handler::ALL
+            let names: Vec<&str> = cpsf_worker::tasks::Handler::ALL
                 .iter()
                 .map(|h| h.name())
                 .collect();
@@ -278,46 +259,25 @@ struct HealthcheckArgs {
     listen: String,
 }
 
-#[derive(Args)]
-struct DemoArgs {
-    /// Leave the playground and the worker running afterwards (Ctrl-C stops them).
-    #[arg(long)]
-    keep: bool,
-    /// With --keep: where to write the playground's `export` lines.
-    #[arg(long, default_value = ".cpsf/local.env")]
-    env_file: PathBuf,
-    /// The AWS emulator of the playground the demo starts (unless the
-    /// environment names a running one).
-    #[arg(long, value_enum, env = crate::local::emulator::ENV_VAR, default_value_t)]
-    emulator: crate::local::Emulator,
-    /// Instead of the four runs, roll the app out to two accounts × two
-    /// regions in three waves, with live progress per target (MiniStack).
-    #[arg(long)]
-    targets: bool,
-    /// Instead of the four runs, deploy three branch environments from one
-    /// pipeline, list them, tear one down, and prune (a dry run, then for
-    /// real).
-    #[arg(long, conflicts_with = "targets")]
-    environments: bool,
-}
-
 pub async fn run(cli: Cli) -> Result<()> {
     // The demo draws its own progress; the worker's logs would tear it.
-    let default_level = if matches!(cli.command, Command::Demo(_)) {
-        "warn"
-    } else {
-        "info"
-    };
-    crate::logging::init(cli.log_format, default_level);
+    #[cfg(feature = "playground")]
+    let quiet = matches!(cli.command, Command::Demo(_));
+    #[cfg(not(feature = "playground"))]
+    let quiet = false;
+    let default_level = if quiet { "warn" } else { "info" };
+    cpsf_worker::logging::init(cli.log_format, default_level);
     match cli.command {
         Command::Worker(args) => worker::run(args).await,
-        Command::Demo(args) => demo(args).await,
+        #[cfg(feature = "playground")]
+        Command::Demo(args) => demo::run(args).await,
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::History(args) => history(args).await,
         Command::Approve(args) => approve::run(args).await,
         Command::Environments { command } => environments::run(command).await,
         Command::Replay(args) => replay(args).await,
         Command::Bootstrap(args) => bootstrap(args).await,
+        #[cfg(feature = "playground")]
         Command::Local {
             command: local::LocalCommand::Up(args),
         } => local::up(args).await,

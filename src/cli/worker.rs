@@ -6,15 +6,15 @@
 //! `--help` shows what the worker runs with.
 
 use super::parse_key_value;
-use crate::aws::Clients;
-use crate::job::handle::JobSettings;
-use crate::job::journal::JournalLocation;
-use crate::job::poller::PollerSettings;
-use crate::tasks::runner::RunnerSettings;
-use crate::worker::{TaskOptions, WorkerOptions};
 use anyhow::Result;
 use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
 use clap::Args;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::job::handle::JobSettings;
+use cpsf_worker::job::journal::JournalLocation;
+use cpsf_worker::job::poller::PollerSettings;
+use cpsf_worker::tasks::runner::RunnerSettings;
+use cpsf_worker::worker::{TaskOptions, WorkerOptions};
 use std::fmt;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -121,7 +121,7 @@ struct TaskArgs {
     #[arg(long, env = "CPSF_TASKS_ONLY")]
     tasks_only: bool,
     /// Activity names are <prefix>check-stack, <prefix>create-stack, …
-    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value_t = crate::tasks::runner::DEFAULT_ACTIVITY_PREFIX.to_owned())]
+    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value_t = cpsf_worker::tasks::runner::DEFAULT_ACTIVITY_PREFIX.to_owned())]
     activity_prefix: String,
     /// Most tasks of each activity handled at once.
     #[arg(long, env = "CPSF_TASK_CONCURRENCY", default_value_t = RunnerSettings::default().max_concurrent as u32, value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -182,7 +182,7 @@ struct ProcessArgs {
     #[arg(long, env = "CPSF_LISTEN")]
     listen: Option<std::net::SocketAddr>,
     /// How long in-flight jobs get to finish after SIGINT/SIGTERM.
-    #[arg(long, env = "CPSF_SHUTDOWN_GRACE", default_value_t = FlagDuration(crate::shutdown::GRACE))]
+    #[arg(long, env = "CPSF_SHUTDOWN_GRACE", default_value_t = FlagDuration(cpsf_worker::shutdown::GRACE))]
     shutdown_grace: FlagDuration,
     /// Attempts per AWS call, retries included (default: the SDK's, 3, or AWS_MAX_ATTEMPTS).
     #[arg(long, env = "CPSF_AWS_MAX_ATTEMPTS")]
@@ -277,22 +277,22 @@ impl WorkerArgs {
 
 pub async fn run(args: WorkerArgs) -> Result<()> {
     // First: a missing region or credentials is the one line a user sees.
-    let sdk = crate::aws::load_checked(args.process.aws_max_attempts).await?;
+    let sdk = cpsf_worker::aws::load_checked(args.process.aws_max_attempts).await?;
     let mut options = args.options()?;
     options.job.journal = journal_or_default(options.job.journal.take());
     let shutdown = CancellationToken::new();
     tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            crate::shutdown::signal().await;
+            cpsf_worker::shutdown::signal().await;
             tracing::info!("shutdown requested: no new jobs; finishing the ones in flight");
             shutdown.cancel();
         }
     });
-    crate::worker::run(
+    cpsf_worker::worker::run(
         Clients::new(&sdk),
         options,
-        crate::metrics::Metrics::default(),
+        cpsf_worker::metrics::Metrics::default(),
         shutdown,
     )
     .await
@@ -306,7 +306,7 @@ fn journal_or_default(named: Option<JournalLocation>) -> Option<JournalLocation>
     }
     let state = std::env::var("XDG_STATE_HOME").ok();
     let home = std::env::var("HOME").ok();
-    match crate::job::journal::default_directory(state.as_deref(), home.as_deref()) {
+    match cpsf_worker::job::journal::default_directory(state.as_deref(), home.as_deref()) {
         Some(dir) => {
             tracing::info!(
                 journal = %dir.display(),
@@ -337,7 +337,7 @@ fn positive_rate(text: &str) -> Result<f64, String> {
 
 /// The approval options, when the queue or the page is asked for; the key
 /// comes from the environment only (a flag would show in `ps`).
-fn approval_options(args: ApprovalArgs) -> Result<Option<crate::worker::ApprovalOptions>> {
+fn approval_options(args: ApprovalArgs) -> Result<Option<cpsf_worker::worker::ApprovalOptions>> {
     let ApprovalArgs {
         approvals_queue: queue,
         approval_store: store,
@@ -347,7 +347,7 @@ fn approval_options(args: ApprovalArgs) -> Result<Option<crate::worker::Approval
     if queue.is_none() && listen.is_none() {
         return Ok(None);
     }
-    let key_variable = crate::approval::service::KEY_VARIABLE;
+    let key_variable = cpsf_worker::approval::service::KEY_VARIABLE;
     let (Some(store), Ok(key)) = (store, std::env::var(key_variable)) else {
         anyhow::bail!(
             "--approvals-queue and --approval-listen need --approval-store s3://bucket[/prefix] \
@@ -356,14 +356,14 @@ fn approval_options(args: ApprovalArgs) -> Result<Option<crate::worker::Approval
     };
     if let Some(url) = url
         .as_deref()
-        .filter(|u| !crate::approval::service::safe_base_url(u))
+        .filter(|u| !cpsf_worker::approval::service::safe_base_url(u))
     {
         anyhow::bail!(
             "--approval-url {url}: a link is a secret, so it must be https:// (or http:// to a \
              loopback address such as 127.0.0.1, on one machine)"
         );
     }
-    Ok(Some(crate::worker::ApprovalOptions {
+    Ok(Some(cpsf_worker::worker::ApprovalOptions {
         queue,
         store,
         key,

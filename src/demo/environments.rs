@@ -12,14 +12,14 @@
 use super::setup;
 use super::watch::{self, Display, Snapshot};
 use super::{APP_TEMPLATE, action_summary, deploy_action, put_source};
-use crate::aws::Clients;
-use crate::environments::listing::{self, Listed};
-use crate::environments::select::Criteria;
-use crate::environments::{name, spec, table, tags};
-use crate::local::names::STACK_PREFIX;
-use crate::prune::{self, Ended, Outcome, Pruner};
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
+use cpsf_playground::names::STACK_PREFIX;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::environments::listing::{self, Listed};
+use cpsf_worker::environments::select::Criteria;
+use cpsf_worker::environments::{name, spec, table, tags};
+use cpsf_worker::prune::{self, Ended, Outcome, Pruner};
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -93,7 +93,7 @@ async fn declare(
     deploy: &Value,
     branches: &[Branch],
 ) -> anyhow::Result<()> {
-    let input = crate::pipeline::branch_input("deploy.json");
+    let input = cpsf_worker::pipeline::branch_input("deploy.json");
     println!(
         "Declaring the pipeline {PIPELINE}: variables branch (default main) and operation \
          (default deploy); its Deploy action's Input is {input}"
@@ -103,7 +103,7 @@ async fn declare(
         ("InputType", "Literal"),
         ("Input", input.as_str()),
     ];
-    let pipeline = crate::pipeline::per_branch(setup::pipeline(PIPELINE, &configuration));
+    let pipeline = cpsf_worker::pipeline::per_branch(setup::pipeline(PIPELINE, &configuration));
     setup::create_or_update_pipeline(clients, pipeline).await?;
     for branch in branches {
         setup::remove_stack(clients, &branch.stack).await?;
@@ -120,8 +120,12 @@ async fn deploy_all(clients: &Clients, branches: &[Branch]) -> anyhow::Result<bo
     for branch in branches {
         command(&start_command(branch, ""));
         ids.push(
-            crate::pipeline::start(&clients.codepipeline, PIPELINE, &[("branch", branch.name)])
-                .await?,
+            cpsf_worker::pipeline::start(
+                &clients.codepipeline,
+                PIPELINE,
+                &[("branch", branch.name)],
+            )
+            .await?,
         );
     }
     let ends = follow(clients, "deploy", branches, &ids).await;
@@ -178,7 +182,7 @@ async fn tear_down(clients: &Clients, branches: &[Branch]) -> anyhow::Result<boo
     );
     command(&start_command(branch, " name=operation,value=delete"));
     let variables = [("branch", branch.name), ("operation", "delete")];
-    let id = crate::pipeline::start(&clients.codepipeline, PIPELINE, &variables).await?;
+    let id = cpsf_worker::pipeline::start(&clients.codepipeline, PIPELINE, &variables).await?;
     let end = follow(
         clients,
         "teardown",
@@ -335,7 +339,7 @@ fn region(clients: &Clients) -> anyhow::Result<String> {
 
 /// Stack `name`, unless there is none (or only a deleted one).
 async fn live_stack(clients: &Clients, name: &str) -> anyhow::Result<Option<Stack>> {
-    let found = crate::tasks::stack::describe(&clients.cloudformation(), name)
+    let found = cpsf_worker::tasks::stack::describe(&clients.cloudformation(), name)
         .await
         .map_err(|e| anyhow::anyhow!("DescribeStacks {name}: {}", e.cause))?;
     Ok(found.filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)))

@@ -20,14 +20,14 @@ pub mod setup;
 pub mod targets;
 pub mod watch;
 
-use crate::aws::CallContext;
-use crate::aws::Clients;
-use crate::history::timeline;
-use crate::job::handle::JobSettings;
-use crate::local::{LocalEnv, Playground, PlaygroundOptions};
-use crate::metrics::Metrics;
-use crate::worker::{ApprovalOptions, WorkerOptions};
 use anyhow::Context;
+use cpsf_playground::{LocalEnv, Playground, PlaygroundOptions};
+use cpsf_worker::aws::CallContext;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::history::timeline;
+use cpsf_worker::job::handle::JobSettings;
+use cpsf_worker::metrics::Metrics;
+use cpsf_worker::worker::{ApprovalOptions, WorkerOptions};
 use serde_json::Value;
 use setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
 use std::io::{Cursor, Write};
@@ -44,7 +44,7 @@ pub struct DemoOptions {
     /// Leave the playground (and the worker) running afterwards.
     pub keep: bool,
     /// The emulator of a playground the demo starts itself.
-    pub emulator: crate::local::Emulator,
+    pub emulator: cpsf_playground::Emulator,
     pub env_file: PathBuf,
     /// Roll the app out to several accounts and regions instead of the
     /// four runs (`targets.rs`).
@@ -110,7 +110,7 @@ struct RunResult {
 /// environments' steps) did what they should.
 pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
     if options.targets
-        && options.emulator != crate::local::Emulator::Ministack
+        && options.emulator != cpsf_playground::Emulator::Ministack
         && LocalEnv::from_process_env().is_none()
     {
         anyhow::bail!(
@@ -120,7 +120,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     }
     let (playground, mut env) = match LocalEnv::from_process_env() {
         Some(env) => {
-            crate::preflight::check_endpoints(&[
+            cpsf_worker::preflight::check_endpoints(&[
                 ("AWS_ENDPOINT_URL", &env.aws_endpoint),
                 ("AWS_ENDPOINT_URL_CODEPIPELINE", &env.codepipeline_endpoint),
             ])
@@ -158,7 +158,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     let approvals = match env.approvals.clone() {
         Some(approvals) => approvals,
         None => {
-            crate::local::approvals::install(&clients.sdk, &env.s3_client(&clients.sdk)).await?
+            cpsf_playground::approvals::install(&clients.sdk, &env.s3_client(&clients.sdk)).await?
         }
     };
     println!("Installing the action type, the deploy state machine and the pipeline {PIPELINE}…");
@@ -167,7 +167,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     // The worker takes the approval requests from the queue the state
     // machine sends them to; the env file (--keep) names that queue, and
     // the store and key `cpsf approve` decides with.
-    let approvals = crate::local::approvals::LocalApprovals {
+    let approvals = cpsf_playground::approvals::LocalApprovals {
         queue: prepared.approvals_queue.unwrap_or(approvals.queue),
         ..approvals
     };
@@ -184,7 +184,7 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         sdk: worker_sdk,
     };
     let worker_stop = CancellationToken::new();
-    let worker = tokio::spawn(crate::worker::run(
+    let worker = tokio::spawn(cpsf_worker::worker::run(
         worker_clients,
         worker_options(env.events_queue.clone(), approvals),
         Metrics::default(),
@@ -227,9 +227,9 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
 /// has nobody to send its links to).
 fn worker_options(
     events_queue: Option<String>,
-    approvals: crate::local::approvals::LocalApprovals,
+    approvals: cpsf_playground::approvals::LocalApprovals,
 ) -> WorkerOptions {
-    let preset = crate::local::preset::worker(crate::local::names::STACK_PREFIX);
+    let preset = cpsf_playground::preset::worker(cpsf_playground::names::STACK_PREFIX);
     WorkerOptions {
         job: JobSettings {
             events_queue,
@@ -370,7 +370,7 @@ fn action_summary(deploy: Option<&aws_sdk_codepipeline::types::ActionExecutionDe
 /// starts it; returns the pipeline execution's id.
 async fn start_with(clients: &Clients, deploy: &Value, template: &str) -> anyhow::Result<String> {
     put_source(clients, deploy, template).await?;
-    crate::pipeline::start(&clients.codepipeline, PIPELINE, &[]).await
+    cpsf_worker::pipeline::start(&clients.codepipeline, PIPELINE, &[]).await
 }
 
 /// Puts the app with `deploy` and `template` as the demo's pipelines'
@@ -390,7 +390,7 @@ async fn put_source(clients: &Clients, deploy: &Value, template: &str) -> anyhow
 }
 
 /// The whole history of execution `arn` (what could be read of it).
-async fn history_of(clients: &Clients, arn: &str) -> Vec<crate::history::events::Event> {
+async fn history_of(clients: &Clients, arn: &str) -> Vec<cpsf_worker::history::events::Event> {
     let mut events = Vec::new();
     let mut pages = clients
         .sfn
@@ -402,7 +402,7 @@ async fn history_of(clients: &Clients, arn: &str) -> Vec<crate::history::events:
         events.extend(
             page.events()
                 .iter()
-                .map(crate::history::events::Event::from_sdk),
+                .map(cpsf_worker::history::events::Event::from_sdk),
         );
     }
     events
@@ -483,7 +483,7 @@ fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
     if env.profiles.is_some() {
         println!(
             "  AWS_PROFILE={} cpsf worker   # another worker, as bootstrap/cpsf.yaml's worker role",
-            crate::local::worker_role::PROFILE
+            cpsf_playground::worker_role::PROFILE
         );
     }
 }

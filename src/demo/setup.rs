@@ -4,16 +4,16 @@
 //! service), the action type in the local CodePipeline service, and the
 //! pipeline `cpsf-demo`. Re-runnable against a playground that has them.
 
-use crate::aws::CallContext;
-use crate::aws::Clients;
-use crate::local::names::{ARTIFACT_BUCKET, STACK_PREFIX};
-use crate::tasks::TaskContext;
-use crate::tasks::stack;
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::PipelineDeclaration;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use cpsf_playground::names::{ARTIFACT_BUCKET, STACK_PREFIX};
+use cpsf_worker::aws::CallContext;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::tasks::TaskContext;
+use cpsf_worker::tasks::stack;
 use std::time::Duration;
 
 pub const PIPELINE: &str = "cpsf-demo";
@@ -24,15 +24,15 @@ pub const BOOTSTRAP_STACK: &str = "cpsf";
 /// The state machine bootstrap/cpsf.yaml names `<NamePrefix>-deploy`.
 const STATE_MACHINE: &str = "cpsf-deploy";
 /// bootstrap/cpsf.yaml's state machine role, which the playground installs.
-const STATES_ROLE: &str = crate::local::worker_role::STATES_ROLE;
+const STATES_ROLE: &str = cpsf_playground::worker_role::STATES_ROLE;
 /// The playground does not check the pipeline's role.
 const PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/cpsf-demo-pipeline";
 
 /// bootstrap/cpsf.yaml's parameters on the playground. The VPC and subnet
 /// are placeholders: fakecloud runs ECS metadata-only.
-fn bootstrap_options() -> crate::bootstrap::BootstrapOptions {
+fn bootstrap_options() -> cpsf_worker::bootstrap::BootstrapOptions {
     let parameter = |k: &str, v: &str| (k.to_string(), v.to_string());
-    crate::bootstrap::BootstrapOptions {
+    cpsf_worker::bootstrap::BootstrapOptions {
         stack_name: BOOTSTRAP_STACK.into(),
         definition_bucket: ARTIFACT_BUCKET.into(),
         parameters: vec![
@@ -93,8 +93,8 @@ pub async fn prepare(
         .call_context("PutBucketVersioning")?;
     // The local CodePipeline service is ours, not fakecloud's: the template's
     // action type lands in fakecloud, so register it here as well.
-    crate::action_type::create(&clients.codepipeline).await?;
-    let prepared = match crate::bootstrap::run(clients, &bootstrap_options()).await {
+    cpsf_worker::action_type::create(&clients.codepipeline).await?;
+    let prepared = match cpsf_worker::bootstrap::run(clients, &bootstrap_options()).await {
         Ok(outputs) => {
             let output = |name: &str| {
                 outputs
@@ -108,21 +108,23 @@ pub async fn prepare(
                 approvals_queue: Some(output("ApprovalsQueue")?),
             }
         }
-        Err(error) => match error.downcast_ref::<crate::bootstrap::UnsupportedResourceTypes>() {
-            Some(unsupported) => {
-                println!(
-                    "This playground's CloudFormation lacks {}: the activities and the deploy \
+        Err(error) => {
+            match error.downcast_ref::<cpsf_worker::bootstrap::UnsupportedResourceTypes>() {
+                Some(unsupported) => {
+                    println!(
+                        "This playground's CloudFormation lacks {}: the activities and the deploy \
                      state machine are installed through Step Functions instead \
                      (`--emulator fakecloud` installs bootstrap/cpsf.yaml).",
-                    unsupported.types
-                );
-                Prepared {
-                    state_machine: install_directly(clients, approvals_queue).await?,
-                    approvals_queue: approvals_queue.map(str::to_string),
+                        unsupported.types
+                    );
+                    Prepared {
+                        state_machine: install_directly(clients, approvals_queue).await?,
+                        approvals_queue: approvals_queue.map(str::to_string),
+                    }
                 }
+                None => return Err(error),
             }
-            None => return Err(error),
-        },
+        }
     };
     let deploy = [
         ("StateMachineArn", prepared.state_machine.as_str()),
@@ -141,12 +143,12 @@ async fn install_directly(
     clients: &Clients,
     approvals_queue: Option<&str>,
 ) -> anyhow::Result<String> {
-    crate::tasks::definition::install(
+    cpsf_worker::tasks::definition::install(
         &clients.sfn,
         STATE_MACHINE,
         STATES_ROLE,
-        &crate::worker::TaskOptions::activities("cpsf-"),
-        crate::tasks::definition::DEPLOY_ASL,
+        &cpsf_worker::worker::TaskOptions::activities("cpsf-"),
+        cpsf_worker::tasks::definition::DEPLOY_ASL,
         approvals_queue,
     )
     .await
@@ -181,13 +183,13 @@ pub async fn create_or_update_pipeline(
 /// Pipeline `name`: S3 source of app/ zipped → the cpsf Deploy action
 /// configured with `deploy`.
 pub fn pipeline(name: &str, deploy: &[(&str, &str)]) -> PipelineDeclaration {
-    crate::pipeline::declare(&crate::pipeline::PipelineSpec {
+    cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
         name,
         role_arn: PIPELINE_ROLE,
         artifact_bucket: ARTIFACT_BUCKET,
         source_bucket: SOURCE_BUCKET,
         source_key: SOURCE_KEY,
-        action_type: crate::action_type::id(),
+        action_type: cpsf_worker::action_type::id(),
         configuration: deploy,
     })
 }

@@ -11,9 +11,9 @@
 use super::setup::PIPELINE;
 use super::watch::{self, Display};
 use super::{APP_TEMPLATE, history_of, start_with};
-use crate::aws::Clients;
-use crate::history::rollout::{RolloutView, read};
-use crate::local::names::FAR_ACCOUNT;
+use cpsf_playground::names::FAR_ACCOUNT;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::history::rollout::{RolloutView, read};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,7 @@ pub async fn run(
         // progress shows before the job first reports.
         let arn = snapshot.execution_arn.clone().or_else(|| {
             let id = snapshot.action_execution_id.as_ref()?;
-            Some(crate::sfn::execution_arn(
+            Some(cpsf_worker::sfn::execution_arn(
                 machine,
                 &format!("{PIPELINE}-{id}"),
             ))
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn the_demo_rollout_is_input_the_rollout_accepts() {
         let deploy: Value = serde_json::from_str(super::super::APP_DEPLOY).unwrap();
-        let rollout = crate::targets::spec::parse(&rollout_input(&deploy))
+        let rollout = cpsf_worker::targets::spec::parse(&rollout_input(&deploy))
             .unwrap()
             .unwrap();
         assert_eq!(rollout.targets.len(), 4);

@@ -2,9 +2,9 @@
 //! current state, the newest stack event. A spinner line on a terminal,
 //! plain lines (one per change) otherwise.
 
-use crate::aws::Clients;
-use crate::history::events::Event;
-use crate::history::failure::read_newest;
+use cpsf_worker::aws::Clients;
+use cpsf_worker::history::events::Event;
+use cpsf_worker::history::failure::read_newest;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! against Step Functions' 256 KiB when the test ends (harness.rs).
 
 use crate::harness::*;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 
 /// The code and message of a refused call.
 fn answer<T, E: aws_sdk_sfn::error::ProvideErrorMetadata>(

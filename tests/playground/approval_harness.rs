@@ -6,7 +6,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::worker_harness::*;
-use cpsf::worker::{ApprovalOptions, WorkerOptions};
+use cpsf_worker::worker::{ApprovalOptions, WorkerOptions};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -14,7 +14,7 @@ pub struct Approving {
     pub h: Harness,
     pub _worker: RunningWorker,
     /// The proxy between the worker and the playground, if one.
-    pub _proxy: Option<cpsf::local::proxy::Proxy>,
+    pub _proxy: Option<cpsf_playground::proxy::Proxy>,
     /// http://127.0.0.1:<port>, the page's base URL.
     pub base: String,
     pub topic: String,
@@ -37,12 +37,12 @@ pub async fn approval_setup() -> Approving {
 
 /// The same, with the worker's AWS calls through a proxy that runs `hook`
 /// on each (to lose an answer, say).
-pub async fn approval_setup_with(hook: Option<cpsf::local::proxy::Hook>) -> Approving {
+pub async fn approval_setup_with(hook: Option<cpsf_playground::proxy::Hook>) -> Approving {
     let h = deploy_playground().await;
     let (proxy, through) = match hook {
         Some(hook) => {
             let (proxy, env) = h
-                .proxy(cpsf::local::proxy::FaultPlan::none(), Some(hook))
+                .proxy(cpsf_playground::proxy::FaultPlan::none(), Some(hook))
                 .await;
             (Some(proxy), Some(Harness::on(&env).await))
         }
@@ -63,7 +63,7 @@ pub async fn approval_setup_with(hook: Option<cpsf::local::proxy::Hook>) -> Appr
             url: Some(base.clone()),
             listen: Some(format!("127.0.0.1:{port}").parse().unwrap()),
         }),
-        ..deploy_worker_options(true, true, cpsf::local::preset::job())
+        ..deploy_worker_options(true, true, cpsf_playground::preset::job())
     });
     let notes = Notes::new(&h).await;
     page_answers(&base).await;
@@ -80,7 +80,7 @@ pub async fn approval_setup_with(hook: Option<cpsf::local::proxy::Hook>) -> Appr
 /// Waits until the approval page answers at `base`.
 pub async fn page_answers(base: &str) {
     wait_for_long("the approval page", Duration::from_secs(10), || async {
-        cpsf::local::probe::http_status(base, "GET", "/approvals/x")
+        cpsf_worker::probe::http_status(base, "GET", "/approvals/x")
             .await
             .ok()
     })

@@ -237,13 +237,13 @@ async fn an_unanswered_approval_times_out_and_its_link_expires() {
 /// goes on as approved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_whose_answer_is_lost_stays_kept_and_no_other_follows() {
-    use cpsf::local::proxy::{Phase, Verdict};
+    use cpsf_playground::proxy::{Phase, Verdict};
     use std::sync::atomic::{AtomicBool, Ordering};
     // Armed once the deploy waits for approval: the task handlers answer
     // their tasks with SendTaskSuccess too.
     let armed = std::sync::Arc::new(AtomicBool::new(false));
     let lost = std::sync::Arc::new(AtomicBool::new(false));
-    let hook: cpsf::local::proxy::Hook = {
+    let hook: cpsf_playground::proxy::Hook = {
         let (armed, lost) = (armed.clone(), lost.clone());
         std::sync::Arc::new(move |phase, operation: &str, _: &[u8]| {
             let first = phase == Phase::After

@@ -7,7 +7,7 @@ use crate::approval_harness::*;
 use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::targets::{FAR, HERE, THERE, WHY, rollout};
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use serde_json::json;
 
 impl Approving {

@@ -5,10 +5,10 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use cpsf::job::handle::JobSettings;
-use cpsf::job::poller::PollerSettings;
-use cpsf::local::codepipeline::Config;
-use cpsf::worker::WorkerOptions;
+use cpsf_playground::codepipeline::Config;
+use cpsf_worker::job::handle::JobSettings;
+use cpsf_worker::job::poller::PollerSettings;
+use cpsf_worker::worker::WorkerOptions;
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -206,7 +206,7 @@ fn start_colliding_worker(h: &Harness) -> crate::worker_harness::RunningWorker {
             action_type: deploy_type_id_for(COLLIDING),
             max_in_flight: 1,
             shutdown_grace: Duration::from_secs(5),
-            ..cpsf::local::preset::poller()
+            ..cpsf_playground::preset::poller()
         }),
         job: JobSettings::default(),
         tasks: None,

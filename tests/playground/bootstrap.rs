@@ -3,7 +3,7 @@
 //! the state machine is the one in statemachines/ with its placeholders filled.
 
 use crate::harness::*;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use std::collections::BTreeMap;
 
 /// Runs `cpsf bootstrap` into the stack `team-cpsf` with `args` after the
@@ -240,7 +240,7 @@ async fn bootstrap_installs_the_template_on_the_playground() {
     // fills it with the parameter's default.
     assert_eq!(
         definition["TimeoutSeconds"],
-        cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS
+        cpsf_worker::base::limits::DEFAULT_TIMEOUT_SECONDS
     );
 
     // The execution events: the queue the stack names in its outputs, fed

@@ -38,7 +38,7 @@ impl Browser {
             .expect("start chromedriver");
         let endpoint = format!("http://127.0.0.1:{port}");
         crate::harness::wait_for_long("chromedriver", Duration::from_secs(20), || async {
-            cpsf::local::probe::http_status(&endpoint, "GET", "/status")
+            cpsf_worker::probe::http_status(&endpoint, "GET", "/status")
                 .await
                 .ok()
         })

@@ -27,9 +27,9 @@
 use crate::deploy_harness::*;
 use crate::figures;
 use crate::harness::*;
-use cpsf::local::Emulator;
-use cpsf::local::codepipeline::Config;
-use cpsf::local::proxy::{FaultPlan, Hook, Phase, Verdict};
+use cpsf_playground::Emulator;
+use cpsf_playground::codepipeline::Config;
+use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Verdict};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -142,7 +142,7 @@ fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
     let output = demo_with(&["--targets"], &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if emulator() == cpsf::local::Emulator::Fakecloud {
+    if emulator() == cpsf_playground::Emulator::Fakecloud {
         assert!(!output.status.success(), "{stdout}");
         assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
         return;
@@ -286,7 +286,7 @@ async fn the_demo_pipeline_waits_for_approval_and_cpsf_approve_decides() {
             .filter(|t| env_file_complete(t))
     })
     .await;
-    let env = cpsf::local::LocalEnv::from_vars(|name| {
+    let env = cpsf_playground::LocalEnv::from_vars(|name| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("export {name}=")))
             .map(str::to_string)

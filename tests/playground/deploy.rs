@@ -3,8 +3,8 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use cpsf::local::Emulator;
-use cpsf::tasks::lease::Lease;
+use cpsf_playground::Emulator;
+use cpsf_worker::tasks::lease::Lease;
 
 /// States a deploy enters: create 7, update 8 (with the first, Route). The
 /// wait happens inside one task, so this does not grow with how long the
@@ -169,7 +169,7 @@ async fn the_end_of_a_deploy_is_noticed_when_its_last_task_is_answered() {
     let worker = h.start_deploy_worker_with(
         true,
         true,
-        cpsf::job::handle::JobSettings {
+        cpsf_worker::job::handle::JobSettings {
             follow_for: minute * 5,
             check_min: minute,
             check_max: minute,
@@ -319,7 +319,7 @@ fn task_input(app: &App, execution: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_delivered_twice_makes_one_stack_operation() {
-    use cpsf::tasks::Handler;
+    use cpsf_worker::tasks::Handler;
     let h = Harness::start().await;
     let ctx = direct_context(&h, None);
 
@@ -381,7 +381,7 @@ async fn a_task_delivered_twice_makes_one_stack_operation() {
 /// naming the other operation, never carried on as if it were ours.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_another_deploy_created_is_not_taken_for_ours() {
-    use cpsf::tasks::Handler;
+    use cpsf_worker::tasks::Handler;
     let h = Harness::start().await;
     let ctx = direct_context(&h, None);
     let app = App::sample();
@@ -437,11 +437,11 @@ async fn stack_events(h: &Harness, status: &str) -> usize {
 }
 
 /// Handlers called directly, as the runner would, with the worker's clients.
-fn direct_context(h: &Harness, staging_bucket: Option<&str>) -> cpsf::tasks::TaskContext {
-    cpsf::tasks::TaskContext {
+fn direct_context(h: &Harness, staging_bucket: Option<&str>) -> cpsf_worker::tasks::TaskContext {
+    cpsf_worker::tasks::TaskContext {
         watch_min: std::time::Duration::from_millis(100),
         watch_max: std::time::Duration::from_millis(500),
-        ..cpsf::tasks::TaskContext::new(
+        ..cpsf_worker::tasks::TaskContext::new(
             &h.clients,
             staging_bucket.map(str::to_string),
             std::time::Duration::from_secs(30),
@@ -467,13 +467,13 @@ async fn put_direct(h: &Harness, app: &App) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
-    use cpsf::tasks::Handler;
+    use cpsf_worker::tasks::Handler;
     let h = Harness::start().await;
     let mut app = App::sample();
     // Comments count toward the size CloudFormation sees.
     app.template
         .push_str(&"# padding to exceed CloudFormation's inline limit\n".repeat(1200));
-    assert!(app.template.len() > cpsf::tasks::template::MAX_BODY_BYTES);
+    assert!(app.template.len() > cpsf_worker::tasks::template::MAX_BODY_BYTES);
     put_direct(&h, &app).await;
     let input = task_input(
         &app,

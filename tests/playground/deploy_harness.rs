@@ -3,11 +3,11 @@
 
 use crate::harness::*;
 use crate::worker_harness::*;
-use cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS;
-use cpsf::job::handle::JobSettings;
-use cpsf::local::preset;
-use cpsf::tasks::definition::{DEPLOY_ASL, install, with_timeout};
-use cpsf::worker::{TaskOptions, WorkerOptions};
+use cpsf_playground::preset;
+use cpsf_worker::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use cpsf_worker::job::handle::JobSettings;
+use cpsf_worker::tasks::definition::{DEPLOY_ASL, install, with_timeout};
+use cpsf_worker::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
 
 pub const APP_TEMPLATE: &str = include_str!("../../app/template.yaml");
@@ -98,7 +98,7 @@ impl Harness {
     }
 
     /// A worker serving jobs, activities or both, as the playground runs
-    /// it (`cpsf::local::preset`).
+    /// it (`cpsf_playground::preset`).
     pub fn start_deploy_worker(&self, jobs: bool, tasks: bool) -> RunningWorker {
         self.start_deploy_worker_with(jobs, tasks, preset::job())
     }
@@ -167,10 +167,10 @@ impl Harness {
     /// point a worker process at it.
     pub async fn proxy(
         &self,
-        faults: cpsf::local::proxy::FaultPlan,
-        hook: Option<cpsf::local::proxy::Hook>,
-    ) -> (cpsf::local::proxy::Proxy, cpsf::local::LocalEnv) {
-        let proxy = cpsf::local::proxy::Proxy::start(cpsf::local::proxy::ProxyOptions {
+        faults: cpsf_playground::proxy::FaultPlan,
+        hook: Option<cpsf_playground::proxy::Hook>,
+    ) -> (cpsf_playground::proxy::Proxy, cpsf_playground::LocalEnv) {
+        let proxy = cpsf_playground::proxy::Proxy::start(cpsf_playground::proxy::ProxyOptions {
             codepipeline: self.env.codepipeline_endpoint.clone(),
             emulator: self.env.aws_endpoint.clone(),
             faults,
@@ -180,7 +180,7 @@ impl Harness {
         })
         .await
         .expect("start the proxy");
-        let env = cpsf::local::LocalEnv {
+        let env = cpsf_playground::LocalEnv {
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
             ..self.env.clone()
@@ -225,7 +225,7 @@ impl Harness {
 pub const STACK_PREFIX: &str = "cpsf-";
 
 /// What `start_deploy_worker_with` runs: the playground's worker
-/// (`cpsf::local::preset`), its job poller if `jobs`, its task handlers
+/// (`cpsf_playground::preset`), its job poller if `jobs`, its task handlers
 /// if `tasks`, following executions as `job` says.
 pub fn deploy_worker_options(jobs: bool, tasks: bool, job: JobSettings) -> WorkerOptions {
     let preset = preset::worker(STACK_PREFIX);

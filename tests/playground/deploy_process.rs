@@ -4,7 +4,7 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     let mut a = KillOnDrop(a.spawn().unwrap());
     wait_for("worker A to poll its activities", || async {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let all = cpsf::tasks::Handler::ALL.len();
+        let all = cpsf_worker::tasks::Handler::ALL.len();
         (text.matches("serving activity").count() == all).then_some(())
     })
     .await;

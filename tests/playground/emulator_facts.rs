@@ -8,7 +8,7 @@
 use crate::harness::*;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, Parameter};
 use aws_sdk_s3::types::ServerSideEncryption;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use std::time::Duration;
 
 impl Harness {
@@ -467,7 +467,7 @@ async fn an_activity_task_without_heartbeats() {
     // Nobody answers or heartbeats it.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let status = h.execution_status_of(&execution).await;
-    let events = cpsf::history::fetch::all_events(&h.clients, &execution)
+    let events = cpsf_worker::history::fetch::all_events(&h.clients, &execution)
         .await
         .unwrap();
     let scheduled = events
@@ -766,7 +766,7 @@ async fn a_suffix_range_of_an_empty_object() {
 async fn an_executions_end_as_an_event_on_a_queue() {
     let h = Harness::start().await;
     let machine = h.create_slow_machine("fact-events", 0).await;
-    let queue = cpsf::local::events::install(
+    let queue = cpsf_playground::events::install(
         &h.clients.sdk,
         "fact-events",
         std::slice::from_ref(&machine),
@@ -793,7 +793,7 @@ async fn an_executions_end_as_an_event_on_a_queue() {
         .iter()
         .map(|m| {
             let body = m.body().unwrap_or_default();
-            let event = cpsf::events::event::parse(body).unwrap();
+            let event = cpsf_worker::events::event::parse(body).unwrap();
             // What the event says of the output (cpsf does not read it).
             let detail: serde_json::Value = serde_json::from_str(body).unwrap();
             let output = detail["detail"]["output"]

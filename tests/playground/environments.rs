@@ -5,7 +5,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use aws_sdk_cloudformation::types::Stack;
-use cpsf::pipeline::start;
+use cpsf_worker::pipeline::start;
 use serde_json::json;
 use std::time::Duration;
 
@@ -208,7 +208,7 @@ async fn teardown_refuses_an_untagged_a_protected_and_an_outside_stack() {
             )
             .tags(
                 aws_sdk_cloudformation::types::Tag::builder()
-                    .key(cpsf::environments::tags::ENVIRONMENT)
+                    .key(cpsf_worker::environments::tags::ENVIRONMENT)
                     .value("elsewhere")
                     .build(),
             )
@@ -307,7 +307,7 @@ async fn wait_for_stack(h: &Harness, name: &str) {
 async fn pipeline_variables_name_the_environment_and_the_operation() {
     let (h, worker) = deploy_setup().await;
     let machine = h.install_deploy(|_| {}).await;
-    let input = cpsf::pipeline::branch_input("deploy.json");
+    let input = cpsf_worker::pipeline::branch_input("deploy.json");
     h.create_worker_pipeline("branches-v1", &[("StateMachineArn", &machine)])
         .await;
     let declared =
@@ -318,7 +318,7 @@ async fn pipeline_variables_name_the_environment_and_the_operation() {
             .unwrap()
             .pipeline
             .unwrap();
-    let mut pipeline = cpsf::pipeline::per_branch(declared);
+    let mut pipeline = cpsf_worker::pipeline::per_branch(declared);
     pipeline.name = "branches".into();
     let deploy = &mut pipeline.stages[1].actions[0];
     let configuration = deploy.configuration.get_or_insert_default();

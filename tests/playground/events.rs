@@ -4,8 +4,8 @@
 
 use crate::harness::*;
 use crate::worker_harness::RunningWorker;
-use cpsf::job::handle::JobSettings;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
+use cpsf_worker::job::handle::JobSettings;
 use std::time::Duration;
 
 impl Harness {
@@ -43,7 +43,7 @@ async fn run_with_queue(h: &Harness, seconds: u64) -> (RunningWorker, String, St
 async fn reported_after_end(h: &Harness, machine: &str, id: &str, limit: Duration) -> f64 {
     let reported = wait_for_long("the pipeline to end", limit, || async {
         let status = h.execution_status("app", id).await;
-        (status.as_str() != "InProgress").then(cpsf::base::clock::epoch_now)
+        (status.as_str() != "InProgress").then(cpsf_worker::base::clock::epoch_now)
     })
     .await;
     assert_eq!(h.execution_status("app", id).await.as_str(), "Succeeded");
@@ -264,7 +264,7 @@ async fn a_forged_end_event_is_not_reported() {
     let forge = |status: &str, detail: serde_json::Value| {
         let mut event: serde_json::Value =
             serde_json::from_str(&end_event(&running, status, true)).unwrap();
-        event["detail"]["stopDate"] = (cpsf::base::clock::epoch_now() as i64 * 1000).into();
+        event["detail"]["stopDate"] = (cpsf_worker::base::clock::epoch_now() as i64 * 1000).into();
         for (key, value) in detail.as_object().unwrap() {
             event["detail"][key] = value.clone();
         }

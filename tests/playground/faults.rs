@@ -11,8 +11,8 @@
 use crate::deploy_harness::*;
 use crate::figures;
 use crate::harness::*;
-use cpsf::local::codepipeline::Config;
-use cpsf::local::proxy::FaultPlan;
+use cpsf_playground::codepipeline::Config;
+use cpsf_playground::proxy::FaultPlan;
 use std::time::{Duration, Instant};
 
 const PIPELINES: usize = 50;

@@ -18,7 +18,10 @@ pub fn record(name: &str, figures: serde_json::Value) {
 /// What the playground's request checks did in this test, as
 /// `limits/<emulator>/<test>.json` (libtest names a test's thread after
 /// it), replacing the last run's: `scripts/reliability-report` sums them.
-pub fn record_checks(emulator: cpsf::local::Emulator, report: &cpsf::local::proxy::ChecksReport) {
+pub fn record_checks(
+    emulator: cpsf_playground::Emulator,
+    report: &cpsf_playground::proxy::ChecksReport,
+) {
     let Some(test) = std::thread::current().name().map(|n| n.replace("::", "-")) else {
         return;
     };

@@ -7,11 +7,11 @@
 //! only one emulator has starts with [`needs`], which says why.
 //!
 //! The playground checks every request against the AWS API models and
-//! refuses what AWS would refuse (`cpsf::local::proxy::checks`). When a
+//! refuses what AWS would refuse (`cpsf_playground::proxy::checks`). When a
 //! test ends, its harness fails it for any request refused that the test
 //! did not take with [`Harness::take_refusals`], and for any state input
 //! or output over Step Functions' 256 KiB in any execution's history
-//! (`cpsf::local::state_data`): the emulators accept both, AWS does not.
+//! (`cpsf_playground::state_data`): the emulators accept both, AWS does not.
 
 use aws_sdk_codepipeline::Client as CodePipeline;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
@@ -20,8 +20,8 @@ use aws_sdk_codepipeline::types::{
     ActionTypeId, ArtifactDetails, ArtifactStore, ArtifactStoreType, InputArtifact, Job,
     PipelineContext, PipelineDeclaration, PipelineExecutionStatus, StageDeclaration,
 };
-use cpsf::local::codepipeline::Config;
-use cpsf::local::{Emulator, LocalEnv, Playground, PlaygroundOptions};
+use cpsf_playground::codepipeline::Config;
+use cpsf_playground::{Emulator, LocalEnv, Playground, PlaygroundOptions};
 use std::time::Duration;
 
 /// The emulator this run of the suite uses: `CPSF_EMULATOR`, MiniStack by
@@ -44,8 +44,8 @@ pub fn options() -> PlaygroundOptions {
 /// `deploy_harness::STACK_PREFIX`, the artifact bucket, the crash test's
 /// journal, the staging bucket, the rollout tests' other account and the
 /// approval tests' topic.
-pub fn worker_grants() -> cpsf::local::worker_role::Grants {
-    cpsf::local::worker_role::Grants {
+pub fn worker_grants() -> cpsf_playground::worker_role::Grants {
+    cpsf_playground::worker_role::Grants {
         stack_prefix: crate::deploy_harness::STACK_PREFIX.into(),
         artifact_bucket: ARTIFACT_BUCKET.into(),
         journal_bucket: "cpsf-journal".into(),
@@ -75,10 +75,10 @@ pub struct Harness {
     pub s3: aws_sdk_s3::Client,
     pub sfn: aws_sdk_sfn::Client,
     /// The account's root, for fixtures.
-    pub clients: cpsf::aws::Clients,
+    pub clients: cpsf_worker::aws::Clients,
     /// The clients a worker in this process uses: bootstrap/cpsf.yaml's
     /// worker role where the emulator checks IAM (MiniStack), else root.
-    pub worker_clients: cpsf::aws::Clients,
+    pub worker_clients: cpsf_worker::aws::Clients,
     pub env: LocalEnv,
     /// None when the playground runs in another process (`cpsf local up`).
     playground: Option<Playground>,
@@ -157,12 +157,12 @@ impl Harness {
         let cp = env.codepipeline_client(&sdk);
         let worker = env.worker_sdk_config().await;
         Self {
-            clients: cpsf::aws::Clients {
+            clients: cpsf_worker::aws::Clients {
                 sdk: sdk.clone(),
                 codepipeline: cp.clone(),
                 sfn: aws_sdk_sfn::Client::new(&sdk),
             },
-            worker_clients: cpsf::aws::Clients {
+            worker_clients: cpsf_worker::aws::Clients {
                 codepipeline: env.codepipeline_client(&worker),
                 sfn: aws_sdk_sfn::Client::new(&worker),
                 sdk: worker,
@@ -179,7 +179,7 @@ impl Harness {
     /// The requests the playground refused as AWS would, taken: a test
     /// that makes such requests on purpose takes them (and asserts on
     /// them), so only unexpected ones fail it at its end.
-    pub fn take_refusals(&self) -> Vec<cpsf::local::proxy::Refusal> {
+    pub fn take_refusals(&self) -> Vec<cpsf_playground::proxy::Refusal> {
         self.playground
             .as_ref()
             .map(Playground::take_refusals)
@@ -198,7 +198,7 @@ impl Harness {
     }
 
     /// What the playground's request checks have done so far.
-    pub fn checks(&self) -> cpsf::local::proxy::ChecksReport {
+    pub fn checks(&self) -> cpsf_playground::proxy::ChecksReport {
         self.playground
             .as_ref()
             .map(Playground::checks)
@@ -208,7 +208,7 @@ impl Harness {
     /// The state data over 256 KiB in the playground's executions so far,
     /// taken: a test that makes such data on purpose takes it, so it does
     /// not fail the test at its end.
-    pub async fn take_oversized_state_data(&self) -> Vec<cpsf::local::state_data::Oversized> {
+    pub async fn take_oversized_state_data(&self) -> Vec<cpsf_playground::state_data::Oversized> {
         let playground = self.playground.as_ref().expect("a playground of this test");
         let found = playground
             .state_data_check()
@@ -470,7 +470,7 @@ pub const PROVIDER: &str = "StepFunctionsDeploy";
 
 /// A Deploy action type of its own keeps a test's jobs from other workers.
 pub fn deploy_type_id_for(provider: &str) -> ActionTypeId {
-    cpsf::action_type::id_for(provider)
+    cpsf_worker::action_type::id_for(provider)
 }
 
 pub fn artifacts(min: i32, max: i32) -> ArtifactDetails {
@@ -508,7 +508,7 @@ pub fn source_action() -> ActionDeclaration {
 
 /// The S3 source action reading `key` in the source bucket.
 pub fn source_action_for(key: &str) -> ActionDeclaration {
-    cpsf::pipeline::s3_source(SOURCE_BUCKET, key)
+    cpsf_worker::pipeline::s3_source(SOURCE_BUCKET, key)
 }
 
 pub fn pipeline(name: &str, deploys: Vec<ActionDeclaration>) -> PipelineDeclaration {
@@ -602,7 +602,7 @@ pub fn cpsf(env: &LocalEnv) -> std::process::Command {
 pub fn cpsf_worker(env: &LocalEnv) -> std::process::Command {
     let mut command = cpsf(env);
     if env.profiles.is_some() {
-        command.env("AWS_PROFILE", cpsf::local::worker_role::PROFILE);
+        command.env("AWS_PROFILE", cpsf_playground::worker_role::PROFILE);
     }
     command.arg("worker");
     command
@@ -612,7 +612,7 @@ pub fn cpsf_worker(env: &LocalEnv) -> std::process::Command {
 /// with nothing in its environment but `vars` and HOME, and asserts it
 /// printed "ok".
 pub async fn python_says_ok(script: &str, vars: impl IntoIterator<Item = (String, String)>) {
-    let python = cpsf::local::child::tools_dir()
+    let python = cpsf_playground::child::tools_dir()
         .expect("a tools folder (scripts/setup)")
         .join("ministack/bin/python");
     let mut command = std::process::Command::new(python);

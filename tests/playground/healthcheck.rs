@@ -1,7 +1,7 @@
 //! `cpsf healthcheck`, the container's HEALTHCHECK, against a worker's
 //! health endpoint: 0 while it runs, non-zero once it shuts down.
 
-use cpsf::metrics::Metrics;
+use cpsf_worker::metrics::Metrics;
 use std::process::Command;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +18,7 @@ async fn healthcheck_follows_the_workers_health() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let listen = listener.local_addr().unwrap().to_string();
     let (shutdown, stop) = (CancellationToken::new(), CancellationToken::new());
-    let server = tokio::spawn(cpsf::health::serve(
+    let server = tokio::spawn(cpsf_worker::health::serve(
         listener,
         Metrics::default(),
         shutdown.clone(),

@@ -91,7 +91,7 @@ async fn follow_streams_until_the_end_and_exits_by_outcome() {
     assert!(text.contains("status     SUCCEEDED"), "{text}");
 }
 
-pub fn history_with(env: &cpsf::local::LocalEnv, args: &[&str]) -> Output {
+pub fn history_with(env: &cpsf_playground::LocalEnv, args: &[&str]) -> Output {
     let mut command = cpsf(env);
     command.arg("history").args(args);
     command.output().unwrap()

@@ -12,12 +12,12 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use cpsf::bootstrap::{BootstrapOptions, run};
 use cpsf::demo::setup::{BOOTSTRAP_STACK, PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
-use cpsf::local::Emulator;
-use cpsf::local::codepipeline::Config;
-use cpsf::local::names::ARTIFACT_BUCKET;
-use cpsf::local::worker_role::{self, RoleTemplate};
+use cpsf_playground::Emulator;
+use cpsf_playground::codepipeline::Config;
+use cpsf_playground::names::ARTIFACT_BUCKET;
+use cpsf_playground::worker_role::{self, RoleTemplate};
+use cpsf_worker::bootstrap::{BootstrapOptions, run};
 use std::process::Stdio;
 use std::time::Duration;
 

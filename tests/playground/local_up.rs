@@ -4,8 +4,8 @@
 
 use crate::harness::*;
 use aws_sdk_codepipeline::types::PipelineExecutionStatus;
-use cpsf::local::LocalEnv;
-use cpsf::local::probe::http_status;
+use cpsf_playground::LocalEnv;
+use cpsf_worker::probe::http_status;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -61,7 +61,7 @@ fn parse_env_file(text: &str) -> LocalEnv {
     assert_eq!(var("AWS_DEFAULT_REGION"), "us-east-1");
     // On MiniStack the keys are in the AWS config files, with the worker's
     // profile (keys in the environment would win over AWS_PROFILE).
-    let profiles = (emulator() == cpsf::local::Emulator::Ministack).then(|| {
+    let profiles = (emulator() == cpsf_playground::Emulator::Ministack).then(|| {
         assert!(!has("AWS_ACCESS_KEY_ID") && !has("AWS_SECRET_ACCESS_KEY"), "{text}");
         let config = PathBuf::from(var("AWS_CONFIG_FILE"));
         assert_eq!(
@@ -70,9 +70,9 @@ fn parse_env_file(text: &str) -> LocalEnv {
         );
         let profile = std::fs::read_to_string(&config).unwrap();
         assert!(profile.contains("[profile cpsf-worker]\nrole_arn = arn:aws:iam::123456789012:role/cpsf-worker\nsource_profile = default\n"), "{profile}");
-        cpsf::local::env::Profiles {
+        cpsf_playground::env::Profiles {
             dir: config.parent().unwrap().to_path_buf(),
-            worker: cpsf::local::worker_role::WorkerRole {
+            worker: cpsf_playground::worker_role::WorkerRole {
                 arn: "arn:aws:iam::123456789012:role/cpsf-worker".into(),
                 stack_prefix: var("CPSF_STACK_PREFIX"),
             },

@@ -10,8 +10,8 @@
 use crate::deploy_harness::*;
 use crate::figures;
 use crate::harness::*;
-use cpsf::local::Emulator;
-use cpsf::local::proxy::{FaultPlan, Hook, Phase, Verdict};
+use cpsf_playground::Emulator;
+use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Verdict};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

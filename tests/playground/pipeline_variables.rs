@@ -71,7 +71,7 @@ async fn a_job_receives_defaults_overrides_and_the_sources_variables_resolved() 
     assert_eq!(declared.variables()[0].default_value(), Some("main"));
     assert_eq!(declared.variables()[1].description(), Some("who deploys"));
 
-    let id = cpsf::pipeline::start(&h.cp, "app", &[("team", "blue")])
+    let id = cpsf_worker::pipeline::start(&h.cp, "app", &[("team", "blue")])
         .await
         .unwrap();
     // A worker polling for team blue gets the job: queryParam matches the
@@ -221,7 +221,7 @@ async fn a_later_action_gets_an_earlier_ones_outputs_and_fails_on_a_key_it_lacks
     first.namespace = Some("FirstOut".into());
     let second = deploy_with("Second", 2, "#{FirstOut.team}", "#{FirstOut.missing}");
     create(&h, variables_pipeline(vec![first, second])).await;
-    let id = cpsf::pipeline::start(&h.cp, "app", &[("team", "blue")])
+    let id = cpsf_worker::pipeline::start(&h.cp, "app", &[("team", "blue")])
         .await
         .unwrap();
     let job = h.poll_job().await;

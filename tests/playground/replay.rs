@@ -3,8 +3,8 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use cpsf::local::codepipeline::Config;
-use cpsf::pipeline::wire::SessionCredentials;
+use cpsf_playground::codepipeline::Config;
+use cpsf_worker::pipeline::wire::SessionCredentials;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,7 @@ async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
     // playground makes its service's artifact keys the emulator's (the
     // other events carry the default `test` ones).
     let mut options = options();
-    options.worker_role = Some(cpsf::local::names::worker_grants());
+    options.worker_role = Some(cpsf_playground::names::worker_grants());
     options.codepipeline = Config {
         artifact_credentials: SessionCredentials {
             access_key_id: "AKIAREPLAYEDLAMBDA01".into(),

@@ -9,8 +9,8 @@ use crate::harness::*;
 use crate::long_waits::with_gate;
 use crate::worker::metric;
 use crate::worker_harness::RunningWorker;
-use cpsf::local::Emulator;
-use cpsf::local::proxy::{FaultPlan, Hook, Phase, Verdict};
+use cpsf_playground::Emulator;
+use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Verdict};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,15 +63,15 @@ async fn more_long_waits_than_task_slots_all_reach_the_worker() {
     };
     let (_proxy, env) = h.proxy(FaultPlan::none(), Some(hook)).await;
     let through = Harness::on(&env).await;
-    let mut options = deploy_worker_options(true, true, cpsf::local::preset::job());
+    let mut options = deploy_worker_options(true, true, cpsf_playground::preset::job());
     let tasks = options.tasks.as_mut().unwrap();
     tasks.runner.max_concurrent = TASK_CONCURRENCY;
     // As deployed: a wait holds its task for up to an hour, so a slot it
     // holds does not come free within this test.
-    tasks.wait_cap = cpsf::worker::TaskOptions::default().wait_cap;
-    let metrics = cpsf::metrics::Metrics::default();
+    tasks.wait_cap = cpsf_worker::worker::TaskOptions::default().wait_cap;
+    let metrics = cpsf_worker::metrics::Metrics::default();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let run = cpsf::worker::run(
+    let run = cpsf_worker::worker::run(
         through.clients.clone(),
         options,
         metrics.clone(),
@@ -161,7 +161,7 @@ async fn more_long_waits_than_task_slots_all_reach_the_worker() {
     let text = worker.stop().await;
     assert_eq!(
         metric(&text, "cpsf_task_slots{handler=\"wait-stack\"}"),
-        cpsf::tasks::runner::DEFAULT_MAX_WAITS as f64
+        cpsf_worker::tasks::runner::DEFAULT_MAX_WAITS as f64
     );
     assert_eq!(
         metric(&text, "cpsf_task_slots_busy{handler=\"wait-stack\"}"),

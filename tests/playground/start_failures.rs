@@ -5,8 +5,8 @@
 //! unit tests in src/job/handle/tests.rs, which replay AWS's answers.)
 
 use crate::harness::*;
-use cpsf::local::codepipeline::Config;
-use cpsf::local::proxy::{FaultPlan, Hook, Phase, Verdict};
+use cpsf_playground::codepipeline::Config;
+use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Verdict};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,7 +15,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use aws_sdk_cloudformation::config::{Credentials, Region};
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use serde_json::json;
 
 pub const WHY: &str = "the rollout needs several accounts (12-digit access keys, AssumeRole) and \

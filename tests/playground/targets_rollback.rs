@@ -13,7 +13,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::targets::{FAR, HERE, THERE, WHY, rollout};
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

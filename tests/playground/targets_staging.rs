@@ -8,7 +8,7 @@ use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::targets::{FAR, THERE, WHY, rollout};
 use aws_sdk_s3::config::{Credentials, Region};
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use serde_json::json;
 
 const BUCKET: &str = "cpsf-staging-222222222222-us-west-2";
@@ -34,7 +34,7 @@ async fn a_large_template_is_staged_in_the_targets_own_bucket() {
     let mut app = rollout();
     app.template
         .push_str(&"# padding past CloudFormation's inline limit\n".repeat(1300));
-    assert!(app.template.len() > cpsf::tasks::template::MAX_BODY_BYTES);
+    assert!(app.template.len() > cpsf_worker::tasks::template::MAX_BODY_BYTES);
     app.deploy["targets"] = json!([app.deploy["targets"][3].clone()]);
     app.deploy["waves"] = json!([["far-usw2"]]);
 

@@ -6,7 +6,7 @@ use crate::deploy_harness::*;
 use crate::harness::*;
 use crate::targets::{FAR, HERE, THERE, WHY, rollout};
 use aws_sdk_cloudformation::config::Region;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 use serde_json::json;
 
 impl Harness {
@@ -237,10 +237,10 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
     let replacement = h.start_deploy_worker_with(
         true,
         false,
-        cpsf::job::handle::JobSettings {
+        cpsf_worker::job::handle::JobSettings {
             follow_for: std::time::Duration::from_secs(5),
             recover_from: vec![machine.clone()],
-            ..cpsf::job::handle::JobSettings::default()
+            ..cpsf_worker::job::handle::JobSettings::default()
         },
     );
     let status = h.wait_until_done("app", &id).await;

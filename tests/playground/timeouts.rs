@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use aws_sdk_codepipeline::types::PipelineExecutionStatus;
-use cpsf::local::codepipeline::Config;
+use cpsf_playground::codepipeline::Config;
 use std::time::Duration;
 
 #[tokio::test]

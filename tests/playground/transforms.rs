@@ -6,7 +6,7 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
-use cpsf::local::Emulator;
+use cpsf_playground::Emulator;
 
 /// A SAM template: one `AWS::Serverless::SimpleTable`, which the transform
 /// expands into an `AWS::DynamoDB::Table`.

@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use crate::worker_harness::*;
-use cpsf::artifact::read::{Limits, read_file};
+use cpsf_worker::artifact::read::{Limits, read_file};
 use serde_json::{Value, json};
 use std::time::Duration;
 

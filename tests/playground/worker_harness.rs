@@ -5,10 +5,10 @@ use crate::harness::*;
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionConfigurationProperty, ActionDeclaration, InputArtifact, OutputArtifact,
 };
-use cpsf::job::handle::JobSettings;
-use cpsf::local::preset;
-use cpsf::metrics::Metrics;
-use cpsf::worker::WorkerOptions;
+use cpsf_playground::preset;
+use cpsf_worker::job::handle::JobSettings;
+use cpsf_worker::metrics::Metrics;
+use cpsf_worker::worker::WorkerOptions;
 use std::io::{Cursor, Write};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 /// bootstrap/cpsf.yaml's state machine role, as the playground installs
 /// it (Step Functions checking IAM wants a state machine's role to exist).
-pub const ROLE: &str = cpsf::local::worker_role::STATES_ROLE;
+pub const ROLE: &str = cpsf_playground::worker_role::STATES_ROLE;
 /// A secret configuration value that must never reach a log.
 pub const SECRET_VALUE: &str = "S3CR3T-CONFIG-VALUE-42";
 
@@ -243,7 +243,7 @@ impl Harness {
     }
 
     /// A job poller in this process as the playground runs it
-    /// (`cpsf::local::preset`), following each execution for `follow_for`.
+    /// (`cpsf_playground::preset`), following each execution for `follow_for`.
     pub fn start_worker(&self, follow_for: Duration) -> RunningWorker {
         let options = WorkerOptions {
             poller: Some(preset::poller()),
@@ -262,7 +262,7 @@ impl Harness {
     pub fn spawn_worker(&self, options: WorkerOptions) -> RunningWorker {
         let metrics = Metrics::default();
         let shutdown = CancellationToken::new();
-        let run = cpsf::worker::run(
+        let run = cpsf_worker::worker::run(
             self.worker_clients.clone(),
             options,
             metrics.clone(),

@@ -3,8 +3,8 @@
 
 use crate::harness::*;
 use crate::worker_harness::*;
-use cpsf::local::codepipeline::Config;
-use cpsf::pipeline::wire::SessionCredentials;
+use cpsf_playground::codepipeline::Config;
+use cpsf_worker::pipeline::wire::SessionCredentials;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,211 @@
+//! cpsf's worker: a CodePipeline custom "Deploy" action served by a
+//! long-running worker that hands the work to an AWS Step Functions state
+//! machine. This crate is everything that runs on AWS; the `cpsf` crate
+//! (the repository's root) is the command line over it, and
+//! `crates/playground` the local stand-in for AWS, which this crate does
+//! not depend on (Cargo holds that: it is not among its dependencies).
+//!
+//! # Layers
+//!
+//! Imports go one way: a module imports modules of its own layer or of
+//! layers below it, never one above, and no two modules import each other,
+//! even through others. `base` imports nothing of cpsf's.
+//! The workspace's `tests/layering.rs` reads this list and holds the code
+//! to it.
+//!
+//! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `probe` `aws` `logging` `health` `artifact`
+//! 2. domain: `action_type` `pipeline` `approval` `environments` `targets` `execution`
+//! 3. views: `history` `events` `sfn`
+//! 4. handlers: `tasks`
+//! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
+//!
+//! # Glossary
+//!
+//! One word for one thing, in code, messages and docs:
+//! - **job**: one CodePipeline job of cpsf's action type, from
+//!   PollForJobs to PutJob*Result; a long deploy is a chain of jobs linked
+//!   by a **continuation token**.
+//! - **execution**: one run of the deploy state machine (or of a rollout's
+//!   child); what is known of it is [`execution::ExecutionFacts`].
+//! - **task**: one activity task Step Functions hands the worker; the
+//!   code that serves a kind of task is its **handler** (`tasks/`).
+//! - **deploy input**: the JSON the execution starts with (`stackName`,
+//!   `template`, `targets`, `approval`, …), read from the job's
+//!   **artifact** (a zip in S3) or the action's configuration.
+//! - **stack**, **change set**, **change**: CloudFormation's; a change is
+//!   one resource change of a change set ([`base::change::Change`]).
+//! - **target**: one account and region a rollout deploys to; its
+//!   **place** is [`targets::key::TargetKey`]. A **rollout** deploys its
+//!   targets in **waves**, each target by a **child** execution, with a
+//!   **bake** (alarms watched) between waves.
+//! - **approval**: a person's decision on a change set, by **link** (the
+//!   page) or `cpsf approve`; the **store** keeps requests and decisions.
+//! - **environment**: a branch's own copy of a stack; **teardown** deletes
+//!   one, **prune** deletes the stale ones.
+//! - **events**: Step Functions' execution status changes from the events
+//!   queue (`events/`); a **history** is an execution's history events
+//!   (`history/`).
+//! - **playground**: the local stand-in for AWS (`crates/playground`): an
+//!   **emulator** (MiniStack or fakecloud) plus cpsf's own CodePipeline.
+//!
+//! # Components and where they live
+//!
+//! Decision logic is pure (data in, data out); AWS calls sit at the edges.
+//!
+//! - [`base`] (`src/base/`): the ground floor, importing nothing of cpsf's:
+//!   `clock.rs` (seconds since the epoch), `text.rs` (text cut to a
+//!   service's limit, JSON type words), `plain.rs` (names and comments as
+//!   plain text), `hash.rs` (a stable hash for names and keys),
+//!   `spelling.rs` (the key a misspelt one meant), `change.rs` (one
+//!   resource change of a change set).
+//! - [`execution`] (`src/execution.rs`): what is known of one Step
+//!   Functions execution (status, failure, a rollout's progress), in plain
+//!   types, gathered by [`sfn`] and read by the job, history and tasks.
+//! - [`logging`] sets up tracing and keeps the AWS SDK's secret-bearing
+//!   debug output out of the logs.
+//! - [`worker`] (`src/worker.rs`): `cpsf worker`, wiring the job poller,
+//!   the activity task handlers and the health endpoint ([`health`],
+//!   [`metrics`]) together. [`listen`] serves the health endpoint and the
+//!   approval page with a cap on connections and time limits, so slow
+//!   clients cannot hold the worker's memory. [`nudge`] lets the task handlers and the
+//!   events queue tell a job in the same process that its execution moved
+//!   on or ended.
+//! - [`events`] (`src/events/`): `--events-queue`, Step Functions' execution
+//!   status events from an SQS queue an EventBridge rule feeds: `event.rs`
+//!   (pure: reading an event, a message's fate), `queue.rs` (the long poll).
+//! - [`job`] (`src/job/`): the CodePipeline side of the worker.
+//!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
+//!     one supervised task per job (panics become failed jobs), shutdown.
+//!   - `handle.rs`: one job from pickup to report, and why the execution is
+//!     started before the job is acknowledged; `handle/follow.rs`: following
+//!     the started execution and turning its end into a report.
+//!   - `recover.rs`: a starting worker answers the jobs a stopped worker
+//!     acknowledged and never answered (from executions' inputs and the
+//!     journal); `journal/`: continuation jobs recorded between
+//!     acknowledgement and report, in S3 or a directory (`location.rs`);
+//!     `discover.rs`: the state machines of the pipelines using the action
+//!     type, for recovery with no `--recover-from`.
+//!   - pure: `pacing.rs` (how often a job checks its execution, how long
+//!     each round follows), `data.rs` (the job in plain types, secrets kept
+//!     out of `Debug`), `config.rs` (action configuration), `input.rs`
+//!     (state machine input, execution name), `decide.rs` (execution facts
+//!     → report, continuation tokens), `limits.rs` (a report cut to
+//!     CodePipeline's limits), `outputs.rs` (output variables a pipeline
+//!     accepts).
+//!   - edge: `report.rs` (AcknowledgeJob, PutJob*Result).
+//! - [`artifact`] (`src/artifact/`): pipeline artifacts in S3, shared by
+//!   the job (its input and output) and the task handlers (a template).
+//!   `location.rs` (where one is, and credentials kept out of `Debug`);
+//!   pure: `read.rs` (one file out of a zip, safely), `zip_end.rs` (the end
+//!   records' entry count and directory size, checked before the directory
+//!   is parsed), `floor.rs` (how far back the zip crate may read while it
+//!   parses), `ranged.rs` (one file of a zip read through ranged reads);
+//!   edges: `s3.rs` (artifacts with the job's credentials), `s3_ranges.rs`
+//!   (the ranged GETs, a few at once).
+//! - [`tasks`] (`src/tasks/`): the deploy state machine's task handlers,
+//!   served as Step Functions activities: `runner.rs` (long polls,
+//!   heartbeats, results), `lease.rs` (a task's hold on its token: stop
+//!   before a side effect once Step Functions closed the task), one file
+//!   per handler (`check_stack.rs`, `create_stack.rs`, `update_stack.rs`,
+//!   `delete_stack.rs`, `wait_stack.rs`; a rollout's `plan_rollout.rs`,
+//!   `finish_wave.rs`, `bake.rs`, and with approval `gather_wave.rs`,
+//!   `discard_wave.rs`; an environment's teardown `check_teardown.rs`,
+//!   `delete_environment.rs`, `wait_teardown.rs`), `reach.rs` (a rollout target's region
+//!   and assumed-role credentials), `definition.rs`
+//!   (statemachines/deploy.asl.json compiled in, placeholders filled,
+//!   installed), and shared `change_set.rs` (make, wait, execute, read),
+//!   `input.rs`, `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs`
+//!   (when an update provably changes nothing without a change set).
+//!   Tests only: `asl_eval.rs` applies a state's paths as deploy.asl.json
+//!   defines them, so `wave_size_tests.rs` can measure every state of the
+//!   largest rollout against Step Functions' 256 KiB.
+//! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
+//!   regions (issue 17), pure: `spec.rs` (the input's `targets`, `waves`,
+//!   `bake`, `failureTolerance`, checked), `limits.rs` (at most
+//!   [`targets::MAX_TARGETS`], and why), `budget.rs` (how the rollout's
+//!   state fits Step Functions' 256 KiB), `plan.rs` (each target's deploy
+//!   input, a wave's outcome, progress, output variables), `rollout.rs`
+//!   (the plan the states carry, each target a child execution of the
+//!   deploy state machine), `glance.rs` (where a running rollout is, for
+//!   the pipeline's summary), `alarms.rs` (the bake's verdict), `key.rs`
+//!   (a target's place).
+//! - [`approval`] (`src/approval/`): approval by link (issue 18): a
+//!   person decides on a change set the deploy state machine waits on in
+//!   RequestApproval. Pure: `spec.rs` (the input's `approval`),
+//!   `deadline.rs` (it ends before the execution does), `ask.rs`
+//!   (whether a change set asks, the request), `link.rs` (signed links,
+//!   per-page tokens), `page.rs` (the HTML), `notice.rs` (the SNS
+//!   message), `waiting.rs` (which approval waits in a pipeline, for
+//!   `cpsf approve`). Edges: `store.rs` (S3), `inbox.rs` (the approvals queue,
+//!   timeouts), `decision.rs` (one decision, answered to Step Functions),
+//!   `server.rs` (the page), `service.rs` (what they share). The task
+//!   handlers' side: `tasks/asking.rs`, `execute_change_set.rs`,
+//!   `discard_change_set.rs`; `cpsf approve` is the root crate's
+//!   `src/cli/approve.rs`.
+//! - [`environments`] (`src/environments/`): an environment per branch
+//!   (issue 19). Pure: `name.rs` (a branch name made stack-name safe),
+//!   `spec.rs` (the input's `operation`, `environment`, `ttlHours`),
+//!   `tags.rs` (the `cpsf:*` tags), `teardown.rs` (whether a stack may be
+//!   deleted: one rule for the state machine and prune), `select.rs` (what
+//!   prune takes), `table.rs`. Edge: `listing.rs` (DescribeStacks →
+//!   environments). [`prune`] (`src/prune.rs`): bounded parallel deletes
+//!   with progress, taking the teardown's task handlers' own steps.
+//!   `cpsf environments` is the root crate's `src/cli/environments.rs`; the teardown's states
+//!   are the task handlers above.
+//! - [`replay`] (`src/replay/`): `cpsf replay`: a saved job or task input
+//!   through the worker's own code path (dry-run reporter for jobs);
+//!   `lambda.rs` (pure) completes a Lambda invoke action's event into a job.
+//! - [`sfn`] (`src/sfn.rs`): Step Functions edge: start (idempotent by name),
+//!   describe, newest history → facts; `sfn/classify.rs` (pure) sorts a
+//!   failed start into a failure type or "try again later".
+//! - [`aws`] (`src/aws.rs`): SdkConfig loading (retry, timeouts) and clients;
+//!   [`preflight`] (`src/preflight.rs`) turns a missing region, credentials
+//!   or a dead endpoint into one or two lines of advice before the first call.
+//! - [`bootstrap`] (`src/bootstrap/`): `cpsf bootstrap`: installs
+//!   bootstrap/cpsf.yaml with the state machine definition from statemachines/;
+//!   `parameters.rs` decides what an update sends (UsePreviousValue),
+//!   `text.rs` cuts a template into sections and resources,
+//!   `template_tests.rs` checks the template's grants statically, both ways:
+//!   every grant is called, and every call `calls_scan.rs` finds in src/ is
+//!   granted.
+//! - [`action_type`] (`src/action_type.rs`): the custom action type's
+//!   definition (id, configuration keys, console URLs); [`pipeline`]
+//!   (`src/pipeline.rs`): the S3 source → Deploy pipeline declaration.
+//! - [`history`] (`src/history/`): an execution's history made readable;
+//!   `timeline.rs` (pure) turns events into states, offsets and durations.
+//! - [`shutdown`] (`src/shutdown.rs`): SIGINT/SIGTERM.
+//! - [`probe`] (`src/probe.rs`): "does something answer HTTP here yet?",
+//!   for `cpsf healthcheck` (the container's HEALTHCHECK) and the tests.
+//!
+//! Tests: unit tests beside the code; the root crate's `tests/playground/` runs a playground
+//! per test on free ports and drives it through the AWS SDK, a file per area
+//! (`crash.rs`, `faults.rs`, `scale.rs` and the bad-input corpus are the
+//! reliability tests). `benches/worker/` is the benchmark (`cargo bench
+//! --bench worker`), `fuzz/` the cargo-fuzz targets (`scripts/fuzz`).
+
+pub mod action_type;
+pub mod approval;
+pub mod artifact;
+pub mod aws;
+pub mod base;
+pub mod bootstrap;
+pub mod environments;
+pub mod events;
+pub mod execution;
+pub mod health;
+pub mod history;
+pub mod job;
+pub mod listen;
+pub mod logging;
+pub mod metrics;
+pub mod nudge;
+pub mod pipeline;
+pub mod preflight;
+pub mod probe;
+pub mod prune;
+pub mod replay;
+pub mod sfn;
+pub mod shutdown;
+pub mod targets;
+pub mod tasks;
+pub mod worker;
