@@ -13,7 +13,7 @@
 //! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `aws` `logging` `health` `artifact`
 //! 2. domain: `action_type` `pipeline` `approval` `environments` `targets` `execution`
 //! 3. views: `history` `events` `sfn`
-//! 4. handlers: `tasks`
+//! 4. handlers: `activity` `reach` `cloudformation` `tasks`
 //! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
 //! 6. playground: `local`
 //! 7. front: `demo` `cli`
@@ -213,12 +213,14 @@
 //! --bench worker`), `fuzz/` the cargo-fuzz targets (`scripts/fuzz`).
 
 pub mod action_type;
+pub mod activity;
 pub mod approval;
 pub mod artifact;
 pub mod aws;
 pub mod base;
 pub mod bootstrap;
 pub mod cli;
+pub mod cloudformation;
 pub mod demo;
 pub mod environments;
 pub mod events;
@@ -234,6 +236,7 @@ pub mod nudge;
 pub mod pipeline;
 pub mod preflight;
 pub mod prune;
+pub mod reach;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;

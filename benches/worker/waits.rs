@@ -18,7 +18,7 @@
 
 use crate::world::{ARTIFACT_BUCKET, ROLE, SOURCE_BUCKET, Worker, World};
 use cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS;
-use cpsf::tasks::definition::{DEPLOY_ASL, install, with_timeout};
+use cpsf::bootstrap::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf::worker::TaskOptions;
 use serde_json::{Value, json};
 use std::io::Write;

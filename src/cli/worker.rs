@@ -10,7 +10,7 @@ use crate::aws::Clients;
 use crate::job::handle::JobSettings;
 use crate::job::journal::JournalLocation;
 use crate::job::poller::PollerSettings;
-use crate::tasks::runner::RunnerSettings;
+use crate::tasks::RunnerSettings;
 use crate::worker::{TaskOptions, WorkerOptions};
 use anyhow::Result;
 use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
@@ -121,7 +121,7 @@ struct TaskArgs {
     #[arg(long, env = "CPSF_TASKS_ONLY")]
     tasks_only: bool,
     /// Activity names are <prefix>check-stack, <prefix>create-stack, …
-    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value_t = crate::tasks::runner::DEFAULT_ACTIVITY_PREFIX.to_owned())]
+    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value_t = crate::activity::runner::DEFAULT_ACTIVITY_PREFIX.to_owned())]
     activity_prefix: String,
     /// Most tasks of each activity handled at once.
     #[arg(long, env = "CPSF_TASK_CONCURRENCY", default_value_t = RunnerSettings::default().max_concurrent as u32, value_parser = clap::value_parser!(u32).range(1..=256))]

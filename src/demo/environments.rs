@@ -335,7 +335,7 @@ fn region(clients: &Clients) -> anyhow::Result<String> {
 
 /// Stack `name`, unless there is none (or only a deleted one).
 async fn live_stack(clients: &Clients, name: &str) -> anyhow::Result<Option<Stack>> {
-    let found = crate::tasks::stack::describe(&clients.cloudformation(), name)
+    let found = crate::cloudformation::stack::describe(&clients.cloudformation(), name)
         .await
         .map_err(|e| anyhow::anyhow!("DescribeStacks {name}: {}", e.cause))?;
     Ok(found.filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)))

@@ -6,9 +6,9 @@
 
 use crate::aws::CallContext;
 use crate::aws::Clients;
+use crate::cloudformation::stack;
 use crate::local::names::{ARTIFACT_BUCKET, STACK_PREFIX};
 use crate::tasks::TaskContext;
-use crate::tasks::stack;
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
@@ -141,12 +141,12 @@ async fn install_directly(
     clients: &Clients,
     approvals_queue: Option<&str>,
 ) -> anyhow::Result<String> {
-    crate::tasks::definition::install(
+    crate::bootstrap::definition::install(
         &clients.sfn,
         STATE_MACHINE,
         STATES_ROLE,
         &crate::worker::TaskOptions::activities("cpsf-"),
-        crate::tasks::definition::DEPLOY_ASL,
+        crate::bootstrap::definition::DEPLOY_ASL,
         approvals_queue,
     )
     .await

@@ -6,7 +6,7 @@
 
 use crate::job::handle::JobSettings;
 use crate::job::poller::PollerSettings;
-use crate::tasks::runner::RunnerSettings;
+use crate::tasks::RunnerSettings;
 use crate::worker::{TaskOptions, WorkerOptions};
 use std::time::Duration;
 

@@ -492,7 +492,7 @@ async fn create_or_update(
                 .build()
         })
         .collect();
-    let exists = crate::tasks::stack::describe(&cfn, name)
+    let exists = crate::cloudformation::stack::describe(&cfn, name)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .is_some_and(|s| {

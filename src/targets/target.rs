@@ -260,7 +260,7 @@ fn parameters(
         return BTreeMap::new();
     };
     for (key, value) in parameters {
-        // What `tasks::input::TaskInput::parameters` can pass to CloudFormation.
+        // What `activity::input::TaskInput::parameters` can pass to CloudFormation.
         if matches!(value, Value::Null | Value::Object(_)) {
             problems.push(format!(
                 "{label}: parameter '{key}' must be a string, number, boolean or list; it is {}",

@@ -3,8 +3,8 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
+use cpsf::activity::lease::Lease;
 use cpsf::local::Emulator;
-use cpsf::tasks::lease::Lease;
 
 /// States a deploy enters: create 7, update 8 (with the first, Route). The
 /// wait happens inside one task, so this does not grow with how long the
@@ -473,7 +473,7 @@ async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
     // Comments count toward the size CloudFormation sees.
     app.template
         .push_str(&"# padding to exceed CloudFormation's inline limit\n".repeat(1200));
-    assert!(app.template.len() > cpsf::tasks::template::MAX_BODY_BYTES);
+    assert!(app.template.len() > cpsf::cloudformation::template::MAX_BODY_BYTES);
     put_direct(&h, &app).await;
     let input = task_input(
         &app,

@@ -4,9 +4,9 @@
 use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use cpsf::bootstrap::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf::job::handle::JobSettings;
 use cpsf::local::preset;
-use cpsf::tasks::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
 

@@ -247,7 +247,7 @@ async fn a_change_set_without_changes() {
 /// and returns it from DescribeChangeSet and ListChangeSets (API
 /// reference, DescribeChangeSet and ChangeSetSummary: Description). cpsf
 /// writes the execution that made it there and refuses to execute a change
-/// set whose Description names another (`tasks::change_set::ours`);
+/// set whose Description names another (`cloudformation::change_set::ours`);
 /// fakecloud keeps none, so there the change set's name decides alone.
 #[tokio::test]
 async fn a_change_sets_description() {

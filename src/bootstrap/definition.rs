@@ -5,9 +5,9 @@
 //! same file to CloudFormation instead; tests install through here when they
 //! change the definition (e.g. shorter heartbeats).
 
-use super::Handler;
 use crate::aws::CallContext;
 use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use crate::tasks::Handler;
 use anyhow::{Context, bail};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use std::collections::HashMap;
