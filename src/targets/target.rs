@@ -38,7 +38,7 @@ pub struct Target {
     /// Override the top-level `parameters`, key by key.
     pub parameters: BTreeMap<String, Value>,
     /// A bucket in the target's account and region where a template over
-    /// 51,200 bytes is staged for it (`tasks/template.rs` says why the
+    /// 51,200 bytes is staged for it (`cloudformation/template.rs` says why the
     /// worker's own cannot serve there).
     pub staging_bucket: Option<String>,
 }
