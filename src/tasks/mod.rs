@@ -205,6 +205,41 @@ mod tests {
     use crate::activity::input::TaskInput;
     use crate::pipeline::wire::JobData;
 
+    /// Each row of the registry holds together, and with the files that
+    /// name its activity: the activity is `cpsf-` and the handler's name,
+    /// the placeholder that name in CamelCase (the variant's) and
+    /// `ActivityArn`; deploy.asl.json, bootstrap/cpsf.yaml and
+    /// statemachines/README.md name them.
+    #[test]
+    fn every_handler_has_its_activity_and_placeholder_everywhere() {
+        use super::Handler;
+        let readme = include_str!("../../statemachines/README.md");
+        for handler in Handler::ALL {
+            let name = handler.name();
+            assert_eq!(handler.default_activity(), format!("cpsf-{name}"));
+            let camel: String = name
+                .split('-')
+                .map(|word| word[..1].to_uppercase() + &word[1..])
+                .collect();
+            assert_eq!(format!("{handler:?}"), camel);
+            let placeholder = handler.placeholder();
+            assert_eq!(placeholder, format!("{camel}ActivityArn"));
+            assert!(
+                crate::bootstrap::definition::DEPLOY_ASL.contains(&format!("${{{placeholder}}}")),
+                "{placeholder} is not in deploy.asl.json"
+            );
+            assert!(
+                crate::bootstrap::TEMPLATE
+                    .contains(&format!("Name: !Sub \"${{NamePrefix}}-{name}\"")),
+                "bootstrap/cpsf.yaml makes no activity {name}"
+            );
+            assert!(
+                readme.contains(&format!("| `${{{placeholder}}}` | `cpsf-{name}` |")),
+                "statemachines/README.md does not list {name}"
+            );
+        }
+    }
+
     /// Every saved event parses as what its name says it is.
     #[test]
     fn test_events_parse() {
