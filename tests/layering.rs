@@ -80,7 +80,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// `tasks/lease.rs` → `tasks`; `worker.rs` → `worker`.
+/// `activity/lease.rs` → `activity`; `worker.rs` → `worker`.
 fn top_module(relative: &Path) -> String {
     let first = relative.components().next().unwrap().as_os_str();
     first.to_string_lossy().trim_end_matches(".rs").to_string()

@@ -18,7 +18,7 @@
 
 use crate::world::{ARTIFACT_BUCKET, ROLE, SOURCE_BUCKET, Worker, World};
 use cpsf_worker::base::limits::DEFAULT_TIMEOUT_SECONDS;
-use cpsf_worker::tasks::definition::{DEPLOY_ASL, install, with_timeout};
+use cpsf_worker::bootstrap::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf_worker::worker::TaskOptions;
 use serde_json::{Value, json};
 use std::io::Write;

@@ -13,7 +13,7 @@ use cpsf_worker::aws::Clients;
 use cpsf_worker::job::handle::JobSettings;
 use cpsf_worker::job::journal::JournalLocation;
 use cpsf_worker::job::poller::PollerSettings;
-use cpsf_worker::tasks::runner::RunnerSettings;
+use cpsf_worker::tasks::RunnerSettings;
 use cpsf_worker::worker::{TaskOptions, WorkerOptions};
 use std::fmt;
 use std::time::Duration;
@@ -121,7 +121,7 @@ struct TaskArgs {
     #[arg(long, env = "CPSF_TASKS_ONLY")]
     tasks_only: bool,
     /// Activity names are <prefix>check-stack, <prefix>create-stack, …
-    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value_t = cpsf_worker::tasks::runner::DEFAULT_ACTIVITY_PREFIX.to_owned())]
+    #[arg(long, env = "CPSF_ACTIVITY_PREFIX", default_value_t = cpsf_worker::activity::runner::DEFAULT_ACTIVITY_PREFIX.to_owned())]
     activity_prefix: String,
     /// Most tasks of each activity handled at once.
     #[arg(long, env = "CPSF_TASK_CONCURRENCY", default_value_t = RunnerSettings::default().max_concurrent as u32, value_parser = clap::value_parser!(u32).range(1..=256))]

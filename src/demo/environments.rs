@@ -339,7 +339,7 @@ fn region(clients: &Clients) -> anyhow::Result<String> {
 
 /// Stack `name`, unless there is none (or only a deleted one).
 async fn live_stack(clients: &Clients, name: &str) -> anyhow::Result<Option<Stack>> {
-    let found = cpsf_worker::tasks::stack::describe(&clients.cloudformation(), name)
+    let found = cpsf_worker::cloudformation::stack::describe(&clients.cloudformation(), name)
         .await
         .map_err(|e| anyhow::anyhow!("DescribeStacks {name}: {}", e.cause))?;
     Ok(found.filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)))

@@ -12,8 +12,8 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use cpsf_playground::names::{ARTIFACT_BUCKET, STACK_PREFIX};
 use cpsf_worker::aws::CallContext;
 use cpsf_worker::aws::Clients;
+use cpsf_worker::cloudformation::stack;
 use cpsf_worker::tasks::TaskContext;
-use cpsf_worker::tasks::stack;
 use std::time::Duration;
 
 pub const PIPELINE: &str = "cpsf-demo";
@@ -143,12 +143,12 @@ async fn install_directly(
     clients: &Clients,
     approvals_queue: Option<&str>,
 ) -> anyhow::Result<String> {
-    cpsf_worker::tasks::definition::install(
+    cpsf_worker::bootstrap::definition::install(
         &clients.sfn,
         STATE_MACHINE,
         STATES_ROLE,
         &cpsf_worker::worker::TaskOptions::activities("cpsf-"),
-        cpsf_worker::tasks::definition::DEPLOY_ASL,
+        cpsf_worker::bootstrap::definition::DEPLOY_ASL,
         approvals_queue,
     )
     .await

@@ -4,7 +4,7 @@
 use crate::deploy_harness::*;
 use crate::harness::*;
 use cpsf_playground::Emulator;
-use cpsf_worker::tasks::lease::Lease;
+use cpsf_worker::activity::lease::Lease;
 
 /// States a deploy enters: create 7, update 8 (with the first, Route). The
 /// wait happens inside one task, so this does not grow with how long the
@@ -473,7 +473,7 @@ async fn a_template_over_51200_bytes_goes_through_the_staging_bucket() {
     // Comments count toward the size CloudFormation sees.
     app.template
         .push_str(&"# padding to exceed CloudFormation's inline limit\n".repeat(1200));
-    assert!(app.template.len() > cpsf_worker::tasks::template::MAX_BODY_BYTES);
+    assert!(app.template.len() > cpsf_worker::cloudformation::template::MAX_BODY_BYTES);
     put_direct(&h, &app).await;
     let input = task_input(
         &app,

@@ -5,8 +5,8 @@ use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf_playground::preset;
 use cpsf_worker::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use cpsf_worker::bootstrap::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf_worker::job::handle::JobSettings;
-use cpsf_worker::tasks::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf_worker::worker::{TaskOptions, WorkerOptions};
 use serde_json::Value;
 

@@ -169,7 +169,7 @@ async fn stack_status(cfn: &aws_sdk_cloudformation::Client, name: &str) -> Strin
 
 /// CreateActivity "is an idempotent API" (Step Functions API reference,
 /// CreateActivity): a second call returns the same ARN. cpsf looks the
-/// existing activity up when told it exists (src/tasks/definition.rs).
+/// existing activity up when told it exists (src/bootstrap/definition.rs).
 #[tokio::test]
 async fn create_activity_on_an_existing_name() {
     let h = Harness::start().await;
@@ -247,7 +247,7 @@ async fn a_change_set_without_changes() {
 /// and returns it from DescribeChangeSet and ListChangeSets (API
 /// reference, DescribeChangeSet and ChangeSetSummary: Description). cpsf
 /// writes the execution that made it there and refuses to execute a change
-/// set whose Description names another (`tasks::change_set::ours`);
+/// set whose Description names another (`cloudformation::change_set::ours`);
 /// fakecloud keeps none, so there the change set's name decides alone.
 #[tokio::test]
 async fn a_change_sets_description() {
@@ -293,7 +293,7 @@ async fn a_change_sets_description() {
 /// A change set whose only change is a new Output: on AWS it is
 /// CREATE_COMPLETE and executable, with no resource changes, and executing
 /// it is what applies the Output (aws/aws-cdk#2029). cpsf executes such a
-/// change set (`src/tasks/change_set.rs`, `no_changes`); AWS's answer is
+/// change set (`src/cloudformation/change_set.rs`, `no_changes`); AWS's answer is
 /// replayed in `tasks::update_stack::tests`, because neither emulator
 /// gives it.
 #[tokio::test]
@@ -374,7 +374,7 @@ async fn a_change_set_that_modifies_a_property_in_place() {
 /// and the resource's CREATE_FAILED event holds the reason
 /// (CloudFormation user guide, "Stack status codes"). cpsf treats
 /// CREATE_FAILED the same way and names the reason from either place
-/// (src/tasks/stack.rs).
+/// (src/cloudformation/stack.rs).
 #[tokio::test]
 async fn a_failed_first_create() {
     let h = Harness::start().await;
@@ -550,7 +550,7 @@ async fn the_token_stack_events_carry() {
 /// AWS: a stopped execution's activity task is closed; SendTaskHeartbeat
 /// then answers `TaskTimedOut` (API reference, SendTaskHeartbeat errors).
 /// Neither emulator closes it: the heartbeat succeeds. cpsf's handlers stop
-/// on AWS's answer (`src/tasks/lease.rs`, tested with it replayed).
+/// on AWS's answer (`src/activity/lease.rs`, tested with it replayed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_heartbeat_of_a_stopped_executions_task() {
     let h = Harness::start().await;

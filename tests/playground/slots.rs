@@ -161,7 +161,7 @@ async fn more_long_waits_than_task_slots_all_reach_the_worker() {
     let text = worker.stop().await;
     assert_eq!(
         metric(&text, "cpsf_task_slots{handler=\"wait-stack\"}"),
-        cpsf_worker::tasks::runner::DEFAULT_MAX_WAITS as f64
+        cpsf_worker::activity::runner::DEFAULT_MAX_WAITS as f64
     );
     assert_eq!(
         metric(&text, "cpsf_task_slots_busy{handler=\"wait-stack\"}"),

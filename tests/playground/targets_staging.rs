@@ -34,7 +34,7 @@ async fn a_large_template_is_staged_in_the_targets_own_bucket() {
     let mut app = rollout();
     app.template
         .push_str(&"# padding past CloudFormation's inline limit\n".repeat(1300));
-    assert!(app.template.len() > cpsf_worker::tasks::template::MAX_BODY_BYTES);
+    assert!(app.template.len() > cpsf_worker::cloudformation::template::MAX_BODY_BYTES);
     app.deploy["targets"] = json!([app.deploy["targets"][3].clone()]);
     app.deploy["waves"] = json!([["far-usw2"]]);
 

@@ -6,7 +6,7 @@
 
 use cpsf_worker::job::handle::JobSettings;
 use cpsf_worker::job::poller::PollerSettings;
-use cpsf_worker::tasks::runner::RunnerSettings;
+use cpsf_worker::tasks::RunnerSettings;
 use cpsf_worker::worker::{TaskOptions, WorkerOptions};
 use std::time::Duration;
 

@@ -492,7 +492,7 @@ async fn create_or_update(
                 .build()
         })
         .collect();
-    let exists = cpsf_worker::tasks::stack::describe(&cfn, name)
+    let exists = cpsf_worker::cloudformation::stack::describe(&cfn, name)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .is_some_and(|s| {

@@ -16,7 +16,7 @@
 //! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `probe` `aws` `logging` `health` `artifact`
 //! 2. domain: `action_type` `pipeline` `approval` `environments` `targets` `execution`
 //! 3. views: `history` `events` `sfn`
-//! 4. handlers: `tasks`
+//! 4. handlers: `activity` `reach` `cloudformation` `tasks`
 //! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
 //!
 //! # Glossary
@@ -28,7 +28,8 @@
 //! - **execution**: one run of the deploy state machine (or of a rollout's
 //!   child); what is known of it is [`execution::ExecutionFacts`].
 //! - **task**: one activity task Step Functions hands the worker; the
-//!   code that serves a kind of task is its **handler** (`tasks/`).
+//!   code that serves a kind of task is its **handler** (`tasks/`); the
+//!   **activity runtime** (`activity/`) polls, heartbeats and answers.
 //! - **deploy input**: the JSON the execution starts with (`stackName`,
 //!   `template`, `targets`, `approval`, …), read from the job's
 //!   **artifact** (a zip in S3) or the action's configuration.
@@ -102,23 +103,35 @@
 //!   parses), `ranged.rs` (one file of a zip read through ranged reads);
 //!   edges: `s3.rs` (artifacts with the job's credentials), `s3_ranges.rs`
 //!   (the ranged GETs, a few at once).
+//! - [`activity`] (`src/activity/`): the activity runtime, serving the
+//!   deploy state machine's activities whatever the handler: `runner.rs`
+//!   (long polls, heartbeats, results; it knows the handlers through
+//!   [`activity::runner::Registry`]), `lease.rs` (a task's hold on its
+//!   token: stop before a side effect once Step Functions closed the
+//!   task), `slots.rs` (tasks at once), `pace.rs` (one describe budget for
+//!   all waits), and what a handler receives and returns: `input.rs`,
+//!   `error.rs`.
 //! - [`tasks`] (`src/tasks/`): the deploy state machine's task handlers,
-//!   served as Step Functions activities: `runner.rs` (long polls,
-//!   heartbeats, results), `lease.rs` (a task's hold on its token: stop
-//!   before a side effect once Step Functions closed the task), one file
-//!   per handler (`check_stack.rs`, `create_stack.rs`, `update_stack.rs`,
-//!   `delete_stack.rs`, `wait_stack.rs`; a rollout's `plan_rollout.rs`,
-//!   `finish_wave.rs`, `bake.rs`, and with approval `gather_wave.rs`,
-//!   `discard_wave.rs`; an environment's teardown `check_teardown.rs`,
-//!   `delete_environment.rs`, `wait_teardown.rs`), `reach.rs` (a rollout target's region
-//!   and assumed-role credentials), `definition.rs`
-//!   (statemachines/deploy.asl.json compiled in, placeholders filled,
-//!   installed), and shared `change_set.rs` (make, wait, execute, read),
-//!   `input.rs`, `stack.rs`, `template.rs`, `error.rs`; pure: `unchanged.rs`
-//!   (when an update provably changes nothing without a change set).
-//!   Tests only: `asl_eval.rs` applies a state's paths as deploy.asl.json
-//!   defines them, so `wave_size_tests.rs` can measure every state of the
-//!   largest rollout against Step Functions' 256 KiB.
+//!   one file per handler (`check_stack.rs`, `create_stack.rs`,
+//!   `update_stack.rs`, `delete_stack.rs`, `wait_stack.rs`; a rollout's
+//!   `plan_rollout.rs`, `finish_wave.rs`, `bake.rs`, and with approval
+//!   `gather_wave.rs`, `discard_wave.rs`; an environment's teardown
+//!   `check_teardown.rs`, `delete_environment.rs`, `wait_teardown.rs`),
+//!   listed once in the registry (`mod.rs`: [`tasks::Handler`], a row per
+//!   handler with its activity, placeholder and call); shared:
+//!   `context.rs` (clients, the waits), `own_change_set.rs` (the change
+//!   set a task makes and waits on). Tests only: `asl_eval.rs` applies a
+//!   state's paths as deploy.asl.json defines them, so
+//!   `wave_size_tests.rs` can measure every state of the largest rollout
+//!   against Step Functions' 256 KiB.
+//! - [`cloudformation`] (`src/cloudformation/`): the CloudFormation
+//!   toolkit the handlers, the job, bootstrap, prune and the demo share,
+//!   each call on a client: `stack.rs` (what a status means, describe,
+//!   first failed event), `change_set.rs` (names, whose, execute, read),
+//!   `template.rs` (the template from the revision, staged when large);
+//!   pure: `unchanged.rs` (when an update provably changes nothing without
+//!   a change set). [`reach`] (`src/reach.rs`): a rollout target's region
+//!   and assumed-role credentials, for the handlers and the job.
 //! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
 //!   regions (issue 17), pure: `spec.rs` (the input's `targets`, `waves`,
 //!   `bake`, `failureTolerance`, checked), `limits.rs` (at most
@@ -163,6 +176,8 @@
 //!   or a dead endpoint into one or two lines of advice before the first call.
 //! - [`bootstrap`] (`src/bootstrap/`): `cpsf bootstrap`: installs
 //!   bootstrap/cpsf.yaml with the state machine definition from statemachines/;
+//!   `definition.rs` (statemachines/deploy.asl.json compiled in,
+//!   placeholders filled, installed through the API for tests and the demo);
 //!   `parameters.rs` decides what an update sends (UsePreviousValue),
 //!   `text.rs` cuts a template into sections and resources,
 //!   `template_tests.rs` checks the template's grants statically, both ways:
@@ -184,11 +199,13 @@
 //! --bench worker`), `fuzz/` the cargo-fuzz targets (`scripts/fuzz`).
 
 pub mod action_type;
+pub mod activity;
 pub mod approval;
 pub mod artifact;
 pub mod aws;
 pub mod base;
 pub mod bootstrap;
+pub mod cloudformation;
 pub mod environments;
 pub mod events;
 pub mod execution;
@@ -203,6 +220,7 @@ pub mod pipeline;
 pub mod preflight;
 pub mod probe;
 pub mod prune;
+pub mod reach;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;

@@ -11,7 +11,7 @@ use crate::job::report::Reporter;
 use crate::metrics::Metrics;
 use crate::nudge::Nudges;
 use crate::sfn::Sfn;
-use crate::tasks::runner::RunnerSettings;
+use crate::tasks::RunnerSettings;
 use crate::tasks::{Handler, TaskContext};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -72,7 +72,7 @@ impl Default for TaskOptions {
             wait_cap: Duration::from_secs(3600),
             watch_min: TaskContext::WATCH_MIN,
             watch_max: TaskContext::WATCH_MAX,
-            describe_rate: crate::tasks::pace::DEFAULT_PER_SECOND,
+            describe_rate: crate::activity::pace::DEFAULT_PER_SECOND,
             stack_prefix: None,
         }
     }
@@ -82,7 +82,7 @@ impl TaskOptions {
     /// Every handler under its default activity name with `prefix` in
     /// place of `cpsf-`.
     pub fn activities(prefix: &str) -> Vec<(Handler, String)> {
-        crate::tasks::runner::activities(prefix)
+        crate::activity::runner::activities(prefix)
     }
 }
 
@@ -122,11 +122,11 @@ pub async fn run(
             watch_min: tasks.watch_min,
             watch_max: tasks.watch_max,
             stopping: shutdown.clone(),
-            pace: crate::tasks::pace::Pace::new(tasks.describe_rate),
+            pace: crate::activity::pace::Pace::new(tasks.describe_rate),
             stack_prefix: tasks.stack_prefix,
             ..TaskContext::new(&clients, tasks.staging_bucket, tasks.wait_cap)
         };
-        let serve = crate::tasks::runner::run(
+        let serve = crate::activity::runner::run(
             clients.sfn_long_poll(),
             Arc::new(ctx),
             tasks.runner,

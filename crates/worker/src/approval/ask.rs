@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(asked.clone().end_within(None), asked);
     }
 
-    use crate::tasks::change_set::test_change as change;
+    use crate::cloudformation::change_set::test_change as change;
 
     fn approval(when: When) -> Approval {
         Approval {

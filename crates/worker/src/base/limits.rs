@@ -25,7 +25,7 @@ pub const PIPELINE_KEY: &str = "pipeline";
 /// an execution whose activities nobody serves runs until Step Functions'
 /// one-year limit ("Using timeouts to avoid stuck Step Functions workflow
 /// executions", Step Functions developer guide). 24 h outlasts every retry
-/// the tasks may legitimately make (about 21 h, tested in `tasks/definition.rs`) and a stack
+/// the tasks may legitimately make (about 21 h, tested in `bootstrap/definition.rs`) and a stack
 /// operation waiting on a 12-hour WaitCondition or CreationPolicy (their
 /// longest timeout, CloudFormation user guide), and matches the 24 h a
 /// custom action may run (design.md, "AWS facts that matter"), so no

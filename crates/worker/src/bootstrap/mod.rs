@@ -7,12 +7,13 @@
 use crate::aws::CallContext;
 use crate::aws::Clients;
 use crate::tasks::TaskContext;
-use crate::tasks::definition::DEPLOY_ASL;
 use anyhow::{Context, bail};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
+use definition::DEPLOY_ASL;
 use std::time::Duration;
 
+pub mod definition;
 pub mod parameters;
 pub mod text;
 
@@ -70,19 +71,20 @@ pub async fn run(
     ];
     given.extend(options.parameters.iter().cloned());
     let cfn = clients.cloudformation();
-    let existing: Option<Vec<String>> = crate::tasks::stack::describe(&cfn, &options.stack_name)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .filter(|s| {
-            s.stack_status()
-                .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
-        })
-        .map(|s| {
-            s.parameters()
-                .iter()
-                .filter_map(|p| p.parameter_key().map(str::to_string))
-                .collect()
-        });
+    let existing: Option<Vec<String>> =
+        crate::cloudformation::stack::describe(&cfn, &options.stack_name)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .filter(|s| {
+                s.stack_status()
+                    .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
+            })
+            .map(|s| {
+                s.parameters()
+                    .iter()
+                    .filter_map(|p| p.parameter_key().map(str::to_string))
+                    .collect()
+            });
     let exists = existing.is_some();
     let parameters: Vec<Parameter> = parameters::plan(
         &parameters::declared(TEMPLATE),
@@ -154,7 +156,7 @@ async fn upload_template(clients: &Clients, bucket: &str) -> anyhow::Result<Stri
         .send()
         .await
         .call_context(format!("uploading the template to s3://{bucket}/{key}"))?;
-    crate::tasks::template::template_url(&clients.region(), bucket, &key)
+    crate::cloudformation::template::template_url(&clients.region(), bucket, &key)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -205,7 +207,7 @@ pub async fn wait(clients: &Clients, name: &str, started: f64) -> anyhow::Result
 
 /// Stack `name`'s outputs, as key and value.
 pub async fn outputs(clients: &Clients, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let stack = crate::tasks::stack::describe(&clients.cloudformation(), name)
+    let stack = crate::cloudformation::stack::describe(&clients.cloudformation(), name)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .context("the stack is gone")?;

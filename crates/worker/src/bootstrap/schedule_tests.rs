@@ -352,16 +352,16 @@ fn the_schedule_runs_the_prune_task_like_the_worker_service() {
 }
 
 /// Each action the prune role grants is a call the prune makes
-/// (src/prune.rs, src/environments/, and src/tasks/stack.rs for the describe after a
-/// delete and the failed delete's events), except ListStacks, which
-/// CloudFormation requires of an unnamed DescribeStacks besides
-/// DescribeStacks itself (CloudFormation API Reference, DescribeStacks,
-/// StackName).
+/// (src/prune.rs, src/environments/, and src/cloudformation/stack.rs for
+/// the describe after a delete and the failed delete's events), except
+/// ListStacks, which CloudFormation requires of an unnamed DescribeStacks
+/// besides DescribeStacks itself (CloudFormation API Reference,
+/// DescribeStacks, StackName).
 #[test]
 fn the_prune_role_grants_only_what_the_prune_calls() {
     // The prune takes the teardown's own steps.
     let code = source(&[
-        "tasks/stack.rs",
+        "cloudformation/stack.rs",
         "prune.rs",
         "environments",
         "tasks/check_teardown.rs",

@@ -126,22 +126,25 @@ fn an_sqs_batch_call_is_authorised_by_its_single_action() {
 
 /// The worker's code: what `cpsf worker` runs (the job poller, the task
 /// handlers, the events queue and approvals).
-const WORKER_CODE: &[&str] = &["sfn.rs", "sfn", "job", "tasks", "events", "approval"];
+const WORKER_CODE: &[&str] = &[
+    "sfn.rs",
+    "sfn",
+    "job",
+    "activity",
+    "reach.rs",
+    "cloudformation",
+    "tasks",
+    "events",
+    "approval",
+];
 
 /// Files of the worker's code that the bootstrapped worker never runs, and
 /// why their calls need no grant.
-const NOT_RUN_BY_THE_WORKER: &[(&str, &str)] = &[
-    (
-        "tasks/definition.rs",
-        "installs the activities and the state machine for tests and the demo; \
-         bootstrap/cpsf.yaml installs them for the worker",
-    ),
-    (
-        "job/discover.rs",
-        "finds the state machines to recover from when --recover-from is not \
+const NOT_RUN_BY_THE_WORKER: &[(&str, &str)] = &[(
+    "job/discover.rs",
+    "finds the state machines to recover from when --recover-from is not \
          set; bootstrap/cpsf.yaml sets CPSF_RECOVER_FROM",
-    ),
-];
+)];
 
 fn worker_code() -> String {
     source(WORKER_CODE)
@@ -228,7 +231,7 @@ fn every_call_the_worker_makes_is_granted() {
 /// through the worker role in its own account.
 #[test]
 fn every_call_a_targets_deploy_makes_is_granted_to_the_target_role() {
-    let calls: BTreeSet<Call> = calls(&files(&["tasks"]))
+    let calls: BTreeSet<Call> = calls(&files(&["tasks", "cloudformation"]))
         .into_iter()
         .filter(|c| ["cloudformation", "cloudwatch"].contains(&c.service.as_str()))
         .filter(|c| !NOT_RUN_BY_THE_WORKER.iter().any(|(f, _)| c.file == *f))
@@ -765,8 +768,8 @@ fn with_a_boundary_every_role_a_stack_makes_carries_it() {
 /// patterns match the names the code makes and not another's.
 #[test]
 fn only_change_sets_cpsf_names_may_be_executed() {
-    use crate::tasks::change_set::{CREATE, UPDATE};
-    use crate::tasks::input::token_for;
+    use crate::activity::input::token_for;
+    use crate::cloudformation::change_set::{CREATE, UPDATE};
     let run = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513";
     for (file, template, role) in [
         ("cpsf.yaml", TEMPLATE, "WorkerRole"),

@@ -40,7 +40,7 @@ const CLI_WORKER: &str = "../../../src/cli/worker.rs";
 /// unfilled would fail the state machine's creation.
 #[test]
 fn the_template_fills_every_placeholder_of_the_definition() {
-    use crate::tasks::definition::DEPLOY_ASL;
+    use crate::bootstrap::definition::DEPLOY_ASL;
     let mut placeholders: Vec<String> = DEPLOY_ASL
         .split("${")
         .skip(1)
@@ -59,7 +59,7 @@ fn the_template_fills_every_placeholder_of_the_definition() {
 #[test]
 fn the_timeout_parameter_defaults_to_the_definitions_default() {
     use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
-    use crate::tasks::definition::{DEPLOY_ASL, TIMEOUT_PLACEHOLDER};
+    use crate::bootstrap::definition::{DEPLOY_ASL, TIMEOUT_PLACEHOLDER};
     let lines = resource(TIMEOUT_PLACEHOLDER);
     let default = lines
         .iter()
@@ -88,7 +88,7 @@ fn the_worker_knows_its_stack_prefix() {
 #[test]
 fn the_worker_stages_large_templates_where_it_may() {
     the_worker_is_told("CPSF_STAGING_BUCKET", "!Ref StagingBucket");
-    let code = source(&["tasks/template.rs"]);
+    let code = source(&["cloudformation/template.rs"]);
     assert!(
         code.contains("format!(\"cpsf/templates/"),
         "the staging key moved"

@@ -368,7 +368,7 @@ mod tests {
     /// The recorded deploy, on the deploy state machine.
     fn deploy() -> Graph {
         use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
-        use crate::tasks::definition::{DEPLOY_ASL, with_timeout};
+        use crate::bootstrap::definition::{DEPLOY_ASL, with_timeout};
         let definition: Value =
             serde_json::from_str(&with_timeout(DEPLOY_ASL, DEFAULT_TIMEOUT_SECONDS)).unwrap();
         build(&definition, &history("deploy-succeeded")).unwrap()

@@ -120,7 +120,7 @@ pub async fn run(clients: &Clients, event: Event, send: bool) -> anyhow::Result<
             let ctx = TaskContext::new(clients, None, Duration::from_secs(600));
             Ok(
                 match handler
-                    .run(&ctx, &crate::tasks::lease::Lease::detached(), &input)
+                    .run(&ctx, &crate::activity::lease::Lease::detached(), &input)
                     .await
                 {
                     Ok(output) => {

@@ -66,7 +66,7 @@ pub const SETTLED: usize = MAX_NAME + MAX_CHILD_NAME + 36 + MAP_ITEM;
 /// What a target to apply carries more than its planned copy: the stage
 /// `apply` for `plan` (1), the `a` of its name (1), and `"stackOperation":
 /// {"approval": {"stackName", "changeSet", "timeoutMinutes"}}` naming the
-/// change set waiting (`tasks::input::Waiting`): a stack name and a change
+/// change set waiting (`activity::input::Waiting`): a stack name and a change
 /// set name of at most 128 ASCII characters each (CloudFormation API
 /// reference, CreateStack and CreateChangeSet), 80 of keys and punctuation
 /// and a 4-digit timeout.

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// A rollout target's place: its account and region, and the role that
-/// reaches it (`tasks/reach.rs`).
+/// reaches it (`reach.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetKey {

@@ -111,7 +111,7 @@ const _: () = assert!(MAX_TARGETS * (MAX_NAME + 2) + 800 <= MAX_FAILURE_MESSAGE)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::definition::{DEPLOY_ASL, with_timeout};
+    use crate::bootstrap::definition::{DEPLOY_ASL, with_timeout};
     use serde_json::Value;
 
     /// The events of DeployTarget and what follows it in a target's Map

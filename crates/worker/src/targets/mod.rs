@@ -2,7 +2,7 @@
 //! input and decisions, pure (data in, data out; no AWS calls). The states
 //! that run a rollout are in statemachines/deploy.asl.json; their task
 //! handlers (`tasks/plan_rollout.rs`, `finish_wave.rs`, `bake.rs`) and how
-//! a task reaches a target (`tasks/reach.rs`) build on this.
+//! a task reaches a target (`reach.rs`) build on this.
 //!
 //! - `spec.rs`: the deploy input's `targets`, `waves`, `bake` and
 //!   `failureTolerance`, checked, every problem at once; `target.rs` and

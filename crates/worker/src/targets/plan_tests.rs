@@ -51,7 +51,7 @@ fn a_targets_deploy_input_overrides_parameters_and_says_where_to_go() {
     );
     // What the task handlers read today still reads it.
     let task = json!({"deploy": prod, "executionArn": "arn:aws:states:us-east-1:1:execution:d:e"});
-    let parsed = crate::tasks::input::TaskInput::parse(&task.to_string()).unwrap();
+    let parsed = crate::activity::input::TaskInput::parse(&task.to_string()).unwrap();
     assert_eq!(parsed.deploy.stack_name, "app");
     assert_eq!(parsed.parameters().unwrap().len(), 3);
 }

@@ -38,7 +38,7 @@ pub struct Target {
     /// Override the top-level `parameters`, key by key.
     pub parameters: BTreeMap<String, Value>,
     /// A bucket in the target's account and region where a template over
-    /// 51,200 bytes is staged for it (`tasks/template.rs` says why the
+    /// 51,200 bytes is staged for it (`cloudformation/template.rs` says why the
     /// worker's own cannot serve there).
     pub staging_bucket: Option<String>,
 }
@@ -260,7 +260,7 @@ fn parameters(
         return BTreeMap::new();
     };
     for (key, value) in parameters {
-        // What `tasks::input::TaskInput::parameters` can pass to CloudFormation.
+        // What `activity::input::TaskInput::parameters` can pass to CloudFormation.
         if matches!(value, Value::Null | Value::Object(_)) {
             problems.push(format!(
                 "{label}: parameter '{key}' must be a string, number, boolean or list; it is {}",

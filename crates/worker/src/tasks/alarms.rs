@@ -3,7 +3,7 @@
 //! composite alarms, once for the exact names and once for the prefix (the
 //! API takes one or the other; CloudWatch API reference, DescribeAlarms).
 
-use super::error::TaskError;
+use crate::activity::error::TaskError;
 use aws_sdk_cloudwatch::types::AlarmType;
 
 /// One alarm found.

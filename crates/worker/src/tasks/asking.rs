@@ -4,8 +4,8 @@
 //! it on, ExecuteChangeSet runs the change set once approved.
 
 use super::TaskContext;
-use super::error::TaskError;
-use super::input::TaskInput;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
 use crate::approval::ask::{Request, asks};
 use crate::base::change::Change;
 

@@ -10,8 +10,8 @@
 
 use super::TaskContext;
 use super::alarms::describe;
-use super::error::TaskError;
 use super::finish_wave::rollout_of;
+use crate::activity::error::TaskError;
 use crate::targets::alarms::{AlarmState, BakeVerdict, verdict};
 use crate::targets::key::TargetKey;
 use crate::targets::rollout::Plan;

@@ -1,10 +1,10 @@
 //! check-stack: decides the operation from the stack's current status.
 
 use super::TaskContext;
-use super::change_set;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::stack::{self, StackState};
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::cloudformation::change_set;
+use crate::cloudformation::stack::{self, StackState};
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetSummary, ExecutionStatus};
 use serde_json::{Value, json};
 

@@ -4,9 +4,9 @@
 //! a teardown run twice succeeds twice.
 
 use super::TaskContext;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::stack;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::cloudformation::stack;
 use crate::environments::spec::Operation;
 use crate::environments::{tags, teardown};
 use aws_sdk_cloudformation::types::Stack;

@@ -8,12 +8,13 @@
 //! of an operation carries its token (API reference, StackEvent).
 
 use super::TaskContext;
-use super::change_set;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::lease::Lease;
-use super::stack;
-use super::template::TemplateSource;
+use super::own_change_set;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::activity::lease::Lease;
+use crate::cloudformation::change_set;
+use crate::cloudformation::stack;
+use crate::cloudformation::template::TemplateSource;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag};
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ async fn create(
     input: &TaskInput,
     body: String,
 ) -> Result<Value, TaskError> {
-    if super::template::calls_macros(&body) || super::asking::create_asks(input)? {
+    if crate::cloudformation::template::calls_macros(&body) || super::asking::create_asks(input)? {
         return create_through_change_set(ctx, lease, input, body).await;
     }
     let capabilities = capabilities(input, &body);
@@ -101,11 +102,11 @@ async fn create_through_change_set(
     let name = &input.deploy.stack_name;
     let change_set = input.token(change_set::CREATE);
     let started_at = crate::base::clock::epoch_now();
-    if !change_set::exists(ctx, name, &change_set).await? {
+    if !change_set::exists(&ctx.cfn, name, &change_set).await? {
         lease.confirm("creating the change set").await?;
-        change_set::create(ctx, input, &change_set, ChangeSetType::Create, body).await?;
+        own_change_set::create(ctx, input, &change_set, ChangeSetType::Create, body).await?;
     }
-    let described = change_set::settle(ctx, name, &change_set).await?;
+    let described = own_change_set::settle(ctx, name, &change_set).await?;
     if described.status() == Some(&ChangeSetStatus::Failed) {
         return Err(TaskError::template(format!(
             "the change set failed: {}",
@@ -196,7 +197,7 @@ pub fn capabilities(input: &TaskInput, template: &str) -> Vec<Capability> {
         .iter()
         .map(|c| Capability::from(c.as_str()))
         .collect();
-    if super::template::calls_macros(template)
+    if crate::cloudformation::template::calls_macros(template)
         && !listed.contains(&Capability::CapabilityAutoExpand)
     {
         listed.push(Capability::CapabilityAutoExpand);
@@ -248,7 +249,7 @@ mod tests {
                     .execution_status(ExecutionStatus::Available)
                     .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/app/1")
                     // As CreateChangeSet set it (the test input's execution).
-                    .description(crate::tasks::change_set::description("arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513-3a32-4f8d-8323-a6c8f9177eeb"))
+                    .description(crate::cloudformation::change_set::description("arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:cpsf-demo-7aec4513-3a32-4f8d-8323-a6c8f9177eeb"))
                     .build()
             })
             .repeatedly()

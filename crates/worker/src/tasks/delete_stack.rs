@@ -4,9 +4,9 @@
 //! again, and waits until it is gone.
 
 use super::TaskContext;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::lease::Lease;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::activity::lease::Lease;
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {

@@ -5,12 +5,12 @@
 //! fails with what happened, for the pipeline to show.
 
 use super::TaskContext;
-use super::change_set;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::lease::Lease;
-use super::stack;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::activity::lease::Lease;
 use crate::approval::decision::{REJECTED, TIMED_OUT};
+use crate::cloudformation::change_set;
+use crate::cloudformation::stack;
 
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<(), TaskError> {
     let request = input
@@ -35,7 +35,7 @@ pub async fn discard(
     change_set: &str,
 ) -> Result<(), TaskError> {
     lease.confirm("deleting the change set").await?;
-    change_set::discard(ctx, name, change_set).await;
+    change_set::discard(&ctx.cfn, name, change_set).await;
     let empty = stack::describe(&ctx.cfn, name).await?.is_some_and(|s| {
         s.stack_status()
             .is_some_and(|s| s.as_str() == "REVIEW_IN_PROGRESS")

@@ -5,10 +5,10 @@
 
 use super::TaskContext;
 use super::discard_change_set::{discard, why};
-use super::error::TaskError;
 use super::finish_wave::Current;
-use super::input::{Refusal, TaskInput};
-use super::lease::Lease;
+use crate::activity::error::TaskError;
+use crate::activity::input::{Refusal, TaskInput};
+use crate::activity::lease::Lease;
 use crate::targets::rollout::PlannedTarget;
 use serde::Deserialize;
 use serde_json::{Value, json};

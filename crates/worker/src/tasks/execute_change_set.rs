@@ -5,10 +5,11 @@
 //! and the decision for the deploy's result.
 
 use super::TaskContext;
-use super::change_set;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::lease::Lease;
+use super::own_change_set;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::activity::lease::Lease;
+use crate::cloudformation::change_set;
 use aws_sdk_cloudformation::types::ChangeSetStatus;
 use serde_json::{Value, json};
 
@@ -23,7 +24,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         })?;
     let name = &input.deploy.stack_name;
     let started_at = crate::base::clock::epoch_now();
-    let described = change_set::settle(ctx, name, &request.change_set).await?;
+    let described = own_change_set::settle(ctx, name, &request.change_set).await?;
     if described.status() != Some(&ChangeSetStatus::CreateComplete) {
         return Err(TaskError::new(
             "Cpsf.ChangeSetGone",
@@ -56,7 +57,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::input::token_for;
+    use crate::activity::input::token_for;
     use aws_sdk_cloudformation::Client;
     use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
     use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
@@ -88,8 +89,8 @@ mod tests {
             [&described, &executed]
         );
         let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
-        let heartbeat = crate::tasks::lease::tests::accepted();
-        let lease = crate::tasks::lease::tests::lease(&heartbeat);
+        let heartbeat = crate::activity::lease::tests::accepted();
+        let lease = crate::activity::lease::tests::lease(&heartbeat);
         let input = TaskInput::parse(
             &json!({
                 "deploy": {

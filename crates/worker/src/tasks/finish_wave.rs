@@ -19,7 +19,7 @@
 //! once the rollout is done only the output stays (`rollout::advanced`).
 
 use super::TaskContext;
-use super::error::TaskError;
+use crate::activity::error::TaskError;
 use crate::execution::FailureFacts;
 use crate::sfn::execution_arn;
 use crate::targets::plan::{TargetResult, TargetStatus};
@@ -46,7 +46,7 @@ pub struct Current {
     pub settled: Vec<Settled>,
     pub request: Option<Value>,
     pub decision: Option<Value>,
-    pub refusal: Option<super::input::Refusal>,
+    pub refusal: Option<crate::activity::input::Refusal>,
 }
 
 /// What FinishWave and GatherWave are given: the plan, the wave, and the

@@ -8,16 +8,16 @@
 //!
 //! Each planning child's request is read from its own execution
 //! (DescribeExecution): the Map keeps only its name and status, and a
-//! target to apply carries only its change set (`tasks::input::Waiting`),
+//! target to apply carries only its change set (`activity::input::Waiting`),
 //! so a wave's requests never enter the rollout's state, where 100 of
 //! them would not fit (`targets::budget`). The wave's one request does,
 //! within its bound.
 
 use super::TaskContext;
-use super::error::TaskError;
 use super::finish_wave::{WAVE_STOPPED, WaveInput, child_arn, child_output, target_result};
-use super::input::Waiting;
-use super::lease::Lease;
+use crate::activity::error::TaskError;
+use crate::activity::input::Waiting;
+use crate::activity::lease::Lease;
 use crate::approval::ask::{Request, wave_request};
 use crate::targets::plan::{TargetResult, WaveOutcome, wave_outcome};
 use crate::targets::rollout::{
@@ -175,7 +175,7 @@ mod tests {
     fn reads(plan: &Plan) -> Vec<(PlannedTarget, Value, Child)> {
         let wave = &plan.waves[0];
         let request = crate::approval::ask::test_request(
-            &[crate::tasks::change_set::test_change(
+            &[crate::cloudformation::change_set::test_change(
                 "Remove", "Queue", None,
             )],
             "note",

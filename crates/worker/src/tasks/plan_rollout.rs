@@ -4,8 +4,8 @@
 //! single-target path will read it, before anything deploys; then plans
 //! each target's child execution (`targets::rollout`). No AWS call.
 
-use super::error::TaskError;
-use super::input::TaskInput;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
 use crate::targets::{rollout, spec};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

@@ -5,8 +5,8 @@
 
 use super::TaskContext;
 use super::alarms::describe;
-use super::error::TaskError;
-use super::input::TaskInput;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
 use crate::targets::rollback::{FoundAlarm, choose};
 use aws_sdk_cloudformation::types::{RollbackConfiguration, RollbackTrigger};
 

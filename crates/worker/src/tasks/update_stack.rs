@@ -7,20 +7,21 @@
 //! an SSM parameter whose value moved, or a transform that expands anew.
 //! So an update makes a change set, and only an empty one (AWS: FAILED
 //! with "didn't contain changes") is "no changes" (CloudFormation user
-//! guide, "Update stacks using change sets"), unless [`super::unchanged`]
+//! guide, "Update stacks using change sets"), unless [`crate::cloudformation::unchanged`]
 //! proves that nothing can change.
 //!
 //! The change set's name and tokens derive from the execution, so a
 //! redelivered task finds its own change set instead of making a second.
 
 use super::TaskContext;
-use super::change_set;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::lease::Lease;
-use super::stack;
-use super::unchanged::{self, Comparison};
+use super::own_change_set;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::activity::lease::Lease;
 use crate::base::change::Change;
+use crate::cloudformation::change_set;
+use crate::cloudformation::stack;
+use crate::cloudformation::unchanged::{self, Comparison};
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, Stack, TemplateStage};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     // The revision's template, kept for the approval page's diff when the
     // input asks for approvals (read again only on a redelivery).
     let mut revision = None;
-    if !change_set::exists(ctx, &name, &change_set).await? {
+    if !change_set::exists(&ctx.cfn, &name, &change_set).await? {
         let body = ctx.templates.read_body(input).await?;
         revision = input.deploy.approval.is_some().then(|| body.clone());
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
@@ -48,13 +49,13 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
             );
         }
         lease.confirm("creating the change set").await?;
-        change_set::create(ctx, input, &change_set, ChangeSetType::Update, body).await?;
+        own_change_set::create(ctx, input, &change_set, ChangeSetType::Update, body).await?;
     }
-    let described = change_set::settle(ctx, &name, &change_set).await?;
+    let described = own_change_set::settle(ctx, &name, &change_set).await?;
     let changes = change_set::changes_of(&described);
     let already_executed = change_set::executed(&described);
     if !already_executed && change_set::no_changes(&described) {
-        change_set::discard(ctx, &name, &change_set).await;
+        change_set::discard(&ctx.cfn, &name, &change_set).await;
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished during the update"))
         })?;
@@ -71,7 +72,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     let asking = super::asking::request(ctx, input, &change_set, &changes)?;
     let refused = unsafe_changes(&changes);
     if asking.is_none() && !input.deploy.allow_replacements && !refused.is_empty() {
-        change_set::discard(ctx, &name, &change_set).await;
+        change_set::discard(&ctx.cfn, &name, &change_set).await;
         return Err(TaskError::new(
             "Cpsf.UnsafeChange",
             format!(
@@ -109,7 +110,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     )
 }
 
-/// The running stack against the input, through [`super::unchanged`].
+/// The running stack against the input, through [`crate::cloudformation::unchanged`].
 async fn provably_unchanged(
     ctx: &TaskContext,
     input: &TaskInput,
@@ -197,7 +198,7 @@ pub fn unsafe_changes(changes: &[Change]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    use crate::tasks::change_set::test_change as change;
+    use crate::cloudformation::change_set::test_change as change;
 
     use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
     use aws_sdk_cloudformation::types::ExecutionStatus;
@@ -222,7 +223,7 @@ mod tests {
             [&made, &executed]
         );
         let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
-        let lease = crate::tasks::lease::tests::lease(&heartbeat);
+        let lease = crate::activity::lease::tests::lease(&heartbeat);
         let input = TaskInput::parse(include_str!(
             "../../../../test_events/4-task-update-stack--greeting-changed--changes.json"
         ))
@@ -244,7 +245,8 @@ mod tests {
             .execution_status(ExecutionStatus::Available)
             .description("made by hand")
             .build();
-        let (result, executed) = update_with(theirs, crate::tasks::lease::tests::accepted()).await;
+        let (result, executed) =
+            update_with(theirs, crate::activity::lease::tests::accepted()).await;
         let error = result.unwrap_err();
         assert_eq!(error.name, change_set::NOT_OURS, "{error}");
         assert_eq!(executed, 0);
@@ -271,7 +273,8 @@ mod tests {
                     .build(),
             )
             .build();
-        let (result, executed) = update_with(made, crate::tasks::lease::tests::timed_out()).await;
+        let (result, executed) =
+            update_with(made, crate::activity::lease::tests::timed_out()).await;
         assert_eq!(result.unwrap_err().name, "Cpsf.TaskGone");
         assert_eq!(
             executed, 0,
@@ -293,7 +296,7 @@ mod tests {
             .description(change_set::description(EXECUTION))
             .build();
         let (result, executed) =
-            update_with(outputs_only, crate::tasks::lease::tests::accepted()).await;
+            update_with(outputs_only, crate::activity::lease::tests::accepted()).await;
         let output = result.unwrap();
         assert_eq!(output["changed"], true, "{output}");
         assert_eq!(executed, 1, "the Outputs-only change set was not executed");

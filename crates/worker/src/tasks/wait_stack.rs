@@ -3,9 +3,9 @@
 //! A failure names the first resource that failed and why.
 
 use super::TaskContext;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::stack::{self, Progress};
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::cloudformation::stack::{self, Progress};
 use aws_sdk_cloudformation::types::Stack;
 use serde_json::{Value, json};
 

@@ -3,9 +3,9 @@
 //! machine asks again. A failed delete names the resource that would not go.
 
 use super::TaskContext;
-use super::error::TaskError;
-use super::input::TaskInput;
-use super::stack;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
+use crate::cloudformation::stack;
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskError> {

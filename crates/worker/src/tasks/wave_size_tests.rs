@@ -12,11 +12,11 @@
 //! results, and children as large as the input limits allow.
 
 use super::asl_eval::{self, Context};
-use super::definition::{DEPLOY_ASL, with_timeout};
 use crate::approval::ask::Request;
 use crate::approval::spec::{Approval, When};
 use crate::base::change::Change;
 use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use crate::bootstrap::definition::{DEPLOY_ASL, with_timeout};
 use serde_json::{Value, json};
 
 /// Step Functions' limit for a state's input or output, in bytes.
@@ -410,7 +410,7 @@ fn applying_child(walk: &Walk, index: usize) -> Value {
 }
 
 /// What FinishWave and GatherWave read of a failed child: the runner cuts
-/// a task's cause to 32,000 characters (`tasks::runner`).
+/// a task's cause to 32,000 characters (`activity::runner`).
 fn failed_child(name: &str, arn: &str) -> crate::targets::plan::TargetResult {
     crate::targets::plan::TargetResult {
         name: name.to_string(),

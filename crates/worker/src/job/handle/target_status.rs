@@ -68,7 +68,7 @@ impl JobRunner {
         let session = format!("cpsf-status-{}", place.key.name);
         let config = self.reach.config(&place.key, &session).await.ok()?;
         let cfn = aws_sdk_cloudformation::Client::new(&config);
-        let stack = crate::tasks::stack::describe(&cfn, &place.stack_name)
+        let stack = crate::cloudformation::stack::describe(&cfn, &place.stack_name)
             .await
             .ok()?;
         Some(Seen::Running {

@@ -1,23 +1,22 @@
 //! Change sets, as update-stack and create-stack (for a template with a
-//! Transform) use them: made under a name derived from the execution, so a
-//! redelivered task finds its own; waited on; executed, with the one
-//! ambiguous refusal of ExecuteChangeSet sorted out; read as a list of
-//! changes.
+//! Transform) use them: named from the execution, so a redelivered task
+//! finds its own; executed, with the one ambiguous refusal of
+//! ExecuteChangeSet sorted out; read as a list of changes. Making one from
+//! a task's input and waiting on it is `tasks/own_change_set.rs`.
 
-use super::TaskContext;
-use super::create_stack::{capabilities, parameters, tags};
-use super::error::TaskError;
-use super::input::TaskInput;
 use super::stack;
-use super::template::TemplateSource;
+use crate::activity::error::TaskError;
 use crate::base::change::Change;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus};
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
 
-pub async fn exists(ctx: &TaskContext, stack: &str, change_set: &str) -> Result<bool, TaskError> {
-    match ctx
-        .cfn
+pub async fn exists(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    change_set: &str,
+) -> Result<bool, TaskError> {
+    match cfn
         .describe_change_set()
         .stack_name(stack)
         .change_set_name(change_set)
@@ -32,43 +31,6 @@ pub async fn exists(ctx: &TaskContext, stack: &str, change_set: &str) -> Result<
             Ok(false)
         }
         Err(error) => Err(TaskError::from_sdk("DescribeChangeSet", error)),
-    }
-}
-
-/// Creates change set `change_set` (named by the caller from the execution,
-/// so a redelivered task finds its own) of `kind` for the input's stack.
-pub async fn create(
-    ctx: &TaskContext,
-    input: &TaskInput,
-    change_set: &str,
-    kind: ChangeSetType,
-    body: String,
-) -> Result<(), TaskError> {
-    let capabilities = capabilities(input, &body);
-    let template = ctx.templates.source(input, body).await?;
-    let rollback = super::rollback::configuration(ctx, input).await?;
-    let mut request = ctx
-        .cfn
-        .create_change_set()
-        .stack_name(&input.deploy.stack_name)
-        .change_set_name(change_set)
-        .change_set_type(kind)
-        .set_parameters(Some(parameters(input)?))
-        .set_capabilities(Some(capabilities))
-        .set_tags(Some(tags(input)))
-        .set_role_arn(input.deploy.role_arn.clone())
-        .set_rollback_configuration(rollback)
-        .description(description(&input.execution_arn))
-        .client_token(change_set);
-    request = match template {
-        TemplateSource::Body(body) => request.template_body(body),
-        TemplateSource::Url(url) => request.template_url(url),
-    };
-    match request.send().await {
-        Ok(_) => Ok(()),
-        // Our own change set from an earlier delivery of this task.
-        Err(error) if error.code() == Some("AlreadyExistsException") => Ok(()),
-        Err(error) => Err(TaskError::from_sdk("CreateChangeSet", error)),
     }
 }
 
@@ -93,6 +55,8 @@ pub fn made_by(description: Option<&str>) -> Option<&str> {
 
 /// The steps whose tokens name cpsf's change sets ([`TaskInput::token`]):
 /// UpdateStack's, and CreateStack's for a template with a Transform.
+///
+/// [`TaskInput::token`]: crate::activity::input::TaskInput::token
 pub const UPDATE: &str = "changes";
 pub const CREATE: &str = "create";
 
@@ -159,7 +123,7 @@ pub fn ours<'a>(
     let named = makers.iter().any(|maker| {
         [UPDATE, CREATE]
             .iter()
-            .any(|step| super::input::token_for(maker, step) == change_set)
+            .any(|step| crate::activity::input::token_for(maker, step) == change_set)
     });
     let description = described.description().filter(|d| !d.is_empty());
     let described_ours = description
@@ -179,21 +143,6 @@ pub fn ours<'a>(
             }
         ),
     ))
-}
-
-/// Waits until the change set is no longer being created.
-pub async fn settle(
-    ctx: &TaskContext,
-    stack: &str,
-    change_set: &str,
-) -> Result<DescribeChangeSetOutput, TaskError> {
-    ctx.watch_change_set(stack, change_set)
-        .await?
-        .ok_or_else(|| {
-            TaskError::unavailable(
-                "the change set was still being created when the wait cap passed",
-            )
-        })
 }
 
 /// Whether an earlier delivery of the task already executed it.
@@ -338,9 +287,8 @@ pub fn no_changes(described: &DescribeChangeSetOutput) -> bool {
 
 /// Deletes a change set that will not be executed. Best effort: a leftover
 /// change set is clutter, not harm.
-pub async fn discard(ctx: &TaskContext, stack: &str, change_set: &str) {
-    let deleted = ctx
-        .cfn
+pub async fn discard(cfn: &aws_sdk_cloudformation::Client, stack: &str, change_set: &str) {
+    let deleted = cfn
         .delete_change_set()
         .stack_name(stack)
         .change_set_name(change_set)
@@ -369,8 +317,8 @@ mod tests {
     /// Which change sets an execution may execute (issue 27, item 4).
     mod ours {
         use super::super::*;
+        use crate::activity::input::token_for;
         use crate::targets::rollout::{apply_name, execution_name};
-        use crate::tasks::input::token_for;
 
         const RUN: &str = "arn:aws:states:us-east-1:123456789012:execution:cpsf-deploy:run-1";
 

@@ -3,8 +3,8 @@
 //! body of at most 51,200 bytes; larger templates go through a staging
 //! bucket and a TemplateURL.
 
-use super::error::TaskError;
-use super::input::TaskInput;
+use crate::activity::error::TaskError;
+use crate::activity::input::TaskInput;
 use crate::artifact::read::Limits;
 use crate::artifact::s3::{ArtifactStore, ReadError};
 

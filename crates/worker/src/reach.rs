@@ -11,7 +11,7 @@
 //! call failing later with a bare credentials error; the SDK's identity
 //! cache renews them before they expire.
 
-use super::error::TaskError;
+use crate::activity::error::TaskError;
 use crate::targets::key::TargetKey;
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;

@@ -8,9 +8,9 @@
 //! handlers are idempotent, so that second delivery makes no second
 //! operation.
 
+use super::error::TaskError;
 use super::lease::{Heartbeat, Lease};
 use super::slots::Slots;
-use super::{Handler, TaskContext};
 use crate::aws::CallContext;
 use crate::metrics::Metrics;
 use crate::nudge::{Nudge, Nudges};
@@ -23,12 +23,35 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+/// The handlers the runner serves: the registry (`tasks::Handler`), one
+/// row a handler. The runner knows them only through this, so the runtime
+/// imports no handler.
+pub trait Registry: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
+    /// What every handler is handed beside its task's input
+    /// (`tasks::TaskContext`).
+    type Context: Send + Sync + 'static;
+    /// Every handler, in the registry's order.
+    fn all() -> &'static [Self];
+    /// The handler's name: check-stack, create-stack, …
+    fn name(self) -> &'static str;
+    /// Whether its tasks mostly wait, holding a slot long and cheaply
+    /// ([`RunnerSettings::slots_for`]).
+    fn waits(self) -> bool;
+    /// Runs the handler on one task's input.
+    fn run(
+        self,
+        ctx: &Self::Context,
+        lease: &Lease,
+        input: &str,
+    ) -> impl Future<Output = Result<serde_json::Value, TaskError>> + Send;
+}
+
 /// How the activities are served; `Default` is `cpsf worker`'s (the
 /// flags under "Task handlers" show these values).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunnerSettings {
+pub struct RunnerSettings<H> {
     /// The activities to serve: handler and activity name.
-    pub activities: Vec<(Handler, String)>,
+    pub activities: Vec<(H, String)>,
     /// Tasks of each activity handled at once, but wait-stack's.
     pub max_concurrent: usize,
     /// wait-stack tasks handled at once.
@@ -46,7 +69,7 @@ pub const DEFAULT_MAX_WAITS: usize = 512;
 /// otherwise: the names statemachines/README.md gives.
 pub const DEFAULT_ACTIVITY_PREFIX: &str = "cpsf-";
 
-impl Default for RunnerSettings {
+impl<H: Registry> Default for RunnerSettings<H> {
     fn default() -> Self {
         Self {
             activities: activities(DEFAULT_ACTIVITY_PREFIX),
@@ -65,8 +88,8 @@ impl Default for RunnerSettings {
 
 /// Every handler under its activity name: `prefix` and the handler's name
 /// (`cpsf-check-stack`, … with the default prefix).
-pub fn activities(prefix: &str) -> Vec<(Handler, String)> {
-    Handler::ALL
+pub fn activities<H: Registry>(prefix: &str) -> Vec<(H, String)> {
+    H::all()
         .iter()
         .map(|h| (*h, format!("{prefix}{}", h.name())))
         .collect()
@@ -84,7 +107,7 @@ fn host_and_pid() -> String {
         .collect()
 }
 
-impl RunnerSettings {
+impl<H: Registry> RunnerSettings<H> {
     /// How many tasks of `handler`'s activity run at once.
     ///
     /// A wait-stack task holds its slot for the stack's whole operation (up
@@ -98,21 +121,21 @@ impl RunnerSettings {
     /// enough for every deploy this worker's job side may follow
     /// (`--max-in-flight`, 256 by default) and more; it bounds memory, not
     /// work.
-    pub fn slots_for(&self, handler: Handler) -> usize {
-        match handler {
-            // A bake holds its slot as long, and costs as little.
-            Handler::WaitStack | Handler::Bake => self.max_waits,
-            _ => self.max_concurrent,
+    pub fn slots_for(&self, handler: H) -> usize {
+        if handler.waits() {
+            self.max_waits
+        } else {
+            self.max_concurrent
         }
     }
 }
 
 /// Resolves the activities' ARNs by name, then serves them until `shutdown`.
 /// `sfn` must allow a read to take ≥ 65 s (GetActivityTask holds 60 s).
-pub async fn run(
+pub async fn run<H: Registry>(
     sfn: Client,
-    ctx: Arc<TaskContext>,
-    settings: RunnerSettings,
+    ctx: Arc<H::Context>,
+    settings: RunnerSettings<H>,
     metrics: Metrics,
     nudges: Nudges,
     shutdown: CancellationToken,
@@ -151,7 +174,7 @@ pub async fn run(
 }
 
 /// Finds each activity's ARN by name (ListActivities, all pages).
-async fn resolve(sfn: &Client, activities: &[(Handler, String)]) -> anyhow::Result<Vec<String>> {
+async fn resolve<H>(sfn: &Client, activities: &[(H, String)]) -> anyhow::Result<Vec<String>> {
     let mut known = std::collections::HashMap::new();
     let mut pages = sfn.list_activities().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -176,20 +199,20 @@ async fn resolve(sfn: &Client, activities: &[(Handler, String)]) -> anyhow::Resu
         .collect()
 }
 
-struct Serve {
+struct Serve<H: Registry> {
     sfn: Client,
-    ctx: Arc<TaskContext>,
-    handler: Handler,
+    ctx: Arc<H::Context>,
+    handler: H,
     /// The activity's name.
     name: String,
     arn: String,
-    settings: RunnerSettings,
+    settings: RunnerSettings<H>,
     metrics: Metrics,
     nudges: Nudges,
     tracker: TaskTracker,
 }
 
-impl Serve {
+impl<H: Registry> Serve<H> {
     async fn run(self, shutdown: CancellationToken) {
         let mut slots = Slots::new(
             self.settings.slots_for(self.handler),
@@ -259,7 +282,7 @@ impl Serve {
         let result = tokio::select! {
             joined = &mut work => match joined {
                 Ok(result) => result,
-                Err(e) => Err(super::error::TaskError::new(
+                Err(e) => Err(TaskError::new(
                     "Cpsf.Internal",
                     format!("the task handler failed unexpectedly ({e}); please report it"),
                 )),
@@ -335,11 +358,11 @@ const MAX_RESULT_BYTES: usize = crate::base::limits::MAX_INPUT_BYTES;
 /// that names nothing.
 fn answer(
     handler: &str,
-    outcome: Result<serde_json::Value, super::error::TaskError>,
-) -> Result<String, super::error::TaskError> {
+    outcome: Result<serde_json::Value, TaskError>,
+) -> Result<String, TaskError> {
     let output = outcome?.to_string();
     if output.len() > MAX_RESULT_BYTES {
-        return Err(super::error::TaskError::new(
+        return Err(TaskError::new(
             "Cpsf.ResultTooLarge",
             format!(
                 "{handler}'s result is {} bytes; Step Functions takes at most {MAX_RESULT_BYTES} \
@@ -368,6 +391,7 @@ fn execution_of(input: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::Handler;
     use aws_sdk_cloudformation::types::StackStatus;
     use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput;
     use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
@@ -392,7 +416,7 @@ mod tests {
             "{}",
             error.cause
         );
-        let failed = crate::tasks::error::TaskError::input("bad");
+        let failed = crate::activity::error::TaskError::input("bad");
         assert_eq!(answer("check-stack", Err(failed.clone())), Err(failed));
     }
 
@@ -403,7 +427,7 @@ mod tests {
     async fn a_closed_task_frees_its_slot_at_the_next_heartbeat() {
         let updating = crate::tasks::stack_is(StackStatus::UpdateInProgress);
         let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&updating]);
-        let closed = crate::tasks::lease::tests::timed_out();
+        let closed = crate::activity::lease::tests::timed_out();
         let success = mock!(Client::send_task_success)
             .then_output(|| SendTaskSuccessOutput::builder().build());
         let failure = mock!(Client::send_task_failure)

@@ -4,10 +4,15 @@
 //! bootstrap/cpsf.yaml (and so `cpsf bootstrap` and the demo) passes the
 //! same file to CloudFormation instead; tests install through here when they
 //! change the definition (e.g. shorter heartbeats).
+//!
+//! It lives with bootstrap/ because both install the deploy state machine,
+//! one through CloudFormation and one through the API, from the same file;
+//! the handlers only serve what it installs, and the registry
+//! (`tasks::Handler`) gives it each activity's placeholder.
 
-use super::Handler;
 use crate::aws::CallContext;
 use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
+use crate::tasks::Handler;
 use anyhow::{Context, bail};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use std::collections::HashMap;

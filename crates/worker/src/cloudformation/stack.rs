@@ -1,7 +1,7 @@
 //! CloudFormation stacks: what a status means (pure), and the describe
 //! calls every handler shares.
 
-use super::error::TaskError;
+use crate::activity::error::TaskError;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{Stack, StackEvent};
 use serde_json::{Map, Value, json};
