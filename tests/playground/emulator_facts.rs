@@ -169,7 +169,7 @@ async fn stack_status(cfn: &aws_sdk_cloudformation::Client, name: &str) -> Strin
 
 /// CreateActivity "is an idempotent API" (Step Functions API reference,
 /// CreateActivity): a second call returns the same ARN. cpsf looks the
-/// existing activity up when told it exists (src/bootstrap/definition.rs).
+/// existing activity up when told it exists (crates/worker/src/bootstrap/definition.rs).
 #[tokio::test]
 async fn create_activity_on_an_existing_name() {
     let h = Harness::start().await;
@@ -185,7 +185,7 @@ async fn create_activity_on_an_existing_name() {
 /// StartExecution with the name and input of a running execution succeeds
 /// with that execution (API reference, StartExecution, "idempotent"). cpsf
 /// describes the execution on ExecutionAlreadyExists and compares inputs
-/// (src/sfn.rs).
+/// (crates/worker/src/sfn.rs).
 #[tokio::test]
 async fn start_execution_again_with_the_same_name_and_input() {
     let h = Harness::start().await;
@@ -220,7 +220,7 @@ async fn start_execution_again_with_the_same_name_and_input() {
 /// A change set without changes ends FAILED with the reason "The submitted
 /// information didn't contain changes…" (CloudFormation user guide,
 /// "Update stacks using change sets"). cpsf reads both that and an empty
-/// CREATE_COMPLETE as "no changes" (src/tasks/update_stack.rs).
+/// CREATE_COMPLETE as "no changes" (crates/worker/src/tasks/update_stack.rs).
 #[tokio::test]
 async fn a_change_set_without_changes() {
     let h = Harness::start().await;
@@ -293,7 +293,7 @@ async fn a_change_sets_description() {
 /// A change set whose only change is a new Output: on AWS it is
 /// CREATE_COMPLETE and executable, with no resource changes, and executing
 /// it is what applies the Output (aws/aws-cdk#2029). cpsf executes such a
-/// change set (`src/cloudformation/change_set.rs`, `no_changes`); AWS's answer is
+/// change set (`crates/worker/src/cloudformation/change_set.rs`, `no_changes`); AWS's answer is
 /// replayed in `tasks::update_stack::tests`, because neither emulator
 /// gives it.
 #[tokio::test]
@@ -374,7 +374,7 @@ async fn a_change_set_that_modifies_a_property_in_place() {
 /// and the resource's CREATE_FAILED event holds the reason
 /// (CloudFormation user guide, "Stack status codes"). cpsf treats
 /// CREATE_FAILED the same way and names the reason from either place
-/// (src/cloudformation/stack.rs).
+/// (crates/worker/src/cloudformation/stack.rs).
 #[tokio::test]
 async fn a_failed_first_create() {
     let h = Harness::start().await;
@@ -426,7 +426,7 @@ async fn a_number_parameter_given_a_word() {
 /// CreateStack retried with the same ClientRequestToken is the same
 /// request (API reference, CreateStack, ClientRequestToken). cpsf reads
 /// AlreadyExistsException as its own earlier attempt only when the
-/// stack's events carry its token (src/tasks/create_stack.rs).
+/// stack's events carry its token (crates/worker/src/tasks/create_stack.rs).
 #[tokio::test]
 async fn create_stack_retried_with_the_same_token() {
     let h = Harness::start().await;
@@ -488,7 +488,7 @@ async fn an_activity_task_without_heartbeats() {
 /// alphanumeric (CloudFormation user guide, "Parameters"), so pseudo
 /// parameters (`AWS::Region`, …) are never among them. update-stack's
 /// shortcut compares the stack's parameters with the input's and leaves
-/// `AWS::` keys out (src/tasks/update_stack.rs).
+/// `AWS::` keys out (crates/worker/src/tasks/update_stack.rs).
 #[tokio::test]
 async fn the_parameters_describe_stacks_lists() {
     let h = Harness::start().await;
@@ -550,7 +550,7 @@ async fn the_token_stack_events_carry() {
 /// AWS: a stopped execution's activity task is closed; SendTaskHeartbeat
 /// then answers `TaskTimedOut` (API reference, SendTaskHeartbeat errors).
 /// Neither emulator closes it: the heartbeat succeeds. cpsf's handlers stop
-/// on AWS's answer (`src/activity/lease.rs`, tested with it replayed).
+/// on AWS's answer (`crates/worker/src/activity/lease.rs`, tested with it replayed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_heartbeat_of_a_stopped_executions_task() {
     let h = Harness::start().await;
@@ -609,7 +609,7 @@ async fn a_wait_condition_waiting_for_its_signal() {
 /// CreateStack, Capabilities). MiniStack checks capabilities only when run
 /// with AUTH=true, which the playground does, and then refuses as AWS;
 /// fakecloud does not expand SAM. cpsf creates such a template through a change set with the
-/// capability (`src/tasks/create_stack.rs`, unit-tested with AWS's rules).
+/// capability (`crates/worker/src/tasks/create_stack.rs`, unit-tested with AWS's rules).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_stack_with_a_transform_and_no_capability() {
     let h = Harness::start().await;
@@ -758,7 +758,7 @@ async fn a_suffix_range_of_an_empty_object() {
 /// it, at least once, with the output included (Step Functions developer
 /// guide, "Automating Step Functions event delivery with EventBridge");
 /// MiniStack too; fakecloud emits none, so there the worker's jobs keep
-/// their own pace (src/events/) and the events tests need MiniStack.
+/// their own pace (crates/worker/src/events/) and the events tests need MiniStack.
 /// Neither emulator enforces the queue policy's explicit deny of senders
 /// other than the rule (IAM user guide, "Policy evaluation logic": an
 /// explicit deny wins): a SendMessage of the account's own is accepted.

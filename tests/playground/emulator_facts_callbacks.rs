@@ -8,7 +8,7 @@ use std::time::Duration;
 /// that many seconds on AWS (`States.Timeout`: ASL specification, Task
 /// state, "TimeoutSecondsPath"); neither emulator applies it, so the worker
 /// fails an approval's task itself when its time is up
-/// (src/approval/inbox.rs).
+/// (crates/worker/src/approval/inbox.rs).
 #[tokio::test]
 async fn a_callback_tasks_timeout_from_its_input() {
     let h = Harness::start().await;

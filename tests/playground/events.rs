@@ -1,6 +1,6 @@
 //! Execution events: an EventBridge rule sends Step Functions' "Execution
 //! Status Change" events to an SQS queue, and `--events-queue` wakes the
-//! job following an execution the moment it ends (src/events.rs).
+//! job following an execution the moment it ends (crates/worker/src/events/).
 
 use crate::harness::*;
 use crate::worker_harness::RunningWorker;
@@ -9,7 +9,7 @@ use cpsf_worker::job::handle::JobSettings;
 use std::time::Duration;
 
 impl Harness {
-    /// The playground's execution events queue (`src/local/events.rs`).
+    /// The playground's execution events queue (`crates/playground/src/events.rs`).
     pub async fn events_queue(&self) -> String {
         self.env
             .events_queue

@@ -8,7 +8,7 @@
 //! fakecloud 0.51 enforces S3, IAM and STS but not Step Functions or
 //! CloudFormation, so this proves the credential path and the role's S3
 //! access (templates read from the artifact bucket); the Step Functions and
-//! CloudFormation statements are checked statically (src/bootstrap/).
+//! CloudFormation statements are checked statically (crates/worker/src/bootstrap/).
 
 use crate::deploy_harness::*;
 use crate::harness::*;

@@ -2,7 +2,7 @@
 //! does not fail the pipeline: the job is left unacknowledged, CodePipeline
 //! hands it out again once its dispatch times out, and the deploy then
 //! succeeds with one execution. (AccessDenied and 5xx are covered by the
-//! unit tests in src/job/handle/tests.rs, which replay AWS's answers.)
+//! unit tests in crates/worker/src/job/handle/tests.rs, which replay AWS's answers.)
 
 use crate::harness::*;
 use cpsf_playground::codepipeline::Config;

@@ -148,7 +148,7 @@ impl RoleTemplate {
         let mut body = String::from(
             "AWSTemplateFormatVersion: \"2010-09-09\"\n\
              Description: bootstrap/cpsf.yaml's worker role, cut out for the playground \
-             (src/local/worker_role.rs)\n",
+             (src/worker_role.rs)\n",
         );
         let parameters = section(template, "Parameters").unwrap_or_default();
         let declared = declared_keys(&parameters);
@@ -413,7 +413,7 @@ pub async fn install(
         let value = stand_in(&name, grants).with_context(|| {
             format!(
                 "bootstrap/cpsf.yaml's worker role refers to {name}, which the playground has \
-                 no stand-in for: add one to src/local/worker_role.rs"
+                 no stand-in for: add one to src/worker_role.rs"
             )
         })?;
         parameters.push((name, value));
