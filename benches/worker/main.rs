@@ -314,7 +314,7 @@ async fn latency_class(
         .collect();
     if shape == Shape::Events {
         let sdk = world.playground.env().sdk_config().await;
-        let queue = cpsf_playground::events::install(
+        let queue = cpsf_playground::events_queue::install(
             &sdk,
             &format!("bench-{label}"),
             std::slice::from_ref(&machine),

@@ -390,7 +390,7 @@ async fn put_source(clients: &Clients, deploy: &Value, template: &str) -> anyhow
 }
 
 /// The whole history of execution `arn` (what could be read of it).
-async fn history_of(clients: &Clients, arn: &str) -> Vec<cpsf_worker::history::events::Event> {
+async fn history_of(clients: &Clients, arn: &str) -> Vec<cpsf_worker::history::event::Event> {
     let mut events = Vec::new();
     let mut pages = clients
         .sfn
@@ -402,7 +402,7 @@ async fn history_of(clients: &Clients, arn: &str) -> Vec<cpsf_worker::history::e
         events.extend(
             page.events()
                 .iter()
-                .map(cpsf_worker::history::events::Event::from_sdk),
+                .map(cpsf_worker::history::event::Event::from_sdk),
         );
     }
     events

@@ -3,7 +3,7 @@
 //! plain lines (one per change) otherwise.
 
 use cpsf_worker::aws::Clients;
-use cpsf_worker::history::events::Event;
+use cpsf_worker::history::event::Event;
 use cpsf_worker::history::failure::read_newest;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;

@@ -766,7 +766,7 @@ async fn a_suffix_range_of_an_empty_object() {
 async fn an_executions_end_as_an_event_on_a_queue() {
     let h = Harness::start().await;
     let machine = h.create_slow_machine("fact-events", 0).await;
-    let queue = cpsf_playground::events::install(
+    let queue = cpsf_playground::events_queue::install(
         &h.clients.sdk,
         "fact-events",
         std::slice::from_ref(&machine),

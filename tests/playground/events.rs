@@ -9,7 +9,7 @@ use cpsf_worker::job::handle::JobSettings;
 use std::time::Duration;
 
 impl Harness {
-    /// The playground's execution events queue (`crates/playground/src/events.rs`).
+    /// The playground's execution events queue (`crates/playground/src/events_queue.rs`).
     pub async fn events_queue(&self) -> String {
         self.env
             .events_queue

@@ -11,7 +11,7 @@
 //! Imports go one way, as in the worker's crate; the workspace's
 //! `tests/layering.rs` holds the code to this list.
 //!
-//! 1. ground: `names` `child` `env` `events` `state_data` `preset`
+//! 1. ground: `names` `child` `env` `events_queue` `state_data` `preset`
 //! 2. parts: `emulator` `ministack` `fakecloud` `codepipeline` `proxy` `approvals` `worker_role`
 //! 3. whole: `playground`
 //!
@@ -42,7 +42,7 @@
 //!   and refuses what AWS would refuse, with AWS's words; `state_data.rs`
 //!   finds state data over Step Functions' 256 KiB in execution histories
 //!   (the tests' harness fails on both).
-//! - `events.rs` (the execution events queue and rule), `approvals.rs`
+//! - `events_queue.rs` (the execution events queue and its rule), `approvals.rs`
 //!   (the approvals queue and store), `names.rs` (the playground's names
 //!   and the worker's grants), `preset.rs` (the worker settings the demo
 //!   and the tests run with).
@@ -52,7 +52,7 @@ pub mod child;
 pub mod codepipeline;
 pub mod emulator;
 pub mod env;
-pub mod events;
+pub mod events_queue;
 pub mod fakecloud;
 pub mod ministack;
 pub mod names;

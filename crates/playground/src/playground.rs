@@ -130,7 +130,8 @@ impl Playground {
         // MiniStack emits Step Functions' execution status events, as AWS
         // does; fakecloud does not, so there jobs keep their own pace.
         if options.emulator == Emulator::Ministack {
-            env.events_queue = Some(super::events::install(&sdk, super::events::NAME, &[]).await?);
+            env.events_queue =
+                Some(crate::events_queue::install(&sdk, crate::events_queue::NAME, &[]).await?);
         }
         env.approvals = Some(super::approvals::install(&sdk, &env.s3_client(&sdk)).await?);
         // Only MiniStack checks IAM: on fakecloud the worker keeps the

@@ -62,7 +62,7 @@ pub fn oversized(execution: &str, events: &[HistoryEvent]) -> Vec<Oversized> {
                     execution: execution.to_string(),
                     event_id: event.id(),
                     event: event.r#type().as_str().to_string(),
-                    state: cpsf_worker::history::events::state_name(event),
+                    state: cpsf_worker::history::event::state_name(event),
                     what,
                     bytes: data.len(),
                 })

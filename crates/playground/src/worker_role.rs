@@ -372,7 +372,7 @@ fn stand_in(name: &str, grants: &Grants) -> Option<String> {
         "StagingBucketArn" => bucket(&grants.staging_bucket),
         "ApprovalStoreBucketArn" => bucket(super::approvals::BUCKET),
         "ApprovalsQueueArn" => queue(super::approvals::QUEUE),
-        "EventsQueueArn" => queue(super::events::NAME),
+        "EventsQueueArn" => queue(crate::events_queue::NAME),
         _ => return None,
     })
 }

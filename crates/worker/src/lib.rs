@@ -26,7 +26,12 @@
 //!   PollForJobs to PutJob*Result; a long deploy is a chain of jobs linked
 //!   by a **continuation token**.
 //! - **execution**: one run of the deploy state machine (or of a rollout's
-//!   child); what is known of it is [`execution::ExecutionFacts`].
+//!   child). One word, a type per thing said of it: what is known of it,
+//!   [`execution::ExecutionFacts`] with its [`execution::ExecutionStatus`];
+//!   the event that says it ended, [`events::event::ExecutionEvent`]; the
+//!   clock an approval must beat, [`approval::deadline::ExecutionClock`];
+//!   its line in a job's report, [`pipeline::wire::ExecutionDetails`]
+//!   (CodePipeline's own name).
 //! - **task**: one activity task Step Functions hands the worker; the
 //!   code that serves a kind of task is its **handler** (`tasks/`); the
 //!   **activity runtime** (`activity/`) polls, heartbeats and answers.
@@ -38,14 +43,23 @@
 //! - **target**: one account and region a rollout deploys to; its
 //!   **place** is [`targets::key::TargetKey`]. A **rollout** deploys its
 //!   targets in **waves**, each target by a **child** execution, with a
-//!   **bake** (alarms watched) between waves.
+//!   **bake** (alarms watched) between waves. A target is one word along
+//!   its way: as the input asks it, [`targets::spec::Target`]; as the
+//!   rollout's state carries it, [`targets::rollout::PlannedTarget`]; as
+//!   it ended, [`targets::plan::TargetResult`] (with its
+//!   [`targets::plan::TargetStatus`]); as `cpsf history` shows it,
+//!   [`history::rollout::TargetView`].
 //! - **approval**: a person's decision on a change set, by **link** (the
 //!   page) or `cpsf approve`; the **store** keeps requests and decisions.
 //! - **environment**: a branch's own copy of a stack; **teardown** deletes
 //!   one, **prune** deletes the stale ones.
 //! - **events**: Step Functions' execution status changes from the events
-//!   queue (`events/`); a **history** is an execution's history events
-//!   (`history/`).
+//!   queue (`events/`, one is an [`events::event::ExecutionEvent`]; the
+//!   playground's queue is `events_queue.rs`). A **history** is what
+//!   GetExecutionHistory returns, one [`history::event::Event`] per step
+//!   (`history/`); a **saved event** is a file `cpsf replay` runs
+//!   (`replay/`, `test_events/`). Only the first is a module named
+//!   `events`.
 //! - **playground**: the local stand-in for AWS (`crates/playground`): an
 //!   **emulator** (MiniStack or fakecloud) plus cpsf's own CodePipeline.
 //!

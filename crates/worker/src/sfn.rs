@@ -3,7 +3,7 @@
 
 use crate::aws::CallContext;
 use crate::execution::{ExecutionFacts, ExecutionStatus, FailureFacts};
-use crate::history::events::Event;
+use crate::history::event::Event;
 use crate::history::failure::read_newest;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};

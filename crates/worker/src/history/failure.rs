@@ -2,7 +2,7 @@
 //! failed, why. Used by the worker (to report a failure) and by
 //! `cpsf history`. Pure: events newest first in, facts out.
 
-use super::events::Event;
+use super::event::Event;
 use crate::execution::{FailureFacts, TaskFailure};
 use crate::targets::glance::Glance;
 

@@ -1,7 +1,7 @@
 //! History at the edge: find the execution behind a target, read all of
 //! its events, and follow new ones.
 
-use super::events::Event;
+use super::event::Event;
 use crate::aws::CallContext;
 use crate::aws::Clients;
 use anyhow::{Context, bail};

@@ -9,7 +9,7 @@
 //! `layout-rs` crate from the DOT text, and PNG rasterized from that SVG by
 //! `resvg`.
 
-use super::events::Event;
+use super::event::Event;
 use super::timeline::timeline;
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -345,7 +345,7 @@ pub fn write(graph: &Graph, path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::events::Event;
+    use crate::history::event::Event;
 
     fn history(name: &str) -> Vec<Event> {
         let dir =

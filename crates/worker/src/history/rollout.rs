@@ -4,7 +4,7 @@
 //! stopped rollout got, target by target, and where each target's own
 //! execution is.
 
-use super::events::Event;
+use super::event::Event;
 use crate::targets::plan::TargetStatus;
 use crate::targets::rollout::{Plan, Progress};
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! The states an execution went through, when, for how long, and what
 //! failed on the way: from its events (oldest first). Pure.
 
-use super::events::Event;
+use super::event::Event;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

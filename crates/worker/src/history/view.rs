@@ -2,7 +2,7 @@
 //! form for programs (documented in README, "cpsf history --json").
 //! Pure: events (oldest first) in, text or JSON out.
 
-use super::events::Event;
+use super::event::Event;
 use super::failure::read_newest;
 use super::rollout::RolloutView;
 use super::timeline::{Step, timeline};

@@ -80,7 +80,7 @@ pub const APPLY_KEYS: usize = 2 + 80 + 128 + 128 + 4;
 /// [`OUTPUTS`].
 pub const RESULT: usize = 768;
 
-/// Fields of a result, as JSON text ([`fit_text`]).
+/// Fields of a result, as JSON text ([`fit_text`](crate::base::text::fit_text)).
 pub const RESULT_STACK_STATUS: usize = 48;
 pub const RESULT_STATE: usize = 80;
 pub const RESULT_ERROR: usize = 100;
