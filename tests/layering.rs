@@ -327,3 +327,101 @@ fn a_wrong_way_import_is_found() {
     );
     assert_eq!(cycle(&imports).as_deref(), Some("aws → job → aws"));
 }
+
+/// The paths lib.rs's "# Pure" section lists, files or folders.
+fn pure_paths(lib: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut in_section = false;
+    for line in lib.lines() {
+        let Some(text) = line.strip_prefix("//!") else {
+            continue;
+        };
+        let text = text.trim();
+        if text.starts_with("# ") {
+            in_section = text == "# Pure";
+            continue;
+        }
+        if in_section && let Some(list) = text.strip_prefix("- ") {
+            paths.extend(list.split('`').skip(1).step_by(2).map(str::to_string));
+        }
+    }
+    paths
+}
+
+/// What pure code does not do, and the words that give it away.
+const NOT_PURE: [(&str, &str); 11] = [
+    (".send()", "an AWS call"),
+    ("Clients", "AWS clients"),
+    ("crate::aws", "AWS clients"),
+    ("tokio::", "the async runtime (tasks, timers, sockets)"),
+    ("std::fs", "files"),
+    ("std::net", "the network"),
+    ("std::process", "processes"),
+    ("std::env::var", "the environment"),
+    ("SystemTime::now", "the clock"),
+    ("Instant::now", "the clock"),
+    ("epoch_now()", "the clock"),
+];
+
+/// Each line of `code` that does what pure code does not, as `what: line`.
+fn impure_lines(code: &str) -> Vec<String> {
+    code.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .filter_map(|line| {
+            NOT_PURE
+                .iter()
+                .find(|(word, _)| line.contains(word))
+                .map(|(_, what)| format!("{what}: {}", line.trim()))
+        })
+        .collect()
+}
+
+#[test]
+fn pure_modules_do_no_io() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/worker/src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let paths = pure_paths(&lib);
+    assert!(paths.len() > 20, "lib.rs's \"# Pure\" list: {paths:?}");
+    let mut files = Vec::new();
+    for path in &paths {
+        let at = src.join(path);
+        assert!(
+            at.exists(),
+            "lib.rs lists `{path}` as pure; there is no such file"
+        );
+        if at.is_dir() {
+            walk(&at, &mut files);
+        } else {
+            files.push(at);
+        }
+    }
+    let tests = test_files(&files);
+    let mut wrong = Vec::new();
+    for file in files.iter().filter(|f| !tests.contains(*f)) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in impure_lines(without_test_tail(&text)) {
+            wrong.push(format!(
+                "{}: {line}",
+                file.strip_prefix(&src).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "modules lib.rs calls pure do I/O:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The purity check itself: each kind of I/O is found, comments are not.
+#[test]
+fn io_in_pure_code_is_found() {
+    let lib = "//! # Pure\n//!\n//! - `a.rs` `b/`\n//! - `c.rs`\n//! # Next\n//! - `d.rs`\n";
+    assert_eq!(pure_paths(lib), ["a.rs", "b/", "c.rs"]);
+    let code = "let x = clients.s3.get_object().send().await;\n// tokio::spawn in a comment\nlet now = epoch_now();\nstd::fs::read(p);\n";
+    let found = impure_lines(code);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[0].starts_with("an AWS call"));
+    assert!(found[1].starts_with("the clock"));
+    assert!(found[2].starts_with("files"));
+}

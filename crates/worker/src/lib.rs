@@ -19,6 +19,19 @@
 //! 4. handlers: `activity` `reach` `cloudformation` `tasks`
 //! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
 //!
+//! # Pure
+//!
+//! These decide and do nothing else: no AWS call, no network, no file, no
+//! process, no clock (`base/clock.rs` is the clock), no task spawned; data
+//! in, data out. `tests/layering.rs` fails on one that does.
+//!
+//! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs`
+//! - `targets/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/table.rs`
+//! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs`
+//! - `job/pacing.rs` `job/data.rs` `job/config.rs` `job/input.rs` `job/decide.rs` `job/limits.rs` `job/outputs.rs`
+//! - `artifact/read.rs` `artifact/zip_end.rs` `artifact/floor.rs` `artifact/ranged.rs` `cloudformation/unchanged.rs`
+//! - `events/event.rs` `history/timeline.rs` `sfn/classify.rs` `replay/lambda.rs`
+//!
 //! # Glossary
 //!
 //! One word for one thing, in code, messages and docs:

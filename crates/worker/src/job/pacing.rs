@@ -1,11 +1,11 @@
 //! How a job paces itself while it follows an execution: when to check it
 //! and how long each round follows, as pure functions of the execution's
-//! age and the job's round (see `handle.rs` for why), and when a
-//! continuation's next check falls.
+//! age and the job's round (see `handle.rs` for why). When a
+//! continuation's next check falls reads the clock: `base::clock`.
 
 use super::handle::JobSettings;
-use crate::base::clock::epoch_now;
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 /// Each round follows this many times longer than the one before...
 pub const WINDOW_GROWTH: u32 = 8;
@@ -72,12 +72,6 @@ pub const NUDGE_SETTLE: Duration = Duration::from_millis(300);
 /// sharing a queue, within seconds): the events are not flowing after all.
 pub const EVENT_GRACE: Duration = Duration::from_secs(30);
 
-/// The instant an epoch time (a continuation's next check) falls on: now,
-/// if it has passed.
-pub fn instant_at(epoch_seconds: f64) -> Instant {
-    Instant::now() + Duration::from_secs_f64((epoch_seconds - epoch_now()).max(0.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,13 +136,5 @@ mod tests {
         assert_eq!(follow_window(ten, 1, true, true).as_secs(), 320);
         // Without a journal an unacknowledged job is still answered in 30 s.
         assert_eq!(follow_window(ten, 1, false, true).as_secs(), 30);
-    }
-
-    #[test]
-    fn a_continuations_next_check_falls_when_it_said() {
-        let soon = instant_at(epoch_now() + 10.0) - Instant::now();
-        assert!((9.9..=10.0).contains(&soon.as_secs_f64()), "{soon:?}");
-        // A time already past (or none: 0) means now.
-        assert!(instant_at(0.0) <= Instant::now());
     }
 }

@@ -5,9 +5,10 @@
 use super::JobRunner;
 use crate::artifact::s3::ArtifactStore;
 use crate::base::clock::epoch_now;
+use crate::base::clock::instant_at;
 use crate::job::data::Job;
 use crate::job::decide::{self, Continuation, FailureKind, Report};
-use crate::job::pacing::{EVENT_GRACE, NUDGE_SETTLE, check_pause, instant_at};
+use crate::job::pacing::{EVENT_GRACE, NUDGE_SETTLE, check_pause};
 use crate::nudge::Nudge;
 use crate::sfn::{DescribeError, Described};
 use std::time::{Duration, Instant};
