@@ -36,13 +36,12 @@
 //!   no emulator does); the role's `codepipeline:` grants are checked
 //!   statically only (`bootstrap/template_tests.rs`).
 
-use crate::aws::{CallContext, Clients};
+use crate::aws::Clients;
 use crate::local::env::{ACCOUNT_ID, REGION};
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{Capability, Parameter};
+use aws_sdk_cloudformation::types::Parameter;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 
 mod template;
@@ -219,7 +218,6 @@ async fn create_or_update(
     parameters: &[(String, String)],
 ) -> Result<Vec<(String, String)>> {
     let clients = Clients::new(sdk);
-    let cfn = clients.cloudformation();
     let parameters: Vec<Parameter> = parameters
         .iter()
         .map(|(k, v)| {
@@ -229,42 +227,11 @@ async fn create_or_update(
                 .build()
         })
         .collect();
-    let exists = crate::tasks::stack::describe(&cfn, name)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .is_some_and(|s| {
-            s.stack_status()
-                .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
-        });
-    let started = crate::base::clock::epoch_now();
-    if exists {
-        let updated = cfn
-            .update_stack()
-            .stack_name(name)
-            .template_body(body)
-            .set_parameters(Some(parameters))
-            .capabilities(Capability::CapabilityNamedIam)
-            .send()
-            .await;
-        match updated {
-            Ok(_) => {}
-            Err(e)
-                if e.message()
-                    .is_some_and(|m| m.contains("No updates are to be performed")) => {}
-            Err(e) => Err(e).call_context(format!("UpdateStack {name}"))?,
-        }
-    } else {
-        cfn.create_stack()
-            .stack_name(name)
-            .template_body(body)
-            .set_parameters(Some(parameters))
-            .capabilities(Capability::CapabilityNamedIam)
-            .send()
-            .await
-            .call_context(format!("CreateStack {name}"))?;
-    }
-    crate::bootstrap::wait(&clients, name, started).await?;
-    crate::bootstrap::outputs(&clients, name).await
+    let exists = crate::bootstrap::live_stack(&clients, name)
+        .await?
+        .is_some();
+    let template = crate::bootstrap::Template::Body(body);
+    crate::bootstrap::create_or_update(&clients, name, template, parameters, exists).await
 }
 
 #[cfg(test)]
