@@ -36,6 +36,12 @@
 //! rss.{svg,png}, and a copy of the results as
 //! results-<emulator>.{json,md}, so the two emulators' runs sit side by side. The targets are checked and reported, never asserted: a
 //! benchmark measures, tests decide.
+//!
+//! One file a part: latency.rs (the duration classes), footprint.rs,
+//! throughput.rs, artifacts.rs, waits.rs, events.rs, recovery.rs;
+//! single.rs runs one part alone; report.rs and charts.rs write the full
+//! run's results; world.rs (the playground, pipelines, workers), stats.rs
+//! and plot.rs serve them all. This file holds the plan and the full run.
 
 mod artifacts;
 mod charts;
