@@ -5,7 +5,7 @@
 //! input file without holding the artifact (issue 15, target ≤ 100 MB).
 
 use crate::stats;
-use crate::world::{ARTIFACT_BUCKET, SOURCE_BUCKET, Worker, World};
+use crate::world::{SOURCE_BUCKET, Worker, World};
 use serde_json::{Value, json};
 use std::io::{Cursor, Write};
 use std::time::{Duration, Instant};
@@ -50,24 +50,13 @@ pub async fn large_artifacts(world: &World) -> anyhow::Result<Value> {
     let mut pipelines = Vec::new();
     for i in 0..JOBS {
         let name = format!("large-{i}");
-        let declaration = cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
-            name: &name,
-            role_arn: "arn:aws:iam::123456789012:role/bench",
-            artifact_bucket: ARTIFACT_BUCKET,
-            source_bucket: SOURCE_BUCKET,
-            source_key: SOURCE_KEY,
-            action_type: action_type.clone(),
-            configuration: &[
-                ("StateMachineArn", &machine),
-                ("InputType", "FilePath"),
-                ("Input", "app/deploy.json"),
-            ],
-        });
+        let configuration = [
+            ("StateMachineArn", machine.as_str()),
+            ("InputType", "FilePath"),
+            ("Input", "app/deploy.json"),
+        ];
         world
-            .cp
-            .create_pipeline()
-            .pipeline(declaration)
-            .send()
+            .create_pipeline(&name, SOURCE_KEY, &action_type, &configuration)
             .await?;
         pipelines.push(name);
     }
@@ -85,7 +74,7 @@ pub async fn large_artifacts(world: &World) -> anyhow::Result<Value> {
     let worker = Worker::start(world, provider, &[]).await?;
     let idle_rss = worker.rss_bytes();
     let t0 = Instant::now();
-    let answered = crate::wait_for_answers(world, "large", JOBS, Duration::from_secs(600));
+    let answered = crate::latency::wait_for_answers(world, "large", JOBS, Duration::from_secs(600));
     tokio::pin!(answered);
     let mut samples = Vec::new();
     let finished = loop {

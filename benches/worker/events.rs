@@ -9,7 +9,9 @@
 //! bench/results/events-<emulator>.{json,md}. Needs an emulator that emits
 //! Step Functions' execution status events (MiniStack).
 
-use crate::{ClassResult, Plan, Shape, class_name, futures_join, latency_class, machine, ms};
+use crate::latency::{ClassResult, Shape, latency_class};
+use crate::report::{class_name, ms};
+use crate::{Plan, futures_join, machine};
 use serde_json::{Value, json};
 
 /// The targets of issue 16, checked and reported, never asserted.

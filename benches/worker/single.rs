@@ -1,7 +1,7 @@
 //! `CPSF_BENCH_ONLY=<part>`: one part of the benchmark alone, its results
 //! kept as bench/results/<part>-<emulator>.{json,md} (artifacts: .json).
 
-use crate::{Plan, World, artifacts, events, keep, machine, recovery, waits};
+use crate::{Plan, World, artifacts, events, keep, machine, recovery, results_dir, waits};
 use serde_json::json;
 
 /// Runs the part `only` names; false when it names none of these (the
@@ -14,8 +14,10 @@ pub async fn run(only: &str, world: &World, plan: &Plan) -> anyhow::Result<bool>
         "artifacts" => {
             let large = artifacts::large_artifacts(world).await?;
             let text = serde_json::to_string_pretty(&large)?;
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
-            std::fs::write(dir.join(format!("artifacts-{emulator}.json")), &text)?;
+            std::fs::write(
+                results_dir().join(format!("artifacts-{emulator}.json")),
+                &text,
+            )?;
             println!("{text}");
             return Ok(true);
         }

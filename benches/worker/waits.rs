@@ -16,7 +16,7 @@
 //! second while all wait (through its counting proxy), and the time from
 //! the signals to every pipeline execution Succeeded.
 
-use crate::world::{ARTIFACT_BUCKET, ROLE, SOURCE_BUCKET, Worker, World};
+use crate::world::{ROLE, SOURCE_BUCKET, Worker, World};
 use cpsf_worker::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use cpsf_worker::bootstrap::definition::{DEPLOY_ASL, install, with_timeout};
 use cpsf_worker::worker::TaskOptions;
@@ -95,24 +95,13 @@ pub async fn waits(
             .body(zip_of(&[("deploy.json", &deploy), ("template.yaml", &template)])?.into())
             .send()
             .await?;
-        let declaration = cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
-            name: &name,
-            role_arn: ROLE,
-            artifact_bucket: ARTIFACT_BUCKET,
-            source_bucket: SOURCE_BUCKET,
-            source_key: &key,
-            action_type: action_type.clone(),
-            configuration: &[
-                ("StateMachineArn", &machine),
-                ("InputType", "FilePath"),
-                ("Input", "deploy.json"),
-            ],
-        });
+        let configuration = [
+            ("StateMachineArn", machine.as_str()),
+            ("InputType", "FilePath"),
+            ("Input", "deploy.json"),
+        ];
         world
-            .cp
-            .create_pipeline()
-            .pipeline(declaration)
-            .send()
+            .create_pipeline(&name, &key, &action_type, &configuration)
             .await?;
         pipelines.push(name);
     }
@@ -124,16 +113,8 @@ pub async fn waits(
     let rss0 = worker.rss_bytes();
 
     let started = Instant::now();
-    let mut runs = Vec::with_capacity(deploys);
-    for chunk in pipelines.chunks(32) {
-        let starts = chunk.iter().map(|name| world.start_pipeline(name));
-        for (name, id) in chunk
-            .iter()
-            .zip(futures_util::future::join_all(starts).await)
-        {
-            runs.push((name.clone(), id?));
-        }
-    }
+    let ids = world.start_pipelines(&pipelines).await?;
+    let runs: Vec<(String, String)> = pipelines.iter().cloned().zip(ids).collect();
 
     // Until every deploy's WaitForStack is with the worker.
     let mut peak_rss = 0u64;

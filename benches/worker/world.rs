@@ -188,24 +188,51 @@ impl World {
         let mut names = Vec::with_capacity(count);
         for i in 0..count {
             let name = format!("{prefix}-{i}");
-            let declaration =
-                cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
-                    name: &name,
-                    role_arn: ROLE,
-                    artifact_bucket: ARTIFACT_BUCKET,
-                    source_bucket: SOURCE_BUCKET,
-                    source_key: "source.zip",
-                    action_type: action_type.clone(),
-                    configuration: &[("StateMachineArn", machine), ("Input", &input)],
-                });
-            self.cp
-                .create_pipeline()
-                .pipeline(declaration)
-                .send()
+            let configuration = [("StateMachineArn", machine), ("Input", &input)];
+            self.create_pipeline(&name, "source.zip", action_type, &configuration)
                 .await?;
             names.push(name);
         }
         Ok(names)
+    }
+
+    /// Pipeline `name`: its source `SOURCE_BUCKET/source_key`, then one
+    /// action of `action_type` with `configuration`.
+    pub async fn create_pipeline(
+        &self,
+        name: &str,
+        source_key: &str,
+        action_type: &ActionTypeId,
+        configuration: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let declaration = cpsf_worker::pipeline::declare(&cpsf_worker::pipeline::PipelineSpec {
+            name,
+            role_arn: ROLE,
+            artifact_bucket: ARTIFACT_BUCKET,
+            source_bucket: SOURCE_BUCKET,
+            source_key,
+            action_type: action_type.clone(),
+            configuration,
+        });
+        self.cp
+            .create_pipeline()
+            .pipeline(declaration)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Starts every pipeline of `names`, 32 at once; their execution ids,
+    /// in the same order.
+    pub async fn start_pipelines(&self, names: &[String]) -> anyhow::Result<Vec<String>> {
+        let mut ids = Vec::with_capacity(names.len());
+        for chunk in names.chunks(32) {
+            let starts = chunk.iter().map(|name| self.start_pipeline(name));
+            for id in futures_util::future::join_all(starts).await {
+                ids.push(id?);
+            }
+        }
+        Ok(ids)
     }
 
     /// Starts pipeline `name`; its execution id.

@@ -2,6 +2,7 @@
 //! the account's regions, and the stale ones deleted safely. The work is
 //! `environments::{listing, prune, table}`'s; this file is the flags.
 
+use super::worker::FlagDuration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use cpsf_worker::environments::listing;
@@ -57,11 +58,11 @@ pub struct PruneArgs {
     #[arg(long)]
     yes: bool,
     /// Deletes at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
+    #[arg(long, default_value_t = Pruner::PARALLEL as u32, value_parser = clap::value_parser!(u32).range(1..=32))]
     parallel: u32,
     /// The longest wait for one environment's delete.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
-    wait_cap: Duration,
+    #[arg(long, default_value_t = FlagDuration(cpsf_worker::worker::WAIT_CAP))]
+    wait_cap: FlagDuration,
     #[command(flatten)]
     r#where: Where,
 }
@@ -112,7 +113,7 @@ async fn prune(args: PruneArgs) -> Result<()> {
     let pruner = Pruner {
         parallel: args.parallel as usize,
         delete: args.yes,
-        ..Pruner::new(&sdk, &regions, place.stack_prefix.clone(), args.wait_cap)
+        ..Pruner::new(&sdk, &regions, place.stack_prefix.clone(), args.wait_cap.0)
     };
     let json = place.json;
     let progress = |line: String| {
@@ -134,4 +135,30 @@ async fn prune(args: PruneArgs) -> Result<()> {
         "{failed} environment(s) could not be deleted (see the table)"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::{CommandFactory, FromArgMatches};
+
+    /// `cpsf environments prune` waits and deletes as the prune's own
+    /// defaults say, not values typed again here.
+    #[test]
+    fn prune_defaults_are_the_pruners() {
+        let command =
+            Cli::command().mut_subcommand("environments", |c| c.mut_args(|a| a.env(None)));
+        let matches = command
+            .try_get_matches_from(["cpsf", "environments", "prune"])
+            .unwrap();
+        let Command::Environments {
+            command: EnvironmentsCommand::Prune(args),
+        } = Cli::from_arg_matches(&matches).unwrap().command
+        else {
+            unreachable!("parsed `cpsf environments prune`")
+        };
+        assert_eq!(args.wait_cap.0, cpsf_worker::worker::WAIT_CAP);
+        assert_eq!(args.parallel as usize, Pruner::PARALLEL);
+    }
 }

@@ -212,7 +212,7 @@ struct ReplayArgs {
     send: bool,
     /// The action type a Lambda event's job is taken for (a Lambda invoke
     /// event names none).
-    #[arg(long, value_name = "CATEGORY/OWNER/PROVIDER/VERSION", value_parser = cpsf_worker::replay::lambda::ActionType::parse, default_value = "Deploy/Custom/StepFunctionsDeploy/1")]
+    #[arg(long, value_name = "CATEGORY/OWNER/PROVIDER/VERSION", value_parser = cpsf_worker::replay::lambda::ActionType::parse, default_value_t = cpsf_worker::replay::lambda::ActionType::cpsf())]
     action_type: cpsf_worker::replay::lambda::ActionType,
     /// Print a template event instead: job, continuation, lambda-event,
     /// check-stack, create-stack, update-stack, delete-stack, wait-stack.
@@ -281,5 +281,30 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Local {
             command: local::LocalCommand::Up(args),
         } => local::up(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    /// A Lambda event's job is taken for the action type `cpsf worker`
+    /// serves unless `--action-type` says otherwise.
+    #[test]
+    fn replay_takes_lambda_events_for_the_workers_action_type() {
+        let matches = Cli::command()
+            .try_get_matches_from(["cpsf", "replay", "event.json"])
+            .unwrap();
+        let Command::Replay(args) = Cli::from_arg_matches(&matches).unwrap().command else {
+            unreachable!("parsed `cpsf replay`")
+        };
+        assert_eq!(
+            args.action_type,
+            cpsf_worker::replay::lambda::ActionType::cpsf()
+        );
+        let worker = cpsf_worker::job::poller::PollerSettings::default().action_type;
+        assert_eq!(args.action_type.provider, worker.provider());
+        assert_eq!(args.action_type.version, worker.version());
     }
 }

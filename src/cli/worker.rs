@@ -198,7 +198,7 @@ fn default_action() -> ActionTypeId {
 /// shows its default: whole seconds as humantime writes them, else in
 /// milliseconds ("1500ms" rather than humantime's "1s 500ms").
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct FlagDuration(Duration);
+pub(super) struct FlagDuration(pub(super) Duration);
 
 impl std::str::FromStr for FlagDuration {
     type Err = humantime::DurationError;

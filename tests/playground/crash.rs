@@ -29,6 +29,7 @@ use crate::figures;
 use crate::harness::*;
 use cpsf_playground::Emulator;
 use cpsf_playground::codepipeline::Config;
+use cpsf_playground::preset;
 use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Verdict};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -334,12 +335,16 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     // inside the same process's CreateStack, the one point fakecloud
     // cannot recover (see the module's comment).
     let separate_tasks = emulator() != Emulator::Fakecloud || !point.needs_activity_timeouts();
+    // The playground's pace (`cpsf_playground::preset`), as flags.
+    let flag = |duration: Duration| humantime::format_duration(duration).to_string();
+    let heartbeat_every = flag(preset::tasks(&prefix).runner.heartbeat_every);
+    let poll_max = flag(preset::poller().poll_max);
     let _tasks = separate_tasks.then(|| {
         let log = std::fs::File::create(logs.join(format!("{name}-tasks.log"))).unwrap();
         KillOnDrop(
             cpsf_worker(&h.env)
                 .args(["--tasks-only", "--activity-prefix", &prefix])
-                .args(["--heartbeat-every", "1s"])
+                .args(["--heartbeat-every", &heartbeat_every])
                 .env("RUST_LOG", "info")
                 .stdout(std::process::Stdio::null())
                 .stderr(log)
@@ -354,7 +359,12 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
             .args(["--provider", &provider, "--activity-prefix", &prefix])
             .args(["--recover-from", &machine, "--follow-for", "0s"])
             .args(["--journal", &format!("s3://{JOURNAL_BUCKET}/{name}/")])
-            .args(["--poll-max", "300ms", "--heartbeat-every", "1s"])
+            .args([
+                "--poll-max",
+                &poll_max,
+                "--heartbeat-every",
+                &heartbeat_every,
+            ])
             .args(separate_tasks.then_some("--jobs-only"))
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())

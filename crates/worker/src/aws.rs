@@ -58,6 +58,16 @@ pub async fn load_checked(max_attempts: Option<u32>) -> anyhow::Result<SdkConfig
 /// GetActivityTask holds a request up to 60 s: its client must wait longer.
 const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(75);
 
+/// The timeouts of a client whose calls are long polls: a read, and an
+/// attempt, as long as [`LONG_POLL_TIMEOUT`].
+fn long_poll_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(LONG_POLL_TIMEOUT)
+        .operation_attempt_timeout(LONG_POLL_TIMEOUT)
+        .build()
+}
+
 /// The clients the worker uses. Built from one SdkConfig in production; tests
 /// build them for the playground's two endpoints.
 #[derive(Clone)]
@@ -78,13 +88,8 @@ impl Clients {
 
     /// A Step Functions client for GetActivityTask's long poll.
     pub fn sfn_long_poll(&self) -> aws_sdk_sfn::Client {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(LONG_POLL_TIMEOUT)
-            .operation_attempt_timeout(LONG_POLL_TIMEOUT)
-            .build();
         let config = aws_sdk_sfn::config::Builder::from(&self.sdk)
-            .timeout_config(timeouts)
+            .timeout_config(long_poll_timeouts())
             .build();
         aws_sdk_sfn::Client::from_conf(config)
     }
@@ -100,13 +105,8 @@ impl Clients {
     /// SQS, allowed a read as long as a long poll (ReceiveMessage holds up
     /// to 20 s).
     pub fn sqs_long_poll(&self) -> aws_sdk_sqs::Client {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(LONG_POLL_TIMEOUT)
-            .operation_attempt_timeout(LONG_POLL_TIMEOUT)
-            .build();
         let config = aws_sdk_sqs::config::Builder::from(&self.sdk)
-            .timeout_config(timeouts)
+            .timeout_config(long_poll_timeouts())
             .build();
         aws_sdk_sqs::Client::from_conf(config)
     }

@@ -98,6 +98,9 @@ pub struct Pruner {
 }
 
 impl Pruner {
+    /// How many deletes run at once unless told (`--parallel`).
+    pub const PARALLEL: usize = 4;
+
     /// A pruner in each of `regions` (the configuration's credentials),
     /// deleting only under `stack_prefix` and waiting up to `wait_cap` for
     /// each delete.
@@ -120,7 +123,7 @@ impl Pruner {
             .collect();
         Pruner {
             contexts,
-            parallel: 4,
+            parallel: Self::PARALLEL,
             delete: false,
         }
     }

@@ -42,6 +42,13 @@ pub struct ApprovalOptions {
     pub listen: Option<SocketAddr>,
 }
 
+/// How long one task waits on a stack before handing back (`TaskOptions`'s
+/// default), and how long `cpsf environments prune` waits for one delete,
+/// which it waits on with the wait-teardown task's own code. Well below the
+/// deploy state machine's WaitForStack TimeoutSeconds (4 h): the state
+/// machine asks again.
+pub const WAIT_CAP: Duration = Duration::from_secs(3600);
+
 /// The activity task handlers; `Default` is `cpsf worker`'s (the flags
 /// under "Task handlers" show these values).
 #[derive(Debug, Clone, PartialEq)]
@@ -67,9 +74,7 @@ impl Default for TaskOptions {
         Self {
             runner: RunnerSettings::default(),
             staging_bucket: None,
-            // Well below the deploy state machine's WaitForStack
-            // TimeoutSeconds (4 h): the state machine asks again.
-            wait_cap: Duration::from_secs(3600),
+            wait_cap: WAIT_CAP,
             watch_min: TaskContext::WATCH_MIN,
             watch_max: TaskContext::WATCH_MAX,
             describe_rate: crate::activity::pace::DEFAULT_PER_SECOND,

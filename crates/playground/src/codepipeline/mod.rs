@@ -10,12 +10,14 @@
 //! - `executions.rs`: the engine that runs stages and actions
 //! - `variables.rs`: `#{namespace.key}` references, their checks and
 //!   resolution (pure)
-//! - `jobs.rs`: PollForJobs … PutJob*Result, nonces, timeouts
+//! - `jobs.rs`: PollForJobs, AcknowledgeJob, GetJobDetails, nonces, timeouts
+//! - `job_results.rs`: PutJobSuccessResult, PutJobFailureResult
 //! - `views.rs`: pipeline state, executions, action executions
 //! - `server.rs`: the axum route and the runner of network effects
 
 mod action_types;
 mod executions;
+mod job_results;
 mod jobs;
 mod pipelines;
 pub mod protocol;

@@ -12,6 +12,12 @@
 //! the AWS API model of its operation first, and one AWS would refuse is
 //! answered as AWS answers it (`checks/`).
 //!
+//! - `call.rs`: which service, operation and protocol a call is
+//! - `answers.rs`: the proxy's own answers (faults, refusals) in each
+//!   protocol's error shape
+//! - `faults.rs`: which calls fail, and how
+//! - `orphans.rs`: activity tasks whose poller had gone
+//!
 //! Routing: CodePipeline calls (and the local service's own `/_cpsf/`
 //! pages) go to the local CodePipeline service, everything else (S3, Step
 //! Functions, CloudFormation, IAM, STS) to the emulator.
@@ -20,8 +26,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -32,10 +37,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+mod answers;
+mod call;
 pub mod checks;
 mod faults;
 mod orphans;
 
+use call::{Call, Protocol};
 pub use checks::{Checks, ChecksReport, Refusal};
 pub use faults::{Fault, FaultPlan};
 use orphans::{OrphanedTasks, hands_out_a_task, polled_activity};
@@ -331,262 +339,5 @@ impl Forwarded {
 
     fn into_response(self) -> Response<Full<Bytes>> {
         Response::from_parts(self.parts, Full::new(self.body))
-    }
-}
-
-/// One call, as far as the proxy needs to know it.
-struct Call {
-    /// The signing name (`states`), if the call is signed.
-    service: Option<String>,
-    operation: String,
-    protocol: Protocol,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    /// AWS JSON 1.0/1.1: CodePipeline, Step Functions.
-    Json { codepipeline: bool },
-    /// AWS Query: CloudFormation, IAM, STS.
-    Query,
-    /// REST-XML: S3.
-    RestXml,
-}
-
-impl Call {
-    /// The service comes from the signature's credential scope, which every
-    /// SDK request carries; the operation from the JSON target, the Query
-    /// `Action`, or (S3's REST calls) the HTTP method.
-    fn classify(method: &hyper::Method, headers: &hyper::HeaderMap, body: &[u8]) -> Self {
-        let signed = signing_service(headers).map(str::to_string);
-        let service = signed.as_deref().unwrap_or("unsigned");
-        if let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) {
-            let operation = target.rsplit('.').next().unwrap_or(target);
-            return Self {
-                protocol: Protocol::Json {
-                    codepipeline: service == "codepipeline"
-                        || target.starts_with(CODEPIPELINE_TARGET),
-                },
-                operation: format!("{service}:{operation}"),
-                service: signed,
-            };
-        }
-        if service != "s3"
-            && let Some(action) = query_action(body)
-        {
-            return Self {
-                operation: format!("{service}:{action}"),
-                protocol: Protocol::Query,
-                service: signed,
-            };
-        }
-        Self {
-            operation: format!("{service}:{method}"),
-            protocol: Protocol::RestXml,
-            service: signed,
-        }
-    }
-
-    /// The call as the checks read it.
-    fn request<'a>(
-        &'a self,
-        parts: &'a hyper::http::request::Parts,
-        body: &'a [u8],
-    ) -> checks::Request<'a> {
-        checks::Request {
-            service: self.service.as_deref(),
-            operation: &self.operation,
-            action: self
-                .operation
-                .split_once(':')
-                .map_or(&self.operation, |(_, action)| action),
-            wire: match self.protocol {
-                Protocol::Json { .. } => checks::Wire::Json,
-                Protocol::Query => checks::Wire::Query,
-                Protocol::RestXml => checks::Wire::RestXml,
-            },
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            body,
-        }
-    }
-}
-
-/// The `X-Amz-Target` prefix of CodePipeline's operations.
-const CODEPIPELINE_TARGET: &str = "CodePipeline_20150709.";
-
-/// `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, …`
-fn signing_service(headers: &hyper::HeaderMap) -> Option<&str> {
-    let authorization = headers.get("authorization")?.to_str().ok()?;
-    let scope = authorization.split("Credential=").nth(1)?;
-    scope.split(['/', ',']).nth(3)
-}
-
-/// The `Action` parameter of an AWS Query body.
-fn query_action(body: &[u8]) -> Option<String> {
-    std::str::from_utf8(body)
-        .ok()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("Action="))
-        .filter(|action| !action.is_empty())
-        .map(str::to_string)
-}
-
-impl Protocol {
-    fn throttled(self) -> Response<Full<Bytes>> {
-        match self {
-            Protocol::Json { .. } => json_error(StatusCode::BAD_REQUEST, "ThrottlingException"),
-            Protocol::Query => query_error(StatusCode::BAD_REQUEST, "Throttling"),
-            Protocol::RestXml => s3_error(StatusCode::SERVICE_UNAVAILABLE, "SlowDown"),
-        }
-    }
-
-    fn server_error(self) -> Response<Full<Bytes>> {
-        let status = StatusCode::SERVICE_UNAVAILABLE;
-        match self {
-            Protocol::Json { .. } => json_error(status, "ServiceUnavailable"),
-            Protocol::Query => query_error(status, "ServiceUnavailable"),
-            Protocol::RestXml => s3_error(status, "ServiceUnavailable"),
-        }
-    }
-
-    /// A request AWS would refuse, refused as AWS does: 400 in the
-    /// protocol's error shape.
-    fn refused(self, refusal: &Refusal) -> Response<Full<Bytes>> {
-        let status = StatusCode::BAD_REQUEST;
-        let (code, message) = (refusal.code.as_str(), refusal.message.as_str());
-        match self {
-            Protocol::Json { .. } => {
-                let version = refusal.json_version.as_deref().unwrap_or("1.1");
-                json_answer(status, version, code, message)
-            }
-            Protocol::Query => query_answer(status, code, message),
-            Protocol::RestXml => s3_answer(status, code, message),
-        }
-    }
-}
-
-const FAULT_MESSAGE: &str = "injected by the cpsf fault proxy";
-
-fn json_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
-    json_answer(status, "1.1", code, FAULT_MESSAGE)
-}
-
-fn query_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
-    query_answer(status, code, FAULT_MESSAGE)
-}
-
-fn s3_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
-    s3_answer(status, code, FAULT_MESSAGE)
-}
-
-/// AWS JSON 1.0/1.1's error shape.
-fn json_answer(
-    status: StatusCode,
-    version: &str,
-    code: &str,
-    message: &str,
-) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"__type": code, "message": message}).to_string();
-    let content_type = if version == "1.0" {
-        "application/x-amz-json-1.0"
-    } else {
-        "application/x-amz-json-1.1"
-    };
-    let mut response = respond(status, content_type, body);
-    if let Ok(value) = HeaderValue::from_str(code) {
-        response.headers_mut().insert("x-amzn-ErrorType", value);
-    }
-    response
-}
-
-/// AWS Query's error shape.
-fn query_answer(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = format!(
-        "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code>\
-         <Message>{}</Message></Error><RequestId>cpsf-proxy</RequestId></ErrorResponse>",
-        xml_escape(code),
-        xml_escape(message)
-    );
-    respond(status, "text/xml", body)
-}
-
-/// S3's error shape.
-fn s3_answer(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = format!(
-        "<Error><Code>{}</Code><Message>{}</Message><RequestId>cpsf-proxy</RequestId></Error>",
-        xml_escape(code),
-        xml_escape(message)
-    );
-    respond(status, "application/xml", body)
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn signed(service: &str) -> hyper::HeaderMap {
-        let mut headers = hyper::HeaderMap::new();
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261121/us-east-1/{service}/aws4_request, \
-             SignedHeaders=host, Signature=00"
-        );
-        headers.insert(
-            "authorization",
-            HeaderValue::from_str(&authorization).unwrap(),
-        );
-        headers
-    }
-
-    #[test]
-    fn calls_are_named_by_signing_service_and_operation() {
-        let mut headers = signed("codepipeline");
-        headers.insert(
-            "x-amz-target",
-            HeaderValue::from_static("CodePipeline_20150709.PollForJobs"),
-        );
-        let call = Call::classify(&hyper::Method::POST, &headers, b"{}");
-        assert_eq!(call.operation, "codepipeline:PollForJobs");
-        assert_eq!(call.protocol, Protocol::Json { codepipeline: true });
-
-        let mut headers = signed("states");
-        headers.insert(
-            "x-amz-target",
-            HeaderValue::from_static("AWSStepFunctions.StartExecution"),
-        );
-        let call = Call::classify(&hyper::Method::POST, &headers, b"{}");
-        assert_eq!(call.operation, "states:StartExecution");
-        assert_eq!(
-            call.protocol,
-            Protocol::Json {
-                codepipeline: false
-            }
-        );
-
-        let body = b"Action=CreateStack&Version=2010-05-15";
-        let call = Call::classify(&hyper::Method::POST, &signed("cloudformation"), body);
-        assert_eq!(call.operation, "cloudformation:CreateStack");
-        assert_eq!(call.protocol, Protocol::Query);
-
-        let call = Call::classify(&hyper::Method::PUT, &signed("s3"), b"");
-        assert_eq!(call.operation, "s3:PUT");
-        assert_eq!(call.protocol, Protocol::RestXml);
     }
 }

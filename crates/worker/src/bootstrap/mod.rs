@@ -70,21 +70,12 @@ pub async fn run(
         ("DefinitionKey".to_string(), key.clone()),
     ];
     given.extend(options.parameters.iter().cloned());
-    let cfn = clients.cloudformation();
-    let existing: Option<Vec<String>> =
-        crate::cloudformation::stack::describe(&cfn, &options.stack_name)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .filter(|s| {
-                s.stack_status()
-                    .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
-            })
-            .map(|s| {
-                s.parameters()
-                    .iter()
-                    .filter_map(|p| p.parameter_key().map(str::to_string))
-                    .collect()
-            });
+    let existing: Option<Vec<String>> = live_stack(clients, &options.stack_name).await?.map(|s| {
+        s.parameters()
+            .iter()
+            .filter_map(|p| p.parameter_key().map(str::to_string))
+            .collect()
+    });
     let exists = existing.is_some();
     let parameters: Vec<Parameter> = parameters::plan(
         &parameters::declared(TEMPLATE),
@@ -96,12 +87,59 @@ pub async fn run(
     .into_iter()
     .map(|(key, send)| parameter(&key, send))
     .collect();
+    let template = Template::Url(&template_url);
+    create_or_update(clients, &options.stack_name, template, parameters, exists).await
+}
+
+/// Stack `name` unless there is none (or only a deleted one).
+pub async fn live_stack(
+    clients: &Clients,
+    name: &str,
+) -> anyhow::Result<Option<aws_sdk_cloudformation::types::Stack>> {
+    Ok(
+        crate::cloudformation::stack::describe(&clients.cloudformation(), name)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .filter(|s| {
+                s.stack_status()
+                    .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
+            }),
+    )
+}
+
+/// A template as CreateStack and UpdateStack take it.
+pub enum Template<'a> {
+    /// Inline (TemplateBody), up to 51,200 bytes.
+    Body(&'a str),
+    /// By URL (TemplateURL), for a larger one (see [`upload_template`]).
+    Url(&'a str),
+}
+
+/// Creates stack `name` from `template`, or updates it if it `exists`,
+/// waits until it is stable and returns its outputs. An update with
+/// nothing to change is no error: the stack is as asked, and stable (an
+/// update is refused while another is in progress). A CreateStack refused
+/// for resource types CloudFormation does not know is an
+/// [`UnsupportedResourceTypes`].
+pub async fn create_or_update(
+    clients: &Clients,
+    name: &str,
+    template: Template<'_>,
+    parameters: Vec<Parameter>,
+    exists: bool,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let cfn = clients.cloudformation();
+    let (body, url) = match template {
+        Template::Body(body) => (Some(body.to_string()), None),
+        Template::Url(url) => (None, Some(url.to_string())),
+    };
     let started = crate::base::clock::epoch_now();
     if exists {
         let updated = cfn
             .update_stack()
-            .stack_name(&options.stack_name)
-            .template_url(&template_url)
+            .stack_name(name)
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(parameters))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
@@ -112,15 +150,16 @@ pub async fn run(
                 if e.message()
                     .is_some_and(|m| m.contains("No updates are to be performed")) =>
             {
-                return outputs(clients, &options.stack_name).await;
+                return outputs(clients, name).await;
             }
-            Err(e) => Err(e).call_context(format!("UpdateStack {}", options.stack_name))?,
+            Err(e) => Err(e).call_context(format!("UpdateStack {name}"))?,
         }
     } else {
         let created = cfn
             .create_stack()
-            .stack_name(&options.stack_name)
-            .template_url(&template_url)
+            .stack_name(name)
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(parameters))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
@@ -132,10 +171,10 @@ pub async fn run(
         {
             return Err(message.into());
         }
-        created.call_context(format!("CreateStack {}", options.stack_name))?;
+        created.call_context(format!("CreateStack {name}"))?;
     }
-    wait(clients, &options.stack_name, started).await?;
-    outputs(clients, &options.stack_name).await
+    wait(clients, name, started).await?;
+    outputs(clients, name).await
 }
 
 /// Uploads bootstrap/cpsf.yaml next to the definition, under a key derived

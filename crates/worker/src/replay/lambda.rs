@@ -17,13 +17,15 @@ pub struct ActionType {
 }
 
 impl ActionType {
-    /// cpsf's own: Deploy/Custom/StepFunctionsDeploy/1.
+    /// cpsf's own, the one `cpsf worker` serves unless told otherwise
+    /// ([`crate::action_type::id`]): Deploy/Custom/StepFunctionsDeploy/1.
     pub fn cpsf() -> Self {
+        let id = crate::action_type::id();
         Self {
-            category: "Deploy".into(),
-            owner: "Custom".into(),
-            provider: crate::action_type::PROVIDER.into(),
-            version: crate::action_type::VERSION.into(),
+            category: id.category().as_str().into(),
+            owner: id.owner().as_str().into(),
+            provider: id.provider().into(),
+            version: id.version().into(),
         }
     }
 
@@ -43,9 +45,24 @@ impl ActionType {
                 })
             }
             _ => Err(format!(
-                "'{text}' is not CATEGORY/OWNER/PROVIDER/VERSION, e.g. Deploy/Custom/StepFunctionsDeploy/1"
+                "'{text}' is not CATEGORY/OWNER/PROVIDER/VERSION, e.g. {}",
+                Self::cpsf()
             )),
         }
+    }
+}
+
+/// `category/owner/provider/version`, as [`ActionType::parse`] reads it
+/// (`--action-type` shows its default so).
+impl std::fmt::Display for ActionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            category,
+            owner,
+            provider,
+            version,
+        } = self;
+        write!(f, "{category}/{owner}/{provider}/{version}")
     }
 }
 
@@ -73,8 +90,7 @@ pub fn complete(job: &mut Value, action_type: &ActionType) -> Vec<String> {
             }),
         );
         filled.push(format!(
-            "data.actionTypeId: a Lambda event has none; used {}/{}/{}/{} (--action-type)",
-            action_type.category, action_type.owner, action_type.provider, action_type.version
+            "data.actionTypeId: a Lambda event has none; used {action_type} (--action-type)"
         ));
     }
     if !data.contains_key("pipelineContext") {
@@ -136,6 +152,11 @@ mod tests {
         assert_eq!(
             ActionType::parse("Deploy/Custom/StepFunctionsDeploy/1"),
             Ok(ActionType::cpsf())
+        );
+        // As shown (`--action-type`'s default), as read.
+        assert_eq!(
+            ActionType::cpsf().to_string(),
+            "Deploy/Custom/StepFunctionsDeploy/1"
         );
         assert!(ActionType::parse("Deploy/Custom").is_err());
         assert!(ActionType::parse("Deploy//StepFunctionsDeploy/1").is_err());
