@@ -10,35 +10,38 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// The lines of lib.rs's doc section `heading` ("# Layers"), trimmed.
+fn section<'a>(lib: &'a str, heading: &'a str) -> impl Iterator<Item = &'a str> {
+    let mut in_section = false;
+    lib.lines().filter_map(move |line| {
+        let text = line.strip_prefix("//!")?.trim();
+        if text.starts_with("# ") {
+            in_section = text == heading;
+            return None;
+        }
+        in_section.then_some(text)
+    })
+}
+
+/// The names between backticks in `text`.
+fn quoted(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
 /// The layers, bottom first, from lib.rs's list: `//! N. name: \`a\` \`b\``.
 fn layers(lib: &str) -> Vec<(String, Vec<String>)> {
-    let mut layers = Vec::new();
-    let mut in_section = false;
-    for line in lib.lines() {
-        let Some(text) = line.strip_prefix("//!") else {
-            continue;
-        };
-        let text = text.trim();
-        if text.starts_with("# ") {
-            in_section = text == "# Layers";
-            continue;
-        }
-        let Some((number, rest)) = text.split_once(". ") else {
-            continue;
-        };
-        if !in_section || number.parse::<usize>().is_err() {
-            continue;
-        }
-        let (name, modules) = rest.split_once(':').expect("`N. name: `a` `b``");
-        let modules = modules
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect();
-        layers.push((name.trim().to_string(), modules));
-    }
-    layers
+    section(lib, "# Layers")
+        .filter_map(|text| {
+            let (number, rest) = text.split_once(". ")?;
+            number.parse::<usize>().ok()?;
+            let (name, modules) = rest.split_once(':').expect("`N. name: `a` `b``");
+            Some((name.trim().to_string(), quoted(modules)))
+        })
+        .collect()
 }
 
 /// The top-level modules each top-level module imports, with the file and
@@ -330,22 +333,10 @@ fn a_wrong_way_import_is_found() {
 
 /// The paths lib.rs's "# Pure" section lists, files or folders.
 fn pure_paths(lib: &str) -> Vec<String> {
-    let mut paths = Vec::new();
-    let mut in_section = false;
-    for line in lib.lines() {
-        let Some(text) = line.strip_prefix("//!") else {
-            continue;
-        };
-        let text = text.trim();
-        if text.starts_with("# ") {
-            in_section = text == "# Pure";
-            continue;
-        }
-        if in_section && let Some(list) = text.strip_prefix("- ") {
-            paths.extend(list.split('`').skip(1).step_by(2).map(str::to_string));
-        }
-    }
-    paths
+    section(lib, "# Pure")
+        .filter_map(|text| text.strip_prefix("- "))
+        .flat_map(quoted)
+        .collect()
 }
 
 /// What pure code does not do, and the words that give it away.
