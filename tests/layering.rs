@@ -59,7 +59,13 @@ fn imports(src: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
         }
         let text = std::fs::read_to_string(file).unwrap();
         let code = without_test_tail(&text);
-        for (target, path) in crate_paths(code) {
+        // In `x.rs` or `x/mod.rs`, `super::y` is the crate's `y`.
+        let code = match relative.components().count() {
+            1 => code.replace("super::", "crate::"),
+            2 if relative.ends_with("mod.rs") => code.replace("super::", "crate::"),
+            _ => code.to_string(),
+        };
+        for (target, path) in crate_paths(&code) {
             if target != top {
                 imports
                     .entry(top.clone())

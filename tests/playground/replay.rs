@@ -54,7 +54,7 @@ async fn every_saved_event_replays_with_the_outcome_its_name_promises() {
     // playground makes its service's artifact keys the emulator's (the
     // other events carry the default `test` ones).
     let mut options = options();
-    options.worker_role = Some(cpsf_playground::names::worker_grants());
+    options.worker_role = Some(cpsf_playground::worker_role::Grants::playground());
     options.codepipeline = Config {
         artifact_credentials: SessionCredentials {
             access_key_id: "AKIAREPLAYEDLAMBDA01".into(),

@@ -4,6 +4,7 @@
 //! These are the standard variables every AWS SDK and the AWS CLI read, so
 //! nothing in cpsf (or in a user's tools) needs a "local mode".
 
+use super::names::REGION;
 use super::worker_role::{PROFILE, WorkerRole};
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -13,9 +14,6 @@ use std::path::{Path, PathBuf};
 /// The playground accepts any credentials; these make that explicit.
 pub const TEST_ACCESS_KEY_ID: &str = "test";
 pub const TEST_SECRET_ACCESS_KEY: &str = "test";
-pub const REGION: &str = "us-east-1";
-/// The account the test keys act in, on either emulator.
-pub const ACCOUNT_ID: &str = "123456789012";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalEnv {

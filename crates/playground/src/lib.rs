@@ -11,9 +11,11 @@
 //! Imports go one way, as in the worker's crate; the workspace's
 //! `tests/layering.rs` holds the code to this list.
 //!
-//! 1. ground: `names` `child` `env` `events_queue` `state_data` `preset`
-//! 2. parts: `emulator` `ministack` `fakecloud` `codepipeline` `proxy` `approvals` `worker_role`
-//! 3. whole: `playground`
+//! 1. ground: `names` `child` `events_queue` `approvals` `preset` `codepipeline`
+//! 2. roles: `worker_role`
+//! 3. setting: `env` `state_data`
+//! 4. emulators: `fakecloud` `ministack` `emulator`
+//! 5. whole: `proxy` (its checks read the AWS models from MiniStack's venv) `playground`
 //!
 //! # Components and where they live
 //!
@@ -43,8 +45,8 @@
 //!   finds state data over Step Functions' 256 KiB in execution histories
 //!   (the tests' harness fails on both).
 //! - `events_queue.rs` (the execution events queue and its rule), `approvals.rs`
-//!   (the approvals queue and store), `names.rs` (the playground's names
-//!   and the worker's grants), `preset.rs` (the worker settings the demo
+//!   (the approvals queue and store), `names.rs` (the playground's account,
+//!   region and names), `preset.rs` (the worker settings the demo
 //!   and the tests run with).
 
 pub mod approvals;

@@ -88,7 +88,7 @@ async fn start_once(
         .env("SFTP_ENABLED", "0")
         // The account the playground's `test` keys act in: fakecloud's, so
         // ARNs read the same on both emulators (and in test_events/).
-        .env("MINISTACK_ACCOUNT_ID", super::env::ACCOUNT_ID)
+        .env("MINISTACK_ACCOUNT_ID", crate::names::ACCOUNT_ID)
         // State lives in memory and dies with the process, as fakecloud's.
         .env("PERSIST_STATE", "0")
         .env("AUTH", if auth { "true" } else { "false" })

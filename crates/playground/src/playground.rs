@@ -50,7 +50,7 @@ impl PlaygroundOptions {
             emulator_binary: emulator.locate()?,
             fakecloud_args: Vec::new(),
             ministack_auth: true,
-            worker_role: Some(super::names::worker_grants()),
+            worker_role: Some(super::worker_role::Grants::playground()),
             codepipeline: Config::default(),
         })
     }

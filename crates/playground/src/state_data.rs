@@ -13,7 +13,8 @@
 //! what only the history shows: each state's input and output, and each
 //! task's parameters.
 
-use super::env::{ACCOUNT_ID, LocalEnv, REGION};
+use super::env::LocalEnv;
+use super::names::{ACCOUNT_ID, REGION};
 use anyhow::{Context, Result};
 use aws_sdk_sfn::types::HistoryEvent;
 use std::collections::BTreeSet;

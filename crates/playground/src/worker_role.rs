@@ -36,7 +36,7 @@
 //!   no emulator does); the role's `codepipeline:` grants are checked
 //!   statically only (`bootstrap/template_tests.rs`).
 
-use crate::env::{ACCOUNT_ID, REGION};
+use crate::names::{ACCOUNT_ID, ARTIFACT_BUCKET, FAR_ACCOUNT, REGION, STACK_PREFIX};
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
@@ -79,6 +79,22 @@ pub struct Grants {
     pub target_accounts: Vec<String>,
     /// `ApprovalTopicArns`: the SNS topics approval requests may go to.
     pub approval_topics: Vec<String>,
+}
+
+impl Grants {
+    /// What the worker's role may reach on a playground `cpsf demo` or
+    /// `cpsf local up` starts: the demo's stacks and artifact bucket, and
+    /// the account `--targets` rolls out to.
+    pub fn playground() -> Grants {
+        Grants {
+            stack_prefix: STACK_PREFIX.into(),
+            artifact_bucket: ARTIFACT_BUCKET.into(),
+            journal_bucket: "cpsf-demo-journal".into(),
+            staging_bucket: "cpsf-demo-staging".into(),
+            target_accounts: vec![FAR_ACCOUNT.into()],
+            approval_topics: Vec::new(),
+        }
+    }
 }
 
 /// The role as installed: what a worker needs to run as it.

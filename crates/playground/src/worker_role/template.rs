@@ -18,7 +18,7 @@
 //! a condition on `cloudformation:ChangeSetName` holds only when the key
 //! is there.
 
-use crate::env::ACCOUNT_ID;
+use crate::names::ACCOUNT_ID;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
 
