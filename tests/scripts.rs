@@ -92,8 +92,15 @@ fn setup_without_browser_never_calls_apt_or_sudo() {
     let calls = sandbox.calls();
     assert!(output.status.success(), "{}", text(&output));
     assert!(calls.contains("cargo build --locked"), "{calls}");
-    assert!(!calls.contains("apt-get") && !calls.contains("sudo"), "{calls}");
-    assert!(!text(&output).to_lowercase().contains("chromium"), "{}", text(&output));
+    assert!(
+        !calls.contains("apt-get") && !calls.contains("sudo"),
+        "{calls}"
+    );
+    assert!(
+        !text(&output).to_lowercase().contains("chromium"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
@@ -121,7 +128,10 @@ fn setup_with_browser_finds_an_installed_one_without_apt() {
         "{}",
         text(&output)
     );
-    assert!(!calls.contains("apt-get") && !calls.contains("sudo"), "{calls}");
+    assert!(
+        !calls.contains("apt-get") && !calls.contains("sudo"),
+        "{calls}"
+    );
 }
 
 /// A browser named by CPSF_CHROMIUM/CPSF_CHROMEDRIVER but absent is not
@@ -142,7 +152,10 @@ fn setup_with_browser_that_is_missing_says_what_to_install() {
     assert!(said.contains("export CPSF_CHROMIUM="), "{said}");
     assert!(said.contains("export CPSF_CHROMEDRIVER="), "{said}");
     assert!(said.contains("brew install"), "{said}");
-    assert!(!calls.contains("apt-get") && !calls.contains("sudo"), "{calls}");
+    assert!(
+        !calls.contains("apt-get") && !calls.contains("sudo"),
+        "{calls}"
+    );
     // Stops before building: the browser tests could not run anyway.
     assert!(!calls.contains("cargo build"), "{calls}");
 }
