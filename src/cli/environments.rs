@@ -5,6 +5,7 @@
 use super::worker::FlagDuration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use cpsf_worker::environments::heads::Heads;
 use cpsf_worker::environments::listing;
 use cpsf_worker::environments::select::Criteria;
 use cpsf_worker::environments::table;
@@ -17,7 +18,8 @@ pub enum EnvironmentsCommand {
     /// stack, pipeline, revision, last deploy, status and age.
     List(ListArgs),
     /// Delete the environments last deployed longer ago than --older-than,
-    /// or whose ttlHours passed. A dry run unless --yes.
+    /// whose ttlHours passed, or whose branch is no longer a head of
+    /// --branches-from's repository. A dry run unless --yes.
     Prune(PruneArgs),
 }
 
@@ -54,6 +56,11 @@ pub struct PruneArgs {
     /// Only environments whose names match this glob (e.g. 'feature-*').
     #[arg(long = "match", value_name = "GLOB")]
     matching: Option<String>,
+    /// Also those whose branch is no longer a head of this git repository
+    /// (a URL or a path; read with `git ls-remote --heads`). Branches are
+    /// compared as stack-safe names, as environments record them.
+    #[arg(long, value_name = "GIT URL OR PATH")]
+    branches_from: Option<String>,
     /// Delete. Without it, a dry run that shows what would go.
     #[arg(long)]
     yes: bool,
@@ -103,11 +110,17 @@ async fn list(args: ListArgs) -> Result<()> {
 
 async fn prune(args: PruneArgs) -> Result<()> {
     let place = &args.r#where;
+    // Read first: when the heads cannot be read, nothing is listed or deleted.
+    let branches = match &args.branches_from {
+        Some(source) => Some(heads(source).await?),
+        None => None,
+    };
     let (sdk, regions) = regions(place).await?;
     let listed = listing::gather(&sdk, &regions, place.stack_prefix.as_deref()).await?;
     let criteria = Criteria {
         older_than: args.older_than,
         matching: args.matching.as_deref().map(wildmatch::WildMatch::new),
+        branches,
         now: place.as_of.unwrap_or_else(SystemTime::now),
     };
     let pruner = Pruner {
@@ -137,6 +150,42 @@ async fn prune(args: PruneArgs) -> Result<()> {
     Ok(())
 }
 
+/// The branches of `source` by `git ls-remote --heads`, the tool users
+/// already have (any URL git can read, with their credential helpers).
+async fn heads(source: &str) -> Result<Heads> {
+    ls_remote("git", source).await
+}
+
+async fn ls_remote(git: &str, source: &str) -> Result<Heads> {
+    // A source starting '-' would be read by git as an option.
+    anyhow::ensure!(
+        !source.starts_with('-') && !source.trim().is_empty(),
+        "--branches-from {source:?} is not a git URL or path"
+    );
+    let output = tokio::process::Command::new(git)
+        .args(["ls-remote", "--heads", source])
+        // Fail rather than wait for a password nobody will type (git(1),
+        // GIT_TERMINAL_PROMPT).
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow::anyhow!(
+                "--branches-from needs git, which is not on PATH: install git; nothing was deleted"
+            ),
+            _ => anyhow::anyhow!("could not run git ls-remote: {e}; nothing was deleted"),
+        })?;
+    anyhow::ensure!(
+        output.status.success(),
+        "git ls-remote --heads {source} failed ({}): {}; nothing was deleted",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Heads::parse(source, &String::from_utf8_lossy(&output.stdout))
+        .map_err(|e| anyhow::anyhow!("{e}; nothing was deleted"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +209,36 @@ mod tests {
         };
         assert_eq!(args.wait_cap.0, cpsf_worker::worker::WAIT_CAP);
         assert_eq!(args.parallel as usize, Pruner::PARALLEL);
+    }
+
+    /// Heads that cannot be read stop the prune with git's reason, and
+    /// say that nothing was deleted.
+    #[tokio::test]
+    async fn unreadable_heads_are_a_clear_error() {
+        let missing = ls_remote("cpsf-no-such-git", ".").await.unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("needs git, which is not on PATH"),
+            "{missing}"
+        );
+        let dir = std::env::temp_dir().join(format!("cpsf-not-a-repo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let not_a_repo = heads(dir.to_str().unwrap()).await.unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            not_a_repo.contains("git ls-remote --heads")
+                && not_a_repo.contains("nothing was deleted"),
+            "{not_a_repo}"
+        );
+        assert!(
+            not_a_repo.contains("does not appear to be a git repository"),
+            "git's own words: {not_a_repo}"
+        );
+        let option = heads("--upload-pack=touch /tmp/x").await.unwrap_err();
+        assert!(
+            option.to_string().contains("is not a git URL or path"),
+            "{option}"
+        );
     }
 }

@@ -238,6 +238,7 @@ async fn prune(clients: &Clients, branches: &[Branch], delete: bool) -> anyhow::
     let criteria = Criteria {
         older_than: Some(humantime::parse_duration(OLDER_THAN)?),
         matching: None,
+        branches: None,
         now,
     };
     let outcomes = pruner

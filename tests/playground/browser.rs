@@ -1,15 +1,30 @@
-//! A real browser for the approval page: Debian's Chromium, headless,
-//! driven through its ChromeDriver over WebDriver (fantoccini).
-//! `scripts/setup` installs both from Debian's packages; nothing is
-//! downloaded at test time. Screenshots go to target/screenshots/.
+//! A real browser for the approval page: Chromium, headless, driven
+//! through its ChromeDriver over WebDriver (fantoccini). Debian's by
+//! default (`scripts/setup --browser` installs both where apt exists);
+//! elsewhere (e.g. macOS) `CPSF_CHROMIUM` and `CPSF_CHROMEDRIVER` name a
+//! Chromium or Chrome and its ChromeDriver. Nothing is downloaded at test
+//! time. Screenshots go to target/screenshots/.
 
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The browser's binary: `CPSF_CHROMIUM`, or Debian's chromium.
+fn chromium() -> PathBuf {
+    tool("CPSF_CHROMIUM", "/usr/bin/chromium")
+}
+
+/// Its driver: `CPSF_CHROMEDRIVER`, or Debian's chromium-driver.
+fn chromedriver() -> PathBuf {
+    tool("CPSF_CHROMEDRIVER", "/usr/bin/chromedriver")
+}
+
+fn tool(var: &str, debian: &str) -> PathBuf {
+    std::env::var_os(var)
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from(debian), PathBuf::from)
+}
 
 pub struct Browser {
     pub client: fantoccini::Client,
@@ -21,16 +36,20 @@ impl Browser {
     /// Chromium at a phone's width, headless, with the flags this
     /// machine's closed network needs (no background connections).
     pub async fn start() -> Browser {
+        let (chromium, chromedriver) = (chromium(), chromedriver());
         assert!(
-            std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
-            "Debian's chromium and chromium-driver are needed: run scripts/setup"
+            chromium.exists() && chromedriver.exists(),
+            "Chromium and ChromeDriver are needed at {} and {}: run scripts/setup --browser \
+             (or set CPSF_CHROMIUM and CPSF_CHROMEDRIVER)",
+            chromium.display(),
+            chromedriver.display()
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let driver = Command::new(CHROMEDRIVER)
+        let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -49,7 +68,7 @@ impl Browser {
         capabilities.insert(
             "goog:chromeOptions".into(),
             json!({
-                "binary": CHROMIUM,
+                "binary": chromium,
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",

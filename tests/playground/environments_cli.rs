@@ -151,3 +151,84 @@ async fn list_shows_every_environment_and_prune_takes_only_the_stale_unprotected
     );
     worker.stop().await;
 }
+
+/// `git <args>` in `dir`, which must succeed.
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new("git")
+        .args(["-c", "user.name=cpsf", "-c", "user.email=cpsf@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Issue 29, item 3: an environment goes when its branch does. A local
+/// repository stands for the team's; branches are compared as stack-safe
+/// names (`feature/Login-2` keeps `feature-login-2`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_branches_from_takes_only_the_environments_of_deleted_branches() {
+    let repo = std::env::temp_dir().join(format!("cpsf-branches-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "start"]);
+    for branch in ["feature/Login-2", "feature/old-1"] {
+        git(&repo, &["branch", branch]);
+    }
+    let (h, worker) = deploy_setup().await;
+    for branch in ["feature/Login-2", "feature/old-1"] {
+        let (status, detail) = h.deploy("app", &branch_app(branch)).await;
+        assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    }
+    git(&repo, &["branch", "-q", "-D", "feature/old-1"]);
+    let path = repo.to_str().unwrap();
+
+    let dry = json_of(&h, &["prune", "--branches-from", path]);
+    assert_eq!(field(&dry, "environment"), ["feature-old-1"]);
+    let result = dry[0]["result"].as_str().unwrap();
+    assert!(result.starts_with("would delete"), "{result}");
+    let (ok, _, said) = environments(&h, &["prune", "--branches-from", path]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(&format!(
+            "would prune feature-old-1 (cpsf-env-app-feature-old-1): no branch of {path} has \
+             this name (branches compared as stack-safe names)"
+        )),
+        "{said}"
+    );
+    assert!(
+        h.stack("cpsf-env-app-feature-old-1").await.is_some(),
+        "dry run"
+    );
+
+    let (ok, stdout, stderr) = environments(&h, &["prune", "--branches-from", path, "--yes"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 selected of 2 environment(s): 1 deleted, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        h.stack("cpsf-env-app-feature-old-1").await.is_none(),
+        "pruned"
+    );
+    assert!(
+        h.stack("cpsf-env-app-feature-login-2").await.is_some(),
+        "its branch is a head: kept"
+    );
+
+    // Heads that cannot be read delete nothing.
+    let (ok, _, stderr) = environments(
+        &h,
+        &["prune", "--branches-from", "/nonexistent/repo", "--yes"],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("nothing was deleted"), "{stderr}");
+    assert!(h.stack("cpsf-env-app-feature-login-2").await.is_some());
+    std::fs::remove_dir_all(&repo).unwrap();
+    worker.stop().await;
+}

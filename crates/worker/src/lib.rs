@@ -26,7 +26,7 @@
 //! in, data out. `tests/layering.rs` fails on one that does.
 //!
 //! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs`
-//! - `targets/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/table.rs`
+//! - `targets/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/heads.rs` `environments/table.rs`
 //! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs`
 //! - `job/pacing.rs` `job/data.rs` `job/config.rs` `job/input.rs` `job/decide.rs` `job/limits.rs` `job/outputs.rs`
 //! - `artifact/read.rs` `artifact/zip_end.rs` `artifact/floor.rs` `artifact/ranged.rs` `cloudformation/unchanged.rs`
@@ -187,7 +187,9 @@
 //!   `spec.rs` (the input's `operation`, `environment`, `ttlHours`),
 //!   `tags.rs` (the `cpsf:*` tags), `teardown.rs` (whether a stack may be
 //!   deleted: one rule for the state machine and prune), `select.rs` (what
-//!   prune takes), `table.rs`. Edge: `listing.rs` (DescribeStacks →
+//!   prune takes), `heads.rs` (a repository's branches from `git
+//!   ls-remote`'s text, for `--branches-from`), `table.rs`. Edge:
+//!   `listing.rs` (DescribeStacks →
 //!   environments). [`prune`] (`src/prune.rs`): bounded parallel deletes
 //!   with progress, taking the teardown's task handlers' own steps.
 //!   `cpsf environments` is the root crate's `src/cli/environments.rs`; the teardown's states

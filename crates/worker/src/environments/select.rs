@@ -1,8 +1,10 @@
 //! Which environments `cpsf environments prune` takes (issue 19): those
 //! whose last deploy is older than `--older-than`, or whose own
-//! `ttlHours` has passed, among those `--match` names. Pure: the listing
-//! and the clock come in.
+//! `ttlHours` has passed, or (issue 29) whose branch is no longer a head
+//! of `--branches-from`'s repository, among those `--match` names. Pure:
+//! the listing, the heads and the clock come in.
 
+use super::heads::Heads;
 use super::listing::Listed;
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +15,8 @@ pub enum Reason {
     Stale { age: Duration },
     /// Its `ttlHours` passed.
     Expired { age: Duration, ttl: Duration },
+    /// No head of the repository (`source`) is its branch.
+    BranchGone { source: String },
 }
 
 impl std::fmt::Display for Reason {
@@ -22,6 +26,12 @@ impl std::fmt::Display for Reason {
             Reason::Expired { age, ttl } => {
                 write!(f, "ttl {} passed ({} ago)", short(*ttl), short(*age))
             }
+            // Said plainly: only the stack-safe name is recorded
+            // (heads.rs), so that is what the heads were compared as.
+            Reason::BranchGone { source } => write!(
+                f,
+                "no branch of {source} has this name (branches compared as stack-safe names)"
+            ),
         }
     }
 }
@@ -39,12 +49,15 @@ pub struct Criteria {
     pub older_than: Option<Duration>,
     /// A glob over environment names (`feature-*`); None: every one.
     pub matching: Option<wildmatch::WildMatch>,
+    /// `--branches-from`: the repository's heads; None: branches are not
+    /// looked at.
+    pub branches: Option<Heads>,
     pub now: SystemTime,
 }
 
 /// Each listed environment the criteria select, with what happens to it.
-/// An environment neither stale nor expired, or not matched, is not in
-/// the answer at all.
+/// An environment neither stale, expired nor of a deleted branch, or not
+/// matched, is not in the answer at all.
 pub fn select<'a>(listed: &'a [Listed], criteria: &Criteria) -> Vec<(&'a Listed, Pick)> {
     listed
         .iter()
@@ -62,7 +75,12 @@ pub fn select<'a>(listed: &'a [Listed], criteria: &Criteria) -> Vec<(&'a Listed,
             let reason = match (l.ttl, criteria.older_than) {
                 (Some(ttl), _) if age > ttl => Reason::Expired { age, ttl },
                 (_, Some(limit)) if age > limit => Reason::Stale { age },
-                _ => return None,
+                _ => match &criteria.branches {
+                    Some(heads) if !heads.has(&l.environment) => Reason::BranchGone {
+                        source: heads.source.clone(),
+                    },
+                    _ => return None,
+                },
             };
             let pick = match spared(l) {
                 Some(why) => Pick::Spare(why),
@@ -127,8 +145,17 @@ mod tests {
         Criteria {
             older_than: older_than_hours.map(|h| HOUR * h),
             matching: matching.map(wildmatch::WildMatch::new),
+            branches: None,
             now: UNIX_EPOCH + HOUR * 1000,
         }
+    }
+
+    fn heads(branches: &[&str]) -> Heads {
+        let lines: String = branches
+            .iter()
+            .map(|b| format!("0123abcd\trefs/heads/{b}\n"))
+            .collect();
+        Heads::parse("git@example.com:web.git", &lines).unwrap()
     }
 
     fn names(picked: &[(&Listed, Pick)]) -> Vec<String> {
@@ -175,6 +202,41 @@ mod tests {
         assert!(matches!(picked[0].1, Pick::Prune(_)));
         assert_eq!(picked[1].1, Pick::Spare("termination protection".into()));
         assert!(matches!(&picked[2].1, Pick::Spare(why) if why.contains("UPDATE_IN_PROGRESS")));
+    }
+
+    #[test]
+    fn environments_of_deleted_branches_are_picked_compared_as_stack_safe_names() {
+        let mut protected = listed("feature-3", 1, None);
+        protected.termination_protection = true;
+        let all = [
+            listed("main", 1, None),
+            listed("feature-jira-12", 1, None),
+            listed("feature-2", 1, None),
+            protected,
+            listed("old", 300, None),
+        ];
+        let mut by_branch = criteria(None, None);
+        by_branch.branches = Some(heads(&["main", "feature/JIRA-12", "old"]));
+        let picked = select(&all, &by_branch);
+        assert_eq!(names(&picked), ["feature-2", "feature-3"]);
+        let gone = Reason::BranchGone {
+            source: "git@example.com:web.git".into(),
+        };
+        assert_eq!(picked[0].1, Pick::Prune(gone.clone()));
+        assert_eq!(picked[1].1, Pick::Spare("termination protection".into()));
+        assert_eq!(
+            gone.to_string(),
+            "no branch of git@example.com:web.git has this name (branches compared as \
+             stack-safe names)"
+        );
+        // Age still counts alongside, and --match narrows both.
+        by_branch.older_than = Some(HOUR * 168);
+        assert_eq!(
+            names(&select(&all, &by_branch)),
+            ["feature-2", "feature-3", "old"]
+        );
+        by_branch.matching = Some(wildmatch::WildMatch::new("feature-*"));
+        assert_eq!(names(&select(&all, &by_branch)), ["feature-2", "feature-3"]);
     }
 
     #[test]
