@@ -215,6 +215,28 @@ mod tests {
         );
     }
 
+    /// An update with no changes ends with UpdateStack's `result`: the
+    /// summary the pipeline shows says where the parameters came from.
+    #[tokio::test]
+    async fn the_result_and_its_summary_name_the_sources() {
+        let described = mock!(Client::describe_stacks).then_output(layer_stack);
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&described]);
+        let (_, resolved) = resolve(&cfn, &input(reference())).await.unwrap();
+        let mut output = serde_json::json!({"changed": false,
+            "result": {"stackName": "todoapi-dev", "summary": "no changes"}});
+        record(&mut output, &resolved);
+        assert_eq!(
+            output["result"]["summary"],
+            "no changes; from stack outputs: LayerArn ← todolayer-dev.LayerArn \
+             (222222222222/eu-west-1)"
+        );
+        assert_eq!(output["resolved"][0]["parameter"], "LayerArn");
+        assert_eq!(output["result"]["resolved"], output["resolved"]);
+        let mut untouched = serde_json::json!({"changed": true});
+        record(&mut untouched, &[]);
+        assert_eq!(untouched, serde_json::json!({"changed": true}));
+    }
+
     #[tokio::test]
     async fn an_input_without_references_makes_no_call() {
         let described = mock!(Client::describe_stacks).then_output(layer_stack);
