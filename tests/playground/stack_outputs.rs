@@ -1,0 +1,142 @@
+//! A parameter from another stack's output (issue 29, item 1): the sample
+//! app is the "layer" stack; a second stack takes its `Greeting` output
+//! through `{"fromStack", "output"}`, read by CreateStack and UpdateStack
+//! in the worker's account and region. A missing output or stack fails
+//! the deploy before anything is created. Both emulators: DescribeStacks
+//! with Outputs and the "does not exist" ValidationError are answered as
+//! AWS does (API reference, DescribeStacks).
+
+use crate::deploy_harness::*;
+use crate::harness::*;
+
+const API_TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  LayerGreeting:
+    Type: String
+Resources:
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /cpsf-demo/api/greeting
+      Type: String
+      Value: !Ref LayerGreeting
+Outputs:
+  Echo:
+    Value: !Ref LayerGreeting
+"#;
+
+/// The API stack's deploy input, its LayerGreeting from `stack`'s `output`.
+fn api(stack_name: &str, stack: &str, output: &str) -> App {
+    App {
+        deploy: serde_json::json!({
+            "stackName": stack_name,
+            "templatePath": "template.yaml",
+            "parameters": {"LayerGreeting": {"fromStack": stack, "output": output}}
+        }),
+        template: API_TEMPLATE.to_string(),
+    }
+}
+
+impl Harness {
+    /// `stack`'s parameter `key` as CloudFormation holds it.
+    async fn stack_parameter(&self, stack: &str, key: &str) -> Option<String> {
+        let described = self
+            .clients
+            .cloudformation()
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .ok()?;
+        described.stacks()[0]
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value().map(str::to_string))
+    }
+
+    async fn stack_exists(&self, stack: &str) -> bool {
+        self.clients
+            .cloudformation()
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .is_ok_and(|d| !d.stacks().is_empty())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parameter_takes_another_stacks_output_on_create_and_update() {
+    let (h, worker) = deploy_setup().await;
+    let mut layer = App::sample();
+    let (status, detail) = h.deploy("app", &layer).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+
+    let app = api("cpsf-demo-api", "cpsf-demo-app", "Greeting");
+    let (status, created) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&created));
+    assert_eq!(
+        h.stack_parameter("cpsf-demo-api", "LayerGreeting")
+            .await
+            .as_deref(),
+        Some("hello from cpsf")
+    );
+    let said = summary(&created);
+    assert!(
+        said.contains("created; from stack outputs: LayerGreeting ← cpsf-demo-app.Greeting ("),
+        "{said}"
+    );
+
+    // The layer's output moves on; the next deploy of the API reads it anew.
+    layer.deploy["parameters"]["Greeting"] = "hello again".into();
+    assert_eq!(h.deploy("app", &layer).await.0, "Succeeded");
+    let (status, updated) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&updated));
+    assert_eq!(
+        h.stack_parameter("cpsf-demo-api", "LayerGreeting")
+            .await
+            .as_deref(),
+        Some("hello again")
+    );
+    assert!(
+        summary(&updated).contains("LayerGreeting ← cpsf-demo-app.Greeting ("),
+        "{}",
+        summary(&updated)
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_output_or_stack_fails_the_deploy_naming_it_before_anything_is_created() {
+    let (h, worker) = deploy_setup().await;
+    assert_eq!(h.deploy("app", &App::sample()).await.0, "Succeeded");
+
+    let (status, failed) = h
+        .deploy("app", &api("cpsf-demo-api", "cpsf-demo-app", "LayerArn"))
+        .await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&failed);
+    assert!(message.contains("Cpsf.OutputMissing"), "{message}");
+    assert!(
+        message.contains("parameter LayerGreeting: stack cpsf-demo-app has no output LayerArn (looked in account "),
+        "{message}"
+    );
+    assert!(
+        message.contains("it has Greeting, GreetingSetting, QueueArn, QueueUrl"),
+        "{message}"
+    );
+    assert!(!h.stack_exists("cpsf-demo-api").await, "nothing created");
+
+    let (status, failed) = h
+        .deploy("app", &api("cpsf-demo-api", "cpsf-demo-layer", "LayerArn"))
+        .await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&failed);
+    assert!(
+        message.contains("stack cpsf-demo-layer does not exist, so it has no output LayerArn"),
+        "{message}"
+    );
+    assert!(!h.stack_exists("cpsf-demo-api").await, "nothing created");
+    worker.stop().await;
+}
