@@ -140,3 +140,88 @@ async fn a_missing_output_or_stack_fails_the_deploy_naming_it_before_anything_is
     assert!(!h.stack_exists("cpsf-demo-api").await, "nothing created");
     worker.stop().await;
 }
+
+/// In a rollout each target reads the output in its own account and
+/// region, through its role: the layer's Greeting differs per target, and
+/// each API stack gets its own place's. MiniStack only (as the rollout
+/// tests, `targets::WHY`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_rollout_target_reads_the_output_where_it_deploys() {
+    use crate::targets::{FAR, FAR_ROLE, HERE, THERE, WHY};
+    if !needs(cpsf_playground::Emulator::Ministack, WHY) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    let places = [
+        ("here-use1", None, HERE),
+        ("here-usw2", None, THERE),
+        ("far-use1", Some(FAR), HERE),
+        ("far-usw2", Some(FAR), THERE),
+    ];
+    let targets = |greet: bool| {
+        let listed: Vec<serde_json::Value> = places
+            .iter()
+            .map(|(name, account, region)| {
+                let mut target = serde_json::json!({"name": name, "region": region});
+                if let Some(account) = account {
+                    target["account"] = (*account).into();
+                    target["roleArn"] = FAR_ROLE.into();
+                }
+                if greet {
+                    target["parameters"] = serde_json::json!({"Greeting": format!("hello {name}")});
+                }
+                target
+            })
+            .collect();
+        serde_json::Value::Array(listed)
+    };
+    let mut layer = App::sample();
+    layer.deploy["targets"] = targets(true);
+    let (status, detail) = h.deploy("app", &layer).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+
+    let mut app = api("cpsf-demo-api", "cpsf-demo-app", "Greeting");
+    app.deploy["targets"] = targets(false);
+    let (status, detail) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    for (name, account, region) in places {
+        let described = h
+            .cloudformation_in(account, region)
+            .describe_stacks()
+            .stack_name("cpsf-demo-api")
+            .send()
+            .await
+            .unwrap();
+        let greeting = described.stacks()[0]
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some("LayerGreeting"))
+            .and_then(|p| p.parameter_value())
+            .map(str::to_string);
+        assert_eq!(greeting, Some(format!("hello {name}")), "{name}");
+    }
+
+    // A missing output fails the target, naming its account and region.
+    let mut missing = api("cpsf-demo-other", "cpsf-demo-app", "LayerArn");
+    missing.deploy["targets"] = serde_json::json!([
+        {"name": "far-usw2", "account": FAR, "region": THERE, "roleArn": FAR_ROLE}]);
+    let (status, detail) = h.deploy("app", &missing).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains(
+            "stack cpsf-demo-app has no output LayerArn (looked in account 222222222222, region us-west-2"
+        ),
+        "{message}"
+    );
+    assert!(
+        h.cloudformation_in(Some(FAR), THERE)
+            .describe_stacks()
+            .stack_name("cpsf-demo-other")
+            .send()
+            .await
+            .is_err(),
+        "nothing created"
+    );
+    worker.stop().await;
+}
