@@ -138,6 +138,20 @@ async fn a_missing_output_or_stack_fails_the_deploy_naming_it_before_anything_is
         "{message}"
     );
     assert!(!h.stack_exists("cpsf-demo-api").await, "nothing created");
+
+    // A malformed reference fails the input's check, the first task's.
+    let mut malformed = api("cpsf-demo-api", "cpsf-demo-app", "Greeting");
+    malformed.deploy["parameters"]["LayerGreeting"] =
+        serde_json::json!({"fromStack": "cpsf-demo-app"});
+    let (status, failed) = h.deploy("app", &malformed).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&failed);
+    assert!(message.contains("Cpsf.InputInvalid"), "{message}");
+    assert!(
+        message.contains("parameter LayerGreeting: 'output' is missing"),
+        "{message}"
+    );
+    assert!(!h.stack_exists("cpsf-demo-api").await, "nothing created");
     worker.stop().await;
 }
 
