@@ -239,3 +239,43 @@ async fn each_rollout_target_reads_the_output_where_it_deploys() {
     );
     worker.stop().await;
 }
+
+/// A stack outside the worker role's DeployedStackPrefix cannot be read:
+/// the deploy fails with Cpsf.Denied naming the parameter and the stack.
+/// MiniStack only: it evaluates the worker role's IAM policy on
+/// CloudFormation calls (`AUTH=true`); fakecloud 0.51 does not enforce
+/// IAM on CloudFormation (tests/playground/iam.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_outside_the_prefix_is_not_read() {
+    if !needs(
+        cpsf_playground::Emulator::Ministack,
+        "only MiniStack evaluates IAM on CloudFormation calls",
+    ) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    // Made with the playground's root keys, outside the worker's prefix.
+    h.clients
+        .cloudformation()
+        .create_stack()
+        .stack_name("elsewhere-layer")
+        .template_body(
+            "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      \
+             Type: String\n      Value: x\nOutputs:\n  Greeting:\n    Value: hello\n",
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, failed) = h
+        .deploy("app", &api("cpsf-demo-api", "elsewhere-layer", "Greeting"))
+        .await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&failed);
+    assert!(message.contains("Cpsf.Denied"), "{message}");
+    assert!(
+        message.contains("parameter LayerGreeting: reading stack elsewhere-layer's outputs"),
+        "{message}"
+    );
+    assert!(!h.stack_exists("cpsf-demo-api").await, "nothing created");
+    worker.stop().await;
+}

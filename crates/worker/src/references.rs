@@ -177,6 +177,27 @@ pub fn no_output(
     )
 }
 
+/// The message when reading a referenced stack was refused (`cause`:
+/// AWS's AccessDenied), naming the parameters that reference it.
+pub fn denied(
+    stack: &str,
+    references: &BTreeMap<String, Reference>,
+    place: &Place,
+    cause: &str,
+) -> String {
+    let parameters: Vec<&str> = references
+        .iter()
+        .filter(|(_, r)| r.stack == stack)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    format!(
+        "parameter {}: reading stack {stack}'s outputs (in {place}) was denied: {cause}. The \
+         role deploying here may describe the stacks under its DeployedStackPrefix \
+         (bootstrap/cpsf.yaml, bootstrap/target-account.yaml); reference one of those",
+        parameters.join(", ")
+    )
+}
+
 /// Each reference resolved from the outputs found (`outputs[stack]`:
 /// key → value; a stack absent from it does not exist), or the first
 /// reference that cannot be, as its message.
@@ -358,6 +379,24 @@ mod tests {
             "LayerArn ← todolayer-dev.LayerArn (222222222222/eu-west-1)"
         );
         assert_eq!(stacks(&references), ["todolayer-dev"]);
+    }
+
+    #[test]
+    fn a_denied_read_names_the_parameters_and_the_stack() {
+        let references = of_parameters(&params(json!({
+            "A": {"fromStack": "shared", "output": "X"},
+            "B": {"fromStack": "shared", "output": "Y"},
+            "C": {"fromStack": "other", "output": "Z"}
+        })))
+        .unwrap();
+        let place = Place::of(ARN, None, None, None);
+        assert_eq!(
+            denied("shared", &references, &place, "not authorized"),
+            "parameter A, B: reading stack shared's outputs (in account 111111111111, region \
+             us-east-1) was denied: not authorized. The role deploying here may describe the \
+             stacks under its DeployedStackPrefix (bootstrap/cpsf.yaml, \
+             bootstrap/target-account.yaml); reference one of those"
+        );
     }
 
     #[test]

@@ -41,7 +41,18 @@ pub async fn resolve(
     let place = place_of(input);
     let mut outputs = BTreeMap::new();
     for name in references::stacks(&found) {
-        if let Some(found) = stack::describe(cfn, &name).await? {
+        let described = stack::describe(cfn, &name)
+            .await
+            .map_err(|e| match e.name {
+                // AccessDenied (`TaskError::from_sdk`): a stack outside what
+                // the deploying role may describe.
+                "Cpsf.Denied" => TaskError::new(
+                    "Cpsf.Denied",
+                    references::denied(&name, &found, &place, &e.cause),
+                ),
+                _ => e,
+            })?;
+        if let Some(found) = described {
             let keys = found
                 .outputs()
                 .iter()
@@ -197,6 +208,41 @@ mod tests {
             error.cause,
             "parameter LayerArn: stack todolayer-dev does not exist, so it has no output \
              LayerArn (looked in account 222222222222, region eu-west-1)"
+        );
+    }
+
+    /// IAM's refusal (AccessDenied, "… is not authorized to perform:
+    /// cloudformation:DescribeStacks on resource: …") names the
+    /// parameter, the stack and where, and which stacks may be read.
+    #[tokio::test]
+    async fn a_denied_read_says_which_stack_and_which_may_be_read() {
+        let denied = mock!(Client::describe_stacks).then_error(|| {
+            DescribeStacksError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message(
+                        "User: arn:aws:sts::222222222222:assumed-role/cpsf-target/s is not \
+                         authorized to perform: cloudformation:DescribeStacks on resource: \
+                         arn:aws:cloudformation:eu-west-1:222222222222:stack/todolayer-dev/*",
+                    )
+                    .build(),
+            )
+        });
+        let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&denied]);
+        let error = resolve(&cfn, &input(reference())).await.unwrap_err();
+        assert_eq!(error.name, "Cpsf.Denied");
+        assert!(
+            error.cause.starts_with(
+                "parameter LayerArn: reading stack todolayer-dev's outputs (in account \
+                 222222222222, region eu-west-1) was denied: "
+            ),
+            "{}",
+            error.cause
+        );
+        assert!(
+            error.cause.contains("DeployedStackPrefix"),
+            "{}",
+            error.cause
         );
     }
 
