@@ -42,6 +42,7 @@ mod pipelines;
 mod replay;
 mod scale;
 mod slots;
+mod stack_outputs;
 mod start_failures;
 mod targets;
 mod targets_rollback;

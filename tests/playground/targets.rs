@@ -21,7 +21,7 @@ use serde_json::json;
 pub const WHY: &str = "the rollout needs several accounts (12-digit access keys, AssumeRole) and \
                    startExecution.sync:2 with AWS's parameters, which only MiniStack emulates";
 pub const FAR: &str = "222222222222";
-const FAR_ROLE: &str = "arn:aws:iam::222222222222:role/cpsf-target";
+pub const FAR_ROLE: &str = "arn:aws:iam::222222222222:role/cpsf-target";
 pub const HERE: &str = "us-east-1";
 pub const THERE: &str = "us-west-2";
 

@@ -14,7 +14,7 @@
 //! to it.
 //!
 //! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `probe` `aws` `logging` `health` `artifact`
-//! 2. domain: `action_type` `pipeline` `approval` `environments` `targets` `execution`
+//! 2. domain: `action_type` `pipeline` `approval` `environments` `references` `targets` `execution`
 //! 3. views: `history` `events` `sfn`
 //! 4. handlers: `activity` `reach` `cloudformation` `tasks`
 //! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
@@ -25,7 +25,7 @@
 //! process, no clock (`base/clock.rs` is the clock), no task spawned; data
 //! in, data out. `tests/layering.rs` fails on one that does.
 //!
-//! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs`
+//! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs` `references.rs`
 //! - `targets/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/heads.rs` `environments/table.rs`
 //! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs`
 //! - `job/pacing.rs` `job/data.rs` `job/config.rs` `job/input.rs` `job/decide.rs` `job/limits.rs` `job/outputs.rs`
@@ -155,10 +155,12 @@
 //!   toolkit the handlers, the job, bootstrap, prune and the demo share,
 //!   each call on a client: `stack.rs` (what a status means, describe,
 //!   first failed event), `change_set.rs` (names, whose, execute, read),
-//!   `template.rs` (the template from the revision, staged when large);
-//!   pure: `unchanged.rs` (when an update provably changes nothing without
-//!   a change set). [`reach`] (`src/reach.rs`): a rollout target's region
-//!   and assumed-role credentials, for the handlers and the job.
+//!   `template.rs` (the template from the revision, staged when large),
+//!   `outputs.rs` (another stack's outputs read for a deploy's
+//!   parameters, where the deploy goes); pure: `unchanged.rs` (when an
+//!   update provably changes nothing without a change set). [`reach`]
+//!   (`src/reach.rs`): a rollout target's region and assumed-role
+//!   credentials, for the handlers and the job.
 //! - [`targets`] (`src/targets/`): one Deploy action over many accounts and
 //!   regions (issue 17), pure: `spec.rs` (the input's `targets`, `waves`,
 //!   `bake`, `failureTolerance`, checked), `limits.rs` (at most
@@ -169,6 +171,11 @@
 //!   deploy state machine), `glance.rs` (where a running rollout is, for
 //!   the pipeline's summary), `alarms.rs` (the bake's verdict), `key.rs`
 //!   (a target's place).
+//! - [`references`] (`src/references.rs`, pure): a parameter whose value
+//!   is another stack's output (`{"fromStack", "output"}`, issue 29):
+//!   its shape, where it is read (the deploy's account and region), the
+//!   values put in place, the messages and where each value came from;
+//!   `cloudformation/outputs.rs` reads them.
 //! - [`approval`] (`src/approval/`): approval by link (issue 18): a
 //!   person decides on a change set the deploy state machine waits on in
 //!   RequestApproval. Pure: `spec.rs` (the input's `approval`),
@@ -250,6 +257,7 @@ pub mod preflight;
 pub mod probe;
 pub mod prune;
 pub mod reach;
+pub mod references;
 pub mod replay;
 pub mod sfn;
 pub mod shutdown;

@@ -121,6 +121,9 @@ pub struct Operation {
     pub approval: Option<Waiting>,
     /// The approver's decision, once ExecuteChangeSet ran the change set.
     pub decision: Option<Value>,
+    /// The parameters read from other stacks' outputs, and where from
+    /// (`references::sources`).
+    pub resolved: Option<Value>,
 }
 
 /// A change set waiting on a decision, as ExecuteChangeSet and
@@ -166,6 +169,15 @@ impl TaskInput {
         if parsed.deploy.stack_name.trim().is_empty() {
             return Err(TaskError::input("stackName must not be empty"));
         }
+        // A parameter from another stack's output is read by the task that
+        // makes the stack operation (`cloudformation::outputs`); its shape
+        // is checked here, with the rest, before any task changes anything.
+        crate::references::of_parameters(&parsed.deploy.parameters).map_err(|problems| {
+            TaskError::input(format!(
+                "the deploy input is refused: {}",
+                problems.join("; ")
+            ))
+        })?;
         if let Some(environment) = &request.environment {
             parsed.deploy.stack_name = environment.stack_name.clone();
         }
@@ -236,6 +248,15 @@ impl TaskInput {
                         .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
                         .collect::<Vec<_>>()
                         .join(","),
+                    // A reference ([`TaskInput::parse`] checked its shape):
+                    // read before the stack operation
+                    // (`cloudformation::outputs::resolve`), never here.
+                    Value::Object(_) => {
+                        return Err(TaskError::input(format!(
+                            "parameter {key} names another stack's output ({value}), which \
+                             this task does not read"
+                        )));
+                    }
                     other => {
                         return Err(TaskError::input(format!(
                             "parameter {key} must be a string, number, boolean or list; it is {other}"
@@ -310,8 +331,30 @@ mod tests {
                 ("D".into(), "a,b".into())
             ]
         );
-        let bad = input(serde_json::json!({"stackName": "s", "parameters": {"A": {"x": 1}}}));
+        let bad = input(serde_json::json!({"stackName": "s", "parameters": {"A": null}}));
         assert!(bad.parameters().unwrap_err().cause.contains("parameter A"));
+    }
+
+    /// A malformed reference to another stack's output fails the input's
+    /// check, the first task's, before anything is deployed.
+    #[test]
+    fn a_malformed_stack_output_reference_is_refused() {
+        let task = |parameters: Value| {
+            TaskInput::parse(
+                &serde_json::json!({"deploy": {"stackName": "s", "parameters": parameters},
+                                    "executionArn": "arn:aws:states:us-east-1:1:execution:d:r"})
+                .to_string(),
+            )
+        };
+        let refused = task(serde_json::json!({"A": {"x": 1}})).unwrap_err();
+        assert_eq!(refused.name, "Cpsf.InputInvalid");
+        assert!(
+            refused.cause.contains("parameter A: unknown key 'x'"),
+            "{}",
+            refused.cause
+        );
+        let fine = task(serde_json::json!({"A": {"fromStack": "layer", "output": "Arn"}}));
+        assert!(fine.is_ok());
     }
 
     #[test]

@@ -9,10 +9,13 @@
 //!   execute (its one ambiguous refusal sorted out), the changes read.
 //! - `template.rs`: the template from the revision, and a large one staged
 //!   for a TemplateURL.
+//! - `outputs.rs`: another stack's outputs for a deploy's parameters
+//!   (`references`), read where the deploy goes.
 //! - `unchanged.rs` (pure): when an update provably changes nothing
 //!   without a change set.
 
 pub mod change_set;
+pub mod outputs;
 pub mod stack;
 pub mod template;
 pub mod unchanged;

@@ -31,6 +31,11 @@ pub struct View {
     /// approved, by, comment, via); a rejection shows as the failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<serde_json::Value>,
+    /// The parameters read from other stacks' outputs, and where from
+    /// (`references::sources`: parameter, fromStack, output, account,
+    /// region), as CreateStack or UpdateStack answered them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters_from: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,6 +92,7 @@ impl View {
                     serde_json::from_str::<serde_json::Value>(e.output.as_deref()?).ok()
                 })
                 .find(|output| crate::approval::decision::said(output).is_some()),
+            parameters_from: parameters_from(events),
         }
     }
 
@@ -145,6 +151,9 @@ impl View {
         {
             let _ = writeln!(out, "\napproval   {said}");
         }
+        if let Some(sources) = &self.parameters_from {
+            let _ = writeln!(out, "\nparameters {}", crate::references::note(sources));
+        }
         if let Some(failure) = &self.failure {
             let _ = writeln!(out);
             let state = failure.state.as_deref().unwrap_or("?");
@@ -167,6 +176,20 @@ impl View {
         }
         out
     }
+}
+
+/// The first task output that lists parameters read from other stacks'
+/// outputs (`resolved`: CreateStack's or UpdateStack's result).
+fn parameters_from(events: &[Event]) -> Option<serde_json::Value> {
+    events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(e.output.as_deref()?).ok())
+        .find_map(|output| {
+            output
+                .get("resolved")
+                .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+                .cloned()
+        })
 }
 
 /// Each wave and its targets, one line a target: its status, then its
@@ -296,6 +319,43 @@ mod tests {
             "{text}"
         );
         assert_eq!(view_status_of("task-timed-out"), "FAILED");
+    }
+
+    /// `cpsf history` shows where each parameter read from another
+    /// stack's output came from, as CreateStack's result lists it.
+    #[test]
+    fn parameters_from_other_stacks_outputs_are_shown() {
+        let created = serde_json::json!({"stackId": "s", "startedAt": 1.0, "changes": [],
+            "resolved": [{"parameter": "LayerArn", "fromStack": "todolayer-dev",
+                          "output": "LayerArn", "account": "222222222222",
+                          "region": "eu-west-1"}]});
+        let event = |id, kind: &str, output: Option<String>| Event {
+            id,
+            timestamp: id as f64,
+            kind: kind.into(),
+            state: None,
+            error: None,
+            cause: None,
+            output,
+        };
+        let events = [
+            event(1, "ExecutionStarted", None),
+            event(2, "ActivitySucceeded", Some(created.to_string())),
+            event(3, "ExecutionSucceeded", None),
+        ];
+        let view = View::new("arn:aws:states:us-east-1:1:execution:m:e", &events);
+        assert!(
+            view.text()
+                .contains("parameters LayerArn ← todolayer-dev.LayerArn (222222222222/eu-west-1)"),
+            "{}",
+            view.text()
+        );
+        assert_eq!(
+            view.parameters_from.unwrap()[0]["fromStack"],
+            "todolayer-dev"
+        );
+        let plain = View::new("arn:aws:states:us-east-1:1:execution:m:e", &events[..1]);
+        assert!(plain.parameters_from.is_none() && !plain.json().contains("parametersFrom"));
     }
 
     fn view_status_of(name: &str) -> String {

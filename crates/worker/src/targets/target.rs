@@ -260,8 +260,14 @@ fn parameters(
         return BTreeMap::new();
     };
     for (key, value) in parameters {
+        // Another stack's output, read in the target's account and region
+        // (`references`): its shape is checked here with the rest.
+        if let Some(Err(problem)) = crate::references::parse(key, value) {
+            problems.push(format!("{label}: {problem}"));
+            continue;
+        }
         // What `activity::input::TaskInput::parameters` can pass to CloudFormation.
-        if matches!(value, Value::Null | Value::Object(_)) {
+        if matches!(value, Value::Null) {
             problems.push(format!(
                 "{label}: parameter '{key}' must be a string, number, boolean or list; it is {}",
                 json_kind(value)

@@ -196,8 +196,19 @@ fn parameters_are_an_object_of_values_cloudformation_takes() {
         "target 'p': parameters must be an object like {\"Stage\": \"prod\"}; it is an array"
     );
     assert_eq!(
-        one(json!({"name": "p", "region": "us-east-1", "parameters": {"A": "x", "B": {"c": 1}}})),
-        "target 'p': parameter 'B' must be a string, number, boolean or list; it is an object"
+        one(json!({"name": "p", "region": "us-east-1", "parameters": {"A": "x", "B": null}})),
+        "target 'p': parameter 'B' must be a string, number, boolean or list; it is null"
+    );
+    // An object is another stack's output, read in the target's account
+    // and region (`references`): only that shape.
+    assert!(
+        one(json!({"name": "p", "region": "us-east-1", "parameters": {"A": "x", "B": {"c": 1}}}))
+            .starts_with("target 'p': parameter B: unknown key 'c' in a stack output reference")
+    );
+    let reference = json!({"fromStack": "todolayer-dev", "output": "LayerArn"});
+    assert!(
+        problems(json!({"name": "p", "region": "us-east-1", "parameters": {"B": reference}}))
+            .is_empty()
     );
 }
 

@@ -13,6 +13,7 @@ use crate::activity::error::TaskError;
 use crate::activity::input::TaskInput;
 use crate::activity::lease::Lease;
 use crate::cloudformation::change_set;
+use crate::cloudformation::outputs;
 use crate::cloudformation::stack;
 use crate::cloudformation::template::TemplateSource;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
@@ -20,8 +21,13 @@ use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, 
 use serde_json::{Value, json};
 
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
-    let body = ctx.templates.read_body(input).await?;
-    create(ctx, lease, input, body).await
+    // Other stacks' outputs first: a missing one fails before anything
+    // is created.
+    let (input, resolved) = outputs::resolve(&ctx.cfn, input).await?;
+    let body = ctx.templates.read_body(&input).await?;
+    let mut output = create(ctx, lease, &input, body).await?;
+    outputs::record(&mut output, &resolved);
+    Ok(output)
 }
 
 /// Creates the stack from the template `body`.

@@ -45,13 +45,24 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         .iter()
         .map(|c| json!(c))
         .collect();
-    Ok(json!({
+    let mut output = json!({
         "changed": true,
         "changes": changes,
         "stackId": described.stack_id(),
         "startedAt": started_at,
         "decision": input.deploy.decision,
-    }))
+    });
+    // Where the change set's parameters came from (CreateStack or
+    // UpdateStack read them), on to WaitStack's result.
+    if let Some(sources) = input
+        .deploy
+        .stack_operation
+        .as_ref()
+        .and_then(|o| o.resolved.clone())
+    {
+        output["resolved"] = sources;
+    }
+    Ok(output)
 }
 
 #[cfg(test)]

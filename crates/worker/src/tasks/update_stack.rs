@@ -20,6 +20,7 @@ use crate::activity::input::TaskInput;
 use crate::activity::lease::Lease;
 use crate::base::change::Change;
 use crate::cloudformation::change_set;
+use crate::cloudformation::outputs;
 use crate::cloudformation::stack;
 use crate::cloudformation::unchanged::{self, Comparison};
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, Stack, TemplateStage};
@@ -27,6 +28,16 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
+    // Other stacks' outputs first: a missing one fails before the change
+    // set is made. Read again on a redelivery: the same values, unless
+    // the other stack changed in between.
+    let (input, resolved) = outputs::resolve(&ctx.cfn, input).await?;
+    let mut output = update(ctx, lease, &input).await?;
+    outputs::record(&mut output, &resolved);
+    Ok(output)
+}
+
+async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<Value, TaskError> {
     let name = input.deploy.stack_name.clone();
     let change_set = input.token(change_set::UPDATE);
     let started_at = crate::base::clock::epoch_now();

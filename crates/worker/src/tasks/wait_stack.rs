@@ -37,6 +37,9 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     if let Some(decision) = operation.decision.filter(|_| approved.is_some()) {
         result["approval"] = decision;
     }
+    if let Some(sources) = &operation.resolved {
+        crate::cloudformation::outputs::annotate(&mut result, sources);
+    }
     Ok(json!({"stable": true, "result": result}))
 }
 
