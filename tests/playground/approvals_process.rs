@@ -22,7 +22,7 @@ async fn no_token_key_or_link_reaches_the_workers_logs() {
             "--follow-for",
             "5s",
             "--poll-max",
-            "300ms",
+            &poll_max_flag(),
             "--approval-listen",
         ])
         .arg(format!("127.0.0.1:{port}"))

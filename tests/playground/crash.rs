@@ -29,7 +29,6 @@ use crate::figures;
 use crate::harness::*;
 use cpsf_playground::Emulator;
 use cpsf_playground::codepipeline::Config;
-use cpsf_playground::preset;
 use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Verdict};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -336,9 +335,8 @@ async fn crash_run(h: &Harness, i: usize, scenario: Scenario, point: Point) -> O
     // cannot recover (see the module's comment).
     let separate_tasks = emulator() != Emulator::Fakecloud || !point.needs_activity_timeouts();
     // The playground's pace (`cpsf_playground::preset`), as flags.
-    let flag = |duration: Duration| humantime::format_duration(duration).to_string();
-    let heartbeat_every = flag(preset::tasks(&prefix).runner.heartbeat_every);
-    let poll_max = flag(preset::poller().poll_max);
+    let heartbeat_every = heartbeat_flag();
+    let poll_max = poll_max_flag();
     let _tasks = separate_tasks.then(|| {
         let log = std::fs::File::create(logs.join(format!("{name}-tasks.log"))).unwrap();
         KillOnDrop(

@@ -30,7 +30,7 @@ async fn a_task_handler_killed_mid_task_is_timed_out_and_retried() {
     // and never answered.
     let log = std::env::temp_dir().join(format!("cpsf-tasks-{}.log", std::process::id()));
     let mut a = cpsf_worker(&h.env);
-    a.args(["--tasks-only", "--heartbeat-every", "1s"])
+    a.args(["--tasks-only", "--heartbeat-every", &heartbeat_flag()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());

@@ -38,7 +38,7 @@ async fn fifty_deploys_succeed_once_each_with_a_fifth_of_calls_failing() {
     let _worker = KillOnDrop(
         cpsf_worker(&through_proxy)
             .args(["--aws-max-attempts", "8", "--follow-for", "2s"])
-            .args(["--poll-max", "300ms", "--heartbeat-every", "2s"])
+            .args(["--poll-max", &poll_max_flag(), "--heartbeat-every", "2s"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

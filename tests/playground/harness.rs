@@ -24,6 +24,18 @@ use cpsf_playground::codepipeline::Config;
 use cpsf_playground::{Emulator, LocalEnv, Playground, PlaygroundOptions};
 use std::time::Duration;
 
+/// `cpsf worker --poll-max` as the playground's preset has it
+/// (`cpsf_playground::preset`), for tests that start the binary.
+pub fn poll_max_flag() -> String {
+    humantime::format_duration(cpsf_playground::preset::poller().poll_max).to_string()
+}
+
+/// `cpsf worker --heartbeat-every` as the playground's preset has it.
+pub fn heartbeat_flag() -> String {
+    let runner = cpsf_playground::preset::tasks("").runner;
+    humantime::format_duration(runner.heartbeat_every).to_string()
+}
+
 /// The emulator this run of the suite uses: `CPSF_EMULATOR`, MiniStack by
 /// default.
 pub fn emulator() -> Emulator {

@@ -80,7 +80,7 @@ async fn the_worker_deploys_under_its_role_and_a_missing_permission_fails() {
     let log = std::env::temp_dir().join(format!("cpsf-iam-{}.log", std::process::id()));
     let mut worker = cpsf(&h.env);
     worker
-        .args(["worker", "--poll-max", "300ms"])
+        .args(["worker", "--poll-max", &poll_max_flag()])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_PROFILE")

@@ -76,7 +76,7 @@ async fn a_worker_capped_below_one_artifact_reads_input_files_out_of_two_200_mb_
     let log = std::env::temp_dir().join(format!("cpsf-memory-{}.log", std::process::id()));
     let mut command = cpsf_worker(&h.env);
     command
-        .args(["--jobs-only", "--poll-max", "300ms"])
+        .args(["--jobs-only", "--poll-max", &poll_max_flag()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());

@@ -48,7 +48,7 @@ async fn a_throttled_start_leaves_the_pipeline_running_and_it_later_succeeds() {
     let _worker = KillOnDrop(
         cpsf_worker(&through_proxy)
             .args(["--jobs-only", "--aws-max-attempts", &ATTEMPTS.to_string()])
-            .args(["--follow-for", "2s", "--poll-max", "300ms"])
+            .args(["--follow-for", "2s", "--poll-max", &poll_max_flag()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

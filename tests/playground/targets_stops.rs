@@ -217,7 +217,7 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
     h.create_deploy_pipeline("app", &machine).await;
     let tasks = h.start_deploy_worker(false, true);
     let mut jobs = cpsf_worker(&h.env);
-    jobs.args(["--jobs-only", "--poll-max", "300ms"])
+    jobs.args(["--jobs-only", "--poll-max", &poll_max_flag()])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -20,7 +20,7 @@ fn worker_process(h: &Harness, log: &std::path::Path) -> Child {
             "--follow-for",
             "60s",
             "--poll-max",
-            "300ms",
+            &poll_max_flag(),
             "--shutdown-grace",
             "20s",
         ])
