@@ -41,6 +41,7 @@ mod pipeline_variables;
 mod pipelines;
 mod replay;
 mod scale;
+mod self_update;
 mod slots;
 mod stack_outputs;
 mod start_failures;

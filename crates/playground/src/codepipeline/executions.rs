@@ -3,8 +3,10 @@
 //!
 //! Stages run in order; within a stage, actions run in groups of equal
 //! runOrder, lowest first. A failed action fails its stage and the
-//! execution. `advance` is the one place that decides what runs next; every
-//! event (an action finishing, a stop) updates the records and calls it.
+//! execution; so does an update of the pipeline, once the running actions
+//! complete. `advance` is the one place that decides what runs next; every
+//! event (an action finishing, a stop, an update) updates the records and
+//! calls it.
 
 use super::protocol::{ApiError, ApiResult, decode};
 use super::store::{
@@ -85,6 +87,7 @@ impl Store {
                 actions: Vec::new(),
                 artifacts: Default::default(),
                 stop: None,
+                updated_to: None,
                 variables,
             },
         );
@@ -149,6 +152,36 @@ impl Store {
         }
         self.advance(&input.pipeline_execution_id, now);
         Ok(json!({ "pipelineExecutionId": input.pipeline_execution_id }))
+    }
+
+    /// UpdatePipeline made `version` of `pipeline`: its executions in
+    /// progress end as AWS documents (user guide, "Edit a pipeline in
+    /// CodePipeline", https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-edit.html):
+    /// "When you update a pipeline, CodePipeline gracefully completes all
+    /// the running actions and then fails the stages and pipeline executions
+    /// where the running actions were completed." So a running action's job
+    /// still takes its results (continuations too) and they are recorded;
+    /// no further action or stage starts; the stage and the execution end
+    /// Failed. Nothing reruns: "editing a pipeline does not rerun the most
+    /// recent revision" (same page). An execution already Stopping keeps the
+    /// end its stop asked for: the guide does not say an update overrides it.
+    pub fn end_by_update(&mut self, pipeline: &str, version: i64, now: SystemTime) {
+        let ids = self
+            .executions_by_pipeline
+            .get(pipeline)
+            .cloned()
+            .unwrap_or_default();
+        for id in ids {
+            let Some(exec) = self.executions.get_mut(&id) else {
+                continue;
+            };
+            if exec.status != RunStatus::InProgress {
+                continue;
+            }
+            exec.updated_to = Some(version);
+            exec.updated = now;
+            self.advance(&id, now);
+        }
     }
 
     /// Records how an action ended and moves its execution on.
@@ -224,6 +257,18 @@ impl Store {
             if failed {
                 exec.stage_status[stage] = RunStatus::Failed;
                 exec.status = RunStatus::Failed;
+                return;
+            }
+            if let Some(version) = exec.updated_to {
+                // The summary is the playground's wording; AWS documents
+                // the end (Failed), not its text.
+                exec.stage_status[stage] = RunStatus::Failed;
+                exec.status = RunStatus::Failed;
+                exec.status_summary = Some(format!(
+                    "The pipeline was updated (version {version}) while this execution ran: \
+                     its running actions completed, and it stopped at stage {}",
+                    exec.declaration.stages[stage].name
+                ));
                 return;
             }
             if exec.stop.is_some() {

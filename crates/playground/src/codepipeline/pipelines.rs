@@ -62,9 +62,12 @@ impl Store {
         let record = self.pipelines.get_mut(&pipeline.name).ok_or_else(|| {
             ApiError::validation(format!("Pipeline {} does not exist", pipeline.name))
         })?;
-        pipeline.version = Some(record.declaration.version.unwrap_or(1) + 1);
+        let version = record.declaration.version.unwrap_or(1) + 1;
+        pipeline.version = Some(version);
         record.declaration = pipeline.clone();
         record.updated = now;
+        // What an update does to the executions in progress: executions.rs.
+        self.end_by_update(&pipeline.name, version, now);
         Ok(json!({ "pipeline": self.masked(&pipeline) }))
     }
 

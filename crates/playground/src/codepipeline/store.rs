@@ -129,8 +129,8 @@ pub struct StopRequest {
 pub struct ExecutionRecord {
     pub id: String,
     pub pipeline_name: String,
-    /// The declaration as it was when the execution started; an update
-    /// does not change a running execution.
+    /// The declaration as it was when the execution started: the running
+    /// actions complete under it even after an update (see `updated_to`).
     pub declaration: PipelineDeclaration,
     pub status: RunStatus,
     pub status_summary: Option<String>,
@@ -143,6 +143,10 @@ pub struct ExecutionRecord {
     /// Artifacts produced so far, by artifact name.
     pub artifacts: HashMap<String, Artifact>,
     pub stop: Option<StopRequest>,
+    /// The pipeline version an UpdatePipeline made while this execution ran:
+    /// its running actions complete, then its stage and the execution fail
+    /// (executions.rs, `end_by_update`).
+    pub updated_to: Option<i64>,
     /// Pipeline-level variables and their values for this execution, in
     /// declaration order.
     pub variables: Vec<(String, String)>,

@@ -198,24 +198,95 @@ fn the_job_timeout_fails_the_action_and_each_continuation_gets_a_fresh_clock() {
     assert_eq!(run.error.as_ref().unwrap().code, "TimedOut");
 }
 
-#[test]
-fn an_update_does_not_change_a_running_execution() {
-    let mut store = store(Config::default());
-    let id = start(&mut store);
+/// Pipeline `p` declared again without action B.
+fn update_without_b(store: &mut Store, now: SystemTime) {
     let mut declaration = store.pipelines["p"].declaration.clone();
     declaration.stages[1].actions.retain(|a| a.name == "A");
     store
-        .update_pipeline(json!({"pipeline": declaration}), at(2))
+        .update_pipeline(json!({"pipeline": declaration}), now)
         .unwrap();
-    for name in ["A", "B"] {
-        let job = poll(&mut store, at(3)).remove(0);
-        assert_eq!(job["data"]["pipelineContext"]["action"]["name"], name);
-        ack(&mut store, &job, at(3));
-        store
-            .put_job_success_result(json!({"jobId": job["id"]}), at(4))
-            .unwrap();
-    }
-    assert_eq!(status(&store, &id), "Succeeded");
+}
+
+/// User guide, "Edit a pipeline in CodePipeline": "When you update a
+/// pipeline, CodePipeline gracefully completes all the running actions and
+/// then fails the stages and pipeline executions where the running actions
+/// were completed."
+#[test]
+fn an_update_lets_the_running_action_complete_then_fails_its_stage_and_execution() {
+    let mut store = store(Config::default());
+    let id = start(&mut store);
+    update_without_b(&mut store, at(2));
+    assert_eq!(status(&store, &id), "InProgress", "A is still running");
+
+    // A's job, queued before the update, is still handed out and answered,
+    // through a continuation too.
+    let job = poll(&mut store, at(3)).remove(0);
+    assert_eq!(job["data"]["pipelineContext"]["action"]["name"], "A");
+    ack(&mut store, &job, at(3));
+    store
+        .put_job_success_result(json!({"jobId": job["id"], "continuationToken": "t"}), at(4))
+        .unwrap();
+    let next = poll(&mut store, at(5)).remove(0);
+    assert_eq!(next["data"]["continuationToken"], "t");
+    ack(&mut store, &next, at(5));
+    store
+        .put_job_success_result(
+            json!({"jobId": next["id"], "outputVariables": {"Done": "yes"}}),
+            at(6),
+        )
+        .unwrap();
+
+    let exec = &store.executions[&id];
+    let a = exec.actions.iter().find(|a| a.action_name == "A").unwrap();
+    assert_eq!(a.status.as_str(), "Succeeded", "A's result is recorded");
+    assert_eq!(a.output_variables["Done"], "yes");
+    assert_eq!(status(&store, &id), "Failed");
+    let stages: Vec<_> = exec.stage_status.iter().map(|s| s.as_str()).collect();
+    assert_eq!(stages, ["Succeeded", "Failed"]);
+    assert!(
+        exec.status_summary
+            .as_deref()
+            .unwrap()
+            .contains("updated (version 2)"),
+        "{:?}",
+        exec.status_summary
+    );
+    assert!(!exec.actions.iter().any(|a| a.action_name == "B"));
+    assert!(poll(&mut store, at(7)).is_empty(), "B never runs");
+}
+
+#[test]
+fn an_update_leaves_ended_and_stopping_executions_alone_and_new_ones_run_the_new_version() {
+    let mut store = store(Config::default());
+    let stopping = start(&mut store);
+    store
+        .stop_pipeline_execution(
+            json!({"pipelineName": "p", "pipelineExecutionId": stopping}),
+            at(2),
+        )
+        .unwrap();
+    let stopped_job = poll(&mut store, at(2)).remove(0);
+    update_without_b(&mut store, at(3));
+    ack(&mut store, &stopped_job, at(3));
+    store
+        .put_job_success_result(json!({"jobId": stopped_job["id"]}), at(4))
+        .unwrap();
+    assert_eq!(status(&store, &stopping), "Stopped", "the stop's own end");
+
+    let after = start(&mut store);
+    let job = poll(&mut store, at(5)).remove(0);
+    ack(&mut store, &job, at(5));
+    store
+        .put_job_success_result(json!({"jobId": job["id"]}), at(6))
+        .unwrap();
+    assert_eq!(status(&store, &after), "Succeeded", "version 2 has no B");
+    update_without_b(&mut store, at(7));
+    assert_eq!(
+        status(&store, &after),
+        "Succeeded",
+        "an ended execution stays"
+    );
+    assert_eq!(status(&store, &stopping), "Stopped");
 }
 
 #[test]
