@@ -84,4 +84,41 @@ async fn the_approval_links_the_staging_site_read_from_its_stacks_output() {
         1,
         "no one else was asked"
     );
+    // A literal that will not do fails the input check: nothing deployed.
+    app.deploy["approval"]["reviewUrl"] = "javascript:alert(1)".into();
+    let (status, refused) = a.h.deploy("app", &app).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&refused);
+    assert!(
+        message.contains("Cpsf.InputInvalid")
+            && message.contains(
+                "approval.reviewUrl: 'javascript:alert(1)' has the scheme 'javascript'; it \
+                 must be https"
+            ),
+        "{message}"
+    );
+    assert_eq!(
+        greeting(&a).await,
+        "hello from cpsf",
+        "neither deploy changed the stack"
+    );
+}
+
+/// The app stack's Greeting output, as CloudFormation holds it.
+async fn greeting(a: &Approving) -> String {
+    let described =
+        a.h.clients
+            .cloudformation()
+            .describe_stacks()
+            .stack_name("cpsf-demo-app")
+            .send()
+            .await
+            .unwrap();
+    described.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("Greeting"))
+        .and_then(|o| o.output_value())
+        .unwrap_or_default()
+        .to_string()
 }
