@@ -217,6 +217,16 @@ pub fn link_in(base: &str, notification: &str) -> String {
 
 /// The task tokens the playground's approval store holds.
 pub async fn task_tokens(h: &Harness) -> Vec<String> {
+    approval_records(h)
+        .await
+        .iter()
+        .map(|record| record["taskToken"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The approval records the playground's approval store holds (each
+/// request with its task token; not the decisions).
+pub async fn approval_records(h: &Harness) -> Vec<serde_json::Value> {
     let store = h.env.approvals.clone().unwrap().store;
     let (bucket, prefix) = store.trim_start_matches("s3://").split_once('/').unwrap();
     let listed =
@@ -226,7 +236,7 @@ pub async fn task_tokens(h: &Harness) -> Vec<String> {
             .send()
             .await
             .unwrap();
-    let mut tokens = Vec::new();
+    let mut records = Vec::new();
     for key in listed.contents().iter().filter_map(|o| o.key()) {
         if key.ends_with(".decision.json") {
             continue;
@@ -239,10 +249,9 @@ pub async fn task_tokens(h: &Harness) -> Vec<String> {
                 .await
                 .unwrap();
         let bytes = object.body.collect().await.unwrap().into_bytes();
-        let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        tokens.push(record["taskToken"].as_str().unwrap().to_string());
+        records.push(serde_json::from_slice(&bytes).unwrap());
     }
-    tokens
+    records
 }
 
 /// One HTTP/1.1 answer: status, headers (lowercase names), body.

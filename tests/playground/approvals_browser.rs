@@ -1,7 +1,8 @@
 //! The approval page in a real browser (issue 18): headless Chromium
 //! opens the link from the SNS message, shows the removed resource,
 //! takes a name and a comment, and its Approve and Reject buttons decide;
-//! then the used link, a tampered one and an expired one each say so.
+//! then the used link, a tampered one and an expired one each say so. The
+//! staging site (`reviewUrl`) is a link.
 //! Screenshots: target/screenshots/approval-*.png.
 
 use crate::approval_harness::*;
@@ -56,10 +57,21 @@ async fn a_person_approves_and_rejects_in_a_browser_and_spent_links_say_so() {
     assert_eq!(a.h.deploy("app", &app).await.0, "Succeeded");
     app.template = app.template.replace("WorkQueue", "JobQueue");
     app.deploy["approval"] = json!({"when": "risky", "notify": a.topic, "timeoutMinutes": 30,
-                                    "message": "Release 42: the queue gets a new name"});
+                                    "message": "Release 42: the queue gets a new name",
+                                    "reviewUrl": "https://staging.shop.example/?release=42"});
 
     // Approve.
     let (id, link) = open(&a, &browser, &app, "WorkQueue").await;
+    // The staging site is a link that sends no referrer (issue 29).
+    let review = browser
+        .client
+        .find(Locator::Css("a[rel=\"noopener noreferrer\"]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        review.attr("href").await.unwrap().as_deref(),
+        Some("https://staging.shop.example/?release=42")
+    );
     browser.screenshot("approval-page").await;
     decide(&browser, "Ann Approver", "ship it", "button.approve").await;
     let said = browser.text().await;

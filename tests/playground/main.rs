@@ -7,6 +7,7 @@ mod approval_harness;
 mod approvals;
 mod approvals_browser;
 mod approvals_process;
+mod approvals_review;
 mod approvals_security;
 mod approvals_waves;
 mod bad_deploys;

@@ -175,7 +175,8 @@
 //!   is another stack's output (`{"fromStack", "output"}`, issue 29):
 //!   its shape, where it is read (the deploy's account and region), the
 //!   values put in place, the messages and where each value came from;
-//!   `cloudformation/outputs.rs` reads them.
+//!   `cloudformation/outputs.rs` reads them. An approval's `reviewUrl`
+//!   takes the same shape (`approval/spec.rs`), read by `tasks/asking.rs`.
 //! - [`approval`] (`src/approval/`): approval by link (issue 18): a
 //!   person decides on a change set the deploy state machine waits on in
 //!   RequestApproval. Pure: `spec.rs` (the input's `approval`),

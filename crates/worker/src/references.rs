@@ -10,7 +10,7 @@
 //! malformed one fails before any deploy starts), where it is read, the
 //! resolved values put in place, and the messages.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -18,9 +18,11 @@ use std::collections::BTreeMap;
 pub const FROM_STACK: &str = "fromStack";
 pub const OUTPUT: &str = "output";
 
-/// One parameter's reference: the stack and the output it names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One reference: the stack and the output it names; as JSON, the
+/// input's own `{"fromStack", "output"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reference {
+    #[serde(rename = "fromStack")]
     pub stack: String,
     pub output: String,
 }
@@ -91,7 +93,9 @@ pub fn parse(parameter: &str, value: &Value) -> Option<Result<Reference, String>
     }))
 }
 
-fn shape(object: &Map<String, Value>) -> Result<Reference, String> {
+/// An object as a reference, or what is wrong with its shape (for the
+/// other inputs that take one, such as `approval.reviewUrl`).
+pub fn shape(object: &Map<String, Value>) -> Result<Reference, String> {
     if let Some(other) = object.keys().find(|k| *k != FROM_STACK && *k != OUTPUT) {
         return Err(format!("unknown key '{other}' in a stack output reference"));
     }
@@ -150,10 +154,11 @@ pub fn stacks(references: &BTreeMap<String, Reference>) -> Vec<String> {
     names
 }
 
-/// The message when a referenced stack is not there.
-pub fn no_stack(parameter: &str, reference: &Reference, place: &Place) -> String {
+/// The message when a referenced stack is not there; `whose` names what
+/// holds the reference ("parameter LayerArn", "approval.reviewUrl").
+pub fn no_stack(whose: &str, reference: &Reference, place: &Place) -> String {
     format!(
-        "parameter {parameter}: stack {} does not exist, so it has no output {} (looked in {place})",
+        "{whose}: stack {} does not exist, so it has no output {} (looked in {place})",
         reference.stack, reference.output
     )
 }
@@ -161,7 +166,7 @@ pub fn no_stack(parameter: &str, reference: &Reference, place: &Place) -> String
 /// The message when the stack has no such output; `available` are the
 /// outputs it has.
 pub fn no_output(
-    parameter: &str,
+    whose: &str,
     reference: &Reference,
     place: &Place,
     available: &[String],
@@ -172,7 +177,7 @@ pub fn no_output(
         format!("it has {}", available.join(", "))
     };
     format!(
-        "parameter {parameter}: stack {} has no output {} (looked in {place}; {has})",
+        "{whose}: stack {} has no output {} (looked in {place}; {has})",
         reference.stack, reference.output
     )
 }
@@ -185,16 +190,25 @@ pub fn denied(
     place: &Place,
     cause: &str,
 ) -> String {
+    denied_to(&referencing(stack, references), stack, place, cause)
+}
+
+/// "parameter A, B": the parameters that reference `stack`.
+pub fn referencing(stack: &str, references: &BTreeMap<String, Reference>) -> String {
     let parameters: Vec<&str> = references
         .iter()
         .filter(|(_, r)| r.stack == stack)
         .map(|(p, _)| p.as_str())
         .collect();
+    format!("parameter {}", parameters.join(", "))
+}
+
+/// The message when reading `stack`'s outputs for `whose` was refused.
+pub fn denied_to(whose: &str, stack: &str, place: &Place, cause: &str) -> String {
     format!(
-        "parameter {}: reading stack {stack}'s outputs (in {place}) was denied: {cause}. The \
+        "{whose}: reading stack {stack}'s outputs (in {place}) was denied: {cause}. The \
          role deploying here may describe the stacks under its DeployedStackPrefix \
-         (bootstrap/cpsf.yaml, bootstrap/target-account.yaml); reference one of those",
-        parameters.join(", ")
+         (bootstrap/cpsf.yaml, bootstrap/target-account.yaml); reference one of those"
     )
 }
 
@@ -209,21 +223,36 @@ pub fn resolve(
     references
         .iter()
         .map(|(parameter, reference)| {
-            let Some(stack) = outputs.get(&reference.stack) else {
-                return Err(no_stack(parameter, reference, place));
-            };
-            let Some(value) = stack.get(&reference.output) else {
-                let available: Vec<String> = stack.keys().cloned().collect();
-                return Err(no_output(parameter, reference, place, &available));
-            };
+            let whose = format!("parameter {parameter}");
+            let value = value_of(&whose, reference, outputs.get(&reference.stack), place)?;
             Ok(Resolved {
                 parameter: parameter.clone(),
                 reference: reference.clone(),
                 place: place.clone(),
-                value: value.clone(),
+                value,
             })
         })
         .collect()
+}
+
+/// The value `reference` names among `stack`'s outputs (key → value;
+/// None: the stack does not exist), or why there is none, for `whose`.
+pub fn value_of(
+    whose: &str,
+    reference: &Reference,
+    stack: Option<&BTreeMap<String, String>>,
+    place: &Place,
+) -> Result<String, String> {
+    let Some(stack) = stack else {
+        return Err(no_stack(whose, reference, place));
+    };
+    match stack.get(&reference.output) {
+        Some(value) => Ok(value.clone()),
+        None => {
+            let available: Vec<String> = stack.keys().cloned().collect();
+            Err(no_output(whose, reference, place, &available))
+        }
+    }
 }
 
 /// `parameters` with each resolved reference replaced by its value.

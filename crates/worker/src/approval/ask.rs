@@ -3,7 +3,7 @@
 //! (`$.stackOperation.approval`), which RequestApproval sends on with its task
 //! token.
 
-use super::spec::{Approval, When};
+use super::spec::{Approval, ReviewUrl, When};
 use crate::base::change::Change;
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +110,11 @@ pub struct Request {
     /// (`diff.rs`); None for a new stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_diff: Option<String>,
+    /// What to look at before deciding (the input's `reviewUrl`), checked
+    /// (`spec::check_url`): the literal, or the stack output it names once
+    /// read (`tasks::asking`); None until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_url: Option<String>,
 }
 
 impl Request {
@@ -138,6 +143,10 @@ impl Request {
             notify: approval.notify.clone(),
             message: approval.message.clone(),
             template_diff: None,
+            review_url: match &approval.review_url {
+                Some(ReviewUrl::Url(url)) => Some(url.clone()),
+                _ => None,
+            },
         }
     }
 
@@ -232,6 +241,9 @@ fn joined(wave: usize, waves: usize, planned: &[(String, Request)]) -> Option<Re
         notify: first.notify.clone(),
         message: first.message.clone(),
         template_diff: None,
+        // One rollout's approval, so one review URL: the first target's
+        // (a stack output is read in each target's place).
+        review_url: first.review_url.clone(),
     })
 }
 
@@ -244,6 +256,7 @@ pub(crate) fn test_request(changes: &[Change], message: &str) -> Request {
         notify: None,
         timeout_minutes: 60,
         message: Some(message.into()),
+        review_url: None,
     };
     Request::new(
         &approval,
@@ -277,6 +290,7 @@ mod tests {
             notify: None,
             timeout_minutes: 60,
             message: None,
+            review_url: None,
         }
     }
 

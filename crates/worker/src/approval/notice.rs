@@ -57,6 +57,11 @@ pub fn message(
     if let Some(note) = &request.message {
         text.push_str(&format!("\nNote from the pipeline: {note}\n"));
     }
+    if let Some(url) = &request.review_url {
+        // On its own line, as checked (`spec::check_url`): one https URL
+        // with no spaces, which mail clients make a link.
+        text.push_str(&format!("\nReview the staging site: {url}\n"));
+    }
     match link {
         Some(link) => text.push_str(&format!(
             "\nSee every change, then approve or reject:\n{link}\n\nThe link works for one \
@@ -117,6 +122,28 @@ mod tests {
             "{without}"
         );
         assert!(!without.contains("data may be lost"));
+        assert!(!without.contains("Review the staging site"), "{without}");
+    }
+
+    #[test]
+    fn the_message_names_the_review_url_on_its_own_line() {
+        let mut asked = request(false);
+        asked.review_url = Some("https://staging.example/shop?release=42".into());
+        let text = message(
+            &asked,
+            "arn:aws:states:x",
+            Some("https://approve.example/a/l"),
+            "later",
+        );
+        assert!(
+            text.contains("\n\nReview the staging site: https://staging.example/shop?release=42\n"),
+            "{text}"
+        );
+        assert!(
+            text.find("Review the staging site").unwrap()
+                < text.find("https://approve.example/a/l").unwrap(),
+            "read before deciding: {text}"
+        );
     }
 
     #[test]

@@ -74,6 +74,14 @@ pub fn ask(shown: &Shown, action: &str, page_token: &str) -> String {
                 "A replaced resource is a new one: what the old one held (data, its address) may be lost." }
         }
         @if let Some(note) = &request.message { p.note { strong { "Note: " } (note) } }
+        @if let Some(url) = &request.review_url {
+            // Checked https (`spec::check_url`); maud escapes it in the
+            // attribute and the text. noreferrer: the page's own address
+            // is the signed link, a secret (server.rs also sends
+            // Referrer-Policy: no-referrer).
+            p.note { strong { "Review the staging site: " }
+                a href=(url) rel="noopener noreferrer" { (url) } }
+        }
         @if let Some(kept) = shown.unconfirmed {
             p.warn { strong { (verdict(kept)) " by " (kept.by) " is kept. " }
                 "Step Functions did not confirm it, and may not have heard it: "
@@ -300,6 +308,40 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("<span>+++ revision</span>"), "{page}");
+    }
+
+    /// The review URL is a link, escaped in its attribute and its text
+    /// even if it reached the page unchecked (`spec::check_url` already
+    /// percent-encodes quotes and angle brackets).
+    #[test]
+    fn the_review_url_is_an_escaped_link_that_sends_no_referrer() {
+        let mut request = request();
+        let shown = |request: &Request| {
+            ask(
+                &Shown {
+                    request,
+                    execution_arn: "arn:aws:states:x",
+                    expires: "soon",
+                    unconfirmed: None,
+                },
+                "/approvals/link",
+                "page-token",
+            )
+        };
+        assert!(!shown(&request).contains("Review the staging site"));
+        request.review_url =
+            Some("https://staging.example/?q=\"><script>alert(1)</script>&x='y'".into());
+        let page = shown(&request);
+        let escaped = "https://staging.example/?q=&quot;&gt;&lt;script&gt;alert(1)\
+                       &lt;/script&gt;&amp;x='y'";
+        assert!(
+            page.contains(&format!(
+                "<a href=\"{escaped}\" rel=\"noopener noreferrer\">{escaped}</a>"
+            )),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("target="), "no new window: {page}");
     }
 
     #[test]

@@ -6,13 +6,14 @@ use super::deadline::{RESERVE_SECONDS, max_timeout_minutes};
 use crate::base::limits::DEFAULT_TIMEOUT_SECONDS;
 use crate::base::spelling::closest;
 use crate::base::text::json_kind;
+use crate::references::{self, Reference};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The input key.
 pub const APPROVAL_KEY: &str = "approval";
 /// The keys `approval` takes; any other is refused.
-pub const APPROVAL_KEYS: &[&str] = &["when", "notify", "timeoutMinutes", "message"];
+pub const APPROVAL_KEYS: &[&str] = &["when", "notify", "timeoutMinutes", "message", "reviewUrl"];
 /// How long a decision may wait at most (and waits by default) with the
 /// deploy execution's default 24 h timeout: 23 h. It must end before the
 /// execution does (`deadline.rs`); a custom action's 24 h bounds the whole
@@ -22,6 +23,25 @@ pub const MAX_TIMEOUT_MINUTES: u32 = max_timeout_minutes(DEFAULT_TIMEOUT_SECONDS
 /// SNS message is at most 256 KiB, a subject 100 characters: the note goes
 /// in the body, kept short enough to read).
 pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// The longest review URL taken, in characters. 2,048 is what browsers
+/// and servers reliably take in a URL (a longer one is truncated or
+/// refused by some: RFC 9110 §4.1 recommends supporting at least 8,000,
+/// and many stop near 2 K), and the URL is short against what it rides
+/// in: the request in an SQS message (at most 256 KiB) and a wave's
+/// request (`ask::WAVE_REQUEST`, 48 KiB, which `ask::fit_request` keeps
+/// whole but for the changes), and the SNS message (256 KiB).
+pub const MAX_REVIEW_URL_CHARS: usize = 2048;
+
+/// What the approver may look at before deciding (`reviewUrl`): a
+/// literal URL, or another stack's output read where the deploy goes
+/// when the request is made (`tasks::asking`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReviewUrl {
+    Url(String),
+    FromStack(Reference),
+}
 
 /// When a person decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +65,8 @@ pub struct Approval {
     pub notify: Option<String>,
     pub timeout_minutes: u32,
     pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_url: Option<ReviewUrl>,
 }
 
 /// The input's `approval`, None without one, or every problem with it, in
@@ -79,6 +101,7 @@ pub fn parse(
     let notify = notify(object, &mut problems);
     let timeout_minutes = timeout(object, execution_timeout_seconds, &mut problems);
     let message = message(object, &mut problems);
+    let review_url = review_url(object, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -87,6 +110,7 @@ pub fn parse(
         notify,
         timeout_minutes,
         message,
+        review_url,
     }))
 }
 
@@ -212,6 +236,85 @@ fn message(object: &Map<String, Value>, problems: &mut Vec<String>) -> Option<St
     Some(text.to_string())
 }
 
+/// `reviewUrl`: a URL ([`check_url`]) or `{"fromStack", "output"}`
+/// (`references::shape`).
+fn review_url(object: &Map<String, Value>, problems: &mut Vec<String>) -> Option<ReviewUrl> {
+    let value = object.get("reviewUrl")?;
+    let found = match value {
+        Value::String(text) => check_url(text).map(ReviewUrl::Url),
+        Value::Object(reference) => references::shape(reference).map(ReviewUrl::FromStack),
+        other => Err(format!("it is {}", json_kind(other))),
+    };
+    found
+        .map_err(|problem| {
+            problems.push(format!(
+                "approval.reviewUrl: {problem}; it is the page the approver reviews (a staging \
+                 site), an https URL or another stack's output as {{\"{}\": \"<stack name>\", \
+                 \"{}\": \"<output key>\"}}",
+                references::FROM_STACK,
+                references::OUTPUT
+            ))
+        })
+        .ok()
+}
+
+/// A review URL as the notification and the page show it, or what is
+/// wrong with it: https, or http to this machine only (127.0.0.1, ::1,
+/// localhost: the playground, where nothing travels between machines);
+/// no user name or password (a credential would go to every approver's
+/// mail); at most [`MAX_REVIEW_URL_CHARS`]. Checked on the input and
+/// again on a URL read from a stack output. The URL is returned as the
+/// WHATWG URL standard serializes it (the `url` crate): no spaces or line
+/// breaks, so it stays one line of the notification.
+pub fn check_url(text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars > MAX_REVIEW_URL_CHARS {
+        return Err(format!(
+            "the URL is {chars} characters; at most {MAX_REVIEW_URL_CHARS}, what browsers and \
+             mail reliably carry"
+        ));
+    }
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: the text holds a credential.
+        return Err(
+            "the URL carries a user name or password, which every approver would read; \
+             give the address without it"
+                .to_string(),
+        );
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "'{text}' is http; it must be https (http only to 127.0.0.1, ::1 or localhost, \
+                 on the playground)"
+            ));
+        }
+        scheme => {
+            return Err(format!(
+                "'{text}' has the scheme '{scheme}'; it must be https (http only to \
+                 127.0.0.1, ::1 or localhost, on the playground)"
+            ));
+        }
+    }
+    let shown = url.to_string();
+    if shown.chars().count() > MAX_REVIEW_URL_CHARS {
+        return Err(format!(
+            "the URL is over {MAX_REVIEW_URL_CHARS} characters once encoded; at most \
+             {MAX_REVIEW_URL_CHARS}, what browsers and mail reliably carry"
+        ));
+    }
+    Ok(shown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +340,7 @@ mod tests {
                 notify: Some(TOPIC.into()),
                 timeout_minutes: MAX_TIMEOUT_MINUTES,
                 message: None,
+                review_url: None,
             }))
         );
         let full = parse(&json!({"approval": {"when": "always", "timeoutMinutes": 30,
@@ -271,6 +375,87 @@ mod tests {
         let long = "x".repeat(MAX_MESSAGE_CHARS + 1);
         assert!(problems(json!({"message": long}))[0].contains("at most 1000"));
         assert!(problems(json!({"timeoutMinutes": 1441}))[0].contains("1441"));
+    }
+
+    #[test]
+    fn a_review_url_is_https_or_a_stack_output() {
+        let url = |value: Value| {
+            parse(&json!({"approval": {"reviewUrl": value}}))
+                .unwrap()
+                .unwrap()
+                .review_url
+                .unwrap()
+        };
+        assert_eq!(
+            url(json!("https://staging.example.com/shop?release=42")),
+            ReviewUrl::Url("https://staging.example.com/shop?release=42".into())
+        );
+        assert_eq!(
+            url(json!({"fromStack": "shop-staging", "output": "SiteUrl"})),
+            ReviewUrl::FromStack(Reference {
+                stack: "shop-staging".into(),
+                output: "SiteUrl".into()
+            })
+        );
+        // http to this machine only: the playground.
+        for local in [
+            "http://127.0.0.1:4566/site",
+            "http://localhost:8080/",
+            "http://[::1]:3000/",
+        ] {
+            assert!(check_url(local).is_ok(), "{local}");
+        }
+        // Written as the URL standard serializes it: quotes, angle
+        // brackets and spaces percent-encoded, line breaks dropped.
+        assert_eq!(
+            check_url("https://Staging.Example/a b?q=\"<x>\"\n").unwrap(),
+            "https://staging.example/a%20b?q=%22%3Cx%3E%22"
+        );
+        assert_eq!(
+            url(json!("https://s.example")),
+            ReviewUrl::Url("https://s.example/".into())
+        );
+    }
+
+    #[test]
+    fn a_review_url_that_will_not_do_is_refused_saying_why() {
+        let refused = |value: Value| {
+            let all = problems(json!({"reviewUrl": value}));
+            assert_eq!(all.len(), 1, "{all:#?}");
+            assert!(all[0].starts_with("approval.reviewUrl: "), "{all:#?}");
+            all[0].clone()
+        };
+        assert!(refused(json!("javascript:alert(1)")).contains("has the scheme 'javascript'"));
+        assert!(refused(json!("data:text/html,<b>x</b>")).contains("scheme 'data'"));
+        assert!(refused(json!("ftp://staging.example/")).contains("scheme 'ftp'"));
+        assert!(refused(json!("http://staging.example/")).contains("is http; it must be https"));
+        assert!(refused(json!("http://10.0.0.1/")).contains("is http"));
+        assert!(refused(json!("staging.example")).contains("is not a URL"));
+        assert!(refused(json!("")).contains("is not a URL"));
+        let secret = refused(json!("https://ann:hunter2@staging.example/"));
+        assert!(secret.contains("user name or password"), "{secret}");
+        assert!(
+            !secret.contains("hunter2"),
+            "the credential is not echoed: {secret}"
+        );
+        assert!(refused(json!("https://ann@staging.example/")).contains("user name"));
+        let head = "https://staging.example/";
+        let longest = format!("{head}{}", "a".repeat(MAX_REVIEW_URL_CHARS - head.len()));
+        assert!(check_url(&longest).is_ok());
+        assert!(refused(json!(format!("{longest}a"))).contains("at most 2048"));
+        // Within the length as given, over it once encoded.
+        let spaced = format!(
+            "{head}{}",
+            " x".repeat((MAX_REVIEW_URL_CHARS - head.len()) / 2)
+        );
+        assert!(refused(json!(spaced)).contains("once encoded"));
+        assert!(refused(json!(42)).contains("it is a number"));
+        assert!(refused(json!({"fromStack": "shop-staging"})).contains("'output' is missing"));
+        assert!(
+            refused(json!({"fromStack": "shop-staging", "output": "Url", "region": "x"}))
+                .contains("unknown key 'region'")
+        );
+        assert!(refused(json!("ftp://x")).contains("{\"fromStack\": \"<stack name>\""));
     }
 
     #[test]

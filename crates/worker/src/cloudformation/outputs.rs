@@ -41,23 +41,8 @@ pub async fn resolve(
     let place = place_of(input);
     let mut outputs = BTreeMap::new();
     for name in references::stacks(&found) {
-        let described = stack::describe(cfn, &name)
-            .await
-            .map_err(|e| match e.name {
-                // AccessDenied (`TaskError::from_sdk`): a stack outside what
-                // the deploying role may describe.
-                "Cpsf.Denied" => TaskError::new(
-                    "Cpsf.Denied",
-                    references::denied(&name, &found, &place, &e.cause),
-                ),
-                _ => e,
-            })?;
-        if let Some(found) = described {
-            let keys = found
-                .outputs()
-                .iter()
-                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-                .collect::<BTreeMap<_, _>>();
+        let whose = references::referencing(&name, &found);
+        if let Some(keys) = read(cfn, &name, &whose, &place).await? {
             outputs.insert(name, keys);
         }
     }
@@ -71,6 +56,47 @@ pub async fn resolve(
             region = %r.place.region, "parameter read from another stack's output");
     }
     Ok((resolved_input, resolved))
+}
+
+/// One reference's value, read where the deploy goes (`place`) for
+/// `whose` ("approval.reviewUrl"): a missing stack or output is
+/// [`UNRESOLVED`], a refused read Cpsf.Denied, each naming the stack, the
+/// output and where.
+pub async fn value_of(
+    cfn: &Client,
+    reference: &references::Reference,
+    whose: &str,
+    place: &Place,
+) -> Result<String, TaskError> {
+    let keys = read(cfn, &reference.stack, whose, place).await?;
+    references::value_of(whose, reference, keys.as_ref(), place)
+        .map_err(|message| TaskError::new(UNRESOLVED, message))
+}
+
+/// Stack `name`'s outputs (key → value), None when it does not exist;
+/// `whose` names what reads them in a refusal.
+async fn read(
+    cfn: &Client,
+    name: &str,
+    whose: &str,
+    place: &Place,
+) -> Result<Option<BTreeMap<String, String>>, TaskError> {
+    let described = stack::describe(cfn, name).await.map_err(|e| match e.name {
+        // AccessDenied (`TaskError::from_sdk`): a stack outside what the
+        // deploying role may describe.
+        "Cpsf.Denied" => TaskError::new(
+            "Cpsf.Denied",
+            references::denied_to(whose, name, place, &e.cause),
+        ),
+        _ => e,
+    })?;
+    Ok(described.map(|found| {
+        found
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+            .collect()
+    }))
 }
 
 /// A task's `output` with where each resolved parameter came from

@@ -125,15 +125,16 @@ async fn create_through_change_set(
     if super::asking::plans(input) && !executed {
         // The wave decides as one (`targets::rollout`): plan only.
         // A new stack: no running template to show a diff against.
-        let (request, asks) = super::asking::planned(ctx, input, &change_set, &found)?;
+        let (request, asks) = super::asking::planned(ctx, input, &change_set, &found).await?;
         let planned = super::asking::planned_output(&request, asks);
         return Ok(
             json!({"stackId": described.stack_id(), "startedAt": started_at,
                          "changes": changes, "planned": planned}),
         );
     }
-    if let Some(request) =
-        super::asking::request(ctx, input, &change_set, &found)?.filter(|_| !executed)
+    if let Some(request) = super::asking::request(ctx, input, &change_set, &found)
+        .await?
+        .filter(|_| !executed)
     {
         // A person decides first: RequestApproval, then ExecuteChangeSet.
         return Ok(

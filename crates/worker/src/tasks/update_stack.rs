@@ -80,7 +80,7 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
             described.status_reason().unwrap_or("no reason given")
         )));
     }
-    let asking = super::asking::request(ctx, input, &change_set, &changes)?;
+    let asking = super::asking::request(ctx, input, &change_set, &changes).await?;
     let refused = unsafe_changes(&changes);
     if asking.is_none() && !input.deploy.allow_replacements && !refused.is_empty() {
         change_set::discard(&ctx.cfn, &name, &change_set).await;
@@ -95,7 +95,7 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
     let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
     if super::asking::plans(input) && !already_executed {
         // The wave decides as one (`targets::rollout`): plan only.
-        let (request, asks) = super::asking::planned(ctx, input, &change_set, &changes)?;
+        let (request, asks) = super::asking::planned(ctx, input, &change_set, &changes).await?;
         let request = super::asking::with_diff(ctx, input, request, revision).await;
         let planned = super::asking::planned_output(&request, asks);
         return Ok(

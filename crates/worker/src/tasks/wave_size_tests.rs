@@ -288,7 +288,19 @@ fn approval_input() -> Value {
         "notify": format!("arn:aws:sns:ap-southeast-4:123456789012:{}", "n".repeat(256)),
         "timeoutMinutes": crate::approval::spec::MAX_TIMEOUT_MINUTES,
         "message": "m".repeat(crate::approval::spec::MAX_MESSAGE_CHARS),
+        "reviewUrl": longest_review_url(),
     })
+}
+
+/// The longest review URL the input takes.
+fn longest_review_url() -> String {
+    let head = "https://staging.example/";
+    let url = format!(
+        "{head}{}",
+        "u".repeat(crate::approval::spec::MAX_REVIEW_URL_CHARS - head.len())
+    );
+    assert_eq!(crate::approval::spec::check_url(&url), Ok(url.clone()));
+    url
 }
 
 fn approval() -> Approval {
@@ -298,6 +310,7 @@ fn approval() -> Approval {
         notify: input["notify"].as_str().map(str::to_string),
         timeout_minutes: crate::approval::spec::MAX_TIMEOUT_MINUTES,
         message: input["message"].as_str().map(str::to_string),
+        review_url: Some(crate::approval::spec::ReviewUrl::Url(longest_review_url())),
     }
 }
 
