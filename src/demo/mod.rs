@@ -7,14 +7,18 @@
 //! With `--targets`, one run instead: the sample app rolled out to two
 //! accounts × two regions in waves (`targets.rs`, MiniStack only). With
 //! `--environments`, three branch environments from one pipeline, listed,
-//! one torn down, the rest pruned (`environments.rs`).
+//! one torn down, the rest pruned (`environments.rs`). With `--approval`,
+//! a risky change through README's approval by link: the notification,
+//! the page, the decision, the deploy going on (`approval.rs`).
 //!
 //! - `setup.rs`: buckets, action type, state machine, pipeline
 //! - `watch.rs`: live progress
 //! - `targets.rs`: the rollout run
 //! - `environments.rs`: the branch environments' steps
+//! - `approval.rs`: the approval's steps
 //! - here: the runs, their checks and the summary
 
+pub mod approval;
 pub mod environments;
 pub mod setup;
 pub mod targets;
@@ -30,7 +34,7 @@ use cpsf_worker::metrics::Metrics;
 use cpsf_worker::worker::{ApprovalOptions, WorkerOptions};
 use serde_json::Value;
 use setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
-use std::io::{Cursor, Write};
+use std::io::{Cursor, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -51,6 +55,9 @@ pub struct DemoOptions {
     pub targets: bool,
     /// Branch environments instead of the four runs (`environments.rs`).
     pub environments: bool,
+    /// A risky change approved by link instead of the four runs
+    /// (`approval.rs`).
+    pub approval: bool,
 }
 
 /// One pipeline run of the demo and what it must end with.
@@ -183,10 +190,17 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         sfn: aws_sdk_sfn::Client::new(&worker_sdk),
         sdk: worker_sdk,
     };
+    // With --approval the worker serves the page the notification links
+    // to, on a loopback port of its own.
+    let page = if options.approval {
+        Some(free_loopback_port()?)
+    } else {
+        None
+    };
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(cpsf_worker::worker::run(
         worker_clients,
-        worker_options(env.events_queue.clone(), approvals),
+        worker_options(env.events_queue.clone(), approvals, page),
         Metrics::default(),
         worker_stop.clone(),
     ));
@@ -194,6 +208,26 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         targets::run(&clients, &machine, &deploy, &stack).await?
     } else if options.environments {
         environments::run(&clients, &machine, &deploy).await?
+    } else if options.approval {
+        // By hand: a person decides, from the page or a second terminal
+        // that sourced the env file, written now for it.
+        let by_hand = options.keep && std::io::stdin().is_terminal();
+        let env_hint = if playground.is_none() {
+            "(with this playground's environment, as this shell has it)".to_string()
+        } else if options.keep {
+            env.write(&options.env_file)?;
+            format!("source {}", options.env_file.display())
+        } else {
+            format!(
+                "source {}     (run the demo with --keep to have it written)",
+                options.env_file.display()
+            )
+        };
+        let decide = approval::Decide {
+            by_hand,
+            env_hint: &env_hint,
+        };
+        approval::run(&clients, &deploy, &stack, decide).await?
     } else {
         let mut results = Vec::new();
         for run in &RUNS {
@@ -223,11 +257,12 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
 /// The worker as the playground runs it (`local/preset.rs`), deploying
 /// under the demo's stack prefix, with the playground's execution events
 /// queue when its emulator sends them, and its approvals: requests taken
-/// from their queue, decided with `cpsf approve` (no page: a playground
-/// has nobody to send its links to).
+/// from their queue, decided with `cpsf approve`, and, on `page` (a
+/// loopback port: `--approval`), on the page the notification links to.
 fn worker_options(
     events_queue: Option<String>,
     approvals: cpsf_playground::approvals::LocalApprovals,
+    page: Option<u16>,
 ) -> WorkerOptions {
     let preset = cpsf_playground::preset::worker(cpsf_playground::names::STACK_PREFIX);
     WorkerOptions {
@@ -239,11 +274,19 @@ fn worker_options(
             queue: Some(approvals.queue),
             store: approvals.store,
             key: approvals.key,
-            url: None,
-            listen: None,
+            url: page.map(|port| format!("http://127.0.0.1:{port}")),
+            listen: page.map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port))),
         }),
         ..preset
     }
+}
+
+/// A free loopback port (bound, then let go, for the worker to bind).
+fn free_loopback_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .context("no free loopback port for the approval page")?
+        .local_addr()?
+        .port())
 }
 
 async fn run_once(
