@@ -258,6 +258,80 @@ fn the_demo_deploys_lists_tears_down_and_prunes_branch_environments() {
     );
 }
 
+/// `cpsf demo --approval` (issue 29, item 4): a risky change walked
+/// through approval by link. Not on a terminal, the demo decides by itself
+/// on the page; its output names the notification (its subject and the
+/// link), the page, the `cpsf approve` command for a second terminal, and
+/// the pipeline's run approved and deployed. Both emulators.
+#[test]
+fn the_demo_walks_a_risky_change_through_approval_by_link() {
+    let output = demo_with(&["--approval"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("run 1/2 create — Succeeded in")
+            && stdout.contains("succeeded: created [ok]"),
+        "{stdout}"
+    );
+    // The notification, as the topic's subscriber got it.
+    assert!(
+        stdout.contains(
+            "1. The notification, published to arn:aws:sns:us-east-1:123456789012:deploy-approvals:"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "Subject: Approve? A deploy would replace or remove resources in cpsf-demo-app"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| Note from the pipeline: cpsf demo: the queue is renamed"),
+        "{stdout}"
+    );
+    let link = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| "))
+        .find(|l| l.starts_with("http://127.0.0.1:") && l.contains("/approvals/"))
+        .unwrap_or_else(|| panic!("no link in the notification: {stdout}"));
+    // The page the link opens, served with its form.
+    assert!(
+        stdout.contains(&format!(
+            "2. The page: {link}\n   GET answered 200, with the Approve and Reject form"
+        )),
+        "{stdout}"
+    );
+    // The command a second terminal could run instead.
+    assert!(
+        stdout.contains("source .cpsf/local.env")
+            && stdout.contains("cpsf approve cpsf-demo --comment \"ship it\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The demo approves on the page as \"cpsf demo\" (POST of its form with the page's token): 200"),
+        "{stdout}"
+    );
+    // The pipeline's run, approved and deployed.
+    let deployed = stdout
+        .lines()
+        .find(|l| l.starts_with("4. The deploy: "))
+        .unwrap_or_else(|| panic!("no deploy line in {stdout}"));
+    assert!(
+        deployed.starts_with("4. The deploy: Succeeded in")
+            && deployed.contains("succeeded: updated")
+            && deployed.contains("approved by cpsf demo: approved on the page by the demo")
+            && deployed.ends_with("[ok]"),
+        "{deployed}"
+    );
+    assert!(stdout.contains("→ RequestApproval +"), "{stdout}");
+    assert!(
+        stdout.contains("The approval by link did what it should."),
+        "{stdout}"
+    );
+}
+
 /// README's "Approval by link" on the playground, as a new user walks it:
 /// `cpsf demo --keep`, then, from a shell that sourced the env file it
 /// writes, a revision whose input has README's `approval` block (its
