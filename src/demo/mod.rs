@@ -523,10 +523,17 @@ fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
         "A deploy.json with an \"approval\" block (README, \"Approval by link\") waits for a decision:"
     );
     println!("  cpsf approve {PIPELINE} --comment \"ship it\"     (or --reject)");
+    println!(
+        "  (cpsf demo --approval walks that through: the notification, the page, the decision)"
+    );
     if env.profiles.is_some() {
         println!(
             "  AWS_PROFILE={} cpsf worker   # another worker, as bootstrap/cpsf.yaml's worker role",
             cpsf_playground::worker_role::PROFILE
+        );
+        println!(
+            "    (add --approval-listen 127.0.0.1:8080 --approval-url http://127.0.0.1:8080 to serve \
+             approval pages; it takes requests from the queue the env file names)"
         );
     }
 }
