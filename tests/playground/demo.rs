@@ -436,3 +436,105 @@ async fn the_demo_pipeline_waits_for_approval_and_cpsf_approve_decides() {
     terminate(&mut demo.0, Duration::from_secs(20)).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// README's "A worker of your own, started from the env file, serves the
+/// same approvals": after `cpsf demo --approval --keep` (its env file names
+/// the queue the demo's pipeline sends requests to, the store and the
+/// key), `cpsf worker` started from that file with a page of its own
+/// serves the next approval of the demo's pipeline: its page opens the
+/// notification's link (whichever worker took the request: both keep them
+/// in the same store, signed with the same key) and decides, and the
+/// deploy goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_from_the_demos_env_file_serves_its_approvals() {
+    use crate::approval_harness::{Notes, decide_on_page, free_port, page_answers};
+    use crate::deploy_harness::{App, summary};
+    use cpsf::demo::setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+    let dir = std::env::temp_dir().join(format!("cpsf-demo-hand-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join("local.env");
+    let demo_log = dir.join("demo.out");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    demo.args(["demo", "--approval", "--keep", "--env-file"])
+        .arg(&env_file)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_CODEPIPELINE")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&demo_log).unwrap())
+        .stderr(Stdio::null());
+    let mut demo = KillOnDrop(demo.spawn().unwrap());
+    // The walk is over (and the env file written) once the demo keeps the
+    // playground running.
+    wait_for_long("the demo's walk", Duration::from_secs(240), || async {
+        std::fs::read_to_string(&demo_log)
+            .ok()
+            .filter(|t| t.contains("The playground keeps running"))
+    })
+    .await;
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let env = cpsf_playground::LocalEnv::from_vars(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_string)
+    })
+    .expect("both endpoints in the env file");
+    assert!(env.approvals.is_some(), "no approvals in {text}");
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let worker_log = dir.join("worker.log");
+    let mut worker = cpsf_worker(&env);
+    worker
+        .args(["--poll-max", &poll_max_flag(), "--approval-listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--approval-url", &base])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&worker_log).unwrap());
+    let mut worker = KillOnDrop(worker.spawn().unwrap());
+    page_answers(&base).await;
+
+    let h = Harness::on(&env).await;
+    let notes = Notes::new(&h).await;
+    // The demo left JobQueue deployed: the sample app, with WorkQueue,
+    // replaces it.
+    let mut app = App::sample();
+    app.deploy["approval"] = serde_json::json!({"when": "risky", "notify": notes.topic,
+        "timeoutMinutes": 60, "message": "by hand"});
+    let zip = crate::worker_harness::zip_of(&[
+        ("deploy.json", &app.deploy.to_string()),
+        ("template.yaml", &app.template),
+    ]);
+    h.s3.put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(SOURCE_KEY)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
+    let id = h.start_execution(PIPELINE).await;
+    let note = notes.next().await;
+    let path = note
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("http://127.0.0.1:"))
+        .find_map(|l| l.find("/approvals/").map(|at| l[at..].to_string()))
+        .unwrap_or_else(|| panic!("no link in {note}"));
+    let answer = decide_on_page(&format!("{base}{path}"), "Ann", "by hand", "approve").await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}\n{}",
+        answer.body,
+        std::fs::read_to_string(&worker_log).unwrap_or_default()
+    );
+    assert_eq!(h.wait_until_done(PIPELINE, &id).await, "Succeeded");
+    let detail = h.deploy_detail(PIPELINE).await;
+    assert!(
+        summary(&detail).contains("approved by Ann: by hand"),
+        "{}",
+        summary(&detail)
+    );
+    terminate(&mut worker.0, Duration::from_secs(20)).await;
+    terminate(&mut demo.0, Duration::from_secs(20)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
