@@ -178,6 +178,22 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         queue: prepared.approvals_queue.unwrap_or(approvals.queue),
         ..approvals
     };
+    // A playground this demo did not start (`cpsf local up`) wrote its env
+    // file before the bootstrap stack existed: on fakecloud, the pipeline's
+    // requests go to that stack's queue, not the file's, so a worker
+    // started from the file needs the queue named.
+    if playground.is_none()
+        && env
+            .approvals
+            .as_ref()
+            .is_some_and(|a| a.queue != approvals.queue)
+    {
+        println!(
+            "The pipeline's approval requests go to {} (bootstrap/cpsf.yaml's ApprovalsQueue): a \
+             worker of your own takes them with CPSF_APPROVALS_QUEUE={}",
+            approvals.queue, approvals.queue
+        );
+    }
     env.approvals = Some(approvals.clone());
 
     // The worker runs as bootstrap/cpsf.yaml's worker role where the
