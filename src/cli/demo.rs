@@ -27,6 +27,12 @@ pub(super) struct DemoArgs {
     /// real).
     #[arg(long, conflicts_with = "targets")]
     environments: bool,
+    /// Instead of the four runs, a risky change approved by link: the
+    /// notification, the page, the decision (the demo's own on the page,
+    /// or, with --keep on a terminal, yours: on the page or with `cpsf
+    /// approve`), the deploy going on.
+    #[arg(long, conflicts_with_all = ["targets", "environments"])]
+    approval: bool,
 }
 
 pub(super) async fn run(args: DemoArgs) -> Result<()> {
@@ -44,6 +50,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<()> {
         env_file: args.env_file,
         targets: args.targets,
         environments: args.environments,
+        approval: args.approval,
     };
     if crate::demo::run(options, shutdown).await? {
         Ok(())

@@ -7,14 +7,18 @@
 //! With `--targets`, one run instead: the sample app rolled out to two
 //! accounts × two regions in waves (`targets.rs`, MiniStack only). With
 //! `--environments`, three branch environments from one pipeline, listed,
-//! one torn down, the rest pruned (`environments.rs`).
+//! one torn down, the rest pruned (`environments.rs`). With `--approval`,
+//! a risky change through README's approval by link: the notification,
+//! the page, the decision, the deploy going on (`approval.rs`).
 //!
 //! - `setup.rs`: buckets, action type, state machine, pipeline
 //! - `watch.rs`: live progress
 //! - `targets.rs`: the rollout run
 //! - `environments.rs`: the branch environments' steps
+//! - `approval.rs`: the approval's steps
 //! - here: the runs, their checks and the summary
 
+pub mod approval;
 pub mod environments;
 pub mod setup;
 pub mod targets;
@@ -30,7 +34,7 @@ use cpsf_worker::metrics::Metrics;
 use cpsf_worker::worker::{ApprovalOptions, WorkerOptions};
 use serde_json::Value;
 use setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
-use std::io::{Cursor, Write};
+use std::io::{Cursor, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -51,6 +55,9 @@ pub struct DemoOptions {
     pub targets: bool,
     /// Branch environments instead of the four runs (`environments.rs`).
     pub environments: bool,
+    /// A risky change approved by link instead of the four runs
+    /// (`approval.rs`).
+    pub approval: bool,
 }
 
 /// One pipeline run of the demo and what it must end with.
@@ -171,6 +178,22 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         queue: prepared.approvals_queue.unwrap_or(approvals.queue),
         ..approvals
     };
+    // A playground this demo did not start (`cpsf local up`) wrote its env
+    // file before the bootstrap stack existed: on fakecloud, the pipeline's
+    // requests go to that stack's queue, not the file's, so a worker
+    // started from the file needs the queue named.
+    if playground.is_none()
+        && env
+            .approvals
+            .as_ref()
+            .is_some_and(|a| a.queue != approvals.queue)
+    {
+        println!(
+            "The pipeline's approval requests go to {} (bootstrap/cpsf.yaml's ApprovalsQueue): a \
+             worker of your own takes them with CPSF_APPROVALS_QUEUE={}",
+            approvals.queue, approvals.queue
+        );
+    }
     env.approvals = Some(approvals.clone());
 
     // The worker runs as bootstrap/cpsf.yaml's worker role where the
@@ -183,10 +206,17 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         sfn: aws_sdk_sfn::Client::new(&worker_sdk),
         sdk: worker_sdk,
     };
+    // With --approval the worker serves the page the notification links
+    // to, on a loopback port of its own.
+    let page = if options.approval {
+        Some(free_loopback_port()?)
+    } else {
+        None
+    };
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(cpsf_worker::worker::run(
         worker_clients,
-        worker_options(env.events_queue.clone(), approvals),
+        worker_options(env.events_queue.clone(), approvals, page),
         Metrics::default(),
         worker_stop.clone(),
     ));
@@ -194,6 +224,26 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         targets::run(&clients, &machine, &deploy, &stack).await?
     } else if options.environments {
         environments::run(&clients, &machine, &deploy).await?
+    } else if options.approval {
+        // By hand: a person decides, from the page or a second terminal
+        // that sourced the env file, written now for it.
+        let by_hand = options.keep && std::io::stdin().is_terminal();
+        let env_hint = if playground.is_none() {
+            "(with this playground's environment, as this shell has it)".to_string()
+        } else if options.keep {
+            env.write(&options.env_file)?;
+            format!("source {}", options.env_file.display())
+        } else {
+            format!(
+                "source {}     (run the demo with --keep to have it written)",
+                options.env_file.display()
+            )
+        };
+        let decide = approval::Decide {
+            by_hand,
+            env_hint: &env_hint,
+        };
+        approval::run(&clients, &deploy, &stack, decide).await?
     } else {
         let mut results = Vec::new();
         for run in &RUNS {
@@ -223,11 +273,12 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
 /// The worker as the playground runs it (`local/preset.rs`), deploying
 /// under the demo's stack prefix, with the playground's execution events
 /// queue when its emulator sends them, and its approvals: requests taken
-/// from their queue, decided with `cpsf approve` (no page: a playground
-/// has nobody to send its links to).
+/// from their queue, decided with `cpsf approve`, and, on `page` (a
+/// loopback port: `--approval`), on the page the notification links to.
 fn worker_options(
     events_queue: Option<String>,
     approvals: cpsf_playground::approvals::LocalApprovals,
+    page: Option<u16>,
 ) -> WorkerOptions {
     let preset = cpsf_playground::preset::worker(cpsf_playground::names::STACK_PREFIX);
     WorkerOptions {
@@ -239,11 +290,19 @@ fn worker_options(
             queue: Some(approvals.queue),
             store: approvals.store,
             key: approvals.key,
-            url: None,
-            listen: None,
+            url: page.map(|port| format!("http://127.0.0.1:{port}")),
+            listen: page.map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port))),
         }),
         ..preset
     }
+}
+
+/// A free loopback port (bound, then let go, for the worker to bind).
+fn free_loopback_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .context("no free loopback port for the approval page")?
+        .local_addr()?
+        .port())
 }
 
 async fn run_once(
@@ -480,10 +539,17 @@ fn print_keep_instructions(env: &LocalEnv, env_file: &std::path::Path) {
         "A deploy.json with an \"approval\" block (README, \"Approval by link\") waits for a decision:"
     );
     println!("  cpsf approve {PIPELINE} --comment \"ship it\"     (or --reject)");
+    println!(
+        "  (cpsf demo --approval walks that through: the notification, the page, the decision)"
+    );
     if env.profiles.is_some() {
         println!(
             "  AWS_PROFILE={} cpsf worker   # another worker, as bootstrap/cpsf.yaml's worker role",
             cpsf_playground::worker_role::PROFILE
+        );
+        println!(
+            "    (add --approval-listen 127.0.0.1:8080 --approval-url http://127.0.0.1:8080 to serve \
+             approval pages; it takes requests from the queue the env file names)"
         );
     }
 }

@@ -258,6 +258,80 @@ fn the_demo_deploys_lists_tears_down_and_prunes_branch_environments() {
     );
 }
 
+/// `cpsf demo --approval` (issue 29, item 4): a risky change walked
+/// through approval by link. Not on a terminal, the demo decides by itself
+/// on the page; its output names the notification (its subject and the
+/// link), the page, the `cpsf approve` command for a second terminal, and
+/// the pipeline's run approved and deployed. Both emulators.
+#[test]
+fn the_demo_walks_a_risky_change_through_approval_by_link() {
+    let output = demo_with(&["--approval"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("run 1/2 create — Succeeded in")
+            && stdout.contains("succeeded: created [ok]"),
+        "{stdout}"
+    );
+    // The notification, as the topic's subscriber got it.
+    assert!(
+        stdout.contains(
+            "1. The notification, published to arn:aws:sns:us-east-1:123456789012:deploy-approvals:"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "Subject: Approve? A deploy would replace or remove resources in cpsf-demo-app"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| Note from the pipeline: cpsf demo: the queue is renamed"),
+        "{stdout}"
+    );
+    let link = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| "))
+        .find(|l| l.starts_with("http://127.0.0.1:") && l.contains("/approvals/"))
+        .unwrap_or_else(|| panic!("no link in the notification: {stdout}"));
+    // The page the link opens, served with its form.
+    assert!(
+        stdout.contains(&format!(
+            "2. The page: {link}\n   GET answered 200, with the Approve and Reject form"
+        )),
+        "{stdout}"
+    );
+    // The command a second terminal could run instead.
+    assert!(
+        stdout.contains("source .cpsf/local.env")
+            && stdout.contains("cpsf approve cpsf-demo --comment \"ship it\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The demo approves on the page as \"cpsf demo\" (POST of its form with the page's token): 200"),
+        "{stdout}"
+    );
+    // The pipeline's run, approved and deployed.
+    let deployed = stdout
+        .lines()
+        .find(|l| l.starts_with("4. The deploy: "))
+        .unwrap_or_else(|| panic!("no deploy line in {stdout}"));
+    assert!(
+        deployed.starts_with("4. The deploy: Succeeded in")
+            && deployed.contains("succeeded: updated")
+            && deployed.contains("approved by cpsf demo: approved on the page by the demo")
+            && deployed.ends_with("[ok]"),
+        "{deployed}"
+    );
+    assert!(stdout.contains("→ RequestApproval +"), "{stdout}");
+    assert!(
+        stdout.contains("The approval by link did what it should."),
+        "{stdout}"
+    );
+}
+
 /// README's "Approval by link" on the playground, as a new user walks it:
 /// `cpsf demo --keep`, then, from a shell that sourced the env file it
 /// writes, a revision whose input has README's `approval` block (its
@@ -359,6 +433,108 @@ async fn the_demo_pipeline_waits_for_approval_and_cpsf_approve_decides() {
         "{}",
         summary(&detail)
     );
+    terminate(&mut demo.0, Duration::from_secs(20)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// README's "A worker of your own, started from the env file, serves the
+/// same approvals": after `cpsf demo --approval --keep` (its env file names
+/// the queue the demo's pipeline sends requests to, the store and the
+/// key), `cpsf worker` started from that file with a page of its own
+/// serves the next approval of the demo's pipeline: its page opens the
+/// notification's link (whichever worker took the request: both keep them
+/// in the same store, signed with the same key) and decides, and the
+/// deploy goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_from_the_demos_env_file_serves_its_approvals() {
+    use crate::approval_harness::{Notes, decide_on_page, free_port, page_answers};
+    use crate::deploy_harness::{App, summary};
+    use cpsf::demo::setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+    let dir = std::env::temp_dir().join(format!("cpsf-demo-hand-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join("local.env");
+    let demo_log = dir.join("demo.out");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+    demo.args(["demo", "--approval", "--keep", "--env-file"])
+        .arg(&env_file)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_CODEPIPELINE")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&demo_log).unwrap())
+        .stderr(Stdio::null());
+    let mut demo = KillOnDrop(demo.spawn().unwrap());
+    // The walk is over (and the env file written) once the demo keeps the
+    // playground running.
+    wait_for_long("the demo's walk", Duration::from_secs(240), || async {
+        std::fs::read_to_string(&demo_log)
+            .ok()
+            .filter(|t| t.contains("The playground keeps running"))
+    })
+    .await;
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let env = cpsf_playground::LocalEnv::from_vars(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_string)
+    })
+    .expect("both endpoints in the env file");
+    assert!(env.approvals.is_some(), "no approvals in {text}");
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let worker_log = dir.join("worker.log");
+    let mut worker = cpsf_worker(&env);
+    worker
+        .args(["--poll-max", &poll_max_flag(), "--approval-listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--approval-url", &base])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&worker_log).unwrap());
+    let mut worker = KillOnDrop(worker.spawn().unwrap());
+    page_answers(&base).await;
+
+    let h = Harness::on(&env).await;
+    let notes = Notes::new(&h).await;
+    // The demo left JobQueue deployed: the sample app, with WorkQueue,
+    // replaces it.
+    let mut app = App::sample();
+    app.deploy["approval"] = serde_json::json!({"when": "risky", "notify": notes.topic,
+        "timeoutMinutes": 60, "message": "by hand"});
+    let zip = crate::worker_harness::zip_of(&[
+        ("deploy.json", &app.deploy.to_string()),
+        ("template.yaml", &app.template),
+    ]);
+    h.s3.put_object()
+        .bucket(SOURCE_BUCKET)
+        .key(SOURCE_KEY)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
+    let id = h.start_execution(PIPELINE).await;
+    let note = notes.next().await;
+    let path = note
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("http://127.0.0.1:"))
+        .find_map(|l| l.find("/approvals/").map(|at| l[at..].to_string()))
+        .unwrap_or_else(|| panic!("no link in {note}"));
+    let answer = decide_on_page(&format!("{base}{path}"), "Ann", "by hand", "approve").await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}\n{}",
+        answer.body,
+        std::fs::read_to_string(&worker_log).unwrap_or_default()
+    );
+    assert_eq!(h.wait_until_done(PIPELINE, &id).await, "Succeeded");
+    let detail = h.deploy_detail(PIPELINE).await;
+    assert!(
+        summary(&detail).contains("approved by Ann: by hand"),
+        "{}",
+        summary(&detail)
+    );
+    terminate(&mut worker.0, Duration::from_secs(20)).await;
     terminate(&mut demo.0, Duration::from_secs(20)).await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -84,7 +84,8 @@ pub struct Grants {
 impl Grants {
     /// What the worker's role may reach on a playground `cpsf demo` or
     /// `cpsf local up` starts: the demo's stacks and artifact bucket, and
-    /// the account `--targets` rolls out to.
+    /// the account `--targets` rolls out to, and README's approval topic
+    /// (`names::APPROVAL_TOPIC`).
     pub fn playground() -> Grants {
         Grants {
             stack_prefix: STACK_PREFIX.into(),
@@ -92,7 +93,7 @@ impl Grants {
             journal_bucket: "cpsf-demo-journal".into(),
             staging_bucket: "cpsf-demo-staging".into(),
             target_accounts: vec![FAR_ACCOUNT.into()],
-            approval_topics: Vec::new(),
+            approval_topics: vec![crate::names::approval_topic_arn()],
         }
     }
 }
