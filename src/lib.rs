@@ -33,8 +33,10 @@
 //!   the demo's).
 //! - [`demo`] (`src/demo/`): `cpsf demo`: `setup.rs` (buckets, action type,
 //!   state machine, pipeline), `watch.rs` (live progress), `mod.rs` (four
-//!   runs, their checks, the summary), `targets.rs` (a rollout in waves),
-//!   `environments.rs` (branch environments).
+//!   runs, their checks, the summary), `pipeline.rs` (the demo's pipeline
+//!   run by run: source, start, the Deploy action's result), `targets.rs`
+//!   (a rollout in waves), `environments.rs` (branch environments),
+//!   `approval.rs` (a risky change approved by link).
 //!
 //! Tests: `tests/playground/` runs a playground per test on free ports and
 //! drives the `cpsf` binary and the worker's code through the AWS SDK, a

@@ -9,9 +9,10 @@
 //! environment gets termination protection first, to show that prune
 //! names it and leaves it.
 
+use super::APP_TEMPLATE;
+use super::pipeline::{action_summary, deploy_action, put_source};
 use super::setup;
 use super::watch::{self, Display, Snapshot};
-use super::{APP_TEMPLATE, action_summary, deploy_action, put_source};
 use anyhow::Context;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use cpsf_playground::names::STACK_PREFIX;

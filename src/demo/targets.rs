@@ -8,9 +8,10 @@
 //! lets the worker assume a role in another account (docs/emulators.md);
 //! fakecloud has one account and no AssumeRole into another.
 
+use super::APP_TEMPLATE;
+use super::pipeline::{history_of, start_with};
 use super::setup::PIPELINE;
 use super::watch::{self, Display};
-use super::{APP_TEMPLATE, history_of, start_with};
 use cpsf_playground::names::FAR_ACCOUNT;
 use cpsf_worker::aws::Clients;
 use cpsf_worker::history::rollout::{RolloutView, read};
