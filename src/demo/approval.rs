@@ -420,17 +420,10 @@ async fn http(url: &str, form: Option<&[(&str, &str)]>) -> anyhow::Result<Answer
     })
 }
 
-/// application/x-www-form-urlencoded (WHATWG URL, "urlencoded serializing").
+/// application/x-www-form-urlencoded (WHATWG URL, "urlencoded
+/// serializing"), as the worker's own `form_urlencoded` writes it.
 fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// The page's own token, from its form's hidden field.
