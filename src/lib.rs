@@ -36,7 +36,8 @@
 //!   runs, their checks, the summary), `pipeline.rs` (the demo's pipeline
 //!   run by run: source, start, the Deploy action's result), `targets.rs`
 //!   (a rollout in waves), `environments.rs` (branch environments),
-//!   `approval.rs` (a risky change approved by link).
+//!   `approval.rs` (a risky change approved by link), `upstream.rs` (the
+//!   stacks whose outputs those read: the targets' layer, the staging site).
 //!
 //! Tests: `tests/playground/` runs a playground per test on free ports and
 //! drives the `cpsf` binary and the worker's code through the AWS SDK, a

@@ -14,10 +14,15 @@
 //!   or through `cpsf approve` from a second terminal that sourced the env
 //!   file.
 //!
+//! The approval links to the staging site (`reviewUrl`), read from the
+//! staging stack's `SiteUrl` output (`upstream.rs`), which the
+//! notification names and the page shows as a link.
+//!
 //! Then it follows the deploy to its end and reports what the pipeline's
 //! own state says: approved and deployed, or rejected and stopped.
 
 use super::setup::{PIPELINE, SOURCE_BUCKET, SOURCE_KEY};
+use super::upstream::{self, STAGING_STACK, STAGING_URL};
 use super::watch::{self, Display};
 use super::{APP_TEMPLATE, Run, describe_run, run_once, start_with};
 use anyhow::Context;
@@ -69,12 +74,18 @@ pub async fn run(
     let notes = Notes::new(clients).await?;
     notes.drain().await;
     let topic = cpsf_playground::names::approval_topic_arn();
+    upstream::deploy_staging(&clients.sdk).await?;
+    println!(
+        "The staging site {STAGING_URL} is stack {STAGING_STACK}'s SiteUrl output: the approval \
+         links to it."
+    );
 
     // Run 2: the risky change, waiting for a decision.
     let mut risky = deploy.clone();
     risky["parameters"]["Greeting"] = "hello after approval".into();
     risky["approval"] = serde_json::json!({"when": "risky", "notify": topic,
-        "timeoutMinutes": 60, "message": "cpsf demo: the queue is renamed"});
+        "timeoutMinutes": 60, "message": "cpsf demo: the queue is renamed",
+        "reviewUrl": upstream::from_stack(STAGING_STACK, "SiteUrl")});
     let template = APP_TEMPLATE.replace("WorkQueue", "JobQueue");
     println!();
     println!("run 2/2 risky change: WorkQueue renamed JobQueue (a replacement), deploy.json with");
@@ -116,17 +127,28 @@ pub async fn run(
     };
     let page = http(&link, None).await?;
     let token = page_token(&page.body);
+    // The page shows the staging site as a link (`approval/page.rs`).
+    let staging_link = page.body.contains(&format!("href=\"{STAGING_URL}\""));
     println!();
     println!("2. The page: {link}");
     println!(
-        "   GET answered {}{}",
+        "   GET answered {}{}{}",
         page.status,
         if token.is_some() {
             ", with the Approve and Reject form"
         } else {
             ", without a form"
+        },
+        if staging_link {
+            format!(" and the staging link {STAGING_URL}")
+        } else {
+            ", WITHOUT the staging link".to_string()
         }
     );
+    if !note.message.contains(STAGING_URL) || !staging_link {
+        println!("   The notification or the page does not name the staging site.");
+        return Ok(false);
+    }
     println!("   By hand: open the link in a browser (it works for one decision).");
     println!();
     println!("3. The decision. From a second terminal, instead of the page:");

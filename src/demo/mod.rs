@@ -16,6 +16,7 @@
 //! - `targets.rs`: the rollout run
 //! - `environments.rs`: the branch environments' steps
 //! - `approval.rs`: the approval's steps
+//! - `upstream.rs`: the stacks whose outputs those deploys read
 //! - here: the runs, their checks and the summary
 
 pub mod approval;
@@ -23,6 +24,7 @@ pub mod environments;
 mod pipeline;
 pub mod setup;
 pub mod targets;
+pub mod upstream;
 pub mod watch;
 
 use anyhow::Context;
@@ -180,18 +182,30 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     };
     // A playground this demo did not start (`cpsf local up`) wrote its env
     // file before the bootstrap stack existed: on fakecloud, the pipeline's
-    // requests go to that stack's queue, not the file's, so a worker
-    // started from the file needs the queue named.
+    // requests go to that stack's queue, not the file's. The file is
+    // brought up to date so a worker started from it takes them.
     if playground.is_none()
         && env
             .approvals
             .as_ref()
             .is_some_and(|a| a.queue != approvals.queue)
     {
+        let updated =
+            env.update_file(&options.env_file, "CPSF_APPROVALS_QUEUE", &approvals.queue)?;
         println!(
-            "The pipeline's approval requests go to {} (bootstrap/cpsf.yaml's ApprovalsQueue): a \
-             worker of your own takes them with CPSF_APPROVALS_QUEUE={}",
-            approvals.queue, approvals.queue
+            "The pipeline's approval requests go to {} (bootstrap/cpsf.yaml's ApprovalsQueue){}",
+            approvals.queue,
+            if updated {
+                format!(
+                    ": {} now names it; source it again before starting a worker of your own",
+                    options.env_file.display()
+                )
+            } else {
+                format!(
+                    ": a worker of your own takes them with CPSF_APPROVALS_QUEUE={}",
+                    approvals.queue
+                )
+            }
         );
     }
     env.approvals = Some(approvals.clone());

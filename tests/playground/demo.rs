@@ -93,16 +93,35 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
             (name, value)
         })
         .collect();
-    for _ in 0..2 {
-        let output = tokio::task::spawn_blocking({
-            let vars = vars.clone();
-            move || demo(&vars)
-        })
-        .await
-        .unwrap();
-        assert!(String::from_utf8_lossy(&output.stdout).contains("Using the playground at"));
-        assert_four_runs_ok(&output);
-    }
+    // The first run as README has it: the whole env file sourced, the
+    // demo told the same file; the second with the endpoints alone.
+    let sourced: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let first = tokio::task::spawn_blocking({
+        let (sourced, env_file) = (sourced.clone(), env_file.clone());
+        move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_cpsf"));
+            command.args(["demo", "--env-file"]).arg(&env_file);
+            command.stdin(Stdio::null()).envs(sourced);
+            command.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&first.stdout).contains("Using the playground at"));
+    assert_four_runs_ok(&first);
+    approvals_go_where_the_env_file_says(&env_file).await;
+    let output = tokio::task::spawn_blocking({
+        let vars = vars.clone();
+        move || demo(&vars)
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Using the playground at"));
+    assert_four_runs_ok(&output);
     // The demo's failing case, diagnosed with one call, as a user who
     // sourced the env file would make it.
     let all_vars: Vec<(String, String)> = text
@@ -131,6 +150,55 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
         "{shown}"
     );
     terminate(&mut up.0, Duration::from_secs(10)).await;
+}
+
+/// After `cpsf demo` on a playground `cpsf local up` started, the env
+/// file names the queue the demo pipeline's state machine sends approval
+/// requests to, so a worker started from it serves them. On fakecloud the
+/// demo installs bootstrap/cpsf.yaml, whose ApprovalsQueue is not the one
+/// `cpsf local up` made and wrote: the file once named the latter.
+async fn approvals_go_where_the_env_file_says(env_file: &std::path::Path) {
+    let text = std::fs::read_to_string(env_file).unwrap();
+    let env = cpsf_playground::LocalEnv::from_vars(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_string)
+    })
+    .expect("both endpoints in the env file");
+    let queue = env
+        .approvals
+        .clone()
+        .expect("approvals in the env file")
+        .queue;
+    let h = Harness::on(&env).await;
+    let pipeline = h
+        .clients
+        .codepipeline
+        .get_pipeline()
+        .name(cpsf::demo::setup::PIPELINE)
+        .send()
+        .await
+        .unwrap();
+    let machine = pipeline
+        .pipeline()
+        .unwrap()
+        .stages()
+        .iter()
+        .flat_map(|s| s.actions())
+        .find_map(|a| a.configuration()?.get("StateMachineArn").cloned())
+        .expect("the Deploy action names its state machine");
+    let definition = h
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .definition;
+    assert!(
+        definition.contains(&format!("\"{queue}\"")),
+        "the env file names {queue}; the state machine sends approval requests elsewhere:\n{definition}"
+    );
 }
 
 /// `cpsf demo --targets`: one Deploy action rolls the app out to two
@@ -168,7 +236,28 @@ fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
             row.contains(wave) && row.contains("Succeeded") && row.contains(place),
             "{row}"
         );
+        // Each target's Greeting came from the layer stack of its own
+        // account and region (`{"fromStack": "cpsf-demo-layer", …}`).
+        let (region, account) = place.trim_matches(':').split_once(':').unwrap();
+        assert!(
+            row.contains(&format!("hello from the layer in {account}/{region}")),
+            "{row}"
+        );
     }
+    // The pipeline's summary says where each target read it.
+    let summary = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("The pipeline's summary: "))
+        .unwrap_or_else(|| panic!("no summary in {stdout}"));
+    assert!(
+        summary.ends_with(
+            "succeeded: rollout complete: 4 of 4 targets deployed in 3 waves; from \
+             stack outputs: Greeting ← cpsf-demo-layer.Greeting at tools-use1 \
+             (123456789012/us-east-1), tools-usw2 (123456789012/us-west-2), prod-use1 \
+             (222222222222/us-east-1), prod-usw2 (222222222222/us-west-2)"
+        ),
+        "{summary}"
+    );
 }
 
 /// `cpsf demo --environments`: one per-branch pipeline deploys three
@@ -291,6 +380,12 @@ fn the_demo_walks_a_risky_change_through_approval_by_link() {
         stdout.contains("| Note from the pipeline: cpsf demo: the queue is renamed"),
         "{stdout}"
     );
+    // The staging site, read from the staging stack's SiteUrl output
+    // (`reviewUrl`), in the notification and as a link on the page.
+    assert!(
+        stdout.contains("| Review the staging site: https://staging.cpsf-demo.example/"),
+        "{stdout}"
+    );
     let link = stdout
         .lines()
         .filter_map(|l| l.trim().strip_prefix("| "))
@@ -299,7 +394,8 @@ fn the_demo_walks_a_risky_change_through_approval_by_link() {
     // The page the link opens, served with its form.
     assert!(
         stdout.contains(&format!(
-            "2. The page: {link}\n   GET answered 200, with the Approve and Reject form"
+            "2. The page: {link}\n   GET answered 200, with the Approve and Reject form and the \
+             staging link https://staging.cpsf-demo.example/"
         )),
         "{stdout}"
     );

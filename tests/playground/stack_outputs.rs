@@ -198,6 +198,19 @@ async fn each_rollout_target_reads_the_output_where_it_deploys() {
     app.deploy["targets"] = targets(false);
     let (status, detail) = h.deploy("app", &app).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    // The pipeline's summary names where each target read it.
+    let said = summary(&detail);
+    assert!(
+        said.contains("from stack outputs: LayerGreeting ← cpsf-demo-app.Greeting at here-use1 ("),
+        "{said}"
+    );
+    for (name, account, region) in places {
+        let account = account.unwrap_or(cpsf_playground::names::ACCOUNT_ID);
+        assert!(
+            said.contains(&format!("{name} ({account}/{region})")),
+            "{said}"
+        );
+    }
     for (name, account, region) in places {
         let described = h
             .cloudformation_in(account, region)

@@ -178,6 +178,34 @@ impl LocalEnv {
             .with_context(|| format!("could not write {}", path.display()))
     }
 
+    /// Sets `name` to `value` in the env file at `path`, when that file
+    /// names this playground (its `AWS_ENDPOINT_URL` line is this one's),
+    /// and leaves every other line as it is; whether it did. `cpsf demo`
+    /// on a playground `cpsf local up` started learns values the file
+    /// could not know yet (on fakecloud, the approvals queue of the
+    /// bootstrap stack the demo installs), and a worker started from the
+    /// file must read those.
+    pub fn update_file(&self, path: &Path, name: &str, value: &str) -> Result<bool> {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(false);
+        };
+        let ours = format!("export AWS_ENDPOINT_URL={}", self.aws_endpoint);
+        if !text.lines().any(|line| line == ours) {
+            return Ok(false);
+        }
+        let prefix = format!("export {name}=");
+        let line = format!("{prefix}{value}");
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with(&prefix))
+            .map(str::to_string)
+            .collect();
+        lines.push(line);
+        std::fs::write(path, lines.join("\n") + "\n")
+            .with_context(|| format!("could not write {}", path.display()))?;
+        Ok(true)
+    }
+
     /// An SdkConfig equal to what `aws_config` loads from the env file.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
@@ -245,6 +273,56 @@ mod tests {
              export AWS_DEFAULT_REGION=us-east-1\n\
              export AWS_ACCESS_KEY_ID=test\n\
              export AWS_SECRET_ACCESS_KEY=test\n"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_variable_is_updated_only_in_the_file_of_the_same_playground() {
+        let env = |port: u16| LocalEnv {
+            aws_endpoint: format!("http://127.0.0.1:{port}"),
+            codepipeline_endpoint: "http://127.0.0.1:2222".into(),
+            events_queue: None,
+            approvals: Some(crate::approvals::LocalApprovals {
+                queue: "http://127.0.0.1:1111/123456789012/cpsf-playground-approvals".into(),
+                store: "s3://b/cpsf".into(),
+                key: "k".into(),
+            }),
+            profiles: None,
+        };
+        let dir = std::env::temp_dir().join(format!("cpsf-env-update-{}", std::process::id()));
+        let path = dir.join("local.env");
+        env(1111).write(&path).unwrap();
+        let queue = "http://127.0.0.1:1111/123456789012/cpsf-approvals";
+        // Another playground's file is left alone.
+        assert!(
+            !env(3333)
+                .update_file(&path, "CPSF_APPROVALS_QUEUE", queue)
+                .unwrap()
+        );
+        assert!(
+            env(1111)
+                .update_file(&path, "CPSF_APPROVALS_QUEUE", queue)
+                .unwrap()
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        let read = LocalEnv::from_vars(|name| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(str::to_string)
+        })
+        .unwrap();
+        let approvals = read.approvals.unwrap();
+        assert_eq!(approvals.queue, queue);
+        assert_eq!(
+            (approvals.store.as_str(), approvals.key.as_str()),
+            ("s3://b/cpsf", "k")
+        );
+        assert_eq!(text.matches("CPSF_APPROVALS_QUEUE").count(), 1, "{text}");
+        assert!(
+            !env(1111)
+                .update_file(&dir.join("none.env"), "X", "y")
+                .unwrap()
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

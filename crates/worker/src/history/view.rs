@@ -33,7 +33,9 @@ pub struct View {
     pub approval: Option<serde_json::Value>,
     /// The parameters read from other stacks' outputs, and where from
     /// (`references::sources`: parameter, fromStack, output, account,
-    /// region), as CreateStack or UpdateStack answered them.
+    /// region), as CreateStack or UpdateStack answered them; for a
+    /// rollout, the text naming each target and where it read them
+    /// (`targets::sources::note`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters_from: Option<serde_json::Value>,
 }
@@ -152,7 +154,11 @@ impl View {
             let _ = writeln!(out, "\napproval   {said}");
         }
         if let Some(sources) = &self.parameters_from {
-            let _ = writeln!(out, "\nparameters {}", crate::references::note(sources));
+            let said = match sources {
+                serde_json::Value::String(rollout) => rollout.clone(),
+                list => crate::references::note(list),
+            };
+            let _ = writeln!(out, "\nparameters {said}");
         }
         if let Some(failure) = &self.failure {
             let _ = writeln!(out);
@@ -179,16 +185,21 @@ impl View {
 }
 
 /// The first task output that lists parameters read from other stacks'
-/// outputs (`resolved`: CreateStack's or UpdateStack's result).
+/// outputs (`resolved`: CreateStack's or UpdateStack's result), or a
+/// finished rollout's note of where its targets read them (FinishWave's
+/// `progress.result.parametersFrom`: `targets::sources`).
 fn parameters_from(events: &[Event]) -> Option<serde_json::Value> {
     events
         .iter()
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(e.output.as_deref()?).ok())
         .find_map(|output| {
-            output
+            let resolved = output
                 .get("resolved")
-                .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
-                .cloned()
+                .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()));
+            let rollout = output
+                .pointer("/progress/result/parametersFrom")
+                .filter(|n| n.is_string());
+            resolved.or(rollout).cloned()
         })
 }
 
@@ -356,6 +367,22 @@ mod tests {
         );
         let plain = View::new("arn:aws:states:us-east-1:1:execution:m:e", &events[..1]);
         assert!(plain.parameters_from.is_none() && !plain.json().contains("parametersFrom"));
+        // A finished rollout: FinishWave's progress carries where its
+        // targets read them (`targets::sources`).
+        let note = "from stack outputs: LayerArn ← todolayer-dev.LayerArn at dev \
+                    (222222222222/eu-west-1)";
+        let finished = serde_json::json!({"progress": {"wave": 1, "done": true,
+            "result": {"summary": "rollout complete", "parametersFrom": note}}});
+        let rollout = [
+            event(1, "ExecutionStarted", None),
+            event(2, "ActivitySucceeded", Some(finished.to_string())),
+        ];
+        let view = View::new("arn:aws:states:us-east-1:1:execution:m:e", &rollout);
+        assert!(
+            view.text().contains(&format!("parameters {note}")),
+            "{}",
+            view.text()
+        );
     }
 
     fn view_status_of(name: &str) -> String {

@@ -40,7 +40,7 @@
 //! for the plan. Spread over any waves, no layout needs more than
 //! [`MOST_CARRIED`] (164,044). PlanRollout checks the plan against its own
 //! layout. When the rollout is done, FinishWave keeps only the output:
-//! [`MAX_OUTPUT`] (157,152) at most.
+//! [`MAX_OUTPUT`] (159,200) at most.
 
 use super::limits::{MAX_NAME, MAX_STACK_ID, MAX_TARGETS};
 use super::rollout::{PLAN_STAGE, Plan};
@@ -106,6 +106,10 @@ pub const OUTPUTS: usize = 16 * 1024;
 /// written `\u00XX`), with its keys.
 pub const DECISION: usize = 8 * 1024;
 
+/// Where the targets read their parameters from other stacks' outputs
+/// (`sources::note`), in the finished rollout's summary and beside it.
+pub const SOURCES: usize = 1024;
+
 /// The keys and numbers of the state itself (`plan`, `current`, `baked`,
 /// `progress`'s counters, `stage`, `asks`): a few hundred bytes.
 pub const KEYS: usize = 1024;
@@ -133,9 +137,15 @@ pub const VARIABLES: usize = 2 * MAX_NAME + MAX_STACK_ID + 40;
 /// (FinishWave keeps nothing else): each target's result and variables,
 /// the outputs twice (the first target's stack outputs are also its own
 /// result's), the first's stack id and status, the summary and the
-/// decision.
-pub const MAX_OUTPUT: usize =
-    MAX_TARGETS * (RESULT + VARIABLES) + 2 * OUTPUTS + MAX_STACK_ID + 512 + DECISION + KEYS;
+/// decision, and where parameters came from (twice: in the summary and
+/// as `parametersFrom`).
+pub const MAX_OUTPUT: usize = MAX_TARGETS * (RESULT + VARIABLES)
+    + 2 * OUTPUTS
+    + MAX_STACK_ID
+    + 512
+    + 2 * SOURCES
+    + DECISION
+    + KEYS;
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
@@ -227,6 +237,6 @@ mod tests {
         assert_eq!(after, 106_700);
         assert_eq!(STATE_LIMIT - after, 155_444);
         assert_eq!(MOST_CARRIED, 164_044);
-        assert_eq!(MAX_OUTPUT, 157_152);
+        assert_eq!(MAX_OUTPUT, 159_200);
     }
 }

@@ -23,6 +23,8 @@
 //! - `live.rs`: where the worker looks for a deploying target's status,
 //!   and the word the pipeline's summary shows for it.
 //! - `fair.rs`: lists of names within a message's length limit.
+//! - `sources.rs`: where each target read its parameters from other
+//!   stacks' outputs, for the finished rollout's summary.
 
 pub mod alarms;
 mod bake;
@@ -36,6 +38,7 @@ pub mod names;
 pub mod plan;
 pub mod rollback;
 pub mod rollout;
+pub mod sources;
 pub mod spec;
 mod target;
 

@@ -99,13 +99,17 @@ pub async fn run(ctx: &TaskContext, input: &str) -> Result<Value, TaskError> {
     for (name, execution, result) in ran.chain(settled) {
         read.push(target_result(ctx, &execution_arn, name, execution, result).await?);
     }
-    let plan = finish(
+    let sources = crate::targets::sources::note(&plan, &rollout, &execution_arn);
+    let mut plan = finish(
         plan,
         &rollout,
         read,
         current.decision,
         crate::base::clock::epoch_now(),
     )?;
+    if let Some(result) = plan.progress.result.as_mut() {
+        crate::targets::sources::annotate(result, &sources);
+    }
     serde_json::to_value(plan)
         .map_err(|e| TaskError::input(format!("the rollout's progress cannot be written: {e}")))
 }
