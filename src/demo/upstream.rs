@@ -24,42 +24,23 @@ use std::time::Duration;
 /// The layer every rollout target reads its greeting from (under the
 /// worker role's DeployedStackPrefix `cpsf-demo-`, so the role may read it).
 pub const LAYER_STACK: &str = "cpsf-demo-layer";
-const LAYER_TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
-Description: cpsf demo layer, deployed before the app in each target; the app reads its Greeting output.
-Parameters:
-  Greeting:
-    Type: String
-Resources:
-  LayerSetting:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /cpsf-demo/layer/greeting
-      Type: String
-      Value: !Ref Greeting
-Outputs:
-  Greeting:
-    Value: !Ref Greeting
-"#;
-
 /// The staging site the approval links to.
 pub const STAGING_STACK: &str = "cpsf-demo-staging";
 pub const STAGING_URL: &str = "https://staging.cpsf-demo.example/";
-const STAGING_TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
-Description: cpsf demo staging site; the approval of a risky change links to its SiteUrl output.
-Parameters:
-  SiteUrl:
-    Type: String
-Resources:
-  SiteSetting:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /cpsf-demo/staging/site-url
-      Type: String
-      Value: !Ref SiteUrl
-Outputs:
-  SiteUrl:
-    Value: !Ref SiteUrl
-"#;
+
+/// A stack that holds one value: the parameter `key` kept as an SSM
+/// parameter `ssm_name` (a stack needs a resource) and given back as the
+/// output `key`.
+fn one_value_template(key: &str, ssm_name: &str) -> String {
+    format!(
+        "AWSTemplateFormatVersion: \"2010-09-09\"\n\
+         Description: cpsf demo, a stack deployed before the app, whose {key} output it reads.\n\
+         Parameters:\n  {key}:\n    Type: String\n\
+         Resources:\n  Setting:\n    Type: AWS::SSM::Parameter\n    Properties:\n      \
+         Name: {ssm_name}\n      Type: String\n      Value: !Ref {key}\n\
+         Outputs:\n  {key}:\n    Value: !Ref {key}\n"
+    )
+}
 
 /// `{"fromStack": stack, "output": output}`: a value the deploy reads
 /// from another stack's outputs where it deploys.
@@ -77,24 +58,14 @@ pub fn layer_greeting(account: &str, region: &str) -> String {
 pub async fn deploy_layer(sdk: &SdkConfig, account: &str, region: &str) -> anyhow::Result<()> {
     let place = in_place(sdk, account, region);
     let greeting = layer_greeting(account, region);
-    deploy(
-        &place,
-        LAYER_STACK,
-        LAYER_TEMPLATE,
-        &[("Greeting", &greeting)],
-    )
-    .await
+    let template = one_value_template("Greeting", "/cpsf-demo/layer/greeting");
+    deploy(&place, LAYER_STACK, &template, &[("Greeting", &greeting)]).await
 }
 
 /// Deploys the staging site in the playground's own account and region.
 pub async fn deploy_staging(sdk: &SdkConfig) -> anyhow::Result<()> {
-    deploy(
-        sdk,
-        STAGING_STACK,
-        STAGING_TEMPLATE,
-        &[("SiteUrl", STAGING_URL)],
-    )
-    .await
+    let template = one_value_template("SiteUrl", "/cpsf-demo/staging/site-url");
+    deploy(sdk, STAGING_STACK, &template, &[("SiteUrl", STAGING_URL)]).await
 }
 
 /// `sdk` acting in `account` (MiniStack takes a 12-digit access key id as
@@ -182,4 +153,20 @@ async fn deploy(
         "stack {name} ended {status}"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_one_value_template_gives_its_parameter_back_as_the_output() {
+        assert_eq!(
+            super::one_value_template("SiteUrl", "/cpsf-demo/staging/site-url"),
+            "AWSTemplateFormatVersion: \"2010-09-09\"\n\
+             Description: cpsf demo, a stack deployed before the app, whose SiteUrl output it reads.\n\
+             Parameters:\n  SiteUrl:\n    Type: String\n\
+             Resources:\n  Setting:\n    Type: AWS::SSM::Parameter\n    Properties:\n      \
+             Name: /cpsf-demo/staging/site-url\n      Type: String\n      Value: !Ref SiteUrl\n\
+             Outputs:\n  SiteUrl:\n    Value: !Ref SiteUrl\n"
+        );
+    }
 }
