@@ -107,6 +107,38 @@ async fn a_parameter_takes_another_stacks_output_on_create_and_update() {
     worker.stop().await;
 }
 
+/// A branch environment's stack reads the same environment's other stack:
+/// `{environment}` in `fromStack` is the environment's name, as in
+/// `stackName` and parameter values (README, "An environment per branch").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_reads_the_output_of_its_own_environments_stack() {
+    let (h, worker) = deploy_setup().await;
+    for branch in ["feature/a", "feature/b"] {
+        let mut layer = App::sample();
+        layer.deploy["environment"] = branch.into();
+        layer.deploy["parameters"]["Environment"] = "{environment}".into();
+        layer.deploy["parameters"]["Greeting"] = format!("hello {branch}").into();
+        let (status, detail) = h.deploy("app", &layer).await;
+        assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    }
+    let mut app = api("cpsf-demo-api", "cpsf-demo-app-{environment}", "Greeting");
+    app.deploy["environment"] = "feature/b".into();
+    let (status, detail) = h.deploy("app", &app).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert_eq!(
+        h.stack_parameter("cpsf-demo-api-feature-b", "LayerGreeting")
+            .await
+            .as_deref(),
+        Some("hello feature/b")
+    );
+    let said = summary(&detail);
+    assert!(
+        said.contains("LayerGreeting ← cpsf-demo-app-feature-b.Greeting ("),
+        "{said}"
+    );
+    worker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_output_or_stack_fails_the_deploy_naming_it_before_anything_is_created() {
     let (h, worker) = deploy_setup().await;

@@ -10,6 +10,7 @@
 //! malformed one fails before any deploy starts), where it is read, the
 //! resolved values put in place, and the messages.
 
+use crate::environments::spec::PLACEHOLDER;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -106,6 +107,12 @@ pub fn shape(object: &Map<String, Value>) -> Result<Reference, String> {
     };
     let stack = text(FROM_STACK)?;
     let output = text(OUTPUT)?;
+    if stack.contains(PLACEHOLDER) {
+        return Err(format!(
+            "'{FROM_STACK}' is '{stack}', whose {PLACEHOLDER} only an input with an \
+             'environment' fills in: add one, or name the stack"
+        ));
+    }
     if !is_stack_name(&stack) {
         return Err(format!(
             "'{FROM_STACK}' is '{stack}', not a stack name (a letter, then letters, digits \
@@ -122,6 +129,25 @@ fn is_stack_name(name: &str) -> bool {
     name.len() <= 128
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// `parameters` with `{environment}` in each reference's stack name
+/// replaced by `environment`, the branch environment's name: its stack
+/// reads the same environment's other stacks (`{"fromStack":
+/// "db-{environment}", …}`), as its `stackName` and plain values name it.
+pub fn in_environment(parameters: &mut BTreeMap<String, Value>, environment: &str) {
+    for value in parameters.values_mut() {
+        fill_in(value, environment);
+    }
+}
+
+/// `value`, when it is a reference, with `{environment}` in its stack
+/// name replaced by `environment` (for the other inputs that take one,
+/// such as `approval.reviewUrl`).
+pub fn fill_in(value: &mut Value, environment: &str) {
+    if let Some(Value::String(stack)) = value.as_object_mut().and_then(|o| o.get_mut(FROM_STACK)) {
+        *stack = stack.replace(PLACEHOLDER, environment);
+    }
 }
 
 /// The references among `parameters`, or every malformed one's problem.
@@ -315,6 +341,24 @@ pub fn note(sources: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_environments_name_fills_in_the_stack_it_reads() {
+        let mut parameters = params(json!({
+            "Db": {"fromStack": "db-{environment}", "output": "Url"},
+            "Stage": "{environment}"
+        }));
+        let unfilled = of_parameters(&parameters).unwrap_err();
+        assert!(
+            unfilled[0].contains("only an input with an 'environment' fills in"),
+            "{unfilled:?}"
+        );
+        in_environment(&mut parameters, "feature-7");
+        let found = of_parameters(&parameters).unwrap();
+        assert_eq!(found["Db"].stack, "db-feature-7");
+        // Plain values are filled in with the rest (`TaskInput::parameters`).
+        assert_eq!(parameters["Stage"], "{environment}");
+    }
 
     fn params(value: Value) -> BTreeMap<String, Value> {
         serde_json::from_value(value).unwrap()

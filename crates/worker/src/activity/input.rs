@@ -172,6 +172,14 @@ impl TaskInput {
         // A parameter from another stack's output is read by the task that
         // makes the stack operation (`cloudformation::outputs`); its shape
         // is checked here, with the rest, before any task changes anything.
+        if let Some(environment) = &request.environment {
+            crate::references::in_environment(&mut parsed.deploy.parameters, &environment.name);
+            if let Some(review) =
+                (parsed.deploy.approval.as_mut()).and_then(|a| a.get_mut("reviewUrl"))
+            {
+                crate::references::fill_in(review, &environment.name);
+            }
+        }
         crate::references::of_parameters(&parsed.deploy.parameters).map_err(|problems| {
             TaskError::input(format!(
                 "the deploy input is refused: {}",
@@ -355,6 +363,25 @@ mod tests {
         );
         let fine = task(serde_json::json!({"A": {"fromStack": "layer", "output": "Arn"}}));
         assert!(fine.is_ok());
+    }
+
+    /// A branch environment's references name its own stacks: the
+    /// parameters' and the approval's review link.
+    #[test]
+    fn an_environment_fills_in_the_stacks_its_references_read() {
+        let a = input(serde_json::json!({
+            "stackName": "api", "environment": "Feature/7",
+            "parameters": {"Db": {"fromStack": "db-{environment}", "output": "Url"}},
+            "approval": {"when": "always", "notify": "arn:aws:sns:us-east-1:111111111111:t",
+                         "reviewUrl": {"fromStack": "web-{environment}", "output": "SiteUrl"}}
+        }));
+        assert_eq!(a.deploy.parameters["Db"]["fromStack"], "db-feature-7");
+        match a.approval().unwrap().unwrap().review_url {
+            Some(crate::approval::spec::ReviewUrl::FromStack(r)) => {
+                assert_eq!(r.stack, "web-feature-7")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
