@@ -28,9 +28,9 @@ use super::{APP_TEMPLATE, Run, describe_run, run_once, start_with};
 use anyhow::Context;
 use aws_sdk_sqs::types::QueueAttributeName;
 use cpsf_worker::aws::Clients;
+use cpsf_worker::probe::Answer;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The queue the demo reads the notifications from.
 const NOTES_QUEUE: &str = "cpsf-demo-approval-notes";
@@ -392,54 +392,19 @@ impl Notes {
     }
 }
 
-/// One HTTP answer: status and body.
-struct Answer {
-    status: u16,
-    body: String,
-}
-
 /// GET `url` (`form` None) or POST `form` to it, as a browser would: the
 /// page is the worker's, on loopback http (`--approval-url`).
 async fn http(url: &str, form: Option<&[(&str, &str)]>) -> anyhow::Result<Answer> {
-    let rest = url
-        .strip_prefix("http://")
-        .context("the demo's page is on loopback http")?;
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
-    let mut stream = tokio::net::TcpStream::connect(authority)
+    let body = form.map(|fields| {
+        fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    cpsf_worker::probe::request(url, body)
         .await
-        .with_context(|| format!("the approval page at {authority}"))?;
-    let request = match form {
-        None => format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"),
-        Some(fields) => {
-            let body: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-                .collect();
-            let body = body.join("&");
-            format!(
-                "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-        }
-    };
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok(Answer {
-        status,
-        body: body.to_string(),
-    })
+        .with_context(|| format!("the approval page at {url}"))
 }
 
 /// application/x-www-form-urlencoded (WHATWG URL, "urlencoded

@@ -8,7 +8,6 @@ use crate::harness::*;
 use crate::worker_harness::*;
 use cpsf_worker::worker::{ApprovalOptions, WorkerOptions};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct Approving {
     pub h: Harness,
@@ -254,64 +253,20 @@ pub async fn approval_records(h: &Harness) -> Vec<serde_json::Value> {
     records
 }
 
-/// One HTTP/1.1 answer: status, headers (lowercase names), body.
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
+/// One answer: status, headers (lowercase names), body.
+pub use cpsf_worker::probe::Answer;
 
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// GET (`form` None) or POST a form to `url` (http://127.0.0.1 only).
+/// GET (`form` None) or POST a form to `url` (http://127.0.0.1 only),
+/// encoded by [`encode`] (which the security tests rely on).
 pub async fn http(url: &str, form: Option<&[(&str, &str)]>) -> Answer {
-    let rest = url.strip_prefix("http://").expect("a loopback http URL");
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
-    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
-    let request = match form {
-        None => format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"),
-        Some(fields) => {
-            let body: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                .collect();
-            let body = body.join("&");
-            format!(
-                "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-        }
-    };
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    let body = form.map(|fields| {
+        fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    cpsf_worker::probe::request(url, body).await.unwrap()
 }
 
 fn encode(text: &str) -> String {

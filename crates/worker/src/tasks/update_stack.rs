@@ -80,7 +80,17 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
             described.status_reason().unwrap_or("no reason given")
         )));
     }
-    let asking = super::asking::request(ctx, input, &change_set, &changes).await?;
+    // A planning target's request (`targets::rollout`) is the one it asks
+    // with: made once, its review URL read once.
+    let planned = if super::asking::plans(input) && !already_executed {
+        Some(super::asking::planned(ctx, input, &change_set, &changes).await?)
+    } else {
+        None
+    };
+    let asking = match &planned {
+        Some((request, asks)) => asks.then(|| request.clone()),
+        None => super::asking::request(ctx, input, &change_set, &changes).await?,
+    };
     let refused = unsafe_changes(&changes);
     if asking.is_none() && !input.deploy.allow_replacements && !refused.is_empty() {
         change_set::discard(&ctx.cfn, &name, &change_set).await;
@@ -93,9 +103,8 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
         ));
     }
     let listed: Vec<Value> = changes.iter().map(|c| json!(c)).collect();
-    if super::asking::plans(input) && !already_executed {
+    if let Some((request, asks)) = planned {
         // The wave decides as one (`targets::rollout`): plan only.
-        let (request, asks) = super::asking::planned(ctx, input, &change_set, &changes).await?;
         let request = super::asking::with_diff(ctx, input, request, revision).await;
         let planned = super::asking::planned_output(&request, asks);
         return Ok(
@@ -241,6 +250,83 @@ mod tests {
         .unwrap();
         let result = run(&ctx, &lease, &input).await;
         (result, executed.num_calls())
+    }
+
+    /// A rollout target that plans (its wave's approval) with a review URL
+    /// from a stack output reads that output once, not once for its own
+    /// request and again for the wave's.
+    #[tokio::test]
+    async fn a_planning_target_reads_its_review_url_once() {
+        use aws_sdk_cloudformation::Client;
+        use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+        use aws_sdk_cloudformation::types::{ChangeAction, Replacement, ResourceChange};
+        use aws_sdk_cloudformation::types::{Output, Stack, StackStatus};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let modified = ResourceChange::builder()
+            .action(ChangeAction::Modify)
+            .logical_resource_id("Greeting")
+            .resource_type("AWS::SSM::Parameter")
+            .replacement(Replacement::False)
+            .build();
+        let made = DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .execution_status(ExecutionStatus::Available)
+            .changes(
+                aws_sdk_cloudformation::types::Change::builder()
+                    .resource_change(modified)
+                    .build(),
+            )
+            .build();
+        let made = mock!(Client::describe_change_set).then_output(move || made.clone());
+        let staging = mock!(Client::describe_stacks)
+            .sequence()
+            .output(|| {
+                let site = Output::builder()
+                    .output_key("SiteUrl")
+                    .output_value("https://staging.shop.example/")
+                    .build();
+                let stack = Stack::builder()
+                    .stack_name("shop-staging")
+                    .stack_status(StackStatus::UpdateComplete)
+                    .outputs(site)
+                    .build();
+                DescribeStacksOutput::builder().stacks(stack).build()
+            })
+            .repeatedly()
+            .build();
+        // The diff the request shows reads the running template.
+        let running = mock!(Client::get_template)
+            .sequence()
+            .output(|| {
+                aws_sdk_cloudformation::operation::get_template::GetTemplateOutput::builder()
+                    .template_body("{}")
+                    .build()
+            })
+            .repeatedly()
+            .build();
+        let cfn = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&made, &staging, &running]
+        );
+        let ctx = crate::tasks::test_context(cfn, std::time::Duration::from_secs(60));
+        let heartbeat = crate::activity::lease::tests::accepted();
+        let lease = crate::activity::lease::tests::lease(&heartbeat);
+        let mut value: Value = serde_json::from_str(include_str!(
+            "../../../../test_events/4-task-update-stack--greeting-changed--changes.json"
+        ))
+        .unwrap();
+        value["deploy"]["stage"] = "plan".into();
+        value["deploy"]["approval"] = json!({"when": "always",
+            "notify": "arn:aws:sns:us-east-1:123456789012:deploy-approvals",
+            "reviewUrl": {"fromStack": "shop-staging", "output": "SiteUrl"}});
+        let input = TaskInput::parse(&value.to_string()).unwrap();
+        let planned = run(&ctx, &lease, &input).await.unwrap();
+        assert_eq!(
+            planned["planned"]["request"]["reviewUrl"],
+            "https://staging.shop.example/"
+        );
+        assert_eq!(staging.num_calls(), 1);
     }
 
     /// The test input's execution (test_events/4-task-update-stack-…).
