@@ -35,6 +35,10 @@ RUN cargo build --release --locked --no-default-features --bin cpsf
 
 # glibc and CA certificates, no shell, runs as an unprivileged user.
 FROM ${RUNTIME_IMAGE}
+# A binary built beforehand takes the build stage's place with
+# `--build-context build=<dir holding src/target/release/cpsf>` (BuildKit
+# and podman alike: a named context overrides the stage of that name);
+# scripts/check-image builds the image so.
 COPY --from=build /src/target/release/cpsf /usr/local/bin/cpsf
 ENV CPSF_LISTEN=127.0.0.1:9090 \
     CPSF_LOG_FORMAT=json
