@@ -3,7 +3,13 @@
 # the usual AWS_* variables. /healthz is served on 127.0.0.1:9090 inside the
 # container, for the HEALTHCHECK (and ECS container health checks).
 
-FROM rust:1.95-bookworm AS build
+# The bases are build arguments, the public images by default: `docker
+# build .` pulls these; a build with no registry (scripts/check-image)
+# passes local ones.
+ARG RUST_IMAGE=rust:1.95-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, with placeholder crates: this layer is reused until
 # a Cargo.toml or Cargo.lock change.
@@ -28,7 +34,11 @@ COPY src ./src
 RUN cargo build --release --locked --no-default-features --bin cpsf
 
 # glibc and CA certificates, no shell, runs as an unprivileged user.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
+# A binary built beforehand takes the build stage's place with
+# `--build-context build=<dir holding src/target/release/cpsf>` (BuildKit
+# and podman alike: a named context overrides the stage of that name);
+# scripts/check-image builds the image so.
 COPY --from=build /src/target/release/cpsf /usr/local/bin/cpsf
 ENV CPSF_LISTEN=127.0.0.1:9090 \
     CPSF_LOG_FORMAT=json
