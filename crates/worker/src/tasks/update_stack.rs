@@ -111,6 +111,15 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
                          "startedAt": started_at, "approval": request}),
         );
     }
+    if !already_executed && let Some(canary) = super::canary::start(ctx, input, &changes).await? {
+        // The steps apply the update (CanaryStep), each through a change
+        // set of its own: this one is never executed.
+        change_set::discard(&ctx.cfn, &name, &change_set).await;
+        return Ok(
+            json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
+                         "startedAt": started_at, "canary": canary}),
+        );
+    }
     if !already_executed {
         lease.confirm("executing the change set").await?;
         let ours = change_set::ours(&input.execution_arn, &name, &change_set, &described)?;

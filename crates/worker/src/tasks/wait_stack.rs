@@ -34,6 +34,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         what.push_str(&format!("; {approved}"));
     }
     let mut result = stack::summary(&found, &operation.changes, &what);
+    super::canary::record(&mut result, input)?;
     if let Some(decision) = operation.decision.filter(|_| approved.is_some()) {
         result["approval"] = decision;
     }
