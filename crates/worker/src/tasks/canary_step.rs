@@ -41,7 +41,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     };
     // Under cpsf's update name: the roles may execute only change sets
     // named so (bootstrap's ExecuteOnlyCpsfChangeSets).
-    let kind = format!("{}-{step}", change_set::UPDATE);
+    let kind = change_set::canary_step(&step);
     let name = &input.deploy.stack_name;
     let change_set = input.token(&kind);
     if !change_set::exists(&ctx.cfn, name, &change_set).await? {

@@ -1,0 +1,216 @@
+//! A canary deploy of a Lambda alias on the playground (issue 30): the
+//! split seen through Lambda's GetAlias while a step bakes, all the
+//! traffic on the new version after the last, the roll-back when an alarm
+//! goes to ALARM during a bake, and a worker stopped mid-bake.
+//!
+//! MiniStack only: its CloudFormation creates Lambda functions, versions
+//! and aliases with `RoutingConfig.AdditionalVersionWeights` (GetAlias
+//! shows the weights: docs/emulators.md); fakecloud 0.51.0 keeps Lambda
+//! metadata-only without Docker and its CloudFormation has no
+//! AWS::Lambda::Version (docs/emulators.md).
+
+use crate::deploy_harness::*;
+use crate::harness::*;
+use aws_sdk_cloudformation::config::Region;
+use cpsf_playground::Emulator;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const WHY: &str = "its CloudFormation makes Lambda versions and weighted aliases, and CloudWatch \
+                   alarms take SetAlarmState (fakecloud: no AWS::Lambda::Version)";
+const STACK: &str = "cpsf-canary-app";
+
+/// The app's template at `release`: a function whose code and version
+/// description say the release, its version (kept when replaced, as SAM
+/// and CDK keep theirs), and the alias `live` on it.
+fn template(release: u32) -> String {
+    json!({
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"ZipFile": format!("def handler(event, context):\n    return {release}\n")}}},
+            "Version": {"Type": "AWS::Lambda::Version", "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {"FunctionName": {"Ref": "Fn"}, "Description": format!("release {release}")}},
+            "Live": {"Type": "AWS::Lambda::Alias", "Properties": {
+                "FunctionName": {"Ref": "Fn"}, "Name": "live",
+                "FunctionVersion": {"Fn::GetAtt": ["Version", "Version"]}}}
+        },
+        "Outputs": {"Version": {"Value": {"Fn::GetAtt": ["Version", "Version"]}}}
+    })
+    .to_string()
+}
+
+fn app(release: u32, canary: Option<Value>) -> App {
+    let mut deploy = json!({"stackName": STACK, "templatePath": "template.yaml",
+                            "capabilities": ["CAPABILITY_IAM"], "allowReplacements": true});
+    if let Some(canary) = canary {
+        deploy["canary"] = canary;
+    }
+    App {
+        deploy,
+        template: template(release),
+    }
+}
+
+impl Harness {
+    fn lambda(&self) -> aws_sdk_lambda::Client {
+        let config = aws_sdk_lambda::config::Builder::from(&self.clients.sdk)
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    /// The alias `live`: its version and the weights it routes elsewhere.
+    async fn live(&self) -> (String, Vec<(String, f64)>) {
+        let function = self
+            .clients
+            .cloudformation()
+            .describe_stack_resource()
+            .stack_name(STACK)
+            .logical_resource_id("Fn")
+            .send()
+            .await
+            .unwrap()
+            .stack_resource_detail()
+            .unwrap()
+            .physical_resource_id()
+            .unwrap()
+            .to_string();
+        let alias = self
+            .lambda()
+            .get_alias()
+            .function_name(function)
+            .name("live")
+            .send()
+            .await
+            .unwrap();
+        let mut weights: Vec<(String, f64)> = alias
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default();
+        weights.sort_by(|a, b| a.0.cmp(&b.0));
+        (alias.function_version().unwrap().to_string(), weights)
+    }
+
+    /// Watches the alias until `wanted` is what it serves, or `limit`.
+    async fn alias_reaches(&self, wanted: (&str, &[(&str, f64)]), limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.alias_exists().await {
+                let (version, weights) = self.live().await;
+                let weights: Vec<(&str, f64)> =
+                    weights.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                if version == wanted.0 && weights == wanted.1 {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    async fn alias_exists(&self) -> bool {
+        self.clients
+            .cloudformation()
+            .describe_stack_resource()
+            .stack_name(STACK)
+            .logical_resource_id("Live")
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+/// Release 1 deployed (a create: a plain deploy even with a canary), and
+/// the alarm the canary watches, in OK.
+async fn released(h: &Harness) {
+    let canary = json!({"alias": "Live", "steps": [50], "bakeMinutes": 0.05});
+    let (status, detail) = h.deploy("app", &app(1, Some(canary))).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert_eq!(h.live().await, ("1".to_string(), vec![]));
+    h.put_alarm(None, "us-east-1", "api-errors").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_takes_its_share_while_the_step_bakes_then_all_of_it() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    released(&h).await;
+    let canary =
+        json!({"alias": "Live", "steps": [25], "bakeMinutes": 0.25, "alarms": ["api-errors"]});
+    let started = Instant::now();
+    let id = h.start_deploy("app", &app(2, Some(canary))).await;
+    assert!(
+        h.alias_reaches(("1", &[("2", 0.25)]), Duration::from_secs(30))
+            .await,
+        "the split is never seen: {:?}; {:?}",
+        h.live().await,
+        error_message(&h.deploy_detail("app").await)
+    );
+    let status = h.wait_until_done("app", &id).await;
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert!(
+        started.elapsed() >= Duration::from_secs(15),
+        "the step baked 15 s"
+    );
+    assert_eq!(h.live().await, ("2".to_string(), vec![]));
+    let said = summary(&detail);
+    assert!(
+        said.contains("canary on alias Live (from version 1): 25% → 100%"),
+        "{said}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_during_a_bake_puts_the_alias_back_and_fails_naming_it() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    released(&h).await;
+    let canary =
+        json!({"alias": "Live", "steps": [10, 50], "bakeMinutes": 1, "alarms": ["api-errors"]});
+    let id = h.start_deploy("app", &app(2, Some(canary))).await;
+    assert!(
+        h.alias_reaches(("1", &[("2", 0.1)]), Duration::from_secs(30))
+            .await,
+        "the split is never seen: {:?}; {:?}",
+        h.live().await,
+        error_message(&h.deploy_detail("app").await)
+    );
+    h.cloudwatch_in(None, "us-east-1")
+        .set_alarm_state()
+        .alarm_name("api-errors")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("Threshold Crossed: 5 errors")
+        .send()
+        .await
+        .unwrap();
+    let status = h.wait_until_done("app", &id).await;
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains(
+            "canary stopped during the bake of step 1/2 (10%), alarm 'api-errors' is in ALARM: \
+             Threshold Crossed: 5 errors"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("alias Live serves version 1 again"),
+        "{message}"
+    );
+    assert_eq!(h.live().await, ("1".to_string(), vec![]));
+    worker.stop().await;
+}
