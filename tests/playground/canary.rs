@@ -214,3 +214,71 @@ async fn an_alarm_during_a_bake_puts_the_alias_back_and_fails_naming_it() {
     assert_eq!(h.live().await, ("1".to_string(), vec![]));
     worker.stop().await;
 }
+
+/// A task worker stopped (SIGTERM) while a step bakes hands its bake back
+/// unfinished; the next worker bakes only what is left (the start stays in
+/// the execution's state: CanaryBakeStart is entered once) and no step is
+/// applied twice (one stack update a step, one for the template as given).
+/// A SIGKILL ends the same way where Step Functions enforces
+/// HeartbeatSeconds (AWS, fakecloud): the bake's task times out and is
+/// handed out again with the same input. MiniStack 1.5.33 does not
+/// enforce it (docs/emulators.md), and fakecloud cannot run a canary, so
+/// the stop is a SIGTERM here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_mid_bake_loses_nothing_and_takes_no_step_twice() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let h = deploy_playground().await;
+    let jobs = h.start_deploy_worker(true, false);
+    let task_worker = || {
+        let mut command = cpsf_worker(&h.env);
+        command
+            .args(["--tasks-only", "--shutdown-grace", "10s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        KillOnDrop(command.spawn().expect("start a task worker"))
+    };
+    let mut tasks = task_worker();
+    released(&h).await;
+    let before = h.stack_operations(STACK).await;
+    let canary = json!({"alias": "Live", "steps": [20, 60], "bakeMinutes": 0.2});
+    let id = h.start_deploy("app", &app(2, Some(canary))).await;
+    assert!(
+        h.alias_reaches(("1", &[("2", 0.2)]), Duration::from_secs(30))
+            .await,
+        "the split is never seen: {:?}",
+        h.live().await
+    );
+    // Into the bake, then stop the worker and start another.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let exit = terminate(&mut tasks.0, Duration::from_secs(30)).await;
+    assert!(
+        exit.success(),
+        "the worker exits cleanly on SIGTERM: {exit}"
+    );
+    tasks = task_worker();
+    let status = h
+        .wait_until_done_within("app", &id, Duration::from_secs(90))
+        .await;
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert_eq!(h.live().await, ("2".to_string(), vec![]));
+    assert_eq!(
+        h.stack_operations(STACK).await - before,
+        3,
+        "two steps and the template as given, each once"
+    );
+    let execution = output_variable(&detail, "ExecutionArn").unwrap();
+    assert_eq!(
+        h.states_named(&execution, "CanaryBakeStart").await,
+        2,
+        "one start a step"
+    );
+    assert!(
+        h.states_named(&execution, "CanaryBake").await >= 3,
+        "the stopped worker's bake was handed back and taken again"
+    );
+    drop(tasks);
+    jobs.stop().await;
+}
