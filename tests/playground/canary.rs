@@ -145,7 +145,7 @@ async fn a_new_version_takes_its_share_while_the_step_bakes_then_all_of_it() {
     let (h, worker) = deploy_setup().await;
     released(&h).await;
     let canary =
-        json!({"alias": "Live", "steps": [25], "bakeMinutes": 0.25, "alarms": ["api-errors"]});
+        json!({"alias": "Live", "steps": [25], "bakeMinutes": 0.4, "alarms": ["api-errors"]});
     let started = Instant::now();
     let id = h.start_deploy("app", &app(2, Some(canary))).await;
     assert!(
@@ -155,12 +155,33 @@ async fn a_new_version_takes_its_share_while_the_step_bakes_then_all_of_it() {
         h.live().await,
         error_message(&h.deploy_detail("app").await)
     );
+    // The pipeline shows the bake (the job hands back every follow
+    // window, 10 s here, with the canary's progress).
+    let mut shown = Vec::new();
+    while !shown
+        .iter()
+        .any(|s: &String| s.contains("canary 25%: baking, "))
+    {
+        let detail = h.deploy_detail("app").await;
+        if detail.status().is_some_and(|s| s.as_str() != "InProgress") {
+            break;
+        }
+        shown.push(summary(&detail));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.contains("canary 25%: baking, ")
+                && s.contains("s left (step 1/1, alias Live)")),
+        "{shown:?}"
+    );
     let status = h.wait_until_done("app", &id).await;
     let detail = h.deploy_detail("app").await;
     assert_eq!(status, "Succeeded", "{}", error_message(&detail));
     assert!(
-        started.elapsed() >= Duration::from_secs(15),
-        "the step baked 15 s"
+        started.elapsed() >= Duration::from_secs(24),
+        "the step baked 24 s"
     );
     assert_eq!(h.live().await, ("2".to_string(), vec![]));
     let said = summary(&detail);

@@ -211,6 +211,66 @@ pub fn baking_summary(progress: &Progress, left_seconds: f64) -> String {
     )
 }
 
+/// Where a running canary is, for the pipeline's summary: the newest
+/// progress CanaryStep returned, the state the execution is in, and when
+/// the newest bake began (its CanaryBakeStart's entry in the history).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    pub progress: Progress,
+    pub state: Option<String>,
+    pub baking_since: Option<f64>,
+}
+
+// The facts a job decides on compare whole (`execution::ExecutionFacts`
+// is Eq); the glance's numbers are finite, checked by `spec.rs` or taken
+// from history timestamps, so equality is total.
+impl Eq for Glance {}
+
+/// The glance a task's output gives, when it is a canary's progress.
+pub fn glance(output: &str, state: Option<&str>, baking_since: Option<f64>) -> Option<Glance> {
+    // Asked of every task output of the newest history page: only a
+    // progress holds "oldVersion".
+    if !output.contains("\"oldVersion\"") {
+        return None;
+    }
+    let progress: Progress = serde_json::from_str(output).ok()?;
+    Some(Glance {
+        progress,
+        state: state.map(str::to_string),
+        baking_since,
+    })
+}
+
+impl Glance {
+    /// "canary 10%: baking, 3 min left (step 1/2, alias Live)" at `now`.
+    pub fn summary(&self, now: f64) -> String {
+        let p = &self.progress;
+        let baking = matches!(
+            self.state.as_deref(),
+            Some("CanaryBakeStart" | "CanaryBake" | "CanaryBaked")
+        );
+        match (p.phase, self.baking_since) {
+            (Phase::Shift, Some(since)) if baking => {
+                baking_summary(p, since + p.bake_seconds - now)
+            }
+            (Phase::Shift, _) => format!(
+                "canary {}%: shifting (step {}/{}, alias {})",
+                p.steps.get(p.step.max(1) - 1).copied().unwrap_or(0.0),
+                p.step,
+                p.steps.len(),
+                p.alias
+            ),
+            (Phase::Final, _) => {
+                format!("canary: all traffic to the new version (alias {})", p.alias)
+            }
+            (Phase::Rollback, _) => format!(
+                "canary: rolling alias {} back to version {}",
+                p.alias, p.old_version
+            ),
+        }
+    }
+}
+
 /// The canary in the deploy's output: the steps taken, and how it ended.
 pub fn output(progress: &Progress) -> Value {
     let mut shares: Vec<Value> = progress.steps.iter().map(|s| json!(s)).collect();
@@ -380,5 +440,17 @@ mod tests {
             summary(&one),
             "canary on alias Live (from version 3): 10% → 50% → 100%, 5 min bake each"
         );
+        let output = serde_json::to_string(&one).unwrap();
+        let glanced = glance(&output, Some("CanaryBake"), Some(1000.0)).unwrap();
+        assert_eq!(
+            glanced.summary(1130.0),
+            "canary 10%: baking, 3 min left (step 1/2, alias Live)"
+        );
+        let applying = glance(&output, Some("WaitForStack"), Some(1000.0)).unwrap();
+        assert_eq!(
+            applying.summary(0.0),
+            "canary 10%: shifting (step 1/2, alias Live)"
+        );
+        assert_eq!(glance("{\"plan\": 1}", None, None), None);
     }
 }
