@@ -4,9 +4,10 @@
 //! change: the alias keeps the version it serves now (`FunctionVersion`)
 //! and routes the step's share to the new one (`RoutingConfig`
 //! `AdditionalVersionWeights`: "the second version, and the percentage of
-//! traffic that's routed to it", one version at most; CloudFormation user
-//! guide, AWS::Lambda::Alias AliasRoutingConfiguration and
-//! VersionWeight, whose `FunctionWeight` is a fraction from 0.0 to 1.0).
+//! traffic that's routed to it": CloudFormation template reference,
+//! AWS::Lambda::Alias AliasRoutingConfiguration and VersionWeight; the
+//! weight is a fraction from 0.0 to 1.0 and the version a published one,
+//! `[0-9]+`: Lambda API reference, AliasRoutingConfiguration).
 //! The roll-back is the same template with the alias on the old version
 //! and no routing. So CloudFormation owns the alias at every point and
 //! its drift detection finds it in sync: no API call changes it behind

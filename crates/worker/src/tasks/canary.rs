@@ -101,8 +101,10 @@ pub async fn start(
         return Ok(None);
     }
     let live = serving(ctx, input, &canary.alias).await?;
-    // Lambda routes only between published versions (Lambda developer
-    // guide, "Implement Lambda canary deployments using a weighted alias").
+    // Lambda routes only between published versions: a routing
+    // configuration's versions are `[0-9]+` (Lambda API reference,
+    // AliasRoutingConfiguration; developer guide, "Implement Lambda canary
+    // deployments using a weighted alias").
     if live.version == "$LATEST" || live.version.is_empty() {
         return Err(TaskError::input(format!(
             "the canary is refused: alias {} serves {}, not a published version; deploy it \
