@@ -20,29 +20,12 @@ const WHY: &str = "its CloudFormation makes Lambda versions and weighted aliases
                    alarms take SetAlarmState (fakecloud: no AWS::Lambda::Version)";
 const STACK: &str = "cpsf-canary-app";
 
-/// The app's template at `release`: a function whose code and version
-/// description say the release, its version (kept when replaced, as SAM
-/// and CDK keep theirs), and the alias `live` on it.
+/// The canary sample's template at `release` (app/canary.json): a
+/// function whose code and version description say the release, its
+/// version (kept when replaced, as SAM and CDK keep theirs), and the alias
+/// `live` on it.
 fn template(release: u32) -> String {
-    json!({
-        "Resources": {
-            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
-                "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
-            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
-                "Runtime": "python3.12", "Handler": "index.handler",
-                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-                "Code": {"ZipFile": format!("def handler(event, context):\n    return {release}\n")}}},
-            "Version": {"Type": "AWS::Lambda::Version", "DeletionPolicy": "Retain",
-                "UpdateReplacePolicy": "Retain",
-                "Properties": {"FunctionName": {"Ref": "Fn"}, "Description": format!("release {release}")}},
-            "Live": {"Type": "AWS::Lambda::Alias", "Properties": {
-                "FunctionName": {"Ref": "Fn"}, "Name": "live",
-                "FunctionVersion": {"Fn::GetAtt": ["Version", "Version"]}}}
-        },
-        "Outputs": {"Version": {"Value": {"Fn::GetAtt": ["Version", "Version"]}}}
-    })
-    .to_string()
+    include_str!("../../app/canary.json").replace("{release}", &release.to_string())
 }
 
 fn app(release: u32, canary: Option<Value>) -> App {
