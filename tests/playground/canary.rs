@@ -11,6 +11,7 @@
 
 use crate::deploy_harness::*;
 use crate::harness::*;
+use crate::targets::{FAR, FAR_ROLE, HERE, THERE};
 use aws_sdk_cloudformation::config::Region;
 use cpsf_playground::Emulator;
 use serde_json::{Value, json};
@@ -41,18 +42,26 @@ fn app(release: u32, canary: Option<Value>) -> App {
 }
 
 impl Harness {
-    fn lambda(&self) -> aws_sdk_lambda::Client {
-        let config = aws_sdk_lambda::config::Builder::from(&self.clients.sdk)
-            .region(Region::new("us-east-1"))
-            .build();
-        aws_sdk_lambda::Client::from_conf(config)
+    fn lambda_in(&self, account: Option<&str>, region: &str) -> aws_sdk_lambda::Client {
+        let mut config = aws_sdk_lambda::config::Builder::from(&self.clients.sdk)
+            .region(Region::new(region.to_string()));
+        if let Some(account) = account {
+            config = config.credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                account, "test", None, None, "far",
+            ));
+        }
+        aws_sdk_lambda::Client::from_conf(config.build())
     }
 
     /// The alias `live`: its version and the weights it routes elsewhere.
     async fn live(&self) -> (String, Vec<(String, f64)>) {
+        self.live_in(None, "us-east-1").await
+    }
+
+    /// The same in `account` (None: the worker's) and `region`.
+    async fn live_in(&self, account: Option<&str>, region: &str) -> (String, Vec<(String, f64)>) {
         let function = self
-            .clients
-            .cloudformation()
+            .cloudformation_in(account, region)
             .describe_stack_resource()
             .stack_name(STACK)
             .logical_resource_id("Fn")
@@ -65,7 +74,7 @@ impl Harness {
             .unwrap()
             .to_string();
         let alias = self
-            .lambda()
+            .lambda_in(account, region)
             .get_alias()
             .function_name(function)
             .name("live")
@@ -285,4 +294,65 @@ async fn a_worker_stopped_mid_bake_loses_nothing_and_takes_no_step_twice() {
     );
     drop(tasks);
     jobs.stop().await;
+}
+
+/// Within a rollout each target runs its own canary, in its own account
+/// and region: its child execution takes the steps, reads the version its
+/// alias serves and the alarm there (through the target's role), and ends
+/// with its alias on the new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_target_of_a_rollout_runs_its_own_canary() {
+    if !needs(Emulator::Ministack, crate::targets::WHY) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    let places = [(None, HERE), (Some(FAR), THERE)];
+    for (account, region) in places {
+        h.put_alarm(account, region, "api-errors").await;
+    }
+    let rollout = |release: u32| {
+        let canary = json!({"alias": "Live", "steps": [50], "bakeMinutes": 0.05,
+                            "alarms": ["api-errors"]});
+        let mut app = app(release, Some(canary));
+        app.deploy["targets"] = json!([
+            {"name": "here-use1", "region": HERE},
+            {"name": "far-usw2", "account": FAR, "region": THERE, "roleArn": FAR_ROLE}
+        ]);
+        app.deploy["waves"] = json!([["here-use1"], ["far-usw2"]]);
+        app
+    };
+    let (status, detail) = h.deploy("app", &rollout(1)).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    let (status, detail) = h.deploy("app", &rollout(2)).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    for (account, region) in places {
+        assert_eq!(
+            h.live_in(account, region).await,
+            ("2".to_string(), vec![]),
+            "{account:?} {region}"
+        );
+    }
+    // Each target's second child ran the step, its bake and the template
+    // as given.
+    let machine = h
+        .sfn
+        .list_state_machines()
+        .send()
+        .await
+        .unwrap()
+        .state_machines()
+        .iter()
+        .find(|m| m.name() == "cpsf-deploy")
+        .map(|m| m.state_machine_arn().to_string())
+        .unwrap();
+    let mut canaries = 0;
+    for execution in h.executions(&machine).await {
+        let arn = execution.execution_arn();
+        if h.states_named(arn, "CanaryBake").await > 0 {
+            assert_eq!(h.states_named(arn, "CanaryStep").await, 2, "{arn}");
+            canaries += 1;
+        }
+    }
+    assert_eq!(canaries, 2, "one canary a target");
+    worker.stop().await;
 }
