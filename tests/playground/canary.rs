@@ -149,18 +149,9 @@ async fn a_new_version_takes_its_share_while_the_step_bakes_then_all_of_it() {
     );
     // The pipeline shows the bake (the job hands back every follow
     // window, 10 s here, with the canary's progress).
-    let mut shown = Vec::new();
-    while !shown
-        .iter()
-        .any(|s: &String| s.contains("canary 25%: baking, "))
-    {
-        let detail = h.deploy_detail("app").await;
-        if detail.status().is_some_and(|s| s.as_str() != "InProgress") {
-            break;
-        }
-        shown.push(summary(&detail));
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let shown = h
+        .summaries_until("app", "canary 25%: baking, ", Duration::from_secs(60))
+        .await;
     assert!(
         shown
             .iter()
@@ -244,14 +235,7 @@ async fn a_worker_stopped_mid_bake_loses_nothing_and_takes_no_step_twice() {
     }
     let h = deploy_playground().await;
     let jobs = h.start_deploy_worker(true, false);
-    let task_worker = || {
-        let mut command = cpsf_worker(&h.env);
-        command
-            .args(["--tasks-only", "--shutdown-grace", "10s"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        KillOnDrop(command.spawn().expect("start a task worker"))
-    };
+    let task_worker = || task_worker_process(&h.env);
     let mut tasks = task_worker();
     released(&h).await;
     let before = h.stack_operations(STACK).await;
@@ -334,17 +318,7 @@ async fn each_target_of_a_rollout_runs_its_own_canary() {
     }
     // Each target's second child ran the step, its bake and the template
     // as given.
-    let machine = h
-        .sfn
-        .list_state_machines()
-        .send()
-        .await
-        .unwrap()
-        .state_machines()
-        .iter()
-        .find(|m| m.name() == "cpsf-deploy")
-        .map(|m| m.state_machine_arn().to_string())
-        .unwrap();
+    let machine = output_variable(&detail, "StateMachineArn").unwrap();
     let mut canaries = 0;
     for execution in h.executions(&machine).await {
         let arn = execution.execution_arn();

@@ -5,8 +5,8 @@
 
 use crate::base::spelling::closest;
 use crate::base::text::json_kind;
-use crate::targets::limits::{MAX_ALARM_NAMES, MAX_TOTAL_BAKE_SECONDS};
-use crate::targets::names::alarm_name_problem;
+use crate::targets::limits::MAX_TOTAL_BAKE_SECONDS;
+use crate::targets::names::alarm_names;
 use serde_json::{Map, Value};
 
 /// The keys `canary` takes; any other is refused (a misspelt `alarm`
@@ -62,7 +62,7 @@ pub fn parse(deploy: &Value) -> Result<Option<Canary>, Vec<String>> {
     let alias = alias(object, &mut problems);
     let steps = steps(object, &mut problems);
     let bake_minutes = bake_minutes(object, steps.len(), &mut problems);
-    let alarms = alarms(object, &mut problems);
+    let alarms = alarm_names("canary.alarms", object.get("alarms"), "", &mut problems);
     if deploy.get("approval").is_some() {
         problems.push(
             "canary and approval cannot be given together yet: an approval decides on the \
@@ -188,40 +188,6 @@ fn bake_minutes(object: &Map<String, Value>, steps: usize, problems: &mut Vec<St
             0.0
         }
     }
-}
-
-fn alarms(object: &Map<String, Value>, problems: &mut Vec<String>) -> Vec<String> {
-    let Some(value) = object.get("alarms") else {
-        return Vec::new();
-    };
-    let Some(list) = value.as_array() else {
-        problems.push(format!(
-            "canary.alarms must be a list of CloudWatch alarm names; it is {}",
-            json_kind(value)
-        ));
-        return Vec::new();
-    };
-    if list.len() > MAX_ALARM_NAMES {
-        problems.push(format!(
-            "canary.alarms names {} alarms; DescribeAlarms takes at most {MAX_ALARM_NAMES} names \
-             (CloudWatch API reference)",
-            list.len()
-        ));
-    }
-    let mut names = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        match item.as_str().map(|n| (n, alarm_name_problem(n))) {
-            Some((name, None)) => names.push(name.to_string()),
-            Some((_, Some(why))) => {
-                problems.push(format!("canary.alarms[{i}] cannot be an alarm name: {why}"))
-            }
-            None => problems.push(format!(
-                "canary.alarms[{i}] must be an alarm name (a string); it is {}",
-                json_kind(item)
-            )),
-        }
-    }
-    names
 }
 
 #[cfg(test)]
