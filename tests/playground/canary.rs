@@ -330,3 +330,48 @@ async fn each_target_of_a_rollout_runs_its_own_canary() {
     assert_eq!(canaries, 2, "one canary a target");
     worker.stop().await;
 }
+
+/// An alias CodeDeploy shifts (`UpdatePolicy: CodeDeployLambdaAliasUpdate`)
+/// is left to CloudFormation and CodeDeploy: `canary` on it is refused
+/// before anything changes, and without `canary` the update is a plain
+/// one that says so. (MiniStack has no CodeDeploy and ignores the policy:
+/// the plain update here moves the alias at once.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_codedeploy_shifts_is_left_to_it() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    released(&h).await;
+    let before = h.stack_operations(STACK).await;
+    let managed = |canary: Option<Value>| {
+        let mut app = app(2, canary);
+        let mut template: Value = serde_json::from_str(&app.template).unwrap();
+        template["Resources"]["Live"]["UpdatePolicy"] = json!({"CodeDeployLambdaAliasUpdate":
+            {"ApplicationName": "app", "DeploymentGroupName": "live"}});
+        app.template = template.to_string();
+        app
+    };
+    let canary = json!({"alias": "Live", "steps": [10], "bakeMinutes": 0.05});
+    let (status, detail) = h.deploy("app", &managed(Some(canary))).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains(
+            "the canary is refused: alias 'Live' has UpdatePolicy CodeDeployLambdaAliasUpdate"
+        ),
+        "{message}"
+    );
+    assert_eq!(h.stack_operations(STACK).await, before, "nothing changed");
+    assert_eq!(h.live().await, ("1".to_string(), vec![]));
+
+    let (status, detail) = h.deploy("app", &managed(None)).await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    let said = summary(&detail);
+    assert!(
+        said.contains("Live has CodeDeploy shift its alias's traffic (UpdatePolicy CodeDeployLambdaAliasUpdate)")
+            && said.contains("cpsf waited for the stack update"),
+        "{said}"
+    );
+    worker.stop().await;
+}

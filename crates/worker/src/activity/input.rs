@@ -134,6 +134,9 @@ pub struct Operation {
     /// A canary about to start (`canary::start`): its progress before
     /// the first step.
     pub canary: Option<Value>,
+    /// Why CodeDeploy shifted an alias's traffic in this update
+    /// (`canary::template::codedeploy_note`).
+    pub codedeploy: Option<String>,
 }
 
 /// A change set waiting on a decision, as ExecuteChangeSet and

@@ -136,6 +136,22 @@ pub fn codedeploy_shifts(template: &Value) -> Option<String> {
     })
 }
 
+/// What a deploy of `body` without `canary` says when CodeDeploy shifts an
+/// alias's traffic in it ([`codedeploy_shifts`]): CloudFormation runs the
+/// CodeDeploy deployment within the stack update and the update ends when
+/// it does (CloudFormation user guide, UpdatePolicy attribute,
+/// CodeDeployLambdaAliasUpdate), so WaitForStack waits it out. Only a body
+/// that names either key is parsed.
+pub fn codedeploy_note(body: &str) -> Option<String> {
+    if !body.contains("CodeDeployLambdaAliasUpdate") && !body.contains("DeploymentPreference") {
+        return None;
+    }
+    let why = codedeploy_shifts(&parse(body).ok()?)?;
+    Some(format!(
+        "{why}: cpsf waited for the stack update, CodeDeploy's traffic shifting included"
+    ))
+}
+
 /// Whether the update the change set `changes` makes moves the alias to
 /// another version: the alias's `FunctionVersion` changes (a detail whose
 /// target is that property: API reference, ResourceTargetDefinition), or,
@@ -268,6 +284,12 @@ mod tests {
             "Properties": {"AutoPublishAlias": "live", "DeploymentPreference": {"Type": "Canary10Percent5Minutes"}}}}});
         let why = find(&sam, "FnAliaslive").unwrap_err();
         assert!(why.contains("SAM DeploymentPreference"), "{why}");
+        let note = codedeploy_note(&sam.to_string()).unwrap();
+        assert!(
+            note.ends_with("CodeDeploy's traffic shifting included"),
+            "{note}"
+        );
+        assert_eq!(codedeploy_note(&template().to_string()), None);
         let wrong = find(&template(), "Fn").unwrap_err();
         assert!(wrong.contains("not an AWS::Lambda::Alias"), "{wrong}");
         let mut routed = template();

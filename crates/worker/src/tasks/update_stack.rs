@@ -48,8 +48,12 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
     // The revision's template, kept for the approval page's diff when the
     // input asks for approvals (read again only on a redelivery).
     let mut revision = None;
+    // A template in which CodeDeploy shifts an alias's traffic: said in the
+    // result (read on the first delivery only).
+    let mut codedeploy = None;
     if !change_set::exists(&ctx.cfn, &name, &change_set).await? {
         let body = ctx.templates.read_body(input).await?;
+        codedeploy = crate::canary::template::codedeploy_note(&body);
         revision = input.deploy.approval.is_some().then(|| body.clone());
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished before the update"))
@@ -111,7 +115,19 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
                          "startedAt": started_at, "approval": request}),
         );
     }
-    if !already_executed && let Some(canary) = super::canary::start(ctx, input, &changes).await? {
+    let canary = if already_executed {
+        None
+    } else {
+        match super::canary::start(ctx, input, &changes).await {
+            Ok(canary) => canary,
+            // A refused canary changes nothing: its change set goes too.
+            Err(refused) => {
+                change_set::discard(&ctx.cfn, &name, &change_set).await;
+                return Err(refused);
+            }
+        }
+    };
+    if let Some(canary) = canary {
         // The steps apply the update (CanaryStep), each through a change
         // set of its own: this one is never executed.
         change_set::discard(&ctx.cfn, &name, &change_set).await;
@@ -125,9 +141,12 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
         let ours = change_set::ours(&input.execution_arn, &name, &change_set, &described)?;
         change_set::execute(&ctx.cfn, &name, ours, input.token("execute")).await?;
     }
-    Ok(
-        json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
-    )
+    let mut output = json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
+                            "startedAt": started_at});
+    if let Some(codedeploy) = codedeploy {
+        output["codedeploy"] = json!(codedeploy);
+    }
+    Ok(output)
 }
 
 /// The running stack against the input, through [`crate::cloudformation::unchanged`].

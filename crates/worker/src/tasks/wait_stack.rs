@@ -26,6 +26,9 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     if let Some(retained) = retained(&operation.changes) {
         what.push_str(&format!("; {retained}"));
     }
+    if let Some(codedeploy) = &operation.codedeploy {
+        what.push_str(&format!("; {codedeploy}"));
+    }
     let approved = operation
         .decision
         .as_ref()
