@@ -124,10 +124,13 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
         && options.emulator != cpsf_playground::Emulator::Ministack
         && LocalEnv::from_process_env().is_none()
     {
-        anyhow::bail!(
-            "--targets and --canary need MiniStack (two accounts: a 12-digit access key is the \
-             account; Lambda versions and weighted aliases): run it with --emulator ministack"
-        );
+        let what = if options.canary {
+            "--canary needs Lambda versions and weighted aliases, which only MiniStack emulates"
+        } else {
+            "--targets rolls out to two accounts, which only MiniStack emulates (a 12-digit \
+             access key is the account)"
+        };
+        anyhow::bail!("{what}: run it with --emulator ministack");
     }
     let (playground, mut env) = match LocalEnv::from_process_env() {
         Some(env) => {

@@ -171,6 +171,34 @@ fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
     }
 }
 
+/// `cpsf demo --canary`: release 1 created, release 2 shifted 10% then
+/// 50% then all of it with the alias shown live, release 3 rolled back by
+/// the alarm the demo fires during its first bake. MiniStack only (Lambda
+/// versions and weighted aliases); on fakecloud the demo says so at once.
+#[test]
+fn the_demo_shifts_an_alias_in_steps_and_rolls_one_back() {
+    let output = demo_with(&["--canary"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if emulator() == cpsf_playground::Emulator::Fakecloud {
+        assert!(!output.status.success(), "{stdout}");
+        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for shown in [
+        "alias live: version 1, 10% to version 2",
+        "alias live: version 1, 50% to version 2",
+        "release 2 — Succeeded in",
+        "canary on alias Live (from version 1): 10% → 50% → 100%",
+        "release 3 — Failed in",
+        "alias live on version 2 (as it should)",
+        "canary stopped during the bake of step 1/2 (10%), alarm 'cpsf-demo-api-errors' is in ALARM",
+    ] {
+        assert!(stdout.contains(shown), "{shown}: {stdout}");
+    }
+}
+
 /// `cpsf demo --environments`: one per-branch pipeline deploys three
 /// branches at once, lists them, tears one down through the pipeline, then
 /// prunes: a dry run that deletes nothing, and a prune that deletes the
