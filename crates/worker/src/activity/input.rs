@@ -68,6 +68,9 @@ pub struct DeployInput {
     pub canary_state: Option<Value>,
     /// The bake after a canary's step (`$.canaryBake`: `canary::plan::Baked`).
     pub canary_bake: Option<Value>,
+    /// The error a Catch kept (`$.error`: `Error` and `Cause`): CanaryStep
+    /// reads WaitForStack's, a canary step's failed stack update.
+    pub error: Option<Value>,
     /// The input's `operation` and `environment` (`environments::spec`),
     /// read by [`TaskInput::parse`]; `stack_name` is then the
     /// environment's stack.

@@ -98,9 +98,25 @@ impl Progress {
     }
 }
 
-/// What follows `progress`, given the bake that ran after its step.
-pub fn next(progress: &Progress, baked: Option<&Baked>) -> Next {
+/// What follows `progress`, given the bake that ran after its step and
+/// the error WaitForStack caught (`$.error`), if a step's stack update
+/// failed: CloudFormation then put the stack back on the step before,
+/// alias still split, so the canary rolls back.
+pub fn next(progress: &Progress, baked: Option<&Baked>, failed_update: Option<&Value>) -> Next {
     let weight = |step: usize| progress.steps[step - 1] / 100.0;
+    if let Some(error) = failed_update.filter(|_| progress.phase != Phase::Rollback) {
+        let what = match progress.phase {
+            Phase::Final => "the update to all of the traffic".to_string(),
+            _ => format!("the update of {}", progress.step_label(progress.step)),
+        };
+        return Next::Rollback {
+            why: format!(
+                "{what} failed ({}: {})",
+                error["Error"].as_str().unwrap_or_default(),
+                error["Cause"].as_str().unwrap_or_default()
+            ),
+        };
+    }
     match progress.phase {
         Phase::Rollback => Next::Fail {
             message: rolled_back(progress),
@@ -332,7 +348,7 @@ mod tests {
     #[test]
     fn the_steps_run_in_order_then_the_template_as_given() {
         let start = progress(0, Phase::Shift);
-        let first = next(&start, None);
+        let first = next(&start, None, None);
         assert_eq!(
             first,
             Next::Shift {
@@ -341,7 +357,7 @@ mod tests {
             }
         );
         let one = start.after(&first);
-        let second = next(&one, Some(&baked(1)));
+        let second = next(&one, Some(&baked(1)), None);
         assert_eq!(
             second,
             Next::Shift {
@@ -350,13 +366,13 @@ mod tests {
             }
         );
         let two = one.after(&second);
-        assert_eq!(next(&two, Some(&baked(2))), Next::Final);
+        assert_eq!(next(&two, Some(&baked(2)), None), Next::Final);
         assert_eq!(two.after(&Next::Final).phase, Phase::Final);
         // A task handed out again with the same input decides the same.
-        assert_eq!(next(&two, Some(&baked(2))), Next::Final);
+        assert_eq!(next(&two, Some(&baked(2)), None), Next::Final);
         // A bake result of an earlier step applies this step again.
         assert_eq!(
-            next(&two, Some(&baked(1))),
+            next(&two, Some(&baked(1)), None),
             Next::Shift {
                 step: 2,
                 weight: 0.5
@@ -371,7 +387,7 @@ mod tests {
             alarm: Some("alarm 'api-errors' is in ALARM: Threshold Crossed".into()),
             ..baked(1)
         };
-        let Next::Rollback { why } = next(&one, Some(&alarmed)) else {
+        let Next::Rollback { why } = next(&one, Some(&alarmed), None) else {
             panic!("an alarm rolls back");
         };
         assert_eq!(
@@ -379,7 +395,7 @@ mod tests {
             "during the bake of step 1/2 (10%), alarm 'api-errors' is in ALARM: Threshold Crossed"
         );
         let back = one.after(&Next::Rollback { why });
-        let Next::Fail { message } = next(&back, None) else {
+        let Next::Fail { message } = next(&back, None, None) else {
             panic!("after the roll-back, the deploy fails");
         };
         assert!(
@@ -396,10 +412,29 @@ mod tests {
             failed: Some(json!({"Error": "Cpsf.Denied", "Cause": "DescribeAlarms: denied"})),
             ..baked(1)
         };
-        let Next::Rollback { why } = next(&one, Some(&failed)) else {
+        let Next::Rollback { why } = next(&one, Some(&failed), None) else {
             panic!("a failed bake rolls back");
         };
         assert!(why.contains("Cpsf.Denied: DescribeAlarms: denied"), "{why}");
+        // A step's stack update that failed (CloudFormation rolled it back
+        // to the step before): rolled back, the final update's too; a
+        // failed roll-back is not rolled back again.
+        let error = json!({"Error": "Cpsf.StackFailed", "Cause": "Live: UPDATE_FAILED"});
+        let two = progress(2, Phase::Shift);
+        let Next::Rollback { why } = next(&two, None, Some(&error)) else {
+            panic!("a failed step rolls back");
+        };
+        assert_eq!(
+            why,
+            "the update of step 2/2 (50%) failed (Cpsf.StackFailed: Live: UPDATE_FAILED)"
+        );
+        let last = two.after(&Next::Final);
+        assert!(matches!(
+            next(&last, None, Some(&error)),
+            Next::Rollback { .. }
+        ));
+        let back = two.after(&Next::Rollback { why });
+        assert!(matches!(next(&back, None, Some(&error)), Next::Fail { .. }));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| TaskError::input(format!("the bake's result is not as expected: {e}")))?;
-    let next = plan::next(&progress, baked.as_ref());
+    let next = plan::next(&progress, baked.as_ref(), input.deploy.error.as_ref());
     let (step, weight) = match &next {
         Next::Fail { message } => return Err(TaskError::new(ROLLED_BACK, message.clone())),
         Next::Shift { step, weight } => (format!("c{step}"), Some(*weight)),
