@@ -109,13 +109,26 @@ pub fn next(progress: &Progress, baked: Option<&Baked>, failed_update: Option<&V
             Phase::Final => "the update to all of the traffic".to_string(),
             _ => format!("the update of {}", progress.step_label(progress.step)),
         };
-        return Next::Rollback {
-            why: format!(
-                "{what} failed ({}: {})",
-                error["Error"].as_str().unwrap_or_default(),
-                error["Cause"].as_str().unwrap_or_default()
-            ),
-        };
+        let why = format!(
+            "{what} failed ({}: {})",
+            error["Error"].as_str().unwrap_or_default(),
+            error["Cause"].as_str().unwrap_or_default()
+        );
+        // The first step's update rolled back is the stack as it was
+        // before the deploy, alias and all: nothing to roll back.
+        if progress.phase == Phase::Shift && progress.step <= 1 {
+            return Next::Fail {
+                message: cut(
+                    &format!(
+                        "canary stopped: {why}; CloudFormation rolled the stack back to before \
+                         the deploy, so alias {} serves version {} with no routing",
+                        progress.alias, progress.old_version
+                    ),
+                    MAX_FAILURE_MESSAGE,
+                ),
+            };
+        }
+        return Next::Rollback { why };
     }
     match progress.phase {
         Phase::Rollback => Next::Fail {
@@ -427,6 +440,13 @@ mod tests {
         assert_eq!(
             why,
             "the update of step 2/2 (50%) failed (Cpsf.StackFailed: Live: UPDATE_FAILED)"
+        );
+        let Next::Fail { message } = next(&progress(1, Phase::Shift), None, Some(&error)) else {
+            panic!("a failed first step is CloudFormation's to roll back");
+        };
+        assert!(
+            message.ends_with("alias Live serves version 3 with no routing"),
+            "{message}"
         );
         let last = two.after(&Next::Final);
         assert!(matches!(
