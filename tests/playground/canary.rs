@@ -375,3 +375,27 @@ async fn an_alias_codedeploy_shifts_is_left_to_it() {
     );
     worker.stop().await;
 }
+
+/// A create is a plain deploy, but a canary that could never run on its
+/// template (an alias it does not have) is refused before the stack is
+/// made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_naming_no_alias_of_the_template_is_refused_before_the_create() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let (h, worker) = deploy_setup().await;
+    let canary = json!({"alias": "Missing", "steps": [10], "bakeMinutes": 0.05});
+    let (status, detail) = h.deploy("app", &app(1, Some(canary))).await;
+    assert_eq!(status, "Failed");
+    let message = error_message(&detail);
+    assert!(
+        message.contains(
+            "the canary is refused: canary.alias 'Missing' is no resource of the template: its \
+             aliases are Live"
+        ),
+        "{message}"
+    );
+    assert!(!h.alias_exists().await, "no stack was made");
+    worker.stop().await;
+}

@@ -94,9 +94,9 @@ pub async fn start(
         return Ok(None);
     };
     let body = ctx.templates.read_body(input).await?;
-    let parsed = template::parse(&body).map_err(TaskError::template)?;
-    let site = template::find(&parsed, &canary.alias)
-        .map_err(|why| TaskError::input(format!("the canary is refused: {why}")))?;
+    let Some(site) = check_template(input, &body)? else {
+        return Ok(None);
+    };
     if !template::shifts(changes, &canary.alias, &site) {
         return Ok(None);
     }
@@ -127,6 +127,19 @@ pub async fn start(
         phase: Phase::Shift,
         stopped: None,
     }))
+}
+
+/// Where the input's canary alias is in the template `body`, or why a
+/// canary cannot run on it (refused before anything changes); None
+/// without a canary.
+pub fn check_template(input: &TaskInput, body: &str) -> Result<Option<template::Site>, TaskError> {
+    let Some(canary) = input.canary()? else {
+        return Ok(None);
+    };
+    let parsed = template::parse(body).map_err(TaskError::template)?;
+    template::find(&parsed, &canary.alias)
+        .map(Some)
+        .map_err(|why| TaskError::input(format!("the canary is refused: {why}")))
 }
 
 /// The canary's progress in the state: CanaryStep's result, or, before
