@@ -22,6 +22,22 @@ fn demo_with(args: &[&str], env: &[(&'static str, String)]) -> Output {
     command.output().expect("run cpsf demo")
 }
 
+/// Runs a demo mode only MiniStack can run: its output when it
+/// succeeded there; None on fakecloud, where it must refuse at once
+/// saying so.
+fn ministack_demo(mode: &str) -> Option<String> {
+    let output = demo_with(&[mode], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if emulator() == cpsf_playground::Emulator::Fakecloud {
+        assert!(!output.status.success(), "{stdout}");
+        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+        return None;
+    }
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    Some(stdout)
+}
+
 fn assert_four_runs_ok(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -139,15 +155,9 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
 /// is the account); on fakecloud the demo says so at once.
 #[test]
 fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
-    let output = demo_with(&["--targets"], &[]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if emulator() == cpsf_playground::Emulator::Fakecloud {
-        assert!(!output.status.success(), "{stdout}");
-        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+    let Some(stdout) = ministack_demo("--targets") else {
         return;
-    }
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    };
     // Live: wave 2's two targets deploy together, after wave 1.
     assert!(
         stdout.contains("tools-use1 Succeeded · tools-usw2 deploying · prod-use1 deploying"),
@@ -177,15 +187,9 @@ fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
 /// versions and weighted aliases); on fakecloud the demo says so at once.
 #[test]
 fn the_demo_shifts_an_alias_in_steps_and_rolls_one_back() {
-    let output = demo_with(&["--canary"], &[]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if emulator() == cpsf_playground::Emulator::Fakecloud {
-        assert!(!output.status.success(), "{stdout}");
-        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+    let Some(stdout) = ministack_demo("--canary") else {
         return;
-    }
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    };
     for shown in [
         "alias live: version 1, 10% to version 2",
         "alias live: version 1, 50% to version 2",
