@@ -216,6 +216,31 @@ async fn an_alarm_during_a_bake_puts_the_alias_back_and_fails_naming_it() {
         "{message}"
     );
     assert_eq!(h.live().await, ("1".to_string(), vec![]));
+    // `cpsf history` lists the steps as they were applied.
+    let execution = detail
+        .output()
+        .and_then(|o| o.execution_result())
+        .and_then(|r| r.external_execution_id())
+        .unwrap()
+        .to_string();
+    let events = cpsf_worker::history::fetch::all_events(&h.clients, &execution)
+        .await
+        .unwrap();
+    let view = cpsf_worker::history::view::View::new(&execution, &events);
+    assert_eq!(
+        view.canary,
+        [
+            "step 1/2 (10%): alias Live on version 1, 10% to the new version".to_string(),
+            "rolled back: alias Live on version 1 again (during the bake of step 1/2 (10%), \
+             alarm 'api-errors' is in ALARM: Threshold Crossed: 5 errors)"
+                .to_string()
+        ]
+    );
+    assert!(
+        view.text().contains("\ncanary     step 1/2 (10%)"),
+        "{}",
+        view.text()
+    );
     worker.stop().await;
 }
 

@@ -300,6 +300,31 @@ impl Glance {
     }
 }
 
+/// One step as `cpsf history` lists it, from the progress CanaryStep
+/// returned once it applied the step.
+pub fn step_line(progress: &Progress) -> String {
+    match progress.phase {
+        Phase::Shift => format!(
+            "{}: alias {} on version {}, {}% to the new version",
+            progress.step_label(progress.step),
+            progress.alias,
+            progress.old_version,
+            progress
+                .steps
+                .get(progress.step.max(1) - 1)
+                .copied()
+                .unwrap_or(0.0)
+        ),
+        Phase::Final => format!("all traffic: alias {} on the new version", progress.alias),
+        Phase::Rollback => format!(
+            "rolled back: alias {} on version {} again ({})",
+            progress.alias,
+            progress.old_version,
+            progress.stopped.as_deref().unwrap_or("stopped")
+        ),
+    }
+}
+
 /// The canary in the deploy's output: the steps taken, and how it ended.
 pub fn output(progress: &Progress) -> Value {
     let mut shares: Vec<Value> = progress.steps.iter().map(|s| json!(s)).collect();
@@ -507,5 +532,13 @@ mod tests {
             "canary 10%: shifting (step 1/2, alias Live)"
         );
         assert_eq!(glance("{\"plan\": 1}", None, None), None);
+        assert_eq!(
+            step_line(&one),
+            "step 1/2 (10%): alias Live on version 3, 10% to the new version"
+        );
+        assert_eq!(
+            step_line(&one.after(&Next::Final)),
+            "all traffic: alias Live on the new version"
+        );
     }
 }
