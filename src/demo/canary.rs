@@ -68,7 +68,7 @@ pub async fn run(clients: &Clients) -> anyhow::Result<bool> {
         let canary = json!({"alias": "Live", "steps": [10, 50], "bakeMinutes": 0.1,
                             "alarms": [ALARM]});
         let input = json!({"stackName": STACK, "templatePath": "template.yaml",
-                           "capabilities": ["CAPABILITY_IAM"], "allowReplacements": true,
+                           "capabilities": ["CAPABILITY_IAM"],
                            "canary": canary});
         let template = TEMPLATE.replace("{release}", &run.release.to_string());
         let started = Instant::now();

@@ -31,7 +31,7 @@ fn template(release: u32) -> String {
 
 fn app(release: u32, canary: Option<Value>) -> App {
     let mut deploy = json!({"stackName": STACK, "templatePath": "template.yaml",
-                            "capabilities": ["CAPABILITY_IAM"], "allowReplacements": true});
+                            "capabilities": ["CAPABILITY_IAM"]});
     if let Some(canary) = canary {
         deploy["canary"] = canary;
     }

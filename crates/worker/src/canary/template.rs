@@ -172,6 +172,27 @@ pub fn shifts(changes: &[Change], alias: &str, site: &Site) -> bool {
     alias_version || new_version
 }
 
+/// The changes the replacement gate judges in a canary's update: all but
+/// the replacement of the version resource the alias names when the old
+/// version is kept (`PolicyAction: ReplaceAndRetain`, from
+/// `UpdateReplacePolicy: Retain`: API reference, ResourceChange). On AWS a
+/// version whose code or description changes is replaced (`Replacement:
+/// True`: CloudFormation template reference, AWS::Lambda::Version), which
+/// is how a new version is published, not a risk a canary's user must
+/// allow; a replacement that would delete the old version, which the
+/// alias still serves during the steps, stays refused.
+pub fn gated<'a>(changes: &'a [Change], site: Option<&Site>) -> Vec<&'a Change> {
+    let version = site.and_then(|s| s.version_resource.as_deref());
+    changes
+        .iter()
+        .filter(|c| {
+            !(Some(c.logical_id.as_str()) == version
+                && c.resource_type == "AWS::Lambda::Version"
+                && c.replaced_old_retained())
+        })
+        .collect()
+}
+
 /// The template of a step: `template` with the alias on `old` and, with a
 /// `weight` (0 to 1), that share routed to the version the template names;
 /// without one, the roll-back: all traffic on `old`. JSON, whatever the
@@ -268,6 +289,26 @@ mod tests {
         assert!(shifts(&detailed, "Live", &site));
         let description = [change("Modify", "Live", &["Properties.Description"])];
         assert!(!shifts(&description, "Live", &site));
+    }
+
+    #[test]
+    fn a_new_version_that_keeps_the_old_one_passes_the_gate_in_a_canary() {
+        let site = find(&template(), "Live").unwrap();
+        let mut kept = change("Modify", "V2", &[]);
+        kept.resource_type = "AWS::Lambda::Version".into();
+        kept.replacement = Some("True".into());
+        kept.policy_action = Some("ReplaceAndRetain".into());
+        let mut deleted = kept.clone();
+        deleted.policy_action = Some("ReplaceAndDelete".into());
+        let mut queue = kept.clone();
+        queue.logical_id = "Queue".into();
+        let changes = [kept.clone(), deleted.clone(), queue.clone()];
+        assert_eq!(gated(&changes, Some(&site)), [&deleted, &queue]);
+        assert_eq!(
+            gated(&changes, None).len(),
+            3,
+            "without a canary, all are judged"
+        );
     }
 
     #[test]

@@ -85,7 +85,27 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
         )));
     }
     let asking = super::asking::request(ctx, input, &change_set, &changes).await?;
-    let refused = unsafe_changes(&changes);
+    // A canary's new version keeping the old one is no risk to allow
+    // (`canary::template::gated`).
+    let site = match input.deploy.canary {
+        Some(_) => {
+            let body = ctx.templates.read_body(input).await?;
+            // A refused canary changes nothing: its change set goes too.
+            match super::canary::check_template(input, &body) {
+                Ok(site) => site,
+                Err(refused) => {
+                    change_set::discard(&ctx.cfn, &name, &change_set).await;
+                    return Err(refused);
+                }
+            }
+        }
+        None => None,
+    };
+    let gated: Vec<Change> = crate::canary::template::gated(&changes, site.as_ref())
+        .into_iter()
+        .cloned()
+        .collect();
+    let refused = unsafe_changes(&gated);
     if asking.is_none() && !input.deploy.allow_replacements && !refused.is_empty() {
         change_set::discard(&ctx.cfn, &name, &change_set).await;
         return Err(TaskError::new(
