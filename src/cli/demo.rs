@@ -33,6 +33,11 @@ pub(super) struct DemoArgs {
     /// approve`), the deploy going on.
     #[arg(long, conflicts_with_all = ["targets", "environments"])]
     approval: bool,
+    /// Instead of the four runs, a Lambda alias's new version taking the
+    /// traffic in steps with bakes, then a release rolled back by an
+    /// alarm during its bake (MiniStack).
+    #[arg(long, conflicts_with_all = ["targets", "environments", "approval"])]
+    canary: bool,
 }
 
 pub(super) async fn run(args: DemoArgs) -> Result<()> {
@@ -51,6 +56,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<()> {
         targets: args.targets,
         environments: args.environments,
         approval: args.approval,
+        canary: args.canary,
     };
     if crate::demo::run(options, shutdown).await? {
         Ok(())

@@ -17,9 +17,11 @@
 //! - `environments.rs`: the branch environments' steps
 //! - `approval.rs`: the approval's steps
 //! - `upstream.rs`: the stacks whose outputs those deploys read
+//! - `canary.rs`: `--canary`, a Lambda alias shifted in steps, then rolled back
 //! - here: the runs, their checks and the summary
 
 pub mod approval;
+pub mod canary;
 pub mod environments;
 mod pipeline;
 pub mod setup;
@@ -60,6 +62,8 @@ pub struct DemoOptions {
     /// A risky change approved by link instead of the four runs
     /// (`approval.rs`).
     pub approval: bool,
+    /// A canary of a Lambda alias instead of the four runs (`canary.rs`).
+    pub canary: bool,
 }
 
 /// One pipeline run of the demo and what it must end with.
@@ -118,14 +122,17 @@ struct RunResult {
 /// Runs the demo; true when all four runs (or the rollout, or the
 /// environments' steps) did what they should.
 pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<bool> {
-    if options.targets
+    if (options.targets || options.canary)
         && options.emulator != cpsf_playground::Emulator::Ministack
         && LocalEnv::from_process_env().is_none()
     {
-        anyhow::bail!(
+        let what = if options.canary {
+            "--canary needs Lambda versions and weighted aliases, which only MiniStack emulates"
+        } else {
             "--targets rolls out to two accounts, which only MiniStack emulates (a 12-digit \
-             access key is the account): run it with --emulator ministack"
-        );
+             access key is the account)"
+        };
+        anyhow::bail!("{what}: run it with --emulator ministack");
     }
     let (playground, mut env) = match LocalEnv::from_process_env() {
         Some(env) => {
@@ -236,6 +243,8 @@ pub async fn run(options: DemoOptions, shutdown: CancellationToken) -> anyhow::R
     ));
     let all_ok = if options.targets {
         targets::run(&clients, &machine, &deploy, &stack).await?
+    } else if options.canary {
+        canary::run(&clients).await?
     } else if options.environments {
         environments::run(&clients, &machine, &deploy).await?
     } else if options.approval {

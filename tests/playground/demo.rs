@@ -22,6 +22,22 @@ fn demo_with(args: &[&str], env: &[(&'static str, String)]) -> Output {
     command.output().expect("run cpsf demo")
 }
 
+/// Runs a demo mode only MiniStack can run: its output when it
+/// succeeded there; None on fakecloud, where it must refuse at once
+/// saying so.
+fn ministack_demo(mode: &str) -> Option<String> {
+    let output = demo_with(&[mode], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if emulator() == cpsf_playground::Emulator::Fakecloud {
+        assert!(!output.status.success(), "{stdout}");
+        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+        return None;
+    }
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    Some(stdout)
+}
+
 fn assert_four_runs_ok(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -207,15 +223,9 @@ async fn approvals_go_where_the_env_file_says(env_file: &std::path::Path) {
 /// is the account); on fakecloud the demo says so at once.
 #[test]
 fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
-    let output = demo_with(&["--targets"], &[]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if emulator() == cpsf_playground::Emulator::Fakecloud {
-        assert!(!output.status.success(), "{stdout}");
-        assert!(stderr.contains("only MiniStack emulates"), "{stderr}");
+    let Some(stdout) = ministack_demo("--targets") else {
         return;
-    }
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    };
     // Live: wave 2's two targets deploy together, after wave 1.
     assert!(
         stdout.contains("tools-use1 Succeeded · tools-usw2 deploying · prod-use1 deploying"),
@@ -258,6 +268,28 @@ fn the_demo_rolls_the_app_out_to_two_accounts_and_two_regions() {
         ),
         "{summary}"
     );
+}
+
+/// `cpsf demo --canary`: release 1 created, release 2 shifted 10% then
+/// 50% then all of it with the alias shown live, release 3 rolled back by
+/// the alarm the demo fires during its first bake. MiniStack only (Lambda
+/// versions and weighted aliases); on fakecloud the demo says so at once.
+#[test]
+fn the_demo_shifts_an_alias_in_steps_and_rolls_one_back() {
+    let Some(stdout) = ministack_demo("--canary") else {
+        return;
+    };
+    for shown in [
+        "alias live: version 1, 10% to version 2",
+        "alias live: version 1, 50% to version 2",
+        "release 2 — Succeeded in",
+        "canary on alias Live (from version 1): 10% → 50% → 100%",
+        "release 3 — Failed in",
+        "alias live on version 2 (as it should)",
+        "canary stopped during the bake of step 1/2 (10%), alarm 'cpsf-demo-api-errors' is in ALARM",
+    ] {
+        assert!(stdout.contains(shown), "{shown}: {stdout}");
+    }
 }
 
 /// `cpsf demo --environments`: one per-branch pipeline deploys three

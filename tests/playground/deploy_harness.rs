@@ -188,6 +188,29 @@ impl Harness {
         (proxy, env)
     }
 
+    /// The Deploy action's summaries while it runs, read every 250 ms
+    /// until one holds `wanted`, the action ends, or `limit` passes (the
+    /// job hands back every follow window with its execution's progress).
+    pub async fn summaries_until(
+        &self,
+        pipeline: &str,
+        wanted: &str,
+        limit: std::time::Duration,
+    ) -> Vec<String> {
+        let mut shown: Vec<String> = Vec::new();
+        let deadline = std::time::Instant::now() + limit;
+        while !shown.iter().any(|s| s.contains(wanted)) {
+            let detail = self.deploy_detail(pipeline).await;
+            if detail.status().is_some_and(|s| s.as_str() != "InProgress") {
+                break;
+            }
+            shown.push(summary(&detail));
+            assert!(std::time::Instant::now() < deadline, "{shown:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        shown
+    }
+
     /// How many states an execution entered.
     pub async fn states_entered(&self, execution_arn: &str) -> usize {
         self.count_entered(execution_arn, |_| true).await
@@ -218,6 +241,18 @@ impl Harness {
         }
         count
     }
+}
+
+/// A `cpsf worker --tasks-only` process on `env`, stopped gracefully
+/// within 10 s on SIGTERM: a real process, so a stopped worker's
+/// unfinished work dies with it.
+pub fn task_worker_process(env: &cpsf_playground::LocalEnv) -> KillOnDrop {
+    let mut command = cpsf_worker(env);
+    command
+        .args(["--tasks-only", "--shutdown-grace", "10s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    KillOnDrop(command.spawn().expect("start a task worker"))
 }
 
 /// The test worker's `--stack-prefix`: a teardown deletes only stacks

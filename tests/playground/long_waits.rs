@@ -114,14 +114,7 @@ async fn three_restarts_during_a_long_update_do_not_fail_the_deploy() {
     let h = deploy_playground().await;
     let jobs = h.start_deploy_worker(true, false);
     // Real processes: a stopped worker's unfinished work dies with it.
-    let task_worker = || {
-        let mut command = cpsf_worker(&h.env);
-        command
-            .args(["--tasks-only", "--shutdown-grace", "10s"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        KillOnDrop(command.spawn().expect("start a task worker"))
-    };
+    let task_worker = || task_worker_process(&h.env);
     let mut tasks = task_worker();
     let (status, created) = h.deploy("app", &App::sample()).await;
     assert_eq!(status, "Succeeded", "{}", error_message(&created));

@@ -14,6 +14,7 @@ mod bad_deploys;
 mod bad_input;
 mod bootstrap;
 mod browser;
+mod canary;
 mod concurrency;
 mod crash;
 mod crash_defaults;

@@ -114,20 +114,13 @@ async fn an_alarm_during_the_bake_stops_the_rollout_naming_it() {
         .unwrap();
     // Meanwhile the pipeline shows the bake (the job hands back every
     // follow window, 10 s here, with the rollout's progress).
-    let mut shown = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !shown
-        .iter()
-        .any(|s: &String| s.contains("wave 1/3 deployed; baking before wave 2"))
-    {
-        let detail = h.deploy_detail("app").await;
-        if detail.status().is_some_and(|s| s.as_str() != "InProgress") {
-            break;
-        }
-        shown.push(summary(&detail));
-        assert!(std::time::Instant::now() < deadline, "{shown:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    let shown = h
+        .summaries_until(
+            "app",
+            "wave 1/3 deployed; baking before wave 2",
+            std::time::Duration::from_secs(60),
+        )
+        .await;
     assert!(
         shown
             .iter()

@@ -24,11 +24,12 @@
 //! - `TargetRoleArns` lists the role bootstrap/target-account.yaml makes in
 //!   each of the playground's other accounts (installed whole, there), and
 //!   `ApprovalTopicArns` the playground's topics.
-//! - Three answers to MiniStack 1.5.33 where it differs from AWS
+//! - Four answers to MiniStack 1.5.33 where it differs from AWS
 //!   (docs/emulators.md): each `AWS::IAM::RolePolicy` becomes the
 //!   `AWS::IAM::Policy` that makes the same inline policy, the SQS
 //!   batch actions MiniStack asks for go beside the single ones AWS
-//!   authorises them by, in the same statements, and a condition on
+//!   authorises them by, in the same statements, as `lambda:ListAliases`
+//!   beside `lambda:GetAlias` (which MiniStack asks for GetAlias), and a condition on
 //!   `cloudformation:ChangeSetName`, a key MiniStack leaves out of the
 //!   request, holds only when the key is there (`…IfExists`), in this role
 //!   and in bootstrap/target-account.yaml's.
@@ -186,7 +187,9 @@ pub async fn install(
         create_or_update(
             &in_account(sdk, account),
             TARGET_STACK,
-            &change_set_name_if_exists(cpsf_worker::bootstrap::TARGET_TEMPLATE),
+            &change_set_name_if_exists(&template::with_list_aliases(
+                cpsf_worker::bootstrap::TARGET_TEMPLATE,
+            )),
             &parameters,
         )
         .await

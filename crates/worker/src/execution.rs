@@ -84,5 +84,8 @@ pub struct ExecutionFacts {
     /// Where a rollout is ("wave 2/3: …"), when the newest history says:
     /// shown instead of the state.
     pub progress: Option<Glance>,
+    /// Where a canary is ("canary 10%: baking, 3 min left"), when the
+    /// newest history says: shown instead of the state.
+    pub canary: Option<crate::canary::plan::Glance>,
     pub failure: FailureFacts,
 }

@@ -14,7 +14,7 @@
 //! to it.
 //!
 //! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `probe` `aws` `logging` `health` `artifact`
-//! 2. domain: `action_type` `pipeline` `approval` `environments` `references` `targets` `execution`
+//! 2. domain: `action_type` `pipeline` `approval` `environments` `references` `targets` `canary` `execution`
 //! 3. views: `history` `events` `sfn`
 //! 4. handlers: `activity` `reach` `cloudformation` `tasks`
 //! 5. runtime: `job` `prune` `bootstrap` `replay` `worker`
@@ -26,7 +26,7 @@
 //! in, data out. `tests/layering.rs` fails on one that does.
 //!
 //! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs` `references.rs`
-//! - `targets/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/heads.rs` `environments/table.rs`
+//! - `targets/` `canary/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/heads.rs` `environments/table.rs`
 //! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs`
 //! - `job/pacing.rs` `job/data.rs` `job/config.rs` `job/input.rs` `job/decide.rs` `job/limits.rs` `job/outputs.rs`
 //! - `artifact/read.rs` `artifact/zip_end.rs` `artifact/floor.rs` `artifact/ranged.rs` `cloudformation/unchanged.rs`
@@ -171,6 +171,13 @@
 //!   deploy state machine), `glance.rs` (where a running rollout is, for
 //!   the pipeline's summary), `alarms.rs` (the bake's verdict), `key.rs`
 //!   (a target's place).
+//! - [`canary`] (`src/canary/`, pure): a Lambda alias's new version takes
+//!   the traffic in steps, each a stack update and a bake watched by
+//!   alarms, rolled back on one (issue 30): `spec.rs` (the input's
+//!   `canary`), `template.rs` (the alias, the steps' templates), `yaml.rs`
+//!   (a YAML template as JSON), `plan.rs` (the progress, what comes next).
+//!   Its edges are `tasks/canary.rs` (GetAlias, the start), the handlers
+//!   `tasks/canary_step.rs` and `tasks/canary_bake.rs`.
 //! - [`references`] (`src/references.rs`, pure): a parameter whose value
 //!   is another stack's output (`{"fromStack", "output"}`, issue 29):
 //!   its shape, where it is read (the deploy's account and region), the
@@ -242,6 +249,7 @@ pub mod artifact;
 pub mod aws;
 pub mod base;
 pub mod bootstrap;
+pub mod canary;
 pub mod cloudformation;
 pub mod environments;
 pub mod events;

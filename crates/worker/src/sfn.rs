@@ -85,6 +85,7 @@ impl Described {
             output: self.output,
             current_state: None,
             progress: None,
+            canary: None,
             failure,
         }
     }
@@ -236,6 +237,7 @@ impl Sfn {
         let mut facts = described.into_facts();
         facts.current_state = reading.state;
         facts.progress = reading.progress;
+        facts.canary = reading.canary;
         if failed {
             // DescribeExecution's own error and cause are the verdict; the
             // history adds the state, and fills in what is missing.

@@ -71,9 +71,8 @@ impl RoleTemplate {
         if let Some(missing) = ROLES.iter().find(|r| !included.iter().any(|i| i == *r)) {
             bail!("the template has no {missing}");
         }
-        let resources = change_set_name_if_exists(&with_sqs_batch_actions(&read_get_att_as_ref(
-            &resources.join("\n"),
-            &included,
+        let resources = change_set_name_if_exists(&with_list_aliases(&with_sqs_batch_actions(
+            &read_get_att_as_ref(&resources.join("\n"), &included),
         )));
         let mut body = String::from(
             "AWSTemplateFormatVersion: \"2010-09-09\"\n\
@@ -184,6 +183,23 @@ fn with_sqs_batch_actions(text: &str) -> String {
         }
     }
     out.join("\n")
+}
+
+/// `lambda:ListAliases` beside each grant of `lambda:GetAlias`, on the
+/// same functions. AWS authorises GetAlias as `lambda:GetAlias` (Service
+/// Authorization Reference, AWS Lambda); MiniStack 1.5.33 asks for
+/// `lambda:ListAliases` (docs/emulators.md), which this gives it only
+/// where the template grants GetAlias (a canary's, `tasks/canary.rs`).
+pub fn with_list_aliases(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once("Action: lambda:GetAlias") {
+            Some((pad, rest)) if rest.trim().is_empty() => {
+                format!("{pad}Action: [lambda:GetAlias, lambda:ListAliases]")
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Each condition on `cloudformation:ChangeSetName` made `…IfExists`.
@@ -338,6 +354,25 @@ mod tests {
         assert_eq!(
             body.matches("- sqs:ChangeMessageVisibilityBatch\n").count(),
             1
+        );
+    }
+
+    /// MiniStack asks for lambda:ListAliases on GetAlias: granted beside
+    /// GetAlias, in the worker's role and the target role, nowhere else.
+    #[test]
+    fn list_aliases_goes_beside_get_alias_only() {
+        let body = RoleTemplate::from_bootstrap().unwrap().body;
+        assert_eq!(
+            body.matches("Action: [lambda:GetAlias, lambda:ListAliases]")
+                .count(),
+            1,
+            "{body}"
+        );
+        let target = with_list_aliases(cpsf_worker::bootstrap::TARGET_TEMPLATE);
+        assert_eq!(target.matches("lambda:ListAliases").count(), 1);
+        assert_eq!(
+            with_list_aliases("Action: lambda:GetAliases"),
+            "Action: lambda:GetAliases"
         );
     }
 

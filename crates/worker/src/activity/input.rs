@@ -61,6 +61,16 @@ pub struct DeployInput {
     /// Why RequestApproval ended without one (`$.refusal`: its Catch's
     /// `Error` and `Cause`).
     pub refusal: Option<Refusal>,
+    /// The input's `canary`, as given: read with [`TaskInput::canary`].
+    pub canary: Option<Value>,
+    /// A canary's progress (`$.canaryState`, CanaryStep's result:
+    /// `canary::plan::Progress`).
+    pub canary_state: Option<Value>,
+    /// The bake after a canary's step (`$.canaryBake`: `canary::plan::Baked`).
+    pub canary_bake: Option<Value>,
+    /// The error a Catch kept (`$.error`: `Error` and `Cause`): CanaryStep
+    /// reads WaitForStack's, a canary step's failed stack update.
+    pub error: Option<Value>,
     /// The input's `operation` and `environment` (`environments::spec`),
     /// read by [`TaskInput::parse`]; `stack_name` is then the
     /// environment's stack.
@@ -124,6 +134,12 @@ pub struct Operation {
     /// The parameters read from other stacks' outputs, and where from
     /// (`references::sources`).
     pub resolved: Option<Value>,
+    /// A canary about to start (`canary::start`): its progress before
+    /// the first step.
+    pub canary: Option<Value>,
+    /// Why CodeDeploy shifted an alias's traffic in this update
+    /// (`canary::template::codedeploy_note`).
+    pub codedeploy: Option<String>,
 }
 
 /// A change set waiting on a decision, as ExecuteChangeSet and
@@ -161,7 +177,7 @@ impl TaskInput {
                 problems.join("; ")
             ))
         })?;
-        let mut parsed: Self = serde_json::from_value(value).map_err(|e| {
+        let mut parsed: Self = serde_json::from_value(value.clone()).map_err(|e| {
             TaskError::input(format!(
                 "the deploy input is incomplete or mistyped: {e} (see statemachines/README.md, \"Input\")"
             ))
@@ -171,7 +187,8 @@ impl TaskInput {
         }
         // A parameter from another stack's output is read by the task that
         // makes the stack operation (`cloudformation::outputs`); its shape
-        // is checked here, with the rest, before any task changes anything.
+        // is checked here, with the rest (the `canary` too), before any
+        // task changes anything.
         if let Some(environment) = &request.environment {
             crate::references::in_environment(&mut parsed.deploy.parameters, &environment.name);
             if let Some(review) =
@@ -180,12 +197,20 @@ impl TaskInput {
                 crate::references::fill_in(review, &environment.name);
             }
         }
-        crate::references::of_parameters(&parsed.deploy.parameters).map_err(|problems| {
-            TaskError::input(format!(
+        let mut problems = crate::references::of_parameters(&parsed.deploy.parameters)
+            .err()
+            .unwrap_or_default();
+        problems.extend(
+            crate::canary::spec::parse(&value["deploy"])
+                .err()
+                .unwrap_or_default(),
+        );
+        if !problems.is_empty() {
+            return Err(TaskError::input(format!(
                 "the deploy input is refused: {}",
                 problems.join("; ")
-            ))
-        })?;
+            )));
+        }
         if let Some(environment) = &request.environment {
             parsed.deploy.stack_name = environment.stack_name.clone();
         }
@@ -235,6 +260,23 @@ impl TaskInput {
                 ))
             },
         )
+    }
+
+    /// The input's `canary`, checked (`canary::spec`).
+    pub fn canary(&self) -> Result<Option<crate::canary::spec::Canary>, TaskError> {
+        let Some(canary) = &self.deploy.canary else {
+            return Ok(None);
+        };
+        let mut whole = serde_json::json!({ "canary": canary });
+        if let Some(approval) = &self.deploy.approval {
+            whole["approval"] = approval.clone();
+        }
+        crate::canary::spec::parse(&whole).map_err(|problems| {
+            TaskError::input(format!(
+                "the canary input is refused: {}",
+                problems.join("; ")
+            ))
+        })
     }
 
     /// CloudFormation parameters as strings: numbers and booleans are

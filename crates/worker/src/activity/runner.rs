@@ -493,7 +493,7 @@ mod tests {
         assert_eq!(settings.slots_for(Handler::WaitStack), DEFAULT_MAX_WAITS);
         for handler in Handler::ALL
             .into_iter()
-            .filter(|h| !matches!(h, Handler::WaitStack | Handler::Bake))
+            .filter(|h| !matches!(h, Handler::WaitStack | Handler::Bake | Handler::CanaryBake))
         {
             assert_eq!(settings.slots_for(handler), 8, "{handler:?}");
         }

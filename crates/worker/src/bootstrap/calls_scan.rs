@@ -23,6 +23,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("codepipeline", "codepipeline"),
     ("cloudwatch", "cloudwatch"),
     ("eventbridge", "events"),
+    ("lambda", "lambda"),
 ];
 
 /// Methods of a client that are not API operations.

@@ -233,7 +233,7 @@ fn every_call_the_worker_makes_is_granted() {
 fn every_call_a_targets_deploy_makes_is_granted_to_the_target_role() {
     let calls: BTreeSet<Call> = calls(&files(&["tasks", "cloudformation"]))
         .into_iter()
-        .filter(|c| ["cloudformation", "cloudwatch"].contains(&c.service.as_str()))
+        .filter(|c| ["cloudformation", "cloudwatch", "lambda"].contains(&c.service.as_str()))
         .filter(|c| !NOT_RUN_BY_THE_WORKER.iter().any(|(f, _)| c.file == *f))
         .collect();
     assert!(
@@ -271,6 +271,7 @@ pub(super) fn actions_in(lines: &[&str]) -> Vec<(String, String)> {
                     "sts",
                     "cloudwatch",
                     "ecs",
+                    "lambda",
                 ]
                 .contains(&service);
             is_action.then(|| (service.to_string(), action.to_string()))
@@ -364,7 +365,8 @@ fn every_granted_service_is_checked() {
                     "cloudwatch",
                     "sns",
                     "secretsmanager",
-                    "ecs"
+                    "ecs",
+                    "lambda"
                 ]
                 .contains(&service),
                 "{line}"
@@ -530,7 +532,7 @@ fn a_target_account_trusts_the_worker_role_alone_for_the_prefixed_stacks() {
     assert!(actions.len() >= 11, "{actions:?}");
     for (service, action) in actions {
         assert!(
-            ["cloudformation", "iam", "cloudwatch", "s3"].contains(&service.as_str()),
+            ["cloudformation", "iam", "cloudwatch", "s3", "lambda"].contains(&service.as_str()),
             "{service}:{action}"
         );
         if action == "PassRole" {

@@ -60,6 +60,22 @@ pub fn made_by(description: Option<&str>) -> Option<&str> {
 pub const UPDATE: &str = "changes";
 pub const CREATE: &str = "create";
 
+/// The name kind of a canary's step (`tasks/canary_step.rs`): `c1`, `c2`,
+/// …, `cfinal` (the template as given), `cback` (the roll-back); under
+/// [`UPDATE`], so the roles' `cpsf-changes-*` allows executing it.
+pub fn canary_step(step: &str) -> String {
+    format!("{UPDATE}-{step}")
+}
+
+/// Every name kind a deploy's change sets take: [`UPDATE`], [`CREATE`]
+/// and each canary step's.
+fn kinds() -> Vec<String> {
+    let mut kinds = vec![UPDATE.to_string(), CREATE.to_string()];
+    kinds.extend((1..=crate::canary::spec::MAX_STEPS).map(|n| canary_step(&format!("c{n}"))));
+    kinds.extend(["cfinal", "cback"].map(canary_step));
+    kinds
+}
+
 /// Why a change set is refused by [`ours`].
 pub const NOT_OURS: &str = "Cpsf.ChangeSetNotOurs";
 
@@ -95,7 +111,8 @@ fn makers(execution_arn: &str) -> Vec<String> {
 /// cloudformation:CreateChangeSet but no right to execute, e.g. for
 /// review) would run with that role once its name reached a task's input.
 /// So the name must be the one cpsf derives from the execution for
-/// UpdateStack or CreateStack ([`UPDATE`], [`CREATE`]): that is what
+/// UpdateStack or CreateStack ([`UPDATE`], [`CREATE`]) or a canary's
+/// step ([`canary_step`]): that is what
 /// enforces it, here and in IAM (the worker and target roles may
 /// ExecuteChangeSet only under these names: `cloudformation:ChangeSetName`,
 /// bootstrap/). And a Description, which cpsf writes at CreateChangeSet
@@ -120,8 +137,9 @@ pub fn ours<'a>(
     described: &DescribeChangeSetOutput,
 ) -> Result<Ours<'a>, TaskError> {
     let makers = makers(execution_arn);
+    let kinds = kinds();
     let named = makers.iter().any(|maker| {
-        [UPDATE, CREATE]
+        kinds
             .iter()
             .any(|step| crate::activity::input::token_for(maker, step) == change_set)
     });

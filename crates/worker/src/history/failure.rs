@@ -12,6 +12,8 @@ pub struct Reading {
     pub state: Option<String>,
     /// A rollout's progress, from the newest task output that holds it.
     pub progress: Option<Glance>,
+    /// A canary's, likewise (`canary::plan::glance`).
+    pub canary: Option<crate::canary::plan::Glance>,
     /// The execution's own error and cause (else the newest task's), the
     /// state it failed in, and the task whose failure led there.
     pub failure: FailureFacts,
@@ -21,11 +23,22 @@ pub fn read_newest(newest_first: &[Event]) -> Reading {
     let mut reading = Reading::default();
     let mut task: Option<TaskFailure> = None;
     let mut execution_level_seen = false;
+    // When the newest canary bake began: its CanaryBakeStart's entry.
+    let mut baking_since = None;
     for event in newest_first {
         if reading.progress.is_none()
             && let Some(output) = &event.output
         {
             reading.progress = crate::targets::glance::glance(output);
+        }
+        if event.is_state_entered() && event.state.as_deref() == Some("CanaryBakeStart") {
+            baking_since = baking_since.or(Some(event.timestamp));
+        }
+        if reading.canary.is_none()
+            && let Some(output) = &event.output
+        {
+            let state = reading.state.as_deref();
+            reading.canary = crate::canary::plan::glance(output, state, baking_since);
         }
         if event.is_state_entered() {
             let name = event.state.clone();

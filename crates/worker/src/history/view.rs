@@ -38,6 +38,10 @@ pub struct View {
     /// (`targets::sources::note`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters_from: Option<serde_json::Value>,
+    /// A canary's steps as CanaryStep applied them, in order
+    /// (`canary::plan::step_line`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canary: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,6 +99,11 @@ impl View {
                 })
                 .find(|output| crate::approval::decision::said(output).is_some()),
             parameters_from: parameters_from(events),
+            canary: events
+                .iter()
+                .filter_map(|e| crate::canary::plan::glance(e.output.as_deref()?, None, None))
+                .map(|g| crate::canary::plan::step_line(&g.progress))
+                .collect(),
         }
     }
 
@@ -152,6 +161,10 @@ impl View {
             .and_then(crate::approval::decision::said)
         {
             let _ = writeln!(out, "\napproval   {said}");
+        }
+        for (i, step) in self.canary.iter().enumerate() {
+            let label = if i == 0 { "canary" } else { "" };
+            let _ = writeln!(out, "{}{label:<10} {step}", if i == 0 { "\n" } else { "" });
         }
         if let Some(sources) = &self.parameters_from {
             let said = match sources {

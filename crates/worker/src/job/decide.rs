@@ -113,6 +113,12 @@ pub fn decide(facts: &ExecutionFacts, now: f64, round: u32, next_check_at: f64) 
         | ExecutionStatus::PendingRedrive
         | ExecutionStatus::Unknown(_) => {
             let summary = match (&facts.progress, &facts.current_state) {
+                (None, _) if let Some(canary) = &facts.canary => format!(
+                    "{} {}: {}",
+                    facts.name,
+                    facts.status.label(),
+                    canary.summary(now)
+                ),
                 (Some(progress), _) => format!(
                     "{} {}: {}",
                     facts.name,

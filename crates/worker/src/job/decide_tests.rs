@@ -13,6 +13,7 @@ fn facts(status: &str) -> ExecutionFacts {
         output: None,
         current_state: None,
         progress: None,
+        canary: None,
         failure: FailureFacts::default(),
     }
 }

@@ -1,8 +1,8 @@
 //! The deploy input's `bake` (pure): how long to wait after each wave but
 //! the last, and which CloudWatch alarms stop the rollout meanwhile.
 
-use super::limits::{MAX_ALARM_NAMES, MAX_TOTAL_BAKE_SECONDS};
-use super::names::alarm_name_problem;
+use super::limits::MAX_TOTAL_BAKE_SECONDS;
+use super::names::{alarm_name_problem, alarm_names};
 use super::rollback::MAX_MONITORING_MINUTES;
 use crate::base::spelling::closest;
 use crate::base::text::json_kind;
@@ -160,39 +160,12 @@ fn seconds(
 }
 
 fn alarms(object: &Map<String, Value>, problems: &mut Vec<String>) -> Vec<String> {
-    let Some(value) = object.get("alarms") else {
-        return Vec::new();
-    };
-    let Some(list) = value.as_array() else {
-        problems.push(format!(
-            "bake.alarms must be a list of CloudWatch alarm names; it is {}",
-            json_kind(value)
-        ));
-        return Vec::new();
-    };
-    if list.len() > MAX_ALARM_NAMES {
-        problems.push(format!(
-            "bake.alarms names {} alarms; DescribeAlarms takes at most {MAX_ALARM_NAMES} names \
-             (CloudWatch API reference): watch the others through alarmPrefix",
-            list.len()
-        ));
-    }
-    let mut names = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        match item {
-            Value::String(name) => match alarm_name_problem(name) {
-                None => names.push(name.clone()),
-                Some(why) => {
-                    problems.push(format!("bake.alarms[{i}] cannot be an alarm name: {why}"))
-                }
-            },
-            other => problems.push(format!(
-                "bake.alarms[{i}] must be an alarm name (a string); it is {}",
-                json_kind(other)
-            )),
-        }
-    }
-    names
+    alarm_names(
+        "bake.alarms",
+        object.get("alarms"),
+        ": watch the others through alarmPrefix",
+        problems,
+    )
 }
 
 #[cfg(test)]

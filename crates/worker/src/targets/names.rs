@@ -2,7 +2,9 @@
 //! name, and what cpsf accepts as a target's name (pure). Each check says
 //! why a value is refused, so `spec.rs` can tell the user what to write.
 
-use super::limits::{MAX_ALARM_NAME, MAX_NAME};
+use super::limits::{MAX_ALARM_NAME, MAX_ALARM_NAMES, MAX_NAME};
+use crate::base::text::json_kind;
+use serde_json::Value;
 
 /// The partitions an IAM role ARN may name (botocore's endpoints.json
 /// `partitions`): credentials and roles never cross them.
@@ -158,6 +160,49 @@ pub fn alarm_name_problem(name: &str) -> Option<String> {
     (len == 0 || len > MAX_ALARM_NAME).then(|| {
         format!("it is {len} characters long; CloudWatch alarm names are 1 to {MAX_ALARM_NAME}")
     })
+}
+
+/// The alarm names `value` lists, as DescribeAlarms takes them (at most
+/// [`MAX_ALARM_NAMES`], each a name), every problem named after `field`:
+/// a rollout's `bake.alarms`, a canary's `canary.alarms`; `more` follows
+/// the problem of too many names.
+pub fn alarm_names(
+    field: &str,
+    value: Option<&Value>,
+    more: &str,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    let Some(value) = value else {
+        return Vec::new();
+    };
+    let Some(list) = value.as_array() else {
+        problems.push(format!(
+            "{field} must be a list of CloudWatch alarm names; it is {}",
+            json_kind(value)
+        ));
+        return Vec::new();
+    };
+    if list.len() > MAX_ALARM_NAMES {
+        problems.push(format!(
+            "{field} names {} alarms; DescribeAlarms takes at most {MAX_ALARM_NAMES} names \
+             (CloudWatch API reference){more}",
+            list.len()
+        ));
+    }
+    let mut names = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match item {
+            Value::String(name) => match alarm_name_problem(name) {
+                None => names.push(name.clone()),
+                Some(why) => problems.push(format!("{field}[{i}] cannot be an alarm name: {why}")),
+            },
+            other => problems.push(format!(
+                "{field}[{i}] must be an alarm name (a string); it is {}",
+                json_kind(other)
+            )),
+        }
+    }
+    names
 }
 
 /// Why `name` is no S3 general purpose bucket name, or None: 3 to 63

@@ -25,6 +25,9 @@ pub async fn run(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<
     // is created.
     let (input, resolved) = outputs::resolve(&ctx.cfn, input).await?;
     let body = ctx.templates.read_body(&input).await?;
+    // A create is a plain deploy (no version to keep serving), but a
+    // canary that could never run on this template is refused now.
+    super::canary::check_template(&input, &body)?;
     let mut output = create(ctx, lease, &input, body).await?;
     outputs::record(&mut output, &resolved);
     Ok(output)

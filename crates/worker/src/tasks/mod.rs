@@ -11,7 +11,9 @@
 //!   (`targets/`): `plan_rollout.rs`, `finish_wave.rs`, `bake.rs`, and with
 //!   approval `gather_wave.rs`, `discard_wave.rs`; an environment's
 //!   teardown (`environments/`): `check_teardown.rs`,
-//!   `delete_environment.rs`, `wait_teardown.rs`.
+//!   `delete_environment.rs`, `wait_teardown.rs`; a canary's (`canary/`):
+//!   `canary_step.rs`, `canary_bake.rs`, and `canary.rs` they share with
+//!   UpdateStack.
 //! - shared: `context.rs` (the clients, how long a task waits, the waits),
 //!   `own_change_set.rs` (the change set a task makes and waits on),
 //!   `asking.rs` (approval requests), `rollback.rs` (a target's rollback
@@ -27,6 +29,9 @@ pub mod asking;
 #[cfg(test)]
 pub(crate) mod asl_eval;
 pub mod bake;
+pub mod canary;
+pub mod canary_bake;
+pub mod canary_step;
 pub mod check_stack;
 pub mod check_teardown;
 pub mod context;
@@ -163,6 +168,11 @@ registry! {
         => delete_environment::run(ctx, lease, &input).await;
     WaitTeardown: "cpsf-wait-teardown", "WaitTeardownActivityArn", works, deploy
         => wait_teardown::run(ctx, &input).await;
+    CanaryStep: "cpsf-canary-step", "CanaryStepActivityArn", works, deploy
+        => canary_step::run(ctx, lease, &input).await;
+    // A canary's bake holds its slot as long as a wait, and costs as little.
+    CanaryBake: "cpsf-canary-bake", "CanaryBakeActivityArn", waits, deploy
+        => canary_bake::run(ctx, &input).await;
 }
 
 impl Handler {

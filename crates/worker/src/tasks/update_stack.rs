@@ -48,8 +48,12 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
     // The revision's template, kept for the approval page's diff when the
     // input asks for approvals (read again only on a redelivery).
     let mut revision = None;
+    // A template in which CodeDeploy shifts an alias's traffic: said in the
+    // result (read on the first delivery only).
+    let mut codedeploy = None;
     if !change_set::exists(&ctx.cfn, &name, &change_set).await? {
         let body = ctx.templates.read_body(input).await?;
+        codedeploy = crate::canary::template::codedeploy_note(&body);
         revision = input.deploy.approval.is_some().then(|| body.clone());
         let current = stack::describe(&ctx.cfn, &name).await?.ok_or_else(|| {
             TaskError::unavailable(format!("stack {name} vanished before the update"))
@@ -91,7 +95,27 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
         Some((request, asks)) => asks.then(|| request.clone()),
         None => super::asking::request(ctx, input, &change_set, &changes).await?,
     };
-    let refused = unsafe_changes(&changes);
+    // A canary's new version keeping the old one is no risk to allow
+    // (`canary::template::gated`).
+    let site = match input.deploy.canary {
+        Some(_) => {
+            let body = ctx.templates.read_body(input).await?;
+            // A refused canary changes nothing: its change set goes too.
+            match super::canary::check_template(input, &body) {
+                Ok(site) => site,
+                Err(refused) => {
+                    change_set::discard(&ctx.cfn, &name, &change_set).await;
+                    return Err(refused);
+                }
+            }
+        }
+        None => None,
+    };
+    let gated: Vec<Change> = crate::canary::template::gated(&changes, site.as_ref())
+        .into_iter()
+        .cloned()
+        .collect();
+    let refused = unsafe_changes(&gated);
     if asking.is_none() && !input.deploy.allow_replacements && !refused.is_empty() {
         change_set::discard(&ctx.cfn, &name, &change_set).await;
         return Err(TaskError::new(
@@ -120,14 +144,38 @@ async fn update(ctx: &TaskContext, lease: &Lease, input: &TaskInput) -> Result<V
                          "startedAt": started_at, "approval": request}),
         );
     }
+    let canary = if already_executed {
+        None
+    } else {
+        match super::canary::start(ctx, input, &changes).await {
+            Ok(canary) => canary,
+            // A refused canary changes nothing: its change set goes too.
+            Err(refused) => {
+                change_set::discard(&ctx.cfn, &name, &change_set).await;
+                return Err(refused);
+            }
+        }
+    };
+    if let Some(canary) = canary {
+        // The steps apply the update (CanaryStep), each through a change
+        // set of its own: this one is never executed.
+        change_set::discard(&ctx.cfn, &name, &change_set).await;
+        return Ok(
+            json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
+                         "startedAt": started_at, "canary": canary}),
+        );
+    }
     if !already_executed {
         lease.confirm("executing the change set").await?;
         let ours = change_set::ours(&input.execution_arn, &name, &change_set, &described)?;
         change_set::execute(&ctx.cfn, &name, ours, input.token("execute")).await?;
     }
-    Ok(
-        json!({"changed": true, "changes": listed, "stackId": described.stack_id(), "startedAt": started_at}),
-    )
+    let mut output = json!({"changed": true, "changes": listed, "stackId": described.stack_id(),
+                            "startedAt": started_at});
+    if let Some(codedeploy) = codedeploy {
+        output["codedeploy"] = json!(codedeploy);
+    }
+    Ok(output)
 }
 
 /// The running stack against the input, through [`crate::cloudformation::unchanged`].

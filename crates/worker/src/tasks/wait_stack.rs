@@ -26,6 +26,9 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
     if let Some(retained) = retained(&operation.changes) {
         what.push_str(&format!("; {retained}"));
     }
+    if let Some(codedeploy) = &operation.codedeploy {
+        what.push_str(&format!("; {codedeploy}"));
+    }
     let approved = operation
         .decision
         .as_ref()
@@ -34,6 +37,7 @@ pub async fn run(ctx: &TaskContext, input: &TaskInput) -> Result<Value, TaskErro
         what.push_str(&format!("; {approved}"));
     }
     let mut result = stack::summary(&found, &operation.changes, &what);
+    super::canary::record(&mut result, input)?;
     if let Some(decision) = operation.decision.filter(|_| approved.is_some()) {
         result["approval"] = decision;
     }
