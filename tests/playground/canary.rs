@@ -1,7 +1,7 @@
 //! A canary deploy of a Lambda alias on the playground (issue 30): the
 //! split seen through Lambda's GetAlias while a step bakes, all the
 //! traffic on the new version after the last, the roll-back when an alarm
-//! goes to ALARM during a bake, and a worker stopped mid-bake.
+//! goes to ALARM during a bake, and a worker stopped or killed mid-bake.
 //!
 //! MiniStack only: its CloudFormation creates Lambda functions, versions
 //! and aliases with `RoutingConfig.AdditionalVersionWeights` (GetAlias
@@ -242,6 +242,56 @@ async fn an_alarm_during_a_bake_puts_the_alias_back_and_fails_naming_it() {
         view.text()
     );
     worker.stop().await;
+}
+
+/// The worker following the deploy's job, a process of its own, is
+/// killed with SIGKILL while the first step bakes: nothing of the canary
+/// lives in it (the steps and the bake's start are the execution's
+/// state), so a new worker recovers the job and the canary ends as it
+/// would have — one execution, one stack update a step and one for the
+/// template as given, all traffic on the new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_bake_loses_nothing_and_takes_no_step_twice() {
+    if !needs(Emulator::Ministack, WHY) {
+        return;
+    }
+    let h = Harness::start().await;
+    h.create_worker_type().await;
+    let machine = h.install_deploy(|_| {}).await;
+    h.create_deploy_pipeline("app", &machine).await;
+    let tasks = h.start_deploy_worker(false, true);
+    let mut jobs = job_worker_process(&h.env);
+    released(&h).await;
+    let before = h.stack_operations(STACK).await;
+    let executions = h.execution_names(&machine).await.len();
+    let canary = json!({"alias": "Live", "steps": [20, 60], "bakeMinutes": 0.2});
+    let id = h.start_deploy("app", &app(2, Some(canary))).await;
+    assert!(
+        h.alias_reaches(("1", &[("2", 0.2)]), Duration::from_secs(30))
+            .await,
+        "the split is never seen: {:?}",
+        h.live().await
+    );
+    kill_hard(&mut jobs);
+    let replacement = h.start_recovering_job_worker(&machine);
+    let status = h
+        .wait_until_done_within("app", &id, Duration::from_secs(120))
+        .await;
+    let detail = h.deploy_detail("app").await;
+    assert_eq!(status, "Succeeded", "{}", error_message(&detail));
+    assert_eq!(h.live().await, ("2".to_string(), vec![]));
+    assert_eq!(
+        h.stack_operations(STACK).await - before,
+        3,
+        "two steps and the template as given, each once"
+    );
+    assert_eq!(
+        h.execution_names(&machine).await.len() - executions,
+        1,
+        "one execution for the deploy"
+    );
+    replacement.stop().await;
+    tasks.stop().await;
 }
 
 /// A task worker stopped (SIGTERM) while a step bakes hands its bake back

@@ -255,6 +255,41 @@ pub fn task_worker_process(env: &cpsf_playground::LocalEnv) -> KillOnDrop {
     KillOnDrop(command.spawn().expect("start a task worker"))
 }
 
+/// A `cpsf worker --jobs-only` process on `env`, to be killed: the job
+/// poller that follows executions, apart from the task handlers.
+pub fn job_worker_process(env: &cpsf_playground::LocalEnv) -> KillOnDrop {
+    let mut command = cpsf_worker(env);
+    command
+        .args(["--jobs-only", "--poll-max", &poll_max_flag()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    KillOnDrop(command.spawn().expect("start a job worker"))
+}
+
+/// SIGKILL to a worker process of the test's own: nothing of it runs on.
+pub fn kill_hard(worker: &mut KillOnDrop) {
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(worker.0.id() as i32, libc::SIGKILL) };
+    worker.0.wait().unwrap();
+}
+
+impl Harness {
+    /// A job worker in this process that recovers the jobs of `machine`'s
+    /// executions a killed worker was following (`job/recover.rs`).
+    pub fn start_recovering_job_worker(&self, machine: &str) -> RunningWorker {
+        self.start_deploy_worker_with(
+            true,
+            false,
+            JobSettings {
+                follow_for: std::time::Duration::from_secs(5),
+                recover_from: vec![machine.to_string()],
+                ..JobSettings::default()
+            },
+        )
+    }
+}
+
 /// The test worker's `--stack-prefix`: a teardown deletes only stacks
 /// named under it.
 pub const STACK_PREFIX: &str = "cpsf-";

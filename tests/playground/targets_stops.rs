@@ -209,12 +209,7 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
     let machine = h.install_deploy(|_| {}).await;
     h.create_deploy_pipeline("app", &machine).await;
     let tasks = h.start_deploy_worker(false, true);
-    let mut jobs = cpsf_worker(&h.env);
-    jobs.args(["--jobs-only", "--poll-max", &poll_max_flag()])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut jobs = KillOnDrop(jobs.spawn().unwrap());
+    let mut jobs = job_worker_process(&h.env);
     let mut app = rollout();
     app.deploy["bake"] = json!({"seconds": 2});
     let id = h.start_deploy("app", &app).await;
@@ -223,19 +218,8 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
         (h.states_named(&rollout, "DeployWave").await >= 2).then_some(())
     })
     .await;
-    // SAFETY: a signal to our own child.
-    unsafe { libc::kill(jobs.0.id() as i32, libc::SIGKILL) };
-    jobs.0.wait().unwrap();
-
-    let replacement = h.start_deploy_worker_with(
-        true,
-        false,
-        cpsf_worker::job::handle::JobSettings {
-            follow_for: std::time::Duration::from_secs(5),
-            recover_from: vec![machine.clone()],
-            ..cpsf_worker::job::handle::JobSettings::default()
-        },
-    );
+    kill_hard(&mut jobs);
+    let replacement = h.start_recovering_job_worker(&machine);
     let status = h.wait_until_done("app", &id).await;
     let detail = h.deploy_detail("app").await;
     assert_eq!(status, "Succeeded", "{}", error_message(&detail));
