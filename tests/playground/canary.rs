@@ -256,9 +256,7 @@ async fn a_worker_killed_mid_bake_loses_nothing_and_takes_no_step_twice() {
         return;
     }
     let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
+    let machine = h.install_deploy_pipeline().await;
     let tasks = h.start_deploy_worker(false, true);
     let mut jobs = job_worker_process(&h.env);
     released(&h).await;

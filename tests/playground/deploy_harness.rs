@@ -48,9 +48,7 @@ pub async fn deploy_playground() -> Harness {
 
 /// [`deploy_playground`]'s installation on `h`.
 pub async fn deploy_playground_on(h: Harness) -> Harness {
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
+    h.install_deploy_pipeline().await;
     h
 }
 
@@ -275,6 +273,15 @@ pub fn kill_hard(worker: &mut KillOnDrop) {
 }
 
 impl Harness {
+    /// The action type, the deploy state machine and the pipeline `app`
+    /// that runs it; the machine's ARN.
+    pub async fn install_deploy_pipeline(&self) -> String {
+        self.create_worker_type().await;
+        let machine = self.install_deploy(|_| {}).await;
+        self.create_deploy_pipeline("app", &machine).await;
+        machine
+    }
+
     /// A job worker in this process that recovers the jobs of `machine`'s
     /// executions a killed worker was following (`job/recover.rs`).
     pub fn start_recovering_job_worker(&self, machine: &str) -> RunningWorker {

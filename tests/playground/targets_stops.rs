@@ -205,9 +205,7 @@ async fn a_worker_killed_mid_wave_leaves_one_deploy_per_target() {
         return;
     }
     let h = Harness::start().await;
-    h.create_worker_type().await;
-    let machine = h.install_deploy(|_| {}).await;
-    h.create_deploy_pipeline("app", &machine).await;
+    let machine = h.install_deploy_pipeline().await;
     let tasks = h.start_deploy_worker(false, true);
     let mut jobs = job_worker_process(&h.env);
     let mut app = rollout();
