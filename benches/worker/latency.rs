@@ -97,6 +97,7 @@ pub async fn latency_class(
             &sdk,
             &format!("bench-{label}"),
             std::slice::from_ref(&machine),
+            std::slice::from_ref(&provider),
         )
         .await?;
         args.extend(["--events-queue".to_string(), queue]);
