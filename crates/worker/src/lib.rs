@@ -27,7 +27,7 @@
 //!
 //! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs` `references.rs`
 //! - `targets/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/heads.rs` `environments/table.rs`
-//! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs`
+//! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs` `approval/sweep.rs`
 //! - `job/pacing.rs` `job/data.rs` `job/config.rs` `job/input.rs` `job/decide.rs` `job/limits.rs` `job/outputs.rs`
 //! - `artifact/read.rs` `artifact/zip_end.rs` `artifact/floor.rs` `artifact/ranged.rs` `cloudformation/unchanged.rs`
 //! - `events/event.rs` `events/action.rs` `pickup/decide.rs` `history/timeline.rs` `sfn/classify.rs` `replay/lambda.rs`
@@ -190,7 +190,7 @@
 //!   `deadline.rs` (it ends before the execution does), `ask.rs`
 //!   (whether a change set asks, the request), `link.rs` (signed links,
 //!   per-page tokens), `page.rs` (the HTML), `notice.rs` (the SNS
-//!   message), `waiting.rs` (which approval waits in a pipeline, for
+//!   message), `sweep.rs` (when the store is swept), `waiting.rs` (which approval waits in a pipeline, for
 //!   `cpsf approve`). Edges: `store.rs` (S3), `inbox.rs` (the approvals queue,
 //!   timeouts), `decision.rs` (one decision, answered to Step Functions),
 //!   `server.rs` (the page), `service.rs` (what they share). The task
