@@ -305,7 +305,6 @@ impl Journal {
                 }
             }
         }
-        drop(due);
         Ok((entries, next_due))
     }
 }
