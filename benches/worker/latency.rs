@@ -24,6 +24,8 @@ pub struct ClassResult {
     pub seconds: f64,
     pub jobs: usize,
     pub pickup: Percentiles,
+    /// Queued to dispatched: PollForJobs handed the job out (pickup.rs).
+    pub pickup_dispatched: Percentiles,
     pub pickup_samples: Vec<f64>,
     pub continuation_pickup: Percentiles,
     pub completion: Percentiles,
@@ -149,6 +151,7 @@ pub async fn latency_class(
         seconds,
         jobs: pipelines.len(),
         pickup: percentiles(&finished.pickup),
+        pickup_dispatched: percentiles(&finished.dispatched),
         continuation_pickup: percentiles(&finished.continuation_pickup),
         completion: percentiles(&finished.completion),
         pickup_samples: finished.pickup,
@@ -177,6 +180,7 @@ fn rand_unit() -> f64 {
 
 pub struct Finished {
     pub pickup: Vec<f64>,
+    pub dispatched: Vec<f64>,
     pub continuation_pickup: Vec<f64>,
     pub completion: Vec<f64>,
 }
@@ -220,6 +224,7 @@ pub async fn wait_for_answers(
         if ended.len() == count && !open {
             let mut finished = Finished {
                 pickup: Vec::new(),
+                dispatched: Vec::new(),
                 continuation_pickup: Vec::new(),
                 completion: Vec::new(),
             };
@@ -229,8 +234,13 @@ pub async fn wait_for_answers(
                     if let Some(d) = t["dispatched"].as_f64() {
                         finished.continuation_pickup.push(d - queued);
                     }
-                } else if let Some(a) = t["acknowledged"].as_f64() {
-                    finished.pickup.push(a - queued);
+                } else {
+                    if let Some(a) = t["acknowledged"].as_f64() {
+                        finished.pickup.push(a - queued);
+                    }
+                    if let Some(d) = t["dispatched"].as_f64() {
+                        finished.dispatched.push(d - queued);
+                    }
                 }
             }
             for (name, at) in &ended {

@@ -240,6 +240,7 @@ impl WorkerArgs {
                 poll_max: self.jobs.poll_max.0,
                 poll_busy: self.jobs.poll_busy.0,
                 shutdown_grace,
+                ..PollerSettings::default()
             }),
             tasks: (!self.jobs.jobs_only).then(|| {
                 let tasks = self.tasks;

@@ -46,6 +46,8 @@ pub struct PollerSettings {
     pub poll_busy: Duration,
     /// How long in-flight jobs get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How often a missing action type is asked about again.
+    pub missing_type_retry: Duration,
 }
 
 impl Default for PollerSettings {
@@ -61,6 +63,7 @@ impl Default for PollerSettings {
             poll_max: Duration::from_millis(1500),
             poll_busy: Duration::from_millis(250),
             shutdown_grace: crate::shutdown::GRACE,
+            missing_type_retry: decide::MISSING_TYPE_RETRY,
         }
     }
 }
@@ -134,7 +137,12 @@ impl Poller {
                     };
                     last_failure = failure;
                     let backoff = pauses.next().unwrap_or(self.settings.poll_max);
-                    let (pause, log) = decide::after_failure(failure, failures, backoff);
+                    let (pause, log) = decide::after_failure(
+                        failure,
+                        failures,
+                        backoff,
+                        self.settings.missing_type_retry,
+                    );
                     if log {
                         tracing::warn!("{message}");
                     }
@@ -146,8 +154,12 @@ impl Poller {
                 }
             };
             let got = jobs.len();
+            let after_wake = empty_since_wake.is_some();
             for job in jobs {
-                if self.pickup.picked(&key_of(&job), continues(&job)) {
+                if self
+                    .pickup
+                    .picked(&key_of(&job), continues(&job), after_wake)
+                {
                     tracing::info!(
                         job_id = job.id().unwrap_or("?"),
                         "a job turned up that no action start event announced; polling at the usual pace for a while"
@@ -181,7 +193,10 @@ impl Poller {
                 busy: in_flight.then_some(self.settings.poll_busy),
                 jitter: rand::random(),
             });
-            empty_since_wake = empty_since_wake.map(|n| n + 1);
+            // The follow-ups spent, the next poll is the safety net's.
+            empty_since_wake = empty_since_wake
+                .map(|n| n + 1)
+                .filter(|n| *n <= decide::FOLLOW_UPS.len());
             self.pickup.set_room(slots.available_permits() > 0);
             let woken = tokio::select! {
                 woken = self.pickup.pause(pause) => woken,
@@ -238,7 +253,10 @@ impl Poller {
                     .as_service_error()
                     .is_some_and(|e| e.is_action_type_not_found_exception());
                 if missing {
-                    let message = missing_type_message(&self.settings.action_type);
+                    let message = missing_type_message(
+                        &self.settings.action_type,
+                        self.settings.missing_type_retry,
+                    );
                     Err((PollFailure::MissingActionType, message))
                 } else {
                     let message = format!("PollForJobs failed: {}", DisplayErrorContext(error));
@@ -262,7 +280,7 @@ impl Poller {
 }
 
 /// One line for a missing action type: what is missing, and what makes it.
-fn missing_type_message(id: &ActionTypeId) -> String {
+fn missing_type_message(id: &ActionTypeId, retry: Duration) -> String {
     format!(
         "the action type {}/{}/{}/{} does not exist in this account and region: \
          create it with `cpsf bootstrap` (on the playground, `cpsf demo` does); \
@@ -271,7 +289,7 @@ fn missing_type_message(id: &ActionTypeId) -> String {
         id.owner.as_str(),
         id.provider,
         id.version,
-        decide::MISSING_TYPE_RETRY.as_secs()
+        retry.as_secs()
     )
 }
 
@@ -422,6 +440,55 @@ mod tests {
             .then_output(|| PutJobFailureResultOutput::builder().build());
         let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&ack, &fail]);
         (Reporter::new(client), ack, fail)
+    }
+
+    /// Issue 31: with no action type registered the worker polled (and
+    /// logged the SDK's error) every second, forever. It says it once and
+    /// asks again at `missing_type_retry` (a minute by default).
+    #[tokio::test]
+    async fn a_missing_action_type_is_asked_about_again_slowly() {
+        use aws_sdk_codepipeline::operation::poll_for_jobs::PollForJobsError;
+        use aws_sdk_codepipeline::types::error::ActionTypeNotFoundException;
+        let missing = mock!(aws_sdk_codepipeline::Client::poll_for_jobs).then_error(|| {
+            PollForJobsError::ActionTypeNotFoundException(
+                ActionTypeNotFoundException::builder()
+                    .message("The action type was not found")
+                    .build(),
+            )
+        });
+        let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&missing]);
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let sfn = aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::Config::builder()
+                .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let shutdown = CancellationToken::new();
+        let runner = JobRunner::new(
+            Reporter::new(cp.clone()),
+            crate::sfn::Sfn::new(sfn),
+            sdk,
+            super::super::handle::JobSettings::default(),
+            Metrics::default(),
+            crate::nudge::Nudges::default(),
+            shutdown.clone(),
+        );
+        let settings = PollerSettings {
+            poll_min: Duration::from_millis(1),
+            poll_max: Duration::from_millis(4),
+            missing_type_retry: Duration::from_millis(300),
+            ..PollerSettings::default()
+        };
+        let poller = Poller::new(cp, runner, settings, Metrics::default());
+        let running = tokio::spawn(poller.run(shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        shutdown.cancel();
+        running.await.unwrap();
+        // At 0, 0.3, 0.6 and 0.9 s; at the usual pace, hundreds.
+        let calls = missing.num_calls();
+        assert!((3..=5).contains(&calls), "{calls} PollForJobs in a second");
     }
 
     #[tokio::test]

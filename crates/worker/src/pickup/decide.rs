@@ -88,11 +88,14 @@ pub fn poll_again_at_once(got: usize, asked: usize, flowing: bool) -> bool {
     got > 0 && (!flowing || got >= asked)
 }
 
-/// Whether a job picked up counts as unannounced: events flow, it is no
-/// continuation (CodePipeline starts no action for one: the action
-/// running asked for it), and no start event named its place.
-pub fn unannounced(flowing: bool, continuation: bool, announced: bool) -> bool {
-    flowing && !continuation && !announced
+/// Whether a job picked up counts as unannounced, a sign that events do
+/// not flow after all: events flow, it is no continuation (CodePipeline
+/// starts no action for one: the action running asked for it), no start
+/// event named its place, and the poll that found it was not one a start
+/// woke (such a poll may find the jobs of starts whose events are still on
+/// their way: in a burst, the first event's poll takes them all).
+pub fn unannounced(flowing: bool, continuation: bool, announced: bool, after_wake: bool) -> bool {
+    flowing && !continuation && !announced && !after_wake
 }
 
 /// What a failed PollForJobs means for the next one.
@@ -105,16 +108,17 @@ pub enum PollFailure {
 }
 
 /// The pause after a failed poll, and whether to log it: a missing action
-/// type is said once, in one line, and asked about again every
-/// [`MISSING_TYPE_RETRY`]; any other failure keeps the usual back-off and
-/// is logged each time (`consecutive` counts this one).
+/// type is said once, in one line, and asked about again every `retry`
+/// ([`MISSING_TYPE_RETRY`] by default); any other failure keeps the usual
+/// back-off and is logged each time (`consecutive` counts this one).
 pub fn after_failure(
     failure: PollFailure,
     consecutive: u32,
     backoff: Duration,
+    retry: Duration,
 ) -> (Duration, bool) {
     match failure {
-        PollFailure::MissingActionType => (MISSING_TYPE_RETRY, consecutive == 1),
+        PollFailure::MissingActionType => (retry, consecutive == 1),
         PollFailure::Other => (backoff, true),
     }
 }
@@ -195,18 +199,29 @@ mod tests {
     }
 
     #[test]
-    fn a_job_no_event_named_is_a_miss_unless_a_continuation() {
-        assert!(unannounced(true, false, false));
-        assert!(!unannounced(true, true, false));
-        assert!(!unannounced(true, false, true));
-        assert!(!unannounced(false, false, false), "nothing to miss");
+    fn a_job_the_safety_net_finds_unnamed_is_a_miss_unless_a_continuation() {
+        assert!(unannounced(true, false, false, false));
+        assert!(!unannounced(true, true, false, false));
+        assert!(!unannounced(true, false, true, false));
+        assert!(
+            !unannounced(true, false, false, true),
+            "a burst after one start"
+        );
+        assert!(!unannounced(false, false, false, false), "nothing to miss");
     }
 
     #[test]
     fn a_missing_action_type_is_said_once_and_asked_about_each_minute() {
         let backoff = Duration::from_millis(500);
         let said: Vec<(Duration, bool)> = (1..=3)
-            .map(|n| after_failure(PollFailure::MissingActionType, n, backoff))
+            .map(|n| {
+                after_failure(
+                    PollFailure::MissingActionType,
+                    n,
+                    backoff,
+                    MISSING_TYPE_RETRY,
+                )
+            })
             .collect();
         assert_eq!(
             said,
@@ -217,7 +232,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            after_failure(PollFailure::Other, 5, backoff),
+            after_failure(PollFailure::Other, 5, backoff, MISSING_TYPE_RETRY),
             (backoff, true)
         );
     }

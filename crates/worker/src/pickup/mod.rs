@@ -132,12 +132,13 @@ impl Pickup {
         self.update();
     }
 
-    /// The poller picked up the job at `key`; says whether no event
-    /// announced it, and if so takes events for not flowing a while
-    /// ([`crate::nudge::QUIET_AFTER_MISS`]).
-    pub fn picked(&self, key: &JobKey, continuation: bool) -> bool {
+    /// The poller picked up the job at `key` (by a poll a start event
+    /// woke, or not: `after_wake`); says whether it counts as unannounced
+    /// (`decide::unannounced`), and if so takes events for not flowing a
+    /// while ([`crate::nudge::QUIET_AFTER_MISS`]).
+    pub fn picked(&self, key: &JobKey, continuation: bool, after_wake: bool) -> bool {
         let announced = lock(&self.inner.announced).take(key);
-        let missed = decide::unannounced(self.flowing(), continuation, announced);
+        let missed = decide::unannounced(self.flowing(), continuation, announced, after_wake);
         if missed {
             *lock(&self.inner.missed_at) = Some(Instant::now());
             self.update();
@@ -238,16 +239,14 @@ mod tests {
         let pickup = Pickup::default();
         pickup.queue_answered(true);
         pickup.announce(key("a"));
-        assert!(!pickup.picked(&key("a"), false));
+        assert!(!pickup.picked(&key("a"), false, false));
+        assert!(!pickup.picked(&key("b"), true, false), "a continuation");
         assert!(
-            !pickup.picked(&key("b"), true),
-            "a continuation has no event"
+            !pickup.picked(&key("c"), false, true),
+            "a burst's second job"
         );
         assert!(pickup.flowing());
-        assert!(
-            pickup.picked(&key("a"), false),
-            "each start announces one job"
-        );
+        assert!(pickup.picked(&key("a"), false, false), "one start, one job");
         assert!(!pickup.flowing());
         pickup.queue_answered(true);
         assert!(!pickup.flowing(), "quiet for a while after a miss");
