@@ -101,7 +101,11 @@ async fn idle_sources(world: &World, plan: &Plan) -> anyhow::Result<Vec<Idle>> {
         None,
     )
     .await?;
-    let seconds = if plan.quick { 30.0 } else { 60.0 };
+    for provider in ["IdlePoll", "IdleEvents", "IdleDeployed"] {
+        world.action_type(provider).await?;
+    }
+    // A minute either way: CPU time comes in 10 ms ticks.
+    let seconds = if plan.quick { 60.0 } else { 120.0 };
     let events = ["--events-queue", queue.as_str()];
     let workers = [
         (

@@ -68,6 +68,14 @@ fn long_poll_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// A long poll's answer is a few kilobytes after up to a minute of
+/// silence: the read and attempt timeouts above bound it, and the
+/// stalled-stream monitor, which samples throughput every second for the
+/// whole wait, only costs an idle worker CPU (issue 31).
+fn long_poll_streams() -> aws_sdk_sqs::config::StalledStreamProtectionConfig {
+    aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled()
+}
+
 /// The clients the worker uses. Built from one SdkConfig in production; tests
 /// build them for the playground's two endpoints.
 #[derive(Clone)]
@@ -90,6 +98,7 @@ impl Clients {
     pub fn sfn_long_poll(&self) -> aws_sdk_sfn::Client {
         let config = aws_sdk_sfn::config::Builder::from(&self.sdk)
             .timeout_config(long_poll_timeouts())
+            .stalled_stream_protection(long_poll_streams())
             .build();
         aws_sdk_sfn::Client::from_conf(config)
     }
@@ -107,6 +116,7 @@ impl Clients {
     pub fn sqs_long_poll(&self) -> aws_sdk_sqs::Client {
         let config = aws_sdk_sqs::config::Builder::from(&self.sdk)
             .timeout_config(long_poll_timeouts())
+            .stalled_stream_protection(long_poll_streams())
             .build();
         aws_sdk_sqs::Client::from_conf(config)
     }
