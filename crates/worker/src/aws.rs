@@ -69,9 +69,12 @@ fn long_poll_timeouts() -> TimeoutConfig {
 }
 
 /// A long poll's answer is a few kilobytes after up to a minute of
-/// silence: the read and attempt timeouts above bound it, and the
-/// stalled-stream monitor, which samples throughput every second for the
-/// whole wait, only costs an idle worker CPU (issue 31).
+/// silence: the read and attempt timeouts above bound it. The SDK's
+/// stalled-stream monitor would wake every 100 ms for the whole wait (its
+/// 1 s window in 10 bins: aws-smithy-runtime's `minimum_throughput`), for
+/// each of the ~17 long polls an idle worker has open: measured, an idle
+/// worker's CPU went from 5.3 to 0.2 ms a second without it (issue 31,
+/// bench/results/pickup-ministack.md).
 fn long_poll_streams() -> aws_sdk_sqs::config::StalledStreamProtectionConfig {
     aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled()
 }
