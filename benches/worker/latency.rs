@@ -173,6 +173,47 @@ pub async fn latency_class(
     })
 }
 
+/// Every duration class of `plan`, each served by every shape of
+/// `shapes` (a label prefix and a shape), all at once.
+pub async fn classes_side_by_side(
+    world: &World,
+    plan: &Plan,
+    shapes: &[(&str, Shape)],
+) -> anyhow::Result<Vec<ClassResult>> {
+    let runs: Vec<_> = plan
+        .classes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, seconds)| {
+            shapes
+                .iter()
+                .map(move |(prefix, shape)| (format!("{prefix}{i}"), *seconds, *shape))
+        })
+        .map(|(label, seconds, shape)| async move {
+            latency_class(world, plan, &label, seconds, shape).await
+        })
+        .collect();
+    crate::futures_join(runs).await
+}
+
+/// A side-by-side run's results: when, the plan, the emulator, the
+/// machine, how long it took (since `started`) and its classes.
+pub fn side_by_side_results(
+    world: &World,
+    plan: &Plan,
+    started: Instant,
+    classes: Vec<ClassResult>,
+) -> Value {
+    serde_json::json!({
+        "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "plan": if plan.quick { "quick" } else { "full" },
+        "emulator": world.playground.emulator().name(),
+        "machine": crate::machine(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "classes": classes,
+    })
+}
+
 fn rand_unit() -> f64 {
     // The process-wide RNG of the rand crate cpsf already depends on.
     rand::random::<f64>()

@@ -153,6 +153,13 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// The run of one action execution, if it is this execution's.
+    pub fn action_run(&self, action_execution_id: &str) -> Option<&ActionRun> {
+        self.actions
+            .iter()
+            .find(|a| a.action_execution_id == action_execution_id)
+    }
+
     pub fn is_active(&self) -> bool {
         matches!(self.status, RunStatus::InProgress | RunStatus::Stopping)
     }
@@ -268,11 +275,7 @@ impl Store {
         let Some(exec) = self.executions.get(execution_id) else {
             return;
         };
-        let Some(run) = exec
-            .actions
-            .iter()
-            .find(|a| a.action_execution_id == action_execution_id)
-        else {
+        let Some(run) = exec.action_run(action_execution_id) else {
             return;
         };
         let arn = self.pipeline_arn(&exec.pipeline_name);

@@ -36,14 +36,6 @@ pub struct ActionEvent {
 }
 
 #[derive(Deserialize)]
-struct Envelope {
-    source: String,
-    #[serde(rename = "detail-type")]
-    detail_type: String,
-    detail: Detail,
-}
-
-#[derive(Deserialize)]
 struct Detail {
     pipeline: String,
     #[serde(rename = "execution-id")]
@@ -73,7 +65,7 @@ pub fn is_action_event(body: &str) -> bool {
 
 /// Reads an EventBridge event as SQS delivers it (the event is the body).
 pub fn parse(body: &str) -> Result<ActionEvent, String> {
-    let envelope: Envelope =
+    let envelope: super::event::Envelope<Detail> =
         serde_json::from_str(body).map_err(|e| format!("not an action event: {e}"))?;
     if envelope.source != SOURCE || envelope.detail_type != DETAIL_TYPE {
         return Err(format!(
