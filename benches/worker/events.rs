@@ -9,10 +9,10 @@
 //! bench/results/events-<emulator>.{json,md}. Needs an emulator that emits
 //! Step Functions' execution status events (MiniStack).
 
-use crate::latency::{ClassResult, Shape, latency_class};
+use crate::Plan;
+use crate::latency::{ClassResult, Shape, classes_side_by_side, side_by_side_results};
 use crate::report::{class_name, ms};
-use crate::{Plan, futures_join, machine};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The targets of issue 16, checked and reported, never asserted.
 const COMPLETION_P50_MAX: f64 = 0.3;
@@ -26,30 +26,17 @@ pub async fn compare(world: &crate::World, plan: &Plan) -> anyhow::Result<Value>
         "this emulator emits no execution status events: run on MiniStack"
     );
     let started = std::time::Instant::now();
-    let runs: Vec<_> = plan
-        .classes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, seconds)| {
-            [
-                (format!("plain{i}"), *seconds, Shape::Ours),
-                (format!("events{i}"), *seconds, Shape::Events),
-                (format!("wloop{i}"), *seconds, Shape::Baseline),
-            ]
-        })
-        .map(|(label, seconds, shape)| async move {
-            latency_class(world, plan, &label, seconds, shape).await
-        })
-        .collect();
-    let classes: Vec<ClassResult> = futures_join(runs).await?;
-    Ok(json!({
-        "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        "plan": if plan.quick { "quick" } else { "full" },
-        "emulator": world.playground.emulator().name(),
-        "machine": machine(),
-        "seconds": started.elapsed().as_secs_f64(),
-        "classes": classes,
-    }))
+    let classes: Vec<ClassResult> = classes_side_by_side(
+        world,
+        plan,
+        &[
+            ("plain", Shape::Ours),
+            ("events", Shape::Events),
+            ("wloop", Shape::Baseline),
+        ],
+    )
+    .await?;
+    Ok(side_by_side_results(world, plan, started, classes))
 }
 
 fn shape_name(class: &Value) -> &'static str {

@@ -24,6 +24,8 @@ pub struct ClassResult {
     pub seconds: f64,
     pub jobs: usize,
     pub pickup: Percentiles,
+    /// Queued to dispatched: PollForJobs handed the job out (pickup.rs).
+    pub pickup_dispatched: Percentiles,
     pub pickup_samples: Vec<f64>,
     pub continuation_pickup: Percentiles,
     pub completion: Percentiles,
@@ -97,6 +99,7 @@ pub async fn latency_class(
             &sdk,
             &format!("bench-{label}"),
             std::slice::from_ref(&machine),
+            std::slice::from_ref(&provider),
         )
         .await?;
         args.extend(["--events-queue".to_string(), queue]);
@@ -148,6 +151,7 @@ pub async fn latency_class(
         seconds,
         jobs: pipelines.len(),
         pickup: percentiles(&finished.pickup),
+        pickup_dispatched: percentiles(&finished.dispatched),
         continuation_pickup: percentiles(&finished.continuation_pickup),
         completion: percentiles(&finished.completion),
         pickup_samples: finished.pickup,
@@ -169,6 +173,47 @@ pub async fn latency_class(
     })
 }
 
+/// Every duration class of `plan`, each served by every shape of
+/// `shapes` (a label prefix and a shape), all at once.
+pub async fn classes_side_by_side(
+    world: &World,
+    plan: &Plan,
+    shapes: &[(&str, Shape)],
+) -> anyhow::Result<Vec<ClassResult>> {
+    let runs: Vec<_> = plan
+        .classes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, seconds)| {
+            shapes
+                .iter()
+                .map(move |(prefix, shape)| (format!("{prefix}{i}"), *seconds, *shape))
+        })
+        .map(|(label, seconds, shape)| async move {
+            latency_class(world, plan, &label, seconds, shape).await
+        })
+        .collect();
+    crate::futures_join(runs).await
+}
+
+/// A side-by-side run's results: when, the plan, the emulator, the
+/// machine, how long it took (since `started`) and its classes.
+pub fn side_by_side_results(
+    world: &World,
+    plan: &Plan,
+    started: Instant,
+    classes: Vec<ClassResult>,
+) -> Value {
+    serde_json::json!({
+        "when": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "plan": if plan.quick { "quick" } else { "full" },
+        "emulator": world.playground.emulator().name(),
+        "machine": crate::machine(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "classes": classes,
+    })
+}
+
 fn rand_unit() -> f64 {
     // The process-wide RNG of the rand crate cpsf already depends on.
     rand::random::<f64>()
@@ -176,6 +221,7 @@ fn rand_unit() -> f64 {
 
 pub struct Finished {
     pub pickup: Vec<f64>,
+    pub dispatched: Vec<f64>,
     pub continuation_pickup: Vec<f64>,
     pub completion: Vec<f64>,
 }
@@ -219,6 +265,7 @@ pub async fn wait_for_answers(
         if ended.len() == count && !open {
             let mut finished = Finished {
                 pickup: Vec::new(),
+                dispatched: Vec::new(),
                 continuation_pickup: Vec::new(),
                 completion: Vec::new(),
             };
@@ -228,8 +275,13 @@ pub async fn wait_for_answers(
                     if let Some(d) = t["dispatched"].as_f64() {
                         finished.continuation_pickup.push(d - queued);
                     }
-                } else if let Some(a) = t["acknowledged"].as_f64() {
-                    finished.pickup.push(a - queued);
+                } else {
+                    if let Some(a) = t["acknowledged"].as_f64() {
+                        finished.pickup.push(a - queued);
+                    }
+                    if let Some(d) = t["dispatched"].as_f64() {
+                        finished.dispatched.push(d - queued);
+                    }
                 }
             }
             for (name, at) in &ended {

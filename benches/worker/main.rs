@@ -25,6 +25,9 @@
 //! CPSF_BENCH_ONLY=events cargo bench --bench worker  # each duration
 //!     class with and without --events-queue, and the baseline (MiniStack):
 //!     bench/results/events-<emulator>.{json,md}
+//! CPSF_BENCH_ONLY=pickup cargo bench --bench worker  # idle cost by
+//!     source, pickup and cost per job, polling vs. action start events
+//!     (issue 31): bench/results/pickup-<emulator>.{json,md}
 //! CPSF_BENCH_ONLY=recovery cargo bench --bench worker   # only the cost
 //!                                         # of a start's recovery sweep
 //! CPSF_BENCH_ONLY=waits cargo bench --bench worker -- --quick  # only the
@@ -38,7 +41,7 @@
 //! benchmark measures, tests decide.
 //!
 //! One file a part: latency.rs (the duration classes), footprint.rs,
-//! throughput.rs, artifacts.rs, waits.rs, events.rs, recovery.rs;
+//! throughput.rs, artifacts.rs, waits.rs, events.rs, pickup.rs, recovery.rs;
 //! single.rs runs one part alone; report.rs and charts.rs write the full
 //! run's results; world.rs (the playground, pipelines, workers), stats.rs
 //! and plot.rs serve them all. This file holds the plan and the full run.
@@ -48,6 +51,7 @@ mod charts;
 mod events;
 mod footprint;
 mod latency;
+mod pickup;
 mod plot;
 mod recovery;
 mod report;

@@ -1,7 +1,7 @@
 //! `CPSF_BENCH_ONLY=<part>`: one part of the benchmark alone, its results
 //! kept as bench/results/<part>-<emulator>.{json,md} (artifacts: .json).
 
-use crate::{Plan, World, artifacts, events, keep, machine, recovery, results_dir, waits};
+use crate::{Plan, World, artifacts, events, keep, machine, pickup, recovery, results_dir, waits};
 use serde_json::json;
 
 /// Runs the part `only` names; false when it names none of these (the
@@ -30,6 +30,20 @@ pub async fn run(only: &str, world: &World, plan: &Plan) -> anyhow::Result<bool>
                 recovery::report(&results)
             );
             (format!("recovery-{emulator}"), results, markdown)
+        }
+        "pickup" => {
+            let results = pickup::pickup(world, plan).await?;
+            // A run of an older binary is kept apart, and shown beside.
+            let before = std::env::var("CPSF_BENCH_PICKUP_AS").is_ok_and(|a| a == "before");
+            let name = format!("pickup-{emulator}{}", if before { "-before" } else { "" });
+            let kept_before = std::fs::read_to_string(
+                results_dir().join(format!("pickup-{emulator}-before.json")),
+            )
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .filter(|_| !before);
+            let markdown = pickup::report(&results, kept_before.as_ref());
+            (name, results, markdown)
         }
         "events" => {
             let results = events::compare(world, plan).await?;

@@ -313,7 +313,26 @@ impl Worker {
         Self::spawn(world, provider, args).await
     }
 
+    /// A worker as bootstrap deploys it: jobs, the deploy state machine's
+    /// activities, and the playground's approvals (queue, store, key).
+    pub async fn start_deployed(
+        world: &World,
+        provider: &str,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
+        Self::spawn_with(world, provider, args, true).await
+    }
+
     async fn spawn(world: &World, provider: &str, args: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn_with(world, provider, args, false).await
+    }
+
+    async fn spawn_with(
+        world: &World,
+        provider: &str,
+        args: &[&str],
+        approvals: bool,
+    ) -> anyhow::Result<Self> {
         let empty_polls = Arc::new(AtomicU64::new(0));
         let counter = empty_polls.clone();
         let hook: Hook = Arc::new(move |phase, operation, body| {
@@ -337,7 +356,7 @@ impl Worker {
         })
         .await?;
         let through = LocalEnv {
-            approvals: None,
+            approvals: env.approvals.clone().filter(|_| approvals),
             aws_endpoint: proxy.endpoint(),
             codepipeline_endpoint: proxy.endpoint(),
             events_queue: None,

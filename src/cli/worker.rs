@@ -89,9 +89,10 @@ struct FollowArgs {
     /// to CodePipeline as a continuation.
     #[arg(long, env = "CPSF_FOLLOW_FOR", default_value_t = FlagDuration(JobSettings::default().follow_for))]
     follow_for: FlagDuration,
-    /// An SQS queue fed by an EventBridge rule with Step Functions'
-    /// execution status changes: an execution's end wakes the job following
-    /// it at once (the paced checks stay as the safety net).
+    /// An SQS queue fed by EventBridge rules with Step Functions'
+    /// execution status changes and CodePipeline's action starts: an
+    /// execution's end wakes the job following it at once, an action's
+    /// start the job poller (paced checks and polls stay as the safety net).
     #[arg(long, env = "CPSF_EVENTS_QUEUE", value_name = "SQS_URL")]
     events_queue: Option<String>,
     /// At start, look in this state machine's recent executions for jobs a
@@ -240,6 +241,7 @@ impl WorkerArgs {
                 poll_max: self.jobs.poll_max.0,
                 poll_busy: self.jobs.poll_busy.0,
                 shutdown_grace,
+                ..PollerSettings::default()
             }),
             tasks: (!self.jobs.jobs_only).then(|| {
                 let tasks = self.tasks;

@@ -770,6 +770,7 @@ async fn an_executions_end_as_an_event_on_a_queue() {
         &h.clients.sdk,
         "fact-events",
         std::slice::from_ref(&machine),
+        &[],
     )
     .await
     .unwrap();

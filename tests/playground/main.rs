@@ -39,6 +39,7 @@ mod limits;
 mod local_up;
 mod long_waits;
 mod memory;
+mod pickup;
 mod pipeline_variables;
 mod pipelines;
 mod replay;

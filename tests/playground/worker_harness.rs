@@ -39,6 +39,11 @@ impl RunningWorker {
         }
     }
 
+    /// The worker's metrics now, as `/metrics` shows them.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode()
+    }
+
     /// Stops the worker and returns its metrics once every job in flight has
     /// ended: a pipeline shows its result as soon as the report lands, a
     /// moment before the worker counts it.

@@ -4,13 +4,36 @@
 //! Functions event delivery with EventBridge"; EventBridge user guide,
 //! "Permissions for Amazon SQS" for the queue policy). Its URL goes into
 //! the env file as `CPSF_EVENTS_QUEUE`, which `cpsf worker` reads.
+//!
+//! A second rule, as the bootstrap's `ActionStartsRule`, feeds the same
+//! queue the local CodePipeline service's action starts (issue 31). The
+//! service puts them under the playground's own source, since EventBridge
+//! takes `aws.` sources from AWS alone; the rule hands them on as AWS
+//! delivers them (`codepipeline/events.rs` says how).
 
+use crate::codepipeline::events::{PLAYGROUND_SOURCE, as_aws_delivers};
 use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
+use cpsf_worker::events::action;
 use cpsf_worker::events::event::END_STATUSES;
 
 pub const NAME: &str = "cpsf-execution-events";
+
+/// The action starts rule's pattern: starts of Custom Deploy actions of
+/// `providers` (any, when none is named) from `source`. With
+/// `aws.codepipeline`, the bootstrap's `ActionStartsRule`.
+pub fn action_pattern(source: &str, providers: &[String]) -> serde_json::Value {
+    let mut kind = serde_json::json!({ "owner": ["Custom"], "category": ["Deploy"] });
+    if !providers.is_empty() {
+        kind["provider"] = serde_json::json!(providers);
+    }
+    serde_json::json!({
+        "source": [source],
+        "detail-type": [action::DETAIL_TYPE],
+        "detail": { "state": [action::STARTED], "type": kind },
+    })
+}
 
 /// The rule's event pattern: ends of executions of `state_machines`, or of
 /// any state machine when none is named.
@@ -27,12 +50,15 @@ pub fn event_pattern(state_machines: &[String]) -> serde_json::Value {
 }
 
 /// Creates the queue `name` (SSE on, an hour's retention: a stale event
-/// helps nobody) and the rule of the same name that feeds it the ends of
-/// `state_machines` (all, if none); returns the queue's URL.
+/// helps nobody), the rule of the same name that feeds it the ends of
+/// `state_machines` (all, if none), and the rule `<name>-action-starts`
+/// that feeds it the starts of actions of `providers` (any, if none);
+/// returns the queue's URL.
 pub async fn install(
     sdk: &SdkConfig,
     name: &str,
     state_machines: &[String],
+    providers: &[String],
 ) -> anyhow::Result<String> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let url = sqs
@@ -65,7 +91,18 @@ pub async fn install(
         .context("could not create the execution events rule")?
         .rule_arn
         .unwrap_or_default();
-    // Only this rule may send to the queue, and everyone else is denied,
+    let starts_name = format!("{name}-action-starts");
+    let starts_arn = events
+        .put_rule()
+        .name(&starts_name)
+        .event_pattern(action_pattern(PLAYGROUND_SOURCE, providers).to_string())
+        .send()
+        .await
+        .context("could not create the action starts rule")?
+        .rule_arn
+        .unwrap_or_default();
+    let rules = [rule_arn, starts_arn];
+    // Only these rules may send to the queue, and everyone else is denied,
     // even principals of the account whose own policies allow it: the
     // worker reports an end from the event's detail (events/mod.rs).
     let policy = serde_json::json!({
@@ -75,13 +112,13 @@ pub async fn install(
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sqs:SendMessage",
             "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
+            "Condition": {"ArnEquals": {"aws:SourceArn": rules}}
         }, {
             "Effect": "Deny",
             "Principal": "*",
             "Action": "sqs:SendMessage",
             "Resource": queue_arn,
-            "Condition": {"ArnNotEquals": {"aws:SourceArn": rule_arn}}
+            "Condition": {"ArnNotEquals": {"aws:SourceArn": rules}}
         }]
     });
     sqs.set_queue_attributes()
@@ -96,12 +133,35 @@ pub async fn install(
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
                 .id("queue")
-                .arn(queue_arn)
+                .arn(&queue_arn)
                 .build()?,
         )
         .send()
         .await
         .context("could not point the events rule at the queue")?;
+    let (paths, template) = as_aws_delivers();
+    let transformer = aws_sdk_eventbridge::types::InputTransformer::builder()
+        .set_input_paths_map(Some(
+            paths
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+        .input_template(template)
+        .build()?;
+    events
+        .put_targets()
+        .rule(&starts_name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .input_transformer(transformer)
+                .build()?,
+        )
+        .send()
+        .await
+        .context("could not point the action starts rule at the queue")?;
     Ok(url)
 }
 
@@ -117,6 +177,19 @@ mod tests {
         assert!(any["detail"].get("stateMachineArn").is_none());
         let one = event_pattern(&["arn:m".to_string()]);
         assert_eq!(one["detail"]["stateMachineArn"][0], "arn:m");
+    }
+
+    /// The playground's action rule is the bootstrap's but for the source.
+    #[test]
+    fn the_action_rule_sends_starts_of_custom_deploy_actions() {
+        let aws = action_pattern("aws.codepipeline", &[]);
+        assert_eq!(aws["detail"]["state"][0], "STARTED");
+        assert_eq!(aws["detail"]["type"]["owner"][0], "Custom");
+        assert!(aws["detail"]["type"].get("provider").is_none());
+        let ours = action_pattern(PLAYGROUND_SOURCE, &["P".to_string()]);
+        assert_eq!(ours["source"][0], PLAYGROUND_SOURCE);
+        assert_eq!(ours["detail"]["type"]["provider"][0], "P");
+        assert_eq!(ours["detail-type"], aws["detail-type"]);
     }
 
     /// The rule sends exactly the statuses a job takes for an end.

@@ -130,8 +130,9 @@ impl Playground {
         // MiniStack emits Step Functions' execution status events, as AWS
         // does; fakecloud does not, so there jobs keep their own pace.
         if options.emulator == Emulator::Ministack {
-            env.events_queue =
-                Some(crate::events_queue::install(&sdk, crate::events_queue::NAME, &[]).await?);
+            env.events_queue = Some(
+                crate::events_queue::install(&sdk, crate::events_queue::NAME, &[], &[]).await?,
+            );
         }
         env.approvals = Some(super::approvals::install(&sdk, &env.s3_client(&sdk)).await?);
         // Only MiniStack checks IAM: on fakecloud the worker keeps the
@@ -154,7 +155,12 @@ impl Playground {
             profiles.write()?;
             env.profiles = Some(profiles);
         }
-        let service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
+        let mut service = LocalCodePipeline::new(options.codepipeline, env.s3_client(&sdk));
+        // Action starts reach the events queue where it exists (MiniStack):
+        // the worker polls the moment a Deploy action starts.
+        if env.events_queue.is_some() {
+            service = service.with_events(aws_sdk_eventbridge::Client::new(&sdk));
+        }
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(service.serve(listener, shutdown.clone()));
         cpsf_worker::probe::wait_until_answers(

@@ -68,6 +68,17 @@ fn long_poll_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// A long poll's answer is a few kilobytes after up to a minute of
+/// silence: the read and attempt timeouts above bound it. The SDK's
+/// stalled-stream monitor would wake every 100 ms for the whole wait (its
+/// 1 s window in 10 bins: aws-smithy-runtime's `minimum_throughput`), for
+/// each of the ~17 long polls an idle worker has open: measured, an idle
+/// worker's CPU went from 5.3 to 0.2 ms a second without it (issue 31,
+/// bench/results/pickup-ministack.md).
+fn long_poll_streams() -> aws_sdk_sqs::config::StalledStreamProtectionConfig {
+    aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled()
+}
+
 /// The clients the worker uses. Built from one SdkConfig in production; tests
 /// build them for the playground's two endpoints.
 #[derive(Clone)]
@@ -90,6 +101,7 @@ impl Clients {
     pub fn sfn_long_poll(&self) -> aws_sdk_sfn::Client {
         let config = aws_sdk_sfn::config::Builder::from(&self.sdk)
             .timeout_config(long_poll_timeouts())
+            .stalled_stream_protection(long_poll_streams())
             .build();
         aws_sdk_sfn::Client::from_conf(config)
     }
@@ -107,6 +119,7 @@ impl Clients {
     pub fn sqs_long_poll(&self) -> aws_sdk_sqs::Client {
         let config = aws_sdk_sqs::config::Builder::from(&self.sdk)
             .timeout_config(long_poll_timeouts())
+            .stalled_stream_protection(long_poll_streams())
             .build();
         aws_sdk_sqs::Client::from_conf(config)
     }

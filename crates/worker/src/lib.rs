@@ -13,7 +13,7 @@
 //! The workspace's `tests/layering.rs` reads this list and holds the code
 //! to it.
 //!
-//! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `preflight` `probe` `aws` `logging` `health` `artifact`
+//! 1. ground: `base` `shutdown` `metrics` `listen` `nudge` `pickup` `preflight` `probe` `aws` `logging` `health` `artifact`
 //! 2. domain: `action_type` `pipeline` `approval` `environments` `references` `targets` `canary` `execution`
 //! 3. views: `history` `events` `sfn`
 //! 4. handlers: `activity` `reach` `cloudformation` `tasks`
@@ -27,10 +27,10 @@
 //!
 //! - `base/text.rs` `base/plain.rs` `base/hash.rs` `base/spelling.rs` `base/limits.rs` `base/change.rs` `execution.rs` `references.rs`
 //! - `targets/` `canary/` `environments/name.rs` `environments/spec.rs` `environments/tags.rs` `environments/teardown.rs` `environments/select.rs` `environments/heads.rs` `environments/table.rs`
-//! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs`
+//! - `approval/spec.rs` `approval/deadline.rs` `approval/ask.rs` `approval/link.rs` `approval/page.rs` `approval/notice.rs` `approval/waiting.rs` `approval/sweep.rs`
 //! - `job/pacing.rs` `job/data.rs` `job/config.rs` `job/input.rs` `job/decide.rs` `job/limits.rs` `job/outputs.rs`
 //! - `artifact/read.rs` `artifact/zip_end.rs` `artifact/floor.rs` `artifact/ranged.rs` `cloudformation/unchanged.rs`
-//! - `events/event.rs` `history/timeline.rs` `sfn/classify.rs` `replay/lambda.rs`
+//! - `events/event.rs` `events/action.rs` `pickup/decide.rs` `history/timeline.rs` `sfn/classify.rs` `replay/lambda.rs`
 //!
 //! # Glossary
 //!
@@ -100,7 +100,14 @@
 //!   on or ended.
 //! - [`events`] (`src/events/`): `--events-queue`, Step Functions' execution
 //!   status events from an SQS queue an EventBridge rule feeds: `event.rs`
-//!   (pure: reading an event, a message's fate), `queue.rs` (the long poll).
+//!   (pure: reading an event, a message's fate), `queue.rs` (the long poll);
+//!   the same queue brings CodePipeline's action start events (a second
+//!   rule), `action.rs` (pure: reading one, its message's fate).
+//! - [`pickup`] (`src/pickup/`): event-driven pickup (issue 31): a start
+//!   event wakes the job poller; while events flow, idle polls are a
+//!   safety net ten seconds apart. `mod.rs` (the wake-up, the starts
+//!   announced, whether events flow), `decide.rs` (pure: the poller's
+//!   pauses, unannounced jobs, a missing action type's slow retry).
 //! - [`job`] (`src/job/`): the CodePipeline side of the worker.
 //!   - `poller.rs`: PollForJobs with adaptive cadence, bounded concurrency,
 //!     one supervised task per job (panics become failed jobs), shutdown.
@@ -190,7 +197,7 @@
 //!   `deadline.rs` (it ends before the execution does), `ask.rs`
 //!   (whether a change set asks, the request), `link.rs` (signed links,
 //!   per-page tokens), `page.rs` (the HTML), `notice.rs` (the SNS
-//!   message), `waiting.rs` (which approval waits in a pipeline, for
+//!   message), `sweep.rs` (when the store is swept), `waiting.rs` (which approval waits in a pipeline, for
 //!   `cpsf approve`). Edges: `store.rs` (S3), `inbox.rs` (the approvals queue,
 //!   timeouts), `decision.rs` (one decision, answered to Step Functions),
 //!   `server.rs` (the page), `service.rs` (what they share). The task
@@ -261,6 +268,7 @@ pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod nudge;
+pub mod pickup;
 pub mod pipeline;
 pub mod preflight;
 pub mod probe;

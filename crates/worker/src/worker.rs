@@ -122,6 +122,8 @@ pub async fn run(
     };
     // The task handlers tell the jobs when an execution moved on.
     let nudges = Nudges::default();
+    // Action start events wake the job poller (`pickup/`).
+    let pickup = crate::pickup::Pickup::default();
     let tasks = options.tasks.map(|tasks| {
         let ctx = TaskContext {
             watch_min: tasks.watch_min,
@@ -153,13 +155,15 @@ pub async fn run(
     if let Some(approvals) = &options.approvals {
         serve_approvals(&clients, approvals, shutdown.clone()).await?;
     }
-    if let (Some(_), Some(url)) = (&options.poller, &options.job.events_queue) {
-        tracing::info!(queue = %url, "execution events wake the jobs following them");
+    if let (Some(poller), Some(url)) = (&options.poller, &options.job.events_queue) {
+        tracing::info!(queue = %url, "execution events wake the jobs following them, action starts the job poller");
         tokio::spawn(
             EventsQueue {
                 sqs: clients.sqs_long_poll(),
                 url: url.clone(),
                 nudges: nudges.clone(),
+                pickup: pickup.clone(),
+                action_type: poller.action_type.clone(),
             }
             .run(shutdown.clone()),
         );
@@ -199,6 +203,7 @@ pub async fn run(
             "polling for jobs"
         );
         Poller::new(clients.codepipeline, runner, poller, metrics)
+            .with_pickup(pickup)
             .run(shutdown.clone())
             .await;
     }

@@ -202,6 +202,10 @@ impl Store {
         };
         run.updated = now;
         run.job_id = None;
+        let state = match outcome {
+            ActionOutcome::Succeeded { .. } => "SUCCEEDED",
+            ActionOutcome::Failed(_) => "FAILED",
+        };
         match outcome {
             ActionOutcome::Succeeded {
                 revision,
@@ -228,6 +232,7 @@ impl Store {
                 run.error = Some(error);
             }
         }
+        self.emit(execution_id, action_execution_id, state);
         self.advance(execution_id, now);
     }
 
@@ -357,22 +362,26 @@ impl Store {
             run.status = ActionStatus::Failed;
             run.error = Some(error);
             exec.actions.push(run);
+            self.emit(execution_id, &action_execution_id, "FAILED");
             return;
         };
         if action.action_type_id.owner == "Custom" {
             exec.actions.push(run);
             self.enqueue_job(execution_id, &action_execution_id, None, now);
+            // After the job is queued: a worker the event wakes finds it.
+            self.emit(execution_id, &action_execution_id, "STARTED");
         } else {
             // Validation admits one AWS-owned type: the S3 source.
             let effect = Effect::CopySource {
                 execution_id: execution_id.to_string(),
-                action_execution_id,
+                action_execution_id: action_execution_id.clone(),
                 source_bucket: configuration["S3Bucket"].clone(),
                 source_key: configuration["S3ObjectKey"].clone(),
                 artifact: run.output_artifacts[0].clone(),
             };
             exec.actions.push(run);
             self.effects.push(effect);
+            self.emit(execution_id, &action_execution_id, "STARTED");
         }
     }
 }

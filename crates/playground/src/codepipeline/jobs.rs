@@ -48,11 +48,7 @@ impl Store {
         now: SystemTime,
     ) {
         let exec = &self.executions[execution_id];
-        let Some(run) = exec
-            .actions
-            .iter()
-            .find(|a| a.action_execution_id == action_execution_id)
-        else {
+        let Some(run) = exec.action_run(action_execution_id) else {
             return;
         };
         let data = JobData {

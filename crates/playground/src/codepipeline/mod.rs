@@ -13,9 +13,11 @@
 //! - `jobs.rs`: PollForJobs, AcknowledgeJob, GetJobDetails, nonces, timeouts
 //! - `job_results.rs`: PutJobSuccessResult, PutJobFailureResult
 //! - `views.rs`: pipeline state, executions, action executions
+//! - `events.rs`: the action state change events put on EventBridge
 //! - `server.rs`: the axum route and the runner of network effects
 
 mod action_types;
+pub mod events;
 mod executions;
 mod job_results;
 mod jobs;

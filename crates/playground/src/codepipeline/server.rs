@@ -26,6 +26,8 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub struct LocalCodePipeline {
     store: Arc<Mutex<Store>>,
     s3: aws_sdk_s3::Client,
+    /// Where action state change events go (`events.rs`), if anywhere.
+    events: Option<aws_sdk_eventbridge::Client>,
 }
 
 impl LocalCodePipeline {
@@ -35,7 +37,15 @@ impl LocalCodePipeline {
         Self {
             store: Arc::new(Mutex::new(Store::new(config))),
             s3,
+            events: None,
         }
+    }
+
+    /// Puts each action's state changes on `events`' default bus, as
+    /// CodePipeline does (under the playground's source: `events.rs`).
+    pub fn with_events(mut self, events: aws_sdk_eventbridge::Client) -> Self {
+        self.events = Some(events);
+        self
     }
 
     pub fn router(self) -> Router {
@@ -60,12 +70,13 @@ impl LocalCodePipeline {
     /// across network I/O.
     pub fn call(&self, operation: &str, input: Value) -> ApiResult {
         let now = SystemTime::now();
-        let (result, effects) = {
+        let (result, effects, events) = {
             let mut store = self.store.lock().expect("store lock poisoned");
             store.sweep(now);
             let result = dispatch(&mut store, operation, input, now);
-            (result, store.take_effects())
+            (result, store.take_effects(), store.take_events())
         };
+        self.put_events(events);
         for effect in effects {
             tokio::spawn(self.clone().run_effect(effect));
         }
@@ -114,7 +125,51 @@ impl LocalCodePipeline {
                 SystemTime::now(),
             );
             queue.extend(store.take_effects());
+            self.put_events(store.take_events());
         }
+    }
+
+    /// Puts `events` in order, ten an entry batch (PutEvents' limit), in a
+    /// task of their own: a slow or failing EventBridge never holds up the
+    /// API. A failure is logged and dropped, as AWS's delivery is best
+    /// effort.
+    fn put_events(&self, events: Vec<super::events::ActionEvent>) {
+        let Some(client) = self.events.clone() else {
+            return;
+        };
+        if events.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for batch in events.chunks(10) {
+                let entries = batch.iter().map(|event| {
+                    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                        .source(super::events::PLAYGROUND_SOURCE)
+                        .detail_type(super::events::DETAIL_TYPE)
+                        .detail(event.detail.to_string())
+                        .set_resources(Some(event.resources.clone()))
+                        .build()
+                });
+                let put = client
+                    .put_events()
+                    .set_entries(Some(entries.collect()))
+                    .send()
+                    .await;
+                match put {
+                    Ok(output) if output.failed_entry_count() > 0 => {
+                        tracing::warn!(
+                            failed = output.failed_entry_count(),
+                            "EventBridge refused action events"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(
+                        error = %aws_sdk_eventbridge::error::DisplayErrorContext(error),
+                        "could not put action events"
+                    ),
+                }
+            }
+        });
     }
 }
 

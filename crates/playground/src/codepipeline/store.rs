@@ -153,6 +153,13 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// The run of one action execution, if it is this execution's.
+    pub fn action_run(&self, action_execution_id: &str) -> Option<&ActionRun> {
+        self.actions
+            .iter()
+            .find(|a| a.action_execution_id == action_execution_id)
+    }
+
     pub fn is_active(&self) -> bool {
         matches!(self.status, RunStatus::InProgress | RunStatus::Stopping)
     }
@@ -235,6 +242,9 @@ pub struct Store {
     pub queue: BTreeMap<u64, String>,
     pub next_seq: u64,
     pub effects: Vec<Effect>,
+    /// Action state change events for EventBridge (`events.rs`), taken by
+    /// the server after each operation.
+    pub events: Vec<super::events::ActionEvent>,
     /// StartPipelineExecution's clientRequestTokens: pipeline and token to
     /// the execution they started.
     pub start_tokens: HashMap<String, String>,
@@ -253,6 +263,24 @@ impl Store {
             "arn:aws:codepipeline:{}:{}:{}",
             self.config.region, self.config.account_id, name
         )
+    }
+
+    /// Takes the events of the last operation.
+    pub fn take_events(&mut self) -> Vec<super::events::ActionEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Queues the event of an action run reaching `state`.
+    pub fn emit(&mut self, execution_id: &str, action_execution_id: &str, state: &str) {
+        let Some(exec) = self.executions.get(execution_id) else {
+            return;
+        };
+        let Some(run) = exec.action_run(action_execution_id) else {
+            return;
+        };
+        let arn = self.pipeline_arn(&exec.pipeline_name);
+        let event = super::events::action_event(exec, run, state, &self.config.region, arn);
+        self.events.push(event);
     }
 
     /// Takes the effects queued by the last operation.

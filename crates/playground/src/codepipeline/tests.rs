@@ -421,3 +421,42 @@ fn a_key_the_namespace_did_not_output_fails_the_action_without_a_job() {
             .contains("Action name=B.")
     );
 }
+
+/// Each action's start, success and failure is an event in the shape the
+/// CodePipeline user guide documents, and a custom action's start comes
+/// once its job can be polled (issue 31).
+#[test]
+fn actions_emit_their_state_changes_in_order_with_the_documented_detail() {
+    let mut store = store(Config::default());
+    let id = start(&mut store);
+    let events = store.take_events();
+    let states: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.detail["action"].as_str().unwrap(),
+                e.detail["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("S", "STARTED"), ("S", "SUCCEEDED"), ("A", "STARTED")]
+    );
+    let started = &events[2];
+    assert_eq!(started.detail["execution-id"], id.as_str());
+    assert_eq!(started.detail["pipeline"], "p");
+    assert_eq!(started.detail["type"], deploy_type());
+    assert_eq!(started.detail["region"], "us-east-1");
+    assert_eq!(
+        started.resources,
+        ["arn:aws:codepipeline:us-east-1:123456789012:p"]
+    );
+    // The job the start announces is there to be polled.
+    let jobs = poll(&mut store, at(2));
+    assert_eq!(jobs[0]["data"]["pipelineContext"]["action"]["name"], "A");
+    assert_eq!(
+        jobs[0]["data"]["pipelineContext"]["stage"]["name"],
+        started.detail["stage"]
+    );
+}

@@ -5,21 +5,21 @@
 //! halfway leaves the request to the next. Between polls it sweeps the
 //! store for approvals whose time is up and fails their tasks
 //! ([`decision::TIMED_OUT`]): the state's own TimeoutSecondsPath does
-//! that on AWS, and the sweep covers a state machine without it.
+//! that on AWS, and the sweep covers a state machine without it. It sweeps
+//! when the earliest approval it knows of falls due (`sweep.rs`), not on
+//! a clock: an idle worker reads the store every five minutes.
 
 use super::ask::Request;
 use super::decision::{self, Outcome};
 use super::notice;
 use super::service::{Approvals, now, when};
 use super::store::{Decision, Record};
+use super::sweep;
 use aws_sdk_sqs::types::MessageSystemAttributeName as SystemAttribute;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// How often the store is swept for approvals past their time.
-pub const SWEEP: Duration = Duration::from_secs(15);
 
 /// RequestApproval's MessageBody.
 #[derive(Deserialize)]
@@ -93,10 +93,12 @@ impl Inbox {
         let mut next_sweep = tokio::time::Instant::now();
         while !shutdown.is_cancelled() {
             if tokio::time::Instant::now() >= next_sweep {
-                self.sweep().await;
-                next_sweep = tokio::time::Instant::now() + SWEEP;
+                let earliest = self.sweep().await;
+                next_sweep = tokio::time::Instant::now() + sweep::next_sweep(now(), earliest);
             }
-            let wait = SWEEP.as_secs().clamp(1, 20) as i32;
+            // SQS long-polls 20 s at most; a sweep due sooner cuts it short.
+            let until_sweep = next_sweep.saturating_duration_since(tokio::time::Instant::now());
+            let wait = until_sweep.as_secs().clamp(1, 20) as i32;
             let received = tokio::select! {
                 () = shutdown.cancelled() => break,
                 r = self.sqs.receive_message().queue_url(&self.queue_url)
@@ -118,7 +120,14 @@ impl Inbox {
                 let sent_at =
                     attribute(&message, SystemAttribute::SentTimestamp).map(|ms| ms / 1000);
                 let kept = match serde_json::from_str::<Message>(body) {
-                    Ok(parsed) => self.take(parsed, sent_at).await,
+                    Ok(parsed) => self.take(parsed, sent_at).await.map(|expiry| {
+                        // Swept when it falls due, if that is sooner.
+                        if let Some(at) = expiry {
+                            let due = tokio::time::Instant::now()
+                                + sweep::next_sweep(now(), Ok(Some(at)));
+                            next_sweep = next_sweep.min(due);
+                        }
+                    }),
                     // Not RequestApproval's: nothing can ever answer it.
                     Err(e) => {
                         tracing::error!(error = %e, "an approvals queue message is not an approval request; deleting it");
@@ -150,19 +159,21 @@ impl Inbox {
         }
     }
 
-    /// Keeps the request and tells its topic, once.
-    async fn take(&self, message: Message, sent_at: Option<u64>) -> anyhow::Result<()> {
+    /// Keeps the request and tells its topic, once; returns when the
+    /// approval kept falls due, if one is.
+    async fn take(&self, message: Message, sent_at: Option<u64>) -> anyhow::Result<Option<u64>> {
         let approvals = &self.approvals;
         let id = approvals.keys.id_of(&message.task_token);
         let kept = approvals.store.get(&id).await?;
         let Some(mut record) = record_of(id.clone(), message, kept, now(), sent_at) else {
-            return Ok(());
+            return Ok(None);
         };
         approvals.store.put(&record).await?;
+        let expiry = Some(record.expires_at);
         if !worth_telling(&record, now()) {
             tracing::warn!(approval = %id, execution = %record.execution_arn, expired = %when(record.expires_at),
                 "an approval request was taken after its time: nobody is told, and its task is failed as timed out");
-            return Ok(());
+            return Ok(expiry);
         }
         tracing::info!(approval = %id, execution = %record.execution_arn, "approval requested");
         if let Some(topic) = &record.request.notify {
@@ -188,19 +199,25 @@ impl Inbox {
                 })?;
         }
         record.notified = true;
-        approvals.store.put(&record).await
+        approvals.store.put(&record).await?;
+        Ok(expiry)
     }
 
-    /// Fails the tasks of approvals past their time.
-    async fn sweep(&self) {
+    /// Fails the tasks of approvals past their time; returns the earliest
+    /// expiry of those still pending (`Err`: the store could not be read).
+    async fn sweep(&self) -> Result<Option<u64>, ()> {
         let pending = match self.approvals.store.pending().await {
             Ok(pending) => pending,
             Err(e) => {
                 tracing::warn!(error = %e, "could not sweep the approval store");
-                return;
+                return Err(());
             }
         };
-        for record in pending.into_iter().filter(|r| r.expires_at <= now()) {
+        let swept_at = now();
+        let earliest = pending.iter().map(|r| r.expires_at).min();
+        // Every one past its time is answered below, or kept and swept
+        // again shortly (`sweep::next_sweep` of a past expiry).
+        for record in pending.into_iter().filter(|r| r.expires_at <= swept_at) {
             let timeout = Decision {
                 approved: false,
                 by: "timeout".into(),
@@ -223,6 +240,7 @@ impl Inbox {
                 }
             }
         }
+        Ok(earliest)
     }
 }
 

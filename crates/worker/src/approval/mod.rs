@@ -31,4 +31,5 @@ pub mod server;
 pub mod service;
 pub mod spec;
 pub mod store;
+pub mod sweep;
 pub mod waiting;

@@ -142,12 +142,12 @@ fn the_worker_is_told_the_events_queue_and_may_only_read_it() {
     ));
 }
 
-/// The worker believes what an event says, so only the rule may put one
-/// on the queue: EventBridge is allowed for this rule alone, anyone else
-/// is denied (whatever their own policies say), and nothing travels in
-/// clear text.
+/// The worker believes what an event says, so only the rules may put one
+/// on the queue: EventBridge is allowed for the two rules alone, anyone
+/// else is denied (whatever their own policies say), and nothing travels
+/// in clear text.
 #[test]
-fn only_the_events_rule_may_send_to_the_events_queue() {
+fn only_the_events_rules_may_send_to_the_events_queue() {
     let policy = resource("EventsQueuePolicy");
     assert!(policy.join("\n").contains("Queues: [!Ref EventsQueue]"));
     let allows: Vec<&&str> = policy
@@ -155,20 +155,20 @@ fn only_the_events_rule_may_send_to_the_events_queue() {
         .filter(|l| l.contains("Effect: Allow"))
         .collect();
     assert_eq!(allows.len(), 1, "{policy:?}");
-    let allow = statement(&policy, "OnlyTheRuleSends");
+    let allow = statement(&policy, "OnlyTheRulesSend");
     let deny = statement(&policy, "NobodyElseSends");
     for (statement, expected) in [
         (&allow, "Effect: Allow"),
         (&allow, "Principal: {Service: events.amazonaws.com}"),
         (
             &allow,
-            "ArnEquals:\n                aws:SourceArn: !GetAtt EventsRule.Arn",
+            "ArnEquals:\n                aws:SourceArn: [!GetAtt EventsRule.Arn, !GetAtt ActionStartsRule.Arn]",
         ),
         (&deny, "Effect: Deny"),
         (&deny, "Principal: \"*\""),
         (
             &deny,
-            "ArnNotEquals:\n                aws:SourceArn: !GetAtt EventsRule.Arn",
+            "ArnNotEquals:\n                aws:SourceArn: [!GetAtt EventsRule.Arn, !GetAtt ActionStartsRule.Arn]",
         ),
     ] {
         assert!(statement.contains(expected), "{expected}: {statement}");
@@ -191,10 +191,38 @@ fn only_the_events_rule_may_send_to_the_events_queue() {
     ] {
         assert!(tls.contains(expected), "{expected}: {tls}");
     }
-    // The rule sends to this queue under the queue's policy, not a role.
-    let rule = uncommented("EventsRule");
-    assert!(rule.contains("Arn: !GetAtt EventsQueue.Arn"), "{rule}");
-    assert!(!rule.contains("RoleArn"), "{rule}");
+    // The rules send to this queue under the queue's policy, not a role.
+    for name in ["EventsRule", "ActionStartsRule"] {
+        let rule = uncommented(name);
+        assert!(rule.contains("Arn: !GetAtt EventsQueue.Arn"), "{rule}");
+        assert!(!rule.contains("RoleArn"), "{rule}");
+    }
+}
+
+/// The action starts rule matches what src/events/action.rs reads
+/// (CodePipeline's action state changes, starts only) of the action type
+/// the stack creates, so the worker's poller hears of each of its jobs.
+#[test]
+fn the_action_starts_rule_sends_the_deploy_actions_starts() {
+    use crate::events::action;
+    let rule = uncommented("ActionStartsRule");
+    for (key, value) in [
+        ("source", action::SOURCE),
+        ("detail-type", action::DETAIL_TYPE),
+        ("state", action::STARTED),
+        ("owner", "Custom"),
+        ("provider", crate::action_type::PROVIDER),
+    ] {
+        assert!(rule.contains(&format!("{key}: [{value}]")), "{key}: {rule}");
+    }
+    let action_type = uncommented("DeployActionType");
+    let category = action_type
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Category: "))
+        .expect("the action type has a category");
+    assert!(rule.contains(&format!("category: [{category}]")), "{rule}");
+    assert!(action_type.contains(&format!("Provider: {}", crate::action_type::PROVIDER)));
+    assert!(rule.contains("State: ENABLED"), "{rule}");
 }
 
 /// The rule matches what src/events/event.rs reads (Step Functions'

@@ -32,12 +32,14 @@ pub struct ExecutionEvent {
     pub at_ms: Option<i64>,
 }
 
+/// An EventBridge event as SQS delivers it (the event is the message
+/// body): its source, detail type and `detail`, read as `D`.
 #[derive(Deserialize)]
-struct Envelope {
-    source: String,
+pub(super) struct Envelope<D> {
+    pub source: String,
     #[serde(rename = "detail-type")]
-    detail_type: String,
-    detail: Detail,
+    pub detail_type: String,
+    pub detail: D,
 }
 
 #[derive(Deserialize)]
@@ -52,7 +54,7 @@ struct Detail {
 /// Reads an EventBridge event as SQS delivers it (the event itself is the
 /// message body). Anything else is not an execution status change.
 pub fn parse(body: &str) -> Result<ExecutionEvent, String> {
-    let envelope: Envelope =
+    let envelope: Envelope<Detail> =
         serde_json::from_str(body).map_err(|e| format!("not an EventBridge event: {e}"))?;
     if envelope.source != "aws.states"
         || envelope.detail_type != "Step Functions Execution Status Change"

@@ -4,7 +4,14 @@
 //! (`--events-queue`). Step Functions developer guide, "Automating Step
 //! Functions event delivery with EventBridge".
 //!
-//! - `event.rs` (pure): reading an event, and what to do with its message.
+//! The same queue carries CodePipeline's action start events ("CodePipeline
+//! Action Execution State Change", source `aws.codepipeline`, from a second
+//! rule: issue 31), which wake the job poller (`pickup/`): one long poll
+//! for both.
+//!
+//! - `event.rs` (pure): reading an execution event, and what to do with
+//!   its message.
+//! - `action.rs` (pure): reading an action start, and its message's fate.
 //! - `queue.rs` (edge): the long poll, deletes and hand-backs in batches.
 //!
 //! # What an event is trusted with
@@ -38,6 +45,7 @@
 //! [`event::STALE_AFTER`], it is dropped: whoever follows that execution
 //! has seen its end by its own pace since.
 
+pub mod action;
 pub mod event;
 mod queue;
 

@@ -3,8 +3,11 @@
 //! batch call each (SQS API reference: ReceiveMessage, DeleteMessageBatch,
 //! ChangeMessageVisibilityBatch).
 
+use super::action::{self, StartFate};
 use super::event::{Disposition, dispose, parse};
 use crate::nudge::{Nudge, Nudges};
+use crate::pickup::Pickup;
+use aws_sdk_codepipeline::types::ActionTypeId;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
@@ -24,6 +27,17 @@ pub struct EventsQueue {
     pub sqs: aws_sdk_sqs::Client,
     pub url: String,
     pub nudges: Nudges,
+    /// The job poller's wake-up, for CodePipeline's action start events
+    /// of `action_type` (`events/action.rs`).
+    pub pickup: Pickup,
+    pub action_type: ActionTypeId,
+}
+
+/// What becomes of a received message.
+enum Fate {
+    Delete,
+    /// Visible again shortly, for another worker.
+    HandBack,
 }
 
 impl EventsQueue {
@@ -48,13 +62,15 @@ impl EventsQueue {
             match received {
                 Ok(output) => {
                     self.nudges.queue_answered(true);
+                    self.pickup.queue_answered(true);
                     self.handle(output.messages.unwrap_or_default()).await;
                 }
                 Err(error) => {
                     self.nudges.queue_answered(false);
+                    self.pickup.queue_answered(false);
                     tracing::warn!(
                         error = %DisplayErrorContext(error),
-                        "could not read the events queue; jobs check at their own pace"
+                        "could not read the events queue; jobs check and the poller polls at their own pace"
                     );
                     tokio::select! {
                         () = tokio::time::sleep(RETRY_AFTER) => {}
@@ -73,29 +89,23 @@ impl EventsQueue {
             let Some(receipt) = message.receipt_handle() else {
                 continue;
             };
-            let event = parse(message.body().unwrap_or_default());
-            let followed = event
-                .as_ref()
-                .is_ok_and(|e| self.nudges.is_followed(&e.execution_arn));
-            let disposition = dispose(&event, followed, receives(message), now_ms);
-            if let (Ok(event), Disposition::Nudge | Disposition::NudgeAndLeave) =
-                (event, disposition)
-            {
-                tracing::debug!(execution_arn = %event.execution_arn, status = ?event.status, "execution event");
-                // Only ends get here (`dispose`): a wake-up, not a report.
-                self.nudges.nudge(&event.execution_arn, Nudge::Ended);
-            }
+            let body = message.body().unwrap_or_default();
+            let fate = if action::is_action_event(body) {
+                self.on_action_event(body, receives(message))
+            } else {
+                self.on_execution_event(body, receives(message), now_ms)
+            };
             // Batch entry ids need only be unique within the batch.
             let id = i.to_string();
-            match disposition {
-                Disposition::Nudge | Disposition::Drop => delete.push(
+            match fate {
+                Fate::Delete => delete.push(
                     DeleteMessageBatchRequestEntry::builder()
                         .id(id)
                         .receipt_handle(receipt)
                         .build()
                         .expect("id and receipt handle are set"),
                 ),
-                Disposition::NudgeAndLeave => hand_back.push(
+                Fate::HandBack => hand_back.push(
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         .id(id)
                         .receipt_handle(receipt)
@@ -129,6 +139,44 @@ impl EventsQueue {
                 .await
         {
             tracing::debug!(error = %DisplayErrorContext(error), "could not hand events back");
+        }
+    }
+}
+
+impl EventsQueue {
+    /// Step Functions' execution end: nudge the job that follows it.
+    fn on_execution_event(&self, body: &str, receives: u32, now_ms: i64) -> Fate {
+        let event = parse(body);
+        let followed = event
+            .as_ref()
+            .is_ok_and(|e| self.nudges.is_followed(&e.execution_arn));
+        let disposition = dispose(&event, followed, receives, now_ms);
+        if let (Ok(event), Disposition::Nudge | Disposition::NudgeAndLeave) = (event, disposition) {
+            tracing::debug!(execution_arn = %event.execution_arn, status = ?event.status, "execution event");
+            // Only ends get here (`dispose`): a wake-up, not a report.
+            self.nudges.nudge(&event.execution_arn, Nudge::Ended);
+        }
+        match disposition {
+            Disposition::Nudge | Disposition::Drop => Fate::Delete,
+            Disposition::NudgeAndLeave => Fate::HandBack,
+        }
+    }
+
+    /// CodePipeline's action start: wake the poller, which has room.
+    fn on_action_event(&self, body: &str, receives: u32) -> Fate {
+        let event = action::parse(body);
+        let ours = event.as_ref().is_ok_and(|e| e.is_of(&self.action_type));
+        match (
+            action::dispose(&event, ours, self.pickup.room(), receives),
+            event,
+        ) {
+            (StartFate::Poll, Ok(event)) => {
+                tracing::debug!(pipeline = %event.key.pipeline, stage = %event.key.stage, action = %event.key.action, "action started");
+                self.pickup.announce(event.key);
+                Fate::Delete
+            }
+            (StartFate::Leave, _) => Fate::HandBack,
+            _ => Fate::Delete,
         }
     }
 }

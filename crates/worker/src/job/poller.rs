@@ -3,13 +3,17 @@
 //!
 //! Cadence: after a poll that returned jobs, poll again at once; when idle,
 //! back off exponentially with jitter up to `poll_max`, so an idle worker
-//! costs at most about one PollForJobs call a second.
+//! costs at most about one PollForJobs call a second. While CodePipeline's
+//! action start events flow (`pickup/`), a start wakes the poller at once
+//! and idle polls are a safety net ten seconds apart (`pickup/decide.rs`).
 
 use super::data::Job;
 use super::decide::{FailureKind, Report};
-use super::handle::JobRunner;
+use super::handle::{JobRunner, Outcome};
 use super::report::Reporter;
 use crate::metrics::Metrics;
+use crate::pickup::decide::{self, Idle, PollFailure};
+use crate::pickup::{JobKey, Pickup, Woken};
 use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::types::{ActionTypeId, Job as SdkJob};
 use backon::BackoffBuilder;
@@ -42,6 +46,8 @@ pub struct PollerSettings {
     pub poll_busy: Duration,
     /// How long in-flight jobs get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How often a missing action type is asked about again.
+    pub missing_type_retry: Duration,
 }
 
 impl Default for PollerSettings {
@@ -57,6 +63,7 @@ impl Default for PollerSettings {
             poll_max: Duration::from_millis(1500),
             poll_busy: Duration::from_millis(250),
             shutdown_grace: crate::shutdown::GRACE,
+            missing_type_retry: decide::MISSING_TYPE_RETRY,
         }
     }
 }
@@ -66,6 +73,7 @@ pub struct Poller {
     runner: JobRunner,
     settings: PollerSettings,
     metrics: Metrics,
+    pickup: Pickup,
 }
 
 impl Poller {
@@ -80,7 +88,15 @@ impl Poller {
             runner,
             settings,
             metrics,
+            pickup: Pickup::default(),
         }
+    }
+
+    /// Shares `pickup` with the events queue: its start events wake the
+    /// poller, and the poller tells it of jobs no event announced.
+    pub fn with_pickup(mut self, pickup: Pickup) -> Self {
+        self.pickup = pickup;
+        self
     }
 
     /// Polls until `shutdown` is cancelled, then waits up to the grace
@@ -90,9 +106,14 @@ impl Poller {
         let slots = Arc::new(Semaphore::new(self.settings.max_in_flight));
         let tracker = TaskTracker::new();
         let mut pauses = self.idle_backoff();
+        // Empty polls since a start event woke the poller (`decide.rs`).
+        let mut empty_since_wake: Option<usize> = None;
+        let mut failures = 0u32;
+        let mut last_failure = PollFailure::Other;
         while !shutdown.is_cancelled() {
             let free = slots.available_permits().min(MAX_BATCH);
             if free == 0 {
+                self.pickup.set_room(false);
                 // Wait for a slot (or shutdown) before polling again.
                 tokio::select! {
                     permit = slots.clone().acquire_owned() => drop(permit),
@@ -100,9 +121,50 @@ impl Poller {
                 }
                 continue;
             }
-            let jobs = self.poll(free).await;
-            let got_jobs = jobs.as_ref().is_ok_and(|j| !j.is_empty());
-            for job in jobs.unwrap_or_default() {
+            let jobs = match self.poll(free).await {
+                Ok(jobs) => {
+                    if failures > 0 && last_failure == PollFailure::MissingActionType {
+                        tracing::info!("the action type is registered now: polling for jobs");
+                    }
+                    failures = 0;
+                    jobs
+                }
+                Err((failure, message)) => {
+                    failures = if failure == last_failure {
+                        failures + 1
+                    } else {
+                        1
+                    };
+                    last_failure = failure;
+                    let backoff = pauses.next().unwrap_or(self.settings.poll_max);
+                    let (pause, log) = decide::after_failure(
+                        failure,
+                        failures,
+                        backoff,
+                        self.settings.missing_type_retry,
+                    );
+                    if log {
+                        tracing::warn!("{message}");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                    continue;
+                }
+            };
+            let got = jobs.len();
+            let after_wake = empty_since_wake.is_some();
+            for job in jobs {
+                if self
+                    .pickup
+                    .picked(&key_of(&job), continues(&job), after_wake)
+                {
+                    tracing::info!(
+                        job_id = job.id().unwrap_or("?"),
+                        "a job turned up that no action start event announced; polling at the usual pace for a while"
+                    );
+                }
                 let permit = slots
                     .clone()
                     .try_acquire_owned()
@@ -110,21 +172,43 @@ impl Poller {
                 tracker.spawn(supervise(
                     self.runner.clone(),
                     self.metrics.clone(),
+                    self.pickup.clone(),
                     job,
                     permit,
                 ));
             }
-            if got_jobs {
+            let flowing = self.pickup.flowing();
+            if got > 0 {
                 pauses = self.idle_backoff();
-                continue;
+                empty_since_wake = None;
+                if decide::poll_again_at_once(got, free, flowing) {
+                    continue;
+                }
             }
-            let mut pause = pauses.next().unwrap_or(self.settings.poll_max);
-            if slots.available_permits() < self.settings.max_in_flight {
-                pause = pause.min(self.settings.poll_busy);
-            }
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = shutdown.cancelled() => {}
+            let in_flight = slots.available_permits() < self.settings.max_in_flight;
+            let pause = decide::idle_pause(Idle {
+                backoff: pauses.next().unwrap_or(self.settings.poll_max),
+                flowing,
+                empty_since_wake,
+                busy: in_flight.then_some(self.settings.poll_busy),
+                jitter: rand::random(),
+            });
+            // The follow-ups spent, the next poll is the safety net's.
+            empty_since_wake = empty_since_wake
+                .map(|n| n + 1)
+                .filter(|n| *n <= decide::FOLLOW_UPS.len());
+            self.pickup.set_room(slots.available_permits() > 0);
+            let woken = tokio::select! {
+                woken = self.pickup.pause(pause) => woken,
+                () = shutdown.cancelled() => Woken::Elapsed,
+            };
+            match woken {
+                Woken::Job => {
+                    pauses = self.idle_backoff();
+                    empty_since_wake = Some(0);
+                }
+                Woken::EventsStopped => pauses = self.idle_backoff(),
+                Woken::Elapsed => {}
             }
         }
         tracker.close();
@@ -143,7 +227,7 @@ impl Poller {
         }
     }
 
-    async fn poll(&self, batch: usize) -> Result<Vec<SdkJob>, ()> {
+    async fn poll(&self, batch: usize) -> Result<Vec<SdkJob>, (PollFailure, String)> {
         let mut request = self
             .client
             .poll_for_jobs()
@@ -162,8 +246,22 @@ impl Poller {
             Err(error) => {
                 self.metrics.poll("error");
                 self.metrics.aws_error("PollForJobs");
-                tracing::warn!(error = %DisplayErrorContext(error), "PollForJobs failed");
-                Err(())
+                // PollForJobs answers ActionTypeNotFoundException for a
+                // type not created in this account and region
+                // (CodePipeline API reference, PollForJobs: Errors).
+                let missing = error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_action_type_not_found_exception());
+                if missing {
+                    let message = missing_type_message(
+                        &self.settings.action_type,
+                        self.settings.missing_type_retry,
+                    );
+                    Err((PollFailure::MissingActionType, message))
+                } else {
+                    let message = format!("PollForJobs failed: {}", DisplayErrorContext(error));
+                    Err((PollFailure::Other, message))
+                }
             }
         }
     }
@@ -181,16 +279,68 @@ impl Poller {
     }
 }
 
+/// One line for a missing action type: what is missing, and what makes it.
+fn missing_type_message(id: &ActionTypeId, retry: Duration) -> String {
+    format!(
+        "the action type {}/{}/{}/{} does not exist in this account and region: \
+         create it with `cpsf bootstrap` (on the playground, `cpsf demo` does); \
+         asking again every {} s",
+        id.category.as_str(),
+        id.owner.as_str(),
+        id.provider,
+        id.version,
+        retry.as_secs()
+    )
+}
+
+/// Where a polled job runs in its pipeline, as a start event names it.
+fn key_of(job: &SdkJob) -> JobKey {
+    let context = job.data().and_then(|d| d.pipeline_context());
+    JobKey {
+        pipeline: context
+            .and_then(|c| c.pipeline_name())
+            .unwrap_or_default()
+            .to_string(),
+        execution_id: context
+            .and_then(|c| c.pipeline_execution_id())
+            .unwrap_or_default()
+            .to_string(),
+        stage: context
+            .and_then(|c| c.stage())
+            .and_then(|s| s.name())
+            .unwrap_or_default()
+            .to_string(),
+        action: context
+            .and_then(|c| c.action())
+            .and_then(|a| a.name())
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// Whether a polled job continues an action (it carries a token).
+fn continues(job: &SdkJob) -> bool {
+    job.data().and_then(|d| d.continuation_token()).is_some()
+}
+
 /// Runs one job in its own task so that a panic in it is caught, reported
-/// to CodePipeline, and never takes the worker down.
-async fn supervise(runner: JobRunner, metrics: Metrics, raw: SdkJob, permit: OwnedSemaphorePermit) {
+/// to CodePipeline, and never takes the worker down. A job that asks for
+/// a continuation wakes the poller: its next job is queued now, with no
+/// start event.
+async fn supervise(
+    runner: JobRunner,
+    metrics: Metrics,
+    pickup: Pickup,
+    raw: SdkJob,
+    permit: OwnedSemaphorePermit,
+) {
     metrics.in_flight().inc();
     let reporter = runner.reporter().clone();
-    let outcome = guard(
-        &reporter,
-        raw,
-        move |job| async move { runner.run(job).await },
-    )
+    let outcome = guard(&reporter, raw, move |job| async move {
+        if runner.run(job).await == Outcome::Continued {
+            pickup.wake();
+        }
+    })
     .await;
     if let Some(outcome) = outcome {
         metrics.job(outcome);
@@ -290,6 +440,55 @@ mod tests {
             .then_output(|| PutJobFailureResultOutput::builder().build());
         let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&ack, &fail]);
         (Reporter::new(client), ack, fail)
+    }
+
+    /// Issue 31: with no action type registered the worker polled (and
+    /// logged the SDK's error) every second, forever. It says it once and
+    /// asks again at `missing_type_retry` (a minute by default).
+    #[tokio::test]
+    async fn a_missing_action_type_is_asked_about_again_slowly() {
+        use aws_sdk_codepipeline::operation::poll_for_jobs::PollForJobsError;
+        use aws_sdk_codepipeline::types::error::ActionTypeNotFoundException;
+        let missing = mock!(aws_sdk_codepipeline::Client::poll_for_jobs).then_error(|| {
+            PollForJobsError::ActionTypeNotFoundException(
+                ActionTypeNotFoundException::builder()
+                    .message("The action type was not found")
+                    .build(),
+            )
+        });
+        let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&missing]);
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let sfn = aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::Config::builder()
+                .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let shutdown = CancellationToken::new();
+        let runner = JobRunner::new(
+            Reporter::new(cp.clone()),
+            crate::sfn::Sfn::new(sfn),
+            sdk,
+            super::super::handle::JobSettings::default(),
+            Metrics::default(),
+            crate::nudge::Nudges::default(),
+            shutdown.clone(),
+        );
+        let settings = PollerSettings {
+            poll_min: Duration::from_millis(1),
+            poll_max: Duration::from_millis(4),
+            missing_type_retry: Duration::from_millis(300),
+            ..PollerSettings::default()
+        };
+        let poller = Poller::new(cp, runner, settings, Metrics::default());
+        let running = tokio::spawn(poller.run(shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        shutdown.cancel();
+        running.await.unwrap();
+        // At 0, 0.3, 0.6 and 0.9 s; at the usual pace, hundreds.
+        let calls = missing.num_calls();
+        assert!((3..=5).contains(&calls), "{calls} PollForJobs in a second");
     }
 
     #[tokio::test]

@@ -23,7 +23,9 @@
 //!
 //! Continuation jobs are not in that record; the journal (`journal.rs`)
 //! holds the ones acknowledged and not yet answered, and recovery hands
-//! back its entries older than the lease the same way.
+//! back its entries older than the lease the same way. The journal is
+//! swept when its next entry falls due (each entry's name says when), and
+//! every [`JOURNAL_IDLE`] when it is empty ([`journal_pause`]).
 
 use super::decide::{Continuation, Report};
 use super::journal::Journal;
@@ -44,6 +46,24 @@ pub const HORIZON: Duration = Duration::from_secs(24 * 3600);
 /// calls and retries without making a restarted worker wait long.
 pub fn lease(follow_for: Duration) -> Duration {
     follow_for * 2 + Duration::from_secs(5)
+}
+
+/// The journal sweep's pause with no entry in it: an entry a worker writes
+/// meanwhile, and then dies holding, is handed back up to this much later
+/// than its lease (it used to be swept every lease, ~35 s, for an idle
+/// worker's LIST a lease; issue 31).
+pub const JOURNAL_IDLE: Duration = Duration::from_secs(300);
+
+/// How long after a journal sweep at `now` (epoch seconds) the next one
+/// comes (pure): a second after the next entry falls due (`next_due`), or
+/// [`JOURNAL_IDLE`] with none; after a sweep that failed, one lease.
+pub fn journal_pause(now: u64, next_due: Result<Option<u64>, ()>, lease: Duration) -> Duration {
+    let idle = JOURNAL_IDLE.max(lease);
+    match next_due {
+        Err(()) => lease,
+        Ok(None) => idle,
+        Ok(Some(at)) => Duration::from_secs(at.saturating_sub(now) + 1).min(idle),
+    }
 }
 
 /// What one sweep found.
@@ -145,28 +165,38 @@ impl Recovery {
                 1 => Some(first - lease),
                 _ => None,
             };
-            self.sweep_and_log(executions_since).await;
+            let next_due = self.sweep_and_log(executions_since).await;
             if sweep >= 1 && self.journal.is_none() {
                 return;
             }
+            // The second sweep of the executions comes after one lease.
+            let pause = if sweep == 0 {
+                self.lease
+            } else {
+                journal_pause(epoch_now() as u64, next_due, self.lease)
+            };
             tokio::select! {
-                () = tokio::time::sleep(self.lease) => {}
+                () = tokio::time::sleep(pause) => {}
                 () = shutdown.cancelled() => return,
             }
         }
     }
 
     /// `executions_since`: sweep the executions started after this time
-    /// (epoch seconds), or none.
-    async fn sweep_and_log(&self, executions_since: Option<f64>) {
+    /// (epoch seconds), or none. Returns when the journal's next entry
+    /// falls due (`Err`: it could not be read).
+    async fn sweep_and_log(&self, executions_since: Option<f64>) -> Result<Option<u64>, ()> {
         let mut total = Sweep::default();
         if let Some(since) = executions_since {
             for machine in &self.state_machines {
                 total.add(self.sweep(machine, since).await, machine);
             }
         }
+        let mut next_due = Ok(None);
         if let Some(journal) = &self.journal {
-            total.add(self.sweep_journal(journal).await, "the journal");
+            let swept = self.sweep_journal(journal).await;
+            next_due = swept.as_ref().map(|(_, next)| *next).map_err(|_| ());
+            total.add(swept.map(|(sweep, _)| sweep), "the journal");
         }
         if executions_since.is_some() || total.recovered > 0 {
             tracing::info!(
@@ -176,6 +206,7 @@ impl Recovery {
                 "looked for jobs a stopped worker left unanswered"
             );
         }
+        next_due
     }
 
     /// One state machine's recent executions started after `since`, or
@@ -242,10 +273,12 @@ impl Recovery {
         Ok(sweep)
     }
 
-    /// The journal's entries older than the lease.
-    pub async fn sweep_journal(&self, journal: &Journal) -> anyhow::Result<Sweep> {
+    /// The journal's entries older than the lease; and when the next of
+    /// the others falls due.
+    pub async fn sweep_journal(&self, journal: &Journal) -> anyhow::Result<(Sweep, Option<u64>)> {
         let mut sweep = Sweep::default();
-        for entry in journal.stale(self.lease).await? {
+        let (stale, next_due) = journal.stale_and_next(self.lease).await?;
+        for entry in stale {
             sweep.examined += 1;
             match self
                 .hand_back(&entry.job_id, &entry.execution_arn, epoch_now())
@@ -263,7 +296,12 @@ impl Recovery {
                 tracing::warn!(error = %format!("{error:#}"), "could not remove a handled journal entry; going on");
             }
         }
-        Ok(sweep)
+        // One kept for want of an answer is tried again after a lease.
+        let next_due = match sweep.skipped {
+            0 => next_due,
+            _ => Some(epoch_now() as u64 + self.lease.as_secs()),
+        };
+        Ok((sweep, next_due))
     }
 
     /// Hands an execution's first job back if nobody answered it. True if
@@ -351,6 +389,25 @@ async fn discovered(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_journal_is_swept_when_its_next_entry_falls_due_else_every_five_minutes() {
+        let lease = Duration::from_secs(35);
+        assert_eq!(journal_pause(1_000, Ok(None), lease), JOURNAL_IDLE);
+        assert_eq!(
+            journal_pause(1_000, Ok(Some(1_010)), lease),
+            Duration::from_secs(11)
+        );
+        assert_eq!(
+            journal_pause(1_000, Ok(Some(900)), lease),
+            Duration::from_secs(1)
+        );
+        assert_eq!(journal_pause(1_000, Ok(Some(99_999)), lease), JOURNAL_IDLE);
+        assert_eq!(journal_pause(1_000, Err(()), lease), lease);
+        // A lease longer than the idle pause is never cut.
+        let long = Duration::from_secs(600);
+        assert_eq!(journal_pause(1_000, Ok(None), long), long);
+    }
 
     #[test]
     fn only_executions_past_the_lease_and_inside_the_horizon_are_due() {

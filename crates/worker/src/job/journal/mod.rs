@@ -209,16 +209,33 @@ impl Journal {
 
     /// Entries whose worker should have answered more than `grace` ago.
     pub async fn stale(&self, grace: Duration) -> anyhow::Result<Vec<Entry>> {
+        Ok(self.stale_and_next(grace).await?.0)
+    }
+
+    /// [`Self::stale`]'s entries, and when the next of the others falls
+    /// due (epoch seconds; `None`: there are none): the entry's name says
+    /// when, so the listing tells it without reading the entry.
+    pub async fn stale_and_next(
+        &self,
+        grace: Duration,
+    ) -> anyhow::Result<(Vec<Entry>, Option<u64>)> {
         let cutoff = SystemTime::now()
             .checked_sub(grace)
             .unwrap_or(UNIX_EPOCH)
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        let due = |name: &str| -> Option<String> {
+        let mut next_due: Option<u64> = None;
+        // The job of an entry due; else when it falls due, noted.
+        let mut due = |name: &str| -> Option<String> {
             let (job_id, until) = parse_name(name)?;
+            if until as f64 <= cutoff {
+                return Some(job_id.to_string());
+            }
             // Not yet due: its worker may still answer.
-            (until as f64 <= cutoff).then(|| job_id.to_string())
+            let at = until + grace.as_secs();
+            next_due = Some(next_due.map_or(at, |n| n.min(at)));
+            None
         };
         let mut entries = Vec::new();
         match &self.store {
@@ -264,7 +281,7 @@ impl Journal {
                 let mut listed = match tokio::fs::read_dir(dir).await {
                     Ok(listed) => listed,
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                        return Ok(entries);
+                        return Ok((entries, None));
                     }
                     Err(error) => {
                         return Err(error)
@@ -288,7 +305,7 @@ impl Journal {
                 }
             }
         }
-        Ok(entries)
+        Ok((entries, next_due))
     }
 }
 
@@ -337,6 +354,14 @@ mod tests {
                 execution_arn: "arn:execution:1".into()
             }]
         );
+        // The entry not yet due tells when it will be: its answer time
+        // plus the grace.
+        let (_, next) = journal
+            .stale_and_next(Duration::from_secs(10))
+            .await
+            .unwrap();
+        let expected = (now + 3600.0) as u64 + 10;
+        assert!(next.is_some_and(|n| n.abs_diff(expected) <= 1), "{next:?}");
         journal.close(&key).await.unwrap();
         journal.close(&key).await.unwrap();
         assert!(
