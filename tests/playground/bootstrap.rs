@@ -204,6 +204,8 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         names,
         [
             "team-bake",
+            "team-canary-bake",
+            "team-canary-step",
             "team-check-stack",
             "team-check-teardown",
             "team-create-stack",
