@@ -275,9 +275,24 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         machines,
         ["arn:aws:states:us-east-1:123456789012:stateMachine:team-deploy"]
     );
-    assert_eq!(targets, [queue_arn]);
+    assert_eq!(targets, [queue_arn.clone()]);
+    // The action starts' rule (issue 31) feeds the same queue.
+    let events = aws_sdk_eventbridge::Client::new(&h.env.sdk_config().await);
+    let starts = events
+        .list_targets_by_rule()
+        .rule("team-action-starts")
+        .send()
+        .await
+        .unwrap();
+    let starts: Vec<&str> = starts.targets().iter().map(|t| t.arn()).collect();
+    assert_eq!(starts, [queue_arn.as_str()]);
     let policy: serde_json::Value = serde_json::from_str(&attribute("Policy")).unwrap();
-    let rule_arn = "arn:aws:events:us-east-1:123456789012:rule/team-execution-events";
+    // Both rules, and only they, send: the execution ends' and the
+    // action starts' (issue 31).
+    let rule_arns = serde_json::json!([
+        "arn:aws:events:us-east-1:123456789012:rule/team-execution-events",
+        "arn:aws:events:us-east-1:123456789012:rule/team-action-starts"
+    ]);
     let statements = policy["Statement"].as_array().unwrap();
     let sid = |sid: &str| {
         statements
@@ -286,12 +301,12 @@ async fn bootstrap_installs_the_template_on_the_playground() {
             .unwrap_or_else(|| panic!("{sid}: {policy}"))
     };
     assert_eq!(
-        sid("OnlyTheRuleSends")["Condition"]["ArnEquals"]["aws:SourceArn"],
-        rule_arn
+        sid("OnlyTheRulesSend")["Condition"]["ArnEquals"]["aws:SourceArn"],
+        rule_arns
     );
     assert_eq!(
         sid("NobodyElseSends")["Condition"]["ArnNotEquals"]["aws:SourceArn"],
-        rule_arn
+        rule_arns
     );
     assert_eq!(sid("NobodyElseSends")["Effect"], "Deny");
 
