@@ -275,7 +275,7 @@ async fn bootstrap_installs_the_template_on_the_playground() {
         machines,
         ["arn:aws:states:us-east-1:123456789012:stateMachine:team-deploy"]
     );
-    assert_eq!(targets, [queue_arn.clone()]);
+    assert_eq!(targets, [queue_arn.as_str()]);
     // The action starts' rule (issue 31) feeds the same queue.
     let events = aws_sdk_eventbridge::Client::new(&h.env.sdk_config().await);
     let starts = events
