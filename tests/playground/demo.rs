@@ -38,6 +38,16 @@ fn ministack_demo(mode: &str) -> Option<String> {
     Some(stdout)
 }
 
+/// The playground an env file's text names.
+fn env_in(text: &str) -> cpsf_playground::LocalEnv {
+    cpsf_playground::LocalEnv::from_vars(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_string)
+    })
+    .expect("both endpoints in the env file")
+}
+
 fn assert_four_runs_ok(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -175,12 +185,7 @@ async fn the_demo_uses_a_running_playground_and_runs_again() {
 /// `cpsf local up` made and wrote: the file once named the latter.
 async fn approvals_go_where_the_env_file_says(env_file: &std::path::Path) {
     let text = std::fs::read_to_string(env_file).unwrap();
-    let env = cpsf_playground::LocalEnv::from_vars(|name| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .map(str::to_string)
-    })
-    .expect("both endpoints in the env file");
+    let env = env_in(&text);
     let queue = env
         .approvals
         .clone()
@@ -488,12 +493,7 @@ async fn the_demo_pipeline_waits_for_approval_and_cpsf_approve_decides() {
             .filter(|t| env_file_complete(t))
     })
     .await;
-    let env = cpsf_playground::LocalEnv::from_vars(|name| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .map(str::to_string)
-    })
-    .expect("both endpoints in the env file");
+    let env = env_in(&text);
     let h = Harness::on(&env).await;
     let topic = aws_sdk_sns::Client::new(&h.clients.sdk)
         .create_topic()
@@ -600,12 +600,7 @@ async fn a_worker_started_from_the_demos_env_file_serves_its_approvals() {
     })
     .await;
     let text = std::fs::read_to_string(&env_file).unwrap();
-    let env = cpsf_playground::LocalEnv::from_vars(|name| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .map(str::to_string)
-    })
-    .expect("both endpoints in the env file");
+    let env = env_in(&text);
     assert!(env.approvals.is_some(), "no approvals in {text}");
 
     let port = free_port();
