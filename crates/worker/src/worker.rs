@@ -155,9 +155,9 @@ pub async fn run(
     if let Some(approvals) = &options.approvals {
         serve_approvals(&clients, approvals, shutdown.clone()).await?;
     }
-    if let (Some(poller), Some(url)) = (&options.poller, &options.job.events_queue) {
+    let events = if let (Some(poller), Some(url)) = (&options.poller, &options.job.events_queue) {
         tracing::info!(queue = %url, "execution events wake the jobs following them, action starts the job poller");
-        tokio::spawn(
+        Some(tokio::spawn(
             EventsQueue {
                 sqs: clients.sqs_long_poll(),
                 url: url.clone(),
@@ -166,8 +166,10 @@ pub async fn run(
                 action_type: poller.action_type.clone(),
             }
             .run(shutdown.clone()),
-        );
-    }
+        ))
+    } else {
+        None
+    };
     if let Some(poller) = options.poller {
         tokio::spawn(
             Recovery {
@@ -213,6 +215,10 @@ pub async fn run(
             .context("the task runner stopped unexpectedly")?,
         None => Ok(()),
     };
+    // The queue's loop sends the deletes it holds as it stops.
+    if let Some(events) = events {
+        let _ = events.await;
+    }
     stop_http.cancel();
     if let Some(http) = http {
         let _ = http.await;

@@ -12,6 +12,7 @@
 //! - `event.rs` (pure): reading an execution event, and what to do with
 //!   its message.
 //! - `action.rs` (pure): reading an action start, and its message's fate.
+//! - `held.rs` (pure): deletes held back to share a batch.
 //! - `queue.rs` (edge): the long poll, deletes and hand-backs in batches.
 //!
 //! # What an event is trusted with
@@ -47,6 +48,7 @@
 
 pub mod action;
 pub mod event;
+mod held;
 mod queue;
 
 pub use queue::EventsQueue;
