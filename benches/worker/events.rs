@@ -82,7 +82,7 @@ pub fn report(results: &Value) -> String {
             f(c, &["idle_cpu_ms_per_second"]),
         );
     }
-    out += "\nCPU per job is the worker's CPU over the class's run divided by its jobs; \"above idle\" first takes off what the worker spent at its idle rate (sampled for 10 s after its start-up, before the class's first job: its empty PollForJobs polls, SQS long polls and timers), which it spends however many jobs it serves. CPU time is counted in 10 ms clock ticks.\n";
+    out += "\nCPU per job is the worker's CPU over the class's run divided by its jobs; \"above idle\" first takes off what the worker spent at its idle rate (sampled for 10 s after its start-up, before the class's first job: its empty PollForJobs polls, SQS long polls and timers), which it spends however many jobs it serves. CPU time is read from the process's CPU-time clock, to the nanosecond (it was counted in 10 ms clock ticks before 2026-12-07).\n";
     out += "\nWith the events queue, against the same run's figures (× = without ÷ with; higher is better):\n\n";
     out += "| execution | completion p50 | vs. no queue | vs. baseline | p99 | calls per job | vs. no queue | CPU per job | vs. no queue | targets (p50 ≤ 300 ms, p99 ≤ 1 s, ≤ 8 calls, ≤ 2 ms CPU) |\n|---|---|---|---|---|---|---|---|---|---|\n";
     for three in classes.chunks(3) {

@@ -126,10 +126,6 @@ pub async fn latency_class(
     let cpu = worker.cpu_time() - cpu_before;
     let idle_cpu = idle_cpu_per_second * measured_from.elapsed().as_secs_f64();
     let calls = worker.calls();
-    let empty = worker
-        .empty_polls
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .saturating_sub(startup_empty) as f64;
     let jobs = pipelines.len() as f64;
     let mut by_operation: BTreeMap<String, f64> = calls
         .calls
@@ -140,8 +136,12 @@ pub async fn latency_class(
         })
         .filter(|(_, n)| *n > 0.0)
         .collect();
-    if let Some(polls) = by_operation.get_mut("codepipeline:PollForJobs") {
-        *polls -= empty / jobs;
+    // Long polls that came back empty are the worker's idle cost.
+    for (operation, empty) in worker.empty_polls() {
+        let since_startup = empty.saturating_sub(startup_empty.get(&operation).copied().unwrap_or(0));
+        if let Some(calls) = by_operation.get_mut(&operation) {
+            *calls -= since_startup as f64 / jobs;
+        }
     }
     let per_job: f64 = by_operation.values().sum();
     Ok(ClassResult {

@@ -101,7 +101,7 @@ async fn idle_sources(world: &World, plan: &Plan) -> anyhow::Result<Vec<Idle>> {
     for provider in ["IdlePoll", "IdleEvents", "IdleDeployed"] {
         world.action_type(provider).await?;
     }
-    // A minute either way: CPU time comes in 10 ms ticks.
+    // A minute either way: a few of every source's long polls and timers.
     let seconds = if plan.quick { 60.0 } else { 120.0 };
     let events = ["--events-queue", queue.as_str()];
     let workers = [
@@ -194,7 +194,7 @@ pub fn report(results: &Value, before: Option<&Value>) -> String {
         },
     );
     out += "## Idle: each source's calls and CPU\n\n";
-    out += "Each worker idle after its start-up; a source's cost is the step from one row to the next of the same build. CPU time is counted in 10 ms clock ticks.\n\n";
+    out += "Each worker idle after its start-up; a source's cost is the step from one row to the next of the same build. CPU time is read from the process's CPU-time clock, to the nanosecond.\n\n";
     out += "| build | worker | AWS calls a minute, by operation | calls a minute | CPU | RSS |\n|---|---|---|---|---|---|\n";
     if let Some(before) = before {
         out += &idle_table(
@@ -205,7 +205,7 @@ pub fn report(results: &Value, before: Option<&Value>) -> String {
     out += &idle_table(results, "after");
     let classes = results["classes"].as_array().cloned().unwrap_or_default();
     out += "\n## Pickup and cost per job\n\n";
-    out += "Pickup: the job queued (on the playground, the action's start) to acknowledged (after StartExecution) and to dispatched (PollForJobs handed it out). Per job: the worker's CPU and AWS calls over its class less its idle rate and its empty polls.\n\n";
+    out += "Pickup: the job queued (on the playground, the action's start) to acknowledged (after StartExecution) and to dispatched (PollForJobs handed it out). Per job: the worker's CPU over its class less its idle rate, and its AWS calls less its long polls that came back empty (PollForJobs with no job, ReceiveMessage with no message) and its start-up (discovery and both recovery sweeps).\n\n";
     out += "| execution | worker | jobs | pickup p50 / p99 (acknowledged) | dispatched p50 / p99 | calls per job | CPU per job above idle | idle CPU |\n|---|---|---|---|---|---|---|---|\n";
     for c in &classes {
         let dispatched = c["pickup_dispatched"].clone();

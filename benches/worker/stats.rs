@@ -65,8 +65,30 @@ pub fn threads(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// User + system CPU time `pid` has used so far.
+/// User + system CPU time `pid` has used so far, to the nanosecond: the
+/// process's CPU-time clock (clock_getcpuclockid(3)), which counts every
+/// thread, those that have exited too. /proc's utime and stime come in
+/// 10 ms ticks, too coarse for a 2 ms-a-job target over a few jobs; they
+/// are the fallback.
 pub fn cpu_time(pid: u32) -> Duration {
+    let mut clock: libc::clockid_t = 0;
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both pointers are to locals that outlive the calls.
+    let read = unsafe {
+        libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) == 0
+            && libc::clock_gettime(clock, &mut now) == 0
+    };
+    if read {
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    } else {
+        cpu_time_in_ticks(pid)
+    }
+}
+
+fn cpu_time_in_ticks(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the whole line.

@@ -7,9 +7,10 @@ use aws_sdk_codepipeline::types::ActionTypeId;
 use cpsf_playground::proxy::{FaultPlan, Hook, Phase, Proxy, ProxyOptions, ProxyStats, Verdict};
 use cpsf_playground::{LocalEnv, Playground, PlaygroundOptions};
 use cpsf_worker::base::clock::epoch_now as now;
-use std::collections::HashMap;
+use cpsf_worker::job::handle::JobSettings;
+use cpsf_worker::job::recover::lease;
+use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,9 +20,8 @@ pub const ARTIFACT_BUCKET: &str = "bench-artifacts";
 const JOURNAL_BUCKET: &str = "bench-journal";
 /// The playground's state machine role (it must exist where IAM is checked).
 pub const ROLE: &str = cpsf_playground::worker_role::STATES_ROLE;
-/// How long a worker's idle CPU is sampled before its class starts. CPU
-/// time is counted in clock ticks (10 ms, `stats.rs`), so the sample is
-/// long enough for a few.
+/// How long a worker's idle CPU is sampled before its class starts: long
+/// enough for several of its long polls and timers.
 const IDLE_SAMPLE: Duration = Duration::from_secs(10);
 
 pub struct World {
@@ -292,9 +292,12 @@ pub async fn http_get(url: &str) -> anyhow::Result<String> {
 pub struct Worker {
     child: Child,
     pub proxy: Proxy,
-    /// PollForJobs calls that handed out no job.
-    pub empty_polls: Arc<AtomicU64>,
+    /// Long polls that came back with nothing: PollForJobs with no job,
+    /// ReceiveMessage with no message. An idle worker makes them however
+    /// many jobs it serves, so the per-job figures leave them out.
+    empty_polls: Arc<Mutex<BTreeMap<String, u64>>>,
     pub metrics_url: String,
+    started: std::time::Instant,
 }
 
 impl Worker {
@@ -333,15 +336,15 @@ impl Worker {
         args: &[&str],
         approvals: bool,
     ) -> anyhow::Result<Self> {
-        let empty_polls = Arc::new(AtomicU64::new(0));
+        let empty_polls = Arc::new(Mutex::new(BTreeMap::new()));
         let counter = empty_polls.clone();
         let hook: Hook = Arc::new(move |phase, operation, body| {
-            let empty = || {
-                serde_json::from_slice::<serde_json::Value>(body)
-                    .is_ok_and(|v| v["jobs"].as_array().is_some_and(Vec::is_empty))
-            };
-            if phase == Phase::After && operation == "codepipeline:PollForJobs" && empty() {
-                counter.fetch_add(1, Ordering::Relaxed);
+            if phase == Phase::After && empty_long_poll(operation, body) {
+                *counter
+                    .lock()
+                    .expect("no panic holds it")
+                    .entry(operation.to_string())
+                    .or_default() += 1;
             }
             Verdict::Continue
         });
@@ -399,7 +402,13 @@ impl Worker {
             proxy,
             empty_polls,
             metrics_url,
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// Empty long polls so far, by operation.
+    pub fn empty_polls(&self) -> BTreeMap<String, u64> {
+        self.empty_polls.lock().expect("no panic holds it").clone()
     }
 
     pub fn pid(&self) -> u32 {
@@ -419,12 +428,15 @@ impl Worker {
     }
 
     /// Waits out the worker's start-up — discovery (ListPipelines, one
-    /// GetPipeline per pipeline in the account) and the first recovery
-    /// sweep — until nothing but its long polls has called out for a
-    /// second; returns what it made by then and its empty polls. That cost
-    /// is once per worker start and grows with the account, not with the
-    /// jobs, so the per-job figures leave it out and report it apart.
-    pub async fn settle(&self) -> (ProxyStats, u64) {
+    /// GetPipeline per pipeline in the account) and both recovery sweeps,
+    /// at start and one lease later (`job/recover.rs`) — until nothing
+    /// but its long polls has called out for a second; returns what it
+    /// made by then and its empty polls. That cost is once per worker
+    /// start and grows with the account, not with the jobs, so the per-job
+    /// figures leave it out and report it apart.
+    pub async fn settle(&self) -> (ProxyStats, BTreeMap<String, u64>) {
+        let second_sweep = self.started + lease(JobSettings::default().follow_for);
+        tokio::time::sleep_until(second_sweep.into()).await;
         const LONG_POLLS: [&str; 2] = ["codepipeline:PollForJobs", "sqs:ReceiveMessage"];
         const QUIET: Duration = Duration::from_secs(1);
         let busy = |stats: &ProxyStats| -> u64 {
@@ -445,7 +457,7 @@ impl Worker {
                 (seen, quiet_since) = (now, std::time::Instant::now());
             }
         }
-        (self.calls(), self.empty_polls.load(Ordering::Relaxed))
+        (self.calls(), self.empty_polls())
     }
 
     /// The worker's CPU seconds per second while it has no job, over
@@ -477,4 +489,19 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A long poll that came back with nothing (pure): PollForJobs with no
+/// job, or ReceiveMessage with no message (SQS's JSON protocol leaves
+/// `Messages` out, or empty).
+fn empty_long_poll(operation: &str, body: &[u8]) -> bool {
+    let field = match operation {
+        "codepipeline:PollForJobs" => "jobs",
+        "sqs:ReceiveMessage" => "Messages",
+        _ => return false,
+    };
+    // An error's body has `__type` (both JSON protocols) and is no poll.
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+        v.get("__type").is_none() && v[field].as_array().is_none_or(Vec::is_empty)
+    })
 }
