@@ -138,7 +138,8 @@ pub async fn latency_class(
         .collect();
     // Long polls that came back empty are the worker's idle cost.
     for (operation, empty) in worker.empty_polls() {
-        let since_startup = empty.saturating_sub(startup_empty.get(&operation).copied().unwrap_or(0));
+        let since_startup =
+            empty.saturating_sub(startup_empty.get(&operation).copied().unwrap_or(0));
         if let Some(calls) = by_operation.get_mut(&operation) {
             *calls -= since_startup as f64 / jobs;
         }

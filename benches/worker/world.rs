@@ -501,7 +501,6 @@ fn empty_long_poll(operation: &str, body: &[u8]) -> bool {
         _ => return false,
     };
     // An error's body has `__type` (both JSON protocols) and is no poll.
-    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
-        v.get("__type").is_none() && v[field].as_array().is_none_or(Vec::is_empty)
-    })
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("__type").is_none() && v[field].as_array().is_none_or(Vec::is_empty))
 }
