@@ -1,4 +1,5 @@
-//! Numbers: percentiles, and a process's memory and CPU time from /proc.
+//! Numbers: percentiles, a process's memory and CPU time, and which long
+//! polls came back empty.
 
 use std::time::Duration;
 
@@ -103,4 +104,18 @@ fn cpu_time_in_ticks(pid: u32) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Duration::from_secs_f64((ticks(11) + ticks(12)) as f64 / per_second)
+}
+
+/// A long poll that came back with nothing (pure): PollForJobs with no
+/// job, or ReceiveMessage with no message (SQS's JSON protocol leaves
+/// `Messages` out, or empty).
+pub fn empty_long_poll(operation: &str, body: &[u8]) -> bool {
+    let field = match operation {
+        "codepipeline:PollForJobs" => "jobs",
+        "sqs:ReceiveMessage" => "Messages",
+        _ => return false,
+    };
+    // An error's body has `__type` (both JSON protocols) and is no poll.
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("__type").is_none() && v[field].as_array().is_none_or(Vec::is_empty))
 }

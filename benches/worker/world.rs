@@ -339,7 +339,7 @@ impl Worker {
         let empty_polls = Arc::new(Mutex::new(BTreeMap::new()));
         let counter = empty_polls.clone();
         let hook: Hook = Arc::new(move |phase, operation, body| {
-            if phase == Phase::After && empty_long_poll(operation, body) {
+            if phase == Phase::After && stats::empty_long_poll(operation, body) {
                 *counter
                     .lock()
                     .expect("no panic holds it")
@@ -489,18 +489,4 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A long poll that came back with nothing (pure): PollForJobs with no
-/// job, or ReceiveMessage with no message (SQS's JSON protocol leaves
-/// `Messages` out, or empty).
-fn empty_long_poll(operation: &str, body: &[u8]) -> bool {
-    let field = match operation {
-        "codepipeline:PollForJobs" => "jobs",
-        "sqs:ReceiveMessage" => "Messages",
-        _ => return false,
-    };
-    // An error's body has `__type` (both JSON protocols) and is no poll.
-    serde_json::from_slice::<serde_json::Value>(body)
-        .is_ok_and(|v| v.get("__type").is_none() && v[field].as_array().is_none_or(Vec::is_empty))
 }
