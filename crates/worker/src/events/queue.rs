@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 const HAND_BACK_SECONDS: i32 = 2;
 /// A failing queue (deleted, denied) is tried again this often.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The longest the worker's stop waits for the deletes it holds.
+const LAST_DELETES: Duration = Duration::from_secs(5);
 
 pub struct EventsQueue {
     pub sqs: aws_sdk_sqs::Client,
@@ -51,7 +53,10 @@ impl EventsQueue {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut held = HeldDeletes::default();
         self.receive_until(&shutdown, &mut held).await;
-        self.delete(&mut held, true).await;
+        // A stopping worker waits a few seconds at most for these: a
+        // message not deleted comes back after its visibility timeout,
+        // stale, and is dropped.
+        let _ = tokio::time::timeout(LAST_DELETES, self.delete(&mut held, true)).await;
     }
 
     async fn receive_until(&self, shutdown: &CancellationToken, held: &mut HeldDeletes) {
