@@ -133,6 +133,7 @@ impl EventsQueue {
     /// used, and hands back at once those another worker may need.
     async fn handle(&self, messages: Vec<Message>, held: &mut HeldDeletes) {
         let now_ms = (crate::base::clock::epoch_now() * 1000.0) as i64;
+        let received_at = Instant::now();
         let mut hand_back = Vec::new();
         for (i, message) in messages.into_iter().enumerate() {
             let Some(receipt) = message.receipt_handle else {
@@ -146,7 +147,7 @@ impl EventsQueue {
                 self.on_execution_event(&body, receives, now_ms)
             };
             match fate {
-                Fate::Delete => held.hold(receipt, Instant::now()),
+                Fate::Delete => held.hold(receipt, received_at),
                 Fate::HandBack => hand_back.push(
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         // Batch entry ids need only be unique within the batch.
